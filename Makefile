@@ -1,0 +1,66 @@
+# switchboard: a thin wrapper over CMake.
+#   make          build            make run     build and run the gateway
+#   make test     every test       make bench   the benchmark (not a test)
+#   make fuzz     run the fuzzers  make clean
+BUILD   ?= build
+ASAN    ?= build-asan
+FUZZDIR ?= build-fuzz
+JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
+ARGS    ?=
+FUZZ_SECONDS ?= 60
+
+.PHONY: all build run test test-unit test-asan test-e2e bench fuzz clean deps
+
+all: build
+
+deps:
+	@scripts/install-deps
+
+$(BUILD)/Makefile:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS) >/dev/null
+
+build: deps $(BUILD)/Makefile
+	cmake --build $(BUILD) -j $(JOBS)
+
+run: build
+	./$(BUILD)/switchboard serve $(ARGS)
+
+test:
+	@scripts/install-deps --test
+	$(MAKE) --no-print-directory test-unit CMAKE_ARGS=-DSB_WERROR=ON
+	$(MAKE) --no-print-directory test-asan
+	$(MAKE) --no-print-directory test-e2e
+
+test-unit: $(BUILD)/Makefile
+	cmake --build $(BUILD) -j $(JOBS)
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# The unit tests again under AddressSanitizer and UndefinedBehaviorSanitizer.
+test-asan:
+	cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=Debug -DSB_SANITIZE=ON -DSB_WERROR=ON >/dev/null
+	cmake --build $(ASAN) -j $(JOBS)
+	cd $(ASAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --output-on-failure -j $(JOBS)
+
+test-e2e: $(BUILD)/Makefile
+	cmake --build $(BUILD) -j $(JOBS)
+	cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error
+	cd tests/e2e && SWITCHBOARD_BIN=$(CURDIR)/$(BUILD)/switchboard \
+	  FAKE_PROVIDER_BIN=$(CURDIR)/$(BUILD)/fake_provider \
+	  node --test --test-concurrency=1 *.test.mjs
+
+bench:
+	@scripts/install-deps --bench
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build $(BUILD) -j $(JOBS)
+	bench/run.sh $(BUILD)
+
+fuzz:
+	@scripts/install-deps --test
+	CC=clang cmake -S . -B $(FUZZDIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSB_FUZZ=ON -DSB_TESTS=OFF >/dev/null
+	cmake --build $(FUZZDIR) -j $(JOBS)
+	tests/fuzz/run.sh $(FUZZDIR) $(FUZZ_SECONDS)
+
+clean:
+	rm -rf $(BUILD) $(ASAN) $(FUZZDIR)

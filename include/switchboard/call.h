@@ -1,0 +1,144 @@
+/*
+ * A call: one chat request on its way through the gateway, from the
+ * decoded inbound request to the finished response and its ledger row.
+ *
+ * The inbound endpoint creates the call with a sink (how to answer its own
+ * client: OpenAI JSON/SSE, the skill contract, ...) and starts it. The call
+ * routes the model, has the provider's codec build the upstream request,
+ * runs the transfer, and hands the codec's output to the sink. It lives in
+ * the exchange's arena; it ends when the sink finishes the exchange.
+ *
+ * In this version the output handed to sinks is OpenAI-shaped: a
+ * chat.completion object, or chat.completion.chunk objects. That makes the
+ * OpenAI-in/OpenAI-out path a pass-through (only `id`, `model`, `provider`
+ * and `usage` are rewritten).
+ */
+#ifndef SWITCHBOARD_CALL_H
+#define SWITCHBOARD_CALL_H
+
+#include "switchboard/codec.h"
+#include "switchboard/gateway.h"
+#include "switchboard/http.h"
+#include "switchboard/json.h"
+#include "switchboard/pricing.h"
+#include "switchboard/sse.h"
+
+typedef struct {
+  int status;           /* for the client: 400, 404, 408, 429, 502, 503 ... */
+  const char *type;     /* error_type: "provider_unavailable", ... */
+  sb_slice_t message;
+  sb_slice_t retry_after;   /* seconds, from the upstream's 429 */
+  sb_slice_t provider_body; /* the upstream's error body, may be empty */
+  long upstream_status;     /* 0 when the upstream did not answer */
+} sb_call_error_t;
+
+typedef struct {
+  /* Non-stream: the complete chat.completion JSON. Must finish the
+   * exchange. */
+  void (*response)(sb_call_t *c, sb_slice_t json);
+  /* Stream: the first chunk is ready; send the response head. */
+  sb_status_t (*stream_begin)(sb_call_t *c);
+  /* Stream: one chat.completion.chunk JSON. SB_AGAIN = queued but the
+   * client is slow (pause the upstream); SB_ERROR = client gone. */
+  sb_status_t (*stream_chunk)(sb_call_t *c, sb_slice_t json);
+  /* Stream: end of stream (after the usage chunk). Must finish the
+   * exchange. */
+  void (*stream_end)(sb_call_t *c);
+  /* Failure before anything was sent. Must finish the exchange. */
+  void (*error)(sb_call_t *c, const sb_call_error_t *e);
+  /* True while the client has too many unsent bytes. */
+  bool (*backlogged)(sb_call_t *c);
+} sb_call_sink_t;
+
+struct sb_call {
+  sb_arena_t *arena; /* the exchange's */
+  sb_http_exchange_t *x;
+  sb_worker_t *worker;
+  const sb_gateway_t *gw;
+  const sb_call_sink_t *sink;
+  void *sink_data;
+
+  /* inbound request, OpenAI chat shape */
+  const sb_json_t *req;
+  sb_slice_t req_raw;
+  sb_slice_t requested_model;
+  bool stream;
+  const char *api;       /* "chat" or "skill" */
+  sb_slice_t agent;      /* X-Agent, or "local" */
+  sb_slice_t key_label;  /* who called */
+  sb_slice_t app;        /* HTTP-Referer / X-Title */
+  sb_slice_t referer, title;
+
+  sb_route_t route;
+  char id[48];          /* gen-... */
+  int64_t created;      /* unix seconds */
+  /* JSON-quoted forms used in every chunk */
+  sb_slice_t j_id, j_model, j_provider;
+
+  /* upstream */
+  sb_upstream_t *up;
+  sb_buf_t up_body;
+  sb_kv_t up_headers[32];
+  size_t n_up_headers;
+  long up_status;
+  bool up_sse;
+  bool up_head_seen;
+  sb_buf_t up_resp;     /* non-stream body, or an error body */
+  char retry_after[32];
+  sb_sse_parser_t sse;
+  sb_arena_t scratch;   /* per upstream event */
+  sb_buf_t out;         /* the chunk being written */
+
+  /* progress */
+  bool committed;       /* the client has the response head */
+  bool saw_done;
+  bool saw_finish;
+  bool stream_failed;
+  int stream_error_code;
+  char stream_error[256];
+  uint64_t chunks;
+  uint64_t content_bytes;
+
+  /* accounting */
+  sb_usage_t usage;
+  bool usage_known;
+  sb_slice_t usage_json; /* the upstream's usage object, copied */
+  int64_t cost_pico;
+  char finish_reason[32];
+  char native_finish_reason[64];
+
+  /* timing */
+  uint64_t t_start, t_first_token;
+  int final_status;
+  bool cancelled;
+  bool finished;
+};
+
+/* Create a call for exchange `x` (allocated in its arena). */
+sb_call_t *sb_call_new(sb_http_exchange_t *x, const sb_call_sink_t *sink,
+                       void *sink_data);
+
+/* Route and start. Every outcome ends in exactly one of the sink's
+ * finishing callbacks (response, stream_end, error). */
+void sb_call_start(sb_call_t *c);
+
+/* ---- for codecs --------------------------------------------------------- */
+
+/* Hand a non-stream response (OpenAI chat.completion JSON) to the sink. */
+void sb_call_respond(sb_call_t *c, sb_slice_t json);
+/* Fail the call before anything was sent. */
+void sb_call_fail(sb_call_t *c, int status, const char *type,
+                  const char *message);
+/* Hand one chunk to the sink, committing the stream on the first one. */
+sb_status_t sb_call_emit_chunk(sb_call_t *c, sb_slice_t json);
+/* The upstream reported an error inside its stream. */
+void sb_call_stream_error(sb_call_t *c, int code, sb_slice_t message);
+/* Record usage from an OpenAI-shaped usage object (keeps a copy of it). */
+void sb_call_take_usage(sb_call_t *c, const sb_json_t *usage);
+void sb_call_set_finish(sb_call_t *c, sb_slice_t finish, sb_slice_t native);
+
+/* Write the usage object for the client: the upstream's fields plus
+ * `cost` (or an estimate when the upstream sent none). */
+void sb_call_write_usage(sb_call_t *c, sb_jw_t *w);
+
+#endif

@@ -1,0 +1,68 @@
+/*
+ * Configuration: a YAML file (SPEC.md, "Config file") or, without one, the
+ * well-known environment variables. Loading resolves everything the
+ * gateway needs (listen address, limits, providers with their keys) and
+ * keeps the parsed tree for the parts other modules read themselves (extra
+ * catalog models).
+ *
+ * An sb_config_t owns all its memory (one arena); it is immutable after
+ * load and shared read-only by every worker.
+ */
+#ifndef SWITCHBOARD_CONFIG_H
+#define SWITCHBOARD_CONFIG_H
+
+#include "switchboard/arena.h"
+#include "switchboard/buf.h"
+#include "switchboard/json.h"
+#include "switchboard/provider.h"
+
+typedef struct {
+  sb_arena_t arena;
+  sb_buf_t json;       /* the config as JSON text; `root` points into it */
+  sb_json_t *root;     /* NULL when built from the environment only */
+  const char *source;  /* file path, or "environment" */
+
+  const char *listen_host;
+  uint16_t listen_port;
+  bool listen_loopback; /* the listen address is a loopback address */
+  unsigned workers;     /* resolved: never 0 */
+  const char *database; /* "sqlite:PATH" */
+  const char *redis;    /* NULL when unset */
+  const char *admin_key; /* NULL: local mode */
+  bool local_trust;      /* /api/skills from loopback without a key */
+
+  /* client side */
+  size_t max_header_bytes;
+  size_t max_body_bytes;
+  uint32_t request_timeout_ms;
+  uint32_t idle_timeout_ms;
+  uint32_t shutdown_grace_ms;
+
+  /* upstream defaults (a provider entry may override) */
+  sb_upstream_timeouts_t upstream_timeouts;
+  size_t max_upstream_body_bytes; /* non-stream response / error bodies */
+
+  sb_provider_t *providers;
+  size_t n_providers;
+  const sb_json_t *models; /* extra catalog entries (array) or NULL */
+} sb_config_t;
+
+/*
+ * Load from a YAML file, or from the environment when `path` is NULL.
+ * `listen_override` ("HOST:PORT", may be NULL) wins over the file.
+ * On failure returns SB_ERROR with a message for the user in `err`.
+ */
+sb_status_t sb_config_load(sb_config_t *cfg, const char *path,
+                           const char *listen_override, char *err,
+                           size_t errlen);
+void sb_config_free(sb_config_t *cfg);
+
+/* Provider by name; NULL if not configured. */
+const sb_provider_t *sb_config_provider(const sb_config_t *cfg,
+                                        sb_slice_t name);
+
+/* Parse "HOST:PORT" / "[V6]:PORT" / ":PORT" / "PORT". */
+sb_status_t sb_parse_listen(const char *s, char *host, size_t hostlen,
+                            uint16_t *port);
+
+#endif

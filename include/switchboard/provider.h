@@ -1,0 +1,67 @@
+/*
+ * Providers are data, not code: a name, a wire format (codec), a base URL,
+ * how to authenticate, keys (several, rotated), extra headers, timeouts and
+ * quirk flags. Every OpenAI-compatible service (OpenAI, OpenRouter, Groq,
+ * Together, DeepSeek, Mistral, Fireworks, xAI, Ollama, llama.cpp, vLLM, LM
+ * Studio) is the same codec with different data.
+ */
+#ifndef SWITCHBOARD_PROVIDER_H
+#define SWITCHBOARD_PROVIDER_H
+
+#include "switchboard/common.h"
+
+struct sb_codec;
+
+typedef struct {
+  uint32_t connect_ms;    /* TCP + TLS handshake */
+  uint32_t first_byte_ms; /* request sent to first response byte */
+  uint32_t idle_ms;       /* longest silence between two chunks */
+  uint32_t total_ms;      /* whole transfer */
+} sb_upstream_timeouts_t;
+
+/* Quirks: behaviour differences between services sharing a codec. */
+#define SB_QUIRK_OPENROUTER_FIELDS 0x1 /* accepts models/provider/plugins... */
+#define SB_QUIRK_NO_STREAM_OPTIONS 0x2 /* rejects stream_options */
+#define SB_QUIRK_FORWARD_APP_HEADERS 0x4 /* pass HTTP-Referer / X-Title */
+
+typedef struct {
+  const char *name;
+  const char *value;
+} sb_kv_t;
+
+typedef struct sb_provider {
+  const char *name;         /* config key: "openai", "groq", "local" */
+  const char *display_name; /* "OpenAI" (the response's `provider`) */
+  const char *format;       /* "openai", "anthropic", "gemini" */
+  const struct sb_codec *codec; /* NULL when the format is not supported */
+  const char *base_url;     /* no trailing slash */
+  const char **keys;        /* may be empty (local servers) */
+  size_t n_keys;
+  const char *auth_header;  /* "Authorization" */
+  const char *auth_prefix;  /* "Bearer " */
+  const sb_kv_t *headers;   /* extra headers sent upstream */
+  size_t n_headers;
+  sb_upstream_timeouts_t timeouts;
+  uint32_t weight;
+  uint32_t quirks;
+  unsigned index;           /* position in the config's provider table */
+} sb_provider_t;
+
+/* A service switchboard knows by name: used to build providers from the
+ * environment and to fill in defaults for config entries. */
+typedef struct {
+  const char *name;
+  const char *display_name;
+  const char *format;
+  const char *base_url;
+  const char *key_env;  /* e.g. "OPENAI_API_KEY"; NULL for keyless */
+  const char *base_env; /* e.g. "OLLAMA_HOST" / "OPENAI_BASE_URL" */
+  const char *base_suffix; /* appended to base_env's value ("/v1") */
+  uint32_t quirks;
+} sb_known_provider_t;
+
+/* The table of known services, terminated by a NULL name. */
+extern const sb_known_provider_t sb_known_providers[];
+const sb_known_provider_t *sb_known_provider(const char *name, size_t n);
+
+#endif

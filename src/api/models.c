@@ -1,0 +1,172 @@
+/*
+ * GET /v1/models (and /api/v1/models) in OpenRouter's model shape (which
+ * the OpenAI SDK also reads: `object`, `id`, `created`, `owned_by`), plus
+ * /health and /metrics. The catalog is immutable, so both model lists are
+ * rendered once at start-up and served from memory.
+ */
+#include <stdio.h>
+
+#include "switchboard/api.h"
+#include "switchboard/ledger.h"
+#include "switchboard/upstream.h"
+
+typedef struct {
+  sb_buf_t routable; /* models some configured provider serves */
+  sb_buf_t all;      /* the whole catalog (?all=true) */
+} models_cache_t;
+
+static models_cache_t cache;
+
+static void copy_member(sb_jw_t *w, const sb_json_t *obj, const char *key,
+                        const char *fallback)
+{
+  const sb_json_t *v = sb_json_getn(obj, key, strlen(key));
+  sb_jw_key(w, key, strlen(key));
+  if (v != NULL)
+    sb_jw_value(w, v);
+  else
+    sb_jw_raw(w, fallback, strlen(fallback));
+}
+
+static void write_pricing(sb_jw_t *w, const sb_endpoint_t *ep)
+{
+  static const char *const keys[] = {"prompt", "completion", "request",
+                                     "image", "input_cache_read",
+                                     "input_cache_write", "internal_reasoning"};
+  sb_jw_obj_begin(w);
+  for (size_t i = 0; i < SB_ARRAY_LEN(keys); i++) {
+    const sb_json_t *v = ep != NULL ? sb_json_getn(ep->pricing, keys[i],
+                                                   strlen(keys[i]))
+                                    : NULL;
+    if (v != NULL && v->type == SB_JSON_STRING) {
+      sb_jw_key(w, keys[i], strlen(keys[i]));
+      sb_jw_value(w, v);
+    } else if (i < 4) {
+      /* required by the model schema; "0" means free / not charged */
+      sb_jw_key(w, keys[i], strlen(keys[i]));
+      sb_jw_str_lit(w, "0");
+    }
+  }
+  sb_jw_obj_end(w);
+}
+
+static void write_model(sb_jw_t *w, const sb_model_t *m)
+{
+  const sb_endpoint_t *ep = sb_model_default_endpoint(m);
+  if (ep == NULL && m->n_endpoints > 0)
+    ep = &m->endpoints[0];
+  const char *slash = strchr(m->id, '/');
+  sb_jw_obj_begin(w);
+  sb_jw_kv_str(w, SB_STRLIT("id"), m->id, strlen(m->id));
+  sb_jw_kv_str(w, SB_STRLIT("canonical_slug"), m->id, strlen(m->id));
+  sb_jw_kv_str(w, SB_STRLIT("object"), SB_STRLIT("model"));
+  sb_jw_kv_str(w, SB_STRLIT("owned_by"), m->id, (size_t)(slash - m->id));
+  sb_jw_kv_str(w, SB_STRLIT("name"), m->name, strlen(m->name));
+  copy_member(w, m->json, "created", "0");
+  copy_member(w, m->json, "description", "\"\"");
+  sb_jw_kv_int(w, SB_STRLIT("context_length"), m->context_length);
+  copy_member(w, m->json, "architecture",
+              "{\"modality\":\"text->text\",\"input_modalities\":[\"text\"],"
+              "\"output_modalities\":[\"text\"],\"tokenizer\":\"Other\","
+              "\"instruct_type\":null}");
+  sb_jw_key_lit(w, "pricing");
+  write_pricing(w, ep);
+  copy_member(w, m->json, "top_provider", "{\"context_length\":null,"
+              "\"max_completion_tokens\":null,\"is_moderated\":false}");
+  sb_jw_kv_raw(w, SB_STRLIT("per_request_limits"), SB_STRLIT("null"));
+  copy_member(w, m->json, "supported_parameters", "[]");
+  sb_jw_kv_raw(w, SB_STRLIT("default_parameters"), SB_STRLIT("{}"));
+  sb_jw_kv_raw(w, SB_STRLIT("supported_voices"), SB_STRLIT("null"));
+  sb_jw_key_lit(w, "links");
+  sb_jw_obj_begin(w);
+  char link[512];
+  int n = snprintf(link, sizeof(link), "/api/v1/models/%s/endpoints", m->id);
+  sb_jw_kv_str(w, SB_STRLIT("details"), link, (size_t)n);
+  sb_jw_obj_end(w);
+  sb_jw_obj_end(w);
+}
+
+static sb_status_t render(const sb_catalog_t *cat, bool all, sb_buf_t *out)
+{
+  sb_jw_t w;
+  size_t count = 0;
+  sb_buf_init(out, 64u << 20);
+  sb_jw_init(&w, out);
+  sb_jw_obj_begin(&w);
+  sb_jw_kv_str(&w, SB_STRLIT("object"), SB_STRLIT("list"));
+  sb_jw_key_lit(&w, "data");
+  sb_jw_arr_begin(&w);
+  for (size_t i = 0; i < cat->n_models; i++) {
+    if (!all && sb_model_default_endpoint(&cat->models[i]) == NULL)
+      continue;
+    write_model(&w, &cat->models[i]);
+    count++;
+  }
+  sb_jw_arr_end(&w);
+  sb_jw_kv_int(&w, SB_STRLIT("total_count"), (int64_t)count);
+  sb_jw_key_lit(&w, "links");
+  sb_jw_raw(&w, SB_STRLIT("{\"next\":null}"));
+  sb_jw_obj_end(&w);
+  return sb_jw_status(&w);
+}
+
+sb_status_t sb_api_models_build(sb_gateway_t *gw)
+{
+  sb_buf_free(&cache.routable);
+  sb_buf_free(&cache.all);
+  if (render(&gw->catalog, false, &cache.routable) != SB_OK ||
+      render(&gw->catalog, true, &cache.all) != SB_OK)
+    return SB_ERROR;
+  return SB_OK;
+}
+
+void sb_api_models(sb_http_exchange_t *x)
+{
+  sb_slice_t all = sb_http_query_param(&x->arena, x->req.query, "all");
+  bool want_all = all.ptr != NULL && (SB_SLICE_IS(all, "true") || SB_SLICE_IS(all, "1"));
+  sb_buf_t *b = want_all ? &cache.all : &cache.routable;
+  sb_api_json(x, 200, sb_buf_slice(b));
+}
+
+void sb_api_health(sb_http_exchange_t *x)
+{
+  const sb_gateway_t *gw = x->worker->gw;
+  char body[256];
+  int n = snprintf(body, sizeof(body),
+                   "{\"status\":\"ok\",\"uptime_s\":%lld,\"workers\":%u,"
+                   "\"providers\":%zu,\"models\":%zu}",
+                   (long long)((sb_wall_ms() - gw->started_ms) / 1000),
+                   gw->n_workers, gw->config->n_providers,
+                   gw->catalog.n_models);
+  sb_api_json(x, 200, sb_slice(body, (size_t)n));
+}
+
+void sb_api_metrics(sb_http_exchange_t *x)
+{
+  /* Counters are per worker and only ever increase (or, for gauges, are
+   * read racily): good enough for monitoring, no locks on the hot path. */
+  const sb_gateway_t *gw = x->worker->gw;
+  sb_buf_t b;
+  sb_buf_init(&b, 1 << 20);
+  sb_buf_appendz(&b, "# HELP switchboard_requests_total HTTP requests received.\n"
+                     "# TYPE switchboard_requests_total counter\n");
+  for (unsigned i = 0; i < gw->n_workers; i++)
+    sb_buf_appendf(&b, "switchboard_requests_total{worker=\"%u\"} %llu\n", i,
+                   (unsigned long long)__atomic_load_n(
+                       &gw->workers[i].n_requests, __ATOMIC_RELAXED));
+  sb_buf_appendz(&b, "# HELP switchboard_active_streams Streams in flight.\n"
+                     "# TYPE switchboard_active_streams gauge\n");
+  for (unsigned i = 0; i < gw->n_workers; i++)
+    sb_buf_appendf(&b, "switchboard_active_streams{worker=\"%u\"} %llu\n", i,
+                   (unsigned long long)__atomic_load_n(
+                       &gw->workers[i].n_active_streams, __ATOMIC_RELAXED));
+  if (gw->ledger != NULL)
+    sb_buf_appendf(&b,
+                   "# HELP switchboard_ledger_rows_total Ledger rows committed.\n"
+                   "# TYPE switchboard_ledger_rows_total counter\n"
+                   "switchboard_ledger_rows_total %llu\n",
+                   (unsigned long long)sb_ledger_committed(gw->ledger));
+  sb_http_respond(x, 200, NULL, 0, "text/plain; version=0.0.4",
+                  sb_buf_slice(&b));
+  sb_buf_free(&b);
+}

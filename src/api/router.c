@@ -1,0 +1,185 @@
+/*
+ * Request routing: method + path -> endpoint. Every path that has a /v1
+ * form also answers under /api/v1 (SPEC.md).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "switchboard/api.h"
+#include "switchboard/json.h"
+
+/* "/api/v1/x" and "/v1/x" both become "/x"; anything else is returned
+ * unchanged with *versioned false. */
+static sb_slice_t strip_version(sb_slice_t path, bool *versioned)
+{
+  *versioned = true;
+  if (sb_slice_starts(path, SB_STRLIT("/api/v1/")))
+    return sb_slice(path.ptr + 7, path.len - 7);
+  if (sb_slice_starts(path, SB_STRLIT("/v1/")))
+    return sb_slice(path.ptr + 3, path.len - 3);
+  *versioned = false;
+  return path;
+}
+
+static void method_not_allowed(sb_http_exchange_t *x, const char *allow)
+{
+  sb_api_error(x, 405, "invalid_request", "method not allowed (use %s)", allow);
+}
+
+static void route_skills(sb_http_exchange_t *x, sb_slice_t rest)
+{
+  /* rest: "" | "/" | "/{skill}" | "/{skill}/{utility}" */
+  if (rest.len > 0 && rest.ptr[0] == '/') {
+    rest.ptr++;
+    rest.len--;
+  }
+  if (rest.len > 0 && rest.ptr[rest.len - 1] == '/')
+    rest.len--;
+  const char *slash = memchr(rest.ptr, '/', rest.len);
+  sb_slice_t skill = slash ? sb_slice(rest.ptr, (size_t)(slash - rest.ptr)) : rest;
+  sb_slice_t utility = slash ? sb_slice(slash + 1, rest.len - skill.len - 1)
+                             : SB_NULL_SLICE;
+  bool post = x->req.method == HTTP_POST;
+  sb_identity_t who;
+  if (sb_api_auth(x, true, &who) != SB_OK)
+    return;
+  if (skill.len == 0) {
+    if (post) {
+      sb_api_skill_error(x, 405, "method not allowed (use GET)");
+      return;
+    }
+    sb_api_skills_list(x);
+    return;
+  }
+  if (utility.len == 0) {
+    if (post) {
+      sb_api_skill_error(x, 405, "method not allowed (use GET)");
+      return;
+    }
+    sb_api_skill_show(x, skill);
+    return;
+  }
+  if (!post) {
+    sb_api_skill_error(x, 405, "method not allowed (use POST)");
+    return;
+  }
+  sb_api_skill_call(x, &who, skill, utility);
+}
+
+void sb_api_handle(sb_http_exchange_t *x)
+{
+  sb_slice_t path = x->req.path;
+  unsigned m = x->req.method;
+  bool get = m == HTTP_GET || m == HTTP_HEAD, post = m == HTTP_POST;
+
+  if (SB_SLICE_IS(path, "/health")) {
+    if (!get)
+      return method_not_allowed(x, "GET");
+    sb_api_health(x);
+    return;
+  }
+  if (SB_SLICE_IS(path, "/api/skills") ||
+      sb_slice_starts(path, SB_STRLIT("/api/skills/"))) {
+    route_skills(x, sb_slice(path.ptr + 11, path.len - 11));
+    return;
+  }
+
+  bool versioned;
+  sb_slice_t p = strip_version(path, &versioned);
+  sb_identity_t who;
+  if (versioned && SB_SLICE_IS(p, "/chat/completions")) {
+    if (!post)
+      return method_not_allowed(x, "POST");
+    if (sb_api_auth(x, false, &who) != SB_OK)
+      return;
+    sb_api_chat(x, &who);
+    return;
+  }
+  if (versioned && SB_SLICE_IS(p, "/models")) {
+    if (!get)
+      return method_not_allowed(x, "GET");
+    if (sb_api_auth(x, false, &who) != SB_OK)
+      return;
+    sb_api_models(x);
+    return;
+  }
+  if (versioned && SB_SLICE_IS(p, "/generation")) {
+    if (!get)
+      return method_not_allowed(x, "GET");
+    if (sb_api_auth(x, false, &who) != SB_OK)
+      return;
+    sb_api_generation(x);
+    return;
+  }
+  if (SB_SLICE_IS(path, "/metrics")) {
+    if (!get)
+      return method_not_allowed(x, "GET");
+    if (sb_api_auth(x, false, &who) != SB_OK)
+      return;
+    sb_api_metrics(x);
+    return;
+  }
+  sb_api_error(x, 404, "not_found", "no endpoint %s %.*s",
+               http_method_str((enum http_method)m),
+               (int)SB_MIN(path.len, 200), path.ptr);
+}
+
+/* ---- shared response helpers -------------------------------------------- */
+
+void sb_api_json(sb_http_exchange_t *x, int status, sb_slice_t body)
+{
+  sb_http_respond(x, status, NULL, 0, "application/json", body);
+}
+
+static void error_body(sb_buf_t *b, int status, const char *type,
+                       const char *msg)
+{
+  sb_jw_t w;
+  sb_jw_init(&w, b);
+  sb_jw_obj_begin(&w);
+  sb_jw_key_lit(&w, "error");
+  sb_jw_obj_begin(&w);
+  sb_jw_kv_int(&w, SB_STRLIT("code"), status);
+  sb_jw_kv_str(&w, SB_STRLIT("message"), msg, strlen(msg));
+  if (type != NULL) {
+    sb_jw_key_lit(&w, "metadata");
+    sb_jw_obj_begin(&w);
+    sb_jw_kv_str(&w, SB_STRLIT("error_type"), type, strlen(type));
+    sb_jw_obj_end(&w);
+  }
+  sb_jw_obj_end(&w);
+  sb_jw_obj_end(&w);
+}
+
+void sb_api_error(sb_http_exchange_t *x, int status, const char *type,
+                  const char *fmt, ...)
+{
+  char msg[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  sb_buf_t b;
+  sb_buf_init(&b, 64 * 1024);
+  error_body(&b, status, type, msg);
+  sb_api_json(x, status, sb_buf_slice(&b));
+  sb_buf_free(&b);
+}
+
+void sb_api_skill_error(sb_http_exchange_t *x, int status, const char *fmt, ...)
+{
+  char msg[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  sb_buf_t b;
+  sb_jw_t w;
+  sb_buf_init(&b, 64 * 1024);
+  sb_jw_init(&w, &b);
+  sb_jw_obj_begin(&w);
+  sb_jw_kv_str(&w, SB_STRLIT("error"), msg, strlen(msg));
+  sb_jw_obj_end(&w);
+  sb_api_json(x, status, sb_buf_slice(&b));
+  sb_buf_free(&b);
+}

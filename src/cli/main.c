@@ -1,0 +1,58 @@
+/* switchboard: the entry point; dispatches to src/cli/ subcommands. */
+#include <stdio.h>
+#include <string.h>
+
+#include "switchboard/cli.h"
+#include "switchboard/log.h"
+#include "switchboard/upstream.h"
+
+static const char usage[] =
+    "switchboard - one API and one key for language models across providers\n"
+    "\n"
+    "usage:\n"
+    "  switchboard serve [--config FILE] [--listen HOST:PORT]   run the gateway\n"
+    "  switchboard chat -m MODEL [--system S] [--no-stream] PROMPT...\n"
+    "                                        talk to a running gateway\n"
+    "  switchboard models [--config FILE] [--all]\n"
+    "                                        list the catalog with prices\n"
+    "  switchboard check [--config FILE]    validate a config, print what it "
+    "resolves to\n"
+    "  switchboard version\n"
+    "\n"
+    "Without --config, providers come from the environment (OPENAI_API_KEY,\n"
+    "ANTHROPIC_API_KEY, OPENROUTER_API_KEY, GROQ_API_KEY, ... OLLAMA_HOST).\n"
+    "`chat` reads SWITCHBOARD_URL (default http://127.0.0.1:3456) and\n"
+    "SWITCHBOARD_KEY.\n";
+
+int main(int argc, char **argv)
+{
+  sb_log_init();
+  if (argc < 2) {
+    fputs(usage, stderr);
+    return 2;
+  }
+  const char *cmd = argv[1];
+  int rc;
+  sb_upstream_global_init();
+  if (strcmp(cmd, "serve") == 0)
+    rc = sb_cli_serve(argc - 1, argv + 1);
+  else if (strcmp(cmd, "chat") == 0)
+    rc = sb_cli_chat(argc - 1, argv + 1);
+  else if (strcmp(cmd, "models") == 0)
+    rc = sb_cli_models(argc - 1, argv + 1);
+  else if (strcmp(cmd, "check") == 0)
+    rc = sb_cli_check(argc - 1, argv + 1);
+  else if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+    printf("switchboard 0.1.0\n");
+    rc = 0;
+  } else if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 ||
+             strcmp(cmd, "-h") == 0) {
+    fputs(usage, stdout);
+    rc = 0;
+  } else {
+    fprintf(stderr, "switchboard: unknown command '%s'\n\n%s", cmd, usage);
+    rc = 2;
+  }
+  sb_upstream_global_cleanup();
+  return rc;
+}

@@ -1,0 +1,190 @@
+/* switchboard serve / check / models: the commands that read a config. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "switchboard/cli.h"
+#include "switchboard/gateway.h"
+#include "switchboard/log.h"
+
+int sb_cli_parse_common(int argc, char **argv, const char *usage,
+                        sb_cli_common_t *out)
+{
+  memset(out, 0, sizeof(*out));
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if ((strcmp(a, "--config") == 0 || strcmp(a, "-c") == 0) && i + 1 < argc)
+      out->config = argv[++i];
+    else if (strncmp(a, "--config=", 9) == 0)
+      out->config = a + 9;
+    else if (strcmp(a, "--listen") == 0 && i + 1 < argc && strstr(usage, "--listen"))
+      out->listen = argv[++i];
+    else if (strncmp(a, "--listen=", 9) == 0 && strstr(usage, "--listen"))
+      out->listen = a + 9;
+    else if (strcmp(a, "--all") == 0 && strstr(usage, "--all"))
+      out->all = true;
+    else {
+      fprintf(stderr, "switchboard: unexpected argument '%s'\nusage: %s\n", a,
+              usage);
+      return -1;
+    }
+  }
+  if (out->config == NULL) {
+    const char *env = getenv("SWITCHBOARD_CONFIG");
+    if (env != NULL && env[0] != '\0')
+      out->config = env;
+  }
+  return 0;
+}
+
+int sb_cli_serve(int argc, char **argv)
+{
+  static const char usage[] = "switchboard serve [--config FILE] [--listen HOST:PORT]";
+  sb_cli_common_t opt;
+  sb_config_t cfg;
+  sb_gateway_t gw;
+  char err[512];
+  if (sb_cli_parse_common(argc, argv, usage, &opt) != 0)
+    return 2;
+  if (sb_config_load(&cfg, opt.config, opt.listen, err, sizeof(err)) != SB_OK) {
+    fprintf(stderr, "switchboard: %s\n", err);
+    sb_config_free(&cfg);
+    return 1;
+  }
+  if (cfg.n_providers == 0)
+    SB_WARN("no providers configured: set OPENAI_API_KEY, OPENROUTER_API_KEY, "
+            "... or pass --config (see `switchboard check`)");
+  int rc = 1;
+  if (sb_gateway_open(&gw, &cfg, err, sizeof(err)) != SB_OK) {
+    fprintf(stderr, "switchboard: %s\n", err);
+  } else if (sb_server_run(&gw) == SB_OK) {
+    rc = 0;
+  }
+  sb_gateway_close(&gw);
+  sb_config_free(&cfg);
+  if (rc == 0)
+    SB_INFO("stopped");
+  return rc;
+}
+
+static void print_provider(const sb_provider_t *p)
+{
+  printf("  %-12s format=%s base_url=%s keys=%zu%s", p->name, p->format,
+         p->base_url, p->n_keys, p->codec == NULL ? " (format not supported yet)" : "");
+  if (p->n_keys > 0) {
+    const char *k = p->keys[0];
+    size_t n = strlen(k);
+    printf(" (%.4s...%s)", k, n > 8 ? k + n - 4 : "");
+  }
+  printf("\n               timeouts: connect=%ums first_byte=%ums idle=%ums "
+         "total=%ums\n",
+         p->timeouts.connect_ms, p->timeouts.first_byte_ms, p->timeouts.idle_ms,
+         p->timeouts.total_ms);
+}
+
+int sb_cli_check(int argc, char **argv)
+{
+  static const char usage[] = "switchboard check [--config FILE]";
+  sb_cli_common_t opt;
+  sb_config_t cfg;
+  sb_catalog_t cat;
+  char err[512];
+  if (sb_cli_parse_common(argc, argv, usage, &opt) != 0)
+    return 2;
+  if (sb_config_load(&cfg, opt.config, NULL, err, sizeof(err)) != SB_OK) {
+    fprintf(stderr, "switchboard: config invalid: %s\n", err);
+    sb_config_free(&cfg);
+    return 1;
+  }
+  if (sb_catalog_load(&cat, &cfg, err, sizeof(err)) != SB_OK) {
+    fprintf(stderr, "switchboard: config invalid: %s\n", err);
+    sb_catalog_free(&cat);
+    sb_config_free(&cfg);
+    return 1;
+  }
+  size_t routable = 0;
+  for (size_t i = 0; i < cat.n_models; i++)
+    if (sb_model_default_endpoint(&cat.models[i]) != NULL)
+      routable++;
+  printf("config:    %s\n", cfg.source);
+  printf("listen:    %s:%u\n", cfg.listen_host, cfg.listen_port);
+  printf("workers:   %u\n", cfg.workers);
+  printf("database:  %s\n", cfg.database);
+  printf("auth:      %s\n", cfg.admin_key ? "admin key required"
+                                          : "local mode (no key; loopback only)");
+  printf("limits:    body %zu bytes, headers %zu bytes, request timeout %ums, "
+         "idle %ums\n",
+         cfg.max_body_bytes, cfg.max_header_bytes, cfg.request_timeout_ms,
+         cfg.idle_timeout_ms);
+  printf("providers: %zu\n", cfg.n_providers);
+  for (size_t i = 0; i < cfg.n_providers; i++)
+    print_provider(&cfg.providers[i]);
+  printf("models:    %zu in the catalog, %zu routable with these providers\n",
+         cat.n_models, routable);
+  if (cfg.n_providers == 0)
+    printf("warning:   no providers: every chat request will fail\n");
+  printf("ok\n");
+  sb_catalog_free(&cat);
+  sb_config_free(&cfg);
+  return 0;
+}
+
+/* USD per token as USD per million tokens, for people. */
+static void per_million(const sb_endpoint_t *ep, bool completion, char *buf,
+                        size_t cap)
+{
+  int64_t pico = completion ? ep->price.completion : ep->price.prompt;
+  char s[40];
+  sb_cost_format(pico * 1000000, s, sizeof(s));
+  snprintf(buf, cap, "$%s", s);
+}
+
+int sb_cli_models(int argc, char **argv)
+{
+  static const char usage[] = "switchboard models [--config FILE] [--all]";
+  sb_cli_common_t opt;
+  sb_config_t cfg;
+  sb_catalog_t cat;
+  char err[512];
+  if (sb_cli_parse_common(argc, argv, usage, &opt) != 0)
+    return 2;
+  if (sb_config_load(&cfg, opt.config, NULL, err, sizeof(err)) != SB_OK ||
+      sb_catalog_load(&cat, &cfg, err, sizeof(err)) != SB_OK) {
+    fprintf(stderr, "switchboard: %s\n", err);
+    return 1;
+  }
+  printf("%-40s %9s %10s %10s  %s\n", "MODEL", "CONTEXT", "IN $/M", "OUT $/M",
+         "PROVIDERS (* = configured, first = default)");
+  size_t shown = 0;
+  for (size_t i = 0; i < cat.n_models; i++) {
+    const sb_model_t *m = &cat.models[i];
+    const sb_endpoint_t *def = sb_model_default_endpoint(m);
+    if (def == NULL && !opt.all)
+      continue;
+    const sb_endpoint_t *ep = def != NULL ? def : &m->endpoints[0];
+    char in[32], out[32], providers[256];
+    size_t pn = 0;
+    per_million(ep, false, in, sizeof(in));
+    per_million(ep, true, out, sizeof(out));
+    providers[0] = '\0';
+    if (def != NULL)
+      pn += (size_t)snprintf(providers, sizeof(providers), "%s*",
+                             def->provider_name);
+    for (size_t j = 0; j < m->n_endpoints && pn < sizeof(providers) - 1; j++) {
+      const sb_endpoint_t *e = &m->endpoints[j];
+      if (e == def)
+        continue;
+      pn += (size_t)snprintf(providers + pn, sizeof(providers) - pn, "%s%s%s",
+                             pn > 0 ? ", " : "", e->provider_name,
+                             e->provider != NULL ? "*" : "");
+    }
+    printf("%-40s %9u %10s %10s  %s\n", m->id, m->context_length, in, out,
+           providers);
+    shown++;
+  }
+  if (shown == 0)
+    printf("(no model is routable: configure a provider, or use --all)\n");
+  sb_catalog_free(&cat);
+  sb_config_free(&cfg);
+  return 0;
+}

@@ -1,0 +1,590 @@
+/*
+ * Configuration loading; see include/switchboard/config.h.
+ *
+ * The YAML file is converted to JSON and read with the JSON accessors, so
+ * there is one tree type in the program. Unknown keys are errors: a typo
+ * in a config should be found by `switchboard check`, not in production.
+ */
+#include "switchboard/config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "switchboard/codec.h"
+#include "switchboard/log.h"
+#include "switchboard/yaml.h"
+
+#define MAX_CONFIG_BYTES (4u << 20)
+#define MAX_PROVIDERS 256
+
+typedef struct {
+  sb_config_t *cfg;
+  char *err;
+  size_t errlen;
+} loader_t;
+
+static sb_status_t fail(loader_t *l, const char *fmt, ...) SB_PRINTF(2, 3);
+static sb_status_t fail(loader_t *l, const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(l->err, l->errlen, fmt, ap);
+  va_end(ap);
+  return SB_ERROR;
+}
+
+static const char *dup_slice(loader_t *l, sb_slice_t s)
+{
+  return sb_arena_strndup(&l->cfg->arena, s.ptr, s.len);
+}
+
+static const char *dupz(loader_t *l, const char *z)
+{
+  return z == NULL ? NULL : sb_arena_strndup(&l->cfg->arena, z, strlen(z));
+}
+
+/* A string member (NULL if absent or null). */
+static sb_status_t get_str(loader_t *l, const sb_json_t *obj, const char *key,
+                           const char **out)
+{
+  const sb_json_t *v = sb_json_getn(obj, key, strlen(key));
+  if (v == NULL || v->type == SB_JSON_NULL)
+    return SB_OK;
+  sb_slice_t s;
+  if (v->type == SB_JSON_NUMBER) {
+    s = v->raw;
+  } else if (v->type != SB_JSON_STRING ||
+             sb_json_string(&l->cfg->arena, v, &s) != SB_OK) {
+    return fail(l, "'%s' must be a string", key);
+  }
+  *out = dup_slice(l, s);
+  return *out != NULL ? SB_OK : fail(l, "out of memory");
+}
+
+static sb_status_t get_u64(loader_t *l, const sb_json_t *obj, const char *key,
+                           uint64_t max, uint64_t *out)
+{
+  const sb_json_t *v = sb_json_getn(obj, key, strlen(key));
+  int64_t n;
+  if (v == NULL || v->type == SB_JSON_NULL)
+    return SB_OK;
+  if (v->type != SB_JSON_NUMBER || sb_json_int64(v, &n) != SB_OK || n < 0 ||
+      (uint64_t)n > max)
+    return fail(l, "'%s' must be an integer between 0 and %llu", key,
+                (unsigned long long)max);
+  *out = (uint64_t)n;
+  return SB_OK;
+}
+
+static sb_status_t get_u32(loader_t *l, const sb_json_t *obj, const char *key,
+                           uint32_t *out)
+{
+  uint64_t v = *out;
+  if (get_u64(l, obj, key, UINT32_MAX, &v) != SB_OK)
+    return SB_ERROR;
+  *out = (uint32_t)v;
+  return SB_OK;
+}
+
+static sb_status_t get_size(loader_t *l, const sb_json_t *obj, const char *key,
+                            size_t *out)
+{
+  uint64_t v = *out;
+  if (get_u64(l, obj, key, (uint64_t)1 << 40, &v) != SB_OK)
+    return SB_ERROR;
+  *out = (size_t)v;
+  return SB_OK;
+}
+
+static sb_status_t get_bool(loader_t *l, const sb_json_t *obj, const char *key,
+                            bool *out)
+{
+  const sb_json_t *v = sb_json_getn(obj, key, strlen(key));
+  if (v == NULL || v->type == SB_JSON_NULL)
+    return SB_OK;
+  if (v->type != SB_JSON_TRUE && v->type != SB_JSON_FALSE)
+    return fail(l, "'%s' must be true or false", key);
+  *out = v->type == SB_JSON_TRUE;
+  return SB_OK;
+}
+
+/* Every member of `obj` must be one of `allowed` (NULL-terminated). */
+static sb_status_t check_keys(loader_t *l, const sb_json_t *obj,
+                              const char *where, const char *const *allowed)
+{
+  for (const sb_json_t *m = obj->child; m != NULL; m = m->next) {
+    bool ok = false;
+    for (const char *const *a = allowed; *a != NULL && !ok; a++)
+      ok = sb_slice_eq(m->key, sb_slice_z(*a));
+    if (!ok)
+      return fail(l, "%s: unknown key '%.*s'", where, (int)m->key.len,
+                  m->key.ptr);
+  }
+  return SB_OK;
+}
+
+sb_status_t sb_parse_listen(const char *s, char *host, size_t hostlen,
+                            uint16_t *port)
+{
+  const char *colon;
+  size_t hl;
+  if (s[0] == '[') {
+    const char *close = strchr(s, ']');
+    if (close == NULL || close[1] != ':')
+      return SB_ERROR;
+    hl = (size_t)(close - s - 1);
+    s++;
+    colon = close + 1;
+  } else {
+    colon = strrchr(s, ':');
+    if (colon == NULL) {
+      /* a bare port */
+      colon = s - 1;
+      hl = 0;
+    } else {
+      hl = (size_t)(colon - s);
+    }
+  }
+  uint64_t p;
+  if (sb_slice_to_u64(sb_slice_z(colon + 1), 65535, &p) != SB_OK)
+    return SB_ERROR;
+  if (hl == 0) {
+    snprintf(host, hostlen, "127.0.0.1");
+  } else {
+    if (hl >= hostlen)
+      return SB_ERROR;
+    memcpy(host, s, hl);
+    host[hl] = '\0';
+  }
+  *port = (uint16_t)p;
+  return SB_OK;
+}
+
+static bool host_is_loopback(const char *host)
+{
+  struct in_addr a4;
+  struct in6_addr a6;
+  if (strcmp(host, "localhost") == 0)
+    return true;
+  if (inet_pton(AF_INET, host, &a4) == 1)
+    return (ntohl(a4.s_addr) >> 24) == 127;
+  if (inet_pton(AF_INET6, host, &a6) == 1)
+    return IN6_IS_ADDR_LOOPBACK(&a6);
+  return false;
+}
+
+static const char *strip_slash(loader_t *l, const char *url)
+{
+  size_t n = strlen(url);
+  while (n > 0 && url[n - 1] == '/')
+    n--;
+  return sb_arena_strndup(&l->cfg->arena, url, n);
+}
+
+/* "host:port" (as OLLAMA_HOST is often written) gets a scheme. */
+static const char *with_scheme(loader_t *l, const char *url)
+{
+  if (strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0)
+    return url;
+  return sb_arena_printf(&l->cfg->arena, "http://%s", url);
+}
+
+static void provider_defaults(loader_t *l, sb_provider_t *p,
+                              const sb_known_provider_t *k)
+{
+  memset(p, 0, sizeof(*p));
+  p->auth_header = "Authorization";
+  p->auth_prefix = "Bearer ";
+  p->timeouts = l->cfg->upstream_timeouts;
+  p->weight = 1;
+  if (k != NULL) {
+    p->display_name = k->display_name;
+    p->format = k->format;
+    p->base_url = k->base_url;
+    p->quirks = k->quirks;
+  }
+}
+
+/* Format-specific authentication defaults. */
+static void provider_auth_for_format(sb_provider_t *p)
+{
+  if (strcmp(p->format, "anthropic") == 0) {
+    p->auth_header = "x-api-key";
+    p->auth_prefix = "";
+  } else if (strcmp(p->format, "gemini") == 0) {
+    p->auth_header = "x-goog-api-key";
+    p->auth_prefix = "";
+  }
+}
+
+static sb_status_t add_provider(loader_t *l, sb_provider_t *p)
+{
+  sb_config_t *c = l->cfg;
+  if (c->n_providers >= MAX_PROVIDERS)
+    return fail(l, "too many providers (at most %d)", MAX_PROVIDERS);
+  p->codec = sb_codec_find(p->format);
+  p->index = (unsigned)c->n_providers;
+  c->providers[c->n_providers++] = *p;
+  return SB_OK;
+}
+
+static sb_status_t load_provider(loader_t *l, const sb_json_t *m)
+{
+  static const char *const keys[] = {
+      "format", "base_url", "api_key", "api_keys", "headers", "timeout_ms",
+      "connect_timeout_ms", "first_byte_timeout_ms", "idle_timeout_ms",
+      "weight", "display_name", "auth_header", "auth_prefix",
+      "openrouter_fields", "stream_options", "forward_app_headers", NULL};
+  sb_provider_t p;
+  const char *name = dup_slice(l, m->key);
+  char where[160];
+  snprintf(where, sizeof(where), "providers.%s", name);
+  if (m->type != SB_JSON_OBJECT)
+    return fail(l, "%s must be a mapping", where);
+  if (check_keys(l, m, where, keys) != SB_OK)
+    return SB_ERROR;
+  const sb_known_provider_t *k = sb_known_provider(m->key.ptr, m->key.len);
+  provider_defaults(l, &p, k);
+  p.name = name;
+  if (get_str(l, m, "format", &p.format) != SB_OK ||
+      get_str(l, m, "base_url", &p.base_url) != SB_OK ||
+      get_str(l, m, "display_name", &p.display_name) != SB_OK)
+    return SB_ERROR;
+  if (p.format == NULL)
+    return fail(l, "%s: 'format' is required (openai, anthropic, gemini)", where);
+  if (sb_codec_find(p.format) == NULL && strcmp(p.format, "anthropic") != 0 &&
+      strcmp(p.format, "gemini") != 0)
+    return fail(l, "%s: unknown format '%s' (openai, anthropic, gemini)", where,
+                p.format);
+  if (p.base_url == NULL)
+    return fail(l, "%s: 'base_url' is required", where);
+  if (strncmp(p.base_url, "http://", 7) != 0 &&
+      strncmp(p.base_url, "https://", 8) != 0)
+    return fail(l, "%s: base_url must start with http:// or https://", where);
+  p.base_url = strip_slash(l, p.base_url);
+  if (p.display_name == NULL)
+    p.display_name = name;
+  provider_auth_for_format(&p);
+  if (get_str(l, m, "auth_header", &p.auth_header) != SB_OK ||
+      get_str(l, m, "auth_prefix", &p.auth_prefix) != SB_OK)
+    return SB_ERROR;
+
+  /* keys: api_key and/or api_keys; entries that expand to nothing are
+   * dropped (an unset ${VAR}). */
+  const sb_json_t *one = sb_json_get(m, "api_key");
+  const sb_json_t *many = sb_json_get(m, "api_keys");
+  bool key_declared = one != NULL || many != NULL;
+  size_t cap = 1 + (many != NULL && many->type == SB_JSON_ARRAY ? many->count : 0);
+  const char **keys_out = sb_arena_calloc(&l->cfg->arena, cap * sizeof(char *));
+  if (keys_out == NULL)
+    return fail(l, "out of memory");
+  const char *k1 = NULL;
+  if (get_str(l, m, "api_key", &k1) != SB_OK)
+    return SB_ERROR;
+  if (k1 != NULL && k1[0] != '\0')
+    keys_out[p.n_keys++] = k1;
+  if (many != NULL && many->type != SB_JSON_NULL) {
+    if (many->type != SB_JSON_ARRAY)
+      return fail(l, "%s: api_keys must be a list", where);
+    for (const sb_json_t *e = many->child; e != NULL; e = e->next) {
+      sb_slice_t s;
+      if (e->type == SB_JSON_NULL)
+        continue;
+      if (e->type != SB_JSON_STRING ||
+          sb_json_string(&l->cfg->arena, e, &s) != SB_OK)
+        return fail(l, "%s: api_keys entries must be strings", where);
+      if (s.len > 0)
+        keys_out[p.n_keys++] = dup_slice(l, s);
+    }
+  }
+  p.keys = keys_out;
+  if (key_declared && p.n_keys == 0) {
+    SB_INFO("provider %s: its api_key is empty (variable unset?); provider "
+            "disabled", name);
+    return SB_OK;
+  }
+
+  const sb_json_t *h = sb_json_get(m, "headers");
+  if (h != NULL && h->type != SB_JSON_NULL) {
+    if (h->type != SB_JSON_OBJECT)
+      return fail(l, "%s: headers must be a mapping", where);
+    sb_kv_t *kv = sb_arena_calloc(&l->cfg->arena, (h->count + 1) * sizeof(*kv));
+    if (kv == NULL)
+      return fail(l, "out of memory");
+    for (const sb_json_t *e = h->child; e != NULL; e = e->next) {
+      sb_slice_t v;
+      if (e->type != SB_JSON_STRING ||
+          sb_json_string(&l->cfg->arena, e, &v) != SB_OK)
+        return fail(l, "%s: header values must be strings", where);
+      kv[p.n_headers].name = dup_slice(l, e->key);
+      kv[p.n_headers].value = dup_slice(l, v);
+      p.n_headers++;
+    }
+    p.headers = kv;
+  }
+  if (get_u32(l, m, "timeout_ms", &p.timeouts.total_ms) != SB_OK ||
+      get_u32(l, m, "connect_timeout_ms", &p.timeouts.connect_ms) != SB_OK ||
+      get_u32(l, m, "first_byte_timeout_ms", &p.timeouts.first_byte_ms) != SB_OK ||
+      get_u32(l, m, "idle_timeout_ms", &p.timeouts.idle_ms) != SB_OK ||
+      get_u32(l, m, "weight", &p.weight) != SB_OK)
+    return SB_ERROR;
+  bool orf = (p.quirks & SB_QUIRK_OPENROUTER_FIELDS) != 0;
+  bool so = (p.quirks & SB_QUIRK_NO_STREAM_OPTIONS) == 0;
+  bool fah = (p.quirks & SB_QUIRK_FORWARD_APP_HEADERS) != 0;
+  if (get_bool(l, m, "openrouter_fields", &orf) != SB_OK ||
+      get_bool(l, m, "stream_options", &so) != SB_OK ||
+      get_bool(l, m, "forward_app_headers", &fah) != SB_OK)
+    return SB_ERROR;
+  p.quirks = (orf ? SB_QUIRK_OPENROUTER_FIELDS : 0) |
+             (so ? 0 : SB_QUIRK_NO_STREAM_OPTIONS) |
+             (fah ? SB_QUIRK_FORWARD_APP_HEADERS : 0);
+  if (sb_codec_find(p.format) == NULL)
+    SB_WARN("provider %s: format '%s' is not supported by this build yet; "
+            "its models will answer 503", name, p.format);
+  return add_provider(l, &p);
+}
+
+/* Providers from the well-known environment variables. */
+static sb_status_t providers_from_env(loader_t *l)
+{
+  for (const sb_known_provider_t *k = sb_known_providers; k->name != NULL; k++) {
+    const char *key = k->key_env != NULL ? getenv(k->key_env) : NULL;
+    const char *base = k->base_env != NULL ? getenv(k->base_env) : NULL;
+    if (key != NULL && key[0] == '\0')
+      key = NULL;
+    if (base != NULL && base[0] == '\0')
+      base = NULL;
+    if (k->key_env != NULL ? key == NULL : base == NULL)
+      continue;
+    sb_provider_t p;
+    provider_defaults(l, &p, k);
+    p.name = k->name;
+    if (base != NULL) {
+      const char *b = with_scheme(l, base);
+      size_t n = strlen(b);
+      size_t sl = strlen(k->base_suffix);
+      /* OLLAMA_HOST=http://h:11434 means the API is under /v1. */
+      if (sl > 0 && !(n >= sl && strcmp(b + n - sl, k->base_suffix) == 0))
+        b = sb_arena_printf(&l->cfg->arena, "%s%s", b, k->base_suffix);
+      p.base_url = strip_slash(l, b);
+    }
+    provider_auth_for_format(&p);
+    if (key != NULL) {
+      const char **keys = sb_arena_alloc(&l->cfg->arena, sizeof(char *));
+      if (keys == NULL)
+        return fail(l, "out of memory");
+      keys[0] = dupz(l, key);
+      p.keys = keys;
+      p.n_keys = 1;
+    }
+    if (sb_codec_find(p.format) == NULL) {
+      SB_WARN("%s is set but the %s format is not supported by this build "
+              "yet; skipping provider %s", k->key_env, p.format, k->name);
+      continue;
+    }
+    if (add_provider(l, &p) != SB_OK)
+      return SB_ERROR;
+  }
+  return SB_OK;
+}
+
+static sb_status_t apply_listen(loader_t *l, const char *listen)
+{
+  char host[256];
+  uint16_t port;
+  if (sb_parse_listen(listen, host, sizeof(host), &port) != SB_OK)
+    return fail(l, "invalid listen address '%s' (want HOST:PORT)", listen);
+  l->cfg->listen_host = dupz(l, host);
+  l->cfg->listen_port = port;
+  return SB_OK;
+}
+
+static void set_defaults(sb_config_t *c)
+{
+  c->listen_host = "127.0.0.1";
+  c->listen_port = 3456;
+  c->workers = 0;
+  c->database = "sqlite:switchboard.db";
+  c->max_header_bytes = 32 * 1024;
+  c->max_body_bytes = 32u << 20;
+  c->request_timeout_ms = 30000;
+  c->idle_timeout_ms = 75000;
+  c->shutdown_grace_ms = 30000;
+  c->upstream_timeouts.connect_ms = 10000;
+  c->upstream_timeouts.first_byte_ms = 300000;
+  c->upstream_timeouts.idle_ms = 120000;
+  c->upstream_timeouts.total_ms = 900000;
+  c->max_upstream_body_bytes = 64u << 20;
+}
+
+static sb_status_t load_file(loader_t *l, const char *path)
+{
+  static const char *const keys[] = {
+      "listen", "workers", "database", "redis", "admin_key", "local_trust",
+      "providers", "models", "max_header_bytes", "max_body_bytes",
+      "request_timeout_ms", "idle_timeout_ms", "shutdown_grace_ms", "upstream",
+      NULL};
+  static const char *const upstream_keys[] = {
+      "connect_timeout_ms", "first_byte_timeout_ms", "idle_timeout_ms",
+      "timeout_ms", "max_body_bytes", NULL};
+  sb_config_t *c = l->cfg;
+  FILE *f = fopen(path, "rb");
+  if (f == NULL)
+    return fail(l, "cannot open config %s: %s", path, strerror(errno));
+  sb_buf_t text;
+  sb_buf_init(&text, MAX_CONFIG_BYTES);
+  char chunk[8192];
+  size_t n;
+  sb_status_t rc = SB_OK;
+  while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+    if (sb_buf_append(&text, chunk, n) != SB_OK) {
+      rc = fail(l, "config %s is larger than %u bytes", path, MAX_CONFIG_BYTES);
+      break;
+    }
+  fclose(f);
+  char yerr[256];
+  if (rc == SB_OK &&
+      sb_yaml_to_json(text.data ? text.data : "", text.len, SB_YAML_EXPAND_ENV,
+                      &c->json, yerr, sizeof(yerr)) != SB_OK)
+    rc = fail(l, "%s: %s", path, yerr);
+  sb_buf_free(&text);
+  if (rc != SB_OK)
+    return rc;
+  sb_json_error_t jerr;
+  if (sb_json_parse(&c->arena, c->json.data, c->json.len, 0, &c->root, &jerr) !=
+      SB_OK)
+    return fail(l, "%s: %s", path, jerr.message);
+  if (c->root->type == SB_JSON_NULL)
+    return SB_OK; /* empty file: defaults */
+  if (c->root->type != SB_JSON_OBJECT)
+    return fail(l, "%s: the top level must be a mapping", path);
+  const sb_json_t *r = c->root;
+  if (check_keys(l, r, path, keys) != SB_OK)
+    return SB_ERROR;
+  const char *listen = NULL;
+  uint64_t workers = 0;
+  if (get_str(l, r, "listen", &listen) != SB_OK ||
+      get_u64(l, r, "workers", 1024, &workers) != SB_OK ||
+      get_str(l, r, "database", &c->database) != SB_OK ||
+      get_str(l, r, "redis", &c->redis) != SB_OK ||
+      get_str(l, r, "admin_key", &c->admin_key) != SB_OK ||
+      get_size(l, r, "max_header_bytes", &c->max_header_bytes) != SB_OK ||
+      get_size(l, r, "max_body_bytes", &c->max_body_bytes) != SB_OK ||
+      get_u32(l, r, "request_timeout_ms", &c->request_timeout_ms) != SB_OK ||
+      get_u32(l, r, "idle_timeout_ms", &c->idle_timeout_ms) != SB_OK ||
+      get_u32(l, r, "shutdown_grace_ms", &c->shutdown_grace_ms) != SB_OK)
+    return SB_ERROR;
+  c->workers = (unsigned)workers;
+  if (listen != NULL && apply_listen(l, listen) != SB_OK)
+    return SB_ERROR;
+  const sb_json_t *up = sb_json_get(r, "upstream");
+  if (up != NULL && up->type != SB_JSON_NULL) {
+    if (up->type != SB_JSON_OBJECT)
+      return fail(l, "'upstream' must be a mapping");
+    if (check_keys(l, up, "upstream", upstream_keys) != SB_OK ||
+        get_u32(l, up, "connect_timeout_ms", &c->upstream_timeouts.connect_ms) != SB_OK ||
+        get_u32(l, up, "first_byte_timeout_ms", &c->upstream_timeouts.first_byte_ms) != SB_OK ||
+        get_u32(l, up, "idle_timeout_ms", &c->upstream_timeouts.idle_ms) != SB_OK ||
+        get_u32(l, up, "timeout_ms", &c->upstream_timeouts.total_ms) != SB_OK ||
+        get_size(l, up, "max_body_bytes", &c->max_upstream_body_bytes) != SB_OK)
+      return SB_ERROR;
+  }
+  const sb_json_t *models = sb_json_get(r, "models");
+  if (models != NULL && models->type != SB_JSON_NULL) {
+    if (models->type != SB_JSON_ARRAY)
+      return fail(l, "'models' must be a list");
+    c->models = models;
+  }
+  const sb_json_t *providers = sb_json_get(r, "providers");
+  if (providers != NULL && providers->type != SB_JSON_NULL) {
+    if (providers->type != SB_JSON_OBJECT)
+      return fail(l, "'providers' must be a mapping of name to settings");
+    for (const sb_json_t *m = providers->child; m != NULL; m = m->next) {
+      if (memchr(m->key.ptr, '/', m->key.len) != NULL || m->key.len == 0)
+        return fail(l, "provider names may not be empty or contain '/'");
+      if (load_provider(l, m) != SB_OK)
+        return SB_ERROR;
+    }
+  }
+  /* local_trust defaults to "listening on loopback", so it is read after
+   * the listen address is known. */
+  c->local_trust = host_is_loopback(c->listen_host);
+  return get_bool(l, r, "local_trust", &c->local_trust);
+}
+
+sb_status_t sb_config_load(sb_config_t *c, const char *path,
+                           const char *listen_override, char *err,
+                           size_t errlen)
+{
+  loader_t l = {c, err, errlen};
+  memset(c, 0, sizeof(*c));
+  sb_arena_init(&c->arena, 16 * 1024, 0);
+  sb_buf_init(&c->json, MAX_CONFIG_BYTES * 2);
+  set_defaults(c);
+  err[0] = '\0';
+  c->providers = sb_arena_calloc(&c->arena, MAX_PROVIDERS * sizeof(sb_provider_t));
+  if (c->providers == NULL)
+    return fail(&l, "out of memory");
+  if (path != NULL) {
+    c->source = dupz(&l, path);
+    if (load_file(&l, path) != SB_OK)
+      return SB_ERROR;
+  } else {
+    c->source = "environment";
+    const char *v;
+    if ((v = getenv("SWITCHBOARD_LISTEN")) != NULL && v[0] != '\0' &&
+        apply_listen(&l, v) != SB_OK)
+      return SB_ERROR;
+    if ((v = getenv("SWITCHBOARD_ADMIN_KEY")) != NULL && v[0] != '\0')
+      c->admin_key = dupz(&l, v);
+    if ((v = getenv("SWITCHBOARD_DATABASE")) != NULL && v[0] != '\0')
+      c->database = dupz(&l, v);
+    if ((v = getenv("SWITCHBOARD_WORKERS")) != NULL && v[0] != '\0') {
+      uint64_t n;
+      if (sb_slice_to_u64(sb_slice_z(v), 1024, &n) != SB_OK)
+        return fail(&l, "SWITCHBOARD_WORKERS must be a number");
+      c->workers = (unsigned)n;
+    }
+    if (providers_from_env(&l) != SB_OK)
+      return SB_ERROR;
+    c->local_trust = host_is_loopback(c->listen_host);
+  }
+  if (listen_override != NULL && apply_listen(&l, listen_override) != SB_OK)
+    return SB_ERROR;
+  c->listen_loopback = host_is_loopback(c->listen_host);
+  if (c->workers == 0) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    c->workers = n > 0 ? (unsigned)n : 1;
+  }
+  if (c->admin_key != NULL && c->admin_key[0] == '\0')
+    c->admin_key = NULL;
+  if (c->admin_key == NULL && !c->listen_loopback)
+    return fail(&l, "refusing to listen on %s without admin_key: local mode "
+                "(no key) is only allowed on a loopback address",
+                c->listen_host);
+  if (strncmp(c->database, "sqlite:", 7) != 0 &&
+      strncmp(c->database, "postgres://", 11) != 0 &&
+      strncmp(c->database, "postgresql://", 13) != 0)
+    return fail(&l, "database must be sqlite:PATH or postgres://...");
+  if (c->max_header_bytes < 1024)
+    return fail(&l, "max_header_bytes must be at least 1024");
+  return SB_OK;
+}
+
+void sb_config_free(sb_config_t *c)
+{
+  sb_buf_free(&c->json);
+  sb_arena_destroy(&c->arena);
+}
+
+const sb_provider_t *sb_config_provider(const sb_config_t *c, sb_slice_t name)
+{
+  for (size_t i = 0; i < c->n_providers; i++)
+    if (sb_slice_eq(sb_slice_z(c->providers[i].name), name))
+      return &c->providers[i];
+  return NULL;
+}

@@ -1,0 +1,41 @@
+/* Opening and closing what the workers share; see gateway.h. */
+#include "switchboard/gateway.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "switchboard/api.h"
+#include "switchboard/ledger.h"
+#include "switchboard/skills.h"
+
+sb_status_t sb_gateway_open(sb_gateway_t *gw, sb_config_t *cfg, char *err,
+                            size_t errlen)
+{
+  memset(gw, 0, sizeof(*gw));
+  gw->config = cfg;
+  gw->started_ms = sb_wall_ms();
+  if (sb_catalog_load(&gw->catalog, cfg, err, errlen) != SB_OK)
+    return SB_ERROR;
+  gw->skills = sb_skills_load(err, errlen);
+  if (gw->skills == NULL)
+    return SB_ERROR;
+  if (sb_api_models_build(gw) != SB_OK) {
+    snprintf(err, errlen, "cannot render the model list");
+    return SB_ERROR;
+  }
+  gw->ledger = sb_ledger_open(cfg->database, err, errlen);
+  if (gw->ledger == NULL)
+    return SB_ERROR;
+  return SB_OK;
+}
+
+void sb_gateway_close(sb_gateway_t *gw)
+{
+  sb_ledger_close(gw->ledger); /* drains the queue */
+  gw->ledger = NULL;
+  sb_skills_free(gw->skills);
+  gw->skills = NULL;
+  sb_catalog_free(&gw->catalog);
+  free(gw->workers);
+  gw->workers = NULL;
+}

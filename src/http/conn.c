@@ -1,0 +1,666 @@
+/*
+ * One client connection: reading, request timeouts, dispatch to the
+ * handler, response and stream writing, and closing.
+ *
+ * A connection handles one exchange at a time. Bytes that arrive while an
+ * exchange is in flight (a pipelined request) wait in `pending` and are
+ * parsed once the response is finished; reading continues meanwhile so a
+ * client that hangs up is noticed at once and its upstream transfer can be
+ * cancelled.
+ *
+ * Memory rules: the connection is freed only in the close callback of its
+ * last handle, and only when no exchange is still owned by a handler (an
+ * aborted exchange keeps the connection alive until the handler finishes
+ * it). Write buffers live until their write callback.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "switchboard/log.h"
+#include "switchboard/worker.h"
+
+#define PENDING_MAX (64 * 1024)
+
+typedef enum {
+  READ_IDLE,    /* waiting for the first byte of a request */
+  READ_HEAD,    /* request line and headers */
+  READ_BODY,    /* body */
+  READ_HANDLER  /* request complete; an exchange is in flight */
+} read_state_t;
+
+struct sb_http_conn {
+  uv_tcp_t tcp;
+  uv_timer_t timer;
+  sb_worker_t *w;
+  const sb_http_settings_t *settings;
+  sb_http_parser_t parser;
+  sb_http_exchange_t *x;
+  sb_buf_t pending;
+  size_t write_queue; /* bytes handed to uv_write, not yet written */
+  struct sockaddr_storage peer;
+  bool loopback;
+  read_state_t state;
+  bool keep_alive;    /* after the current response */
+  bool closing;       /* uv_close started (or about to) */
+  bool shutting_down; /* waiting for queued writes before closing */
+  bool over_high_water;
+  bool reading;
+  int open_handles;
+  sb_http_conn_t *prev, *next;
+};
+
+typedef struct {
+  uv_write_t req;
+  sb_http_conn_t *conn;
+  size_t len;
+  char data[];
+} write_req_t;
+
+static void conn_close(sb_http_conn_t *c);
+static void conn_process(sb_http_conn_t *c, const char *data, size_t len);
+static void conn_error_response(sb_http_conn_t *c, int status,
+                                const char *message);
+static void conn_read_start(sb_http_conn_t *c);
+
+/* ---- helpers ------------------------------------------------------------ */
+
+uint64_t sb_now_ns(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int64_t sb_wall_ms(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+uint64_t sb_worker_rand(sb_worker_t *w)
+{
+  uint64_t s1 = w->rng[0];
+  const uint64_t s0 = w->rng[1];
+  w->rng[0] = s0;
+  s1 ^= s1 << 23;
+  w->rng[1] = s1 ^ s0 ^ (s1 >> 17) ^ (s0 >> 26);
+  return w->rng[1] + s0;
+}
+
+static bool addr_is_loopback(const struct sockaddr_storage *ss)
+{
+  if (ss->ss_family == AF_INET) {
+    const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
+    return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+  }
+  if (ss->ss_family == AF_INET6) {
+    const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
+    static const unsigned char v4mapped[12] = {0, 0, 0, 0, 0, 0,
+                                               0, 0, 0, 0, 0xff, 0xff};
+    if (IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr))
+      return true;
+    return memcmp(in6->sin6_addr.s6_addr, v4mapped, 12) == 0 &&
+           in6->sin6_addr.s6_addr[12] == 127;
+  }
+  return false;
+}
+
+static void timer_arm(sb_http_conn_t *c, uint32_t ms);
+
+static void conn_set_state(sb_http_conn_t *c, read_state_t s)
+{
+  c->state = s;
+  switch (s) {
+  case READ_IDLE:
+    timer_arm(c, c->settings->idle_timeout_ms);
+    break;
+  case READ_HEAD:
+    timer_arm(c, c->settings->request_timeout_ms);
+    break;
+  case READ_BODY:
+    /* The body deadline restarts with every read: a large upload on a
+     * slow link is fine, a stalled one is not. */
+    timer_arm(c, c->settings->request_timeout_ms);
+    break;
+  case READ_HANDLER:
+    uv_timer_stop(&c->timer);
+    break;
+  }
+}
+
+/* ---- writing ------------------------------------------------------------ */
+
+static void write_cb(uv_write_t *req, int status)
+{
+  write_req_t *wr = SB_CONTAINER_OF(req, write_req_t, req);
+  sb_http_conn_t *c = wr->conn;
+  c->write_queue -= wr->len;
+  free(wr);
+  if (status < 0) {
+    conn_close(c);
+    return;
+  }
+  if (c->over_high_water && c->write_queue <= c->settings->write_low_water) {
+    c->over_high_water = false;
+    if (c->x != NULL && !c->x->aborted && c->x->on_drain != NULL)
+      c->x->on_drain(c->x);
+  }
+}
+
+static void shutdown_cb(uv_shutdown_t *req, int status)
+{
+  sb_http_conn_t *c = req->data;
+  free(req);
+  (void)status;
+  conn_close(c);
+}
+
+/* Write `bufs` now if the socket takes them, else copy what is left into
+ * one heap block and queue it. Returns SB_ERROR if the connection is dead
+ * or over its hard cap. */
+static sb_status_t conn_write(sb_http_conn_t *c, uv_buf_t *bufs,
+                              unsigned n)
+{
+  if (c->closing || c->shutting_down)
+    return SB_ERROR;
+  size_t total = 0;
+  for (unsigned i = 0; i < n; i++)
+    total += bufs[i].len;
+  size_t done = 0;
+  if (c->write_queue == 0) {
+    int r = uv_try_write((uv_stream_t *)&c->tcp, bufs, n);
+    if (r >= 0)
+      done = (size_t)r;
+    else if (r != UV_EAGAIN)
+      return SB_ERROR;
+    if (done == total)
+      return SB_OK;
+  }
+  size_t rest = total - done;
+  if (c->write_queue + rest > c->settings->max_write_queue) {
+    SB_WARN("client write queue over %zu bytes: dropping the client",
+            c->settings->max_write_queue);
+    return SB_ERROR;
+  }
+  write_req_t *wr = malloc(sizeof(*wr) + rest);
+  if (wr == NULL)
+    return SB_ERROR;
+  size_t off = 0, skip = done;
+  for (unsigned i = 0; i < n; i++) {
+    size_t len = bufs[i].len;
+    if (skip >= len) {
+      skip -= len;
+      continue;
+    }
+    memcpy(wr->data + off, bufs[i].base + skip, len - skip);
+    off += len - skip;
+    skip = 0;
+  }
+  wr->conn = c;
+  wr->len = rest;
+  uv_buf_t b = uv_buf_init(wr->data, (unsigned)rest);
+  if (uv_write(&wr->req, (uv_stream_t *)&c->tcp, &b, 1, write_cb) != 0) {
+    free(wr);
+    return SB_ERROR;
+  }
+  c->write_queue += rest;
+  if (c->write_queue > c->settings->write_high_water)
+    c->over_high_water = true;
+  return SB_OK;
+}
+
+/* Close once everything queued has been written. */
+static void conn_close_after_writes(sb_http_conn_t *c)
+{
+  if (c->closing || c->shutting_down)
+    return;
+  if (c->write_queue == 0) {
+    conn_close(c);
+    return;
+  }
+  uv_shutdown_t *req = malloc(sizeof(*req));
+  if (req == NULL || uv_shutdown(req, (uv_stream_t *)&c->tcp, shutdown_cb) != 0) {
+    free(req);
+    conn_close(c);
+    return;
+  }
+  req->data = c;
+  c->shutting_down = true;
+  uv_read_stop((uv_stream_t *)&c->tcp);
+  c->reading = false;
+}
+
+/* ---- exchanges ---------------------------------------------------------- */
+
+static void exchange_free(sb_http_exchange_t *x)
+{
+  sb_arena_destroy(&x->arena);
+  free(x);
+}
+
+static void conn_free(sb_http_conn_t *c)
+{
+  sb_http_parser_free(&c->parser);
+  sb_buf_free(&c->pending);
+  free(c);
+}
+
+/* The handler is done with the exchange: free it and move the connection
+ * on to the next request (or close it). */
+static void exchange_finish(sb_http_exchange_t *x)
+{
+  sb_http_conn_t *c = x->conn;
+  x->finished = true;
+  if (x->streaming && c->w->n_active_streams > 0)
+    c->w->n_active_streams--;
+  c->x = NULL;
+  exchange_free(x);
+  if (c->closing) {
+    /* The connection may have waited for this exchange to be freed. */
+    if (c->open_handles == 0)
+      conn_free(c);
+    return;
+  }
+  if (!c->keep_alive || c->w->stopping) {
+    conn_close_after_writes(c);
+    return;
+  }
+  sb_http_parser_reset(&c->parser);
+  /* A pipelined request may be waiting in `pending`: it is parsed from the
+   * timer on the next loop turn rather than from here, which is still
+   * inside the previous handler's call. */
+  c->state = READ_IDLE;
+  timer_arm(c, c->pending.len > 0 ? 0 : c->settings->idle_timeout_ms);
+  if (!c->reading && !c->shutting_down)
+    conn_read_start(c);
+}
+
+static void format_head(sb_buf_t *b, int status, const char *content_type,
+                        const sb_http_header_t *headers, size_t n_headers,
+                        bool chunked, size_t content_length, bool close)
+{
+  sb_buf_appendf(b, "HTTP/1.1 %d %s\r\n", status, sb_http_status_text(status));
+  if (content_type != NULL)
+    sb_buf_appendf(b, "Content-Type: %s\r\n", content_type);
+  for (size_t i = 0; i < n_headers; i++) {
+    sb_buf_append_slice(b, headers[i].name);
+    sb_buf_append(b, ": ", 2);
+    sb_buf_append_slice(b, headers[i].value);
+    sb_buf_append(b, "\r\n", 2);
+  }
+  if (chunked) {
+    sb_buf_appendz(b, "Transfer-Encoding: chunked\r\n");
+  } else if (content_length != SIZE_MAX) {
+    sb_buf_appendz(b, "Content-Length: ");
+    sb_buf_append_u64(b, content_length);
+    sb_buf_append(b, "\r\n", 2);
+  }
+  if (close)
+    sb_buf_appendz(b, "Connection: close\r\n");
+  sb_buf_append(b, "\r\n", 2);
+}
+
+void sb_http_respond(sb_http_exchange_t *x, int status,
+                     const sb_http_header_t *headers, size_t n_headers,
+                     const char *content_type, sb_slice_t body)
+{
+  sb_http_conn_t *c = x->conn;
+  if (x->finished)
+    return;
+  if (!x->aborted && !c->closing) {
+    x->status = status;
+    bool close = !c->keep_alive || c->w->stopping;
+    c->keep_alive = !close;
+    sb_buf_t head;
+    sb_buf_init(&head, 64 * 1024);
+    format_head(&head, status, content_type, headers, n_headers, false,
+                body.len, close);
+    uv_buf_t bufs[2] = {uv_buf_init(head.data, (unsigned)head.len),
+                        uv_buf_init((char *)body.ptr, (unsigned)body.len)};
+    bool head_only = x->req.method == HTTP_HEAD;
+    if (head.data == NULL ||
+        conn_write(c, bufs, head_only || body.len == 0 ? 1 : 2) != SB_OK) {
+      c->keep_alive = false;
+      conn_close(c);
+    }
+    sb_buf_free(&head);
+  }
+  exchange_finish(x);
+}
+
+sb_status_t sb_http_stream_begin(sb_http_exchange_t *x, int status,
+                                 const char *content_type,
+                                 const sb_http_header_t *headers,
+                                 size_t n_headers)
+{
+  sb_http_conn_t *c = x->conn;
+  if (x->aborted || c->closing)
+    return SB_ERROR;
+  x->status = status;
+  x->streaming = true;
+  c->w->n_active_streams++;
+  /* HTTP/1.0 has no chunked encoding: the end of the stream is the end of
+   * the connection. */
+  bool chunked = !(x->req.http_major == 1 && x->req.http_minor == 0);
+  if (!chunked)
+    c->keep_alive = false;
+  if (c->w->stopping)
+    c->keep_alive = false;
+  sb_buf_t head;
+  sb_buf_init(&head, 64 * 1024);
+  format_head(&head, status, content_type, headers, n_headers, chunked,
+              SIZE_MAX, !c->keep_alive);
+  uv_buf_t b = uv_buf_init(head.data, (unsigned)head.len);
+  sb_status_t rc = head.data != NULL ? conn_write(c, &b, 1) : SB_ERROR;
+  sb_buf_free(&head);
+  if (rc != SB_OK) {
+    c->keep_alive = false;
+    conn_close(c);
+  }
+  return rc;
+}
+
+sb_status_t sb_http_stream_write(sb_http_exchange_t *x, const sb_slice_t *parts,
+                                 size_t n)
+{
+  sb_http_conn_t *c = x->conn;
+  if (x->aborted || c->closing || c->shutting_down)
+    return SB_ERROR;
+  uv_buf_t bufs[10];
+  char size_line[24];
+  size_t total = 0;
+  if (n > SB_ARRAY_LEN(bufs) - 2)
+    return SB_ERROR;
+  for (size_t i = 0; i < n; i++)
+    total += parts[i].len;
+  if (total == 0)
+    return SB_OK;
+  bool chunked = !(x->req.http_major == 1 && x->req.http_minor == 0);
+  unsigned nb = 0;
+  if (chunked) {
+    int l = snprintf(size_line, sizeof(size_line), "%zx\r\n", total);
+    bufs[nb++] = uv_buf_init(size_line, (unsigned)l);
+  }
+  for (size_t i = 0; i < n; i++)
+    if (parts[i].len > 0)
+      bufs[nb++] = uv_buf_init((char *)parts[i].ptr, (unsigned)parts[i].len);
+  if (chunked)
+    bufs[nb++] = uv_buf_init("\r\n", 2);
+  if (conn_write(c, bufs, nb) != SB_OK) {
+    c->keep_alive = false;
+    conn_close(c);
+    return SB_ERROR;
+  }
+  return c->over_high_water ? SB_AGAIN : SB_OK;
+}
+
+void sb_http_stream_end(sb_http_exchange_t *x)
+{
+  sb_http_conn_t *c = x->conn;
+  if (x->finished)
+    return;
+  if (!x->aborted && !c->closing) {
+    bool chunked = !(x->req.http_major == 1 && x->req.http_minor == 0);
+    if (chunked) {
+      uv_buf_t b = uv_buf_init("0\r\n\r\n", 5);
+      if (conn_write(c, &b, 1) != SB_OK)
+        c->keep_alive = false;
+    }
+  }
+  exchange_finish(x);
+}
+
+size_t sb_http_pending_bytes(const sb_http_exchange_t *x)
+{
+  return x->conn->write_queue;
+}
+
+/* ---- reading and dispatch ---------------------------------------------- */
+
+static void dispatch(sb_http_conn_t *c)
+{
+  sb_http_exchange_t *x = calloc(1, sizeof(*x));
+  if (x == NULL) {
+    conn_error_response(c, 503, "out of memory");
+    return;
+  }
+  sb_arena_init(&x->arena, 16 * 1024, 0);
+  if (sb_http_parser_request(&c->parser, &x->arena, &x->req) != SB_OK) {
+    exchange_free(x);
+    conn_error_response(c, 503, "out of memory");
+    return;
+  }
+  x->worker = c->w;
+  x->conn = c;
+  x->peer = c->peer;
+  x->peer_is_loopback = c->loopback;
+  x->start_ns = sb_now_ns();
+  c->x = x;
+  c->keep_alive = x->req.keep_alive;
+  c->w->n_requests++;
+  conn_set_state(c, READ_HANDLER);
+  c->settings->handler(x);
+}
+
+static void conn_error_response(sb_http_conn_t *c, int status,
+                                const char *message)
+{
+  /* A refused request: answer in the OpenAI/OpenRouter error shape (the
+   * most common client here) and close, since the stream position is no
+   * longer trustworthy. */
+  char body[512];
+  int n = snprintf(body, sizeof(body),
+                   "{\"error\":{\"code\":%d,\"message\":\"%s\"}}", status,
+                   message);
+  char head[256];
+  int h = snprintf(head, sizeof(head),
+                   "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
+                   "Content-Length: %d\r\nConnection: close\r\n\r\n",
+                   status, sb_http_status_text(status), n);
+  uv_buf_t bufs[2] = {uv_buf_init(head, (unsigned)h),
+                      uv_buf_init(body, (unsigned)n)};
+  c->keep_alive = false;
+  uv_timer_stop(&c->timer);
+  if (conn_write(c, bufs, 2) != SB_OK)
+    conn_close(c);
+  else
+    conn_close_after_writes(c);
+}
+
+/* Feed bytes to the parser; dispatch a complete request. */
+static void conn_process(sb_http_conn_t *c, const char *data, size_t len)
+{
+  if (c->state == READ_HANDLER) {
+    if (sb_buf_append(&c->pending, data, len) != SB_OK) {
+      /* Too much pipelined data: stop reading until this exchange is
+       * done. A disconnect will still show as a write error. */
+      uv_read_stop((uv_stream_t *)&c->tcp);
+      c->reading = false;
+    }
+    return;
+  }
+  if (c->state == READ_IDLE && len > 0)
+    conn_set_state(c, READ_HEAD);
+  size_t consumed = 0;
+  sb_status_t rc = sb_http_parser_feed(&c->parser, data, len, &consumed);
+  if (rc == SB_ERROR) {
+    const char *why = c->parser.error ? c->parser.error : "bad request";
+    SB_DEBUG("refusing request: %d %s", c->parser.error_status, why);
+    conn_error_response(c, c->parser.error_status, why);
+    return;
+  }
+  if (c->parser.headers_done && c->state == READ_HEAD) {
+    conn_set_state(c, READ_BODY);
+    if (c->parser.expect_continue && rc == SB_AGAIN) {
+      uv_buf_t b = uv_buf_init("HTTP/1.1 100 Continue\r\n\r\n", 25);
+      if (conn_write(c, &b, 1) != SB_OK) {
+        conn_close(c);
+        return;
+      }
+    }
+  } else if (c->state == READ_BODY) {
+    conn_set_state(c, READ_BODY);
+  }
+  if (rc == SB_OK) {
+    if (consumed < len &&
+        sb_buf_append(&c->pending, data + consumed, len - consumed) != SB_OK) {
+      conn_error_response(c, 431, "too much pipelined data");
+      return;
+    }
+    dispatch(c);
+  }
+}
+
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+  sb_http_conn_t *c = h->data;
+  (void)suggested;
+  /* One read buffer per worker: everything read is copied by the parser
+   * before the next read can happen. */
+  *buf = uv_buf_init(c->w->read_buf, sizeof(c->w->read_buf));
+}
+
+static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+  sb_http_conn_t *c = s->data;
+  (void)buf;
+  if (nread == 0)
+    return;
+  if (nread < 0) {
+    /* EOF or error. A client that half-closes after sending its request
+     * is treated as gone, as proxies usually do. */
+    if (c->state == READ_HEAD || c->state == READ_BODY)
+      SB_DEBUG("client closed mid-request");
+    conn_close(c);
+    return;
+  }
+  conn_process(c, c->w->read_buf, (size_t)nread);
+}
+
+static void conn_read_start(sb_http_conn_t *c)
+{
+  if (uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb) == 0)
+    c->reading = true;
+}
+
+static void timer_cb(uv_timer_t *t)
+{
+  sb_http_conn_t *c = t->data;
+  switch (c->state) {
+  case READ_IDLE:
+    if (c->pending.len > 0) {
+      /* Parse a waiting pipelined request from a copy, since processing
+       * may append to `pending` again. */
+      sb_buf_t p = c->pending;
+      sb_buf_init(&c->pending, PENDING_MAX);
+      conn_set_state(c, READ_IDLE);
+      conn_process(c, p.data, p.len);
+      sb_buf_free(&p);
+    } else {
+      conn_close(c);
+    }
+    break;
+  case READ_HEAD:
+  case READ_BODY:
+    SB_DEBUG("request timeout");
+    conn_error_response(c, 408, "request timeout");
+    break;
+  case READ_HANDLER:
+    break;
+  }
+}
+
+static void timer_arm(sb_http_conn_t *c, uint32_t ms)
+{
+  if (!c->closing)
+    uv_timer_start(&c->timer, timer_cb, ms, 0);
+}
+
+/* ---- open and close ----------------------------------------------------- */
+
+static void close_cb(uv_handle_t *h)
+{
+  sb_http_conn_t *c = h->data;
+  if (--c->open_handles > 0)
+    return;
+  sb_http_exchange_t *x = c->x;
+  if (x == NULL) {
+    conn_free(c);
+    return;
+  }
+  /* The client went away while a handler owned an exchange. Tell the
+   * handler now, from the loop (never from inside one of its own calls);
+   * the connection is freed when it finishes the exchange. */
+  if (x->on_abort != NULL)
+    x->on_abort(x);
+}
+
+static void conn_close(sb_http_conn_t *c)
+{
+  if (c->closing)
+    return;
+  c->closing = true;
+  c->keep_alive = false;
+  if (c->x != NULL)
+    c->x->aborted = true; /* writes are dropped from now on */
+  sb_worker_t *w = c->w;
+  if (c->prev != NULL)
+    c->prev->next = c->next;
+  else
+    w->conns = c->next;
+  if (c->next != NULL)
+    c->next->prev = c->prev;
+  w->n_conns--;
+  uv_timer_stop(&c->timer);
+  uv_close((uv_handle_t *)&c->timer, close_cb);
+  uv_close((uv_handle_t *)&c->tcp, close_cb);
+}
+
+void sb_http_conn_accept(sb_worker_t *w, uv_stream_t *server,
+                         const sb_http_settings_t *settings)
+{
+  sb_http_conn_t *c = calloc(1, sizeof(*c));
+  if (c == NULL)
+    return;
+  c->w = w;
+  c->settings = settings;
+  uv_tcp_init(&w->loop, &c->tcp);
+  uv_timer_init(&w->loop, &c->timer);
+  c->tcp.data = c;
+  c->timer.data = c;
+  c->open_handles = 2;
+  sb_http_parser_init(&c->parser, &settings->limits);
+  sb_buf_init(&c->pending, PENDING_MAX);
+  c->next = w->conns;
+  if (w->conns != NULL)
+    w->conns->prev = c;
+  w->conns = c;
+  w->n_conns++;
+  if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
+    conn_close(c);
+    return;
+  }
+  uv_tcp_nodelay(&c->tcp, 1);
+  int len = sizeof(c->peer);
+  if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&c->peer, &len) == 0)
+    c->loopback = addr_is_loopback(&c->peer);
+  conn_set_state(c, READ_IDLE);
+  conn_read_start(c);
+  if (!c->reading)
+    conn_close(c);
+}
+
+size_t sb_http_conn_shutdown(sb_worker_t *w, bool force)
+{
+  sb_http_conn_t *c = w->conns;
+  while (c != NULL) {
+    sb_http_conn_t *next = c->next;
+    if (force || (c->x == NULL && c->state == READ_IDLE))
+      conn_close(c);
+    else
+      c->keep_alive = false;
+    c = next;
+  }
+  return w->n_conns;
+}

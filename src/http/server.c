@@ -1,0 +1,247 @@
+/*
+ * The server: one listening socket per worker (SO_REUSEPORT, so the kernel
+ * spreads connections across workers), worker threads each running their
+ * own loop, and a graceful shutdown on SIGINT / SIGTERM:
+ *   1. every worker stops accepting and closes idle connections;
+ *   2. in-flight requests run to completion, up to shutdown_grace_ms;
+ *   3. what is left is closed; workers exit; the ledger drains (in
+ *      sb_gateway_close).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <openssl/rand.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "switchboard/api.h"
+#include "switchboard/gateway.h"
+#include "switchboard/log.h"
+#include "switchboard/upstream.h"
+
+typedef struct {
+  sb_worker_t *w;
+  int fd;
+  uint64_t drain_deadline_ns;
+} worker_ctx_t;
+
+static int open_listener(const struct sockaddr *sa, socklen_t len, char *err,
+                         size_t errlen)
+{
+  int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int one = 1;
+  if (fd < 0) {
+    snprintf(err, errlen, "socket: %s", strerror(errno));
+    return -1;
+  }
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0 ||
+      bind(fd, sa, len) != 0 || listen(fd, 4096) != 0) {
+    snprintf(err, errlen, "cannot listen: %s", strerror(errno));
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+  sb_worker_t *w = server->data;
+  if (status < 0) {
+    SB_WARN("accept failed: %s", uv_strerror(status));
+    return;
+  }
+  sb_http_conn_accept(w, server, &w->http);
+}
+
+static void noop_close_cb(uv_handle_t *h)
+{
+  (void)h;
+}
+
+static void drain_tick(uv_timer_t *t)
+{
+  worker_ctx_t *ctx = t->data;
+  sb_worker_t *w = ctx->w;
+  size_t open = sb_http_conn_shutdown(w, sb_now_ns() > ctx->drain_deadline_ns);
+  if (open > 0 || sb_upstream_multi_active(w->upstream) > 0)
+    return;
+  uv_timer_stop(t);
+  uv_close((uv_handle_t *)t, noop_close_cb);
+  uv_close((uv_handle_t *)&w->wakeup, noop_close_cb);
+  sb_upstream_multi_free(w->upstream);
+  w->upstream = NULL;
+}
+
+static void listener_closed(uv_handle_t *h)
+{
+  (void)h;
+}
+
+static void on_wakeup(uv_async_t *a)
+{
+  worker_ctx_t *ctx = a->data;
+  sb_worker_t *w = ctx->w;
+  if (w->stopping)
+    return;
+  w->stopping = true;
+  uv_close((uv_handle_t *)&w->listener, listener_closed);
+  ctx->drain_deadline_ns =
+      sb_now_ns() + (uint64_t)w->gw->config->shutdown_grace_ms * 1000000ull;
+  sb_http_conn_shutdown(w, false);
+  uv_timer_start(&w->drain_timer, drain_tick, 0, 50);
+}
+
+static void worker_main(void *arg)
+{
+  worker_ctx_t *ctx = arg;
+  uv_run(&ctx->w->loop, UV_RUN_DEFAULT);
+}
+
+static sb_status_t worker_init(sb_gateway_t *gw, sb_worker_t *w, unsigned id,
+                               worker_ctx_t *ctx, int fd)
+{
+  const sb_config_t *cfg = gw->config;
+  w->id = id;
+  w->gw = gw;
+  if (uv_loop_init(&w->loop) != 0)
+    return SB_ERROR;
+  if (RAND_bytes((unsigned char *)w->rng, sizeof(w->rng)) != 1) {
+    w->rng[0] = sb_now_ns() ^ ((uint64_t)id << 32);
+    w->rng[1] = (uint64_t)getpid() * 0x9E3779B97F4A7C15ull;
+  }
+  w->http.limits.max_header_bytes = cfg->max_header_bytes;
+  w->http.limits.max_headers = 128;
+  w->http.limits.max_body_bytes = cfg->max_body_bytes;
+  w->http.request_timeout_ms = cfg->request_timeout_ms;
+  w->http.idle_timeout_ms = cfg->idle_timeout_ms;
+  w->http.write_high_water = 256 * 1024;
+  w->http.write_low_water = 64 * 1024;
+  w->http.max_write_queue = 16u << 20;
+  w->http.handler = sb_api_handle;
+  w->upstream = sb_upstream_multi_new(&w->loop);
+  if (w->upstream == NULL)
+    return SB_ERROR;
+  ctx->w = w;
+  ctx->fd = fd;
+  uv_async_init(&w->loop, &w->wakeup, on_wakeup);
+  w->wakeup.data = ctx;
+  uv_timer_init(&w->loop, &w->drain_timer);
+  w->drain_timer.data = ctx;
+  uv_tcp_init(&w->loop, &w->listener);
+  w->listener.data = w;
+  if (uv_tcp_open(&w->listener, fd) != 0 ||
+      uv_listen((uv_stream_t *)&w->listener, 4096, on_connection) != 0)
+    return SB_ERROR;
+  return SB_OK;
+}
+
+static void raise_fd_limit(void)
+{
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
+sb_status_t sb_server_run(sb_gateway_t *gw)
+{
+  const sb_config_t *cfg = gw->config;
+  char err[256], port[8];
+  struct addrinfo hints, *ai = NULL;
+  sb_status_t rc = SB_ERROR;
+  unsigned n = cfg->workers;
+  int *fds = NULL;
+  worker_ctx_t *ctx = NULL;
+  unsigned started = 0;
+
+  raise_fd_limit();
+  memset(&hints, 0, sizeof(hints));
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  snprintf(port, sizeof(port), "%u", cfg->listen_port);
+  int gai = getaddrinfo(cfg->listen_host, port, &hints, &ai);
+  if (gai != 0) {
+    SB_ERR("cannot resolve listen address %s: %s", cfg->listen_host,
+           gai_strerror(gai));
+    return SB_ERROR;
+  }
+  gw->workers = calloc(n, sizeof(sb_worker_t));
+  fds = calloc(n, sizeof(int));
+  ctx = calloc(n, sizeof(worker_ctx_t));
+  if (gw->workers == NULL || fds == NULL || ctx == NULL)
+    goto out;
+  gw->n_workers = n;
+  /* With port 0 the first bind picks the port; the others share it. */
+  struct sockaddr_storage ss;
+  socklen_t sslen = (socklen_t)ai->ai_addrlen;
+  memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
+  for (unsigned i = 0; i < n; i++) {
+    fds[i] = open_listener((struct sockaddr *)&ss, sslen, err, sizeof(err));
+    if (fds[i] < 0) {
+      SB_ERR("%s:%u: %s", cfg->listen_host, cfg->listen_port, err);
+      for (unsigned j = 0; j < i; j++)
+        close(fds[j]);
+      goto out;
+    }
+    if (i == 0) {
+      socklen_t l = sizeof(ss);
+      getsockname(fds[0], (struct sockaddr *)&ss, &l);
+    }
+  }
+  uint16_t bound = ntohs(ss.ss_family == AF_INET6
+                             ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                             : ((struct sockaddr_in *)&ss)->sin_port);
+
+  /* Signals go to the main thread only (it waits in sigwait below). */
+  sigset_t set, old;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, &old);
+  signal(SIGPIPE, SIG_IGN);
+
+  for (unsigned i = 0; i < n; i++) {
+    if (worker_init(gw, &gw->workers[i], i, &ctx[i], fds[i]) != SB_OK) {
+      SB_ERR("worker %u could not start", i);
+      goto stop;
+    }
+    if (uv_thread_create(&gw->workers[i].thread, worker_main,
+                         &ctx[i]) != 0) {
+      SB_ERR("worker %u: cannot create its thread", i);
+      goto stop;
+    }
+    started++;
+  }
+  printf("switchboard listening on http://%s%s%s:%u (%u workers, %zu "
+         "providers, %zu models, %s)\n",
+         ss.ss_family == AF_INET6 ? "[" : "", cfg->listen_host,
+         ss.ss_family == AF_INET6 ? "]" : "", bound, n, cfg->n_providers,
+         gw->catalog.n_models, cfg->admin_key ? "admin key required" : "local mode");
+  fflush(stdout);
+  int sig = 0;
+  sigwait(&set, &sig);
+  SB_INFO("%s: shutting down (finishing in-flight requests, at most %u ms)",
+          sig == SIGINT ? "SIGINT" : "SIGTERM", cfg->shutdown_grace_ms);
+  rc = SB_OK;
+stop:
+  for (unsigned i = 0; i < started; i++)
+    uv_async_send(&gw->workers[i].wakeup);
+  for (unsigned i = 0; i < started; i++) {
+    uv_thread_join(&gw->workers[i].thread);
+    uv_loop_close(&gw->workers[i].loop);
+  }
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+out:
+  free(fds);
+  free(ctx);
+  freeaddrinfo(ai);
+  return rc;
+}
