@@ -72,8 +72,8 @@ struct sb_call {
   sb_route_t route;
   char id[48];          /* gen-... */
   int64_t created;      /* unix seconds */
-  /* JSON-quoted forms used in every chunk */
-  sb_slice_t j_id, j_model, j_provider;
+  /* JSON forms written into every response and chunk */
+  sb_slice_t j_id, j_model, j_provider, j_created;
 
   /* upstream */
   sb_upstream_t *up;

@@ -32,4 +32,8 @@ typedef struct {
 void sb_json_rewrite(sb_jw_t *w, const sb_json_t *obj,
                      const sb_json_edit_t *edits, size_t n_edits);
 
+/* Write a parsed value without the insignificant whitespace of its source
+ * (strings and numbers are copied as written). */
+void sb_json_write_compact(sb_jw_t *w, const sb_json_t *v);
+
 #endif

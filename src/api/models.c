@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "switchboard/api.h"
+#include "switchboard/json_edit.h"
 #include "switchboard/ledger.h"
 #include "switchboard/upstream.h"
 
@@ -23,7 +24,7 @@ static void copy_member(sb_jw_t *w, const sb_json_t *obj, const char *key,
   const sb_json_t *v = sb_json_getn(obj, key, strlen(key));
   sb_jw_key(w, key, strlen(key));
   if (v != NULL)
-    sb_jw_value(w, v);
+    sb_json_write_compact(w, v);
   else
     sb_jw_raw(w, fallback, strlen(fallback));
 }

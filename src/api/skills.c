@@ -13,6 +13,7 @@
 #include "switchboard/api.h"
 #include "switchboard/call.h"
 #include "switchboard/embedded.h"
+#include "switchboard/json_edit.h"
 #include "switchboard/skills.h"
 #include "switchboard/yaml.h"
 
@@ -93,7 +94,7 @@ static void copy_if(sb_jw_t *w, const sb_json_t *obj, const char *key)
   const sb_json_t *v = sb_json_getn(obj, key, strlen(key));
   if (v != NULL) {
     sb_jw_key(w, key, strlen(key));
-    sb_jw_value(w, v);
+    sb_json_write_compact(w, v);
   }
 }
 

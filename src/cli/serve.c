@@ -162,7 +162,7 @@ int sb_cli_models(int argc, char **argv)
     if (def == NULL && !opt.all)
       continue;
     const sb_endpoint_t *ep = def != NULL ? def : &m->endpoints[0];
-    char in[32], out[32], providers[256];
+    char in[48], out[48], providers[256];
     size_t pn = 0;
     per_million(ep, false, in, sizeof(in));
     per_million(ep, true, out, sizeof(out));

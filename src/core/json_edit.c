@@ -51,3 +51,22 @@ void sb_json_rewrite(sb_jw_t *w, const sb_json_t *obj,
   }
   sb_jw_obj_end(w);
 }
+
+void sb_json_write_compact(sb_jw_t *w, const sb_json_t *v)
+{
+  if (v->type == SB_JSON_OBJECT) {
+    sb_jw_obj_begin(w);
+    for (const sb_json_t *m = v->child; m != NULL; m = m->next) {
+      sb_jw_key_raw(w, m->key.ptr, m->key.len);
+      sb_json_write_compact(w, m);
+    }
+    sb_jw_obj_end(w);
+  } else if (v->type == SB_JSON_ARRAY) {
+    sb_jw_arr_begin(w);
+    for (const sb_json_t *e = v->child; e != NULL; e = e->next)
+      sb_json_write_compact(w, e);
+    sb_jw_arr_end(w);
+  } else {
+    sb_jw_value(w, v);
+  }
+}

@@ -23,49 +23,111 @@ typedef struct {
   unsigned flags;
 } conv_t;
 
-/* Append `s` with ${VAR} / ${VAR:-default} expanded. Sets *all_unset when
- * the whole scalar was a single reference to an unset variable. */
+/*
+ * ${VAR} references are expanded per scalar, after YAML parsing, so a value
+ * can never change the document's structure. But `{` and `}` end a plain
+ * scalar inside a flow mapping (`{ api_key: ${KEY} }`, the form SPEC.md
+ * uses), so before parsing each reference is rewritten to a placeholder
+ * made only of characters a plain scalar may hold:
+ *   ${NAME}            ->  $SBENV.NAME.n.$
+ *   ${NAME:-default}   ->  $SBENV.NAME.d<hex of default>.$
+ */
+#define PH_OPEN "$SBENV."
+#define PH_OPEN_LEN 7
+
+static bool name_char(char c)
+{
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+         (c >= '0' && c <= '9') || c == '_';
+}
+
+static sb_status_t protect_refs(const char *s, size_t n, sb_buf_t *out)
+{
+  static const char hex[] = "0123456789abcdef";
+  size_t i = 0;
+  while (i < n) {
+    if (s[i] == '$' && i + 2 < n && s[i + 1] == '{' && name_char(s[i + 2])) {
+      size_t j = i + 2;
+      while (j < n && name_char(s[j]))
+        j++;
+      size_t name_end = j;
+      const char *dflt = NULL;
+      if (j + 1 < n && s[j] == ':' && s[j + 1] == '-') {
+        dflt = s + j + 2;
+        j += 2;
+        while (j < n && s[j] != '}' && s[j] != '\n')
+          j++;
+      }
+      if (j < n && s[j] == '}') {
+        if (sb_buf_append(out, PH_OPEN, PH_OPEN_LEN) != SB_OK ||
+            sb_buf_append(out, s + i + 2, name_end - i - 2) != SB_OK ||
+            sb_buf_append(out, dflt != NULL ? ".d" : ".n", 2) != SB_OK)
+          return SB_ERROR;
+        for (const char *d = dflt; d != NULL && d < s + j; d++) {
+          char h[2] = {hex[(unsigned char)*d >> 4], hex[(unsigned char)*d & 15]};
+          if (sb_buf_append(out, h, 2) != SB_OK)
+            return SB_ERROR;
+        }
+        if (sb_buf_append(out, ".$", 2) != SB_OK)
+          return SB_ERROR;
+        i = j + 1;
+        continue;
+      }
+    }
+    if (sb_buf_append(out, s + i, 1) != SB_OK)
+      return SB_ERROR;
+    i++;
+  }
+  return SB_OK;
+}
+
+static int unhex(char c)
+{
+  return c >= 'a' ? c - 'a' + 10 : c - '0';
+}
+
+/* Append `s` with placeholders expanded. Sets *all_unset when the whole
+ * scalar was a single reference to an unset variable without default. */
 static sb_status_t expand_env(const char *s, size_t n, sb_buf_t *out,
                               bool *all_unset)
 {
   *all_unset = false;
   size_t i = 0;
   while (i < n) {
-    if (s[i] == '$' && i + 1 < n && s[i + 1] == '{') {
-      size_t j = i + 2;
-      while (j < n && s[j] != '}')
-        j++;
-      if (j == n)
-        return sb_buf_append(out, s + i, n - i);
-      char name[256];
-      const char *dflt = NULL;
-      size_t dlen = 0, nlen = j - (i + 2);
-      const char *colon = memchr(s + i + 2, ':', nlen);
-      if (colon != NULL && colon + 1 < s + j && colon[1] == '-') {
-        dflt = colon + 2;
-        dlen = (size_t)(s + j - dflt);
-        nlen = (size_t)(colon - (s + i + 2));
-      }
-      if (nlen == 0 || nlen >= sizeof(name))
+    const char *ph = NULL;
+    if (s[i] == '$' && n - i > PH_OPEN_LEN &&
+        memcmp(s + i, PH_OPEN, PH_OPEN_LEN) == 0)
+      ph = s + i + PH_OPEN_LEN;
+    const char *dot = ph != NULL ? memchr(ph, '.', n - (size_t)(ph - s)) : NULL;
+    const char *close =
+        dot != NULL ? memchr(dot + 1, '.', n - (size_t)(dot + 1 - s)) : NULL;
+    if (close == NULL || close + 1 >= s + n || close[1] != '$') {
+      if (sb_buf_append(out, s + i, 1) != SB_OK)
         return SB_ERROR;
-      memcpy(name, s + i + 2, nlen);
-      name[nlen] = '\0';
-      const char *v = getenv(name);
-      if (v != NULL && v[0] != '\0') {
-        if (sb_buf_appendz(out, v) != SB_OK)
-          return SB_ERROR;
-      } else if (dflt != NULL) {
-        if (sb_buf_append(out, dflt, dlen) != SB_OK)
-          return SB_ERROR;
-      } else if (i == 0 && j + 1 == n) {
-        *all_unset = true;
-      }
-      i = j + 1;
+      i++;
       continue;
     }
-    if (sb_buf_append(out, s + i, 1) != SB_OK)
+    char name[256];
+    size_t nlen = (size_t)(dot - ph);
+    if (nlen == 0 || nlen >= sizeof(name))
       return SB_ERROR;
-    i++;
+    memcpy(name, ph, nlen);
+    name[nlen] = '\0';
+    bool has_default = dot[1] == 'd';
+    const char *v = getenv(name);
+    if (v != NULL && v[0] != '\0') {
+      if (sb_buf_appendz(out, v) != SB_OK)
+        return SB_ERROR;
+    } else if (has_default) {
+      for (const char *h = dot + 2; h + 1 < close; h += 2) {
+        char c = (char)(unhex(h[0]) << 4 | unhex(h[1]));
+        if (sb_buf_append(out, &c, 1) != SB_OK)
+          return SB_ERROR;
+      }
+    } else if (i == 0 && (size_t)(close + 2 - s) == n) {
+      *all_unset = true;
+    }
+    i = (size_t)(close + 2 - s);
   }
   return SB_OK;
 }
@@ -117,10 +179,50 @@ static bool is_float(const char *s, size_t n)
   return i == n;
 }
 
-/* Write a number in strict JSON form (no leading '+', no bare '.5'). */
+/* Is s a number in JSON's own grammar? Then it is copied as written, so a
+ * price like 0.00000059 keeps its exact decimal digits. */
+static bool is_json_number(const char *s, size_t n)
+{
+  size_t i = 0;
+  if (i < n && s[i] == '-')
+    i++;
+  if (i == n)
+    return false;
+  if (s[i] == '0')
+    i++;
+  else if (s[i] >= '1' && s[i] <= '9')
+    while (i < n && s[i] >= '0' && s[i] <= '9')
+      i++;
+  else
+    return false;
+  if (i < n && s[i] == '.') {
+    size_t d = ++i;
+    while (i < n && s[i] >= '0' && s[i] <= '9')
+      i++;
+    if (i == d)
+      return false;
+  }
+  if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+    i++;
+    if (i < n && (s[i] == '+' || s[i] == '-'))
+      i++;
+    size_t d = i;
+    while (i < n && s[i] >= '0' && s[i] <= '9')
+      i++;
+    if (i == d)
+      return false;
+  }
+  return i == n;
+}
+
+/* Write a YAML number in strict JSON form (no leading '+', no bare '.5'). */
 static void write_number(sb_jw_t *w, const char *s, size_t n)
 {
   char tmp[64];
+  if (is_json_number(s, n)) {
+    sb_jw_raw(w, s, n);
+    return;
+  }
   if (n >= sizeof(tmp)) {
     sb_jw_str(w, s, n);
     return;
@@ -229,6 +331,19 @@ sb_status_t sb_yaml_to_json(const char *data, size_t len, unsigned flags,
     sb_buf_free(&tmp);
     return SB_ERROR;
   }
+  sb_buf_t protected_text;
+  sb_buf_init(&protected_text, len * 4 + 64);
+  if (flags & SB_YAML_EXPAND_ENV) {
+    if (protect_refs(data, len, &protected_text) != SB_OK) {
+      snprintf(err, errlen, "document too large");
+      yaml_parser_delete(&p);
+      sb_buf_free(&protected_text);
+      sb_buf_free(&tmp);
+      return SB_ERROR;
+    }
+    data = protected_text.data != NULL ? protected_text.data : "";
+    len = protected_text.len;
+  }
   yaml_parser_set_input_string(&p, (const unsigned char *)data, len);
   while (!done) {
     if (!yaml_parser_parse(&p, &ev)) {
@@ -284,6 +399,7 @@ sb_status_t sb_yaml_to_json(const char *data, size_t len, unsigned flags,
   rc = SB_OK;
 out:
   yaml_parser_delete(&p);
+  sb_buf_free(&protected_text);
   sb_buf_free(&tmp);
   return rc;
 }

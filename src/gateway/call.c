@@ -282,7 +282,7 @@ static void chunk_head(sb_call_t *c, sb_jw_t *w)
   sb_jw_obj_begin(w);
   sb_jw_kv_raw(w, SB_STRLIT("id"), c->j_id.ptr, c->j_id.len);
   sb_jw_kv_str(w, SB_STRLIT("object"), SB_STRLIT("chat.completion.chunk"));
-  sb_jw_kv_int(w, SB_STRLIT("created"), c->created);
+  sb_jw_kv_raw(w, SB_STRLIT("created"), c->j_created.ptr, c->j_created.len);
   sb_jw_kv_raw(w, SB_STRLIT("model"), c->j_model.ptr, c->j_model.len);
   sb_jw_kv_raw(w, SB_STRLIT("provider"), c->j_provider.ptr, c->j_provider.len);
 }
@@ -617,8 +617,11 @@ void sb_call_start(sb_call_t *c)
   c->j_id = quote(c, sb_slice_z(c->id));
   c->j_model = quote(c, c->route.model_id);
   c->j_provider = quote(c, sb_slice_z(c->route.provider->display_name));
+  char created[24];
+  int cl = snprintf(created, sizeof(created), "%lld", (long long)c->created);
+  c->j_created = sb_arena_slice_dup(c->arena, sb_slice(created, (size_t)cl));
   if (c->j_id.ptr == NULL || c->j_model.ptr == NULL ||
-      c->j_provider.ptr == NULL) {
+      c->j_provider.ptr == NULL || c->j_created.ptr == NULL) {
     sb_call_fail(c, 500, "server", "out of memory");
     return;
   }

@@ -103,10 +103,32 @@ static sb_slice_t field_value(const sb_http_parser_t *p, size_t i)
   return sb_slice_trim(sb_slice(p->head.data + f[2], f[3] - f[2]));
 }
 
+/* RFC 9110 token characters: what a field name may contain. http_parser
+ * in its default (lenient) mode lets some others through. */
+static bool is_token(sb_slice_t s)
+{
+  static const char extra[] = "!#$%&'*+-.^_`|~";
+  if (s.len == 0)
+    return false;
+  for (size_t i = 0; i < s.len; i++) {
+    unsigned char c = (unsigned char)s.ptr[i];
+    bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+              (c >= 'A' && c <= 'Z') || (c != 0 && strchr(extra, c) != NULL);
+    if (!ok)
+      return false;
+  }
+  return true;
+}
+
 static int on_headers_complete(http_parser *hp)
 {
   sb_http_parser_t *p = parser_of(hp);
   p->headers_done = true;
+  for (size_t i = 0; i < p->n_fields; i++) {
+    const size_t *f = p->field_off + i * FIELD_SLOTS;
+    if (!is_token(sb_slice(p->head.data + f[0], f[1] - f[0])))
+      return refuse(p, 400, "invalid header field name");
+  }
   if (hp->upgrade && hp->method != HTTP_CONNECT)
     return refuse(p, 400, "protocol upgrade is not supported");
   if (hp->method == HTTP_CONNECT)

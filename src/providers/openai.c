@@ -226,12 +226,13 @@ static void openai_chat_response(sb_call_t *c, sb_slice_t body)
   }
   sb_buf_free(&ub);
   sb_buf_free(&cb);
-  sb_json_edit_t e[5] = {
+  sb_json_edit_t e[6] = {
       {"id", 2, c->j_id.ptr, c->j_id.len, true},
+      {"created", 7, c->j_created.ptr, c->j_created.len, true},
       {"model", 5, c->j_model.ptr, c->j_model.len, true},
       {"provider", 8, c->j_provider.ptr, c->j_provider.len, true},
   };
-  size_t n = 3;
+  size_t n = 4;
   if (ch.ptr != NULL)
     e[n++] = (sb_json_edit_t){"choices", 7, ch.ptr, ch.len, false};
   /* Without usage from the provider, the estimate is reported (and the
@@ -292,6 +293,7 @@ static sb_status_t openai_chat_event(sb_call_t *c, const sb_sse_event_t *ev)
   }
   sb_json_edit_t e[] = {
       {"id", 2, c->j_id.ptr, c->j_id.len, true},
+      {"created", 7, c->j_created.ptr, c->j_created.len, true},
       {"model", 5, c->j_model.ptr, c->j_model.len, true},
       {"provider", 8, c->j_provider.ptr, c->j_provider.len, true},
       {"usage", 5, NULL, 0, false},
@@ -300,7 +302,7 @@ static sb_status_t openai_chat_event(sb_call_t *c, const sb_sse_event_t *ev)
   sb_buf_reset(&c->out);
   sb_jw_t w;
   sb_jw_init(&w, &c->out);
-  sb_json_rewrite(&w, root, e, ch.ptr != NULL ? 5 : 4);
+  sb_json_rewrite(&w, root, e, ch.ptr != NULL ? 6 : 5);
   if (sb_jw_status(&w) != SB_OK) {
     sb_call_stream_error(c, 502, SB_SLICE_LIT("a stream event is too large"));
     return SB_ERROR;
