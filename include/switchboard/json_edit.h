@@ -11,23 +11,33 @@
 
 #include "switchboard/json.h"
 
+typedef enum {
+  SB_EDIT_MODE_SET,     /* replace the member, or append it */
+  SB_EDIT_MODE_REPLACE, /* replace the member only if present */
+  SB_EDIT_MODE_DELETE,  /* remove the member */
+  SB_EDIT_MODE_DEFAULT  /* append the member only if absent */
+} sb_json_edit_mode_t;
+
 typedef struct {
   const char *key;   /* member name (plain, unescaped) */
   size_t key_len;
-  const char *value; /* JSON text of the new value; NULL removes the member */
+  const char *value; /* JSON text of the new value (unused for DELETE) */
   size_t value_len;
-  bool add;          /* append the member when the object lacks it */
+  sb_json_edit_mode_t mode;
 } sb_json_edit_t;
 
-#define SB_EDIT_SET(k, v, vn) {(k), sizeof(k) - 1, (v), (vn), true}
-#define SB_EDIT_REPLACE(k, v, vn) {(k), sizeof(k) - 1, (v), (vn), false}
-#define SB_EDIT_DELETE(k) {(k), sizeof(k) - 1, NULL, 0, false}
+#define SB_EDIT_SET(k, v, vn) {(k), sizeof(k) - 1, (v), (vn), SB_EDIT_MODE_SET}
+#define SB_EDIT_REPLACE(k, v, vn)                                              \
+  {(k), sizeof(k) - 1, (v), (vn), SB_EDIT_MODE_REPLACE}
+#define SB_EDIT_DEFAULT(k, v, vn)                                              \
+  {(k), sizeof(k) - 1, (v), (vn), SB_EDIT_MODE_DEFAULT}
+#define SB_EDIT_DELETE(k) {(k), sizeof(k) - 1, NULL, 0, SB_EDIT_MODE_DELETE}
 
 /*
- * Write `obj` to `w` with the edits applied: a member named by an edit is
- * replaced by the edit's value (or dropped); later duplicates of an edited
- * name are dropped; edits with `add` whose name did not occur are appended
- * in order. Other members keep their position and exact bytes.
+ * Write `obj` to `w` with the edits applied, by mode (see above). Later
+ * duplicates of an edited name are dropped. Appended members come after
+ * the others, in edit order. Other members keep their position and exact
+ * bytes.
  */
 void sb_json_rewrite(sb_jw_t *w, const sb_json_t *obj,
                      const sb_json_edit_t *edits, size_t n_edits);

@@ -38,13 +38,20 @@ void sb_json_rewrite(sb_jw_t *w, const sb_json_t *obj,
     if (seen[i])
       continue; /* a duplicate of an edited member */
     seen[i] = true;
-    if (edits[i].value == NULL)
+    if (edits[i].mode == SB_EDIT_MODE_DELETE)
       continue;
+    if (edits[i].mode == SB_EDIT_MODE_DEFAULT) {
+      /* present: kept as it is */
+      sb_jw_key_raw(w, m->key.ptr, m->key.len);
+      sb_jw_value(w, m);
+      continue;
+    }
     sb_jw_key(w, edits[i].key, edits[i].key_len);
     sb_jw_raw(w, edits[i].value, edits[i].value_len);
   }
   for (size_t i = 0; i < n_edits; i++) {
-    if (seen[i] || !edits[i].add || edits[i].value == NULL)
+    if (seen[i] || (edits[i].mode != SB_EDIT_MODE_SET &&
+                    edits[i].mode != SB_EDIT_MODE_DEFAULT))
       continue;
     sb_jw_key(w, edits[i].key, edits[i].key_len);
     sb_jw_raw(w, edits[i].value, edits[i].value_len);

@@ -77,19 +77,21 @@ static sb_status_t openai_chat_request(sb_call_t *c, sb_upstream_request_t *r)
     if (model.ptr == NULL)
       goto out;
   }
-  edits[n++] = (sb_json_edit_t){"model", 5, model.ptr, model.len, true};
+  edits[n++] = (sb_json_edit_t){"model", 5, model.ptr, model.len,
+                                SB_EDIT_MODE_SET};
 
   if (!orf) {
     for (size_t i = 0; i < SB_ARRAY_LEN(openrouter_only); i++)
       edits[n++] = (sb_json_edit_t){openrouter_only[i],
-                                    strlen(openrouter_only[i]), NULL, 0, false};
+                                    strlen(openrouter_only[i]), NULL, 0,
+                                    SB_EDIT_MODE_DELETE};
     /* OpenRouter's reasoning.effort is OpenAI's reasoning_effort. */
     const sb_json_t *effort = sb_json_get(sb_json_get(c->req, "reasoning"),
                                           "effort");
     if (sb_json_is(effort, SB_JSON_STRING) &&
         sb_json_get(c->req, "reasoning_effort") == NULL)
       edits[n++] = (sb_json_edit_t){"reasoning_effort", 16, effort->raw.ptr,
-                                    effort->raw.len, true};
+                                    effort->raw.len, SB_EDIT_MODE_SET};
     /* An empty tool list is meaningless and OpenAI refuses it; so is a
      * tool_choice without tools. */
     const sb_json_t *tools = sb_json_get(c->req, "tools");
@@ -113,7 +115,8 @@ static sb_status_t openai_chat_request(sb_call_t *c, sb_upstream_request_t *r)
     if (sb_jw_status(&w) != SB_OK)
       goto out;
     sb_slice_t v = sb_arena_slice_dup(c->arena, sb_buf_slice(&tmp));
-    edits[n++] = (sb_json_edit_t){"stream_options", 14, v.ptr, v.len, true};
+    edits[n++] = (sb_json_edit_t){"stream_options", 14, v.ptr, v.len,
+                                  SB_EDIT_MODE_SET};
   } else {
     edits[n++] = (sb_json_edit_t)SB_EDIT_DELETE("stream_options");
   }
@@ -147,7 +150,7 @@ static void write_choices(sb_jw_t *w, const sb_json_t *choices)
     if (ch->type == SB_JSON_OBJECT && sb_json_is(fr, SB_JSON_STRING) &&
         sb_json_get(ch, "native_finish_reason") == NULL) {
       sb_json_edit_t e[] = {{"native_finish_reason", 20, fr->raw.ptr,
-                             fr->raw.len, true}};
+                             fr->raw.len, SB_EDIT_MODE_DEFAULT}};
       sb_json_rewrite(w, ch, e, 1);
     } else {
       sb_jw_value(w, ch);
@@ -226,18 +229,20 @@ static void openai_chat_response(sb_call_t *c, sb_slice_t body)
   }
   sb_buf_free(&ub);
   sb_buf_free(&cb);
-  sb_json_edit_t e[6] = {
-      {"id", 2, c->j_id.ptr, c->j_id.len, true},
-      {"created", 7, c->j_created.ptr, c->j_created.len, true},
-      {"model", 5, c->j_model.ptr, c->j_model.len, true},
-      {"provider", 8, c->j_provider.ptr, c->j_provider.len, true},
+  sb_json_edit_t e[7] = {
+      {"id", 2, c->j_id.ptr, c->j_id.len, SB_EDIT_MODE_SET},
+      {"created", 7, c->j_created.ptr, c->j_created.len, SB_EDIT_MODE_SET},
+      {"model", 5, c->j_model.ptr, c->j_model.len, SB_EDIT_MODE_SET},
+      {"provider", 8, c->j_provider.ptr, c->j_provider.len, SB_EDIT_MODE_SET},
+      /* required by OpenRouter's schema; some compatible servers omit it */
+      SB_EDIT_DEFAULT("system_fingerprint", "null", 4),
   };
-  size_t n = 4;
+  size_t n = 5;
   if (ch.ptr != NULL)
-    e[n++] = (sb_json_edit_t){"choices", 7, ch.ptr, ch.len, false};
+    e[n++] = (sb_json_edit_t){"choices", 7, ch.ptr, ch.len, SB_EDIT_MODE_REPLACE};
   /* Without usage from the provider, the estimate is reported (and the
    * ledger row is marked as estimated). */
-  e[n++] = (sb_json_edit_t){"usage", 5, usage.ptr, usage.len, true};
+  e[n++] = (sb_json_edit_t){"usage", 5, usage.ptr, usage.len, SB_EDIT_MODE_SET};
   sb_buf_reset(&c->out);
   sb_jw_init(&w, &c->out);
   sb_json_rewrite(&w, root, e, n);
@@ -292,12 +297,12 @@ static sb_status_t openai_chat_event(sb_call_t *c, const sb_sse_event_t *ev)
     sb_buf_free(&cb);
   }
   sb_json_edit_t e[] = {
-      {"id", 2, c->j_id.ptr, c->j_id.len, true},
-      {"created", 7, c->j_created.ptr, c->j_created.len, true},
-      {"model", 5, c->j_model.ptr, c->j_model.len, true},
-      {"provider", 8, c->j_provider.ptr, c->j_provider.len, true},
-      {"usage", 5, NULL, 0, false},
-      {"choices", 7, ch.ptr, ch.len, false},
+      {"id", 2, c->j_id.ptr, c->j_id.len, SB_EDIT_MODE_SET},
+      {"created", 7, c->j_created.ptr, c->j_created.len, SB_EDIT_MODE_SET},
+      {"model", 5, c->j_model.ptr, c->j_model.len, SB_EDIT_MODE_SET},
+      {"provider", 8, c->j_provider.ptr, c->j_provider.len, SB_EDIT_MODE_SET},
+      SB_EDIT_DELETE("usage"),
+      {"choices", 7, ch.ptr, ch.len, SB_EDIT_MODE_REPLACE},
   };
   sb_buf_reset(&c->out);
   sb_jw_t w;
