@@ -41,8 +41,10 @@ sb_status_t sb_skill_chat_body(sb_arena_t *a, const sb_json_t *params,
                                sb_buf_t *out, const char **why);
 
 /* response.transform: OpenAI chat response -> {content, tool_calls,
- * stop_reason, usage}. */
+ * stop_reason, usage}. `usage` is the usage object the provider reported
+ * (NULL when it reported none: the gateway's own estimate is not part of
+ * the contract). */
 sb_status_t sb_skill_chat_reply(sb_arena_t *a, const sb_json_t *response,
-                                sb_buf_t *out);
+                                const sb_json_t *usage, sb_buf_t *out);
 
 #endif

@@ -146,14 +146,13 @@ static void write_input(sb_arena_t *a, sb_jw_t *w, const sb_json_t *args)
 }
 
 sb_status_t sb_skill_chat_reply(sb_arena_t *a, const sb_json_t *r,
-                                sb_buf_t *out)
+                                const sb_json_t *usage, sb_buf_t *out)
 {
   const sb_json_t *choice = sb_json_at(sb_json_get(r, "choices"), 0);
   const sb_json_t *message = sb_json_get(choice, "message");
   const sb_json_t *content = sb_json_get(message, "content");
   const sb_json_t *calls = sb_json_get(message, "tool_calls");
   const sb_json_t *finish = sb_json_get(choice, "finish_reason");
-  const sb_json_t *usage = sb_json_get(r, "usage");
   const sb_json_t *pt = sb_json_get(usage, "prompt_tokens");
   const sb_json_t *ct = sb_json_get(usage, "completion_tokens");
   sb_jw_t w;

@@ -193,7 +193,9 @@ static void skill_response(sb_call_t *c, sb_slice_t json)
   sb_buf_t b;
   sb_buf_init(&b, 64u << 20);
   if (sb_json_parse(&c->scratch, json.ptr, json.len, 0, &r, NULL) != SB_OK ||
-      sb_skill_chat_reply(&c->scratch, r, &b) != SB_OK) {
+      sb_skill_chat_reply(&c->scratch, r,
+                          c->usage_known ? sb_json_get(r, "usage") : NULL,
+                          &b) != SB_OK) {
     sb_buf_free(&b);
     sb_api_skill_error(c->x, 502, "the provider's reply could not be read");
     return;

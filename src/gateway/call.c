@@ -185,11 +185,11 @@ static void finish_error(sb_call_t *c, const sb_call_error_t *e)
   c->finished = true;
   char msg[256];
   copy_slice(msg, sizeof(msg), e->message);
-  if (e->upstream_status != 0 || c->route.provider != NULL)
-    estimate_usage(c);
+  /* A failed request is not billed; its row keeps whatever usage the
+   * provider reported. */
   if (!c->usage_known)
     memset(&c->usage, 0, sizeof(c->usage));
-  c->cost_pico = 0; /* failed requests are not billed */
+  c->cost_pico = 0;
   snprintf(c->finish_reason, sizeof(c->finish_reason), "error");
   record(c, e->status, msg);
   c->sink->error(c, e);

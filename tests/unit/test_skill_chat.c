@@ -87,7 +87,8 @@ static void expect_reply(const char *response, const char *want)
   sb_buf_init(&out, 0);
   assert_int_equal(sb_json_parse(&a, response, strlen(response), 0, &r, NULL),
                    SB_OK);
-  assert_int_equal(sb_skill_chat_reply(&a, r, &out), SB_OK);
+  assert_int_equal(sb_skill_chat_reply(&a, r, sb_json_get(r, "usage"), &out),
+                   SB_OK);
   sb_buf_cstr(&out);
   if (strcmp(out.data, want) != 0)
     fail_msg("response %s\ngot:  %s\nwant: %s", response, out.data, want);
