@@ -5,6 +5,8 @@
 #ifndef SWITCHBOARD_GATEWAY_H
 #define SWITCHBOARD_GATEWAY_H
 
+#include <signal.h>
+
 #include "switchboard/catalog.h"
 #include "switchboard/config.h"
 #include "switchboard/worker.h"
@@ -29,6 +31,10 @@ void sb_gateway_close(sb_gateway_t *gw);
 
 /* Run the workers until SIGINT/SIGTERM, then drain gracefully. */
 sb_status_t sb_server_run(sb_gateway_t *gw);
+
+/* Block SIGINT/SIGTERM (and ignore SIGPIPE) in the calling thread and every
+ * thread it creates afterwards: call before starting any thread. */
+void sb_server_block_signals(sigset_t *set);
 
 /* ---- routing ---------------------------------------------------------- */
 

@@ -134,6 +134,7 @@ sb_status_t sb_json_double(const sb_json_t *n, double *out);
 typedef struct {
   sb_buf_t *buf;
   uint64_t need_comma; /* bit d set: level d already has an element */
+  uint64_t objects;    /* bit d set: level d is an object */
   uint32_t depth;
   bool after_key;
   sb_status_t status;

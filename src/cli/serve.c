@@ -55,6 +55,8 @@ int sb_cli_serve(int argc, char **argv)
     SB_WARN("no providers configured: set OPENAI_API_KEY, OPENROUTER_API_KEY, "
             "... or pass --config (see `switchboard check`)");
   int rc = 1;
+  sigset_t signals;
+  sb_server_block_signals(&signals); /* before the ledger's thread starts */
   if (sb_gateway_open(&gw, &cfg, err, sizeof(err)) != SB_OK) {
     fprintf(stderr, "switchboard: %s\n", err);
   } else if (sb_server_run(&gw) == SB_OK) {

@@ -141,6 +141,15 @@ static sb_status_t worker_init(sb_gateway_t *gw, sb_worker_t *w, unsigned id,
   return SB_OK;
 }
 
+void sb_server_block_signals(sigset_t *set)
+{
+  sigemptyset(set);
+  sigaddset(set, SIGINT);
+  sigaddset(set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, set, NULL);
+  signal(SIGPIPE, SIG_IGN);
+}
+
 static void raise_fd_limit(void)
 {
   struct rlimit rl;
@@ -200,13 +209,11 @@ sb_status_t sb_server_run(sb_gateway_t *gw)
                              ? ((struct sockaddr_in6 *)&ss)->sin6_port
                              : ((struct sockaddr_in *)&ss)->sin_port);
 
-  /* Signals go to the main thread only (it waits in sigwait below). */
-  sigset_t set, old;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, &old);
-  signal(SIGPIPE, SIG_IGN);
+  /* SIGINT and SIGTERM are taken by sigwait() below. They must be blocked
+   * in every thread, which sb_server_block_signals() did before any thread
+   * (the ledger writer, libuv's pool) was created. */
+  sigset_t set;
+  sb_server_block_signals(&set);
 
   for (unsigned i = 0; i < n; i++) {
     if (worker_init(gw, &gw->workers[i], i, &ctx[i], fds[i]) != SB_OK) {
@@ -238,7 +245,6 @@ stop:
     uv_thread_join(&gw->workers[i].thread);
     uv_loop_close(&gw->workers[i].loop);
   }
-  pthread_sigmask(SIG_SETMASK, &old, NULL);
 out:
   free(fds);
   free(ctx);

@@ -244,7 +244,9 @@ test("garbage in the provider's stream becomes an error event, not a crash", asy
 });
 
 test("a provider failing before its first byte: a plain error response, not a stream", async () => {
-  await fake.script([{ drop_connection: true }]);
+  // twice: libcurl retries once on a fresh connection when a reused one
+  // closes before answering
+  await fake.script([{ drop_connection: true, times: 2 }]);
   const r = await post("/v1/chat/completions", chat({ stream: true }));
   assertErrorShape(r, 502);
   assert.match(r.headers.get("content-type"), /application\/json/);

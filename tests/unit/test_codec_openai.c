@@ -252,7 +252,7 @@ static void check_transcript(const char *path, size_t want_chunks,
                              const char *finish, uint64_t prompt,
                              uint64_t completion, uint64_t cached)
 {
-  size_t n;
+  size_t n = 0;
   char *d = read_file(path, &n);
   assert_non_null(d);
   const char *req = "{\"model\":\"openai/gpt-4o-mini\",\"stream\":true,"
@@ -325,7 +325,7 @@ static void test_stream_transcripts(void **state)
 static void test_stream_error_event(void **state)
 {
   (void)state;
-  size_t n;
+  size_t n = 0;
   char *d = read_file("tests/fixtures/openai/error_midstream.sse", &n);
   assert_non_null(d);
   for (size_t cut = 0; cut <= n; cut++) {

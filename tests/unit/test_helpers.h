@@ -25,6 +25,7 @@
 /* Read a whole file (from the repository root, where ctest runs). */
 static inline char *read_file(const char *path, size_t *len)
 {
+  *len = 0;
   FILE *f = fopen(path, "rb");
   if (f == NULL)
     return NULL;

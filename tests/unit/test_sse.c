@@ -49,7 +49,7 @@ static void test_every_split(void **state)
 {
   (void)state;
   for (size_t t = 0; t < SB_ARRAY_LEN(transcripts); t++) {
-    size_t n;
+    size_t n = 0;
     char *d = read_file(transcripts[t], &n);
     if (d == NULL)
       fail_msg("cannot read %s", transcripts[t]);
@@ -99,7 +99,7 @@ static void test_every_split(void **state)
 static void test_event_fields(void **state)
 {
   (void)state;
-  size_t n;
+  size_t n = 0;
   char *d = read_file("tests/fixtures/openai/multiline.sse", &n);
   assert_non_null(d);
   sb_buf_t out;
@@ -130,7 +130,7 @@ static void test_transcript_counts(void **state)
       {"tests/fixtures/openai/parallel_tool_calls.sse", 9},
   };
   for (size_t i = 0; i < SB_ARRAY_LEN(want); i++) {
-    size_t n;
+    size_t n = 0;
     char *d = read_file(want[i].path, &n);
     assert_non_null(d);
     sb_sse_parser_t p;

@@ -93,7 +93,7 @@ static void test_front_matter(void **state)
                    SB_DECLINED);
   assert_int_equal(sb_yaml_front_matter(SB_SLICE_LIT("---\nid: x\n"), &y),
                    SB_DECLINED);
-  size_t n;
+  size_t n = 0;
   char *seed = read_file("skills/openrouter.md", &n);
   assert_non_null(seed);
   assert_int_equal(sb_yaml_front_matter(sb_slice(seed, n), &y), SB_OK);

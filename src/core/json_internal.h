@@ -1,0 +1,10 @@
+/* Shared by the JSON module's files (src/core/json_*.c); not an API. */
+#ifndef SWITCHBOARD_JSON_INTERNAL_H
+#define SWITCHBOARD_JSON_INTERNAL_H
+
+#include "switchboard/json.h"
+
+/* Length of the valid UTF-8 sequence at p (*p >= 0x80), 0 if invalid. */
+size_t sb__json_utf8_len(const unsigned char *p, const unsigned char *end);
+
+#endif

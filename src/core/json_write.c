@@ -1,0 +1,297 @@
+/*
+ * The JSON writer: values appended to a capped sb_buf_t, separators
+ * inserted automatically, errors sticky. Strings are escaped so the output
+ * is always valid JSON, even from invalid UTF-8 input (replaced by U+FFFD).
+ */
+#include <locale.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "json_internal.h"
+
+void sb_jw_init(sb_jw_t *w, sb_buf_t *buf)
+{
+  w->buf = buf;
+  w->need_comma = 0;
+  w->objects = 0;
+  w->depth = 0;
+  w->after_key = false;
+  w->status = SB_OK;
+}
+
+static inline void put(sb_jw_t *w, const char *s, size_t n)
+{
+  if (w->status == SB_OK && sb_buf_append(w->buf, s, n) != SB_OK)
+    w->status = SB_ERROR;
+}
+
+/* Before a key (is_key) or a value: the separator, and the checks that a
+ * value in an object has a key and that keys only appear in objects. */
+static void before(sb_jw_t *w, bool is_key)
+{
+  if (w->status != SB_OK)
+    return;
+  if (w->after_key) {
+    if (is_key)
+      w->status = SB_ERROR; /* two keys in a row */
+    w->after_key = false;
+    return;
+  }
+  if (w->depth == 0) {
+    if (is_key)
+      w->status = SB_ERROR;
+    return;
+  }
+  uint64_t bit = 1ull << (w->depth - 1);
+  if (((w->objects & bit) != 0) != is_key) {
+    w->status = SB_ERROR; /* a value without a key, or a key in an array */
+    return;
+  }
+  if (w->need_comma & bit)
+    put(w, ",", 1);
+  else
+    w->need_comma |= bit;
+}
+
+static inline void before_value(sb_jw_t *w)
+{
+  before(w, false);
+}
+
+static void open_level(sb_jw_t *w, char c)
+{
+  before_value(w);
+  if (w->depth >= SB_JW_MAX_DEPTH) {
+    w->status = SB_ERROR;
+    return;
+  }
+  put(w, &c, 1);
+  w->depth++;
+  uint64_t bit = 1ull << (w->depth - 1);
+  w->need_comma &= ~bit;
+  if (c == '{')
+    w->objects |= bit;
+  else
+    w->objects &= ~bit;
+}
+
+static void close_level(sb_jw_t *w, char c)
+{
+  if (w->depth == 0 || w->after_key ||
+      ((w->objects >> (w->depth - 1)) & 1) != (c == '}')) {
+    w->status = SB_ERROR;
+    return;
+  }
+  put(w, &c, 1);
+  w->depth--;
+}
+
+void sb_jw_obj_begin(sb_jw_t *w) { open_level(w, '{'); }
+void sb_jw_obj_end(sb_jw_t *w) { close_level(w, '}'); }
+void sb_jw_arr_begin(sb_jw_t *w) { open_level(w, '['); }
+void sb_jw_arr_end(sb_jw_t *w) { close_level(w, ']'); }
+
+/* ---- escaping --------------------------------------------------------------- */
+
+static const char hex[] = "0123456789abcdef";
+
+/* Does byte c need attention (quote, backslash, control, non-ASCII)? */
+static inline bool special(unsigned char c)
+{
+  return c < 0x20 || c == '"' || c == '\\' || c >= 0x80;
+}
+
+sb_status_t sb_json_escape(sb_buf_t *b, const char *s, size_t n)
+{
+  const unsigned char *p = (const unsigned char *)s, *end = p + n;
+  /* Worst case per input byte is 6 output bytes ("\u00XX"); reserve the
+   * common case and grow as needed. */
+  if (sb_buf_reserve(b, n + 2) != SB_OK)
+    return SB_ERROR;
+  if (sb_buf_append(b, "\"", 1) != SB_OK)
+    return SB_ERROR;
+  while (p < end) {
+    const unsigned char *run = p;
+    while (p < end && !special(*p))
+      p++;
+    if (p > run && sb_buf_append(b, run, (size_t)(p - run)) != SB_OK)
+      return SB_ERROR;
+    if (p >= end)
+      break;
+    unsigned char c = *p;
+    char e[6];
+    size_t en;
+    if (c >= 0x80) {
+      size_t k = sb__json_utf8_len(p, end);
+      if (k > 0) {
+        if (sb_buf_append(b, p, k) != SB_OK)
+          return SB_ERROR;
+        p += k;
+      } else {
+        /* invalid UTF-8: one replacement character per bad byte */
+        if (sb_buf_append(b, "\xEF\xBF\xBD", 3) != SB_OK)
+          return SB_ERROR;
+        p++;
+      }
+      continue;
+    }
+    e[0] = '\\';
+    switch (c) {
+    case '"': e[1] = '"'; en = 2; break;
+    case '\\': e[1] = '\\'; en = 2; break;
+    case '\n': e[1] = 'n'; en = 2; break;
+    case '\r': e[1] = 'r'; en = 2; break;
+    case '\t': e[1] = 't'; en = 2; break;
+    case '\b': e[1] = 'b'; en = 2; break;
+    case '\f': e[1] = 'f'; en = 2; break;
+    default:
+      e[1] = 'u';
+      e[2] = '0';
+      e[3] = '0';
+      e[4] = hex[c >> 4];
+      e[5] = hex[c & 15];
+      en = 6;
+    }
+    if (sb_buf_append(b, e, en) != SB_OK)
+      return SB_ERROR;
+    p++;
+  }
+  return sb_buf_append(b, "\"", 1);
+}
+
+void sb_jw_key(sb_jw_t *w, const char *k, size_t n)
+{
+  before(w, true);
+  if (w->status != SB_OK)
+    return;
+  if (sb_json_escape(w->buf, k, n) != SB_OK) {
+    w->status = SB_ERROR;
+    return;
+  }
+  put(w, ":", 1);
+  w->after_key = true;
+}
+
+void sb_jw_key_raw(sb_jw_t *w, const char *k, size_t n)
+{
+  before(w, true);
+  if (w->status != SB_OK)
+    return;
+  put(w, "\"", 1);
+  put(w, k, n);
+  put(w, "\":", 2);
+  w->after_key = true;
+}
+
+void sb_jw_str(sb_jw_t *w, const char *s, size_t n)
+{
+  before_value(w);
+  if (w->status == SB_OK && sb_json_escape(w->buf, s != NULL ? s : "", n) != SB_OK)
+    w->status = SB_ERROR;
+}
+
+void sb_jw_str_raw(sb_jw_t *w, const char *s, size_t n)
+{
+  before_value(w);
+  put(w, "\"", 1);
+  put(w, s, n);
+  put(w, "\"", 1);
+}
+
+void sb_jw_int(sb_jw_t *w, int64_t v)
+{
+  char tmp[24];
+  size_t i = sizeof(tmp);
+  uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+  do {
+    tmp[--i] = (char)('0' + u % 10);
+    u /= 10;
+  } while (u != 0);
+  if (v < 0)
+    tmp[--i] = '-';
+  before_value(w);
+  put(w, tmp + i, sizeof(tmp) - i);
+}
+
+void sb_jw_uint(sb_jw_t *w, uint64_t v)
+{
+  char tmp[24];
+  size_t i = sizeof(tmp);
+  do {
+    tmp[--i] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v != 0);
+  before_value(w);
+  put(w, tmp + i, sizeof(tmp) - i);
+}
+
+static locale_t c_locale(void)
+{
+  static locale_t loc;
+  if (loc == (locale_t)0)
+    __atomic_store_n(&loc, newlocale(LC_NUMERIC_MASK, "C", (locale_t)0),
+                     __ATOMIC_RELEASE);
+  return __atomic_load_n(&loc, __ATOMIC_ACQUIRE);
+}
+
+void sb_jw_double(sb_jw_t *w, double v)
+{
+  char tmp[40];
+  int n;
+  if (!isfinite(v)) {
+    sb_jw_null(w);
+    return;
+  }
+  if (v == (double)(int64_t)v && fabs(v) < 9007199254740992.0) {
+    sb_jw_int(w, (int64_t)v);
+    return;
+  }
+  /* The shortest of %.15g .. %.17g that reads back as the same double. */
+  locale_t old = uselocale(c_locale());
+  n = 0;
+  for (int prec = 15; prec <= 17; prec++) {
+    n = snprintf(tmp, sizeof(tmp), "%.*g", prec, v);
+    if (strtod(tmp, NULL) == v)
+      break;
+  }
+  uselocale(old);
+  before_value(w);
+  put(w, tmp, (size_t)n);
+}
+
+void sb_jw_bool(sb_jw_t *w, bool v)
+{
+  before_value(w);
+  put(w, v ? "true" : "false", v ? 4 : 5);
+}
+
+void sb_jw_null(sb_jw_t *w)
+{
+  before_value(w);
+  put(w, "null", 4);
+}
+
+void sb_jw_raw(sb_jw_t *w, const char *json, size_t n)
+{
+  before_value(w);
+  put(w, json, n);
+}
+
+void sb_jw_kv_str(sb_jw_t *w, const char *k, size_t kn, const char *s, size_t n)
+{
+  sb_jw_key(w, k, kn);
+  sb_jw_str(w, s, n);
+}
+
+void sb_jw_kv_int(sb_jw_t *w, const char *k, size_t kn, int64_t v)
+{
+  sb_jw_key(w, k, kn);
+  sb_jw_int(w, v);
+}
+
+void sb_jw_kv_raw(sb_jw_t *w, const char *k, size_t kn, const char *json, size_t n)
+{
+  sb_jw_key(w, k, kn);
+  sb_jw_raw(w, json, n);
+}
