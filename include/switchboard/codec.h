@@ -23,10 +23,13 @@ typedef struct sb_codec {
   const char *name;
   uint32_t caps;
   /* Fill `out` (URL, headers, body) for the routed call. Memory comes from
-   * the call's arena or its up_body buffer. */
+   * the call's arena or its up_body buffer. SB_DECLINED: the body does not
+   * fit; SB_ERROR: the request cannot be expressed for this provider. The
+   * caller answers the client in both cases. */
   sb_status_t (*chat_request)(sb_call_t *c, sb_upstream_request_t *out);
-  /* A complete 2xx non-stream body: produce the client's response with
-   * sb_call_respond() (or fail with sb_call_fail()). */
+  /* A complete 2xx non-stream body: must end in exactly one of
+   * sb_call_respond() or sb_call_fail(), after which the call (and its
+   * exchange) no longer exists. */
   void (*chat_response)(sb_call_t *c, sb_slice_t body);
   /* One upstream SSE event: emit chunks with sb_call_emit_chunk(). Return
    * SB_OK to go on, SB_DONE when the stream is complete, SB_ERROR when the

@@ -549,10 +549,8 @@ static void on_done(sb_upstream_t *u, void *data,
                  "the provider answered a streaming request without a stream");
     return;
   }
+  /* Ends in sb_call_respond() or sb_call_fail(): `c` is gone after this. */
   c->route.provider->codec->chat_response(c, sb_buf_slice(&c->up_resp));
-  if (!c->finished)
-    sb_call_fail(c, 502, "provider_unavailable",
-                 "the provider's response could not be read");
 }
 
 static const sb_upstream_callbacks_t upstream_cbs = {
@@ -628,10 +626,15 @@ void sb_call_start(sb_call_t *c)
   sb_upstream_request_t r;
   memset(&r, 0, sizeof(r));
   r.timeouts = c->route.provider->timeouts;
-  if (c->route.provider->codec->chat_request(c, &r) != SB_OK) {
-    if (!c->finished)
-      sb_call_fail(c, 400, "invalid_request",
-                   "the request could not be translated for the provider");
+  sb_status_t rc = c->route.provider->codec->chat_request(c, &r);
+  if (rc == SB_DECLINED) {
+    sb_call_fail(c, 413, "payload_too_large",
+                 "the request is too large for the provider");
+    return;
+  }
+  if (rc != SB_OK) {
+    sb_call_fail(c, 400, "invalid_request",
+                 "the request could not be translated for the provider");
     return;
   }
   c->up = sb_upstream_start(c->worker->upstream, &r, &upstream_cbs, c);

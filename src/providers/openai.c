@@ -124,7 +124,7 @@ static sb_status_t openai_chat_request(sb_call_t *c, sb_upstream_request_t *r)
   sb_jw_init(&w, &c->up_body);
   sb_json_rewrite(&w, c->req, edits, n);
   if (sb_jw_status(&w) != SB_OK) {
-    sb_call_fail(c, 413, "payload_too_large", "the request is too large");
+    rc = SB_DECLINED;
     goto out;
   }
   r->url = sb_arena_printf(c->arena, "%s/chat/completions", p->base_url);
