@@ -9,7 +9,7 @@ JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 ARGS    ?=
 FUZZ_SECONDS ?= 60
 
-.PHONY: all build run test test-unit test-asan test-e2e bench fuzz clean deps
+.PHONY: all build run test test-unit test-asan test-e2e test-e2e-asan bench fuzz clean deps
 
 all: build
 
@@ -30,6 +30,7 @@ test:
 	$(MAKE) --no-print-directory test-unit CMAKE_ARGS=-DSB_WERROR=ON
 	$(MAKE) --no-print-directory test-asan
 	$(MAKE) --no-print-directory test-e2e
+	$(MAKE) --no-print-directory test-e2e-asan
 
 test-unit: $(BUILD)/Makefile
 	cmake --build $(BUILD) -j $(JOBS)
@@ -48,7 +49,18 @@ test-e2e: $(BUILD)/Makefile
 	cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error
 	cd tests/e2e && SWITCHBOARD_BIN=$(CURDIR)/$(BUILD)/switchboard \
 	  FAKE_PROVIDER_BIN=$(CURDIR)/$(BUILD)/fake_provider \
-	  node --test --test-concurrency=1 *.test.mjs
+	  node --test --test-concurrency=1 --test-timeout=120000 *.test.mjs
+
+# The end-to-end suite again, against the sanitizer build of the gateway.
+test-e2e-asan:
+	cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=Debug -DSB_SANITIZE=ON -DSB_WERROR=ON >/dev/null
+	cmake --build $(ASAN) -j $(JOBS)
+	cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error
+	cd tests/e2e && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  SWITCHBOARD_BIN=$(CURDIR)/$(ASAN)/switchboard \
+	  FAKE_PROVIDER_BIN=$(CURDIR)/$(ASAN)/fake_provider \
+	  node --test --test-concurrency=1 --test-timeout=120000 *.test.mjs
 
 bench:
 	@scripts/install-deps --bench
