@@ -3,8 +3,11 @@
  * Strings were validated by the parser, so decoding here trusts escapes
  * and surrogate pairs to be well formed.
  */
-#include <errno.h>
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* strtod_l (the build defines it; direct builds may not) */
+#endif
 #include <locale.h>
+#include <pthread.h>
 #include <stdlib.h>
 
 #include "json_internal.h"
@@ -184,28 +187,43 @@ sb_status_t sb_json_int64(const sb_json_t *n, int64_t *out)
   return SB_OK;
 }
 
-static locale_t c_locale(void)
+/* Numbers are converted in the "C" locale whatever the process's locale
+ * is (a "," decimal separator must not change what a request means). The
+ * locale object is created once, on first use, by whichever thread gets
+ * there first. */
+static locale_t c_loc;
+static pthread_once_t c_loc_once = PTHREAD_ONCE_INIT;
+
+static void c_loc_init(void)
 {
-  static locale_t loc;
-  if (loc == (locale_t)0) {
-    locale_t l = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
-    /* A benign race: every thread computes the same value. */
-    __atomic_store_n(&loc, l, __ATOMIC_RELEASE);
-  }
-  return __atomic_load_n(&loc, __ATOMIC_ACQUIRE);
+  c_loc = newlocale(LC_ALL_MASK, "C", (locale_t)0);
 }
+
+locale_t sb__json_c_locale(void)
+{
+  pthread_once(&c_loc_once, c_loc_init);
+  return c_loc;
+}
+
+/* Numbers up to this length are converted from a stack copy; longer ones
+ * (valid JSON allows any number of digits) from a heap copy. */
+#define NUMBER_STACK_MAX 64
 
 sb_status_t sb_json_double(const sb_json_t *n, double *out)
 {
-  char buf[128];
-  if (n == NULL || n->type != SB_JSON_NUMBER)
+  char small[NUMBER_STACK_MAX + 1];
+  char *buf = small;
+  locale_t loc = sb__json_c_locale();
+  if (n == NULL || n->type != SB_JSON_NUMBER || loc == (locale_t)0)
     return SB_ERROR;
-  /* Longer numbers than this are not meaningful as doubles; refuse them
-   * rather than allocate. */
-  if (n->raw.len >= sizeof(buf))
+  if (n->raw.len > NUMBER_STACK_MAX && (buf = malloc(n->raw.len + 1)) == NULL)
     return SB_ERROR;
   memcpy(buf, n->raw.ptr, n->raw.len);
   buf[n->raw.len] = '\0';
-  *out = strtod_l(buf, NULL, c_locale());
+  /* Out of range: strtod gives +-HUGE_VAL or 0 (with ERANGE), like jq and
+   * JavaScript give Infinity / 0; that is the documented strtod semantics. */
+  *out = strtod_l(buf, NULL, loc);
+  if (buf != small)
+    free(buf);
   return SB_OK;
 }

@@ -1,14 +1,21 @@
 /*
  * JSON parsing: full RFC 8259 validation into an arena DOM; see
- * include/switchboard/json.h.
+ * include/switchboard/json.h and docs/json.md.
  *
  * The parser is iterative (an explicit stack bounded by the depth cap), so
  * hostile nesting cannot overflow the C stack. Strings, which are most of a
  * chat body, are scanned 16 bytes at a time with SSE2: one compare finds
  * quotes, backslashes, control characters and non-ASCII bytes together
  * (bytes >= 0x80 are negative as signed chars, so "less than 0x20" catches
- * both), and only those stop the fast loop. Nothing is copied: values are
- * slices of the input.
+ * both), and only those stop the fast loop; a stretch of non-ASCII text or
+ * of escapes is then checked in one scalar pass. Whitespace is skipped with
+ * a one-compare fast path (compact JSON has none). Nodes come from the
+ * arena in blocks. Nothing is copied: values are slices of the input, and
+ * no byte past data + len is ever read (vector loads only while 16 bytes
+ * remain).
+ *
+ * sb_json_validate() runs the same code with no arena: the two cannot
+ * disagree except on "out of memory".
  */
 #include <stdlib.h>
 
@@ -18,6 +25,8 @@
 #include <emmintrin.h>
 #endif
 
+/* A larger max_depth is lowered to this: the explicit stack is heap memory
+ * (24 bytes a level), and no legitimate document nests deeper. */
 #define MAX_DEPTH_LIMIT 4096
 
 typedef struct {
@@ -25,6 +34,9 @@ typedef struct {
   const unsigned char *end;
   const unsigned char *start;
   sb_arena_t *arena; /* NULL: validate only */
+  sb_json_t *blk;    /* unused nodes of the current block */
+  size_t blk_left;
+  size_t blk_next;   /* size of the next block, in nodes */
   const char *error;
   const unsigned char *error_at;
 } parser_t;
@@ -38,47 +50,81 @@ static bool fail(parser_t *ps, const unsigned char *at, const char *msg)
   return false;
 }
 
+static inline bool is_ws(unsigned char c)
+{
+  return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+}
+
+/* Whitespace runs longer than a byte or two only occur in pretty-printed
+ * documents (indentation); they are skipped 16 bytes at a time. */
+static const unsigned char *skip_ws_run(const unsigned char *p,
+                                        const unsigned char *end)
+{
+#if defined(__SSE2__)
+  const __m128i sp = _mm_set1_epi8(' ');
+  const __m128i nl = _mm_set1_epi8('\n');
+  const __m128i cr = _mm_set1_epi8('\r');
+  const __m128i tab = _mm_set1_epi8('\t');
+  while (end - p >= 16) {
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i ws = _mm_or_si128(
+        _mm_or_si128(_mm_cmpeq_epi8(v, sp), _mm_cmpeq_epi8(v, nl)),
+        _mm_or_si128(_mm_cmpeq_epi8(v, cr), _mm_cmpeq_epi8(v, tab)));
+    unsigned other = ~(unsigned)_mm_movemask_epi8(ws) & 0xFFFFu;
+    if (other != 0)
+      return p + __builtin_ctz(other);
+    p += 16;
+  }
+#endif
+  while (p < end && is_ws(*p))
+    p++;
+  return p;
+}
+
 static inline void skip_ws(parser_t *ps)
 {
   const unsigned char *p = ps->p, *end = ps->end;
-  while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
-    p++;
-  ps->p = p;
+  /* Fast paths: no whitespace at all (compact JSON), or the single space
+   * of ", " and ": " separators. Any byte above ' ' is not whitespace. */
+  if (SB_LIKELY(p < end && *p > ' '))
+    return;
+  if (p + 1 < end && *p == ' ' && p[1] > ' ') {
+    ps->p = p + 1;
+    return;
+  }
+  ps->p = skip_ws_run(p, end);
 }
 
 /* ---- strings ------------------------------------------------------------ */
 
-static inline int hexval(unsigned char c)
-{
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  c |= 0x20;
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  return -1;
-}
+/* Hex digit value plus one; 0 for any other byte (so the table needs no
+ * initializer for the 234 bytes that are not digits). */
+static const uint8_t hex_digit1[256] = {
+    ['0'] = 1,  ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,
+    ['6'] = 7,  ['7'] = 8,  ['8'] = 9,  ['9'] = 10, ['a'] = 11, ['b'] = 12,
+    ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16, ['A'] = 11, ['B'] = 12,
+    ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
+};
 
-static bool hex4(const unsigned char *p, uint32_t *out)
+static inline bool hex4(const unsigned char *p, uint32_t *out)
 {
-  uint32_t v = 0;
-  for (int i = 0; i < 4; i++) {
-    int h = hexval(p[i]);
-    if (h < 0)
-      return false;
-    v = (v << 4) | (uint32_t)h;
-  }
-  *out = v;
+  int a = hex_digit1[p[0]] - 1, b = hex_digit1[p[1]] - 1;
+  int c = hex_digit1[p[2]] - 1, d = hex_digit1[p[3]] - 1;
+  if ((a | b | c | d) < 0)
+    return false;
+  *out = (uint32_t)(a << 12 | b << 8 | c << 4 | d);
   return true;
 }
 
-/* Length of the valid UTF-8 sequence at p (p[0] >= 0x80), or 0. */
-size_t sb__json_utf8_len(const unsigned char *p, const unsigned char *end)
+/* Length of the valid UTF-8 sequence at p (p[0] >= 0x80), or 0: no
+ * overlong forms, no UTF-16 surrogates (U+D800..DFFF), nothing past
+ * U+10FFFF, no truncated sequence (the check never reads past `end`). */
+static inline size_t utf8_len(const unsigned char *p, const unsigned char *end)
 {
   unsigned char c = p[0];
   size_t avail = (size_t)(end - p);
-  if (c >= 0xC2 && c <= 0xDF) {
+  if (c >= 0xC2 && c <= 0xDF)
     return avail >= 2 && (p[1] & 0xC0) == 0x80 ? 2 : 0;
-  }
   if (c >= 0xE0 && c <= 0xEF) {
     if (avail < 3 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80)
       return 0;
@@ -98,11 +144,17 @@ size_t sb__json_utf8_len(const unsigned char *p, const unsigned char *end)
       return 0; /* past U+10FFFF */
     return 4;
   }
-  return 0;
+  return 0; /* 0x80..0xC1 (continuation or overlong lead), 0xF5..0xFF */
+}
+
+/* The writer shares the validator (json_internal.h). */
+size_t sb__json_utf8_len(const unsigned char *p, const unsigned char *end)
+{
+  return utf8_len(p, end);
 }
 
 /* Validate an escape at p (p[0] == '\\'); returns bytes consumed or 0. */
-static size_t escape_len(parser_t *ps, const unsigned char *p)
+static inline size_t escape_len(parser_t *ps, const unsigned char *p)
 {
   const unsigned char *end = ps->end;
   if (p + 1 >= end)
@@ -136,24 +188,34 @@ static size_t escape_len(parser_t *ps, const unsigned char *p)
 }
 
 /* Scan a string starting at the opening quote. On success ps->p is past the
- * closing quote and *escaped says whether it had backslashes. */
+ * closing quote and *escaped says whether it had backslashes.
+ *
+ * The vector loop stops at the first byte that is a quote, a backslash, a
+ * control character or non-ASCII; the scalar code below handles that byte
+ * and, for non-ASCII, validates the whole stretch of multi-byte sequences
+ * (a word of Cyrillic or CJK) before going back to the vector loop. Vector
+ * loads happen only while 16 bytes remain: the input is not padded. */
 static bool scan_string(parser_t *ps, bool *escaped)
 {
   const unsigned char *p = ps->p + 1, *end = ps->end;
   bool esc = false;
+#if defined(__SSE2__)
+  const __m128i quote = _mm_set1_epi8('"');
+  const __m128i bslash = _mm_set1_epi8('\\');
+  const __m128i space = _mm_set1_epi8(0x20);
+#endif
   for (;;) {
 #if defined(__SSE2__)
-    const __m128i quote = _mm_set1_epi8('"');
-    const __m128i bslash = _mm_set1_epi8('\\');
-    const __m128i space = _mm_set1_epi8(0x20);
     while (end - p >= 16) {
       __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+      /* signed compare: bytes >= 0x80 are negative, so "< 0x20" catches
+       * control characters and non-ASCII together */
       __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote),
                                             _mm_cmpeq_epi8(v, bslash)),
                                _mm_cmplt_epi8(v, space));
-      int mask = _mm_movemask_epi8(m);
+      unsigned mask = (unsigned)_mm_movemask_epi8(m);
       if (mask != 0) {
-        p += __builtin_ctz((unsigned)mask);
+        p += __builtin_ctz(mask);
         goto special;
       }
       p += 16;
@@ -164,7 +226,7 @@ static bool scan_string(parser_t *ps, bool *escaped)
 #if defined(__SSE2__)
   special:
 #endif
-    if (p >= end)
+    if (SB_UNLIKELY(p >= end))
       return fail(ps, p, "unterminated string");
     unsigned char c = *p;
     if (c == '"') {
@@ -173,18 +235,23 @@ static bool scan_string(parser_t *ps, bool *escaped)
       return true;
     }
     if (c == '\\') {
-      size_t n = escape_len(ps, p);
-      if (n == 0)
-        return false;
+      /* escapes come in runs too (\u escapes of non-ASCII text) */
+      do {
+        size_t n = escape_len(ps, p);
+        if (n == 0)
+          return false;
+        p += n;
+      } while (p < end && *p == '\\');
       esc = true;
-      p += n;
     } else if (c < 0x20) {
       return fail(ps, p, "control character in string");
     } else {
-      size_t n = sb__json_utf8_len(p, end);
-      if (n == 0)
-        return fail(ps, p, "invalid UTF-8 in string");
-      p += n;
+      do {
+        size_t n = utf8_len(p, end);
+        if (n == 0)
+          return fail(ps, p, "invalid UTF-8 in string");
+        p += n;
+      } while (p < end && *p >= 0x80);
     }
   }
 }
@@ -240,12 +307,32 @@ typedef struct {
   bool object;
 } frame_t;
 
+/* Nodes are carved from blocks of 8, 16, 32, then 64 nodes (one arena call
+ * per block instead of per node, and no 16-byte rounding per node). At most
+ * one partly used block is wasted. When the arena cannot give a block (a
+ * small cap), fall back to one node at a time so that a document fits
+ * whenever its nodes do. */
+#define NODE_BLOCK_MIN 8
+#define NODE_BLOCK_MAX 64
+
 static sb_json_t *new_node(parser_t *ps, const unsigned char *at)
 {
-  sb_json_t *n = sb_arena_alloc(ps->arena, sizeof(*n));
-  if (n == NULL) {
-    fail(ps, at, "out of memory");
-    return NULL;
+  sb_json_t *n;
+  if (SB_LIKELY(ps->blk_left > 0)) {
+    n = ps->blk++;
+    ps->blk_left--;
+  } else {
+    size_t want = ps->blk_next;
+    n = sb_arena_alloc(ps->arena, want * sizeof(*n));
+    if (n != NULL) {
+      ps->blk = n + 1;
+      ps->blk_left = want - 1;
+      if (want < NODE_BLOCK_MAX)
+        ps->blk_next = want * 2;
+    } else if ((n = sb_arena_alloc(ps->arena, sizeof(*n))) == NULL) {
+      fail(ps, at, "out of memory");
+      return NULL;
+    }
   }
   n->next = NULL;
   n->child = NULL;
@@ -463,17 +550,28 @@ static sb_status_t run(sb_arena_t *a, const char *data, size_t len,
                        size_t max_depth, sb_json_t **out, sb_json_error_t *err)
 {
   parser_t ps;
+  if (data == NULL) {
+    if (len > 0) {
+      if (err != NULL) {
+        err->message = "no input";
+        err->offset = 0;
+      }
+      return SB_ERROR;
+    }
+    data = ""; /* no arithmetic on a null pointer */
+  }
   ps.start = ps.p = (const unsigned char *)data;
   ps.end = ps.p + len;
   ps.arena = a;
+  ps.blk = NULL;
+  ps.blk_left = 0;
+  ps.blk_next = NODE_BLOCK_MIN;
   ps.error = NULL;
   ps.error_at = NULL;
   if (max_depth == 0)
     max_depth = SB_JSON_DEFAULT_MAX_DEPTH;
   if (max_depth > MAX_DEPTH_LIMIT)
     max_depth = MAX_DEPTH_LIMIT;
-  if (data == NULL && len > 0)
-    return SB_ERROR;
   sb_status_t rc = parse(&ps, max_depth, out);
   if (rc != SB_OK && err != NULL) {
     err->message = ps.error != NULL ? ps.error : "invalid JSON";
@@ -486,6 +584,15 @@ sb_status_t sb_json_parse(sb_arena_t *a, const char *data, size_t len,
                           size_t max_depth, sb_json_t **out,
                           sb_json_error_t *err)
 {
+  if (out != NULL)
+    *out = NULL;
+  if (a == NULL || out == NULL) {
+    if (err != NULL) {
+      err->message = "no arena or no result pointer";
+      err->offset = 0;
+    }
+    return SB_ERROR;
+  }
   return run(a, data, len, max_depth, out, err);
 }
 

@@ -3,12 +3,19 @@
  * inserted automatically, errors sticky. Strings are escaped so the output
  * is always valid JSON, even from invalid UTF-8 input (replaced by U+FFFD).
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* strtod_l (the build defines it; direct builds may not) */
+#endif
 #include <locale.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "json_internal.h"
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 void sb_jw_init(sb_jw_t *w, sb_buf_t *buf)
 {
@@ -62,6 +69,8 @@ static inline void before_value(sb_jw_t *w)
 static void open_level(sb_jw_t *w, char c)
 {
   before_value(w);
+  if (w->status != SB_OK)
+    return; /* sticky: the nesting state stays as it was */
   if (w->depth >= SB_JW_MAX_DEPTH) {
     w->status = SB_ERROR;
     return;
@@ -78,6 +87,8 @@ static void open_level(sb_jw_t *w, char c)
 
 static void close_level(sb_jw_t *w, char c)
 {
+  if (w->status != SB_OK)
+    return;
   if (w->depth == 0 || w->after_key ||
       ((w->objects >> (w->depth - 1)) & 1) != (c == '}')) {
     w->status = SB_ERROR;
@@ -102,19 +113,75 @@ static inline bool special(unsigned char c)
   return c < 0x20 || c == '"' || c == '\\' || c >= 0x80;
 }
 
-sb_status_t sb_json_escape(sb_buf_t *b, const char *s, size_t n)
+/* First byte at or after p that needs attention, or end. */
+static inline const unsigned char *plain_run(const unsigned char *p,
+                                             const unsigned char *end)
 {
-  const unsigned char *p = (const unsigned char *)s, *end = p + n;
-  /* Worst case per input byte is 6 output bytes ("\u00XX"); reserve the
-   * common case and grow as needed. */
-  if (sb_buf_reserve(b, n + 2) != SB_OK)
+#if defined(__SSE2__)
+  const __m128i quote = _mm_set1_epi8('"');
+  const __m128i bslash = _mm_set1_epi8('\\');
+  const __m128i space = _mm_set1_epi8(0x20);
+  while (end - p >= 16) {
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    /* signed compare: non-ASCII bytes are negative, below 0x20 too */
+    __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote),
+                                          _mm_cmpeq_epi8(v, bslash)),
+                             _mm_cmplt_epi8(v, space));
+    unsigned mask = (unsigned)_mm_movemask_epi8(m);
+    if (mask != 0)
+      return p + __builtin_ctz(mask);
+    p += 16;
+  }
+#endif
+  while (p < end && !special(*p))
+    p++;
+  return p;
+}
+
+/* Length of the invalid stretch at p (where sb__json_utf8_len() said 0) that
+ * one U+FFFD replaces: the lead byte and the continuation bytes that were
+ * still acceptable ("maximal subpart", what the Unicode standard recommends
+ * and Python and browsers do). Always at least 1. */
+static size_t invalid_len(const unsigned char *p, const unsigned char *end)
+{
+  unsigned char c = p[0], lo = 0x80, hi = 0xBF;
+  size_t need, i = 1;
+  if (c >= 0xC2 && c <= 0xDF) {
+    need = 1;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    need = 2;
+    if (c == 0xE0)
+      lo = 0xA0; /* below is overlong */
+    else if (c == 0xED)
+      hi = 0x9F; /* above is a surrogate */
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    need = 3;
+    if (c == 0xF0)
+      lo = 0x90; /* below is overlong */
+    else if (c == 0xF4)
+      hi = 0x8F; /* above is past U+10FFFF */
+  } else {
+    return 1;
+  }
+  while (i <= need && p + i < end && p[i] >= lo && p[i] <= hi) {
+    i++;
+    lo = 0x80;
+    hi = 0xBF;
+  }
+  return i;
+}
+
+static sb_status_t escape_into(sb_buf_t *b, const unsigned char *p,
+                               const unsigned char *end)
+{
+  /* The common case (nothing to escape) fits the reservation; escapes
+   * grow the buffer as needed. */
+  if (sb_buf_reserve(b, (size_t)(end - p) + 2) != SB_OK ||
+      sb_buf_append(b, "\"", 1) != SB_OK)
     return SB_ERROR;
-  if (sb_buf_append(b, "\"", 1) != SB_OK)
-    return SB_ERROR;
-  while (p < end) {
+  for (;;) {
     const unsigned char *run = p;
-    while (p < end && !special(*p))
-      p++;
+    p = plain_run(p, end);
     if (p > run && sb_buf_append(b, run, (size_t)(p - run)) != SB_OK)
       return SB_ERROR;
     if (p >= end)
@@ -129,10 +196,9 @@ sb_status_t sb_json_escape(sb_buf_t *b, const char *s, size_t n)
           return SB_ERROR;
         p += k;
       } else {
-        /* invalid UTF-8: one replacement character per bad byte */
         if (sb_buf_append(b, "\xEF\xBF\xBD", 3) != SB_OK)
           return SB_ERROR;
-        p++;
+        p += invalid_len(p, end);
       }
       continue;
     }
@@ -158,6 +224,20 @@ sb_status_t sb_json_escape(sb_buf_t *b, const char *s, size_t n)
     p++;
   }
   return sb_buf_append(b, "\"", 1);
+}
+
+sb_status_t sb_json_escape(sb_buf_t *b, const char *s, size_t n)
+{
+  size_t mark = b->len;
+  const unsigned char *p = (const unsigned char *)(s != NULL ? s : "");
+  if (s == NULL)
+    n = 0;
+  /* All or nothing: a literal cut short by the cap is taken back out. */
+  if (escape_into(b, p, p + n) != SB_OK) {
+    b->len = mark;
+    return SB_ERROR;
+  }
+  return SB_OK;
 }
 
 void sb_jw_key(sb_jw_t *w, const char *k, size_t n)
@@ -187,7 +267,7 @@ void sb_jw_key_raw(sb_jw_t *w, const char *k, size_t n)
 void sb_jw_str(sb_jw_t *w, const char *s, size_t n)
 {
   before_value(w);
-  if (w->status == SB_OK && sb_json_escape(w->buf, s != NULL ? s : "", n) != SB_OK)
+  if (w->status == SB_OK && sb_json_escape(w->buf, s, n) != SB_OK)
     w->status = SB_ERROR;
 }
 
@@ -226,38 +306,47 @@ void sb_jw_uint(sb_jw_t *w, uint64_t v)
   put(w, tmp + i, sizeof(tmp) - i);
 }
 
-static locale_t c_locale(void)
-{
-  static locale_t loc;
-  if (loc == (locale_t)0)
-    __atomic_store_n(&loc, newlocale(LC_NUMERIC_MASK, "C", (locale_t)0),
-                     __ATOMIC_RELEASE);
-  return __atomic_load_n(&loc, __ATOMIC_ACQUIRE);
-}
-
 void sb_jw_double(sb_jw_t *w, double v)
 {
   char tmp[40];
-  int n;
+  int n = 0;
   if (!isfinite(v)) {
-    sb_jw_null(w);
+    sb_jw_null(w); /* JSON has no NaN or Infinity */
     return;
   }
-  if (v == (double)(int64_t)v && fabs(v) < 9007199254740992.0) {
+  /* Integral values that a double holds exactly print as integers: no
+   * exponent, no ".0" (the range test comes before the cast, which would
+   * be undefined out of int64 range). -0 keeps its sign. */
+  if (v > -9007199254740992.0 && v < 9007199254740992.0 &&
+      v == (double)(int64_t)v) {
+    if (v == 0 && signbit(v)) {
+      before_value(w);
+      put(w, "-0", 2);
+      return;
+    }
     sb_jw_int(w, (int64_t)v);
     return;
   }
-  /* The shortest of %.15g .. %.17g that reads back as the same double. */
-  locale_t old = uselocale(c_locale());
-  n = 0;
+  /* The shortest of %.15g .. %.17g that reads back as the same double
+   * (%.17g always does). snprintf has no _l variant: switch this thread to
+   * the C locale for the call. */
+  locale_t c = sb__json_c_locale();
+  if (c == (locale_t)0) {
+    w->status = SB_ERROR;
+    return;
+  }
+  locale_t old = uselocale(c);
   for (int prec = 15; prec <= 17; prec++) {
     n = snprintf(tmp, sizeof(tmp), "%.*g", prec, v);
-    if (strtod(tmp, NULL) == v)
+    if (strtod_l(tmp, NULL, c) == v)
       break;
   }
   uselocale(old);
   before_value(w);
-  put(w, tmp, (size_t)n);
+  if (n > 0 && (size_t)n < sizeof(tmp))
+    put(w, tmp, (size_t)n);
+  else
+    w->status = SB_ERROR;
 }
 
 void sb_jw_bool(sb_jw_t *w, bool v)
