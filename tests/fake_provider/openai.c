@@ -1,7 +1,13 @@
 /*
- * OpenAI chat completions, as scripted by a scenario: non-stream bodies and
- * SSE streams (content, reasoning and tool-call deltas, usage chunks), with
- * the timing and the faults the scenario asks for.
+ * The OpenAI chat completions wire format: the non-stream body, and a
+ * generator of stream events (role, reasoning, content, tool-call deltas,
+ * finish, usage, [DONE]) produced one at a time on demand, so a slow
+ * stream holds a few hundred bytes of state rather than its whole text.
+ *
+ * Every event of a response shares the prefix
+ *   data: {"id":..,"object":"chat.completion.chunk","created":..,"model":..,
+ *          "system_fingerprint":..,"choices":[
+ * computed once; an event is that prefix, one delta, and a fixed tail.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,516 +15,559 @@
 
 #include "fake_provider.h"
 
-typedef enum { ITEM_EVENT, ITEM_RAW, ITEM_CUT } item_kind_t;
+enum { P_RAW, P_ROLE, P_REASONING, P_CONTENT, P_TOOLS, P_FINISH, P_USAGE, P_DONE, P_END };
 
 typedef struct {
-  item_kind_t kind;
-  char *data;
-  size_t len;
-} item_t;
+  const fp_scn_t *sc; /* the job keeps it alive */
+  fp_buf_t prefix;    /* data: {...,"choices":[ */
+  fp_buf_t usage;     /* the usage object */
+  fp_buf_t finish;    /* the finish_reason value */
+  fp_buf_t text;      /* the reply text when it is generated (echo) */
+  const char *content; /* text split into content deltas (no `chunks`) */
+  size_t content_len;
+  int phase;
+  size_t i, off;   /* position in the current phase */
+  size_t call;     /* tool call being streamed */
+  size_t ncalls;
+  size_t *arg_off; /* per call: argument bytes sent */
+  bool *opened;    /* per call: first delta sent */
+  bool usage_chunk, usage_in_finish;
+} oai_stream_t;
 
-typedef struct {
-  fake_conn_t *c;
-  uv_timer_t timer;
-  bool stream;
-  int status;
-  json_t *headers;
-  char *body; /* non-stream response */
-  size_t body_len;
-  const char *ctype;
-  item_t *items;
-  size_t n, cap, next;
-  uint64_t first_ms, interval_ms;
-  bool started; /* stream head written */
-  bool done;
-} job_t;
+/* ---- reading the request -------------------------------------------------------- */
 
-static void job_close_cb(uv_handle_t *h)
+static void oai_parse(const fp_request_t *r, fp_chat_req_t *q)
 {
-  job_t *j = h->data;
-  for (size_t i = 0; i < j->n; i++)
-    free(j->items[i].data);
-  free(j->items);
-  free(j->body);
-  json_decref(j->headers);
-  free(j);
-}
-
-static void job_free(job_t *j)
-{
-  j->done = true;
-  uv_timer_stop(&j->timer);
-  uv_close((uv_handle_t *)&j->timer, job_close_cb);
-}
-
-static void push(job_t *j, item_kind_t kind, const char *data, size_t len)
-{
-  if (j->n == j->cap) {
-    j->cap = j->cap ? j->cap * 2 : 16;
-    j->items = realloc(j->items, j->cap * sizeof(item_t));
+  static const char *const keys[] = {"model", "stream", "stream_options", "messages"};
+  fp_span_t sp[4];
+  if (r->body.len == 0 || !fp_json_scan(r->body.data, r->body.len, keys, 4, sp))
+    return;
+  if (sp[0].p != NULL && sp[0].p[0] == '"') {
+    q->own = json_loadb(sp[0].p, sp[0].n, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    q->model = json_string_value(q->own);
+    q->model_len = json_string_length(q->own);
   }
-  item_t *it = &j->items[j->n++];
-  it->kind = kind;
-  it->len = len;
-  it->data = malloc(len + 1);
-  memcpy(it->data, data, len);
-  it->data[len] = '\0';
+  q->stream = fp_span_is_true(sp[1]);
+  if (sp[2].p != NULL && sp[2].p[0] == '{') {
+    static const char *const iu_key[] = {"include_usage"};
+    fp_span_t iu;
+    if (fp_json_scan(sp[2].p, sp[2].n, iu_key, 1, &iu))
+      q->include_usage = fp_span_is_true(iu);
+  }
+  q->messages = sp[3];
 }
 
-static void push_event(job_t *j, json_t *v)
+static void find_user(fp_span_t item, void *arg)
 {
-  char *s = json_dumps(v, JSON_COMPACT);
-  size_t n = strlen(s);
-  char *e = malloc(n + 9);
-  memcpy(e, "data: ", 6);
-  memcpy(e + 6, s, n);
-  memcpy(e + 6 + n, "\n\n", 2);
-  push(j, ITEM_EVENT, e, n + 8);
-  free(e);
-  free(s);
-  json_decref(v);
+  static const char *const role_key[] = {"role"};
+  fp_span_t role;
+  if (item.p[0] == '{' && fp_json_scan(item.p, item.n, role_key, 1, &role) && role.n == 6 &&
+      memcmp(role.p, "\"user\"", 6) == 0)
+    *(fp_span_t *)arg = item;
 }
 
-/* ---- the scenario's answer ------------------------------------------------- */
-
-static char *last_user_text(const json_t *req)
+/* A conversation can be megabytes long (benchmarks send 1 MB bodies):
+ * scan it for the last user message and parse only that one. */
+bool fp_last_user_text(fp_span_t messages, fp_buf_t *out)
 {
-  const json_t *msgs = json_object_get(req, "messages");
-  for (size_t i = json_array_size(msgs); i > 0; i--) {
-    const json_t *m = json_array_get(msgs, i - 1);
-    const char *role = json_string_value(json_object_get(m, "role"));
-    if (role == NULL || strcmp(role, "user") != 0)
-      continue;
-    const json_t *content = json_object_get(m, "content");
-    if (json_is_string(content))
-      return strdup(json_string_value(content));
-    size_t len = 0, k;
-    json_t *part;
-    char *out = calloc(1, 1);
+  fp_span_t last = {NULL, 0};
+  fp_json_array_each(messages, find_user, &last);
+  if (last.p == NULL)
+    return false;
+  json_t *m = json_loadb(last.p, last.n, JSON_ALLOW_NUL, NULL);
+  const json_t *content = json_object_get(m, "content");
+  if (json_is_string(content)) {
+    fp_buf_add(out, json_string_value(content), json_string_length(content));
+  } else {
+    size_t k;
+    const json_t *part;
     json_array_foreach(content, k, part)
     {
-      const char *t = json_string_value(json_object_get(part, "text"));
-      if (t == NULL)
+      const json_t *t = json_object_get(part, "text");
+      if (json_is_string(t))
+        fp_buf_add(out, json_string_value(t), json_string_length(t));
+    }
+  }
+  json_decref(m);
+  return true;
+}
+
+/* ---- splitting ------------------------------------------------------------------- */
+
+/* Pieces end after each space, so joining them gives the text back. */
+static size_t word_end(const char *s, size_t n, size_t off)
+{
+  const char *sp = memchr(s + off, ' ', n - off);
+  return sp != NULL ? (size_t)(sp - s) + 1 : n;
+}
+
+static size_t count_words(const char *s, size_t n)
+{
+  size_t count = 0;
+  for (size_t off = 0; off < n; count++)
+    off = word_end(s, n, off);
+  return count;
+}
+
+/* At least `size` bytes, extended so no UTF-8 sequence is split. */
+static size_t piece_end(const char *s, size_t n, size_t off, size_t size)
+{
+  size_t end = off + size;
+  if (end >= n)
+    return n;
+  while (end < n && ((unsigned char)s[end] & 0xC0) == 0x80)
+    end++;
+  return end;
+}
+
+static size_t count_pieces(const char *s, size_t n, size_t size)
+{
+  size_t count = 0;
+  for (size_t off = 0; off < n; count++)
+    off = piece_end(s, n, off, size);
+  return count;
+}
+
+static const json_t *call_field(const fp_scn_t *sc, size_t m, const char *key)
+{
+  return json_object_get(json_array_get(sc->tool_calls, m), key);
+}
+
+/* A call's arguments; "{}" when the scenario gives none (a call without
+ * parameters still carries a JSON object). */
+static const char *call_args(const fp_scn_t *sc, size_t m, size_t *len)
+{
+  const json_t *a = call_field(sc, m, "arguments");
+  if (a == NULL) {
+    *len = 2;
+    return "{}";
+  }
+  *len = json_string_length(a);
+  return json_string_value(a);
+}
+
+static void call_id(fp_buf_t *b, const fp_scn_t *sc, size_t m)
+{
+  const json_t *id = call_field(sc, m, "id");
+  if (id != NULL) {
+    fp_buf_json(b, id);
+  } else {
+    char def[32];
+    int n = snprintf(def, sizeof(def), "call_%zu", m);
+    fp_buf_json_str(b, def, (size_t)n);
+  }
+}
+
+/* ---- the stream ---------------------------------------------------------------- */
+
+static void delta_begin(oai_stream_t *o, fp_buf_t *out)
+{
+  fp_buf_add(out, o->prefix.data, o->prefix.len);
+  fp_buf_adds(out, "{\"index\":0,\"delta\":");
+}
+
+static void delta_end(fp_buf_t *out) { fp_buf_adds(out, ",\"logprobs\":null,\"finish_reason\":null}]}\n\n"); }
+
+static void add_str(fp_buf_t *out, const json_t *s)
+{
+  fp_buf_json_str(out, json_string_value(s), json_string_length(s));
+}
+
+/* The next call with work left, round robin, for parallel tool calls. */
+static void next_parallel_call(oai_stream_t *o)
+{
+  for (size_t k = 1; k <= o->ncalls; k++) {
+    size_t m = (o->call + k) % o->ncalls;
+    size_t alen;
+    call_args(o->sc, m, &alen);
+    if (!o->opened[m] || o->arg_off[m] < alen) {
+      o->call = m;
+      return;
+    }
+  }
+  o->call = o->ncalls;
+}
+
+/* One tool-call event, or false when every call is streamed. */
+static bool tool_event(oai_stream_t *o, fp_buf_t *out, bool *counted)
+{
+  const fp_scn_t *sc = o->sc;
+  while (o->call < o->ncalls) {
+    size_t m = o->call;
+    size_t alen;
+    const char *a = call_args(sc, m, &alen);
+    if (!o->opened[m]) {
+      o->opened[m] = true;
+      delta_begin(o, out);
+      fp_buf_printf(out, "{\"tool_calls\":[{\"index\":%zu,\"id\":", m);
+      call_id(out, sc, m);
+      fp_buf_adds(out, ",\"type\":\"function\",\"function\":{\"name\":");
+      add_str(out, call_field(sc, m, "name"));
+      fp_buf_adds(out, ",\"arguments\":\"\"}}]}");
+      delta_end(out);
+      return true;
+    }
+    if (o->arg_off[m] < alen) {
+      size_t end = piece_end(a, alen, o->arg_off[m], sc->arg_chunk);
+      delta_begin(o, out);
+      fp_buf_printf(out, "{\"tool_calls\":[{\"index\":%zu,\"function\":{\"arguments\":", m);
+      fp_buf_json_str(out, a + o->arg_off[m], end - o->arg_off[m]);
+      fp_buf_adds(out, "}}]}");
+      delta_end(out);
+      o->arg_off[m] = end;
+      *counted = true;
+      if (sc->parallel)
+        next_parallel_call(o);
+      return true;
+    }
+    if (sc->parallel)
+      next_parallel_call(o);
+    else
+      o->call++;
+  }
+  return false;
+}
+
+static bool oai_next(void *state, fp_buf_t *out, bool *counted)
+{
+  oai_stream_t *o = state;
+  const fp_scn_t *sc = o->sc;
+  for (;;) {
+    switch (o->phase) {
+    case P_RAW:
+      if (o->i < json_array_size(sc->raw_events)) {
+        fp_buf_adds(out, "data: ");
+        const json_t *ev = json_array_get(sc->raw_events, o->i++);
+        fp_buf_add(out, json_string_value(ev), json_string_length(ev));
+        fp_buf_adds(out, "\n\n");
+        *counted = true;
+        return true;
+      }
+      o->phase = P_DONE;
+      continue;
+    case P_ROLE:
+      delta_begin(o, out);
+      fp_buf_adds(out, "{\"role\":\"assistant\",\"content\":\"\"}");
+      delta_end(out);
+      o->phase = P_REASONING;
+      return true;
+    case P_REASONING: {
+      const char *s = json_string_value(sc->reasoning);
+      size_t n = json_string_length(sc->reasoning);
+      if (o->off < n) {
+        size_t end = word_end(s, n, o->off);
+        delta_begin(o, out);
+        fp_buf_adds(out, "{\"reasoning\":");
+        fp_buf_json_str(out, s + o->off, end - o->off);
+        fp_buf_adds(out, "}");
+        delta_end(out);
+        o->off = end;
+        *counted = true;
+        return true;
+      }
+      o->phase = P_CONTENT;
+      o->off = 0;
+      continue;
+    }
+    case P_CONTENT:
+      if (sc->chunks != NULL ? o->i < json_array_size(sc->chunks) : o->off < o->content_len) {
+        delta_begin(o, out);
+        fp_buf_adds(out, "{\"content\":");
+        if (sc->chunks != NULL) {
+          add_str(out, json_array_get(sc->chunks, o->i++));
+        } else {
+          size_t end = word_end(o->content, o->content_len, o->off);
+          fp_buf_json_str(out, o->content + o->off, end - o->off);
+          o->off = end;
+        }
+        fp_buf_adds(out, "}");
+        delta_end(out);
+        *counted = true;
+        return true;
+      }
+      o->phase = P_TOOLS;
+      continue;
+    case P_TOOLS:
+      if (tool_event(o, out, counted))
+        return true;
+      o->phase = P_FINISH;
+      continue;
+    case P_FINISH:
+      fp_buf_add(out, o->prefix.data, o->prefix.len);
+      fp_buf_adds(out, "{\"index\":0,\"delta\":{},\"logprobs\":null,\"finish_reason\":");
+      fp_buf_add(out, o->finish.data, o->finish.len);
+      fp_buf_adds(out, "}]");
+      if (o->usage_in_finish) {
+        fp_buf_adds(out, ",\"usage\":");
+        fp_buf_add(out, o->usage.data, o->usage.len);
+      }
+      fp_buf_adds(out, "}\n\n");
+      o->phase = o->usage_chunk ? P_USAGE : P_DONE;
+      return true;
+    case P_USAGE:
+      fp_buf_add(out, o->prefix.data, o->prefix.len);
+      fp_buf_adds(out, "],\"usage\":");
+      fp_buf_add(out, o->usage.data, o->usage.len);
+      fp_buf_adds(out, "}\n\n");
+      o->phase = P_DONE;
+      return true;
+    case P_DONE:
+      o->phase = P_END;
+      if (sc->no_done)
         continue;
-      size_t tl = strlen(t);
-      out = realloc(out, len + tl + 1);
-      memcpy(out + len, t, tl + 1);
-      len += tl;
+      fp_buf_adds(out, "data: [DONE]\n\n");
+      return true;
+    default:
+      return false;
     }
-    return out;
   }
-  return NULL;
 }
 
-/* Split after each space, so the pieces join back to the text. */
-static json_t *split_words(const char *s)
+static void oai_destroy(void *state)
 {
-  json_t *a = json_array();
-  const char *start = s;
-  for (const char *p = s; *p; p++)
-    if (*p == ' ') {
-      json_array_append_new(a, json_stringn(start, (size_t)(p + 1 - start)));
-      start = p + 1;
-    }
-  if (*start || json_array_size(a) == 0)
-    json_array_append_new(a, json_string(start));
-  return a;
+  oai_stream_t *o = state;
+  fp_buf_free(&o->prefix);
+  fp_buf_free(&o->usage);
+  fp_buf_free(&o->finish);
+  fp_buf_free(&o->text);
+  free(o->arg_off);
+  free(o->opened);
+  free(o);
 }
 
-/* Pieces of at most `n` bytes, never splitting a UTF-8 sequence. */
-static json_t *split_bytes(const char *s, size_t n)
+static const fp_stream_ops_t oai_stream_ops = {oai_next, oai_destroy};
+
+/* ---- building the answer ------------------------------------------------------ */
+
+/* {"prompt_tokens":P,"completion_tokens":C,"total_tokens":P+C} with the
+ * scenario's usage merged over it; total_tokens follows merged prompt and
+ * completion counts unless the scenario sets it too. */
+static void render_usage(fp_buf_t *out, const fp_scn_t *sc, size_t body_len, size_t completion)
 {
-  json_t *a = json_array();
-  size_t len = strlen(s), i = 0;
-  if (n == 0)
-    n = 7;
-  while (i < len) {
-    size_t k = i + n < len ? i + n : len;
-    while (k < len && ((unsigned char)s[k] & 0xC0) == 0x80)
-      k++;
-    json_array_append_new(a, json_stringn(s + i, k - i));
-    i = k;
+  json_int_t p = (json_int_t)(body_len / 4), c = (json_int_t)completion;
+  if (p < 1)
+    p = 1;
+  if (c < 1)
+    c = 1;
+  json_t *u = json_pack("{s:I,s:I,s:I}", "prompt_tokens", p, "completion_tokens", c,
+                        "total_tokens", p + c);
+  if (u == NULL) {
+    out->failed = true;
+    return;
   }
-  if (len == 0)
-    json_array_append_new(a, json_string(""));
-  return a;
+  if (sc->usage != NULL) {
+    json_object_update(u, (json_t *)sc->usage);
+    const json_t *pt = json_object_get(u, "prompt_tokens");
+    const json_t *ct = json_object_get(u, "completion_tokens");
+    if (json_object_get(sc->usage, "total_tokens") == NULL && json_is_integer(pt) &&
+        json_is_integer(ct))
+      json_object_set_new(u, "total_tokens",
+                          json_integer(json_integer_value(pt) + json_integer_value(ct)));
+  }
+  fp_buf_json(out, u);
+  json_decref(u);
 }
 
-static json_int_t int_or(const json_t *sc, const char *key, json_int_t dflt)
+/* The reply text when the scenario gives none: echo the last user message. */
+static void echo(fp_buf_t *text, const fp_chat_req_t *q)
 {
-  const json_t *v = json_object_get(sc, key);
-  return json_is_integer(v) ? json_integer_value(v) : dflt;
+  fp_buf_t user = {0};
+  if (fp_last_user_text(q->messages, &user)) {
+    fp_buf_adds(text, "echo: ");
+    fp_buf_add(text, user.data, user.len);
+  } else {
+    fp_buf_adds(text, "ok");
+  }
+  if (user.failed)
+    text->failed = true;
+  fp_buf_free(&user);
 }
 
-static bool bool_of(const json_t *sc, const char *key)
-{
-  return json_is_true(json_object_get(sc, key));
-}
-
+/* The envelope fields every event and the body share, rendered once. */
 typedef struct {
-  json_t *id, *model, *fingerprint;
-  json_int_t created;
+  fp_buf_t id, model, fingerprint;
 } envelope_t;
 
-static json_t *chunk(const envelope_t *env, json_t *delta, json_t *finish)
+static void envelope_init(envelope_t *e, const fp_scn_t *sc, const fp_chat_req_t *q, uint64_t seq)
 {
-  json_t *choice = json_pack("{s:i,s:o,s:n,s:o}", "index", 0, "delta", delta, "logprobs",
-                             "finish_reason", finish ? finish : json_null());
-  return json_pack("{s:O,s:s,s:I,s:O,s:O,s:[o]}", "id", env->id, "object",
-                   "chat.completion.chunk", "created", env->created, "model", env->model,
-                   "system_fingerprint", env->fingerprint, "choices", choice);
+  memset(e, 0, sizeof(*e));
+  if (sc->id != NULL)
+    fp_buf_json(&e->id, sc->id);
+  else
+    fp_buf_printf(&e->id, "\"chatcmpl-fake-%llu\"", (unsigned long long)seq);
+  if (sc->model != NULL)
+    fp_buf_json(&e->model, sc->model);
+  else if (q->model != NULL)
+    fp_buf_json_str(&e->model, q->model, q->model_len);
+  else
+    fp_buf_adds(&e->model, "\"fake-model\"");
+  if (sc->fingerprint != NULL)
+    fp_buf_json(&e->fingerprint, sc->fingerprint);
+  else
+    fp_buf_adds(&e->fingerprint, "\"fp_fake\"");
 }
 
-static void build_error(job_t *j, const json_t *sc, int status)
+/* {"id":..,"object":OBJECT,"created":..,"model":..,"system_fingerprint":.. */
+static void envelope_write(fp_buf_t *b, const envelope_t *e, const char *object,
+                           const fp_scn_t *sc)
 {
-  const json_t *eb = json_object_get(sc, "error_body");
-  if (json_is_string(eb)) {
-    j->body = strdup(json_string_value(eb));
-    j->ctype = "text/plain";
-  } else if (eb != NULL) {
-    j->body = json_dumps(eb, JSON_COMPACT | JSON_ENCODE_ANY);
-  } else {
-    const char *kind = status == 429   ? "rate_limit_exceeded"
-                       : status == 401 ? "invalid_api_key"
-                       : status >= 500 ? "server_error"
-                                       : "invalid_request_error";
-    char msg[64];
-    snprintf(msg, sizeof(msg), "fake error %d", status);
-    json_t *e = json_pack("{s:{s:s,s:s,s:n,s:s}}", "error", "message", msg, "type", kind,
-                          "param", "code", kind);
-    j->body = json_dumps(e, JSON_COMPACT);
-    json_decref(e);
-  }
-  j->body_len = strlen(j->body);
+  fp_buf_adds(b, "{\"id\":");
+  fp_buf_add(b, e->id.data, e->id.len);
+  fp_buf_printf(b, ",\"object\":\"%s\",\"created\":%lld,\"model\":", object,
+                (long long)sc->created);
+  fp_buf_add(b, e->model.data, e->model.len);
+  fp_buf_adds(b, ",\"system_fingerprint\":");
+  fp_buf_add(b, e->fingerprint.data, e->fingerprint.len);
 }
 
-static void build(job_t *j, fake_request_t *r, const json_t *req, const json_t *sc)
+static void envelope_free(envelope_t *e)
 {
-  static uint64_t seq;
-  seq++;
-  envelope_t env;
-  char idbuf[64];
-  snprintf(idbuf, sizeof(idbuf), "chatcmpl-fake-%llu", (unsigned long long)seq);
-  env.id = json_object_get(sc, "id") ? json_incref(json_object_get(sc, "id")) : json_string(idbuf);
-  env.model = json_object_get(sc, "model") ? json_incref(json_object_get(sc, "model"))
-              : json_object_get(req, "model") ? json_incref(json_object_get(req, "model"))
-                                               : json_string("fake-model");
-  env.fingerprint = json_object_get(sc, "system_fingerprint")
-                        ? json_incref(json_object_get(sc, "system_fingerprint"))
-                        : json_string("fp_fake");
-  env.created = int_or(sc, "created", 1700000000);
+  fp_buf_free(&e->id);
+  fp_buf_free(&e->model);
+  fp_buf_free(&e->fingerprint);
+}
 
-  /* content */
-  const json_t *sc_content = json_object_get(sc, "content");
-  const json_t *tools = json_object_get(sc, "tool_calls");
-  bool has_tools = json_array_size(tools) > 0;
-  json_t *content;
-  if (sc_content != NULL) {
-    content = json_incref((json_t *)sc_content);
-  } else if (has_tools) {
-    content = json_null();
+static void write_body(fp_buf_t *b, const oai_stream_t *o, const envelope_t *e, bool content_null)
+{
+  const fp_scn_t *sc = o->sc;
+  envelope_write(b, e, "chat.completion", sc);
+  fp_buf_adds(b, ",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":");
+  if (content_null)
+    fp_buf_adds(b, "null");
+  else
+    fp_buf_json_str(b, o->content, o->content_len);
+  fp_buf_adds(b, ",\"refusal\":null");
+  if (o->ncalls > 0) {
+    fp_buf_adds(b, ",\"tool_calls\":[");
+    for (size_t m = 0; m < o->ncalls; m++) {
+      fp_buf_adds(b, m > 0 ? ",{\"id\":" : "{\"id\":");
+      call_id(b, sc, m);
+      fp_buf_adds(b, ",\"type\":\"function\",\"function\":{\"name\":");
+      add_str(b, call_field(sc, m, "name"));
+      size_t alen;
+      const char *a = call_args(sc, m, &alen);
+      fp_buf_adds(b, ",\"arguments\":");
+      fp_buf_json_str(b, a, alen);
+      fp_buf_adds(b, "}}");
+    }
+    fp_buf_adds(b, "]");
+  }
+  if (sc->reasoning != NULL) {
+    fp_buf_adds(b, ",\"reasoning\":");
+    add_str(b, sc->reasoning);
+  }
+  fp_buf_adds(b, "},\"logprobs\":null,\"finish_reason\":");
+  fp_buf_add(b, o->finish.data, o->finish.len);
+  fp_buf_adds(b, "}]");
+  if (sc->usage_mode != FP_USAGE_NEVER) {
+    fp_buf_adds(b, ",\"usage\":");
+    fp_buf_add(b, o->usage.data, o->usage.len);
+  }
+  fp_buf_adds(b, "}");
+}
+
+static bool oai_build(fp_job_t *j, const fp_request_t *r, const fp_chat_req_t *q,
+                      const fp_scn_t *sc, uint64_t seq)
+{
+  oai_stream_t *o = calloc(1, sizeof(*o));
+  if (o == NULL)
+    return false;
+  o->sc = sc;
+  o->phase = sc->raw_events != NULL ? P_RAW : P_ROLE;
+  o->ncalls = json_array_size(sc->tool_calls);
+
+  /* The reply text: `content`, else the joined `chunks`, else null beside
+   * tool calls, else the echo of the user. */
+  bool content_null = false;
+  if (sc->content != NULL) {
+    content_null = !json_is_string(sc->content);
+    o->content = json_string_value(sc->content);
+    o->content_len = json_string_length(sc->content);
   } else {
-    char *u = last_user_text(req);
-    char *t = NULL;
-    if (u != NULL && asprintf(&t, "echo: %s", u) < 0)
-      t = NULL;
-    content = json_string(t != NULL ? t : "ok");
-    free(u);
-    free(t);
-  }
-  json_t *chunks = json_object_get(sc, "chunks")
-                       ? json_incref(json_object_get(sc, "chunks"))
-                       : json_is_string(content) ? split_words(json_string_value(content))
-                                                 : json_array();
-  size_t arg_chunk = (size_t)int_or(sc, "arg_chunk", 7);
-  json_t *pieces = json_array(); /* per call: array of argument pieces */
-  size_t n_pieces = 0, i;
-  json_t *tc;
-  json_array_foreach(tools, i, tc)
-  {
-    const char *args = json_string_value(json_object_get(tc, "arguments"));
-    json_t *p = split_bytes(args ? args : "", arg_chunk);
-    n_pieces += json_array_size(p);
-    json_array_append_new(pieces, p);
-  }
-  const json_t *fr = json_object_get(sc, "finish_reason");
-  json_t *finish = fr ? json_incref((json_t *)fr) : json_string(has_tools ? "tool_calls" : "stop");
-  json_int_t prompt = (json_int_t)(r->body_len / 4);
-  if (prompt < 1)
-    prompt = 1;
-  json_int_t completion = (json_int_t)(json_array_size(chunks) + n_pieces);
-  if (completion < 1)
-    completion = 1;
-  json_t *usage = json_pack("{s:I,s:I,s:I}", "prompt_tokens", prompt, "completion_tokens",
-                            completion, "total_tokens", prompt + completion);
-  if (json_is_object(json_object_get(sc, "usage")))
-    json_object_update(usage, json_object_get(sc, "usage"));
-  const char *mode = json_string_value(json_object_get(sc, "usage_mode"));
-  if (mode == NULL)
-    mode = "requested";
-  const json_t *reasoning = json_object_get(sc, "reasoning");
-
-  if (!j->stream) {
-    const json_t *raw = json_object_get(sc, "body");
-    if (raw != NULL) {
-      j->body = json_is_string(raw) ? strdup(json_string_value(raw))
-                                    : json_dumps(raw, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (sc->chunks != NULL) {
+      size_t k;
+      const json_t *c;
+      json_array_foreach(sc->chunks, k, c)
+        fp_buf_add(&o->text, json_string_value(c), json_string_length(c));
+      fp_buf_add(&o->text, "", 0); /* non-NULL even when empty */
+    } else if (o->ncalls > 0) {
+      content_null = true;
     } else {
-      json_t *msg = json_pack("{s:s,s:O,s:n}", "role", "assistant", "content", content, "refusal");
-      if (json_is_string(reasoning))
-        json_object_set(msg, "reasoning", (json_t *)reasoning);
-      if (has_tools) {
-        json_t *calls = json_array();
-        json_array_foreach(tools, i, tc)
-        {
-          json_array_append_new(
-              calls, json_pack("{s:O,s:s,s:{s:O,s:O}}", "id", json_object_get(tc, "id"), "type",
-                               "function", "function", "name", json_object_get(tc, "name"),
-                               "arguments", json_object_get(tc, "arguments")));
-        }
-        json_object_set_new(msg, "tool_calls", calls);
-      }
-      json_t *resp = json_pack("{s:O,s:s,s:I,s:O,s:O,s:[{s:i,s:o,s:n,s:O}]}", "id", env.id,
-                               "object", "chat.completion", "created", env.created, "model",
-                               env.model, "system_fingerprint", env.fingerprint, "choices",
-                               "index", 0, "message", msg, "logprobs", "finish_reason", finish);
-      if (strcmp(mode, "never") != 0)
-        json_object_set(resp, "usage", usage);
-      j->body = json_dumps(resp, JSON_COMPACT);
-      json_decref(resp);
+      echo(&o->text, q);
     }
-    j->body_len = strlen(j->body);
-    goto out;
+    o->content = o->text.data;
+    o->content_len = o->text.len;
   }
 
-  /* stream: the plan of events */
-  long cut_after = (long)int_or(sc, "cut_after", -1);
-  long garbage_after = (long)int_or(sc, "garbage_after", 0);
-  const char *garbage = json_string_value(json_object_get(sc, "garbage"));
-  bool comments = bool_of(sc, "sse_comments");
-  long produced = 0; /* content / reasoning / argument chunks so far */
-  bool cut = false;
-#define AFTER_CONTENT_CHUNK()                                                  \
-  do {                                                                         \
-    produced++;                                                                \
-    if (garbage != NULL && produced == garbage_after)                          \
-      push(j, ITEM_RAW, garbage, strlen(garbage));                             \
-    if (cut_after >= 0 && produced == cut_after) {                             \
-      push(j, ITEM_CUT, "", 0);                                                \
-      cut = true;                                                              \
-      goto planned;                                                            \
-    }                                                                          \
-  } while (0)
-#define EVENT(v)                                                               \
-  do {                                                                         \
-    if (comments)                                                              \
-      push(j, ITEM_RAW, ": keep-alive\n\n", 14);                               \
-    push_event(j, (v));                                                        \
-  } while (0)
+  /* Counts: completion_tokens, and the chunks that faults count. */
+  size_t content_chunks = sc->chunks != NULL   ? json_array_size(sc->chunks)
+                          : o->content != NULL ? count_words(o->content, o->content_len)
+                                               : 0;
+  size_t arg_pieces = 0;
+  for (size_t m = 0; m < o->ncalls; m++) {
+    size_t alen;
+    const char *a = call_args(sc, m, &alen);
+    arg_pieces += count_pieces(a, alen, sc->arg_chunk);
+  }
+  size_t reasoning_chunks =
+      sc->reasoning != NULL
+          ? count_words(json_string_value(sc->reasoning), json_string_length(sc->reasoning))
+          : 0;
+  render_usage(&o->usage, sc, r->body.len, content_chunks + arg_pieces);
+  if (sc->finish_reason != NULL)
+    fp_buf_json(&o->finish, sc->finish_reason);
+  else
+    fp_buf_adds(&o->finish, o->ncalls > 0 ? "\"tool_calls\"" : "\"stop\"");
 
-  const json_t *raw_events = json_object_get(sc, "raw_events");
-  if (json_is_array(raw_events)) {
-    json_t *ev;
-    json_array_foreach(raw_events, i, ev)
-    {
-      const char *s = json_string_value(ev);
-      if (s == NULL)
-        continue;
-      char *e = NULL;
-      int n = asprintf(&e, "data: %s\n\n", s);
-      if (n > 0)
-        push(j, ITEM_EVENT, e, (size_t)n);
-      free(e);
-      AFTER_CONTENT_CHUNK();
-    }
+  envelope_t e;
+  envelope_init(&e, sc, q, seq);
+  bool ok = !e.id.failed && !e.model.failed && !e.fingerprint.failed && !o->usage.failed &&
+            !o->finish.failed && !o->text.failed;
+  if (q->stream) {
+    fp_buf_adds(&o->prefix, "data: ");
+    envelope_write(&o->prefix, &e, "chat.completion.chunk", sc);
+    fp_buf_adds(&o->prefix, ",\"choices\":[");
+    o->usage_in_finish = sc->usage_mode == FP_USAGE_IN_FINISH;
+    o->usage_chunk = sc->usage_mode == FP_USAGE_ALWAYS ||
+                     (sc->usage_mode == FP_USAGE_REQUESTED && q->include_usage);
+    o->arg_off = calloc(o->ncalls + 1, sizeof(*o->arg_off));
+    o->opened = calloc(o->ncalls + 1, sizeof(*o->opened));
+    ok = ok && o->arg_off != NULL && o->opened != NULL && !o->prefix.failed;
+    long counted = sc->raw_events != NULL
+                       ? (long)json_array_size(sc->raw_events)
+                       : (long)(reasoning_chunks + content_chunks + arg_pieces);
+    fp_job_set_stream(j, &oai_stream_ops, o, counted); /* the job owns o now */
   } else {
-    EVENT(chunk(&env, json_pack("{s:s,s:s}", "role", "assistant", "content", ""), NULL));
-    if (garbage != NULL && garbage_after == 0)
-      push(j, ITEM_RAW, garbage, strlen(garbage));
-    if (cut_after == 0) {
-      push(j, ITEM_CUT, "", 0);
-      cut = true;
-      goto planned;
-    }
-    if (json_is_string(reasoning)) {
-      json_t *rp = split_words(json_string_value(reasoning));
-      json_t *piece;
-      json_array_foreach(rp, i, piece)
-      {
-        EVENT(chunk(&env, json_pack("{s:O}", "reasoning", piece), NULL));
-        AFTER_CONTENT_CHUNK();
-      }
-      json_decref(rp);
-    }
-    json_t *piece;
-    json_array_foreach(chunks, i, piece)
-    {
-      EVENT(chunk(&env, json_pack("{s:O}", "content", piece), NULL));
-      AFTER_CONTENT_CHUNK();
-    }
-    /* Tool calls: each call opens with its id and name, then its argument
-     * pieces follow; sequentially, or (parallel) one piece of each call per
-     * round, interleaved. */
-    size_t ncalls = json_array_size(tools);
-    bool parallel = bool_of(sc, "parallel");
-    size_t rounds = 0;
-    for (size_t k = 0; k < ncalls; k++)
-      if (json_array_size(json_array_get(pieces, k)) > rounds)
-        rounds = json_array_size(json_array_get(pieces, k));
-    for (size_t k = 0; k < ncalls; k++) {
-      for (size_t round = 0; round < (parallel ? rounds : 1); round++) {
-        for (size_t m = parallel ? 0 : k; m < (parallel ? ncalls : k + 1); m++) {
-          json_t *p = json_array_get(pieces, m);
-          tc = json_array_get(tools, m);
-          if (round == 0)
-            EVENT(chunk(&env,
-                        json_pack("{s:[{s:i,s:O,s:s,s:{s:O,s:s}}]}", "tool_calls", "index",
-                                  (int)m, "id", json_object_get(tc, "id"), "type",
-                                  "function", "function", "name",
-                                  json_object_get(tc, "name"), "arguments", ""),
-                        NULL));
-          size_t from = parallel ? round : 0;
-          size_t to = parallel ? round + 1 : json_array_size(p);
-          for (size_t q = from; q < to && q < json_array_size(p); q++) {
-            json_t *arg = json_array_get(p, q);
-            if (json_string_length(arg) == 0)
-              continue;
-            EVENT(chunk(&env,
-                        json_pack("{s:[{s:i,s:{s:O}}]}", "tool_calls", "index", (int)m,
-                                  "function", "arguments", arg),
-                        NULL));
-            AFTER_CONTENT_CHUNK();
-          }
-        }
-      }
-      if (parallel)
-        break;
-    }
-    json_t *fin = chunk(&env, json_object(), json_incref(finish));
-    if (strcmp(mode, "in_finish_chunk") == 0)
-      json_object_set(fin, "usage", usage);
-    EVENT(fin);
-    bool want_usage = strcmp(mode, "always") == 0 ||
-                      (strcmp(mode, "requested") == 0 &&
-                       json_is_true(json_object_get(json_object_get(req, "stream_options"),
-                                                    "include_usage")));
-    if (want_usage)
-      EVENT(json_pack("{s:O,s:s,s:I,s:O,s:O,s:[],s:O}", "id", env.id, "object",
-                      "chat.completion.chunk", "created", env.created, "model", env.model,
-                      "system_fingerprint", env.fingerprint, "choices", "usage", usage));
+    fp_buf_t b = {0};
+    write_body(&b, o, &e, content_null);
+    ok = ok && !b.failed;
+    fp_job_set_body(j, &b, "application/json");
+    oai_destroy(o);
   }
-  if (!bool_of(sc, "no_done"))
-    push(j, ITEM_EVENT, "data: [DONE]\n\n", 14);
-planned:
-  (void)cut;
-#undef AFTER_CONTENT_CHUNK
-#undef EVENT
-out:
-  json_decref(pieces);
-  json_decref(chunks);
-  json_decref(content);
-  json_decref(finish);
-  json_decref(usage);
-  json_decref(env.id);
-  json_decref(env.model);
-  json_decref(env.fingerprint);
+  envelope_free(&e);
+  return ok;
 }
 
-/* ---- running the plan ------------------------------------------------------ */
-
-static void on_abort(void *data)
+/* OpenAI's error shape; the kind names the class of failure. */
+static void oai_error_body(fp_buf_t *out, int status)
 {
-  job_t *j = data;
-  if (j->stream && j->started) {
-    fake_stats.active_streams--;
-    fake_stats.cancelled++;
-  }
-  job_free(j);
+  const char *kind = status == 429   ? "rate_limit_exceeded"
+                     : status == 401 ? "invalid_api_key"
+                     : status == 403 ? "permission_denied"
+                     : status == 404 ? "not_found_error"
+                     : status == 408 ? "timeout"
+                     : status == 413 ? "request_too_large"
+                     : status >= 500 ? "server_error"
+                                     : "invalid_request_error";
+  fp_buf_printf(out,
+                "{\"error\":{\"message\":\"fake error %d\",\"type\":\"%s\",\"param\":null,"
+                "\"code\":\"%s\"}}",
+                status, kind, kind);
 }
 
-static void step(uv_timer_t *t);
-
-/* Emit items until one needs waiting for; returns when the job is over. */
-static void run_items(job_t *j, bool one)
-{
-  while (j->next < j->n) {
-    item_t *it = &j->items[j->next++];
-    if (it->kind == ITEM_CUT) {
-      fake_stats.active_streams--;
-      fake_conn_drop(j->c);
-      job_free(j);
-      return;
-    }
-    fake_stream_write(j->c, it->data, it->len);
-    if (fake_conn_gone(j->c))
-      return; /* on_abort has run */
-    if (one && j->interval_ms > 0 && j->next < j->n) {
-      uv_timer_start(&j->timer, step, j->interval_ms, 0);
-      return;
-    }
-  }
-  fake_stats.active_streams--;
-  fake_stats.completed++;
-  fake_stream_end(j->c);
-  job_free(j);
-}
-
-static void step(uv_timer_t *t)
-{
-  run_items(t->data, true);
-}
-
-static void start(uv_timer_t *t)
-{
-  job_t *j = t->data;
-  if (!j->stream) {
-    fake_respond(j->c, j->status, j->ctype, j->headers, j->body, j->body_len);
-    fake_stats.completed++;
-    job_free(j);
-    return;
-  }
-  j->started = true;
-  fake_stats.active_streams++;
-  fake_stream_begin(j->c, j->headers);
-  if (j->first_ms > 0) {
-    uv_timer_start(&j->timer, step, j->first_ms, 0);
-    return;
-  }
-  run_items(j, j->interval_ms > 0);
-}
-
-void openai_chat(fake_conn_t *c, fake_request_t *r, json_t *req, json_t *sc)
-{
-  if (bool_of(sc, "drop_connection")) {
-    fake_conn_drop(c);
-    return;
-  }
-  job_t *j = calloc(1, sizeof(*j));
-  j->c = c;
-  j->ctype = "application/json";
-  j->status = (int)int_or(sc, "status", 200);
-  j->headers = json_object();
-  if (json_is_object(json_object_get(sc, "headers")))
-    json_object_update(j->headers, json_object_get(sc, "headers"));
-  const json_t *ra = json_object_get(sc, "retry_after");
-  if (json_is_number(ra)) {
-    char v[32];
-    snprintf(v, sizeof(v), "%g", json_number_value(ra));
-    json_object_set_new(j->headers, "Retry-After", json_string(v));
-  }
-  j->stream = j->status < 400 && json_is_true(json_object_get(req, "stream"));
-  j->first_ms = (uint64_t)int_or(sc, "first_token_ms", 0);
-  j->interval_ms = (uint64_t)int_or(sc, "token_interval_ms", 0);
-  if (j->status >= 400)
-    build_error(j, sc, j->status);
-  else
-    build(j, r, req, sc);
-  uv_timer_init(fake_loop(), &j->timer);
-  j->timer.data = j;
-  fake_conn_set_abort(c, on_abort, j);
-  json_int_t latency = int_or(sc, "latency_ms", 0);
-  if (latency > 0)
-    uv_timer_start(&j->timer, start, (uint64_t)latency, 0);
-  else
-    start(&j->timer);
-}
+const fp_format_t fp_openai_chat = {
+    .name = "openai",
+    .parse = oai_parse,
+    .build = oai_build,
+    .error_body = oai_error_body,
+};
