@@ -219,7 +219,7 @@ int sb_cli_chat(int argc, char **argv)
       stream = false;
     else if (a[0] == '-' && a[1] != '\0') {
       fprintf(stderr, "switchboard chat: unknown option '%s'\nusage: %s\n", a, usage);
-      return 2;
+      goto usage_error;
     } else {
       if (prompt.len > 0)
         sb_buf_append(&prompt, " ", 1);
@@ -229,7 +229,7 @@ int sb_cli_chat(int argc, char **argv)
   }
   if (model == NULL) {
     fprintf(stderr, "switchboard chat: -m MODEL is required\nusage: %s\n", usage);
-    return 2;
+    goto usage_error;
   }
   if (prompt.len == 0) {
     char buf[8192];
@@ -240,7 +240,7 @@ int sb_cli_chat(int argc, char **argv)
   }
   if (prompt.len == 0) {
     fprintf(stderr, "switchboard chat: no prompt given\n");
-    return 2;
+    goto usage_error;
   }
 
   sb_buf_t body;
@@ -335,4 +335,8 @@ int sb_cli_chat(int argc, char **argv)
   sb_buf_free(&body);
   sb_buf_free(&prompt);
   return exit_code;
+
+usage_error:
+  sb_buf_free(&prompt);
+  return 2;
 }
