@@ -143,9 +143,10 @@ static int multi_timer_cb(CURLM *multi, long timeout_ms, void *userp)
     uv_timer_stop(&m->timer);
     return 0;
   }
-  /* 0 means "as soon as possible", but not from inside this callback. */
-  uv_timer_start(&m->timer, multi_timer_fired,
-                 timeout_ms == 0 ? 1 : (uint64_t)timeout_ms, 0);
+  /* 0 means "as soon as possible", but not from inside this callback: a
+   * 0 ms libuv timer runs on the loop's next turn without sleeping (a 1 ms
+   * one would add a millisecond to every request). */
+  uv_timer_start(&m->timer, multi_timer_fired, (uint64_t)timeout_ms, 0);
   return 0;
 }
 
