@@ -63,7 +63,13 @@ struct sb_call {
   sb_slice_t req_raw;
   sb_slice_t requested_model;
   bool stream;
-  const char *api;       /* "chat" or "skill" */
+  const char *api;       /* "chat", "skill", "messages", "embeddings" */
+  /* Endpoints that are not chat (embeddings) replace the codec's request
+   * builder and 2xx-body handler with their own; NULL = the codec's. */
+  sb_status_t (*build_request)(sb_call_t *c, sb_upstream_request_t *r);
+  void (*take_response)(sb_call_t *c, sb_slice_t body);
+  /* Likewise for stream events (the Messages pass-through to Anthropic). */
+  sb_status_t (*take_event)(sb_call_t *c, const sb_sse_event_t *ev);
   sb_slice_t agent;      /* X-Agent, or "local" */
   sb_slice_t key_label;  /* who called */
   sb_slice_t app;        /* HTTP-Referer / X-Title */
@@ -88,6 +94,8 @@ struct sb_call {
   sb_sse_parser_t sse;
   sb_arena_t scratch;   /* per upstream event */
   sb_buf_t out;         /* the chunk being written */
+  void *codec_state;    /* a translating codec's per-call state (arena) */
+  const char *codec_error; /* why chat_request said SB_ERROR, for the 400 */
 
   /* progress */
   bool committed;       /* the client has the response head */
@@ -106,6 +114,14 @@ struct sb_call {
   int64_t cost_pico;
   char finish_reason[32];
   char native_finish_reason[64];
+
+  /* keys and budgets (src/accounts/admit.c) */
+  struct sb_key *key;     /* the client key, or NULL; the exchange owns it */
+  bool admitted;          /* counted against the key's limits */
+  int64_t reserved_pico;  /* reservation to release when the call ends */
+  uint64_t ledger_seq;    /* the row's sequence (durable waits) */
+  void *commit_wait;      /* sb_ledger_waiter_t while a durable finish waits */
+  sb_slice_t deferred_json; /* the response held back until its row commits */
 
   /* timing */
   uint64_t t_start, t_first_token;
@@ -129,6 +145,19 @@ void sb_call_respond(sb_call_t *c, sb_slice_t json);
 /* Fail the call before anything was sent. */
 void sb_call_fail(sb_call_t *c, int status, const char *type,
                   const char *message);
+void sb_call_fail_with(sb_call_t *c, const sb_call_error_t *e);
+
+/* ---- accounts (src/accounts/admit.c) ------------------------------------ */
+
+/* After routing, before the upstream request: the caller's client key (if
+ * any) must allow the model, its RPM/TPM windows must be open, and the
+ * call's worst-case cost must fit its budget; that cost is reserved. On
+ * refusal the call is failed (401/402/403/429) and SB_ERROR returned. */
+sb_status_t sb_call_admit(sb_call_t *c);
+/* When the call ends (once, with its final cost): release the
+ * reservation, settle the cost and tokens on the key, and write the key's
+ * hash (empty without a key) for the ledger row. */
+void sb_call_settle(sb_call_t *c, char *key_hash, size_t cap);
 /* Hand one chunk to the sink, committing the stream on the first one. */
 sb_status_t sb_call_emit_chunk(sb_call_t *c, sb_slice_t json);
 /* The upstream reported an error inside its stream. */

@@ -45,5 +45,7 @@ typedef struct sb_codec {
 const sb_codec_t *sb_codec_find(const char *format);
 
 extern const sb_codec_t sb_codec_openai;
+extern const sb_codec_t sb_codec_anthropic; /* Messages API */
+extern const sb_codec_t sb_codec_gemini;    /* generateContent */
 
 #endif

@@ -173,8 +173,37 @@ static void record(sb_call_t *c, int status, const char *error)
   if (error != NULL)
     copy_slice(row.error, sizeof(row.error), sb_slice_z(error));
   c->final_status = status;
+  sb_call_settle(c, row.key_hash, sizeof(row.key_hash));
   if (c->gw->ledger != NULL)
-    sb_ledger_record(c->gw->ledger, &row);
+    c->ledger_seq = sb_ledger_record(c->gw->ledger, &row);
+}
+
+/* `durable`: hand the response's end to the sink only once its row is
+ * committed (group commit, ledger.h). */
+static void committed_cb(void *data)
+{
+  sb_call_t *c = data;
+  if (c->deferred_json.ptr != NULL)
+    c->sink->response(c, c->deferred_json);
+  else
+    c->sink->stream_end(c);
+}
+
+static bool defer_until_committed(sb_call_t *c, sb_slice_t json)
+{
+  if (!sb_ledger_is_durable(c->gw->ledger) || c->ledger_seq == 0)
+    return false;
+  sb_ledger_waiter_t *w = sb_arena_calloc(c->arena, sizeof(*w));
+  if (w == NULL)
+    return false;
+  if (json.ptr != NULL) {
+    c->deferred_json = sb_arena_slice_dup(c->arena, json);
+    if (c->deferred_json.ptr == NULL)
+      return false;
+  }
+  c->commit_wait = w;
+  return sb_ledger_when_committed(c->gw->ledger, &c->worker->loop, w,
+                                  c->ledger_seq, committed_cb, c) == SB_OK;
 }
 
 /* Before any byte reached the client. */
@@ -193,6 +222,11 @@ static void finish_error(sb_call_t *c, const sb_call_error_t *e)
   snprintf(c->finish_reason, sizeof(c->finish_reason), "error");
   record(c, e->status, msg);
   c->sink->error(c, e);
+}
+
+void sb_call_fail_with(sb_call_t *c, const sb_call_error_t *e)
+{
+  finish_error(c, e);
 }
 
 void sb_call_fail(sb_call_t *c, int status, const char *type,
@@ -215,6 +249,8 @@ void sb_call_respond(sb_call_t *c, sb_slice_t json)
   compute_cost(c);
   c->t_first_token = sb_now_ns();
   record(c, 200, NULL);
+  if (defer_until_committed(c, json))
+    return;
   c->sink->response(c, json);
 }
 
@@ -335,6 +371,8 @@ static void finish_stream(sb_call_t *c)
     c->sink->stream_chunk(c, sb_buf_slice(&c->out));
   record(c, c->stream_failed ? c->stream_error_code : 200,
          c->stream_failed ? c->stream_error : NULL);
+  if (defer_until_committed(c, SB_NULL_SLICE))
+    return;
   c->sink->stream_end(c);
 }
 
@@ -394,7 +432,9 @@ static sb_status_t on_event(void *data, const sb_sse_event_t *ev)
 {
   sb_call_t *c = data;
   sb_arena_reset(&c->scratch);
-  sb_status_t rc = c->route.provider->codec->chat_event(c, ev);
+  sb_status_t rc = c->take_event != NULL
+                       ? c->take_event(c, ev)
+                       : c->route.provider->codec->chat_event(c, ev);
   if (rc == SB_DONE)
     c->saw_done = true;
   return rc;
@@ -550,7 +590,10 @@ static void on_done(sb_upstream_t *u, void *data,
     return;
   }
   /* Ends in sb_call_respond() or sb_call_fail(): `c` is gone after this. */
-  c->route.provider->codec->chat_response(c, sb_buf_slice(&c->up_resp));
+  if (c->take_response != NULL)
+    c->take_response(c, sb_buf_slice(&c->up_resp));
+  else
+    c->route.provider->codec->chat_response(c, sb_buf_slice(&c->up_resp));
 }
 
 static const sb_upstream_callbacks_t upstream_cbs = {
@@ -612,6 +655,8 @@ void sb_call_start(sb_call_t *c)
     sb_call_fail(c, 503, "provider_unavailable", msg);
     return;
   }
+  if (sb_call_admit(c) != SB_OK)
+    return;
   c->j_id = quote(c, sb_slice_z(c->id));
   c->j_model = quote(c, c->route.model_id);
   c->j_provider = quote(c, sb_slice_z(c->route.provider->display_name));
@@ -626,7 +671,9 @@ void sb_call_start(sb_call_t *c)
   sb_upstream_request_t r;
   memset(&r, 0, sizeof(r));
   r.timeouts = c->route.provider->timeouts;
-  sb_status_t rc = c->route.provider->codec->chat_request(c, &r);
+  sb_status_t rc = c->build_request != NULL
+                       ? c->build_request(c, &r)
+                       : c->route.provider->codec->chat_request(c, &r);
   if (rc == SB_DECLINED) {
     sb_call_fail(c, 413, "payload_too_large",
                  "the request is too large for the provider");
@@ -634,7 +681,9 @@ void sb_call_start(sb_call_t *c)
   }
   if (rc != SB_OK) {
     sb_call_fail(c, 400, "invalid_request",
-                 "the request could not be translated for the provider");
+                 c->codec_error != NULL
+                     ? c->codec_error
+                     : "the request could not be translated for the provider");
     return;
   }
   c->up = sb_upstream_start(c->worker->upstream, &r, &upstream_cbs, c);

@@ -5,6 +5,8 @@
 
 static const sb_codec_t *const codecs[] = {
     &sb_codec_openai,
+    &sb_codec_anthropic,
+    &sb_codec_gemini,
 };
 
 const sb_codec_t *sb_codec_find(const char *format)

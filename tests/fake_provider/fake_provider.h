@@ -12,10 +12,13 @@
  *   recorder.c  the ring of recorded requests and its JSON rendering
  *   response.c  the response engine: timing, faults, HTTP framing, stats
  *   openai.c    the OpenAI chat completions wire format
+ *   anthropic.c the Anthropic Messages wire format
+ *   gemini.c    the Gemini generateContent wire format
+ *   events.c    pre-rendered event lists and splitting for those two
  *   jscan.c     a validating JSON scanner that finds top-level members
  *   util.c      growable buffers, JSON string writing, UTF-8
  *
- * A wire format (OpenAI now; Anthropic, Gemini later) is an fp_format_t:
+ * A wire format (OpenAI, Anthropic, Gemini) is an fp_format_t:
  * it reads the request, then either fills a non-stream body or hands the
  * engine a generator of SSE events. Timing, faults and framing are shared.
  */
@@ -167,6 +170,7 @@ typedef struct {
   const json_t *content;     /* string, null, or NULL when absent */
   const json_t *chunks;      /* array of strings or NULL */
   const json_t *reasoning;   /* string or NULL */
+  const json_t *signature;   /* string or NULL: thinking / thought signature */
   const json_t *tool_calls;  /* array of {id, name, arguments} or NULL */
   size_t arg_chunk;
   bool parallel;
@@ -274,10 +278,42 @@ void fp_job_free(fp_job_t *j); /* only for a job that was never started */
 /* ---- openai.c ------------------------------------------------------------ */
 
 extern const fp_format_t fp_openai_chat;
+extern const fp_format_t fp_openai_embeddings; /* embeddings.c */
+extern const fp_format_t fp_gemini_embeddings; /* embeddings.c */
 /* The text of the last user message in a raw JSON messages array (string
  * content, or the text parts of array content) into out; false when there
  * is none. Only that message is parsed. Shared by formats whose messages
  * have the OpenAI/Anthropic shape. */
 bool fp_last_user_text(fp_span_t messages, fp_buf_t *out);
+
+/* ---- events.c: helpers for the Anthropic and Gemini formats ------------- */
+
+/* A stream rendered up front: append an event's bytes to fp_ev_buf(), then
+ * fp_ev_mark() it. Hand it to fp_job_set_stream with fp_evlist_ops. */
+typedef struct fp_evlist fp_evlist_t;
+fp_evlist_t *fp_ev_new(void);
+fp_buf_t *fp_ev_buf(fp_evlist_t *l);
+void fp_ev_mark(fp_evlist_t *l, bool counted);
+bool fp_ev_failed(const fp_evlist_t *l);
+long fp_ev_counted(const fp_evlist_t *l);
+void fp_ev_free(void *state);
+extern const fp_stream_ops_t fp_evlist_ops;
+
+size_t fp_word_end(const char *s, size_t n, size_t off);
+size_t fp_piece_end(const char *s, size_t n, size_t off, size_t size);
+const json_t *fp_call_field(const fp_scn_t *sc, size_t m, const char *key);
+const char *fp_call_args(const fp_scn_t *sc, size_t m, size_t *len);
+/* The reply text (content, joined chunks, or the echo of `user`); false
+ * when the reply has no text (content null, or tool calls alone). */
+bool fp_reply_text(const fp_scn_t *sc, const char *user, size_t user_len, fp_buf_t *text);
+/* The i-th text piece of a stream (a scenario chunk, or the next word of
+ * text from *off); 0 when there is none left. */
+size_t fp_text_pieces(const fp_scn_t *sc, const char *text, size_t n, size_t i, size_t *off,
+                      const char **piece, size_t *len);
+
+/* ---- anthropic.c, gemini.c ---------------------------------------------- */
+
+extern const fp_format_t fp_anthropic_messages;
+extern const fp_format_t fp_gemini_generate;
 
 #endif

@@ -18,6 +18,11 @@ typedef struct {
 
 static const chat_route_t chat_routes[] = {
     {"POST", "/chat/completions", &fp_openai_chat},
+    {"POST", "/embeddings", &fp_openai_embeddings},
+    {"POST", ":batchEmbedContents", &fp_gemini_embeddings},
+    {"POST", "/messages", &fp_anthropic_messages},
+    {"POST", ":generateContent", &fp_gemini_generate},
+    {"POST", ":streamGenerateContent", &fp_gemini_generate},
 };
 
 static bool ends_with(const char *s, const char *suffix)

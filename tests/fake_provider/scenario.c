@@ -16,7 +16,7 @@ static const char *const known_fields[] = {
     "chunks", "reasoning", "tool_calls", "arg_chunk", "parallel", "finish_reason", "usage",
     "usage_mode", "latency_ms", "first_token_ms", "token_interval_ms", "cut_after", "garbage",
     "garbage_hex", "garbage_after", "no_done", "drop_connection", "sse_comments", "reset",
-    "raw_events", "id", "model", "system_fingerprint", "created", "comment",
+    "raw_events", "id", "model", "system_fingerprint", "created", "comment", "signature",
 };
 
 /* Headers the engine writes itself: letting a scenario set them would
@@ -260,6 +260,7 @@ fp_scn_t *fp_scn_compile(json_t *json, char *err, size_t errlen)
   s->body = json_object_get(json, "body");
   if (!get_str(json, "content", true, &s->content, err, errlen) ||
       !get_str(json, "reasoning", false, &s->reasoning, err, errlen) ||
+      !get_str(json, "signature", false, &s->signature, err, errlen) ||
       !get_str(json, "finish_reason", true, &s->finish_reason, err, errlen) ||
       !get_str(json, "id", false, &s->id, err, errlen) ||
       !get_str(json, "model", false, &s->model, err, errlen) ||

@@ -440,6 +440,63 @@ chat "$STREAM_MSG" -N >/dev/null
 eq "sse_comments: between every two events" "5 4" "$(events | wc -l) $(grep -c '^: keep-alive$' "$WORK/body")"
 ok "sse_comments: not before the first event" grep -q '^data' <(head -n1 "$WORK/body")
 
+# ---- Anthropic Messages -----------------------------------------------------------------------
+
+an() { # JSON [curl args...] -> status; POST /v1/messages
+  local body=$1
+  shift
+  call POST /v1/messages -H 'Content-Type: application/json' --data-binary "$body" "$@"
+}
+AN_MSG='{"model":"claude-x","max_tokens":10,"messages":[{"role":"user","content":[{"type":"text","text":"hi there"}]}]}'
+AN_STREAM='{"model":"claude-x","max_tokens":10,"stream":true,"messages":[{"role":"user","content":"hi"}]}'
+reset
+eq "anthropic: status" 200 "$(an '{"model":"claude-x","messages":[{"role":"user","content":"hello"}]}')"
+eq "anthropic: echo by default" \
+  '{"id":"msg_fake_1","type":"message","role":"assistant","model":"claude-x","content":[{"type":"text","text":"echo: hello"}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":16,"output_tokens":2}}' "$(body)"
+script '[{"match":{"model":"nobody"}},{"reasoning":"a b","signature":"SIG","content":"x y","usage":{"cache_read_input_tokens":7}},{"reasoning":"a b","signature":"SIG","chunks":["x","y"],"tool_calls":[{"id":"toolu_1","name":"f","arguments":"{\"k\":12345}"}],"arg_chunk":5},{"status":529},{"raw_events":["{\"type\":\"ping\"}"],"no_done":true}]'
+an "$AN_MSG" >/dev/null
+eq "anthropic: thinking, text, usage merged" \
+  '[{"type":"thinking","thinking":"a b","signature":"SIG"},{"type":"text","text":"x y"}]|{"input_tokens":27,"output_tokens":2,"cache_read_input_tokens":7}' \
+  "$(jq -c '.content' "$WORK/body")|$(jq -c '.usage' "$WORK/body")"
+an "$AN_STREAM" -N >/dev/null
+eq "anthropic stream: content type" "text/event-stream" "$(header content-type)"
+eq "anthropic stream: event names match the data types" 0 \
+  "$(paste -d' ' <(grep '^event: ' "$WORK/body" | sed 's/^event: //') <(json_events | jq -r .type) | awk '$1 != $2' | wc -l)"
+eq "anthropic stream: event sequence" \
+  "message_start ping content_block_start content_block_delta content_block_delta content_block_delta content_block_stop content_block_start content_block_delta content_block_delta content_block_stop content_block_start content_block_delta content_block_delta content_block_delta content_block_stop message_delta message_stop " \
+  "$(json_events | jq -j '.type + " "')"
+eq "anthropic stream: deltas" 'thinking_delta:"a " thinking_delta:"b" signature_delta:"SIG" text_delta:"x" text_delta:"y" input_json_delta:"{\"k\":" input_json_delta:"12345" input_json_delta:"}" ' \
+  "$(json_events | jq -j 'select(.type == "content_block_delta") | .delta | "\(.type):\(.thinking // .signature // .text // .partial_json | tojson) "')"
+eq "anthropic stream: tool_use block" '{"type":"tool_use","id":"toolu_1","name":"f","input":{}}' \
+  "$(json_events | jq -c 'select(.type == "content_block_start" and .index == 2) | .content_block')"
+eq "anthropic stream: stop reason and usage" '{"type":"message_delta","delta":{"stop_reason":"tool_use","stop_sequence":null},"usage":{"output_tokens":5}}' \
+  "$(json_events | jq -c 'select(.type == "message_delta")')"
+eq "anthropic: 529 overloaded" "529|overloaded_error" "$(an "$AN_MSG")|$(jq -r '.error.type' "$WORK/body")"
+an "$AN_STREAM" -N >/dev/null
+eq "anthropic: raw events, no message_stop" '{"type":"ping"}' "$(json_events)"
+eq "anthropic: recorded path" '"/v1/messages"' "$(last .path)"
+
+# ---- Gemini generateContent ---------------------------------------------------------------------
+
+GM_MSG='{"contents":[{"role":"user","parts":[{"text":"hi "},{"text":"gem"}]}]}'
+reset
+script '[{"match":{"model":"gemini-x"},"reasoning":"hmm","content":"a b","usage":{"cachedContentTokenCount":3}},{"tool_calls":[{"name":"f","arguments":"{\"k\":1}"},{"name":"g"}],"signature":"TS"},{"status":429,"retry_after":2},{"content":"s","finish_reason":"SAFETY"}]'
+eq "gemini: status" 200 "$(call POST /v1beta/models/gemini-x:generateContent --data-binary "$GM_MSG")"
+eq "gemini: model from the path, thought and text parts, usage merged" \
+  '[{"text":"hmm","thought":true},{"text":"a b"}]|STOP|{"promptTokenCount":17,"candidatesTokenCount":2,"cachedContentTokenCount":3,"totalTokenCount":19}|"gemini-x"' \
+  "$(jq -c '.candidates[0].content.parts' "$WORK/body")|$(jq -r '.candidates[0].finishReason' "$WORK/body")|$(jq -c '.usageMetadata' "$WORK/body")|$(jq -c '.modelVersion' "$WORK/body")"
+call POST '/v1beta/models/gemini-y:streamGenerateContent?alt=sse' -N --data-binary "$GM_MSG" >/dev/null
+eq "gemini stream: CRLF framing" 3 "$(grep -c $'^data: .*\r$' "$WORK/body")"
+eq "gemini stream: one call per event, signature on the first, finish last" \
+  '[{"functionCall":{"name":"f","args":{"k":1}},"thoughtSignature":"TS"}]|[{"functionCall":{"name":"g","args":{}}}]|[{"text":""}]STOP' \
+  "$(events | tr -d '\r' | jq -j '(.candidates[0].content.parts | tojson) + (.candidates[0].finishReason // "|")')"
+eq "gemini: 429 with Retry-After and Google's error shape" "429|2|RESOURCE_EXHAUSTED" \
+  "$(call POST /v1beta/models/m:generateContent --data-binary "$GM_MSG")|$(header retry-after)|$(jq -r '.error.status' "$WORK/body")"
+call POST /v1beta/models/m:generateContent --data-binary "$GM_MSG" >/dev/null
+eq "gemini: finish_reason as written" SAFETY "$(jq -r '.candidates[0].finishReason' "$WORK/body")"
+eq "gemini: recorded path and query" '"/v1beta/models/gemini-y:streamGenerateContent"|"alt=sse"' \
+  "$(control GET requests | jq -c '.requests[1].path')|$(control GET requests | jq -c '.requests[1].query')"
+
 # ---- stats: a client that hangs up ------------------------------------------------------------
 
 reset

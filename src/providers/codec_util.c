@@ -1,0 +1,181 @@
+/* Helpers shared by the translating codecs; see codec_util.h. */
+#include "codec_util.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <strings.h>
+
+#include "switchboard/catalog.h"
+
+void sb_cu_header(sb_call_t *c, const char *name, const char *value)
+{
+  if (name != NULL && value != NULL &&
+      c->n_up_headers < SB_ARRAY_LEN(c->up_headers)) {
+    c->up_headers[c->n_up_headers].name = name;
+    c->up_headers[c->n_up_headers].value = value;
+    c->n_up_headers++;
+  }
+}
+
+void sb_cu_auth_headers(sb_call_t *c)
+{
+  const sb_provider_t *p = c->route.provider;
+  if (p->n_keys > 0) {
+    const char *key =
+        p->keys[p->n_keys == 1 ? 0 : sb_worker_rand(c->worker) % p->n_keys];
+    sb_cu_header(c, p->auth_header,
+                 sb_arena_printf(c->arena, "%s%s",
+                                 p->auth_prefix != NULL ? p->auth_prefix : "",
+                                 key));
+  }
+  for (size_t i = 0; i < p->n_headers; i++)
+    sb_cu_header(c, p->headers[i].name, p->headers[i].value);
+}
+
+bool sb_cu_provider_has_header(const sb_call_t *c, const char *name)
+{
+  const sb_provider_t *p = c->route.provider;
+  for (size_t i = 0; i < p->n_headers; i++)
+    if (strcasecmp(p->headers[i].name, name) == 0)
+      return true;
+  return false;
+}
+
+sb_status_t sb_cu_refuse(sb_call_t *c, const char *fmt, ...)
+{
+  char msg[400];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  c->codec_error = sb_arena_strndup(c->arena, msg, strlen(msg));
+  return SB_ERROR;
+}
+
+int64_t sb_cu_int(const sb_json_t *obj, const char *name, size_t n, int64_t def)
+{
+  int64_t v;
+  if (sb_json_int64(sb_json_getn(obj, name, n), &v) == SB_OK)
+    return v;
+  return def;
+}
+
+int64_t sb_cu_max_output(const sb_call_t *c, int64_t def)
+{
+  if (c->route.model == NULL)
+    return def;
+  int64_t v = SB_CU_INT(sb_json_get(c->route.model->json, "top_provider"),
+                        "max_completion_tokens", 0);
+  return v > 0 ? v : def;
+}
+
+void sb_cu_usage(sb_call_t *c, uint64_t prompt, uint64_t completion,
+                 uint64_t cached, uint64_t cache_write, uint64_t reasoning)
+{
+  char tmp[512];
+  int n = snprintf(tmp, sizeof(tmp),
+                   "{\"prompt_tokens\":%llu,\"completion_tokens\":%llu,"
+                   "\"total_tokens\":%llu,\"prompt_tokens_details\":"
+                   "{\"cached_tokens\":%llu,\"cache_write_tokens\":%llu},"
+                   "\"completion_tokens_details\":{\"reasoning_tokens\":%llu}}",
+                   (unsigned long long)prompt, (unsigned long long)completion,
+                   (unsigned long long)(prompt + completion),
+                   (unsigned long long)cached, (unsigned long long)cache_write,
+                   (unsigned long long)reasoning);
+  sb_json_t *u;
+  char *copy = sb_arena_strndup(&c->scratch, tmp, (size_t)n);
+  if (copy != NULL &&
+      sb_json_parse(&c->scratch, copy, (size_t)n, 0, &u, NULL) == SB_OK)
+    sb_call_take_usage(c, u);
+}
+
+static void envelope(sb_call_t *c, sb_jw_t *w, const char *object)
+{
+  sb_buf_reset(&c->out);
+  sb_jw_init(w, &c->out);
+  sb_jw_obj_begin(w);
+  sb_jw_kv_raw(w, SB_STRLIT("id"), c->j_id.ptr, c->j_id.len);
+  sb_jw_kv_str(w, SB_STRLIT("object"), object, strlen(object));
+  sb_jw_kv_raw(w, SB_STRLIT("created"), c->j_created.ptr, c->j_created.len);
+  sb_jw_kv_raw(w, SB_STRLIT("model"), c->j_model.ptr, c->j_model.len);
+  sb_jw_kv_raw(w, SB_STRLIT("provider"), c->j_provider.ptr, c->j_provider.len);
+}
+
+static void finish_fields(sb_jw_t *w, const char *finish, sb_slice_t native)
+{
+  if (finish != NULL) {
+    sb_jw_kv_str(w, SB_STRLIT("finish_reason"), finish, strlen(finish));
+    sb_jw_kv_str(w, SB_STRLIT("native_finish_reason"), native.ptr, native.len);
+  } else {
+    sb_jw_kv_raw(w, SB_STRLIT("finish_reason"), SB_STRLIT("null"));
+    sb_jw_kv_raw(w, SB_STRLIT("native_finish_reason"), SB_STRLIT("null"));
+  }
+}
+
+void sb_cu_chunk_begin(sb_call_t *c, sb_jw_t *w)
+{
+  envelope(c, w, "chat.completion.chunk");
+  sb_jw_key_lit(w, "choices");
+  sb_jw_arr_begin(w);
+  sb_jw_obj_begin(w);
+  sb_jw_kv_int(w, SB_STRLIT("index"), 0);
+  sb_jw_key_lit(w, "delta");
+}
+
+sb_status_t sb_cu_chunk_end(sb_call_t *c, sb_jw_t *w, const char *finish,
+                            sb_slice_t native)
+{
+  finish_fields(w, finish, native);
+  sb_jw_obj_end(w);
+  sb_jw_arr_end(w);
+  sb_jw_obj_end(w);
+  if (sb_jw_status(w) != SB_OK) {
+    sb_call_stream_error(c, 502, SB_SLICE_LIT("a stream event is too large"));
+    return SB_ERROR;
+  }
+  if (finish != NULL) {
+    sb_call_set_finish(c, sb_slice_z(finish), native);
+    c->saw_finish = true;
+  }
+  if (sb_call_emit_chunk(c, sb_buf_slice(&c->out)) == SB_ERROR)
+    return SB_ERROR;
+  return SB_OK;
+}
+
+void sb_cu_completion_begin(sb_call_t *c, sb_jw_t *w)
+{
+  envelope(c, w, "chat.completion");
+  sb_jw_kv_raw(w, SB_STRLIT("system_fingerprint"), SB_STRLIT("null"));
+  sb_jw_key_lit(w, "choices");
+  sb_jw_arr_begin(w);
+  sb_jw_obj_begin(w);
+  sb_jw_kv_int(w, SB_STRLIT("index"), 0);
+  sb_jw_key_lit(w, "message");
+}
+
+void sb_cu_completion_end(sb_call_t *c, sb_jw_t *w, const char *finish,
+                          sb_slice_t native)
+{
+  sb_jw_kv_raw(w, SB_STRLIT("logprobs"), SB_STRLIT("null"));
+  finish_fields(w, finish, native);
+  sb_jw_obj_end(w);
+  sb_jw_arr_end(w);
+  if (finish != NULL) {
+    sb_call_set_finish(c, sb_slice_z(finish), native);
+    c->saw_finish = true;
+  }
+  if (!c->usage_known) {
+    c->usage.prompt = (c->req_raw.len + 3) / 4;
+    c->usage.completion = (c->content_bytes + 3) / 4;
+  }
+  c->cost_pico = sb_cost_pico(&c->route.price, &c->usage);
+  sb_jw_key_lit(w, "usage");
+  sb_call_write_usage(c, w);
+  sb_jw_obj_end(w);
+  if (sb_jw_status(w) != SB_OK) {
+    sb_call_fail(c, 502, "provider_unavailable",
+                 "the provider's response is too large");
+    return;
+  }
+  sb_call_respond(c, sb_buf_slice(&c->out));
+}
