@@ -9,6 +9,8 @@ int sb_cli_serve(int argc, char **argv);
 int sb_cli_chat(int argc, char **argv);
 int sb_cli_models(int argc, char **argv);
 int sb_cli_check(int argc, char **argv);
+int sb_cli_keys(int argc, char **argv);
+int sb_cli_usage(int argc, char **argv);
 
 /* Shared option parsing for --config / --listen. */
 typedef struct {

@@ -31,6 +31,11 @@ typedef struct {
   const char *admin_key; /* NULL: local mode */
   bool local_trust;      /* /api/skills from loopback without a key */
 
+  /* accounts (docs/accounts.md) */
+  bool durable;            /* a row commits before its response's last byte */
+  uint32_t retention_days; /* ledger rows kept this long; 0 = forever */
+  uint32_t default_max_tokens; /* budget reservation without max_tokens */
+
   /* client side */
   size_t max_header_bytes;
   size_t max_body_bytes;

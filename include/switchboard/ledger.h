@@ -1,6 +1,10 @@
 /*
- * The ledger: one compact row per request (who, which model, which
- * provider, tokens, exact cost, latency, outcome).
+ * The store (DESIGN.md, "Store"): the ledger, one compact row per request
+ * (who, which model, which provider, tokens, exact cost, latency,
+ * outcome), the client keys and their spend totals. This header is the
+ * whole interface the gateway uses; the embedded SQLite implementation is
+ * src/accounts/ledger.c, and a Postgres store implements the same calls
+ * (TODO(issue 4): not built yet; `database: postgres://` is refused).
  *
  * Workers never touch the disk: sb_ledger_record() copies the row into an
  * in-memory queue (a mutex held for a pointer swap) and one writer thread
@@ -10,13 +14,17 @@
 #ifndef SWITCHBOARD_LEDGER_H
 #define SWITCHBOARD_LEDGER_H
 
+#include <uv.h>
+
+#include "switchboard/keys.h"
 #include "switchboard/pricing.h"
 
 typedef struct {
   char id[48];
   int64_t created_ms;
   char api[16];
-  char key_label[80];
+  char key_label[96];  /* the key's name, "admin" or "local" */
+  char key_hash[65];   /* client keys only */
   char agent[80];
   char app[160];
   char requested_model[160];
@@ -38,14 +46,53 @@ typedef struct {
 
 typedef struct sb_ledger sb_ledger_t;
 
+typedef struct {
+  /* Commit a request's row before its last byte goes out (the caller
+   * waits with sb_ledger_when_committed); the store also syncs to disk at
+   * every commit (synchronous=FULL) instead of at checkpoints. */
+  bool durable;
+  /* Delete ledger rows older than this many days (0: keep forever). The
+   * per-key daily totals are kept, so budgets and totals stay exact. */
+  uint32_t retention_days;
+} sb_ledger_options_t;
+
 /* Open (creating or migrating) the store named by `database`
- * ("sqlite:PATH"). */
+ * ("sqlite:PATH"), load the client keys with their spend, start the
+ * writer. */
 sb_ledger_t *sb_ledger_open(const char *database, char *err, size_t errlen);
+sb_ledger_t *sb_ledger_open_with(const char *database,
+                                 const sb_ledger_options_t *opts, char *err,
+                                 size_t errlen);
+bool sb_ledger_is_durable(const sb_ledger_t *l);
+
+/* The client key table loaded from the store (owned by the ledger). */
+sb_keys_t *sb_ledger_keys(sb_ledger_t *l);
+/* Queue a key's new state (or its deletion) for the store. */
+void sb_ledger_save_key(sb_ledger_t *l, const sb_key_record_t *rec,
+                        bool deleted);
 /* Flush everything queued, stop the writer, close the store. */
 void sb_ledger_close(sb_ledger_t *l);
 
-/* Queue a row (copied). Never blocks on I/O. */
-void sb_ledger_record(sb_ledger_t *l, const sb_ledger_row_t *row);
+/* Queue a row (copied). Never blocks on I/O. Returns the row's sequence
+ * number (for sb_ledger_when_committed), 0 if it could not be queued. */
+uint64_t sb_ledger_record(sb_ledger_t *l, const sb_ledger_row_t *row);
+
+/* Group commit: call `cb(data)` on `loop`'s thread once the row with
+ * sequence `seq` is committed. The writer commits whatever is queued in
+ * one transaction and wakes every waiter it covers; the wait itself runs
+ * on libuv's thread pool, so the loop never blocks. `w` must stay valid
+ * until the callback. SB_ERROR if the wait cannot be started (then call
+ * `cb` yourself). */
+typedef struct {
+  uv_work_t work;
+  sb_ledger_t *l;
+  uint64_t seq;
+  void (*cb)(void *data);
+  void *data;
+} sb_ledger_waiter_t;
+sb_status_t sb_ledger_when_committed(sb_ledger_t *l, uv_loop_t *loop,
+                                     sb_ledger_waiter_t *w, uint64_t seq,
+                                     void (*cb)(void *data), void *data);
 
 /* One row by generation id, from the queue or the store. Blocks on the
  * store: call it off the event loop. SB_DECLINED when unknown. */

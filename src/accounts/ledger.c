@@ -1,27 +1,49 @@
 /*
  * Ledger queue and writer thread over SQLite; see ledger.h.
  *
- * The writer wakes when rows are queued (or every 50 ms), takes the whole
- * queue in one swap and commits it in one transaction. WAL mode with
- * synchronous=NORMAL: a committed batch survives a process crash; an OS
- * crash may lose the last batches (the `durable` mode of a later release
- * changes that trade).
+ * The writer wakes when the first row of a batch is queued (or every
+ * 50 ms), lets the batch gather for BATCH_WINDOW_MS (unless it is full, a
+ * flush is waiting, or the store is durable), then takes the whole queue
+ * in one swap and commits it in one transaction (rows, the per-key
+ * daily totals they add to, and key changes, in queue order). WAL mode
+ * with synchronous=NORMAL: a committed batch survives a process crash; an
+ * OS crash may lose the last batches. With `durable`, synchronous=FULL and
+ * the gateway holds each response's last byte until its row's batch is
+ * committed (group commit: one fsync covers every row of the batch).
+ *
+ * Schema (PRAGMA user_version):
+ *   1  generations: one compact row per request
+ *   2  generations.key_hash; keys; usage_daily (key_hash, UTC day) totals
+ *      that survive the retention of ledger rows.
  */
 #include "switchboard/ledger.h"
 
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
 #include "switchboard/log.h"
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
+#define DAY_MS 86400000LL
+/* How long a batch may gather before it is committed, and how many rows
+ * commit at once without waiting for the window: under load one commit
+ * (and one wake-up of this thread) covers many requests instead of one. */
+#define BATCH_WINDOW_MS 5
+#define BATCH_MAX 512
+
+typedef enum { NODE_ROW, NODE_KEY, NODE_KEY_DELETE } node_kind_t;
 
 typedef struct row_node {
   struct row_node *next;
-  sb_ledger_row_t row;
+  node_kind_t kind;
+  union {
+    sb_ledger_row_t row;
+    sb_key_record_t key;
+  } u;
 } row_node_t;
 
 struct sb_ledger {
@@ -29,6 +51,12 @@ struct sb_ledger {
   sqlite3 *reader;  /* lookups (sb_ledger_get) */
   pthread_mutex_t read_lock;
   sqlite3_stmt *insert;
+  sqlite3_stmt *add_usage;
+  sqlite3_stmt *put_key;
+  sqlite3_stmt *del_key;
+  sb_keys_t *keys;
+  sb_ledger_options_t opts;
+  int64_t last_prune_ms;
   pthread_t thread;
   pthread_mutex_t lock;
   pthread_cond_t wake;
@@ -37,6 +65,8 @@ struct sb_ledger {
   row_node_t *writing;     /* taken by the writer, not yet committed */
   uint64_t queued_seq;     /* rows ever queued */
   uint64_t committed_seq;  /* rows ever committed (or dropped on error) */
+  size_t n_queued;         /* rows in head..tail */
+  bool urgent;             /* a flush waits: commit without the window */
   bool stop;
 };
 
@@ -70,7 +100,44 @@ static const char *const migrations[] = {
     " error TEXT"
     ") WITHOUT ROWID;"
     "CREATE INDEX IF NOT EXISTS generations_created ON generations(created_ms);",
+    /* 2: keys and per-key daily totals */
+    "ALTER TABLE generations ADD COLUMN key_hash TEXT;"
+    "CREATE INDEX generations_key ON generations(key_hash, created_ms);"
+    "CREATE TABLE keys ("
+    " hash TEXT PRIMARY KEY,"
+    " name TEXT NOT NULL,"
+    " label TEXT NOT NULL,"
+    " limit_pico INTEGER,"
+    " limit_reset TEXT,"
+    " disabled INTEGER NOT NULL DEFAULT 0,"
+    " expires_ms INTEGER,"
+    " models TEXT,"
+    " rpm INTEGER NOT NULL DEFAULT 0,"
+    " tpm INTEGER NOT NULL DEFAULT 0,"
+    " created_ms INTEGER NOT NULL,"
+    " updated_ms INTEGER NOT NULL,"
+    " deleted_ms INTEGER"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE usage_daily ("
+    " key_hash TEXT NOT NULL,"
+    " day INTEGER NOT NULL,"
+    " requests INTEGER NOT NULL,"
+    " cost_pico INTEGER NOT NULL,"
+    " tokens_prompt INTEGER NOT NULL,"
+    " tokens_completion INTEGER NOT NULL,"
+    " PRIMARY KEY (key_hash, day)"
+    ") WITHOUT ROWID;"
+    "INSERT INTO usage_daily SELECT '', (created_ms + latency_ms) / 86400000,"
+    " count(*), sum(cost_pico), sum(tokens_prompt), sum(tokens_completion)"
+    " FROM generations GROUP BY 2;",
 };
+
+static int64_t wall_ms(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static sb_status_t exec(sqlite3 *db, const char *sql, char *err, size_t errlen)
 {
@@ -147,10 +214,107 @@ static void insert_row(sb_ledger_t *l, const sb_ledger_row_t *r)
   sqlite3_bind_int(st, i++, r->streamed);
   sqlite3_bind_int(st, i++, r->cancelled);
   bind_text(st, i++, r->error);
+  bind_text(st, i++, r->key_hash);
   if (sqlite3_step(st) != SQLITE_DONE)
     SB_ERR("ledger: cannot store row %s: %s", r->id, sqlite3_errmsg(l->db));
   sqlite3_reset(st);
   sqlite3_clear_bindings(st);
+
+  /* The day a request is billed to is the day it ended, as for budgets. */
+  st = l->add_usage;
+  sqlite3_bind_text(st, 1, r->key_hash, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 2, (r->created_ms + r->latency_ms) / DAY_MS);
+  sqlite3_bind_int64(st, 3, r->cost_pico);
+  sqlite3_bind_int64(st, 4, (sqlite3_int64)r->usage.prompt);
+  sqlite3_bind_int64(st, 5, (sqlite3_int64)r->usage.completion);
+  if (sqlite3_step(st) != SQLITE_DONE)
+    SB_ERR("ledger: cannot add usage of %s: %s", r->id, sqlite3_errmsg(l->db));
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+}
+
+static void store_key(sb_ledger_t *l, const sb_key_record_t *k, bool deleted)
+{
+  sqlite3_stmt *st;
+  if (deleted) {
+    st = l->del_key;
+    sqlite3_bind_int64(st, 1, wall_ms());
+    sqlite3_bind_text(st, 2, k->hash, -1, SQLITE_STATIC);
+  } else {
+    int i = 1;
+    st = l->put_key;
+    sqlite3_bind_text(st, i++, k->hash, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, i++, k->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, i++, k->label, -1, SQLITE_STATIC);
+    if (k->limit_pico >= 0)
+      sqlite3_bind_int64(st, i++, k->limit_pico);
+    else
+      sqlite3_bind_null(st, i++);
+    const char *reset = sb_reset_name(k->limit_reset);
+    if (reset != NULL)
+      sqlite3_bind_text(st, i++, reset, -1, SQLITE_STATIC);
+    else
+      sqlite3_bind_null(st, i++);
+    sqlite3_bind_int(st, i++, k->disabled);
+    if (k->expires_ms != 0)
+      sqlite3_bind_int64(st, i++, k->expires_ms);
+    else
+      sqlite3_bind_null(st, i++);
+    bind_text(st, i++, k->models);
+    sqlite3_bind_int64(st, i++, k->rpm);
+    sqlite3_bind_int64(st, i++, k->tpm);
+    sqlite3_bind_int64(st, i++, k->created_ms);
+    sqlite3_bind_int64(st, i++, k->updated_ms);
+  }
+  if (sqlite3_step(st) != SQLITE_DONE)
+    SB_ERR("ledger: cannot store key %s: %s", k->hash, sqlite3_errmsg(l->db));
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+}
+
+/* Retention: delete ledger rows older than the window, a slice at a time
+ * so one pass never holds the write lock for long. */
+static void prune(sb_ledger_t *l)
+{
+  if (l->opts.retention_days == 0)
+    return;
+  int64_t now = wall_ms();
+  if (now - l->last_prune_ms < 60000)
+    return;
+  l->last_prune_ms = now;
+  int64_t cutoff = now - (int64_t)l->opts.retention_days * DAY_MS;
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(l->db,
+                         "DELETE FROM generations WHERE id IN (SELECT id FROM "
+                         "generations WHERE created_ms < ? LIMIT 5000)",
+                         -1, &st, NULL) != SQLITE_OK) {
+    SB_ERR("ledger: retention: %s", sqlite3_errmsg(l->db));
+    return;
+  }
+  for (int pass = 0; pass < 100; pass++) {
+    sqlite3_bind_int64(st, 1, cutoff);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE || sqlite3_changes(l->db) == 0)
+      break;
+  }
+  sqlite3_finalize(st);
+}
+
+/* Called with the lock held and rows queued: wait up to BATCH_WINDOW_MS
+ * for more, unless the batch is full or someone waits for a commit. */
+static void gather(sb_ledger_t *l)
+{
+  struct timespec deadline;
+  clock_gettime(CLOCK_REALTIME, &deadline);
+  deadline.tv_nsec += BATCH_WINDOW_MS * 1000000L;
+  if (deadline.tv_nsec >= 1000000000L) {
+    deadline.tv_sec++;
+    deadline.tv_nsec -= 1000000000L;
+  }
+  while (!l->stop && !l->urgent && l->n_queued < BATCH_MAX)
+    if (pthread_cond_timedwait(&l->wake, &l->lock, &deadline) != 0)
+      break; /* the window is over */
 }
 
 static void *writer_main(void *arg)
@@ -159,6 +323,13 @@ static void *writer_main(void *arg)
   pthread_mutex_lock(&l->lock);
   for (;;) {
     while (l->head == NULL && !l->stop) {
+      if (l->opts.retention_days > 0 &&
+          wall_ms() - l->last_prune_ms >= 60000) {
+        pthread_mutex_unlock(&l->lock);
+        prune(l);
+        pthread_mutex_lock(&l->lock);
+        continue;
+      }
       struct timespec ts;
       clock_gettime(CLOCK_REALTIME, &ts);
       ts.tv_nsec += 50 * 1000000;
@@ -170,15 +341,23 @@ static void *writer_main(void *arg)
     }
     if (l->head == NULL && l->stop)
       break;
+    if (!l->opts.durable)
+      gather(l);
     row_node_t *batch = l->head;
     l->head = l->tail = NULL;
+    l->n_queued = 0;
+    l->urgent = false;
     l->writing = batch;
     pthread_mutex_unlock(&l->lock);
 
     uint64_t n = 0;
     sqlite3_exec(l->db, "BEGIN", NULL, NULL, NULL);
-    for (row_node_t *r = batch; r != NULL; r = r->next, n++)
-      insert_row(l, &r->row);
+    for (row_node_t *r = batch; r != NULL; r = r->next, n++) {
+      if (r->kind == NODE_ROW)
+        insert_row(l, &r->u.row);
+      else
+        store_key(l, &r->u.key, r->kind == NODE_KEY_DELETE);
+    }
     if (sqlite3_exec(l->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
       SB_ERR("ledger: commit failed: %s", sqlite3_errmsg(l->db));
       sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
@@ -214,7 +393,118 @@ static sqlite3 *open_db(const char *path, int flags, char *err, size_t errlen)
   return db;
 }
 
+static sb_status_t prepare(sb_ledger_t *l, const char *sql, sqlite3_stmt **st,
+                           char *err, size_t errlen)
+{
+  if (sqlite3_prepare_v2(l->db, sql, -1, st, NULL) != SQLITE_OK) {
+    snprintf(err, errlen, "ledger: %s", sqlite3_errmsg(l->db));
+    return SB_ERROR;
+  }
+  return SB_OK;
+}
+
+/* Sum of usage_daily's `what` for `hash` from day `from` on. */
+static int64_t usage_since(sqlite3 *db, const char *what, const char *hash,
+                           int64_t from_ms)
+{
+  sqlite3_stmt *st = NULL;
+  int64_t v = 0;
+  char sql[160];
+  snprintf(sql, sizeof(sql),
+           "SELECT coalesce(sum(%s), 0) FROM usage_daily WHERE key_hash = ? "
+           "AND day >= ?",
+           what);
+  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+    sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, from_ms / DAY_MS);
+    if (sqlite3_step(st) == SQLITE_ROW)
+      v = sqlite3_column_int64(st, 0);
+  }
+  sqlite3_finalize(st);
+  return v;
+}
+
+static int64_t spend_since(sqlite3 *db, const char *hash, int64_t from_ms)
+{
+  return usage_since(db, "cost_pico", hash, from_ms);
+}
+
+static void col_text(sqlite3_stmt *st, int i, char *dst, size_t cap);
+
+/* Load the live keys with their spend into the key table. */
+static sb_status_t load_keys(sb_ledger_t *l, char *err, size_t errlen)
+{
+  sqlite3_stmt *st = NULL;
+  int64_t now = wall_ms(), keyed = 0;
+  if (sqlite3_prepare_v2(l->db,
+                         "SELECT hash, name, label, limit_pico, limit_reset, "
+                         "disabled, expires_ms, models, rpm, tpm, created_ms, "
+                         "updated_ms FROM keys WHERE deleted_ms IS NULL",
+                         -1, &st, NULL) != SQLITE_OK) {
+    snprintf(err, errlen, "ledger: %s", sqlite3_errmsg(l->db));
+    return SB_ERROR;
+  }
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    sb_key_record_t r;
+    memset(&r, 0, sizeof(r));
+    int i = 0;
+    col_text(st, i++, r.hash, sizeof(r.hash));
+    col_text(st, i++, r.name, sizeof(r.name));
+    col_text(st, i++, r.label, sizeof(r.label));
+    r.limit_pico = sqlite3_column_type(st, i) == SQLITE_NULL
+                       ? -1 : sqlite3_column_int64(st, i);
+    i++;
+    const unsigned char *reset = sqlite3_column_text(st, i++);
+    if (reset == NULL ||
+        sb_reset_parse(sb_slice_z((const char *)reset), &r.limit_reset) != SB_OK)
+      r.limit_reset = SB_RESET_NONE;
+    r.disabled = sqlite3_column_int(st, i++) != 0;
+    r.expires_ms = sqlite3_column_int64(st, i++);
+    col_text(st, i++, r.models, sizeof(r.models));
+    r.rpm = (uint32_t)sqlite3_column_int64(st, i++);
+    r.tpm = (uint32_t)sqlite3_column_int64(st, i++);
+    r.created_ms = sqlite3_column_int64(st, i++);
+    r.updated_ms = sqlite3_column_int64(st, i++);
+    int64_t total = spend_since(l->db, r.hash, 0);
+    keyed += total;
+    if (sb_keys_load(l->keys, &r, total,
+                     spend_since(l->db, r.hash,
+                                 sb_period_start(r.limit_reset, now)),
+                     spend_since(l->db, r.hash,
+                                 sb_period_start(SB_RESET_DAILY, now)),
+                     spend_since(l->db, r.hash,
+                                 sb_period_start(SB_RESET_WEEKLY, now)),
+                     spend_since(l->db, r.hash,
+                                 sb_period_start(SB_RESET_MONTHLY, now)),
+                     (uint64_t)usage_since(l->db, "requests", r.hash, 0),
+                     now) != SB_OK) {
+      sqlite3_finalize(st);
+      snprintf(err, errlen, "ledger: out of memory loading keys");
+      return SB_ERROR;
+    }
+  }
+  sqlite3_finalize(st);
+  /* Everything else (admin, local, deleted keys) counts in the totals. */
+  int64_t all = 0;
+  if (sqlite3_prepare_v2(l->db,
+                         "SELECT coalesce(sum(cost_pico), 0) FROM usage_daily",
+                         -1, &st, NULL) == SQLITE_OK &&
+      sqlite3_step(st) == SQLITE_ROW)
+    all = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  sb_keys_set_unkeyed_usage(l->keys, all - keyed);
+  return SB_OK;
+}
+
 sb_ledger_t *sb_ledger_open(const char *database, char *err, size_t errlen)
+{
+  sb_ledger_options_t opts = {false, 0};
+  return sb_ledger_open_with(database, &opts, err, errlen);
+}
+
+sb_ledger_t *sb_ledger_open_with(const char *database,
+                                 const sb_ledger_options_t *opts, char *err,
+                                 size_t errlen)
 {
   if (strncmp(database, "sqlite:", 7) != 0) {
     snprintf(err, errlen,
@@ -226,25 +516,48 @@ sb_ledger_t *sb_ledger_open(const char *database, char *err, size_t errlen)
   sb_ledger_t *l = calloc(1, sizeof(*l));
   if (l == NULL)
     return NULL;
+  l->opts = *opts;
+  l->keys = sb_keys_new();
+  if (l->keys == NULL)
+    goto fail;
   l->db = open_db(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, err, errlen);
   if (l->db == NULL)
     goto fail;
-  if (exec(l->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", err,
-           errlen) != SB_OK ||
+  if (exec(l->db,
+           opts->durable ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                         : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+           err, errlen) != SB_OK ||
       migrate(l->db, err, errlen) != SB_OK)
     goto fail;
-  if (sqlite3_prepare_v2(
-          l->db,
+  if (prepare(l,
           "INSERT OR REPLACE INTO generations (id, created_ms, api, key_label, "
           "agent, app, requested_model, model, provider, upstream_model, "
           "tokens_prompt, tokens_completion, tokens_cached, tokens_cache_write, "
           "tokens_reasoning, usage_estimated, cost_pico, latency_ms, ttft_ms, "
           "status, finish_reason, native_finish_reason, streamed, cancelled, "
-          "error) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-          -1, &l->insert, NULL) != SQLITE_OK) {
-    snprintf(err, errlen, "ledger: %s", sqlite3_errmsg(l->db));
+          "error, key_hash) VALUES "
+          "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+          &l->insert, err, errlen) != SB_OK ||
+      prepare(l,
+          "INSERT INTO usage_daily (key_hash, day, requests, cost_pico, "
+          "tokens_prompt, tokens_completion) VALUES (coalesce(?, ''),?,1,?,?,?) "
+          "ON CONFLICT (key_hash, day) DO UPDATE SET "
+          "requests = requests + 1, cost_pico = cost_pico + excluded.cost_pico, "
+          "tokens_prompt = tokens_prompt + excluded.tokens_prompt, "
+          "tokens_completion = tokens_completion + excluded.tokens_completion",
+          &l->add_usage, err, errlen) != SB_OK ||
+      prepare(l,
+          "INSERT OR REPLACE INTO keys (hash, name, label, limit_pico, "
+          "limit_reset, disabled, expires_ms, models, rpm, tpm, created_ms, "
+          "updated_ms, deleted_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,NULL)",
+          &l->put_key, err, errlen) != SB_OK ||
+      prepare(l, "UPDATE keys SET deleted_ms = ? WHERE hash = ?", &l->del_key,
+              err, errlen) != SB_OK)
     goto fail;
-  }
+  if (load_keys(l, err, errlen) != SB_OK)
+    goto fail;
+  sb_keys_set_store(l->keys, l);
+  prune(l);
   l->reader = open_db(path, SQLITE_OPEN_READONLY, err, errlen);
   if (l->reader == NULL)
     goto fail;
@@ -254,15 +567,33 @@ sb_ledger_t *sb_ledger_open(const char *database, char *err, size_t errlen)
   pthread_cond_init(&l->flushed, NULL);
   if (pthread_create(&l->thread, NULL, writer_main, l) != 0) {
     snprintf(err, errlen, "ledger: cannot start the writer thread");
+    pthread_mutex_destroy(&l->lock);
+    pthread_mutex_destroy(&l->read_lock);
+    pthread_cond_destroy(&l->wake);
+    pthread_cond_destroy(&l->flushed);
     goto fail;
   }
   return l;
 fail:
   sqlite3_finalize(l->insert);
+  sqlite3_finalize(l->add_usage);
+  sqlite3_finalize(l->put_key);
+  sqlite3_finalize(l->del_key);
   sqlite3_close(l->reader);
   sqlite3_close(l->db);
+  sb_keys_free(l->keys);
   free(l);
   return NULL;
+}
+
+bool sb_ledger_is_durable(const sb_ledger_t *l)
+{
+  return l != NULL && l->opts.durable;
+}
+
+sb_keys_t *sb_ledger_keys(sb_ledger_t *l)
+{
+  return l != NULL ? l->keys : NULL;
 }
 
 void sb_ledger_close(sb_ledger_t *l)
@@ -271,10 +602,15 @@ void sb_ledger_close(sb_ledger_t *l)
     return;
   pthread_mutex_lock(&l->lock);
   l->stop = true;
+  l->urgent = true;
   pthread_cond_signal(&l->wake);
   pthread_mutex_unlock(&l->lock);
   pthread_join(l->thread, NULL);
   sqlite3_finalize(l->insert);
+  sqlite3_finalize(l->add_usage);
+  sqlite3_finalize(l->put_key);
+  sqlite3_finalize(l->del_key);
+  sb_keys_free(l->keys);
   sqlite3_close(l->reader);
   sqlite3_close(l->db);
   pthread_mutex_destroy(&l->lock);
@@ -284,30 +620,85 @@ void sb_ledger_close(sb_ledger_t *l)
   free(l);
 }
 
-void sb_ledger_record(sb_ledger_t *l, const sb_ledger_row_t *row)
+static uint64_t enqueue(sb_ledger_t *l, row_node_t *n)
 {
-  row_node_t *n = malloc(sizeof(*n));
-  if (n == NULL) {
-    SB_ERR("ledger: out of memory, row %s not recorded", row->id);
-    return;
-  }
   n->next = NULL;
-  n->row = *row;
   pthread_mutex_lock(&l->lock);
+  bool first = l->head == NULL;
   if (l->tail != NULL)
     l->tail->next = n;
   else
     l->head = n;
   l->tail = n;
-  l->queued_seq++;
-  pthread_cond_signal(&l->wake);
+  uint64_t seq = ++l->queued_seq;
+  /* Wake the writer for the first row of a batch and for a full one; rows
+   * in between join the batch without a wake-up. */
+  l->n_queued = first ? 1 : l->n_queued + 1;
+  if (first || l->n_queued >= BATCH_MAX)
+    pthread_cond_signal(&l->wake);
   pthread_mutex_unlock(&l->lock);
+  return seq;
+}
+
+uint64_t sb_ledger_record(sb_ledger_t *l, const sb_ledger_row_t *row)
+{
+  row_node_t *n = malloc(sizeof(row_node_t));
+  if (n == NULL) {
+    SB_ERR("ledger: out of memory, row %s not recorded", row->id);
+    return 0;
+  }
+  n->kind = NODE_ROW;
+  memcpy(&n->u.row, row, sizeof(*row));
+  return enqueue(l, n);
+}
+
+void sb_ledger_save_key(sb_ledger_t *l, const sb_key_record_t *rec,
+                        bool deleted)
+{
+  row_node_t *n = malloc(sizeof(row_node_t));
+  if (n == NULL) {
+    SB_ERR("ledger: out of memory, key %s not saved", rec->hash);
+    return;
+  }
+  n->kind = deleted ? NODE_KEY_DELETE : NODE_KEY;
+  memcpy(&n->u.key, rec, sizeof(*rec));
+  enqueue(l, n);
+}
+
+static void wait_work(uv_work_t *req)
+{
+  sb_ledger_waiter_t *w = SB_CONTAINER_OF(req, sb_ledger_waiter_t, work);
+  sb_ledger_t *l = w->l;
+  pthread_mutex_lock(&l->lock);
+  while (l->committed_seq < w->seq)
+    pthread_cond_wait(&l->flushed, &l->lock);
+  pthread_mutex_unlock(&l->lock);
+}
+
+static void wait_done(uv_work_t *req, int status)
+{
+  sb_ledger_waiter_t *w = SB_CONTAINER_OF(req, sb_ledger_waiter_t, work);
+  (void)status;
+  w->cb(w->data);
+}
+
+sb_status_t sb_ledger_when_committed(sb_ledger_t *l, uv_loop_t *loop,
+                                     sb_ledger_waiter_t *w, uint64_t seq,
+                                     void (*cb)(void *data), void *data)
+{
+  w->l = l;
+  w->seq = seq;
+  w->cb = cb;
+  w->data = data;
+  return uv_queue_work(loop, &w->work, wait_work, wait_done) == 0 ? SB_OK
+                                                                 : SB_ERROR;
 }
 
 void sb_ledger_flush(sb_ledger_t *l)
 {
   pthread_mutex_lock(&l->lock);
   uint64_t target = l->queued_seq;
+  l->urgent = true;
   pthread_cond_signal(&l->wake);
   while (l->committed_seq < target)
     pthread_cond_wait(&l->flushed, &l->lock);
@@ -331,8 +722,8 @@ static void col_text(sqlite3_stmt *st, int i, char *dst, size_t cap)
 static bool find_queued(row_node_t *n, const char *id, sb_ledger_row_t *out)
 {
   for (; n != NULL; n = n->next)
-    if (strcmp(n->row.id, id) == 0) {
-      *out = n->row;
+    if (n->kind == NODE_ROW && strcmp(n->u.row.id, id) == 0) {
+      *out = n->u.row;
       return true;
     }
   return false;
@@ -356,8 +747,8 @@ sb_status_t sb_ledger_get(sb_ledger_t *l, const char *id, sb_ledger_row_t *out)
           "model, provider, upstream_model, tokens_prompt, tokens_completion, "
           "tokens_cached, tokens_cache_write, tokens_reasoning, "
           "usage_estimated, cost_pico, latency_ms, ttft_ms, status, "
-          "finish_reason, native_finish_reason, streamed, cancelled, error "
-          "FROM generations WHERE id = ?",
+          "finish_reason, native_finish_reason, streamed, cancelled, error, "
+          "key_hash FROM generations WHERE id = ?",
           -1, &st, NULL) != SQLITE_OK) {
     rc = SB_ERROR;
     goto out;
@@ -391,6 +782,7 @@ sb_status_t sb_ledger_get(sb_ledger_t *l, const char *id, sb_ledger_row_t *out)
     out->streamed = sqlite3_column_int(st, i++) != 0;
     out->cancelled = sqlite3_column_int(st, i++) != 0;
     col_text(st, i++, out->error, sizeof(out->error));
+    col_text(st, i++, out->key_hash, sizeof(out->key_hash));
     rc = SB_OK;
   }
 out:

@@ -2,11 +2,14 @@
  * GET /api/v1/generation?id=gen-...: one past request from the ledger, in
  * OpenRouter's generation shape. The lookup may touch the disk, so it runs
  * on libuv's thread pool and the answer is written back on the worker.
+ * A client key sees only the generations it made; the admin key (and
+ * local mode) sees all.
  */
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "switchboard/api.h"
+#include "switchboard/keys.h"
 #include "switchboard/ledger.h"
 
 typedef struct {
@@ -56,6 +59,7 @@ static void write_row(sb_jw_t *w, const sb_ledger_row_t *r)
   kv_text(w, "agent", r->agent);
   kv_text(w, "app", r->app);
   kv_text(w, "key_label", r->key_label);
+  kv_text(w, "key_hash", r->key_hash);
   sb_jw_kv_int(w, SB_STRLIT("tokens_prompt"), (int64_t)r->usage.prompt);
   sb_jw_kv_int(w, SB_STRLIT("tokens_completion"), (int64_t)r->usage.completion);
   sb_jw_kv_int(w, SB_STRLIT("native_tokens_prompt"), (int64_t)r->usage.prompt);
@@ -97,6 +101,9 @@ static void lookup_done(uv_work_t *w, int status)
     return;
   }
   x->on_abort = NULL;
+  sb_key_t *k = x->principal;
+  if (l->rc == SB_OK && k != NULL && strcmp(l->row.key_hash, k->rec.hash) != 0)
+    l->rc = SB_DECLINED; /* a client key sees only its own generations */
   if (l->rc == SB_DECLINED) {
     sb_api_error(x, 404, "not_found", "generation %s not found", l->id);
   } else if (l->rc != SB_OK) {

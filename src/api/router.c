@@ -95,6 +95,28 @@ void sb_api_handle(sb_http_exchange_t *x)
     sb_api_chat(x, &who);
     return;
   }
+  if (versioned && (SB_SLICE_IS(p, "/messages") ||
+                    SB_SLICE_IS(p, "/messages/count_tokens"))) {
+    if (!post) {
+      sb_api_anthropic_error(x, 405, "method not allowed (use POST)");
+      return;
+    }
+    if (sb_api_auth(x, false, &who) != SB_OK)
+      return;
+    if (p.len > 9)
+      sb_api_messages_count_tokens(x, &who);
+    else
+      sb_api_messages(x, &who);
+    return;
+  }
+  if (versioned && SB_SLICE_IS(p, "/embeddings")) {
+    if (!post)
+      return method_not_allowed(x, "POST");
+    if (sb_api_auth(x, false, &who) != SB_OK)
+      return;
+    sb_api_embeddings(x, &who);
+    return;
+  }
   if (versioned && SB_SLICE_IS(p, "/models")) {
     if (!get)
       return method_not_allowed(x, "GET");
@@ -109,6 +131,25 @@ void sb_api_handle(sb_http_exchange_t *x)
     if (sb_api_auth(x, false, &who) != SB_OK)
       return;
     sb_api_generation(x);
+    return;
+  }
+  if (versioned && (SB_SLICE_IS(p, "/keys") ||
+                    sb_slice_starts(p, SB_STRLIT("/keys/")))) {
+    if (sb_api_auth(x, false, &who) != SB_OK)
+      return;
+    sb_api_keys(x, &who, sb_slice(p.ptr + 5, p.len - 5));
+    return;
+  }
+  if (versioned && (SB_SLICE_IS(p, "/key") || SB_SLICE_IS(p, "/auth/key") ||
+                    SB_SLICE_IS(p, "/credits"))) {
+    if (!get)
+      return method_not_allowed(x, "GET");
+    if (sb_api_auth(x, false, &who) != SB_OK)
+      return;
+    if (SB_SLICE_IS(p, "/credits"))
+      sb_api_credits(x, &who);
+    else
+      sb_api_key_self(x, &who);
     return;
   }
   if (SB_SLICE_IS(path, "/metrics")) {

@@ -17,12 +17,20 @@ static const char usage[] =
     "                                        list the catalog with prices\n"
     "  switchboard check [--config FILE]    validate a config, print what it "
     "resolves to\n"
+    "  switchboard keys create --name N [--limit USD] [--reset daily|weekly|"
+    "monthly]\n"
+    "                   [--rpm N] [--tpm N] [--models a,b]\n"
+    "  switchboard keys list | keys revoke HASH\n"
+    "                                        manage client keys (running "
+    "gateway)\n"
+    "  switchboard usage [--by model|key|agent|day] [--since 7d|2026-11-01]\n"
+    "                                        spend from the ledger\n"
     "  switchboard version\n"
     "\n"
     "Without --config, providers come from the environment (OPENAI_API_KEY,\n"
     "ANTHROPIC_API_KEY, OPENROUTER_API_KEY, GROQ_API_KEY, ... OLLAMA_HOST).\n"
-    "`chat` reads SWITCHBOARD_URL (default http://127.0.0.1:3456) and\n"
-    "SWITCHBOARD_KEY.\n";
+    "`chat` and `keys` read SWITCHBOARD_URL (default http://127.0.0.1:3456)\n"
+    "and SWITCHBOARD_KEY.\n";
 
 int main(int argc, char **argv)
 {
@@ -42,6 +50,10 @@ int main(int argc, char **argv)
     rc = sb_cli_models(argc - 1, argv + 1);
   else if (strcmp(cmd, "check") == 0)
     rc = sb_cli_check(argc - 1, argv + 1);
+  else if (strcmp(cmd, "keys") == 0)
+    rc = sb_cli_keys(argc - 1, argv + 1);
+  else if (strcmp(cmd, "usage") == 0)
+    rc = sb_cli_usage(argc - 1, argv + 1);
   else if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
     printf("switchboard 0.1.0\n");
     rc = 0;

@@ -414,6 +414,9 @@ static void set_defaults(sb_config_t *c)
   c->request_timeout_ms = 30000;
   c->idle_timeout_ms = 75000;
   c->shutdown_grace_ms = 30000;
+  c->durable = false;
+  c->retention_days = 0;
+  c->default_max_tokens = 4096;
   c->upstream_timeouts.connect_ms = 10000;
   c->upstream_timeouts.first_byte_ms = 300000;
   c->upstream_timeouts.idle_ms = 120000;
@@ -427,7 +430,7 @@ static sb_status_t load_file(loader_t *l, const char *path)
       "listen", "workers", "database", "redis", "admin_key", "local_trust",
       "providers", "models", "max_header_bytes", "max_body_bytes",
       "request_timeout_ms", "idle_timeout_ms", "shutdown_grace_ms", "upstream",
-      NULL};
+      "durable", "retention_days", "default_max_tokens", NULL};
   static const char *const upstream_keys[] = {
       "connect_timeout_ms", "first_byte_timeout_ms", "idle_timeout_ms",
       "timeout_ms", "max_body_bytes", NULL};
@@ -476,7 +479,10 @@ static sb_status_t load_file(loader_t *l, const char *path)
       get_size(l, r, "max_body_bytes", &c->max_body_bytes) != SB_OK ||
       get_u32(l, r, "request_timeout_ms", &c->request_timeout_ms) != SB_OK ||
       get_u32(l, r, "idle_timeout_ms", &c->idle_timeout_ms) != SB_OK ||
-      get_u32(l, r, "shutdown_grace_ms", &c->shutdown_grace_ms) != SB_OK)
+      get_u32(l, r, "shutdown_grace_ms", &c->shutdown_grace_ms) != SB_OK ||
+      get_bool(l, r, "durable", &c->durable) != SB_OK ||
+      get_u32(l, r, "retention_days", &c->retention_days) != SB_OK ||
+      get_u32(l, r, "default_max_tokens", &c->default_max_tokens) != SB_OK)
     return SB_ERROR;
   c->workers = (unsigned)workers;
   if (listen != NULL && apply_listen(l, listen) != SB_OK)
@@ -543,6 +549,14 @@ sb_status_t sb_config_load(sb_config_t *c, const char *path,
       c->admin_key = dupz(&l, v);
     if ((v = getenv("SWITCHBOARD_DATABASE")) != NULL && v[0] != '\0')
       c->database = dupz(&l, v);
+    if ((v = getenv("SWITCHBOARD_DURABLE")) != NULL && v[0] != '\0')
+      c->durable = strcmp(v, "1") == 0 || strcmp(v, "true") == 0;
+    if ((v = getenv("SWITCHBOARD_RETENTION_DAYS")) != NULL && v[0] != '\0') {
+      uint64_t n;
+      if (sb_slice_to_u64(sb_slice_z(v), UINT32_MAX, &n) != SB_OK)
+        return fail(&l, "SWITCHBOARD_RETENTION_DAYS must be a number");
+      c->retention_days = (uint32_t)n;
+    }
     if ((v = getenv("SWITCHBOARD_WORKERS")) != NULL && v[0] != '\0') {
       uint64_t n;
       if (sb_slice_to_u64(sb_slice_z(v), 1024, &n) != SB_OK)

@@ -1,0 +1,154 @@
+/*
+ * Client keys: the in-memory key table every worker shares, with each
+ * key's budget, rate-limit windows and usage counters.
+ *
+ * Secrets look like `sk-sb-v1-<64 hex>` (32 bytes from RAND_bytes). Only
+ * their SHA-256 (hex, the `hash` of the key API) is kept, in memory and in
+ * the store; a presented secret is hashed and its digest compared in
+ * constant time.
+ *
+ * Concurrency: the table is a hash map under a read-write lock (lookups
+ * take the read side); every key has its own mutex for its counters. A
+ * lookup returns a counted reference, so a key revoked while requests are
+ * in flight stays valid for them (they still settle their cost), while
+ * every later lookup on every worker fails at once.
+ *
+ * Persistence: changes go through the ledger's queue (ledger.h), in order
+ * with the ledger rows, so the request path never waits on the disk. At
+ * start the table is loaded from the store together with each key's spend
+ * (from the per-key daily totals the writer keeps next to the ledger).
+ */
+#ifndef SWITCHBOARD_KEYS_H
+#define SWITCHBOARD_KEYS_H
+
+#include <pthread.h>
+
+#include "switchboard/limits.h"
+
+#define SB_KEY_SECRET_PREFIX "sk-sb-v1-"
+#define SB_KEY_MAX_NAME 80
+#define SB_KEY_MAX_MODELS 512 /* bytes of the comma-separated allow-list */
+
+/* The persistent part of a key (what the store keeps). */
+typedef struct {
+  char hash[65];              /* SHA-256 of the secret, lowercase hex */
+  char name[SB_KEY_MAX_NAME + 1];
+  char label[32];             /* "sk-sb-v1-1a2…c3d": safe to display */
+  int64_t limit_pico;         /* < 0: no credit limit */
+  sb_reset_t limit_reset;
+  bool disabled;
+  int64_t expires_ms;         /* 0: never */
+  char models[SB_KEY_MAX_MODELS + 1]; /* "a,b,c"; empty: every model */
+  uint32_t rpm, tpm;          /* 0: unlimited */
+  int64_t created_ms, updated_ms;
+} sb_key_record_t;
+
+typedef struct sb_key {
+  sb_key_record_t rec;        /* under `lock` */
+  unsigned char digest[32];
+  pthread_mutex_t lock;
+  int refs;                   /* atomic */
+  bool revoked;               /* deleted: no longer in the table */
+  sb_budget_t budget;
+  int64_t usage_total;        /* all-time settled spend, picodollars */
+  int64_t usage_day, usage_week, usage_month;
+  int64_t day_start, week_start, month_start;
+  uint64_t requests;          /* ledger rows, refused requests included */
+  sb_window_t req_window, tok_window;
+  struct sb_key *next;        /* hash chain */
+} sb_key_t;
+
+typedef struct sb_keys sb_keys_t;
+
+struct sb_ledger;
+
+sb_keys_t *sb_keys_new(void);
+void sb_keys_free(sb_keys_t *t);
+/* Where changes are persisted (NULL: memory only, as in unit tests). */
+void sb_keys_set_store(sb_keys_t *t, struct sb_ledger *store);
+
+/* Insert a loaded key (start-up) with its spend so far. */
+sb_status_t sb_keys_load(sb_keys_t *t, const sb_key_record_t *rec,
+                         int64_t usage_total, int64_t usage_period,
+                         int64_t usage_day, int64_t usage_week,
+                         int64_t usage_month, uint64_t requests,
+                         int64_t now_ms);
+
+/* Create a key from `rec` (name, limits...; hash/label/created are filled
+ * in). Writes the secret (NUL-terminated) into `secret` (>= 80 bytes).
+ * Returns a reference, or NULL (out of memory / no randomness). */
+sb_key_t *sb_keys_create(sb_keys_t *t, sb_key_record_t *rec, char *secret,
+                         size_t secret_cap);
+
+/* The key a presented secret names, as a new reference; NULL if none.
+ * Disabled and expired keys are returned too (the caller says why they
+ * are refused). */
+sb_key_t *sb_keys_lookup_secret(sb_keys_t *t, sb_slice_t secret);
+/* By hash (hex); new reference or NULL. */
+sb_key_t *sb_keys_lookup_hash(sb_keys_t *t, sb_slice_t hash);
+void sb_key_ref(sb_key_t *k);
+void sb_key_unref(sb_key_t *k);
+
+/* Copy every key's record out (for listing). Returns a malloc'd array
+ * the caller frees, sorted by creation time; *n its length. */
+sb_key_record_t *sb_keys_snapshot(sb_keys_t *t, size_t *n);
+
+/* After `k->rec` changed (under its lock): make its budget follow the
+ * record's limit and reset period. */
+void sb_key_apply_limits(sb_key_t *k, int64_t now_ms);
+/* Persist `k`'s current record (after an update under its lock). */
+void sb_keys_save(sb_keys_t *t, sb_key_t *k);
+/* Remove a key: refused at once everywhere. SB_DECLINED if unknown. */
+sb_status_t sb_keys_revoke(sb_keys_t *t, sb_slice_t hash);
+
+/* Spend of everything settled since start-up plus what was loaded,
+ * keys and keyless callers (admin, local) together. */
+int64_t sb_keys_total_usage(sb_keys_t *t);
+/* Sum of the limits of keys that have one. */
+int64_t sb_keys_total_limits(sb_keys_t *t);
+/* Settle a keyless call (admin / local) into the totals. */
+void sb_keys_add_unkeyed(sb_keys_t *t, int64_t cost);
+void sb_keys_set_unkeyed_usage(sb_keys_t *t, int64_t total);
+
+/* ---- admission and settlement (called by the gateway per call) ---- */
+
+typedef enum {
+  SB_ADMIT_OK = 0,
+  SB_ADMIT_DISABLED,   /* 401/403 */
+  SB_ADMIT_EXPIRED,    /* 401 */
+  SB_ADMIT_MODEL,      /* 403: model not allowed for the key */
+  SB_ADMIT_RPM,        /* 429 */
+  SB_ADMIT_TPM,        /* 429 */
+  SB_ADMIT_CREDITS     /* 402 */
+} sb_admit_t;
+
+typedef struct {
+  uint32_t limit, remaining, reset_s; /* the binding window (rpm or tpm) */
+  bool has_limit;
+  uint32_t retry_after_s;
+  int64_t remaining_pico;             /* for 402 messages; -1: no limit */
+} sb_admit_info_t;
+
+/* Check and reserve under the key's lock: not disabled or expired, model
+ * allowed, RPM and TPM windows open, `reserve_pico` fits the budget. On
+ * SB_ADMIT_OK the request is counted in the RPM window and the amount is
+ * reserved (give it back with sb_key_settle). */
+sb_admit_t sb_key_admit(sb_key_t *k, sb_slice_t model, int64_t reserve_pico,
+                        int64_t now_ms, sb_admit_info_t *info);
+/* Release the reservation, add the cost and tokens. */
+void sb_key_settle(sb_keys_t *t, sb_key_t *k, int64_t reserved_pico,
+                   int64_t cost_pico, uint64_t tokens, int64_t now_ms);
+
+/* A consistent copy of a key's counters for reporting. */
+typedef struct {
+  sb_key_record_t rec;
+  int64_t usage_total, usage_day, usage_week, usage_month;
+  int64_t period_used, reserved, remaining; /* remaining: -1 = no limit */
+  uint64_t requests;
+} sb_key_view_t;
+void sb_key_view(sb_key_t *k, int64_t now_ms, sb_key_view_t *out);
+
+/* SHA-256 hex of a secret (65 bytes with the NUL). */
+void sb_key_hash_hex(sb_slice_t secret, char out[65]);
+
+#endif

@@ -1,0 +1,515 @@
+/* The shared key table; see keys.h. */
+#include "switchboard/keys.h"
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "switchboard/ledger.h"
+#include "switchboard/log.h"
+
+#define N_BUCKETS 256
+
+struct sb_keys {
+  pthread_rwlock_t lock;
+  sb_key_t *bucket[N_BUCKETS];
+  struct sb_ledger *store;
+  pthread_mutex_t totals_lock;
+  int64_t unkeyed_usage; /* admin / local callers */
+  int64_t revoked_usage; /* keys deleted since start-up */
+};
+
+static const char hexd[] = "0123456789abcdef";
+
+static void to_hex(const unsigned char *d, size_t n, char *out)
+{
+  for (size_t i = 0; i < n; i++) {
+    out[2 * i] = hexd[d[i] >> 4];
+    out[2 * i + 1] = hexd[d[i] & 15];
+  }
+  out[2 * n] = '\0';
+}
+
+static int hexval(char c)
+{
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+static bool from_hex(sb_slice_t s, unsigned char out[32])
+{
+  if (s.len != 64)
+    return false;
+  for (size_t i = 0; i < 32; i++) {
+    int hi = hexval(s.ptr[2 * i]), lo = hexval(s.ptr[2 * i + 1]);
+    if (hi < 0 || lo < 0)
+      return false;
+    out[i] = (unsigned char)(hi << 4 | lo);
+  }
+  return true;
+}
+
+void sb_key_hash_hex(sb_slice_t secret, char out[65])
+{
+  unsigned char d[SHA256_DIGEST_LENGTH];
+  SHA256((const unsigned char *)secret.ptr, secret.len, d);
+  to_hex(d, sizeof(d), out);
+}
+
+sb_keys_t *sb_keys_new(void)
+{
+  sb_keys_t *t = calloc(1, sizeof(*t));
+  if (t == NULL)
+    return NULL;
+  pthread_rwlock_init(&t->lock, NULL);
+  pthread_mutex_init(&t->totals_lock, NULL);
+  return t;
+}
+
+static void key_free(sb_key_t *k)
+{
+  pthread_mutex_destroy(&k->lock);
+  free(k);
+}
+
+void sb_keys_free(sb_keys_t *t)
+{
+  if (t == NULL)
+    return;
+  for (unsigned i = 0; i < N_BUCKETS; i++) {
+    sb_key_t *k = t->bucket[i];
+    while (k != NULL) {
+      sb_key_t *next = k->next;
+      sb_key_unref(k);
+      k = next;
+    }
+  }
+  pthread_rwlock_destroy(&t->lock);
+  pthread_mutex_destroy(&t->totals_lock);
+  free(t);
+}
+
+void sb_keys_set_store(sb_keys_t *t, struct sb_ledger *store)
+{
+  t->store = store;
+}
+
+void sb_key_ref(sb_key_t *k)
+{
+  __atomic_add_fetch(&k->refs, 1, __ATOMIC_RELAXED);
+}
+
+void sb_key_unref(sb_key_t *k)
+{
+  if (k != NULL && __atomic_sub_fetch(&k->refs, 1, __ATOMIC_ACQ_REL) == 0)
+    key_free(k);
+}
+
+static void roll_usage(sb_key_t *k, int64_t now_ms)
+{
+  int64_t d = sb_period_start(SB_RESET_DAILY, now_ms);
+  int64_t w = sb_period_start(SB_RESET_WEEKLY, now_ms);
+  int64_t m = sb_period_start(SB_RESET_MONTHLY, now_ms);
+  if (d > k->day_start) {
+    k->day_start = d;
+    k->usage_day = 0;
+  }
+  if (w > k->week_start) {
+    k->week_start = w;
+    k->usage_week = 0;
+  }
+  if (m > k->month_start) {
+    k->month_start = m;
+    k->usage_month = 0;
+  }
+}
+
+static sb_key_t *key_new(const sb_key_record_t *rec, int64_t now_ms)
+{
+  sb_key_t *k = calloc(1, sizeof(*k));
+  if (k == NULL)
+    return NULL;
+  k->rec = *rec;
+  pthread_mutex_init(&k->lock, NULL);
+  k->refs = 1; /* the table's */
+  from_hex(sb_slice_z(rec->hash), k->digest);
+  k->budget.limit = rec->limit_pico;
+  k->budget.reset = rec->limit_reset;
+  k->budget.period_start = sb_period_start(rec->limit_reset, now_ms);
+  roll_usage(k, now_ms);
+  return k;
+}
+
+/* Caller holds the write lock. */
+static void insert(sb_keys_t *t, sb_key_t *k)
+{
+  unsigned b = k->digest[0];
+  k->next = t->bucket[b];
+  t->bucket[b] = k;
+}
+
+sb_status_t sb_keys_load(sb_keys_t *t, const sb_key_record_t *rec,
+                         int64_t usage_total, int64_t usage_period,
+                         int64_t usage_day, int64_t usage_week,
+                         int64_t usage_month, uint64_t requests,
+                         int64_t now_ms)
+{
+  sb_key_t *k = key_new(rec, now_ms);
+  if (k == NULL)
+    return SB_ERROR;
+  k->usage_total = usage_total;
+  k->budget.used = usage_period;
+  k->usage_day = usage_day;
+  k->usage_week = usage_week;
+  k->usage_month = usage_month;
+  k->requests = requests;
+  pthread_rwlock_wrlock(&t->lock);
+  insert(t, k);
+  pthread_rwlock_unlock(&t->lock);
+  return SB_OK;
+}
+
+sb_key_t *sb_keys_create(sb_keys_t *t, sb_key_record_t *rec, char *secret,
+                         size_t secret_cap)
+{
+  unsigned char rnd[32];
+  char hex[65];
+  if (secret_cap < sizeof(SB_KEY_SECRET_PREFIX) + 64 ||
+      RAND_bytes(rnd, sizeof(rnd)) != 1)
+    return NULL;
+  to_hex(rnd, sizeof(rnd), hex);
+  OPENSSL_cleanse(rnd, sizeof(rnd));
+  int n = snprintf(secret, secret_cap, "%s%s", SB_KEY_SECRET_PREFIX, hex);
+  OPENSSL_cleanse(hex, sizeof(hex));
+  sb_key_hash_hex(sb_slice(secret, (size_t)n), rec->hash);
+  /* The label shows the start and end of the secret, as OpenRouter's
+   * key listing does: enough to recognise it, useless to an attacker. */
+  snprintf(rec->label, sizeof(rec->label), "%.12s...%.3s", secret,
+           secret + n - 3);
+  sb_key_t *k = key_new(rec, rec->created_ms);
+  if (k == NULL)
+    return NULL;
+  sb_key_ref(k); /* the caller's */
+  pthread_rwlock_wrlock(&t->lock);
+  insert(t, k);
+  pthread_rwlock_unlock(&t->lock);
+  sb_keys_save(t, k);
+  return k;
+}
+
+static sb_key_t *lookup_digest(sb_keys_t *t, const unsigned char d[32])
+{
+  sb_key_t *found = NULL;
+  pthread_rwlock_rdlock(&t->lock);
+  /* Every key in the bucket is compared in constant time and the loop
+   * does not stop early, so timing does not tell how much matched. */
+  for (sb_key_t *k = t->bucket[d[0]]; k != NULL; k = k->next)
+    if (CRYPTO_memcmp(k->digest, d, 32) == 0 && found == NULL)
+      found = k;
+  if (found != NULL)
+    sb_key_ref(found);
+  pthread_rwlock_unlock(&t->lock);
+  return found;
+}
+
+sb_key_t *sb_keys_lookup_secret(sb_keys_t *t, sb_slice_t secret)
+{
+  unsigned char d[SHA256_DIGEST_LENGTH];
+  if (secret.len == 0 || secret.len > 256)
+    return NULL;
+  SHA256((const unsigned char *)secret.ptr, secret.len, d);
+  return lookup_digest(t, d);
+}
+
+sb_key_t *sb_keys_lookup_hash(sb_keys_t *t, sb_slice_t hash)
+{
+  unsigned char d[32];
+  if (!from_hex(hash, d))
+    return NULL;
+  return lookup_digest(t, d);
+}
+
+static int by_created(const void *a, const void *b)
+{
+  const sb_key_record_t *x = a, *y = b;
+  if (x->created_ms != y->created_ms)
+    return x->created_ms < y->created_ms ? -1 : 1;
+  return strcmp(x->hash, y->hash);
+}
+
+sb_key_record_t *sb_keys_snapshot(sb_keys_t *t, size_t *n)
+{
+  size_t cap = 16, len = 0;
+  sb_key_record_t *out = malloc(cap * sizeof(*out));
+  if (out == NULL)
+    return NULL;
+  pthread_rwlock_rdlock(&t->lock);
+  for (unsigned i = 0; i < N_BUCKETS; i++)
+    for (sb_key_t *k = t->bucket[i]; k != NULL; k = k->next) {
+      if (len == cap) {
+        sb_key_record_t *m = realloc(out, 2 * cap * sizeof(*out));
+        if (m == NULL) {
+          pthread_rwlock_unlock(&t->lock);
+          free(out);
+          return NULL;
+        }
+        out = m;
+        cap *= 2;
+      }
+      pthread_mutex_lock(&k->lock);
+      out[len++] = k->rec;
+      pthread_mutex_unlock(&k->lock);
+    }
+  pthread_rwlock_unlock(&t->lock);
+  qsort(out, len, sizeof(*out), by_created);
+  *n = len;
+  return out;
+}
+
+void sb_key_apply_limits(sb_key_t *k, int64_t now_ms)
+{
+  pthread_mutex_lock(&k->lock);
+  k->budget.limit = k->rec.limit_pico;
+  if (k->budget.reset != k->rec.limit_reset) {
+    /* A new reset period: the spend that counts is what the key spent
+     * since that period's start, which the usage counters know exactly. */
+    roll_usage(k, now_ms);
+    k->budget.reset = k->rec.limit_reset;
+    k->budget.period_start = sb_period_start(k->budget.reset, now_ms);
+    switch (k->budget.reset) {
+    case SB_RESET_DAILY:
+      k->budget.used = k->usage_day;
+      break;
+    case SB_RESET_WEEKLY:
+      k->budget.used = k->usage_week;
+      break;
+    case SB_RESET_MONTHLY:
+      k->budget.used = k->usage_month;
+      break;
+    default:
+      k->budget.used = k->usage_total;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&k->lock);
+}
+
+void sb_keys_save(sb_keys_t *t, sb_key_t *k)
+{
+  if (t->store == NULL)
+    return;
+  /* Queued under the key's lock, so a save and a revoke reach the store
+   * in the order they happened (a deleted key is never written back). */
+  pthread_mutex_lock(&k->lock);
+  if (!k->revoked)
+    sb_ledger_save_key(t->store, &k->rec, false);
+  pthread_mutex_unlock(&k->lock);
+}
+
+sb_status_t sb_keys_revoke(sb_keys_t *t, sb_slice_t hash)
+{
+  unsigned char d[32];
+  if (!from_hex(hash, d))
+    return SB_DECLINED;
+  sb_key_t *found = NULL;
+  pthread_rwlock_wrlock(&t->lock);
+  for (sb_key_t **pp = &t->bucket[d[0]]; *pp != NULL; pp = &(*pp)->next)
+    if (CRYPTO_memcmp((*pp)->digest, d, 32) == 0) {
+      found = *pp;
+      *pp = found->next;
+      found->next = NULL;
+      break;
+    }
+  pthread_rwlock_unlock(&t->lock);
+  if (found == NULL)
+    return SB_DECLINED;
+  pthread_mutex_lock(&found->lock);
+  found->revoked = true;
+  int64_t spent = found->usage_total;
+  if (t->store != NULL)
+    sb_ledger_save_key(t->store, &found->rec, true);
+  pthread_mutex_unlock(&found->lock);
+  pthread_mutex_lock(&t->totals_lock);
+  t->revoked_usage += spent;
+  pthread_mutex_unlock(&t->totals_lock);
+  sb_key_unref(found); /* the table's reference */
+  return SB_OK;
+}
+
+int64_t sb_keys_total_usage(sb_keys_t *t)
+{
+  int64_t sum = 0;
+  pthread_rwlock_rdlock(&t->lock);
+  for (unsigned i = 0; i < N_BUCKETS; i++)
+    for (sb_key_t *k = t->bucket[i]; k != NULL; k = k->next) {
+      pthread_mutex_lock(&k->lock);
+      sum += k->usage_total;
+      pthread_mutex_unlock(&k->lock);
+    }
+  pthread_rwlock_unlock(&t->lock);
+  pthread_mutex_lock(&t->totals_lock);
+  sum += t->unkeyed_usage + t->revoked_usage;
+  pthread_mutex_unlock(&t->totals_lock);
+  return sum;
+}
+
+int64_t sb_keys_total_limits(sb_keys_t *t)
+{
+  int64_t sum = 0;
+  pthread_rwlock_rdlock(&t->lock);
+  for (unsigned i = 0; i < N_BUCKETS; i++)
+    for (sb_key_t *k = t->bucket[i]; k != NULL; k = k->next) {
+      pthread_mutex_lock(&k->lock);
+      if (k->rec.limit_pico >= 0)
+        sum += k->rec.limit_pico;
+      pthread_mutex_unlock(&k->lock);
+    }
+  pthread_rwlock_unlock(&t->lock);
+  return sum;
+}
+
+void sb_keys_add_unkeyed(sb_keys_t *t, int64_t cost)
+{
+  pthread_mutex_lock(&t->totals_lock);
+  t->unkeyed_usage += cost;
+  pthread_mutex_unlock(&t->totals_lock);
+}
+
+void sb_keys_set_unkeyed_usage(sb_keys_t *t, int64_t total)
+{
+  pthread_mutex_lock(&t->totals_lock);
+  t->unkeyed_usage = total;
+  pthread_mutex_unlock(&t->totals_lock);
+}
+
+/* Is `model` in the comma-separated allow-list? */
+static bool model_allowed(const char *list, sb_slice_t model)
+{
+  if (list[0] == '\0')
+    return true;
+  const char *p = list;
+  while (*p != '\0') {
+    const char *e = strchr(p, ',');
+    size_t n = e != NULL ? (size_t)(e - p) : strlen(p);
+    if (sb_slice_eq(sb_slice(p, n), model))
+      return true;
+    if (e == NULL)
+      break;
+    p = e + 1;
+  }
+  return false;
+}
+
+static void window_info(const sb_window_t *w, int64_t now_s, uint32_t limit,
+                        uint64_t sum, sb_admit_info_t *info)
+{
+  info->has_limit = true;
+  info->limit = limit;
+  info->remaining = sum >= limit ? 0 : (uint32_t)(limit - sum);
+  info->reset_s = sb_window_reset(w, now_s);
+}
+
+sb_admit_t sb_key_admit(sb_key_t *k, sb_slice_t model, int64_t reserve_pico,
+                        int64_t now_ms, sb_admit_info_t *info)
+{
+  int64_t now_s = now_ms / 1000;
+  sb_admit_t rc = SB_ADMIT_OK;
+  memset(info, 0, sizeof(*info));
+  pthread_mutex_lock(&k->lock);
+  if (k->revoked || k->rec.disabled) {
+    rc = SB_ADMIT_DISABLED;
+    goto out;
+  }
+  if (k->rec.expires_ms != 0 && now_ms >= k->rec.expires_ms) {
+    rc = SB_ADMIT_EXPIRED;
+    goto out;
+  }
+  if (!model_allowed(k->rec.models, model)) {
+    rc = SB_ADMIT_MODEL;
+    goto out;
+  }
+  if (k->rec.tpm > 0) {
+    /* Tokens are known when a request ends: a request is admitted while
+     * the window is under the limit. */
+    uint64_t used = sb_window_sum(&k->tok_window, now_s);
+    window_info(&k->tok_window, now_s, k->rec.tpm, used, info);
+    if (used >= k->rec.tpm) {
+      info->retry_after_s = sb_window_retry_after(&k->tok_window, now_s, k->rec.tpm);
+      rc = SB_ADMIT_TPM;
+      goto out;
+    }
+  }
+  if (k->rec.rpm > 0) {
+    uint64_t used = sb_window_sum(&k->req_window, now_s);
+    if (used >= k->rec.rpm) {
+      window_info(&k->req_window, now_s, k->rec.rpm, used, info);
+      info->retry_after_s = sb_window_retry_after(&k->req_window, now_s, k->rec.rpm);
+      rc = SB_ADMIT_RPM;
+      goto out;
+    }
+  }
+  if (sb_budget_reserve(&k->budget, reserve_pico, now_ms) != SB_OK) {
+    info->remaining_pico = sb_budget_remaining(&k->budget);
+    rc = SB_ADMIT_CREDITS;
+    goto out;
+  }
+  info->remaining_pico = sb_budget_remaining(&k->budget);
+  if (k->rec.rpm > 0) {
+    sb_window_add(&k->req_window, now_s, 1);
+    /* The RPM window is the one reported in the headers when set. */
+    window_info(&k->req_window, now_s, k->rec.rpm,
+                sb_window_sum(&k->req_window, now_s), info);
+  }
+out:
+  pthread_mutex_unlock(&k->lock);
+  return rc;
+}
+
+void sb_key_settle(sb_keys_t *t, sb_key_t *k, int64_t reserved_pico,
+                   int64_t cost_pico, uint64_t tokens, int64_t now_ms)
+{
+  (void)t;
+  pthread_mutex_lock(&k->lock);
+  sb_budget_settle(&k->budget, reserved_pico, cost_pico, now_ms);
+  roll_usage(k, now_ms);
+  k->usage_total += cost_pico;
+  k->usage_day += cost_pico;
+  k->usage_week += cost_pico;
+  k->usage_month += cost_pico;
+  k->requests++;
+  if (tokens > 0)
+    sb_window_add(&k->tok_window, now_ms / 1000, tokens);
+  bool revoked = k->revoked;
+  pthread_mutex_unlock(&k->lock);
+  if (revoked && t != NULL) {
+    /* Spend that lands after the key was deleted still counts in the
+     * totals. */
+    pthread_mutex_lock(&t->totals_lock);
+    t->revoked_usage += cost_pico;
+    pthread_mutex_unlock(&t->totals_lock);
+  }
+}
+
+void sb_key_view(sb_key_t *k, int64_t now_ms, sb_key_view_t *out)
+{
+  pthread_mutex_lock(&k->lock);
+  sb_budget_roll(&k->budget, now_ms);
+  roll_usage(k, now_ms);
+  out->rec = k->rec;
+  out->usage_total = k->usage_total;
+  out->usage_day = k->usage_day;
+  out->usage_week = k->usage_week;
+  out->usage_month = k->usage_month;
+  out->period_used = k->budget.used;
+  out->reserved = k->budget.reserved;
+  out->remaining = sb_budget_remaining(&k->budget);
+  out->requests = k->requests;
+  pthread_mutex_unlock(&k->lock);
+}

@@ -1,0 +1,220 @@
+/* The key table: secrets and hashes, lookups, revocation with references
+ * still held, admission (disabled, expiry, models, RPM, TPM, credits) and
+ * a concurrency test: many threads reserving and settling against one
+ * key never settle more than its limit. */
+#include "test_helpers.h"
+
+#include <pthread.h>
+
+#include "switchboard/keys.h"
+
+static const int64_t NOW = 1796023510500LL;
+
+static sb_key_t *make(sb_keys_t *t, const char *name, int64_t limit,
+                      char *secret)
+{
+  sb_key_record_t r;
+  memset(&r, 0, sizeof(r));
+  snprintf(r.name, sizeof(r.name), "%s", name);
+  r.limit_pico = limit;
+  r.created_ms = r.updated_ms = NOW;
+  return sb_keys_create(t, &r, secret, 96);
+}
+
+static void test_create_lookup_revoke(void **state)
+{
+  (void)state;
+  sb_keys_t *t = sb_keys_new();
+  char secret[96], hash[65];
+  sb_key_t *k = make(t, "app", -1, secret);
+  assert_non_null(k);
+  /* sk-sb-v1- and 64 hex digits */
+  assert_int_equal(strlen(secret), 9 + 64);
+  assert_memory_equal(secret, "sk-sb-v1-", 9);
+  sb_key_hash_hex(sb_slice_z(secret), hash);
+  assert_string_equal(k->rec.hash, hash);
+  /* the label shows only the ends */
+  assert_int_equal(strncmp(k->rec.label, secret, 12), 0);
+  assert_null(strstr(k->rec.label, secret + 12));
+
+  sb_key_t *a = sb_keys_lookup_secret(t, sb_slice_z(secret));
+  assert_ptr_equal(a, k);
+  sb_key_t *b = sb_keys_lookup_hash(t, sb_slice_z(hash));
+  assert_ptr_equal(b, k);
+  /* one wrong character, a prefix, or junk: nothing */
+  secret[20] = secret[20] == 'a' ? 'b' : 'a';
+  assert_null(sb_keys_lookup_secret(t, sb_slice_z(secret)));
+  assert_null(sb_keys_lookup_secret(t, sb_slice(secret, 30)));
+  assert_null(sb_keys_lookup_hash(t, SB_SLICE_LIT("zz")));
+  assert_null(sb_keys_lookup_hash(t, sb_slice(hash, 63)));
+
+  /* revoked while three references are held: gone from the table at
+   * once, still usable by whoever holds it (to settle) */
+  assert_int_equal(sb_keys_revoke(t, sb_slice_z(hash)), SB_OK);
+  assert_null(sb_keys_lookup_hash(t, sb_slice_z(hash)));
+  assert_int_equal(sb_keys_revoke(t, sb_slice_z(hash)), SB_DECLINED);
+  sb_admit_info_t info;
+  assert_int_equal(sb_key_admit(a, SB_SLICE_LIT("m"), 0, NOW, &info),
+                   SB_ADMIT_DISABLED);
+  sb_key_settle(t, a, 0, 5, 10, NOW);
+  assert_int_equal(sb_keys_total_usage(t), 5);
+  sb_key_unref(a);
+  sb_key_unref(b);
+  sb_key_unref(k);
+  sb_keys_free(t);
+}
+
+static void test_admission(void **state)
+{
+  (void)state;
+  sb_keys_t *t = sb_keys_new();
+  char secret[96];
+  sb_key_t *k = make(t, "limited", 1000, secret);
+  sb_admit_info_t info;
+  pthread_mutex_lock(&k->lock);
+  snprintf(k->rec.models, sizeof(k->rec.models), "openai/gpt-4o-mini,x/y");
+  k->rec.rpm = 3;
+  pthread_mutex_unlock(&k->lock);
+
+  assert_int_equal(sb_key_admit(k, SB_SLICE_LIT("openai/gpt-4o"), 0, NOW, &info),
+                   SB_ADMIT_MODEL);
+  assert_int_equal(sb_key_admit(k, SB_SLICE_LIT("x/y"), 100, NOW, &info),
+                   SB_ADMIT_OK);
+  assert_true(info.has_limit);
+  assert_int_equal(info.limit, 3);
+  assert_int_equal(info.remaining, 2);
+  assert_int_equal(info.remaining_pico, 900);
+  /* does not fit: 402, and the RPM window is not charged for it */
+  assert_int_equal(sb_key_admit(k, SB_SLICE_LIT("x/y"), 901, NOW, &info),
+                   SB_ADMIT_CREDITS);
+  assert_int_equal(info.remaining_pico, 900);
+  assert_int_equal(sb_key_admit(k, SB_SLICE_LIT("x/y"), 900, NOW, &info),
+                   SB_ADMIT_OK);
+  assert_int_equal(sb_key_admit(k, SB_SLICE_LIT("x/y"), 0, NOW, &info),
+                   SB_ADMIT_OK);
+  /* the fourth request in the minute */
+  assert_int_equal(sb_key_admit(k, SB_SLICE_LIT("x/y"), 0, NOW + 5000, &info),
+                   SB_ADMIT_RPM);
+  assert_int_equal(info.limit, 3);
+  assert_int_equal(info.remaining, 0);
+  assert_int_equal(info.retry_after_s, 55);
+  assert_int_equal(sb_key_admit(k, SB_SLICE_LIT("x/y"), 0, NOW + 60000, &info),
+                   SB_ADMIT_OK);
+
+  /* settle: cost 40 of 100 reserved, 700 of 900 */
+  sb_key_settle(t, k, 100, 40, 50, NOW);
+  sb_key_settle(t, k, 900, 700, 50, NOW);
+  sb_key_view_t v;
+  sb_key_view(k, NOW, &v);
+  assert_int_equal(v.usage_total, 740);
+  assert_int_equal(v.reserved, 0);
+  assert_int_equal(v.remaining, 260);
+
+  /* TPM: 100 tokens a minute; 100 were used above */
+  pthread_mutex_lock(&k->lock);
+  k->rec.rpm = 0;
+  k->rec.tpm = 100;
+  pthread_mutex_unlock(&k->lock);
+  assert_int_equal(sb_key_admit(k, SB_SLICE_LIT("x/y"), 0, NOW + 1000, &info),
+                   SB_ADMIT_TPM);
+  assert_int_equal(info.retry_after_s, 59);
+  assert_int_equal(sb_key_admit(k, SB_SLICE_LIT("x/y"), 0, NOW + 60000, &info),
+                   SB_ADMIT_OK);
+
+  /* expiry and disabling */
+  pthread_mutex_lock(&k->lock);
+  k->rec.tpm = 0;
+  k->rec.expires_ms = NOW + 1;
+  pthread_mutex_unlock(&k->lock);
+  assert_int_equal(sb_key_admit(k, SB_SLICE_LIT("x/y"), 0, NOW + 1, &info),
+                   SB_ADMIT_EXPIRED);
+  pthread_mutex_lock(&k->lock);
+  k->rec.expires_ms = 0;
+  k->rec.disabled = true;
+  pthread_mutex_unlock(&k->lock);
+  assert_int_equal(sb_key_admit(k, SB_SLICE_LIT("x/y"), 0, NOW, &info),
+                   SB_ADMIT_DISABLED);
+
+  /* switching to a daily reset counts today's spend */
+  pthread_mutex_lock(&k->lock);
+  k->rec.limit_reset = SB_RESET_DAILY;
+  pthread_mutex_unlock(&k->lock);
+  sb_key_apply_limits(k, NOW);
+  sb_key_view(k, NOW, &v);
+  assert_int_equal(v.period_used, 740);
+  sb_key_view(k, NOW + 86400000LL, &v);
+  assert_int_equal(v.period_used, 0);
+  assert_int_equal(v.usage_total, 740);
+  sb_key_unref(k);
+  sb_keys_free(t);
+}
+
+typedef struct {
+  sb_keys_t *t;
+  sb_key_t *k;
+  int admitted, refused;
+} worker_t;
+
+#define RESERVE 1000
+#define PER_THREAD 2000
+
+static void *hammer(void *arg)
+{
+  worker_t *w = arg;
+  sb_admit_info_t info;
+  for (int i = 0; i < PER_THREAD; i++) {
+    if (sb_key_admit(w->k, SB_SLICE_LIT("m"), RESERVE, NOW, &info) ==
+        SB_ADMIT_OK) {
+      w->admitted++;
+      /* actual cost: between 1/4 and all of the reservation */
+      sb_key_settle(w->t, w->k, RESERVE, RESERVE / 4 + (i % 4) * RESERVE / 4,
+                    1, NOW);
+    } else {
+      w->refused++;
+    }
+  }
+  return NULL;
+}
+
+static void test_concurrent_budget(void **state)
+{
+  (void)state;
+  sb_keys_t *t = sb_keys_new();
+  char secret[96];
+  const int64_t limit = 1000003; /* a few hundred calls' worth */
+  sb_key_t *k = make(t, "shared", limit, secret);
+  worker_t w[8];
+  pthread_t th[8];
+  for (int i = 0; i < 8; i++) {
+    w[i] = (worker_t){t, k, 0, 0};
+    assert_int_equal(pthread_create(&th[i], NULL, hammer, &w[i]), 0);
+  }
+  int admitted = 0, refused = 0;
+  for (int i = 0; i < 8; i++) {
+    pthread_join(th[i], NULL);
+    admitted += w[i].admitted;
+    refused += w[i].refused;
+  }
+  sb_key_view_t v;
+  sb_key_view(k, NOW, &v);
+  assert_int_equal(admitted + refused, 8 * PER_THREAD);
+  assert_true(refused > 0);
+  assert_true(v.usage_total <= limit);
+  assert_int_equal(v.reserved, 0);
+  assert_int_equal(v.requests, (uint64_t)admitted);
+  /* the budget was used up: a refusal means less than one reservation
+   * was free, and at most 8 reservations were in flight then */
+  assert_true(limit - v.usage_total < 9 * RESERVE);
+  sb_key_unref(k);
+  sb_keys_free(t);
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_create_lookup_revoke),
+      cmocka_unit_test(test_admission),
+      cmocka_unit_test(test_concurrent_budget),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,211 @@
+/* The store under the key table: keys and their spend survive a restart,
+ * deletions too; schema migration from version 1; retention deletes old
+ * ledger rows but keeps the spend totals; group-commit sequence numbers. */
+#include "test_helpers.h"
+
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include "switchboard/keys.h"
+#include "switchboard/ledger.h"
+
+#define DAY 86400000LL
+
+static char dir[64];
+static char dbspec[128];
+
+static int setup(void **state)
+{
+  (void)state;
+  snprintf(dir, sizeof(dir), "/tmp/sb-keys-store-XXXXXX");
+  if (mkdtemp(dir) == NULL)
+    return -1;
+  snprintf(dbspec, sizeof(dbspec), "sqlite:%s/ledger.db", dir);
+  return 0;
+}
+
+static int teardown(void **state)
+{
+  (void)state;
+  char path[160];
+  const char *suffix[] = {"", "-wal", "-shm"};
+  for (int i = 0; i < 3; i++) {
+    snprintf(path, sizeof(path), "%s/ledger.db%s", dir, suffix[i]);
+    unlink(path);
+  }
+  rmdir(dir);
+  return 0;
+}
+
+static int64_t now_ms(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void row_for(sb_ledger_row_t *r, const char *id, const sb_key_t *k,
+                    int64_t created, int64_t cost)
+{
+  memset(r, 0, sizeof(*r));
+  snprintf(r->id, sizeof(r->id), "%s", id);
+  snprintf(r->api, sizeof(r->api), "chat");
+  r->created_ms = created;
+  r->cost_pico = cost;
+  r->usage.prompt = 10;
+  r->usage.completion = 5;
+  r->status = 200;
+  if (k != NULL) {
+    snprintf(r->key_hash, sizeof(r->key_hash), "%s", k->rec.hash);
+    snprintf(r->key_label, sizeof(r->key_label), "%s", k->rec.name);
+  }
+}
+
+static void test_restart_keeps_keys_and_spend(void **state)
+{
+  (void)state;
+  char err[256], secret[96], secret2[96];
+  sb_ledger_t *l = sb_ledger_open(dbspec, err, sizeof(err));
+  assert_non_null(l);
+  sb_keys_t *t = sb_ledger_keys(l);
+  int64_t now = now_ms();
+  sb_key_record_t r;
+  memset(&r, 0, sizeof(r));
+  snprintf(r.name, sizeof(r.name), "persisted");
+  r.limit_pico = 1000000;
+  r.limit_reset = SB_RESET_DAILY;
+  r.rpm = 7;
+  snprintf(r.models, sizeof(r.models), "a/b,c/d");
+  r.created_ms = r.updated_ms = now;
+  sb_key_t *k = sb_keys_create(t, &r, secret, sizeof(secret));
+  assert_non_null(k);
+  memset(&r, 0, sizeof(r));
+  snprintf(r.name, sizeof(r.name), "doomed");
+  r.limit_pico = -1;
+  r.created_ms = r.updated_ms = now;
+  sb_key_t *gone = sb_keys_create(t, &r, secret2, sizeof(secret2));
+  assert_non_null(gone);
+
+  /* spend: 300 today, 200 three days ago (outside the daily period),
+   * 50 on the doomed key, 7 by the admin */
+  sb_ledger_row_t row;
+  row_for(&row, "gen-1", k, now - 1000, 300);
+  uint64_t s1 = sb_ledger_record(l, &row);
+  row_for(&row, "gen-2", k, now - 3 * DAY, 200);
+  uint64_t s2 = sb_ledger_record(l, &row);
+  assert_true(s1 > 0 && s2 == s1 + 1);
+  row_for(&row, "gen-3", gone, now - 1000, 50);
+  sb_ledger_record(l, &row);
+  row_for(&row, "gen-4", NULL, now - 1000, 7);
+  sb_ledger_record(l, &row);
+  assert_int_equal(sb_keys_revoke(t, sb_slice_z(gone->rec.hash)), SB_OK);
+  char hash[65], gone_hash[65];
+  snprintf(hash, sizeof(hash), "%s", k->rec.hash);
+  snprintf(gone_hash, sizeof(gone_hash), "%s", gone->rec.hash);
+  sb_key_unref(k);
+  sb_key_unref(gone);
+  sb_ledger_close(l); /* drains */
+
+  l = sb_ledger_open(dbspec, err, sizeof(err));
+  assert_non_null(l);
+  t = sb_ledger_keys(l);
+  k = sb_keys_lookup_secret(t, sb_slice_z(secret));
+  assert_non_null(k);
+  assert_null(sb_keys_lookup_secret(t, sb_slice_z(secret2)));
+  assert_null(sb_keys_lookup_hash(t, sb_slice_z(gone_hash)));
+  sb_key_view_t v;
+  sb_key_view(k, now, &v);
+  assert_string_equal(v.rec.hash, hash);
+  assert_string_equal(v.rec.name, "persisted");
+  assert_int_equal(v.rec.limit_pico, 1000000);
+  assert_int_equal(v.rec.limit_reset, SB_RESET_DAILY);
+  assert_int_equal(v.rec.rpm, 7);
+  assert_string_equal(v.rec.models, "a/b,c/d");
+  assert_int_equal(v.usage_total, 500);
+  assert_int_equal(v.period_used, 300); /* today only: daily reset */
+  assert_int_equal(v.usage_day, 300);
+  assert_int_equal(v.remaining, 1000000 - 300);
+  assert_int_equal(v.requests, 2);
+  /* totals: every key, deleted ones and the admin */
+  assert_int_equal(sb_keys_total_usage(t), 557);
+  /* the stored row answers lookups with its key */
+  sb_ledger_row_t got;
+  assert_int_equal(sb_ledger_get(l, "gen-1", &got), SB_OK);
+  assert_string_equal(got.key_hash, hash);
+  assert_int_equal(got.cost_pico, 300);
+  assert_int_equal(sb_ledger_get(l, "gen-nope", &got), SB_DECLINED);
+  sb_key_unref(k);
+  sb_ledger_close(l);
+
+  /* retention: rows older than a day go, the spend stays */
+  sb_ledger_options_t o = {false, 1};
+  l = sb_ledger_open_with(dbspec, &o, err, sizeof(err));
+  assert_non_null(l);
+  assert_int_equal(sb_ledger_get(l, "gen-2", &got), SB_DECLINED);
+  assert_int_equal(sb_ledger_get(l, "gen-1", &got), SB_OK);
+  k = sb_keys_lookup_hash(sb_ledger_keys(l), sb_slice_z(hash));
+  assert_non_null(k);
+  sb_key_view(k, now, &v);
+  assert_int_equal(v.usage_total, 500);
+  sb_key_unref(k);
+  sb_ledger_close(l);
+}
+
+/* A version-1 database (before keys) is migrated, its spend back-filled. */
+static void test_migrate_v1(void **state)
+{
+  (void)state;
+  char path[160], err[256];
+  snprintf(path, sizeof(path), "%s/ledger.db", dir);
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(
+      sqlite3_exec(db,
+                   "CREATE TABLE generations (id TEXT PRIMARY KEY, created_ms "
+                   "INTEGER NOT NULL, api TEXT NOT NULL, key_label TEXT, agent "
+                   "TEXT, app TEXT, requested_model TEXT, model TEXT, provider "
+                   "TEXT, upstream_model TEXT, tokens_prompt INTEGER NOT NULL "
+                   "DEFAULT 0, tokens_completion INTEGER NOT NULL DEFAULT 0, "
+                   "tokens_cached INTEGER NOT NULL DEFAULT 0, tokens_cache_write "
+                   "INTEGER NOT NULL DEFAULT 0, tokens_reasoning INTEGER NOT NULL "
+                   "DEFAULT 0, usage_estimated INTEGER NOT NULL DEFAULT 0, "
+                   "cost_pico INTEGER NOT NULL DEFAULT 0, latency_ms INTEGER NOT "
+                   "NULL DEFAULT 0, ttft_ms INTEGER NOT NULL DEFAULT 0, status "
+                   "INTEGER NOT NULL, finish_reason TEXT, native_finish_reason "
+                   "TEXT, streamed INTEGER NOT NULL DEFAULT 0, cancelled INTEGER "
+                   "NOT NULL DEFAULT 0, error TEXT) WITHOUT ROWID;"
+                   "INSERT INTO generations (id, created_ms, api, cost_pico, "
+                   "status) VALUES ('old-1', 1000, 'chat', 11, 200), ('old-2', "
+                   "2000, 'chat', 22, 200);"
+                   "PRAGMA user_version=1;",
+                   NULL, NULL, NULL),
+      SQLITE_OK);
+  sqlite3_close(db);
+  sb_ledger_t *l = sb_ledger_open(dbspec, err, sizeof(err));
+  assert_non_null(l);
+  assert_int_equal(sb_keys_total_usage(sb_ledger_keys(l)), 33);
+  sb_ledger_row_t got;
+  assert_int_equal(sb_ledger_get(l, "old-2", &got), SB_OK);
+  assert_string_equal(got.key_hash, "");
+  sb_ledger_close(l);
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  sqlite3_stmt *st;
+  assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  assert_int_equal(sqlite3_column_int(st, 0), 2);
+  sqlite3_finalize(st);
+  /* a database from a newer build is refused */
+  assert_int_equal(sqlite3_exec(db, "PRAGMA user_version=99", NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(db);
+  assert_null(sb_ledger_open(dbspec, err, sizeof(err)));
+  assert_non_null(strstr(err, "newer"));
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_restart_keeps_keys_and_spend, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_migrate_v1, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
