@@ -128,6 +128,14 @@ struct sb_http_exchange {
   void (*on_abort)(sb_http_exchange_t *x); /* client went away */
   void (*on_drain)(sb_http_exchange_t *x); /* write queue below low water */
   void *data;
+  /* Extra response header lines ("Name: value\r\n"...), e.g. rate-limit
+   * headers set by admission; added to whatever response ends up being
+   * sent. Must live as long as the exchange (its arena). */
+  sb_slice_t extra_head;
+  /* Set by authentication (src/api/auth.c): the client key the request
+   * authenticated with (a counted reference dropped with the arena), or
+   * NULL for the admin key and local mode. */
+  void *principal;
 
   /* Owned by the server. */
   bool aborted;
@@ -186,5 +194,11 @@ void sb_http_conn_accept(struct sb_worker *w, uv_stream_t *server,
  * close when their response ends. With `force`, close every connection now
  * (their handlers see on_abort). Returns the connections still open. */
 size_t sb_http_conn_shutdown(struct sb_worker *w, bool force);
+
+/* Per worker: the check handle that sends what each connection was given
+ * during a loop turn at the end of that turn (init before the loop runs;
+ * close with the worker's other handles). */
+void sb_http_worker_init(struct sb_worker *w);
+void sb_http_worker_close(struct sb_worker *w, uv_close_cb cb);
 
 #endif

@@ -37,6 +37,9 @@ struct sb_http_conn {
   sb_http_exchange_t *x;
   sb_buf_t pending;
   size_t write_queue; /* bytes handed to uv_write, not yet written */
+  sb_buf_t out;       /* written during this loop turn, sent at its end */
+  sb_http_conn_t *flush_prev, *flush_next; /* in w->flush_list */
+  bool flush_listed;
   struct sockaddr_storage peer;
   bool loopback;
   read_state_t state;
@@ -159,11 +162,8 @@ static void shutdown_cb(uv_shutdown_t *req, int status)
 /* Write `bufs` now if the socket takes them, else copy what is left into
  * one heap block and queue it. Returns SB_ERROR if the connection is dead
  * or over its hard cap. */
-static sb_status_t conn_write(sb_http_conn_t *c, uv_buf_t *bufs,
-                              unsigned n)
+static sb_status_t write_now(sb_http_conn_t *c, uv_buf_t *bufs, unsigned n)
 {
-  if (c->closing || c->shutting_down)
-    return SB_ERROR;
   size_t total = 0;
   for (unsigned i = 0; i < n; i++)
     total += bufs[i].len;
@@ -210,11 +210,146 @@ static sb_status_t conn_write(sb_http_conn_t *c, uv_buf_t *bufs,
   return SB_OK;
 }
 
+/* ---- coalescing ----------------------------------------------------------
+ * Everything a connection is given to write during one turn of the loop
+ * (a response head, the SSE events decoded from one upstream read, the
+ * end of the stream, the next pipelined response) leaves in one write
+ * when the turn's I/O is done (a uv_check handle): one system call instead
+ * of one per event, and no added delay. Writes too big to be worth a copy
+ * go out at once, behind what was gathered. */
+#define OUT_COALESCE_MAX (64 * 1024)
+#define OUT_KEEP_CAP (4 * 1024) /* a bigger buffer is freed once flushed */
+
+static void flush_unlist(sb_http_conn_t *c)
+{
+  if (!c->flush_listed)
+    return;
+  if (c->flush_prev != NULL)
+    c->flush_prev->flush_next = c->flush_next;
+  else
+    c->w->flush_list = c->flush_next;
+  if (c->flush_next != NULL)
+    c->flush_next->flush_prev = c->flush_prev;
+  c->flush_prev = c->flush_next = NULL;
+  c->flush_listed = false;
+}
+
+static void out_done(sb_http_conn_t *c)
+{
+  flush_unlist(c);
+  if (c->out.cap > OUT_KEEP_CAP)
+    sb_buf_free(&c->out);
+  else
+    sb_buf_reset(&c->out);
+}
+
+/* Send what was gathered. On failure the connection is closed. */
+static sb_status_t conn_flush(sb_http_conn_t *c)
+{
+  if (c->out.len == 0) {
+    out_done(c);
+    return SB_OK;
+  }
+  uv_buf_t b = uv_buf_init(c->out.data, (unsigned)c->out.len);
+  sb_status_t rc = write_now(c, &b, 1);
+  out_done(c);
+  if (rc != SB_OK) {
+    c->keep_alive = false;
+    conn_close(c);
+  }
+  return rc;
+}
+
+static void flush_list_add(sb_http_conn_t *c)
+{
+  if (c->flush_listed)
+    return;
+  sb_worker_t *w = c->w;
+  c->flush_prev = NULL;
+  c->flush_next = w->flush_list;
+  if (w->flush_list != NULL)
+    w->flush_list->flush_prev = c;
+  w->flush_list = c;
+  c->flush_listed = true;
+}
+
+/* A handler told SB_AGAIN waits for on_drain: it comes from write_cb when
+ * queued bytes drain, or from here when gathered bytes went out at once.
+ * Only ever called from the loop, never from inside a handler's write. */
+static void maybe_drained(sb_http_conn_t *c)
+{
+  if (!c->over_high_water || c->write_queue > c->settings->write_low_water)
+    return;
+  c->over_high_water = false;
+  if (c->x != NULL && !c->x->aborted && c->x->on_drain != NULL)
+    c->x->on_drain(c->x);
+}
+
+static void flush_check_cb(uv_check_t *h)
+{
+  sb_worker_t *w = h->data;
+  sb_http_conn_t *c;
+  /* A drained handler may write again: c is listed anew and sent below. */
+  while ((c = w->flush_list) != NULL)
+    if (conn_flush(c) == SB_OK) /* unlists c; closes it on failure */
+      maybe_drained(c);
+}
+
+void sb_http_worker_init(sb_worker_t *w)
+{
+  w->flush_list = NULL;
+  uv_check_init(&w->loop, &w->flush_check);
+  w->flush_check.data = w;
+  uv_check_start(&w->flush_check, flush_check_cb);
+  uv_unref((uv_handle_t *)&w->flush_check); /* never keeps the loop alive */
+}
+
+void sb_http_worker_close(sb_worker_t *w, uv_close_cb cb)
+{
+  uv_check_stop(&w->flush_check);
+  uv_close((uv_handle_t *)&w->flush_check, cb);
+}
+
+static sb_status_t conn_write(sb_http_conn_t *c, uv_buf_t *bufs, unsigned n)
+{
+  if (c->closing || c->shutting_down)
+    return SB_ERROR;
+  size_t total = 0;
+  for (unsigned i = 0; i < n; i++)
+    total += bufs[i].len;
+  if (c->out.len + total <= OUT_COALESCE_MAX) {
+    for (unsigned i = 0; i < n; i++)
+      if (sb_buf_append(&c->out, bufs[i].base, bufs[i].len) != SB_OK)
+        return SB_ERROR;
+    flush_list_add(c);
+    if (c->write_queue + c->out.len > c->settings->write_high_water)
+      c->over_high_water = true;
+    return SB_OK;
+  }
+  /* Big: what was gathered, then these, in one write. */
+  uv_buf_t all[12];
+  unsigned k = 0;
+  if (n + 1 > SB_ARRAY_LEN(all))
+    return SB_ERROR;
+  if (c->out.len > 0)
+    all[k++] = uv_buf_init(c->out.data, (unsigned)c->out.len);
+  for (unsigned i = 0; i < n; i++)
+    all[k++] = bufs[i];
+  sb_status_t rc = write_now(c, all, k);
+  out_done(c);
+  if (rc == SB_OK && c->over_high_water &&
+      c->write_queue <= c->settings->write_low_water)
+    flush_list_add(c); /* the check callback tells the handler */
+  return rc;
+}
+
 /* Close once everything queued has been written. */
 static void conn_close_after_writes(sb_http_conn_t *c)
 {
   if (c->closing || c->shutting_down)
     return;
+  if (conn_flush(c) != SB_OK)
+    return; /* closed */
   if (c->write_queue == 0) {
     conn_close(c);
     return;
@@ -243,6 +378,7 @@ static void conn_free(sb_http_conn_t *c)
 {
   sb_http_parser_free(&c->parser);
   sb_buf_free(&c->pending);
+  sb_buf_free(&c->out);
   free(c);
 }
 
@@ -278,7 +414,8 @@ static void exchange_finish(sb_http_exchange_t *x)
 
 static void format_head(sb_buf_t *b, int status, const char *content_type,
                         const sb_http_header_t *headers, size_t n_headers,
-                        bool chunked, size_t content_length, bool close)
+                        sb_slice_t extra, bool chunked, size_t content_length,
+                        bool close)
 {
   sb_buf_appendf(b, "HTTP/1.1 %d %s\r\n", status, sb_http_status_text(status));
   if (content_type != NULL)
@@ -289,6 +426,8 @@ static void format_head(sb_buf_t *b, int status, const char *content_type,
     sb_buf_append_slice(b, headers[i].value);
     sb_buf_append(b, "\r\n", 2);
   }
+  if (extra.len > 0)
+    sb_buf_append_slice(b, extra);
   if (chunked) {
     sb_buf_appendz(b, "Transfer-Encoding: chunked\r\n");
   } else if (content_length != SIZE_MAX) {
@@ -314,8 +453,8 @@ void sb_http_respond(sb_http_exchange_t *x, int status,
     c->keep_alive = !close;
     sb_buf_t head;
     sb_buf_init(&head, 64 * 1024);
-    format_head(&head, status, content_type, headers, n_headers, false,
-                body.len, close);
+    format_head(&head, status, content_type, headers, n_headers,
+                x->extra_head, false, body.len, close);
     uv_buf_t bufs[2] = {uv_buf_init(head.data, (unsigned)head.len),
                         uv_buf_init((char *)body.ptr, (unsigned)body.len)};
     bool head_only = x->req.method == HTTP_HEAD;
@@ -349,8 +488,8 @@ sb_status_t sb_http_stream_begin(sb_http_exchange_t *x, int status,
     c->keep_alive = false;
   sb_buf_t head;
   sb_buf_init(&head, 64 * 1024);
-  format_head(&head, status, content_type, headers, n_headers, chunked,
-              SIZE_MAX, !c->keep_alive);
+  format_head(&head, status, content_type, headers, n_headers,
+              x->extra_head, chunked, SIZE_MAX, !c->keep_alive);
   uv_buf_t b = uv_buf_init(head.data, (unsigned)head.len);
   sb_status_t rc = head.data != NULL ? conn_write(c, &b, 1) : SB_ERROR;
   sb_buf_free(&head);
@@ -413,7 +552,7 @@ void sb_http_stream_end(sb_http_exchange_t *x)
 
 size_t sb_http_pending_bytes(const sb_http_exchange_t *x)
 {
-  return x->conn->write_queue;
+  return x->conn->write_queue + x->conn->out.len;
 }
 
 /* ---- reading and dispatch ---------------------------------------------- */
@@ -602,6 +741,7 @@ static void conn_close(sb_http_conn_t *c)
     return;
   c->closing = true;
   c->keep_alive = false;
+  flush_unlist(c); /* what was gathered is dropped with the connection */
   if (c->x != NULL)
     c->x->aborted = true; /* writes are dropped from now on */
   sb_worker_t *w = c->w;
@@ -632,6 +772,7 @@ void sb_http_conn_accept(sb_worker_t *w, uv_stream_t *server,
   c->open_handles = 2;
   sb_http_parser_init(&c->parser, &settings->limits);
   sb_buf_init(&c->pending, PENDING_MAX);
+  sb_buf_init(&c->out, c->settings->max_write_queue);
   c->next = w->conns;
   if (w->conns != NULL)
     w->conns->prev = c;

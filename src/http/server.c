@@ -74,6 +74,7 @@ static void drain_tick(uv_timer_t *t)
   uv_timer_stop(t);
   uv_close((uv_handle_t *)t, noop_close_cb);
   uv_close((uv_handle_t *)&w->wakeup, noop_close_cb);
+  sb_http_worker_close(w, noop_close_cb);
   sb_upstream_multi_free(w->upstream);
   w->upstream = NULL;
 }
@@ -133,6 +134,7 @@ static sb_status_t worker_init(sb_gateway_t *gw, sb_worker_t *w, unsigned id,
   w->wakeup.data = ctx;
   uv_timer_init(&w->loop, &w->drain_timer);
   w->drain_timer.data = ctx;
+  sb_http_worker_init(w);
   uv_tcp_init(&w->loop, &w->listener);
   w->listener.data = w;
   if (uv_tcp_open(&w->listener, fd) != 0 ||

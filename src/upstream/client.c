@@ -6,7 +6,9 @@
  * (timer_cb -> uv_timer); we call curl_multi_socket_action from those
  * watchers and then collect finished transfers. Rules that keep it safe:
  * - never call curl_multi_socket_action from inside curl's timer callback:
- *   a 0 ms timeout becomes a 1 ms libuv timer;
+ *   a 0 ms timeout becomes a 0 ms libuv timer (the loop's next turn);
+ * - a socket's poll handle lives as long as the socket (curl closes it
+ *   through close_socket_cb), not just while a transfer uses it;
  * - a socket context is freed only in its uv_close callback;
  * - a transfer cancelled from inside one of its own callbacks is only
  *   flagged; the write callback then fails the transfer and it is freed
@@ -16,6 +18,8 @@
  */
 #include <curl/curl.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "switchboard/log.h"
 #include "switchboard/upstream.h"
@@ -31,10 +35,14 @@ struct sb_upstream_multi {
   size_t active;
   CURL *pool[EASY_POOL_MAX];
   size_t n_pool;
+  /* Poll handles by socket: they outlive the transfers that use them, so a
+   * kept-alive connection is not re-registered with the loop per request. */
+  struct sock_ctx **socks;
+  size_t n_socks;
   bool closing;
 };
 
-typedef struct {
+typedef struct sock_ctx {
   uv_poll_t poll;
   curl_socket_t fd;
   sb_upstream_multi_t *m;
@@ -89,33 +97,69 @@ static void poll_cb(uv_poll_t *h, int status, int events)
   check_done(m);
 }
 
+static sock_ctx_t *sock_get(sb_upstream_multi_t *m, curl_socket_t s)
+{
+  return s >= 0 && (size_t)s < m->n_socks ? m->socks[s] : NULL;
+}
+
+static sock_ctx_t *sock_new(sb_upstream_multi_t *m, curl_socket_t s)
+{
+  if (s < 0)
+    return NULL;
+  if ((size_t)s >= m->n_socks) {
+    size_t n = m->n_socks > 0 ? m->n_socks : 64;
+    while (n <= (size_t)s)
+      n *= 2;
+    sock_ctx_t **t = realloc(m->socks, n * sizeof(*t));
+    if (t == NULL)
+      return NULL;
+    memset(t + m->n_socks, 0, (n - m->n_socks) * sizeof(*t));
+    m->socks = t;
+    m->n_socks = n;
+  }
+  sock_ctx_t *ctx = malloc(sizeof(*ctx));
+  if (ctx == NULL)
+    return NULL;
+  ctx->fd = s;
+  ctx->m = m;
+  if (uv_poll_init_socket(m->loop, &ctx->poll, s) != 0) {
+    free(ctx);
+    return NULL;
+  }
+  ctx->poll.data = ctx;
+  m->socks[s] = ctx;
+  return ctx;
+}
+
+/* curl closes a socket (CURLOPT_CLOSESOCKETFUNCTION): drop its poll handle
+ * first (uv_close takes the descriptor out of epoll at once), then close. */
+static int close_socket_cb(void *clientp, curl_socket_t s)
+{
+  sb_upstream_multi_t *m = clientp;
+  sock_ctx_t *ctx = sock_get(m, s);
+  if (ctx != NULL) {
+    m->socks[s] = NULL;
+    uv_close((uv_handle_t *)&ctx->poll, sock_close_cb);
+  }
+  return close(s);
+}
+
 static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp,
                      void *socketp)
 {
   sb_upstream_multi_t *m = userp;
-  sock_ctx_t *ctx = socketp;
+  sock_ctx_t *ctx = sock_get(m, s);
   (void)easy;
+  (void)socketp;
   if (what == CURL_POLL_REMOVE) {
-    if (ctx != NULL) {
+    /* Idle (kept alive) or about to be closed: stop watching, keep the
+     * handle for the next transfer on this connection. */
+    if (ctx != NULL)
       uv_poll_stop(&ctx->poll);
-      uv_close((uv_handle_t *)&ctx->poll, sock_close_cb);
-      curl_multi_assign(m->multi, s, NULL);
-    }
     return 0;
   }
-  if (ctx == NULL) {
-    ctx = malloc(sizeof(*ctx));
-    if (ctx == NULL)
-      return -1;
-    ctx->fd = s;
-    ctx->m = m;
-    if (uv_poll_init_socket(m->loop, &ctx->poll, s) != 0) {
-      free(ctx);
-      return -1;
-    }
-    ctx->poll.data = ctx;
-    curl_multi_assign(m->multi, s, ctx);
-  }
+  if (ctx == NULL && (ctx = sock_new(m, s)) == NULL)
+    return -1;
   int events = 0;
   if (what & CURL_POLL_IN)
     events |= UV_READABLE;
@@ -386,9 +430,22 @@ static size_t write_cb(char *p, size_t size, size_t n, void *userdata)
 
 /* ---- public API -------------------------------------------------------- */
 
+/* True when the environment names a proxy. Without one, every transfer
+ * tells curl so (CURLOPT_PROXY ""), which spares it looking the proxy
+ * variables up again on each request; with one, curl's own environment
+ * handling (per scheme, no_proxy) applies unchanged. */
+static bool env_proxy;
+
 void sb_upstream_global_init(void)
 {
+  static const char *const vars[] = {"http_proxy", "HTTPS_PROXY", "https_proxy",
+                                     "ALL_PROXY", "all_proxy"};
   curl_global_init(CURL_GLOBAL_DEFAULT);
+  for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+    const char *v = getenv(vars[i]);
+    if (v != NULL && v[0] != '\0')
+      env_proxy = true;
+  }
 }
 
 void sb_upstream_global_cleanup(void)
@@ -434,10 +491,16 @@ void sb_upstream_multi_free(sb_upstream_multi_t *m)
   for (size_t i = 0; i < m->n_pool; i++)
     curl_easy_cleanup(m->pool[i]);
   m->n_pool = 0;
-  /* Closing cached connections calls socket_cb(REMOVE): the poll handles
-   * are closed on the loop, which must run once more afterwards. */
+  /* Closing cached connections goes through close_socket_cb: the poll
+   * handles are closed on the loop, which must run once more afterwards. */
   curl_multi_cleanup(m->multi);
   m->multi = NULL;
+  for (size_t i = 0; i < m->n_socks; i++)
+    if (m->socks[i] != NULL)
+      uv_close((uv_handle_t *)&m->socks[i]->poll, sock_close_cb);
+  free(m->socks);
+  m->socks = NULL;
+  m->n_socks = 0;
   uv_timer_stop(&m->timer);
   uv_close((uv_handle_t *)&m->timer, multi_timer_close_cb);
 }
@@ -485,6 +548,8 @@ sb_upstream_t *sb_upstream_start(sb_upstream_multi_t *m,
   curl_easy_setopt(e, CURLOPT_URL, u->url);
   curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)u);
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, close_socket_cb);
+  curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, m);
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, u->headers);
   curl_easy_setopt(e, CURLOPT_USERAGENT, "switchboard/0.1");
@@ -497,6 +562,8 @@ sb_upstream_t *sb_upstream_start(sb_upstream_multi_t *m,
   curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
   curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
   curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+  if (!env_proxy)
+    curl_easy_setopt(e, CURLOPT_PROXY, "");
   if (u->to.connect_ms > 0)
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)u->to.connect_ms);
   if (u->to.total_ms > 0)
