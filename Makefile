@@ -64,7 +64,7 @@ test-e2e-asan:
 
 bench:
 	@scripts/install-deps --bench
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSB_TESTS=ON >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
 	bench/run.sh $(BUILD)
 

@@ -1,20 +1,42 @@
 #!/usr/bin/env bash
-# The benchmark harness (`make bench`; not a test). On loopback, it measures
-# the fake provider directly and the same requests through switchboard, and
-# reports medians of several runs:
-#   - added latency p50 / p99 at 1 connection, non-stream and stream
-#   - throughput at 64 connections and its ratio to the direct call
-#   - the gateway's RSS, idle and after the load
-#   - JSON parse speed on a ~130 KB chat body
-# Usage: bench/run.sh BUILD_DIR   (RUNS=5 DURATION=5 to change the defaults)
+# The benchmark harness (`make bench`; not a test). See bench/README.md.
+#
+# On loopback, against one fake provider, it measures three targets in the same
+# run: the fake provider directly, nginx as a plain reverse proxy in front of it,
+# and switchboard in front of it. The load generator (bench/loadgen.c) runs on
+# one CPU, the servers on the other(s). Each measurement is repeated RUNS times
+# and the medians are reported; "added" is a target's number minus the direct
+# one.
+#
+# Usage: bench/run.sh BUILD_DIR
+# Knobs: RUNS (5), DURATION (s per run, 5), STREAMS (10000), STREAM_SECONDS
+#        (10), SOAK_SECONDS (600; 0 skips the soak), SOAK_RATE (1000 req/s).
 set -euo pipefail
 BUILD=${1:-build}
 RUNS=${RUNS:-5}
 DURATION=${DURATION:-5}
+STREAMS=${STREAMS:-10000}
+STREAM_SECONDS=${STREAM_SECONDS:-10}
+SOAK_SECONDS=${SOAK_SECONDS:-600}
+SOAK_RATE=${SOAK_RATE:-1000}
 HERE=$(cd "$(dirname "$0")" && pwd)
 OUT="$HERE/results"
+LOADGEN="$BUILD/loadgen"
 WORK=$(mktemp -d)
 mkdir -p "$OUT"
+
+for n in RUNS DURATION STREAMS STREAM_SECONDS SOAK_SECONDS SOAK_RATE; do
+  case "${!n}" in '' | *[!0-9]*) echo "run.sh: $n must be a whole number" >&2; exit 2 ;; esac
+done
+[ "$RUNS" -ge 1 ] && [ "$DURATION" -ge 1 ] && [ "$STREAMS" -ge 1 ] && [ "$STREAM_SECONDS" -ge 1 ] ||
+  { echo "run.sh: RUNS, DURATION, STREAMS and STREAM_SECONDS must be at least 1" >&2; exit 2; }
+for bin in switchboard fake_provider loadgen; do
+  [ -x "$BUILD/$bin" ] || { echo "run.sh: $BUILD/$bin is missing (build first)" >&2; exit 2; }
+done
+NGINX=$(command -v nginx || true)
+[ -n "$NGINX" ] || NGINX=/usr/sbin/nginx
+[ -x "$NGINX" ] || { echo "run.sh: nginx is missing (scripts/install-deps --bench)" >&2; exit 2; }
+
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -23,16 +45,30 @@ cleanup() {
 }
 trap cleanup EXIT
 
-say() { printf '%s\n' "$*" >&2; }
-cpus=$(nproc)
-# Load generator on the last CPU, servers on the others (when there are any).
-if [ "$cpus" -ge 2 ]; then
-  WRK_CPU=$((cpus - 1)); SRV_CPUS="0-$((cpus - 2))"
-else
-  WRK_CPU=0; SRV_CPUS=0
-fi
+say() { printf '[bench %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 
-# ---- servers ----------------------------------------------------------------
+# ---- limits and CPUs ------------------------------------------------------------
+# Every stream holds a client socket and, through a proxy, an upstream one.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+NOFILE=$(ulimit -n)
+STREAMS_WANTED=$STREAMS
+if [ "$NOFILE" != unlimited ] && [ $((2 * STREAMS + 200)) -gt "$NOFILE" ]; then
+  STREAMS=$(((NOFILE - 200) / 2))
+  say "open-file limit $NOFILE: $STREAMS concurrent streams instead of $STREAMS_WANTED"
+fi
+[ "$NOFILE" = unlimited ] && NOFILE=1048576
+
+cpus=$(nproc)
+if [ "$cpus" -ge 2 ]; then
+  LG_CPU=$((cpus - 1)); SRV_CPUS="0-$((cpus - 2))"
+  [ "$cpus" = 2 ] && SRV_CPUS=0
+else
+  LG_CPU=0; SRV_CPUS=0
+fi
+PIN_LG=(taskset -c "$LG_CPU")
+PIN_SRV=(taskset -c "$SRV_CPUS")
+
+# ---- helpers ----------------------------------------------------------------------
 wait_line() { # file pattern -> prints the first match
   for _ in $(seq 1 200); do
     if grep -q "$2" "$1" 2>/dev/null; then grep -m1 -o "$2" "$1"; return 0; fi
@@ -40,105 +76,551 @@ wait_line() { # file pattern -> prints the first match
   done
   say "timed out waiting for '$2' in $1"; cat "$1" >&2; return 1
 }
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; } # port -> 0 when something accepts
+free_port() { # a free port below the ephemeral range
+  local p
+  for _ in $(seq 1 100); do
+    p=$((20000 + RANDOM % 10000))
+    if ! listening "$p"; then echo "$p"; return 0; fi
+  done
+  return 1
+}
+rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+kv() { # line key -> value ("" when absent)
+  awk -v k="$2" '{ for (i = 1; i <= NF; i++) { n = index($i, "="); if (substr($i, 1, n - 1) == k) { print substr($i, n + 1); exit } } }' <<<"$1"
+}
+median() { sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print 0; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+med() { # file key -> median of key over the lines
+  local f=$1 k=$2
+  while IFS= read -r l; do kv "$l" "$k"; done <"$f" | median
+}
+calc() { awk "BEGIN { printf \"%.${2:-1}f\", $1 }"; }
+fake_default() { # scenario JSON
+  curl -sf -o /dev/null -X POST "http://127.0.0.1:$FAKE_PORT/_fake/default" -d "$1" ||
+    { say "the fake provider refused scenario $1"; exit 1; }
+}
 
-taskset -c "$SRV_CPUS" "$BUILD/fake_provider" --port 0 >"$WORK/fake.out" 2>&1 &
-PIDS+=($!)
+NOTES=()
+LINE=""
+loadgen() { # label args... -> sets LINE to the result line (not in a subshell: NOTES must stick)
+  local label=$1
+  shift
+  if ! LINE=$("${PIN_LG[@]}" "$LOADGEN" "$@" 2>"$WORK/loadgen.err"); then
+    say "$label: loadgen failed"; cat "$WORK/loadgen.err" >&2; exit 1
+  fi
+  local e n
+  e=$(kv "$LINE" errors); n=$(kv "$LINE" non2xx)
+  if [ "${e:-0}" != 0 ] || [ "${n:-0}" != 0 ]; then
+    NOTES+=("$label: $e errors, $n non-2xx responses")
+    say "$label: $e errors, $n non-2xx responses"
+  fi
+}
+
+# ---- servers ------------------------------------------------------------------------
+"${PIN_SRV[@]}" "$BUILD/fake_provider" --port 0 --max-recorded 16 --max-recorded-mb 8 >"$WORK/fake.out" 2>&1 &
+PIDS+=("$!")
 FAKE_PORT=$(wait_line "$WORK/fake.out" 'listening on 127.0.0.1:[0-9]*' | sed 's/.*://')
 
-cat >"$WORK/switchboard.yaml" <<CFG
-listen: 127.0.0.1:0
-workers: 1
-database: sqlite:$WORK/bench.db
-providers:
-  openai: { format: openai, base_url: "http://127.0.0.1:$FAKE_PORT/v1", api_key: bench }
-CFG
-SWITCHBOARD_LOG=warn taskset -c "$SRV_CPUS" "$BUILD/switchboard" serve --config "$WORK/switchboard.yaml" >"$WORK/sb.out" 2>&1 &
-SB_PID=$!
-PIDS+=($SB_PID)
-SB_PORT=$(wait_line "$WORK/sb.out" 'listening on http://127.0.0.1:[0-9]*' | sed 's/.*://')
-rss_mb() { awk '/VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$SB_PID/status"; }
-IDLE_RSS=$(rss_mb)
-
-# ---- request bodies -----------------------------------------------------------
-body() { # stream(true|false) -> file
-  local f="$WORK/body-$1.json"
-  printf '{"model":"%s","messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"Write one short sentence about gateways."}],"temperature":0.2,"max_tokens":64,"stream":%s}' \
-    "$2" "$1" >"$f"
-  echo "$f"
-}
-
-# ---- measurement ---------------------------------------------------------------
-to_us() { # "123.45us" / "1.20ms" / "1.00s" -> microseconds
-  awk -v v="$1" 'BEGIN {
-    n = v + 0
-    if (v ~ /us$/) print n; else if (v ~ /ms$/) print n * 1000; else if (v ~ /s$/) print n * 1000000; else print n }'
-}
-
-# one wrk run -> "p50_us p99_us rps"
-wrk_once() { # url conns bodyfile
-  local threads=1
-  [ "$2" -gt 1 ] && threads=2
-  BENCH_BODY="$3" taskset -c "$WRK_CPU" wrk -t"$threads" -c"$2" -d"${DURATION}s" --latency \
-    -s "$HERE/post.lua" "$1" >"$WORK/wrk.txt" 2>&1
-  if grep -q "Non-2xx" "$WORK/wrk.txt"; then
-    say "non-2xx responses from $1:"; cat "$WORK/wrk.txt" >&2; exit 1
+# nginx: a plain reverse proxy with a keep-alive pool to the fake, no buffering.
+NGX_PORT=$(free_port) || { say "no free port for nginx"; exit 1; }
+mkdir -p "$WORK/nginx/logs"
+NGX_USER=""
+[ "$(id -u)" = 0 ] && NGX_USER="user root root;"
+NGX_TEMP=""
+for m in client_body proxy fastcgi uwsgi scgi; do
+  if [ "$m" = client_body ] || [ "$m" = proxy ] || ! "$NGINX" -V 2>&1 | grep -q -- "--without-http_${m}_module"; then
+    NGX_TEMP="$NGX_TEMP ${m}_temp_path $WORK/nginx/${m}_temp;"
   fi
-  local p50 p99 rps
-  p50=$(awk '$1 == "50%" { print $2 }' "$WORK/wrk.txt")
-  p99=$(awk '$1 == "99%" { print $2 }' "$WORK/wrk.txt")
-  rps=$(awk '/^Requests\/sec/ { print $2 }' "$WORK/wrk.txt")
-  echo "$(to_us "$p50") $(to_us "$p99") $rps"
-}
-
-median() { sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
-
-# measure label url conns bodyfile -> sets M_P50 M_P99 M_RPS (medians)
-measure() {
-  local f="$WORK/runs-$1"
-  : >"$f"
-  for i in $(seq 1 "$RUNS"); do
-    wrk_once "$2" "$3" "$4" >>"$f"
-    say "  $1 run $i/$RUNS: $(tail -n1 "$f")"
-  done
-  M_P50=$(awk '{ print $1 }' "$f" | median)
-  M_P99=$(awk '{ print $2 }' "$f" | median)
-  M_RPS=$(awk '{ print $3 }' "$f" | median)
-}
-
-DIRECT="http://127.0.0.1:$FAKE_PORT/v1/chat/completions"
-GATEWAY="http://127.0.0.1:$SB_PORT/v1/chat/completions"
-ROWS=()
-for mode in false true; do
-  name=$([ "$mode" = true ] && echo "stream" || echo "non-stream")
-  direct_body=$(body "$mode" "gpt-4o-mini")
-  gw_body="$WORK/gw-$mode.json"
-  sed 's/"model":"gpt-4o-mini"/"model":"openai\/gpt-4o-mini"/' "$direct_body" >"$gw_body"
-  for conns in 1 64; do
-    say "$name, $conns connection(s):"
-    measure "direct-$mode-$conns" "$DIRECT" "$conns" "$direct_body"
-    d50=$M_P50 d99=$M_P99 drps=$M_RPS
-    measure "gateway-$mode-$conns" "$GATEWAY" "$conns" "$gw_body"
-    g50=$M_P50 g99=$M_P99 grps=$M_RPS
-    ROWS+=("$(awk -v n="$name" -v c="$conns" -v d50="$d50" -v d99="$d99" -v g50="$g50" -v g99="$g99" \
-      -v drps="$drps" -v grps="$grps" 'BEGIN {
-        printf "| %s | %d | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.2f |",
-          n, c, d50, d99, g50, g99, g50 - d50, g99 - d99, drps, grps, grps / drps }')")
-  done
 done
-LOAD_RSS=$(rss_mb)
-JSON_LINE=$("$BUILD/json_bench" 2>/dev/null | grep -m1 'json parse' || echo "json parse: (json_bench not built)")
+cat >"$WORK/nginx/nginx.conf" <<CFG
+$NGX_USER
+worker_processes 1;
+worker_rlimit_nofile $NOFILE;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/logs/error.log warn;
+events { worker_connections $((NOFILE - 50)); }
+http {
+  access_log off;
+  $NGX_TEMP
+  client_max_body_size 64m;
+  keepalive_requests 10000000;
+  keepalive_timeout 120s;
+  upstream fake {
+    server 127.0.0.1:$FAKE_PORT;
+    keepalive 1024;
+    keepalive_requests 10000000;
+  }
+  server {
+    listen 127.0.0.1:$NGX_PORT backlog=4096;
+    location / {
+      proxy_pass http://fake;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering off;
+      proxy_request_buffering off;
+      proxy_read_timeout 300s;
+    }
+  }
+}
+CFG
+"${PIN_SRV[@]}" "$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/logs/error.log" \
+  -g 'daemon off;' >"$WORK/nginx.out" 2>&1 &
+NGX_PID=$!
+PIDS+=("$NGX_PID")
+for _ in $(seq 1 100); do
+  listening "$NGX_PORT" && break
+  kill -0 "$NGX_PID" 2>/dev/null || { say "nginx did not start:"; cat "$WORK/nginx.out" "$WORK/nginx/logs/error.log" >&2; exit 1; }
+  sleep 0.05
+done
+NGX_WORKER=""
+for _ in $(seq 1 50); do
+  NGX_WORKER=$(cat "/proc/$NGX_PID/task/$NGX_PID/children" 2>/dev/null | awk '{ print $1 }' || true)
+  if [ -z "$NGX_WORKER" ]; then # kernels without the children file
+    for st in /proc/[0-9]*/stat; do
+      read -r wpid _ _ ppid _ <"$st" 2>/dev/null || continue
+      if [ "$ppid" = "$NGX_PID" ]; then NGX_WORKER=$wpid; break; fi
+    done
+  fi
+  [ -n "$NGX_WORKER" ] && break
+  sleep 0.05
+done
+[ -n "$NGX_WORKER" ] || { say "nginx has no worker process"; exit 1; }
 
+# switchboard: 1 worker, SQLite ledger in the temp dir, the fake as provider
+# `openai` and, when this build has the Anthropic codec, as provider `anthropic`.
+start_switchboard() { # with_anthropic(yes|no)
+  {
+    echo "listen: 127.0.0.1:0"
+    echo "workers: 1"
+    echo "database: sqlite:$WORK/bench.db"
+    echo "providers:"
+    echo "  openai: { format: openai, base_url: \"http://127.0.0.1:$FAKE_PORT/v1\", api_key: bench }"
+    [ "$1" = yes ] && echo "  anthropic: { format: anthropic, base_url: \"http://127.0.0.1:$FAKE_PORT\", api_key: bench }"
+  } >"$WORK/switchboard.yaml"
+  : >"$WORK/sb.out"
+  SWITCHBOARD_LOG=warn "${PIN_SRV[@]}" "$BUILD/switchboard" serve --config "$WORK/switchboard.yaml" >"$WORK/sb.out" 2>&1 &
+  SB_PID=$!
+  for _ in $(seq 1 200); do
+    if grep -q 'listening on http://127.0.0.1:[0-9]*' "$WORK/sb.out"; then
+      SB_PORT=$(grep -m1 -o 'listening on http://127.0.0.1:[0-9]*' "$WORK/sb.out" | sed 's/.*://')
+      PIDS+=("$SB_PID")
+      return 0
+    fi
+    kill -0 "$SB_PID" 2>/dev/null || return 1
+    sleep 0.05
+  done
+  kill "$SB_PID" 2>/dev/null || true
+  return 1
+}
+if ! start_switchboard yes; then
+  say "switchboard does not start with an anthropic provider; going on without it"
+  start_switchboard no || { say "switchboard did not start:"; cat "$WORK/sb.out" >&2; exit 1; }
+fi
+sleep 0.5
+IDLE_RSS_KB=$(rss_kb "$SB_PID")
+NGX_IDLE_RSS_KB=$(( $(rss_kb "$NGX_PID") + $(rss_kb "$NGX_WORKER") ))
+say "fake provider :$FAKE_PORT, nginx :$NGX_PORT, switchboard :$SB_PORT (idle RSS $((IDLE_RSS_KB / 1024)) MB); loadgen on CPU $LG_CPU, servers on $SRV_CPUS"
+
+TARGETS=(direct nginx switchboard)
+declare -A URL PORT_OF
+PORT_OF[direct]=$FAKE_PORT; PORT_OF[nginx]=$NGX_PORT; PORT_OF[switchboard]=$SB_PORT
+for t in "${TARGETS[@]}"; do URL[$t]="http://127.0.0.1:${PORT_OF[$t]}/v1/chat/completions"; done
+AUTH=(-H "Authorization: Bearer bench")
+
+# ---- request bodies -------------------------------------------------------------------
+body() { # name stream(true|false) [system-text-file] -> writes $WORK/NAME-{direct,switchboard}.json
+  local sys="You are a helpful assistant."
+  [ -n "${3:-}" ] && sys=$(cat "$3")
+  for t in direct switchboard; do
+    local model=gpt-4o-mini
+    [ "$t" = switchboard ] && model=openai/gpt-4o-mini
+    printf '{"model":"%s","messages":[{"role":"system","content":"%s"},{"role":"user","content":"Write one short sentence about gateways."}],"temperature":0.2,"max_tokens":64,"stream":%s}' \
+      "$model" "$sys" "$2" >"$WORK/$1-$t.json"
+  done
+}
+bodyfor() { # name target -> file (nginx forwards the direct body)
+  if [ "$2" = switchboard ]; then echo "$WORK/$1-switchboard.json"; else echo "$WORK/$1-direct.json"; fi
+}
+body plain false
+body stream true
+# ~1 MB of context in the system message (plain ASCII words, no escapes needed)
+yes "the agent read the file and found the function it was looking for" | head -n 16000 | tr '\n' ' ' | head -c 1048576 >"$WORK/big.txt" || true
+body big false "$WORK/big.txt"
+rm -f "$WORK/big.txt"
+SOAK_BODIES=(--body "$WORK/plain-switchboard.json" --body "$WORK/stream-switchboard.json")
+
+# The default answer: eight short chunks, sent at once.
+FAST='{"content":"Gateways route requests between clients and model providers.","times":-1}'
+
+# measure section label loadgen-args... : RUNS runs per target, interleaved
+# (direct, nginx, switchboard, direct, ...); lines in $WORK/res-LABEL-TARGET.
+measure() {
+  local label=$1 bodyname=$2
+  shift 2
+  for t in "${TARGETS[@]}"; do : >"$WORK/res-$label-$t"; done
+  for i in $(seq 1 "$RUNS"); do
+    for t in "${TARGETS[@]}"; do
+      local line
+      loadgen "$label/$t" --url "${URL[$t]}" --body "$(bodyfor "$bodyname" "$t")" "${AUTH[@]}" "$@"
+      line=$LINE
+      echo "$line" >>"$WORK/res-$label-$t"
+      say "$label $t run $i/$RUNS: p50 $(kv "$line" lat_p50_us) us, p99 $(kv "$line" lat_p99_us) us, $(kv "$line" rps) req/s"
+    done
+  done
+}
+M() { med "$WORK/res-$1-$2" "$3"; } # label target key -> median
+
+# ---- 1. added latency at 1 connection ----------------------------------------------------
+fake_default "$FAST"
+say "1/8 latency at 1 connection (non-stream, stream)"
+measure lat-plain plain --conns 1 --duration "$DURATION" --warmup 0.5
+measure lat-stream stream --conns 1 --duration "$DURATION" --warmup 0.5
+
+# ---- 2. throughput --------------------------------------------------------------------------
+say "2/8 throughput at 64 and 256 connections"
+measure tput-plain-64 plain --conns 64 --duration "$DURATION" --warmup 0.5
+measure tput-plain-256 plain --conns 256 --duration "$DURATION" --warmup 0.5 --ramp 0.2
+measure tput-stream-64 stream --conns 64 --duration "$DURATION" --warmup 0.5
+
+# ---- 3. rate sweep: the highest rate with p99 under 20 ms ------------------------------------
+say "3/8 rate sweep (open loop, 64 connections, p99 < 20 ms)"
+declare -A SWEEP_RATE SWEEP_P99
+: >"$WORK/sweep.txt"
+sweep_step() { # target rate -> 0 when p99 < 20 ms, no errors and the rate was reached
+  local t=$1 rate=$2 line p99 got errs
+  loadgen "sweep/$t@$rate" --url "${URL[$t]}" --body "$(bodyfor plain "$t")" "${AUTH[@]}" \
+    --conns 64 --rate "$rate" --duration "$DURATION" --warmup 0.5
+  line=$LINE
+  p99=$(kv "$line" lat_p99_us); got=$(kv "$line" rps); errs=$(kv "$line" errors)
+  echo "$t $rate $got $p99 $errs" >>"$WORK/sweep.txt"
+  say "sweep $t at $rate req/s: p99 $p99 us, achieved $got req/s"
+  SWEEP_LAST_P99=$p99
+  awk -v p="$p99" -v g="$got" -v r="$rate" -v e="$errs" 'BEGIN { exit !(p < 20000 && g >= 0.95 * r && e == 0) }'
+}
+for t in "${TARGETS[@]}"; do
+  top=$(M tput-plain-64 "$t" rps)
+  best=0 bestp99=-
+  # Up from half the closed-loop rate while it holds; down from there if
+  # even half fails.
+  steps="0.5 0.7 0.8 0.9 1.0 1.1"
+  for f in $steps; do
+    rate=$(calc "$top * $f" 0)
+    [ "$rate" -ge 1 ] || continue
+    if sweep_step "$t" "$rate"; then best=$rate bestp99=$SWEEP_LAST_P99; else break; fi
+  done
+  if [ "$best" = 0 ]; then
+    for f in 0.3 0.2 0.1 0.05; do
+      rate=$(calc "$top * $f" 0)
+      [ "$rate" -ge 1 ] || continue
+      if sweep_step "$t" "$rate"; then best=$rate bestp99=$SWEEP_LAST_P99; break; fi
+    done
+  fi
+  SWEEP_RATE[$t]=$best SWEEP_P99[$t]=$bestp99
+done
+
+# ---- 4. streams: time to first token, per-chunk lateness ----------------------------------------
+# 20 content chunks 5 ms apart; a chunk's lateness is its arrival minus the
+# time the fake provider scheduled it (send + k x 5 ms).
+say "4/8 paced streams (8 connections, a chunk every 5 ms)"
+words=$(for i in $(seq 1 20); do printf 'tok%d ' "$i"; done)
+fake_default "{\"content\":\"${words% }\",\"token_interval_ms\":5,\"times\":-1}"
+measure paced stream --conns 8 --duration "$DURATION" --warmup 0.5 --sse-first-ms 0 --sse-interval-ms 5
+
+# ---- 5. slow streams: STREAMS at once, ~20 tokens/s -------------------------------------------------
+say "5/8 $STREAMS concurrent slow streams (a chunk every 50 ms for ${STREAM_SECONDS}s)"
+nchunks=$((STREAM_SECONDS * 20 - 2))
+[ "$nchunks" -ge 1 ] || nchunks=1
+words=$(for i in $(seq 1 "$nchunks"); do printf 't%d ' "$i"; done)
+fake_default "{\"content\":\"${words% }\",\"token_interval_ms\":50,\"times\":-1}"
+RAMP=$(calc "$STREAMS / 5000 + 0.5" 1)
+declare -A SLOW_LINE SLOW_RSS SLOW_IDLE SLOW_PEAK
+for t in "${TARGETS[@]}"; do
+  case $t in
+    direct) pid=0 ;;
+    nginx) pid=$NGX_WORKER ;;
+    switchboard) pid=$SB_PID ;;
+  esac
+  idle=0; [ "$pid" != 0 ] && idle=$(rss_kb "$pid")
+  "${PIN_LG[@]}" "$LOADGEN" --url "${URL[$t]}" --body "$(bodyfor stream "$t")" "${AUTH[@]}" \
+    --conns "$STREAMS" --requests-per-conn 1 --ramp "$RAMP" --stall-ms 2000 \
+    --sse-first-ms 0 --sse-interval-ms 50 --timeout $((STREAM_SECONDS * 3 + 30)) \
+    >"$WORK/slow-$t.out" 2>"$WORK/slow-$t.err" &
+  lgpid=$!
+  peak_rss=$idle peak_active=0
+  while kill -0 "$lgpid" 2>/dev/null; do
+    if [ "$pid" != 0 ]; then
+      r=$(rss_kb "$pid"); [ "$r" -gt "$peak_rss" ] && peak_rss=$r
+    fi
+    a=$(curl -sf "http://127.0.0.1:$FAKE_PORT/_fake/stats" | sed -n 's/.*"active_streams":\([0-9]*\).*/\1/p')
+    [ -n "$a" ] && [ "$a" -gt "$peak_active" ] && peak_active=$a
+    sleep 0.5
+  done
+  wait "$lgpid" || { say "slow streams/$t: loadgen failed"; cat "$WORK/slow-$t.err" >&2; exit 1; }
+  line=$(cat "$WORK/slow-$t.out")
+  SLOW_LINE[$t]=$line SLOW_IDLE[$t]=$idle SLOW_RSS[$t]=$peak_rss SLOW_PEAK[$t]=$peak_active
+  say "slow streams $t: $(kv "$line" requests) done, $(kv "$line" stalls) stalled, chunk p99 $(kv "$line" chunk_p99_us) us, peak $peak_active open at the fake, RSS $((idle / 1024)) -> $((peak_rss / 1024)) MB"
+  sleep 1 # let the closed sockets go
+done
+
+# ---- 6. a 1 MB request body -------------------------------------------------------------------
+say "6/8 1 MB request body (1 connection)"
+fake_default '{"content":"ok","times":-1}'
+measure big big --conns 1 --duration "$DURATION" --warmup 0.5
+
+# ---- 7. translation: OpenAI in, Anthropic out (streamed) ------------------------------------------
+say "7/8 translation path (OpenAI in, Anthropic provider, streamed)"
+fake_default "$FAST"
+TRANSLATION=no
+sed 's#"model":"openai/gpt-4o-mini"#"model":"anthropic/claude-3.5-haiku"#' "$WORK/stream-switchboard.json" >"$WORK/anth-sb.json"
+printf '{"model":"claude-3.5-haiku","max_tokens":64,"stream":true,"system":"You are a helpful assistant.","messages":[{"role":"user","content":"Write one short sentence about gateways."}]}' >"$WORK/anth-direct.json"
+code=$(curl -s -o "$WORK/anth-probe.txt" -w '%{http_code}' -H 'Content-Type: application/json' -H 'Authorization: Bearer bench' \
+  --data-binary @"$WORK/anth-sb.json" "http://127.0.0.1:$SB_PORT/v1/chat/completions" || true)
+if [ "$code" = 200 ] && grep -q 'chat.completion.chunk' "$WORK/anth-probe.txt"; then
+  TRANSLATION=yes
+  : >"$WORK/res-anth-direct"; : >"$WORK/res-anth-switchboard"
+  for i in $(seq 1 "$RUNS"); do
+    loadgen anth/direct --url "http://127.0.0.1:$FAKE_PORT/v1/messages" --body "$WORK/anth-direct.json" \
+      -H "x-api-key: bench" -H "anthropic-version: 2023-06-01" --conns 1 --duration "$DURATION" --warmup 0.5
+    line=$LINE
+    echo "$line" >>"$WORK/res-anth-direct"
+    say "anthropic direct run $i/$RUNS: p50 $(kv "$line" lat_p50_us) us, p99 $(kv "$line" lat_p99_us) us"
+    loadgen anth/switchboard --url "${URL[switchboard]}" --body "$WORK/anth-sb.json" "${AUTH[@]}" \
+      --conns 1 --duration "$DURATION" --warmup 0.5
+    line=$LINE
+    echo "$line" >>"$WORK/res-anth-switchboard"
+    say "anthropic switchboard run $i/$RUNS: p50 $(kv "$line" lat_p50_us) us, p99 $(kv "$line" lat_p99_us) us"
+  done
+else
+  say "translation: n/a (anthropic codec not built; HTTP $code)"
+fi
+
+# ---- 8. soak: switchboard at a steady rate, RSS every 10 s -------------------------------------------
+: >"$OUT/soak.dat"
+SOAK_FLAT=- SOAK_GROWTH=- SOAK_LINE=""
+if [ "$SOAK_SECONDS" -gt 0 ]; then
+  INTERVAL=10
+  [ "$SOAK_SECONDS" -lt 120 ] && INTERVAL=$(( SOAK_SECONDS / 10 > 0 ? SOAK_SECONDS / 10 : 1 ))
+  WINDOW=60
+  [ "$SOAK_SECONDS" -lt 240 ] && WINDOW=$(( SOAK_SECONDS / 4 > 0 ? SOAK_SECONDS / 4 : 1 ))
+  say "8/8 soak: switchboard at $SOAK_RATE req/s (half streamed) for ${SOAK_SECONDS}s, RSS every ${INTERVAL}s"
+  "${PIN_LG[@]}" "$LOADGEN" --url "${URL[switchboard]}" "${SOAK_BODIES[@]}" "${AUTH[@]}" \
+    --conns 32 --rate "$SOAK_RATE" --duration "$SOAK_SECONDS" >"$WORK/soak.out" 2>"$WORK/soak.err" &
+  lgpid=$!
+  start=$(date +%s)
+  echo "0 $(calc "$(rss_kb "$SB_PID") / 1024" 2)" >>"$OUT/soak.dat"
+  while kill -0 "$lgpid" 2>/dev/null; do
+    sleep "$INTERVAL"
+    kill -0 "$lgpid" 2>/dev/null || break
+    now=$(( $(date +%s) - start ))
+    r=$(rss_kb "$SB_PID")
+    echo "$now $(calc "$r / 1024" 2)" >>"$OUT/soak.dat"
+    say "soak ${now}s/${SOAK_SECONDS}s: RSS $(calc "$r / 1024" 1) MB"
+  done
+  wait "$lgpid" || { say "soak: loadgen failed"; cat "$WORK/soak.err" >&2; exit 1; }
+  SOAK_LINE=$(cat "$WORK/soak.out")
+  read -r SOAK_GROWTH SOAK_FLAT < <(awk -v w="$WINDOW" -v end="$SOAK_SECONDS" '
+    { t[NR] = $1; r[NR] = $2 }
+    END {
+      f = -1; l = -1
+      for (i = 1; i <= NR; i++) {
+        if (t[i] <= w && r[i] > f) f = r[i]
+        if (t[i] >= end - w && r[i] > l) l = r[i]
+      }
+      if (f < 0 || l < 0) { print "- -"; exit }
+      printf "%.2f %s\n", l - f, (l - f < 2) ? "yes" : "no"
+    }' "$OUT/soak.dat")
+  e=$(kv "$SOAK_LINE" errors); n=$(kv "$SOAK_LINE" non2xx)
+  [ "${e:-0}" = 0 ] && [ "${n:-0}" = 0 ] || NOTES+=("soak: $e errors, $n non-2xx responses")
+else
+  say "8/8 soak skipped (SOAK_SECONDS=0)"
+  rm -f "$OUT/soak.png"
+fi
+END_RSS_KB=$(rss_kb "$SB_PID")
+JSON_LINE="json parse: (json_bench not built)"
+if [ -x "$BUILD/json_bench" ]; then
+  "$BUILD/json_bench" >"$WORK/json.out" 2>/dev/null || true
+  grep -q 'json parse' "$WORK/json.out" && JSON_LINE=$(grep -m1 'json parse' "$WORK/json.out")
+fi
+
+# ---- report --------------------------------------------------------------------------------------
+say "writing $OUT/latest.md"
+f1() { awk -v v="$1" 'BEGIN { if (v == "-" || v == "") print "-"; else printf "%.1f", v }'; }
+f0() { awk -v v="$1" 'BEGIN { if (v == "-" || v == "") print "-"; else printf "%.0f", v }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || a == "" || b == "" || b <= 0) print "-"; else printf "%.2f", a / b }'; }
+passfail() { if awk "BEGIN { exit !($1) }"; then echo "**pass**"; else echo "**FAIL**"; fi; }
+TARGET_ROWS=()
+target() { TARGET_ROWS+=("| $1 | $2 | $3 | $4 |"); }
+
+: >"$OUT/latency.dat"
 {
-  echo "## Benchmark ($(date -u +%Y-%m-%d), $(nproc) cores, loopback, median of $RUNS runs of ${DURATION}s)"
+  echo "# Benchmark"
   echo
-  echo "fake provider answering at once; switchboard with 1 worker; wrk pinned to its own CPU."
-  echo "Latencies in µs; throughput in requests/s."
+  echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')), loopback;"
+  echo "loadgen on CPU $LG_CPU, servers on CPU $SRV_CPUS; median of $RUNS runs of ${DURATION}s unless noted."
+  echo "$("$BUILD/switchboard" --version 2>/dev/null | head -n1 || echo switchboard) with 1 worker; $("$NGINX" -v 2>&1 | sed 's/.*: //') with 1 worker."
+  echo "Times in µs. *added* = the target's number minus the direct call's."
   echo
-  echo "| mode | conns | direct p50 | direct p99 | gateway p50 | gateway p99 | added p50 | added p99 | direct rps | gateway rps | ratio |"
+
+  echo "## Latency at 1 connection"
+  echo
+  echo "| request | direct p50 | direct p99 | nginx added p50 | nginx added p99 | switchboard added p50 | switchboard added p99 | switchboard/nginx (added p50) |"
+  echo "|---|---|---|---|---|---|---|---|"
+  for s in plain:non-stream stream:stream big:"1 MB body"; do
+    label=${s%%:*} name=${s#*:}
+    [ "$label" = big ] && lab=big || lab="lat-$label"
+    d50=$(M "$lab" direct lat_p50_us) d99=$(M "$lab" direct lat_p99_us)
+    n50=$(calc "$(M "$lab" nginx lat_p50_us) - $d50") n99=$(calc "$(M "$lab" nginx lat_p99_us) - $d99")
+    s50=$(calc "$(M "$lab" switchboard lat_p50_us) - $d50") s99=$(calc "$(M "$lab" switchboard lat_p99_us) - $d99")
+    echo "| $name | $(f1 "$d50") | $(f1 "$d99") | $(f1 "$n50") | $(f1 "$n99") | $(f1 "$s50") | $(f1 "$s99") | $(ratio "$s50" "$n50") |"
+    echo "\"$name\" $n50 $n99 $s50 $s99" >>"$OUT/latency.dat"
+    if [ "$label" = big ]; then
+      target "1 MB body adds ≤ 2 ms (added p50)" "$(f1 "$s50") µs" "≤ 2000 µs" "$(passfail "$s50 <= 2000")"
+    else
+      target "added p50 at 1 conn, $name, ≤ 1.2× nginx" "$(f1 "$s50") µs vs nginx $(f1 "$n50") µs" "≤ $(calc "1.2 * $n50" 1) µs" "$(passfail "$s50 <= 1.2 * $n50")"
+      target "added p99 at 1 conn, $name, ≤ 100 µs" "$(f1 "$s99") µs" "≤ 100 µs" "$(passfail "$s99 <= 100")"
+    fi
+  done
+  echo
+
+  echo "## Throughput (closed loop)"
+  echo
+  echo "| load | direct req/s | nginx req/s | switchboard req/s | switchboard/nginx | nginx p99 | switchboard p99 |"
+  echo "|---|---|---|---|---|---|---|"
+  for s in tput-plain-64:"non-stream, 64 conns" tput-plain-256:"non-stream, 256 conns" tput-stream-64:"stream, 64 conns"; do
+    label=${s%%:*} name=${s#*:}
+    d=$(M "$label" direct rps) n=$(M "$label" nginx rps) w=$(M "$label" switchboard rps)
+    echo "| $name | $(f0 "$d") | $(f0 "$n") | $(f0 "$w") | $(ratio "$w" "$n") | $(f1 "$(M "$label" nginx lat_p99_us)") | $(f1 "$(M "$label" switchboard lat_p99_us)") |"
+    case $label in
+      *-64) target "throughput, $name, ≥ 0.8× nginx" "$(f0 "$w") req/s ($(ratio "$w" "$n")×)" "≥ $(calc "0.8 * $n" 0) req/s" "$(passfail "$w >= 0.8 * $n")" ;;
+    esac
+  done
+  echo
+  echo "Highest rate with p99 under 20 ms (open loop at fixed rates, 64 connections, latency from each request's due time; steps of 50–110 % of the target's own closed-loop rate, or down to 5 % when half already fails, one run of ${DURATION}s each):"
+  echo
+  echo "| target | rate (req/s) | p99 at that rate |"
+  echo "|---|---|---|"
+  for t in "${TARGETS[@]}"; do echo "| $t | ${SWEEP_RATE[$t]} | $(f1 "${SWEEP_P99[$t]}") |"; done
+  echo
+
+  echo "## Streams"
+  echo
+  echo "8 connections, 20 content chunks 5 ms apart. TTFT = time to the first event; lateness = a chunk's arrival minus the time the fake provider scheduled it."
+  echo
+  echo "| target | TTFT p50 | TTFT p99 | added TTFT p50 | chunk lateness p50 | chunk lateness p99 | added per chunk p50 | added per chunk p99 |"
+  echo "|---|---|---|---|---|---|---|---|"
+  dt=$(M paced direct ttft_p50_us) dc50=$(M paced direct chunk_p50_us) dc99=$(M paced direct chunk_p99_us)
+  for t in "${TARGETS[@]}"; do
+    t50=$(M paced "$t" ttft_p50_us) c50=$(M paced "$t" chunk_p50_us) c99=$(M paced "$t" chunk_p99_us)
+    echo "| $t | $(f1 "$t50") | $(f1 "$(M paced "$t" ttft_p99_us)") | $(f1 "$(calc "$t50 - $dt")") | $(f1 "$c50") | $(f1 "$c99") | $(f1 "$(calc "$c50 - $dc50")") | $(f1 "$(calc "$c99 - $dc99")") |"
+  done
+  echo
+
+  echo "## $STREAMS concurrent slow streams"
+  echo
+  echo "One run. Each connection opens one stream (connections opened over ${RAMP}s); the fake provider sends a chunk every 50 ms (20 tokens/s) for ${STREAM_SECONDS}s."
+  echo "Stalled = no chunk for more than 2 s, or not completed. RSS per stream = (peak RSS during − RSS before) / streams (nginx: its worker process)."
+  [ "$STREAMS" != "$STREAMS_WANTED" ] && echo "($STREAMS_WANTED were asked for; the open-file limit of $NOFILE allows $STREAMS through a proxy.)"
+  echo
+  echo "| target | completed | stalled | errors | peak open at the fake | chunk lateness p99 | added per chunk p99 | gap max | RSS before (MB) | peak RSS (MB) | RSS per stream (KB) |"
   echo "|---|---|---|---|---|---|---|---|---|---|---|"
-  printf '%s\n' "${ROWS[@]}"
+  dcl=$(kv "${SLOW_LINE[direct]}" chunk_p99_us)
+  for t in "${TARGETS[@]}"; do
+    l=${SLOW_LINE[$t]}
+    c99=$(kv "$l" chunk_p99_us)
+    if [ "$t" = direct ]; then per="-" before="-" peak="-"; else
+      per=$(calc "(${SLOW_RSS[$t]} - ${SLOW_IDLE[$t]}) / $STREAMS" 1)
+      before=$(calc "${SLOW_IDLE[$t]} / 1024" 1) peak=$(calc "${SLOW_RSS[$t]} / 1024" 1)
+    fi
+    echo "| $t | $(kv "$l" requests) | $(kv "$l" stalls) | $(kv "$l" errors) | ${SLOW_PEAK[$t]} | $(f1 "$c99") | $(f1 "$(calc "$c99 - $dcl")") | $(f1 "$(kv "$l" gap_max_us)") | $before | $peak | $per |"
+  done
+  sl=${SLOW_LINE[switchboard]}
+  target "$STREAMS streams with zero stalls" "$(kv "$sl" stalls) stalled" "0" "$(passfail "$(kv "$sl" stalls) == 0 && $(kv "$sl" requests) == $STREAMS")"
+  sper=$(calc "(${SLOW_RSS[switchboard]} - ${SLOW_IDLE[switchboard]}) / $STREAMS" 1)
+  target "RSS per open stream ≤ 32 KB" "$sper KB" "≤ 32 KB" "$(passfail "$sper <= 32")"
   echo
-  echo "Gateway RSS: ${IDLE_RSS} MB idle, ${LOAD_RSS} MB after the runs."
+
+  echo "## Translation (OpenAI in, streamed, 1 connection)"
   echo
+  echo "| path | direct p50 | direct p99 | switchboard p50 | switchboard p99 | added p50 | added p99 |"
+  echo "|---|---|---|---|---|---|---|"
+  d50=$(M lat-stream direct lat_p50_us) d99=$(M lat-stream direct lat_p99_us)
+  g50=$(M lat-stream switchboard lat_p50_us) g99=$(M lat-stream switchboard lat_p99_us)
+  echo "| pass-through (openai provider) | $(f1 "$d50") | $(f1 "$d99") | $(f1 "$g50") | $(f1 "$g99") | $(f1 "$(calc "$g50 - $d50")") | $(f1 "$(calc "$g99 - $d99")") |"
+  if [ "$TRANSLATION" = yes ]; then
+    d50=$(M anth direct lat_p50_us) d99=$(M anth direct lat_p99_us)
+    g50=$(M anth switchboard lat_p50_us) g99=$(M anth switchboard lat_p99_us)
+    echo "| translated (anthropic provider; direct = the fake's /v1/messages) | $(f1 "$d50") | $(f1 "$d99") | $(f1 "$g50") | $(f1 "$g99") | $(f1 "$(calc "$g50 - $d50")") | $(f1 "$(calc "$g99 - $d99")") |"
+  else
+    echo "| translated (anthropic provider) | n/a (anthropic codec not built) | | | | | |"
+  fi
+  echo
+
+  echo "## Memory and soak"
+  echo
+  echo "switchboard RSS: $(calc "$IDLE_RSS_KB / 1024" 1) MB idle at start, $(calc "$END_RSS_KB / 1024" 1) MB at the end (nginx, master + worker: $(calc "$NGX_IDLE_RSS_KB / 1024" 1) MB idle)."
+  target "idle RSS ≤ 20 MB" "$(calc "$IDLE_RSS_KB / 1024" 1) MB" "≤ 20 MB" "$(passfail "$IDLE_RSS_KB <= 20480")"
+  if [ "$SOAK_SECONDS" -gt 0 ]; then
+    echo
+    echo "Soak: ${SOAK_SECONDS}s at $SOAK_RATE req/s (open loop, 32 connections, half streamed), RSS every ${INTERVAL}s (\`soak.png\`)."
+    echo "$(kv "$SOAK_LINE" requests) requests, $(kv "$SOAK_LINE" errors) errors, p99 $(f1 "$(kv "$SOAK_LINE" lat_p99_us)") µs."
+    echo "Flat = the highest RSS of the last ${WINDOW}s minus the highest of the first ${WINDOW}s is under 2 MB: $SOAK_GROWTH MB, **$SOAK_FLAT**."
+    target "flat in the soak (growth < 2 MB)" "$SOAK_GROWTH MB" "< 2 MB" "$([ "$SOAK_FLAT" = yes ] && echo "**pass**" || echo "**FAIL**")"
+  else
+    echo
+    echo "Soak: skipped (SOAK_SECONDS=0)."
+    target "flat in the soak" "skipped" "< 2 MB" "-"
+  fi
+  echo
+
+  echo "## Issue 6 targets"
+  echo
+  echo "| target | measured | limit | result |"
+  echo "|---|---|---|---|"
+  printf '%s\n' "${TARGET_ROWS[@]}"
+  echo
+  if [ "${#NOTES[@]}" -gt 0 ]; then
+    echo "Errors seen:"
+    echo
+    for n in "${NOTES[@]}"; do echo "- $n"; done
+    echo
+  fi
   echo "$JSON_LINE"
-} | tee "$OUT/latest.md"
+} >"$OUT/latest.md"
+
+# ---- charts ---------------------------------------------------------------------------------------
+if command -v gnuplot >/dev/null 2>&1; then
+  gnuplot <<GP || say "gnuplot failed (charts not written)"
+set terminal pngcairo size 1000,500 font ",10"
+set output "$OUT/latency.png"
+set multiplot layout 1,2 title "Added latency at 1 connection over the direct call (µs, median of $RUNS runs)"
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.8 border -1
+set key below
+set ylabel "µs"
+set grid ytics
+set xzeroaxis
+set title "small request"
+plot "$OUT/latency.dat" every ::0::1 using 2:xtic(1) title "nginx p50", '' every ::0::1 using 3 title "nginx p99", \
+     '' every ::0::1 using 4 title "switchboard p50", '' every ::0::1 using 5 title "switchboard p99"
+set title "1 MB request body"
+plot "$OUT/latency.dat" every ::2::2 using 2:xtic(1) title "nginx p50", '' every ::2::2 using 3 title "nginx p99", \
+     '' every ::2::2 using 4 title "switchboard p50", '' every ::2::2 using 5 title "switchboard p99"
+unset multiplot
+GP
+  if [ -s "$OUT/soak.dat" ]; then
+    gnuplot <<GP || say "gnuplot failed (soak chart not written)"
+set terminal pngcairo size 900,400 font ",10"
+set output "$OUT/soak.png"
+set title "switchboard RSS during the soak ($SOAK_RATE req/s)"
+set xlabel "seconds"
+set ylabel "RSS (MB)"
+set grid
+set yrange [0:*]
+plot "$OUT/soak.dat" using 1:2 with linespoints title "RSS" lw 2
+GP
+  fi
+else
+  say "gnuplot is missing: no charts (scripts/install-deps --bench)"
+fi
+cat "$OUT/latest.md"
