@@ -22,9 +22,17 @@ typedef struct {
 
 void sb_api_handle(sb_http_exchange_t *x);
 
+/* Which API's error shape an endpoint answers in (DESIGN.md, "Errors"). */
+typedef enum {
+  SB_API_OPENAI,    /* {"error":{"code","message","metadata"}} */
+  SB_API_ANTHROPIC, /* {"type":"error","error":{"type","message"}} */
+  SB_API_SKILL,     /* {"error":"message"} */
+} sb_api_shape_t;
+
 /* Authenticate the request. SB_OK fills `who`; SB_ERROR means it was
- * answered with 401 already (in the shape `skills_shape` selects). */
-sb_status_t sb_api_auth(sb_http_exchange_t *x, bool skills_path,
+ * answered already (401, in `shape`). Skill paths may be trusted from
+ * loopback (local_trust). */
+sb_status_t sb_api_auth(sb_http_exchange_t *x, sb_api_shape_t shape,
                         sb_identity_t *who);
 
 /* ---- responses ------------------------------------------------------- */
@@ -36,11 +44,21 @@ void sb_api_error(sb_http_exchange_t *x, int status, const char *type,
 /* Skill contract error: {"error":"message"}. */
 void sb_api_skill_error(sb_http_exchange_t *x, int status, const char *fmt,
                         ...) SB_PRINTF(3, 4);
+/* An error in `shape`: `type` is the OpenAI shape's metadata.error_type
+ * (the Anthropic type follows the status; the skill shape has none). */
+void sb_api_fail(sb_http_exchange_t *x, sb_api_shape_t shape, int status,
+                 const char *type, const char *fmt, ...) SB_PRINTF(5, 6);
+/* The request body parsed as JSON (any value) or as a JSON object. NULL:
+ * it was empty or invalid and the 400 is answered in `shape`. */
+sb_json_t *sb_api_parse_json(sb_http_exchange_t *x, sb_api_shape_t shape);
+sb_json_t *sb_api_parse_object(sb_http_exchange_t *x, sb_api_shape_t shape);
 
 /* ---- endpoint families ------------------------------------------------ */
 
 void sb_api_chat(sb_http_exchange_t *x, const sb_identity_t *who);
 void sb_api_models(sb_http_exchange_t *x);
+/* GET /api/v1/models/{author}/{slug}/endpoints: `id` is author/slug. */
+void sb_api_model_endpoints(sb_http_exchange_t *x, sb_slice_t id);
 void sb_api_health(sb_http_exchange_t *x);
 void sb_api_metrics(sb_http_exchange_t *x);
 void sb_api_generation(sb_http_exchange_t *x);

@@ -4,6 +4,7 @@
 #define SWITCHBOARD_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 int sb_cli_serve(int argc, char **argv);
 int sb_cli_chat(int argc, char **argv);
@@ -23,5 +24,22 @@ typedef struct {
  * an unknown option. */
 int sb_cli_parse_common(int argc, char **argv, const char *usage,
                         sb_cli_common_t *out);
+
+/* Options that each take a value (`--name VALUE`, or `alias VALUE`),
+ * parsed from argv[1..] (src/cli/util.c). Returns 0, or the index of the
+ * first argument that is no such option or lacks its value. */
+typedef struct {
+  const char *name, *alias;
+  const char **value;
+} sb_cli_opt_t;
+int sb_cli_options(int argc, char **argv, const sb_cli_opt_t *opts, size_t n);
+
+/* The running gateway (src/cli/util.c): SWITCHBOARD_URL's root (a /v1
+ * suffix dropped) followed by `path` into `url`, and the request headers
+ * (JSON content type; SWITCHBOARD_KEY as a bearer when set), to be freed
+ * with curl_slist_free_all. */
+struct curl_slist;
+void sb_cli_gateway_url(char *url, size_t n, const char *path);
+struct curl_slist *sb_cli_gateway_headers(void);
 
 #endif

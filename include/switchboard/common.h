@@ -92,6 +92,9 @@ bool sb_slice_case_eq(sb_slice_t a, sb_slice_t b);
  */
 sb_status_t sb_slice_to_u64(sb_slice_t s, uint64_t max, uint64_t *out);
 
+/* The value of a hex digit (either case), -1 if `c` is none. */
+int sb_hex_digit(char c);
+
 /* Trim ASCII spaces and tabs at both ends. */
 sb_slice_t sb_slice_trim(sb_slice_t s);
 

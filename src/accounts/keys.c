@@ -32,23 +32,13 @@ static void to_hex(const unsigned char *d, size_t n, char *out)
   out[2 * n] = '\0';
 }
 
-static int hexval(char c)
-{
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 static bool from_hex(sb_slice_t s, unsigned char out[32])
 {
   if (s.len != 64)
     return false;
   for (size_t i = 0; i < 32; i++) {
-    int hi = hexval(s.ptr[2 * i]), lo = hexval(s.ptr[2 * i + 1]);
+    int hi = sb_hex_digit(s.ptr[2 * i]);
+    int lo = sb_hex_digit(s.ptr[2 * i + 1]);
     if (hi < 0 || lo < 0)
       return false;
     out[i] = (unsigned char)(hi << 4 | lo);
@@ -343,37 +333,35 @@ sb_status_t sb_keys_revoke(sb_keys_t *t, sb_slice_t hash)
   return SB_OK;
 }
 
-int64_t sb_keys_total_usage(sb_keys_t *t)
+/* The sum over the live keys of their usage, or of their limits (keys
+ * without a limit count 0). */
+static int64_t sum_keys(sb_keys_t *t, bool limits)
 {
   int64_t sum = 0;
   pthread_rwlock_rdlock(&t->lock);
   for (unsigned i = 0; i < N_BUCKETS; i++)
     for (sb_key_t *k = t->bucket[i]; k != NULL; k = k->next) {
       pthread_mutex_lock(&k->lock);
-      sum += k->usage_total;
-      pthread_mutex_unlock(&k->lock);
-    }
-  pthread_rwlock_unlock(&t->lock);
-  pthread_mutex_lock(&t->totals_lock);
-  sum += t->unkeyed_usage + t->revoked_usage;
-  pthread_mutex_unlock(&t->totals_lock);
-  return sum;
-}
-
-int64_t sb_keys_total_limits(sb_keys_t *t)
-{
-  int64_t sum = 0;
-  pthread_rwlock_rdlock(&t->lock);
-  for (unsigned i = 0; i < N_BUCKETS; i++)
-    for (sb_key_t *k = t->bucket[i]; k != NULL; k = k->next) {
-      pthread_mutex_lock(&k->lock);
-      if (k->rec.limit_pico >= 0)
+      if (!limits)
+        sum += k->usage_total;
+      else if (k->rec.limit_pico >= 0)
         sum += k->rec.limit_pico;
       pthread_mutex_unlock(&k->lock);
     }
   pthread_rwlock_unlock(&t->lock);
   return sum;
 }
+
+int64_t sb_keys_total_usage(sb_keys_t *t)
+{
+  int64_t sum = sum_keys(t, false);
+  pthread_mutex_lock(&t->totals_lock);
+  sum += t->unkeyed_usage + t->revoked_usage;
+  pthread_mutex_unlock(&t->totals_lock);
+  return sum;
+}
+
+int64_t sb_keys_total_limits(sb_keys_t *t) { return sum_keys(t, true); }
 
 void sb_keys_add_unkeyed(sb_keys_t *t, int64_t cost)
 {

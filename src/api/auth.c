@@ -6,6 +6,8 @@
  * - admin_key mode: `Authorization: Bearer KEY` (or `x-api-key: KEY`, as
  *   Anthropic clients send) must be the admin key or a live client key.
  *   Skill paths from a loopback peer need no key when local_trust is on.
+ * A refusal is a 401 in the shape of the API asked (the Messages endpoints
+ * answer authentication_error in Anthropic's shape).
  * Keys are compared through their SHA-256 digests with a constant-time
  * compare, so neither content nor length leaks through timing. A client
  * key is looked up in the shared key table on every request, so a deleted
@@ -62,13 +64,10 @@ static sb_key_t *client_key(sb_http_exchange_t *x, sb_slice_t secret)
   return k;
 }
 
-static sb_status_t refuse(sb_http_exchange_t *x, bool skills_path,
+static sb_status_t refuse(sb_http_exchange_t *x, sb_api_shape_t shape,
                           const char *why)
 {
-  if (skills_path)
-    sb_api_skill_error(x, 401, "%s", why);
-  else
-    sb_api_error(x, 401, "authentication", "%s", why);
+  sb_api_fail(x, shape, 401, "authentication", "%s", why);
   return SB_ERROR;
 }
 
@@ -84,7 +83,7 @@ static const char *key_refusal(sb_key_t *k, sb_key_view_t *v)
   return NULL;
 }
 
-sb_status_t sb_api_auth(sb_http_exchange_t *x, bool skills_path,
+sb_status_t sb_api_auth(sb_http_exchange_t *x, sb_api_shape_t shape,
                         sb_identity_t *who)
 {
   const sb_config_t *cfg = x->worker->gw->config;
@@ -97,7 +96,7 @@ sb_status_t sb_api_auth(sb_http_exchange_t *x, bool skills_path,
     sb_key_view_t v;
     const char *why = key_refusal(k, &v);
     if (why != NULL)
-      return refuse(x, skills_path, why);
+      return refuse(x, shape, why);
     who->key = k;
     who->label = sb_arena_slice_dup(&x->arena, sb_slice_z(v.rec.name));
     return SB_OK;
@@ -108,7 +107,7 @@ sb_status_t sb_api_auth(sb_http_exchange_t *x, bool skills_path,
     who->label = SB_SLICE_LIT("local");
     return SB_OK;
   }
-  if (skills_path && cfg->local_trust && x->peer_is_loopback) {
+  if (shape == SB_API_SKILL && cfg->local_trust && x->peer_is_loopback) {
     who->local = true;
     who->label = SB_SLICE_LIT("local");
     return SB_OK;
@@ -118,7 +117,7 @@ sb_status_t sb_api_auth(sb_http_exchange_t *x, bool skills_path,
     who->label = SB_SLICE_LIT("admin");
     return SB_OK;
   }
-  return refuse(x, skills_path,
+  return refuse(x, shape,
                 key.ptr == NULL || key.len == 0
                     ? "missing API key: send Authorization: Bearer KEY"
                     : "invalid API key");

@@ -5,27 +5,20 @@
  */
 #include <stdio.h>
 
-#include "switchboard/api.h"
-#include "switchboard/call.h"
+#include "endpoint.h"
 
 /* ---- the OpenAI sink ---------------------------------------------------- */
 
-static sb_http_header_t gen_header(sb_call_t *c)
-{
-  sb_http_header_t h = {SB_SLICE_LIT("X-Generation-Id"), sb_slice_z(c->id)};
-  return h;
-}
-
 static void chat_response(sb_call_t *c, sb_slice_t json)
 {
-  sb_http_header_t h = gen_header(c);
+  sb_http_header_t h = sb_api_gen_header(c);
   sb_http_respond(c->x, 200, &h, 1, "application/json", json);
 }
 
 static sb_status_t chat_stream_begin(sb_call_t *c)
 {
   sb_http_header_t h[] = {
-      gen_header(c),
+      sb_api_gen_header(c),
       {SB_SLICE_LIT("Cache-Control"), SB_SLICE_LIT("no-cache")},
       {SB_SLICE_LIT("X-Accel-Buffering"), SB_SLICE_LIT("no")},
   };
@@ -45,55 +38,13 @@ static void chat_stream_end(sb_call_t *c)
   sb_http_stream_end(c->x);
 }
 
-static void chat_error(sb_call_t *c, const sb_call_error_t *e)
-{
-  sb_buf_t b;
-  sb_jw_t w;
-  sb_buf_init(&b, 256 * 1024);
-  sb_jw_init(&w, &b);
-  sb_jw_obj_begin(&w);
-  sb_jw_key_lit(&w, "error");
-  sb_jw_obj_begin(&w);
-  sb_jw_kv_int(&w, SB_STRLIT("code"), e->status);
-  sb_jw_kv_str(&w, SB_STRLIT("message"), e->message.ptr, e->message.len);
-  sb_jw_key_lit(&w, "metadata");
-  sb_jw_obj_begin(&w);
-  if (e->type != NULL)
-    sb_jw_kv_str(&w, SB_STRLIT("error_type"), e->type, strlen(e->type));
-  if (c->route.provider != NULL)
-    sb_jw_kv_str(&w, SB_STRLIT("provider_name"), c->route.provider->name,
-                 strlen(c->route.provider->name));
-  if (e->upstream_status != 0)
-    sb_jw_kv_int(&w, SB_STRLIT("provider_status"), e->upstream_status);
-  if (e->provider_body.len > 0)
-    sb_jw_kv_str(&w, SB_STRLIT("raw"), e->provider_body.ptr,
-                 SB_MIN(e->provider_body.len, 4096));
-  sb_jw_obj_end(&w);
-  sb_jw_obj_end(&w);
-  sb_jw_obj_end(&w);
-  sb_http_header_t h[2] = {gen_header(c)};
-  size_t nh = 1;
-  if (e->status == 429) {
-    h[nh].name = SB_SLICE_LIT("Retry-After");
-    h[nh].value = e->retry_after.len > 0 ? e->retry_after : SB_SLICE_LIT("1");
-    nh++;
-  }
-  sb_http_respond(c->x, e->status, h, nh, "application/json", sb_buf_slice(&b));
-  sb_buf_free(&b);
-}
-
-static bool chat_backlogged(sb_call_t *c)
-{
-  return sb_http_pending_bytes(c->x) > c->worker->http.write_high_water;
-}
-
 static const sb_call_sink_t chat_sink = {
     .response = chat_response,
     .stream_begin = chat_stream_begin,
     .stream_chunk = chat_stream_chunk,
     .stream_end = chat_stream_end,
-    .error = chat_error,
-    .backlogged = chat_backlogged,
+    .error = sb_api_call_error_openai,
+    .backlogged = sb_api_call_backlogged,
 };
 
 /* ---- the endpoint -------------------------------------------------------- */
@@ -116,22 +67,9 @@ void sb_api_attribute(sb_http_exchange_t *x, const sb_identity_t *who,
 
 void sb_api_chat(sb_http_exchange_t *x, const sb_identity_t *who)
 {
-  sb_json_t *req;
-  sb_json_error_t jerr;
-  if (x->req.body.len == 0) {
-    sb_api_error(x, 400, "invalid_request", "the request body is empty");
+  sb_json_t *req = sb_api_parse_object(x, SB_API_OPENAI);
+  if (req == NULL)
     return;
-  }
-  if (sb_json_parse(&x->arena, x->req.body.ptr, x->req.body.len, 0, &req,
-                    &jerr) != SB_OK) {
-    sb_api_error(x, 400, "invalid_request", "invalid JSON at byte %zu: %s",
-                 jerr.offset, jerr.message);
-    return;
-  }
-  if (req->type != SB_JSON_OBJECT) {
-    sb_api_error(x, 400, "invalid_request", "the body must be a JSON object");
-    return;
-  }
   const sb_json_t *messages = sb_json_get(req, "messages");
   if (!sb_json_is(messages, SB_JSON_ARRAY) || messages->count == 0) {
     sb_api_error(x, 400, "invalid_request",

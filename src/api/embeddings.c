@@ -11,56 +11,24 @@
  */
 #include <stdio.h>
 
-#include "switchboard/api.h"
-#include "switchboard/call.h"
+#include "endpoint.h"
 #include "switchboard/json_edit.h"
 
 #define MAX_INPUTS 2048
 
 /* ---- the upstream request and response --------------------------------- */
 
-static void add_header(sb_call_t *c, const char *name, const char *value)
-{
-  if (name != NULL && value != NULL &&
-      c->n_up_headers < SB_ARRAY_LEN(c->up_headers)) {
-    c->up_headers[c->n_up_headers].name = name;
-    c->up_headers[c->n_up_headers].value = value;
-    c->n_up_headers++;
-  }
-}
-
 static sb_status_t embed_request(sb_call_t *c, sb_upstream_request_t *r)
 {
   const sb_provider_t *p = c->route.provider;
-  sb_buf_t q;
-  sb_buf_init(&q, 4096);
-  sb_status_t rc = sb_json_escape(&q, c->route.upstream_model.ptr,
-                                  c->route.upstream_model.len);
-  sb_slice_t model = sb_arena_slice_dup(c->arena, sb_buf_slice(&q));
-  sb_buf_free(&q);
-  if (rc != SB_OK || model.ptr == NULL)
-    return SB_ERROR;
-  sb_json_edit_t e[] = {{"model", 5, model.ptr, model.len, SB_EDIT_MODE_SET}};
-  sb_jw_t w;
-  sb_jw_init(&w, &c->up_body);
-  sb_json_rewrite(&w, c->req, e, 1);
-  if (sb_jw_status(&w) != SB_OK)
-    return SB_DECLINED;
+  sb_status_t rc = sb_api_up_body_with_model(c, c->req);
+  if (rc != SB_OK)
+    return rc;
   r->url = sb_arena_printf(c->arena, "%s/embeddings", p->base_url);
   r->body = sb_buf_slice(&c->up_body);
-  add_header(c, "Content-Type", "application/json");
-  add_header(c, "Accept", "application/json");
-  if (p->n_keys > 0) {
-    const char *key =
-        p->keys[p->n_keys == 1 ? 0 : sb_worker_rand(c->worker) % p->n_keys];
-    add_header(c, p->auth_header,
-               sb_arena_printf(c->arena, "%s%s", p->auth_prefix, key));
-  }
-  for (size_t i = 0; i < p->n_headers; i++)
-    add_header(c, p->headers[i].name, p->headers[i].value);
-  r->headers = c->up_headers;
-  r->n_headers = c->n_up_headers;
-  return r->url != NULL ? SB_OK : SB_ERROR;
+  sb_api_up_header(c, "Content-Type", "application/json");
+  sb_api_up_header(c, "Accept", "application/json");
+  return sb_api_up_finish(c, r);
 }
 
 static void embed_response(sb_call_t *c, sb_slice_t body)
@@ -181,19 +149,9 @@ static sb_status_t gemini_request(sb_call_t *c, sb_upstream_request_t *r)
                            base, versioned ? "" : "/v1beta", (int)model.len,
                            model.ptr);
   r->body = sb_buf_slice(&c->up_body);
-  add_header(c, "Content-Type", "application/json");
-  add_header(c, "Accept", "application/json");
-  if (p->n_keys > 0) {
-    const char *key =
-        p->keys[p->n_keys == 1 ? 0 : sb_worker_rand(c->worker) % p->n_keys];
-    add_header(c, p->auth_header,
-               sb_arena_printf(c->arena, "%s%s", p->auth_prefix, key));
-  }
-  for (size_t i = 0; i < p->n_headers; i++)
-    add_header(c, p->headers[i].name, p->headers[i].value);
-  r->headers = c->up_headers;
-  r->n_headers = c->n_up_headers;
-  return r->url != NULL ? SB_OK : SB_ERROR;
+  sb_api_up_header(c, "Content-Type", "application/json");
+  sb_api_up_header(c, "Accept", "application/json");
+  return sb_api_up_finish(c, r);
 }
 
 static const char b64[] =
@@ -321,47 +279,8 @@ static void gemini_response(sb_call_t *c, sb_slice_t body)
 
 static void embed_sink_response(sb_call_t *c, sb_slice_t json)
 {
-  sb_http_header_t h = {SB_SLICE_LIT("X-Generation-Id"), sb_slice_z(c->id)};
+  sb_http_header_t h = sb_api_gen_header(c);
   sb_http_respond(c->x, 200, &h, 1, "application/json", json);
-}
-
-static void embed_sink_error(sb_call_t *c, const sb_call_error_t *e)
-{
-  sb_buf_t b;
-  sb_jw_t w;
-  sb_buf_init(&b, 64 * 1024);
-  sb_jw_init(&w, &b);
-  sb_jw_obj_begin(&w);
-  sb_jw_key_lit(&w, "error");
-  sb_jw_obj_begin(&w);
-  sb_jw_kv_int(&w, SB_STRLIT("code"), e->status);
-  sb_jw_kv_str(&w, SB_STRLIT("message"), e->message.ptr, e->message.len);
-  sb_jw_key_lit(&w, "metadata");
-  sb_jw_obj_begin(&w);
-  if (e->type != NULL)
-    sb_jw_kv_str(&w, SB_STRLIT("error_type"), e->type, strlen(e->type));
-  if (c->route.provider != NULL)
-    sb_jw_kv_str(&w, SB_STRLIT("provider_name"), c->route.provider->name,
-                 strlen(c->route.provider->name));
-  if (e->upstream_status != 0)
-    sb_jw_kv_int(&w, SB_STRLIT("provider_status"), e->upstream_status);
-  if (e->provider_body.len > 0)
-    sb_jw_kv_str(&w, SB_STRLIT("raw"), e->provider_body.ptr,
-                 SB_MIN(e->provider_body.len, 4096));
-  sb_jw_obj_end(&w);
-  sb_jw_obj_end(&w);
-  sb_jw_obj_end(&w);
-  sb_http_header_t h[2] = {
-      {SB_SLICE_LIT("X-Generation-Id"), sb_slice_z(c->id)}};
-  size_t nh = 1;
-  if (e->status == 429) {
-    h[nh].name = SB_SLICE_LIT("Retry-After");
-    h[nh].value = e->retry_after.len > 0 ? e->retry_after : SB_SLICE_LIT("1");
-    nh++;
-  }
-  sb_http_respond(c->x, e->status, h, nh, "application/json",
-                  sb_buf_slice(&b));
-  sb_buf_free(&b);
 }
 
 /* Never streamed: these are never called. */
@@ -380,7 +299,7 @@ static const sb_call_sink_t embed_sink = {
     .stream_begin = embed_stream_begin,
     .stream_chunk = embed_stream_chunk,
     .stream_end = embed_stream_end,
-    .error = embed_sink_error,
+    .error = sb_api_call_error_openai,
     .backlogged = embed_backlogged,
 };
 
@@ -422,22 +341,9 @@ static const char *check_input(const sb_json_t *in)
 
 void sb_api_embeddings(sb_http_exchange_t *x, const sb_identity_t *who)
 {
-  sb_json_t *req;
-  sb_json_error_t jerr;
-  if (x->req.body.len == 0) {
-    sb_api_error(x, 400, "invalid_request", "the request body is empty");
+  sb_json_t *req = sb_api_parse_object(x, SB_API_OPENAI);
+  if (req == NULL)
     return;
-  }
-  if (sb_json_parse(&x->arena, x->req.body.ptr, x->req.body.len, 0, &req,
-                    &jerr) != SB_OK) {
-    sb_api_error(x, 400, "invalid_request", "invalid JSON at byte %zu: %s",
-                 jerr.offset, jerr.message);
-    return;
-  }
-  if (req->type != SB_JSON_OBJECT) {
-    sb_api_error(x, 400, "invalid_request", "the body must be a JSON object");
-    return;
-  }
   const sb_json_t *model = sb_json_get(req, "model");
   if (!sb_json_is(model, SB_JSON_STRING)) {
     sb_api_error(x, 400, "invalid_request", "'model' must be a string");

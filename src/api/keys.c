@@ -132,6 +132,16 @@ static void write_key(sb_jw_t *w, const sb_key_view_t *v, bool self)
   sb_jw_obj_end(w);
 }
 
+/* Start an answer {"data": ... in `b` (capped at `cap`); the caller writes
+ * the value, closes the object and answers with reply(). */
+static void begin_data(sb_buf_t *b, sb_jw_t *w, size_t cap)
+{
+  sb_buf_init(b, cap);
+  sb_jw_init(w, b);
+  sb_jw_obj_begin(w);
+  sb_jw_key_lit(w, "data");
+}
+
 static void reply(sb_http_exchange_t *x, int status, sb_buf_t *b, sb_jw_t *w)
 {
   if (sb_jw_status(w) != SB_OK)
@@ -148,10 +158,7 @@ static void reply_key(sb_http_exchange_t *x, int status, sb_key_t *k,
   sb_key_view(k, sb_wall_ms(), &v);
   sb_buf_t b;
   sb_jw_t w;
-  sb_buf_init(&b, 64 * 1024);
-  sb_jw_init(&w, &b);
-  sb_jw_obj_begin(&w);
-  sb_jw_key_lit(&w, "data");
+  begin_data(&b, &w, 64 * 1024);
   write_key(&w, &v, false);
   if (secret != NULL)
     kv_strz(&w, "key", secret);
@@ -342,28 +349,11 @@ static sb_status_t apply_body(sb_arena_t *a, const sb_json_t *body,
   return SB_OK;
 }
 
-static const sb_json_t *parse_body(sb_http_exchange_t *x)
-{
-  sb_json_t *body;
-  sb_json_error_t jerr;
-  if (x->req.body.len == 0) {
-    sb_api_error(x, 400, "invalid_request", "the request body is empty");
-    return NULL;
-  }
-  if (sb_json_parse(&x->arena, x->req.body.ptr, x->req.body.len, 0, &body,
-                    &jerr) != SB_OK) {
-    sb_api_error(x, 400, "invalid_request", "invalid JSON at byte %zu: %s",
-                 jerr.offset, jerr.message);
-    return NULL;
-  }
-  return body;
-}
-
 /* ---- endpoints ---------------------------------------------------------- */
 
 static void create_key(sb_http_exchange_t *x)
 {
-  const sb_json_t *body = parse_body(x);
+  const sb_json_t *body = sb_api_parse_json(x, SB_API_OPENAI);
   if (body == NULL)
     return;
   sb_key_record_t r;
@@ -398,10 +388,7 @@ static void list_keys(sb_http_exchange_t *x)
   }
   sb_buf_t b;
   sb_jw_t w;
-  sb_buf_init(&b, 64u << 20);
-  sb_jw_init(&w, &b);
-  sb_jw_obj_begin(&w);
-  sb_jw_key_lit(&w, "data");
+  begin_data(&b, &w, 64u << 20);
   sb_jw_arr_begin(&w);
   int64_t now = sb_wall_ms();
   for (size_t i = 0; i < n; i++) {
@@ -423,7 +410,7 @@ static void list_keys(sb_http_exchange_t *x)
 
 static void update_key(sb_http_exchange_t *x, sb_key_t *k)
 {
-  const sb_json_t *body = parse_body(x);
+  const sb_json_t *body = sb_api_parse_json(x, SB_API_OPENAI);
   if (body == NULL)
     return;
   char err[256];
@@ -514,10 +501,7 @@ void sb_api_key_self(sb_http_exchange_t *x, const sb_identity_t *who)
 {
   sb_buf_t b;
   sb_jw_t w;
-  sb_buf_init(&b, 64 * 1024);
-  sb_jw_init(&w, &b);
-  sb_jw_obj_begin(&w);
-  sb_jw_key_lit(&w, "data");
+  begin_data(&b, &w, 64 * 1024);
   if (who->key != NULL) {
     sb_key_view_t v;
     sb_key_view(who->key, sb_wall_ms(), &v);
@@ -560,10 +544,7 @@ void sb_api_credits(sb_http_exchange_t *x, const sb_identity_t *who)
     credits = sb_keys_total_limits(table(x));
     usage = sb_keys_total_usage(table(x));
   }
-  sb_buf_init(&b, 4096);
-  sb_jw_init(&w, &b);
-  sb_jw_obj_begin(&w);
-  sb_jw_key_lit(&w, "data");
+  begin_data(&b, &w, 4096);
   sb_jw_obj_begin(&w);
   kv_usd(&w, "total_credits", credits);
   kv_usd(&w, "total_usage", usage);

@@ -19,8 +19,7 @@
 #include <stdio.h>
 #include <strings.h>
 
-#include "switchboard/api.h"
-#include "switchboard/call.h"
+#include "endpoint.h"
 #include "switchboard/json_edit.h"
 
 /* ---- errors ------------------------------------------------------------- */
@@ -66,22 +65,6 @@ sb_status_t sb_anthropic_error_body(sb_buf_t *b, const char *type,
   sb_jw_obj_end(&w);
   sb_jw_obj_end(&w);
   return sb_jw_status(&w);
-}
-
-void sb_api_anthropic_error(sb_http_exchange_t *x, int status,
-                            const char *fmt, ...)
-{
-  char msg[1024];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof(msg), fmt, ap);
-  va_end(ap);
-  sb_buf_t b;
-  sb_buf_init(&b, 64 * 1024);
-  sb_anthropic_error_body(&b, sb_anthropic_error_type(status), msg,
-                          strlen(msg));
-  sb_api_json(x, status, sb_buf_slice(&b));
-  sb_buf_free(&b);
 }
 
 /* ---- request: Anthropic Messages -> OpenAI chat ------------------------- */
@@ -148,6 +131,34 @@ static void write_joined(sb_jw_t *w, sb_buf_t *tmp, const sb_slice_t *parts,
   sb_jw_str_raw(w, tmp->data != NULL ? tmp->data : "", tmp->len);
 }
 
+/* Open an OpenAI image_url part ({"type":"image_url","image_url":{"url":)
+ * or file part ({"type":"file","file":{"filename"?,"file_data":); the
+ * caller writes the value and closes the inner object. A named file gets
+ * `title`, or "document.pdf" without a string title. */
+static void media_part_begin(tx_t *t, bool image, bool named,
+                             const sb_json_t *title)
+{
+  sb_jw_obj_begin(t->w);
+  if (image) {
+    sb_jw_kv_str(t->w, SB_STRLIT("type"), SB_STRLIT("image_url"));
+    sb_jw_key_lit(t->w, "image_url");
+    sb_jw_obj_begin(t->w);
+    sb_jw_key_lit(t->w, "url");
+    return;
+  }
+  sb_jw_kv_str(t->w, SB_STRLIT("type"), SB_STRLIT("file"));
+  sb_jw_key_lit(t->w, "file");
+  sb_jw_obj_begin(t->w);
+  if (named) {
+    sb_jw_key_lit(t->w, "filename");
+    if (is_str(title))
+      sb_jw_value(t->w, title);
+    else
+      sb_jw_str_lit(t->w, "document.pdf");
+  }
+  sb_jw_key_lit(t->w, "file_data");
+}
+
 /* image / document blocks -> image_url / file parts */
 static sb_status_t media_part(tx_t *t, const sb_json_t *b, bool image,
                               const char *where, size_t i)
@@ -170,28 +181,9 @@ static sb_status_t media_part(tx_t *t, const sb_json_t *b, bool image,
     }
     sb_slice_t parts[4] = {SB_SLICE_LIT("data:"), sb_json_str_raw(mt),
                            SB_SLICE_LIT(";base64,"), sb_json_str_raw(data)};
-    sb_jw_obj_begin(t->w);
-    if (image) {
-      sb_jw_kv_str(t->w, SB_STRLIT("type"), SB_STRLIT("image_url"));
-      sb_jw_key_lit(t->w, "image_url");
-      sb_jw_obj_begin(t->w);
-      sb_jw_key_lit(t->w, "url");
-      write_joined(t->w, &tmp, parts, 4);
-      sb_jw_obj_end(t->w);
-    } else {
-      const sb_json_t *title = sb_json_get(b, "title");
-      sb_jw_kv_str(t->w, SB_STRLIT("type"), SB_STRLIT("file"));
-      sb_jw_key_lit(t->w, "file");
-      sb_jw_obj_begin(t->w);
-      sb_jw_key_lit(t->w, "filename");
-      if (is_str(title))
-        sb_jw_value(t->w, title);
-      else
-        sb_jw_str_lit(t->w, "document.pdf");
-      sb_jw_key_lit(t->w, "file_data");
-      write_joined(t->w, &tmp, parts, 4);
-      sb_jw_obj_end(t->w);
-    }
+    media_part_begin(t, image, true, sb_json_get(b, "title"));
+    write_joined(t->w, &tmp, parts, 4);
+    sb_jw_obj_end(t->w);
   } else if (SB_JSON_STR_IS(st, "url")) {
     const sb_json_t *url = sb_json_get(src, "url");
     if (!is_str(url)) {
@@ -199,22 +191,9 @@ static sb_status_t media_part(tx_t *t, const sb_json_t *b, bool image,
                where, i);
       goto out;
     }
-    sb_jw_obj_begin(t->w);
-    if (image) {
-      sb_jw_kv_str(t->w, SB_STRLIT("type"), SB_STRLIT("image_url"));
-      sb_jw_key_lit(t->w, "image_url");
-      sb_jw_obj_begin(t->w);
-      sb_jw_key_lit(t->w, "url");
-      sb_jw_value(t->w, url);
-      sb_jw_obj_end(t->w);
-    } else {
-      sb_jw_kv_str(t->w, SB_STRLIT("type"), SB_STRLIT("file"));
-      sb_jw_key_lit(t->w, "file");
-      sb_jw_obj_begin(t->w);
-      sb_jw_key_lit(t->w, "file_data");
-      sb_jw_value(t->w, url);
-      sb_jw_obj_end(t->w);
-    }
+    media_part_begin(t, image, false, NULL);
+    sb_jw_value(t->w, url);
+    sb_jw_obj_end(t->w);
   } else if (!image && SB_JSON_STR_IS(st, "text")) {
     const sb_json_t *data = sb_json_get(src, "data");
     if (!is_str(data)) {
@@ -398,6 +377,25 @@ static sb_status_t user_message(tx_t *t, const sb_json_t *content,
 
 #define RD_PREFIX "sb-rd:"
 
+/* An Anthropic reasoning detail: {"type", `field`: value, "signature"?
+ * (when a string), "format":"anthropic-claude-v1", "index"}. */
+static void write_detail(sb_jw_t *w, const char *type, const char *field,
+                         const sb_json_t *value, const sb_json_t *sig,
+                         int64_t index)
+{
+  sb_jw_obj_begin(w);
+  sb_jw_kv_str(w, SB_STRLIT("type"), type, strlen(type));
+  sb_jw_key(w, field, strlen(field));
+  sb_jw_value(w, value);
+  if (is_str(sig)) {
+    sb_jw_key_lit(w, "signature");
+    sb_jw_value(w, sig);
+  }
+  sb_jw_kv_str(w, SB_STRLIT("format"), SB_STRLIT("anthropic-claude-v1"));
+  sb_jw_kv_int(w, SB_STRLIT("index"), index);
+  sb_jw_obj_end(w);
+}
+
 static sb_status_t assistant_message(tx_t *t, const sb_json_t *content,
                                      const char *where)
 {
@@ -503,19 +501,8 @@ static sb_status_t assistant_message(tx_t *t, const sb_json_t *content,
     for (const sb_json_t *b = content->child; b != NULL; b = b->next) {
       const sb_json_t *type = sb_json_get(b, "type");
       if (SB_JSON_STR_IS(type, "thinking")) {
-        const sb_json_t *sig = sb_json_get(b, "signature");
-        sb_jw_obj_begin(t->w);
-        sb_jw_kv_str(t->w, SB_STRLIT("type"), SB_STRLIT("reasoning.text"));
-        sb_jw_key_lit(t->w, "text");
-        sb_jw_value(t->w, sb_json_get(b, "thinking"));
-        if (is_str(sig)) {
-          sb_jw_key_lit(t->w, "signature");
-          sb_jw_value(t->w, sig);
-        }
-        sb_jw_kv_str(t->w, SB_STRLIT("format"),
-                     SB_STRLIT("anthropic-claude-v1"));
-        sb_jw_kv_int(t->w, SB_STRLIT("index"), idx++);
-        sb_jw_obj_end(t->w);
+        write_detail(t->w, "reasoning.text", "text", sb_json_get(b, "thinking"),
+                     sb_json_get(b, "signature"), idx++);
       } else if (SB_JSON_STR_IS(type, "redacted_thinking")) {
         const sb_json_t *data = sb_json_get(b, "data");
         /* A reasoning detail of another format, carried opaquely by this
@@ -532,14 +519,7 @@ static sb_status_t assistant_message(tx_t *t, const sb_json_t *content,
           idx++;
           continue;
         }
-        sb_jw_obj_begin(t->w);
-        sb_jw_kv_str(t->w, SB_STRLIT("type"), SB_STRLIT("reasoning.encrypted"));
-        sb_jw_key_lit(t->w, "data");
-        sb_jw_value(t->w, data);
-        sb_jw_kv_str(t->w, SB_STRLIT("format"),
-                     SB_STRLIT("anthropic-claude-v1"));
-        sb_jw_kv_int(t->w, SB_STRLIT("index"), idx++);
-        sb_jw_obj_end(t->w);
+        write_detail(t->w, "reasoning.encrypted", "data", data, NULL, idx++);
       }
     }
     sb_jw_arr_end(t->w);
@@ -1101,12 +1081,6 @@ typedef struct {
   int64_t in, cache_read, cache_write, out; /* Anthropic usage, as read */
 } msg_call_t;
 
-static sb_http_header_t gen_header(sb_call_t *c)
-{
-  sb_http_header_t h = {SB_SLICE_LIT("X-Generation-Id"), sb_slice_z(c->id)};
-  return h;
-}
-
 /* "msg_" + the generation id, as a JSON string */
 static sb_slice_t message_id(sb_call_t *c)
 {
@@ -1119,7 +1093,7 @@ static void messages_response(sb_call_t *c, sb_slice_t json)
   sb_arena_t a;
   sb_json_t *root;
   sb_buf_t b;
-  sb_http_header_t h = gen_header(c);
+  sb_http_header_t h = sb_api_gen_header(c);
   msg_call_t *m = c->sink_data;
   if (m->passthrough) {
     sb_http_respond(c->x, 200, &h, 1, "application/json", json);
@@ -1144,7 +1118,7 @@ static void messages_response(sb_call_t *c, sb_slice_t json)
 static sb_status_t messages_stream_begin(sb_call_t *c)
 {
   sb_http_header_t h[] = {
-      gen_header(c),
+      sb_api_gen_header(c),
       {SB_SLICE_LIT("Cache-Control"), SB_SLICE_LIT("no-cache")},
       {SB_SLICE_LIT("X-Accel-Buffering"), SB_SLICE_LIT("no")},
   };
@@ -1217,20 +1191,8 @@ static void messages_error(sb_call_t *c, const sb_call_error_t *e)
   sb_buf_init(&b, 64 * 1024);
   sb_anthropic_error_body(&b, type, e->message.ptr != NULL ? e->message.ptr : "",
                           e->message.len);
-  sb_http_header_t h[2] = {gen_header(c)};
-  size_t nh = 1;
-  if (status == 429) {
-    h[nh].name = SB_SLICE_LIT("Retry-After");
-    h[nh].value = e->retry_after.len > 0 ? e->retry_after : SB_SLICE_LIT("1");
-    nh++;
-  }
-  sb_http_respond(c->x, status, h, nh, "application/json", sb_buf_slice(&b));
+  sb_api_call_error_reply(c, status, e, sb_buf_slice(&b));
   sb_buf_free(&b);
-}
-
-static bool messages_backlogged(sb_call_t *c)
-{
-  return sb_http_pending_bytes(c->x) > c->worker->http.write_high_water;
 }
 
 static const sb_call_sink_t messages_sink = {
@@ -1239,22 +1201,12 @@ static const sb_call_sink_t messages_sink = {
     .stream_chunk = messages_stream_chunk,
     .stream_end = messages_stream_end,
     .error = messages_error,
-    .backlogged = messages_backlogged,
+    .backlogged = sb_api_call_backlogged,
 };
 
 static void stream_cleanup(void *data) { sb_msg_stream_free(data); }
 
 /* ---- the pass-through to Messages providers ------------------------------ */
-
-static void up_header(sb_call_t *c, const char *name, const char *value)
-{
-  if (name != NULL && value != NULL &&
-      c->n_up_headers < SB_ARRAY_LEN(c->up_headers)) {
-    c->up_headers[c->n_up_headers].name = name;
-    c->up_headers[c->n_up_headers].value = value;
-    c->n_up_headers++;
-  }
-}
 
 static bool provider_has_header(const sb_provider_t *p, const char *name)
 {
@@ -1382,94 +1334,62 @@ static sb_status_t messages_build(sb_call_t *c, sb_upstream_request_t *r)
   c->take_response = passthrough_response;
   c->take_event = passthrough_event;
 
-  sb_buf_t q;
-  sb_buf_init(&q, 4096);
-  sb_status_t rc = sb_json_escape(&q, c->route.upstream_model.ptr,
-                                  c->route.upstream_model.len);
-  sb_slice_t model = sb_arena_slice_dup(c->arena, sb_buf_slice(&q));
-  sb_buf_free(&q);
-  if (rc != SB_OK || model.ptr == NULL)
-    return SB_ERROR;
-  sb_json_edit_t e[] = {{"model", 5, model.ptr, model.len, SB_EDIT_MODE_SET}};
-  sb_jw_t w;
   sb_buf_reset(&c->up_body);
-  sb_jw_init(&w, &c->up_body);
-  sb_json_rewrite(&w, m->orig, e, 1);
-  if (sb_jw_status(&w) != SB_OK)
-    return SB_DECLINED;
+  sb_status_t rc = sb_api_up_body_with_model(c, m->orig);
+  if (rc != SB_OK)
+    return rc;
   /* base_url is the API root; one ending in /v1 is accepted too */
   size_t n = strlen(p->base_url);
   bool v1 = n >= 3 && strcmp(p->base_url + n - 3, "/v1") == 0;
   r->url = sb_arena_printf(c->arena, "%s%s/messages", p->base_url,
                            v1 ? "" : "/v1");
   r->body = sb_buf_slice(&c->up_body);
-  up_header(c, "Content-Type", "application/json");
-  up_header(c, "Accept", c->stream ? "text/event-stream" : "application/json");
+  sb_api_up_header(c, "Content-Type", "application/json");
+  sb_api_up_header(c, "Accept",
+                   c->stream ? "text/event-stream" : "application/json");
   if (!provider_has_header(p, "anthropic-version"))
-    up_header(c, "anthropic-version",
-              m->version.len > 0
-                  ? sb_arena_strndup(c->arena, m->version.ptr,
-                                     SB_MIN(m->version.len, 64))
-                  : "2023-06-01");
+    sb_api_up_header(c, "anthropic-version",
+                     m->version.len > 0
+                         ? sb_arena_strndup(c->arena, m->version.ptr,
+                                            SB_MIN(m->version.len, 64))
+                         : "2023-06-01");
   if (m->beta.len > 0 && !provider_has_header(p, "anthropic-beta"))
-    up_header(c, "anthropic-beta",
-              sb_arena_strndup(c->arena, m->beta.ptr, SB_MIN(m->beta.len, 1024)));
-  if (p->n_keys > 0) {
-    const char *key =
-        p->keys[p->n_keys == 1 ? 0 : sb_worker_rand(c->worker) % p->n_keys];
-    up_header(c, p->auth_header,
-              sb_arena_printf(c->arena, "%s%s", p->auth_prefix, key));
-  }
-  for (size_t i = 0; i < p->n_headers; i++)
-    up_header(c, p->headers[i].name, p->headers[i].value);
-  r->headers = c->up_headers;
-  r->n_headers = c->n_up_headers;
-  return r->url != NULL ? SB_OK : SB_ERROR;
+    sb_api_up_header(c, "anthropic-beta",
+                     sb_arena_strndup(c->arena, m->beta.ptr,
+                                      SB_MIN(m->beta.len, 1024)));
+  return sb_api_up_finish(c, r);
 }
 
 /* ---- the endpoints ------------------------------------------------------ */
 
-static sb_json_t *parse_body(sb_http_exchange_t *x)
+/* Translate the client's request (sb_messages_to_openai); the OpenAI body
+ * goes to `body` in the exchange's arena unless `body` is NULL. False: the
+ * request is answered (400 with why, 413 with `too_large`). */
+static bool translate(sb_http_exchange_t *x, const sb_json_t *req,
+                      bool for_count, const char *too_large, sb_slice_t *body)
 {
-  sb_json_t *req;
-  sb_json_error_t jerr;
-  if (x->req.body.len == 0) {
-    sb_api_anthropic_error(x, 400, "the request body is empty");
-    return NULL;
-  }
-  if (sb_json_parse(&x->arena, x->req.body.ptr, x->req.body.len, 0, &req,
-                    &jerr) != SB_OK) {
-    sb_api_anthropic_error(x, 400, "invalid JSON at byte %zu: %s", jerr.offset,
-                           jerr.message);
-    return NULL;
-  }
-  if (req->type != SB_JSON_OBJECT) {
-    sb_api_anthropic_error(x, 400, "the body must be a JSON object");
-    return NULL;
-  }
-  return req;
+  char why[512];
+  sb_buf_t b;
+  sb_buf_init(&b, x->worker->gw->config->max_body_bytes + (1u << 20));
+  sb_status_t rc = sb_messages_to_openai(&x->arena, req, for_count, &b, why,
+                                         sizeof(why));
+  if (rc == SB_OK && body != NULL)
+    *body = sb_arena_slice_dup(&x->arena, sb_buf_slice(&b));
+  sb_buf_free(&b);
+  if (rc == SB_DECLINED)
+    sb_api_anthropic_error(x, 400, "%s", why);
+  else if (rc != SB_OK)
+    sb_api_anthropic_error(x, 413, "%s", too_large);
+  return rc == SB_OK;
 }
 
 void sb_api_messages(sb_http_exchange_t *x, const sb_identity_t *who)
 {
-  sb_json_t *req = parse_body(x);
-  if (req == NULL)
+  sb_json_t *req = sb_api_parse_object(x, SB_API_ANTHROPIC);
+  sb_slice_t body;
+  if (req == NULL ||
+      !translate(x, req, false, "the translated request is too large", &body))
     return;
-  char why[512];
-  sb_buf_t b;
-  sb_buf_init(&b, x->worker->gw->config->max_body_bytes + (1u << 20));
-  sb_status_t rc = sb_messages_to_openai(&x->arena, req, false, &b, why,
-                                         sizeof(why));
-  if (rc != SB_OK) {
-    sb_buf_free(&b);
-    if (rc == SB_DECLINED)
-      sb_api_anthropic_error(x, 400, "%s", why);
-    else
-      sb_api_anthropic_error(x, 413, "the translated request is too large");
-    return;
-  }
-  sb_slice_t body = sb_arena_slice_dup(&x->arena, sb_buf_slice(&b));
-  sb_buf_free(&b);
   sb_json_t *oreq;
   if (body.ptr == NULL ||
       sb_json_parse(&x->arena, body.ptr, body.len, 0, &oreq, NULL) != SB_OK) {
@@ -1514,23 +1434,9 @@ void sb_api_messages_count_tokens(sb_http_exchange_t *x,
                                   const sb_identity_t *who)
 {
   (void)who;
-  sb_json_t *req = parse_body(x);
-  if (req == NULL)
+  sb_json_t *req = sb_api_parse_object(x, SB_API_ANTHROPIC);
+  if (req == NULL || !translate(x, req, true, "the request is too large", NULL))
     return;
-  char why[512];
-  sb_buf_t b;
-  sb_buf_init(&b, x->worker->gw->config->max_body_bytes + (1u << 20));
-  sb_status_t rc = sb_messages_to_openai(&x->arena, req, true, &b, why,
-                                         sizeof(why));
-  sb_buf_free(&b);
-  if (rc == SB_DECLINED) {
-    sb_api_anthropic_error(x, 400, "%s", why);
-    return;
-  }
-  if (rc != SB_OK) {
-    sb_api_anthropic_error(x, 413, "the request is too large");
-    return;
-  }
   sb_slice_t model;
   sb_route_t route;
   if (sb_json_string(&x->arena, sb_json_get(req, "model"), &model) != SB_OK) {

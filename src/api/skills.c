@@ -10,8 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "switchboard/api.h"
-#include "switchboard/call.h"
+#include "endpoint.h"
 #include "switchboard/embedded.h"
 #include "switchboard/json_edit.h"
 #include "switchboard/skills.h"
@@ -200,7 +199,7 @@ static void skill_response(sb_call_t *c, sb_slice_t json)
     sb_api_skill_error(c->x, 502, "the provider's reply could not be read");
     return;
   }
-  sb_http_header_t h = {SB_SLICE_LIT("X-Generation-Id"), sb_slice_z(c->id)};
+  sb_http_header_t h = sb_api_gen_header(c);
   sb_http_respond(c->x, 200, &h, 1, "application/json", sb_buf_slice(&b));
   sb_buf_free(&b);
 }
@@ -214,14 +213,7 @@ static void skill_error(sb_call_t *c, const sb_call_error_t *e)
   sb_jw_obj_begin(&w);
   sb_jw_kv_str(&w, SB_STRLIT("error"), e->message.ptr, e->message.len);
   sb_jw_obj_end(&w);
-  sb_http_header_t h[2] = {{SB_SLICE_LIT("X-Generation-Id"), sb_slice_z(c->id)}};
-  size_t nh = 1;
-  if (e->status == 429) {
-    h[nh].name = SB_SLICE_LIT("Retry-After");
-    h[nh].value = e->retry_after.len > 0 ? e->retry_after : SB_SLICE_LIT("1");
-    nh++;
-  }
-  sb_http_respond(c->x, e->status, h, nh, "application/json", sb_buf_slice(&b));
+  sb_api_call_error_reply(c, e->status, e, sb_buf_slice(&b));
   sb_buf_free(&b);
 }
 

@@ -267,18 +267,8 @@ int sb_cli_chat(int argc, char **argv)
   sb_jw_obj_end(&w);
   sb_buf_cstr(&body);
 
-  const char *base = getenv("SWITCHBOARD_URL");
-  const char *key = getenv("SWITCHBOARD_KEY");
-  if (base == NULL || base[0] == '\0')
-    base = "http://127.0.0.1:3456";
-  size_t bl = strlen(base);
-  while (bl > 0 && base[bl - 1] == '/')
-    bl--;
-  /* SWITCHBOARD_URL may or may not carry the /v1 suffix. */
-  bool has_v1 = bl >= 3 && memcmp(base + bl - 3, "/v1", 3) == 0;
   char url[2048];
-  snprintf(url, sizeof(url), "%.*s%s/chat/completions", (int)bl, base,
-           has_v1 ? "" : "/v1");
+  sb_cli_gateway_url(url, sizeof(url), "/v1/chat/completions");
 
   chat_state_t st;
   memset(&st, 0, sizeof(st));
@@ -290,13 +280,7 @@ int sb_cli_chat(int argc, char **argv)
   sb_buf_init(&st.provider, 4096);
 
   CURL *e = curl_easy_init();
-  struct curl_slist *h = NULL;
-  char auth[4096];
-  h = curl_slist_append(h, "Content-Type: application/json");
-  if (key != NULL && key[0] != '\0') {
-    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", key);
-    h = curl_slist_append(h, auth);
-  }
+  struct curl_slist *h = sb_cli_gateway_headers();
   curl_easy_setopt(e, CURLOPT_URL, url);
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
   curl_easy_setopt(e, CURLOPT_POSTFIELDS, body.data);

@@ -37,25 +37,13 @@ static size_t on_body(char *p, size_t size, size_t n, void *data)
 static long api(const char *method, const char *path, const char *body,
                 sb_buf_t *out)
 {
-  const char *base = getenv("SWITCHBOARD_URL");
-  const char *key = getenv("SWITCHBOARD_KEY");
-  if (base == NULL || base[0] == '\0')
-    base = "http://127.0.0.1:3456";
-  size_t bl = strlen(base);
-  while (bl > 0 && base[bl - 1] == '/')
-    bl--;
-  if (bl >= 3 && memcmp(base + bl - 3, "/v1", 3) == 0)
-    bl -= 3;
-  char url[2048], auth[4096];
-  snprintf(url, sizeof(url), "%.*s/api/v1%s", (int)bl, base, path);
+  char url[2048], full[2048];
+  snprintf(full, sizeof(full), "/api/v1%s", path);
+  sb_cli_gateway_url(url, sizeof(url), full);
   CURL *e = curl_easy_init();
   if (e == NULL)
     return -1;
-  struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-  if (key != NULL && key[0] != '\0') {
-    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", key);
-    h = curl_slist_append(h, auth);
-  }
+  struct curl_slist *h = sb_cli_gateway_headers();
   curl_easy_setopt(e, CURLOPT_URL, url);
   curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
@@ -122,28 +110,17 @@ static int keys_create(int argc, char **argv)
 {
   const char *name = NULL, *limit = NULL, *reset = NULL, *rpm = NULL,
              *tpm = NULL, *models = NULL, *expires = NULL;
-  for (int i = 1; i < argc; i++) {
-    const char **dst = NULL;
-    if (strcmp(argv[i], "--name") == 0)
-      dst = &name;
-    else if (strcmp(argv[i], "--limit") == 0)
-      dst = &limit;
-    else if (strcmp(argv[i], "--reset") == 0)
-      dst = &reset;
-    else if (strcmp(argv[i], "--rpm") == 0)
-      dst = &rpm;
-    else if (strcmp(argv[i], "--tpm") == 0)
-      dst = &tpm;
-    else if (strcmp(argv[i], "--models") == 0)
-      dst = &models;
-    else if (strcmp(argv[i], "--expires") == 0)
-      dst = &expires;
-    if (dst == NULL || i + 1 >= argc) {
-      fprintf(stderr, "switchboard: unexpected argument '%s'\nusage:\n%s",
-              argv[i], usage);
-      return 2;
-    }
-    *dst = argv[++i];
+  const sb_cli_opt_t opts[] = {
+      {"--name", NULL, &name},       {"--limit", NULL, &limit},
+      {"--reset", NULL, &reset},     {"--rpm", NULL, &rpm},
+      {"--tpm", NULL, &tpm},         {"--models", NULL, &models},
+      {"--expires", NULL, &expires},
+  };
+  int bad = sb_cli_options(argc, argv, opts, SB_ARRAY_LEN(opts));
+  if (bad > 0) {
+    fprintf(stderr, "switchboard: unexpected argument '%s'\nusage:\n%s",
+            argv[bad], usage);
+    return 2;
   }
   if (name == NULL) {
     fprintf(stderr, "switchboard: keys create needs --name\nusage:\n%s", usage);

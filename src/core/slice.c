@@ -43,3 +43,14 @@ sb_slice_t sb_slice_trim(sb_slice_t s)
     s.len--;
   return s;
 }
+
+int sb_hex_digit(char c)
+{
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}

@@ -302,17 +302,6 @@ sb_slice_t sb_http_header(const sb_http_request_t *r, const char *name,
   return SB_NULL_SLICE;
 }
 
-static int hexval(char c)
-{
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 sb_slice_t sb_http_query_param(sb_arena_t *a, sb_slice_t query,
                                const char *name)
 {
@@ -331,8 +320,8 @@ sb_slice_t sb_http_query_param(sb_arena_t *a, sb_slice_t query,
         return SB_NULL_SLICE;
       size_t o = 0;
       for (size_t i = 0; i < vlen; i++) {
-        if (v[i] == '%' && i + 2 < vlen && hexval(v[i + 1]) >= 0 && hexval(v[i + 2]) >= 0) {
-          d[o++] = (char)(hexval(v[i + 1]) * 16 + hexval(v[i + 2]));
+        if (v[i] == '%' && i + 2 < vlen && sb_hex_digit(v[i + 1]) >= 0 && sb_hex_digit(v[i + 2]) >= 0) {
+          d[o++] = (char)(sb_hex_digit(v[i + 1]) * 16 + sb_hex_digit(v[i + 2]));
           i += 2;
         } else if (v[i] == '+') {
           d[o++] = ' ';

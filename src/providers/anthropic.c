@@ -75,13 +75,9 @@ static void text_block(req_t *q, int role, const sb_json_t *text,
 
 static sb_status_t image_block(req_t *q, int role, const sb_json_t *part)
 {
-  const sb_json_t *iu = sb_json_get(part, "image_url");
-  const sb_json_t *url =
-      sb_json_is(iu, SB_JSON_STRING) ? iu : sb_json_get(iu, "url");
-  sb_slice_t u;
-  if (!sb_json_is(url, SB_JSON_STRING) ||
-      sb_json_string(&q->c->scratch, url, &u) != SB_OK)
-    return sb_cu_refuse(q->c, "an image_url part has no url");
+  sb_cu_image_t img;
+  if (sb_cu_image(q->c, part, &img) != SB_OK)
+    return SB_ERROR;
   if (role != ROLE_NONE)
     open_role(q, role);
   sb_jw_t *w = q->w;
@@ -89,21 +85,13 @@ static sb_status_t image_block(req_t *q, int role, const sb_json_t *part)
   sb_jw_kv_str(w, SB_STRLIT("type"), SB_STRLIT("image"));
   sb_jw_key_lit(w, "source");
   sb_jw_obj_begin(w);
-  if (sb_slice_starts(u, SB_STRLIT("data:"))) {
-    const char *comma = memchr(u.ptr, ',', u.len);
-    size_t head = comma != NULL ? (size_t)(comma - u.ptr) : 0;
-    if (comma == NULL || head < 12 || memcmp(comma - 7, ";base64", 7) != 0)
-      return sb_cu_refuse(q->c, "image data URLs must be base64 "
-                                "(data:<media type>;base64,<data>)");
+  if (img.is_data) {
     sb_jw_kv_str(w, SB_STRLIT("type"), SB_STRLIT("base64"));
-    sb_jw_kv_str(w, SB_STRLIT("media_type"), u.ptr + 5, head - 5 - 7);
-    sb_jw_kv_str(w, SB_STRLIT("data"), comma + 1, u.len - head - 1);
-  } else if (sb_slice_starts(u, SB_STRLIT("https://")) ||
-             sb_slice_starts(u, SB_STRLIT("http://"))) {
-    sb_jw_kv_str(w, SB_STRLIT("type"), SB_STRLIT("url"));
-    sb_jw_kv_str(w, SB_STRLIT("url"), u.ptr, u.len);
+    sb_jw_kv_str(w, SB_STRLIT("media_type"), img.media_type.ptr, img.media_type.len);
+    sb_jw_kv_str(w, SB_STRLIT("data"), img.data.ptr, img.data.len);
   } else {
-    return sb_cu_refuse(q->c, "image URLs must be data: or http(s): URLs");
+    sb_jw_kv_str(w, SB_STRLIT("type"), SB_STRLIT("url"));
+    sb_jw_kv_str(w, SB_STRLIT("url"), img.url.ptr, img.url.len);
   }
   sb_jw_obj_end(w);
   cache_control(w, part);
@@ -202,26 +190,15 @@ static sb_status_t tool_use_blocks(req_t *q, const sb_json_t *calls)
     if (!sb_json_is(id, SB_JSON_STRING) || !sb_json_is(name, SB_JSON_STRING))
       return sb_cu_refuse(q->c, "an assistant tool call needs an id and a "
                                 "function name");
-    sb_slice_t input = SB_SLICE_LIT("{}");
-    if (sb_json_is(args, SB_JSON_STRING)) {
-      sb_slice_t a;
-      sb_json_t *parsed;
-      if (sb_json_string(&q->c->scratch, args, &a) != SB_OK)
-        return SB_ERROR;
-      a = sb_slice_trim(a);
-      if (a.len > 0) {
-        if (sb_json_parse(&q->c->scratch, a.ptr, a.len, 0, &parsed, NULL) !=
-                SB_OK ||
-            parsed->type != SB_JSON_OBJECT)
-          return sb_cu_refuse(q->c,
-                              "the arguments of tool call %.*s are not a JSON "
-                              "object; the Anthropic provider needs one",
-                              (int)SB_MIN(id->raw.len, 80), id->raw.ptr);
-        input = a;
-      }
-    } else if (sb_json_is(args, SB_JSON_OBJECT)) {
-      input = args->raw;
-    }
+    sb_slice_t input;
+    sb_status_t st = sb_cu_tool_args(q->c, args, &input);
+    if (st == SB_DECLINED)
+      return sb_cu_refuse(q->c,
+                          "the arguments of tool call %.*s are not a JSON "
+                          "object; the Anthropic provider needs one",
+                          (int)SB_MIN(id->raw.len, 80), id->raw.ptr);
+    if (st != SB_OK)
+      return st;
     open_role(q, ROLE_ASSISTANT);
     sb_jw_obj_begin(q->w);
     sb_jw_kv_str(q->w, SB_STRLIT("type"), SB_STRLIT("tool_use"));
@@ -403,28 +380,20 @@ static sb_status_t write_tools(req_t *q, const sb_json_t *tools)
 static sb_status_t write_tool_choice(req_t *q, const sb_json_t *choice,
                                      bool no_parallel)
 {
+  static const char *const types[] = {"auto", "none", "any", "tool"}; /* by sb_cu_choice_t */
   sb_jw_t *w = q->w;
   if (choice == NULL && !no_parallel)
     return SB_OK;
+  sb_cu_choice_t kind;
+  const sb_json_t *name;
+  if (sb_cu_tool_choice(q->c, choice, &kind, &name) != SB_OK)
+    return SB_ERROR;
   sb_jw_key_lit(w, "tool_choice");
   sb_jw_obj_begin(w);
-  if (choice == NULL || SB_JSON_STR_IS(choice, "auto")) {
-    sb_jw_kv_str(w, SB_STRLIT("type"), SB_STRLIT("auto"));
-  } else if (SB_JSON_STR_IS(choice, "none")) {
-    sb_jw_kv_str(w, SB_STRLIT("type"), SB_STRLIT("none"));
-  } else if (SB_JSON_STR_IS(choice, "required")) {
-    sb_jw_kv_str(w, SB_STRLIT("type"), SB_STRLIT("any"));
-  } else {
-    const sb_json_t *name =
-        sb_json_get(sb_json_get(choice, "function"), "name");
-    if (!sb_json_is(name, SB_JSON_STRING))
-      return sb_cu_refuse(
-          q->c, "tool_choice must be auto, none, required or "
-                "{\"type\":\"function\",\"function\":{\"name\":...}}");
-    sb_jw_kv_str(w, SB_STRLIT("type"), SB_STRLIT("tool"));
+  sb_jw_kv_str(w, SB_STRLIT("type"), types[kind], strlen(types[kind]));
+  if (kind == SB_CU_CHOICE_FUNCTION)
     sb_jw_kv_raw(w, SB_STRLIT("name"), name->raw.ptr, name->raw.len);
-  }
-  if (no_parallel && !SB_JSON_STR_IS(choice, "none"))
+  if (no_parallel && kind != SB_CU_CHOICE_NONE)
     sb_jw_kv_raw(w, SB_STRLIT("disable_parallel_tool_use"), SB_STRLIT("true"));
   sb_jw_obj_end(w);
   return SB_OK;
@@ -565,15 +534,7 @@ static sb_status_t write_body(sb_call_t *c, sb_jw_t *w)
                                      SB_JSON_FALSE)) != SB_OK)
       return SB_ERROR;
   }
-  const sb_json_t *stop = sb_json_get(req, "stop");
-  if (sb_json_is(stop, SB_JSON_STRING)) {
-    sb_jw_key_lit(w, "stop_sequences");
-    sb_jw_arr_begin(w);
-    sb_jw_value(w, stop);
-    sb_jw_arr_end(w);
-  } else if (sb_json_is(stop, SB_JSON_ARRAY) && stop->count > 0) {
-    sb_jw_kv_raw(w, SB_STRLIT("stop_sequences"), stop->raw.ptr, stop->raw.len);
-  }
+  sb_cu_stop_sequences(w, req, SB_STRLIT("stop_sequences"));
   static const char *const numeric[] = {"temperature", "top_p", "top_k"};
   for (size_t i = 0; i < SB_ARRAY_LEN(numeric); i++) {
     const sb_json_t *v = sb_json_getn(req, numeric[i], strlen(numeric[i]));

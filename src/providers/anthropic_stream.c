@@ -97,29 +97,13 @@ static const char *finish_for(const sb_call_t *c, sb_slice_t native)
 
 /* ---- non-stream ------------------------------------------------------- */
 
-static void fail_error_body(sb_call_t *c, sb_slice_t body)
-{
-  sb_slice_t msg, code;
-  sb_anthropic_error_info(c, body, &msg, &code);
-  char text[512];
-  snprintf(text, sizeof(text), "provider %s reported an error: %.*s",
-           c->route.provider->name, (int)SB_MIN(msg.len, 400),
-           msg.ptr != NULL ? msg.ptr : "");
-  sb_call_fail(c, 502, "provider_unavailable", text);
-}
-
 void sb_anthropic_chat_response(sb_call_t *c, sb_slice_t body)
 {
   sb_json_t *root;
-  if (sb_json_parse(&c->scratch, body.ptr, body.len, 0, &root, NULL) != SB_OK ||
-      root->type != SB_JSON_OBJECT) {
-    sb_call_fail(c, 502, "provider_unavailable",
-                 "the provider returned a response that is not a JSON object");
+  if (!sb_cu_response_root(c, body, &root))
     return;
-  }
-  if (SB_JSON_STR_IS(sb_json_get(root, "type"), "error") ||
-      sb_json_truthy(sb_json_get(root, "error"))) {
-    fail_error_body(c, body);
+  if (SB_JSON_STR_IS(sb_json_get(root, "type"), "error")) {
+    sb_cu_fail_error_body(c, body);
     return;
   }
   const sb_json_t *content = sb_json_get(root, "content");
@@ -172,18 +156,8 @@ void sb_anthropic_chat_response(sb_call_t *c, sb_slice_t body)
 
   sb_jw_t w;
   sb_cu_completion_begin(c, &w);
-  sb_jw_obj_begin(&w);
-  sb_jw_kv_str(&w, SB_STRLIT("role"), SB_STRLIT("assistant"));
-  sb_jw_key_lit(&w, "content");
-  if (n_text > 0)
-    sb_jw_str_raw(&w, text.data, text.len);
-  else
-    sb_jw_null(&w);
-  sb_jw_kv_raw(&w, SB_STRLIT("refusal"), SB_STRLIT("null"));
+  sb_cu_message_begin(&w, &text, n_text, &reasoning, n_reasoning);
   if (n_reasoning > 0) {
-    sb_jw_key_lit(&w, "reasoning");
-    sb_jw_str_raw(&w, reasoning.data != NULL ? reasoning.data : "",
-                  reasoning.len);
     sb_jw_key_lit(&w, "reasoning_details");
     sb_jw_arr_begin(&w);
     unsigned idx = 0;
@@ -316,12 +290,7 @@ static sb_status_t block_start(sb_call_t *c, an_state_t *s, size_t i,
     s->kind[i] = B_TOOL;
     s->slot[i] = (uint16_t)s->n_tools++;
     sb_jw_t w;
-    sb_cu_chunk_begin(c, &w);
-    sb_jw_obj_begin(&w);
-    sb_jw_key_lit(&w, "tool_calls");
-    sb_jw_arr_begin(&w);
-    sb_jw_obj_begin(&w);
-    sb_jw_kv_int(&w, SB_STRLIT("index"), s->slot[i]);
+    sb_cu_tool_chunk_begin(c, &w, s->slot[i]);
     sb_jw_kv_raw(&w, SB_STRLIT("id"), id->raw.ptr, id->raw.len);
     sb_jw_kv_str(&w, SB_STRLIT("type"), SB_STRLIT("function"));
     sb_jw_key_lit(&w, "function");
@@ -329,10 +298,7 @@ static sb_status_t block_start(sb_call_t *c, an_state_t *s, size_t i,
     sb_jw_kv_raw(&w, SB_STRLIT("name"), name->raw.ptr, name->raw.len);
     sb_jw_kv_str(&w, SB_STRLIT("arguments"), "", 0);
     sb_jw_obj_end(&w);
-    sb_jw_obj_end(&w);
-    sb_jw_arr_end(&w);
-    sb_jw_obj_end(&w);
-    return sb_cu_chunk_end(c, &w, NULL, SB_NULL_SLICE);
+    return sb_cu_tool_chunk_end(c, &w);
   }
   if (SB_JSON_STR_IS(type, "thinking")) {
     s->kind[i] = B_THINKING;
@@ -381,20 +347,12 @@ static sb_status_t block_delta(sb_call_t *c, an_state_t *s, size_t i,
     if (!sb_json_is(pj, SB_JSON_STRING) || pj->raw.len <= 2)
       return SB_OK;
     sb_jw_t w;
-    sb_cu_chunk_begin(c, &w);
-    sb_jw_obj_begin(&w);
-    sb_jw_key_lit(&w, "tool_calls");
-    sb_jw_arr_begin(&w);
-    sb_jw_obj_begin(&w);
-    sb_jw_kv_int(&w, SB_STRLIT("index"), s->slot[i]);
+    sb_cu_tool_chunk_begin(c, &w, s->slot[i]);
     sb_jw_key_lit(&w, "function");
     sb_jw_obj_begin(&w);
     sb_jw_kv_raw(&w, SB_STRLIT("arguments"), pj->raw.ptr, pj->raw.len);
     sb_jw_obj_end(&w);
-    sb_jw_obj_end(&w);
-    sb_jw_arr_end(&w);
-    sb_jw_obj_end(&w);
-    return sb_cu_chunk_end(c, &w, NULL, SB_NULL_SLICE);
+    return sb_cu_tool_chunk_end(c, &w);
   }
   return SB_OK; /* citations and future delta types */
 }
@@ -502,12 +460,8 @@ void sb_anthropic_error_info(sb_call_t *c, sb_slice_t body, sb_slice_t *message,
                              sb_slice_t *code)
 {
   sb_json_t *root;
-  *message = SB_NULL_SLICE;
-  *code = SB_NULL_SLICE;
-  if (sb_json_parse(&c->scratch, body.ptr, body.len, 0, &root, NULL) != SB_OK) {
-    *message = sb_slice(body.ptr, SB_MIN(body.len, 200));
+  if (!sb_cu_error_root(c, body, message, code, &root))
     return;
-  }
   const sb_json_t *err = sb_json_get(root, "error");
   const sb_json_t *msg = sb_json_get(err, "message");
   const sb_json_t *type = sb_json_get(err, "type");

@@ -75,33 +75,22 @@ static const char *guess_mime(sb_slice_t url)
 
 static sb_status_t image_part(req_t *q, const sb_json_t *part)
 {
-  const sb_json_t *iu = sb_json_get(part, "image_url");
-  const sb_json_t *url =
-      sb_json_is(iu, SB_JSON_STRING) ? iu : sb_json_get(iu, "url");
-  sb_slice_t u;
-  if (!sb_json_is(url, SB_JSON_STRING) ||
-      sb_json_string(&q->c->scratch, url, &u) != SB_OK)
-    return sb_cu_refuse(q->c, "an image_url part has no url");
+  sb_cu_image_t img;
+  if (sb_cu_image(q->c, part, &img) != SB_OK)
+    return SB_ERROR;
   sb_jw_t *w = q->w;
-  if (sb_slice_starts(u, SB_STRLIT("data:"))) {
-    const char *comma = memchr(u.ptr, ',', u.len);
-    size_t head = comma != NULL ? (size_t)(comma - u.ptr) : 0;
-    if (comma == NULL || head < 12 || memcmp(comma - 7, ";base64", 7) != 0)
-      return sb_cu_refuse(q->c, "image data URLs must be base64 "
-                                "(data:<media type>;base64,<data>)");
+  if (img.is_data) {
     open_role(q, 1);
     sb_jw_obj_begin(w);
     sb_jw_key_lit(w, "inlineData");
     sb_jw_obj_begin(w);
-    sb_jw_kv_str(w, SB_STRLIT("mimeType"), u.ptr + 5, head - 5 - 7);
-    sb_jw_kv_str(w, SB_STRLIT("data"), comma + 1, u.len - head - 1);
+    sb_jw_kv_str(w, SB_STRLIT("mimeType"), img.media_type.ptr, img.media_type.len);
+    sb_jw_kv_str(w, SB_STRLIT("data"), img.data.ptr, img.data.len);
     sb_jw_obj_end(w);
     sb_jw_obj_end(w);
     return SB_OK;
   }
-  if (!sb_slice_starts(u, SB_STRLIT("https://")) &&
-      !sb_slice_starts(u, SB_STRLIT("http://")))
-    return sb_cu_refuse(q->c, "image URLs must be data: or http(s): URLs");
+  sb_slice_t u = img.url;
   const char *mime = guess_mime(u);
   open_role(q, 1);
   sb_jw_obj_begin(w);
@@ -209,25 +198,13 @@ static sb_status_t assistant(req_t *q, const sb_json_t *m)
     const sb_json_t *args = sb_json_get(fn, "arguments");
     if (!sb_json_is(name, SB_JSON_STRING))
       return sb_cu_refuse(q->c, "an assistant tool call needs a function name");
-    sb_slice_t input = SB_SLICE_LIT("{}");
-    if (sb_json_is(args, SB_JSON_STRING)) {
-      sb_slice_t a;
-      sb_json_t *parsed;
-      if (sb_json_string(&q->c->scratch, args, &a) != SB_OK)
-        return SB_ERROR;
-      a = sb_slice_trim(a);
-      if (a.len > 0) {
-        if (sb_json_parse(&q->c->scratch, a.ptr, a.len, 0, &parsed, NULL) !=
-                SB_OK ||
-            parsed->type != SB_JSON_OBJECT)
-          return sb_cu_refuse(q->c,
-                              "the arguments of a tool call are not a JSON "
-                              "object; the Gemini provider needs one");
-        input = a;
-      }
-    } else if (sb_json_is(args, SB_JSON_OBJECT)) {
-      input = args->raw;
-    }
+    sb_slice_t input;
+    sb_status_t st = sb_cu_tool_args(q->c, args, &input);
+    if (st == SB_DECLINED)
+      return sb_cu_refuse(q->c, "the arguments of a tool call are not a JSON "
+                                "object; the Gemini provider needs one");
+    if (st != SB_OK)
+      return st;
     const sb_json_t *sig =
         signature_for(details, sb_json_is(id, SB_JSON_STRING) ? id : NULL, k);
     open_role(q, 2);
@@ -512,26 +489,19 @@ static sb_status_t write_tools(req_t *q, const sb_json_t *tools,
   sb_jw_arr_end(w);
   sb_jw_obj_end(w);
   sb_jw_arr_end(w);
+  static const char *const modes[] = {"AUTO", "NONE", "ANY", "ANY"}; /* by sb_cu_choice_t */
   if (choice == NULL)
     return SB_OK;
+  sb_cu_choice_t kind;
+  const sb_json_t *name;
+  if (sb_cu_tool_choice(q->c, choice, &kind, &name) != SB_OK)
+    return SB_ERROR;
   sb_jw_key_lit(w, "toolConfig");
   sb_jw_obj_begin(w);
   sb_jw_key_lit(w, "functionCallingConfig");
   sb_jw_obj_begin(w);
-  if (SB_JSON_STR_IS(choice, "auto")) {
-    sb_jw_kv_str(w, SB_STRLIT("mode"), SB_STRLIT("AUTO"));
-  } else if (SB_JSON_STR_IS(choice, "none")) {
-    sb_jw_kv_str(w, SB_STRLIT("mode"), SB_STRLIT("NONE"));
-  } else if (SB_JSON_STR_IS(choice, "required")) {
-    sb_jw_kv_str(w, SB_STRLIT("mode"), SB_STRLIT("ANY"));
-  } else {
-    const sb_json_t *name =
-        sb_json_get(sb_json_get(choice, "function"), "name");
-    if (!sb_json_is(name, SB_JSON_STRING))
-      return sb_cu_refuse(
-          q->c, "tool_choice must be auto, none, required or "
-                "{\"type\":\"function\",\"function\":{\"name\":...}}");
-    sb_jw_kv_str(w, SB_STRLIT("mode"), SB_STRLIT("ANY"));
+  sb_jw_kv_str(w, SB_STRLIT("mode"), modes[kind], strlen(modes[kind]));
+  if (kind == SB_CU_CHOICE_FUNCTION) {
     sb_jw_key_lit(w, "allowedFunctionNames");
     sb_jw_arr_begin(w);
     sb_jw_value(w, name);
@@ -563,15 +533,7 @@ static sb_status_t write_generation_config(req_t *q)
       SB_CU_INT(req, "max_completion_tokens", SB_CU_INT(req, "max_tokens", 0));
   if (max > 0)
     sb_jw_kv_int(w, SB_STRLIT("maxOutputTokens"), max);
-  const sb_json_t *stop = sb_json_get(req, "stop");
-  if (sb_json_is(stop, SB_JSON_STRING)) {
-    sb_jw_key_lit(w, "stopSequences");
-    sb_jw_arr_begin(w);
-    sb_jw_value(w, stop);
-    sb_jw_arr_end(w);
-  } else if (sb_json_is(stop, SB_JSON_ARRAY) && stop->count > 0) {
-    sb_jw_kv_raw(w, SB_STRLIT("stopSequences"), stop->raw.ptr, stop->raw.len);
-  }
+  sb_cu_stop_sequences(w, req, SB_STRLIT("stopSequences"));
   sb_jw_kv_int(w, SB_STRLIT("candidateCount"), 1);
   copy_number(w, req, "presence_penalty", "presencePenalty");
   copy_number(w, req, "frequency_penalty", "frequencyPenalty");

@@ -60,6 +60,16 @@ static void take_usage(sb_call_t *c, gm_state_t *s, const sb_json_t *u)
 }
 
 /* The id of the n-th function call of this answer. */
+/* A function call's "args" as OpenAI's "arguments" string ("{}" when not
+ * an object). */
+static void call_arguments(sb_jw_t *w, const sb_json_t *args)
+{
+  if (sb_json_is(args, SB_JSON_OBJECT))
+    sb_jw_kv_str(w, SB_STRLIT("arguments"), args->raw.ptr, args->raw.len);
+  else
+    sb_jw_kv_str(w, SB_STRLIT("arguments"), SB_STRLIT("{}"));
+}
+
 static void call_id(sb_call_t *c, const sb_json_t *fc, unsigned n, sb_jw_t *w)
 {
   const sb_json_t *id = sb_json_get(fc, "id");
@@ -106,22 +116,8 @@ static sb_slice_t block_reason(const sb_json_t *root)
 void sb_gemini_chat_response(sb_call_t *c, sb_slice_t body)
 {
   sb_json_t *root;
-  if (sb_json_parse(&c->scratch, body.ptr, body.len, 0, &root, NULL) != SB_OK ||
-      root->type != SB_JSON_OBJECT) {
-    sb_call_fail(c, 502, "provider_unavailable",
-                 "the provider returned a response that is not a JSON object");
+  if (!sb_cu_response_root(c, body, &root))
     return;
-  }
-  if (sb_json_truthy(sb_json_get(root, "error"))) {
-    sb_slice_t msg, code;
-    sb_gemini_error_info(c, body, &msg, &code);
-    char text[512];
-    snprintf(text, sizeof(text), "provider %s reported an error: %.*s",
-             c->route.provider->name, (int)SB_MIN(msg.len, 400),
-             msg.ptr != NULL ? msg.ptr : "");
-    sb_call_fail(c, 502, "provider_unavailable", text);
-    return;
-  }
   sb_slice_t blocked = block_reason(root);
   const sb_json_t *parts = parts_of(root);
   if (blocked.len == 0 && sb_json_get(root, "candidates") == NULL) {
@@ -157,18 +153,7 @@ void sb_gemini_chat_response(sb_call_t *c, sb_slice_t body)
 
   sb_jw_t w;
   sb_cu_completion_begin(c, &w);
-  sb_jw_obj_begin(&w);
-  sb_jw_kv_str(&w, SB_STRLIT("role"), SB_STRLIT("assistant"));
-  sb_jw_key_lit(&w, "content");
-  if (n_text > 0)
-    sb_jw_str_raw(&w, text.data, text.len);
-  else
-    sb_jw_null(&w);
-  sb_jw_kv_raw(&w, SB_STRLIT("refusal"), SB_STRLIT("null"));
-  if (n_thought > 0) {
-    sb_jw_key_lit(&w, "reasoning");
-    sb_jw_str_raw(&w, thoughts.data, thoughts.len);
-  }
+  sb_cu_message_begin(&w, &text, n_text, &thoughts, n_thought);
   if (n_sigs > 0) {
     sb_jw_key_lit(&w, "reasoning_details");
     sb_jw_arr_begin(&w);
@@ -200,10 +185,7 @@ void sb_gemini_chat_response(sb_call_t *c, sb_slice_t body)
       sb_jw_obj_begin(&w);
       if (sb_json_is(name, SB_JSON_STRING))
         sb_jw_kv_raw(&w, SB_STRLIT("name"), name->raw.ptr, name->raw.len);
-      if (sb_json_is(args, SB_JSON_OBJECT))
-        sb_jw_kv_str(&w, SB_STRLIT("arguments"), args->raw.ptr, args->raw.len);
-      else
-        sb_jw_kv_str(&w, SB_STRLIT("arguments"), SB_STRLIT("{}"));
+      call_arguments(&w, args);
       sb_jw_obj_end(&w);
       sb_jw_obj_end(&w);
     }
@@ -250,12 +232,7 @@ static sb_status_t call_chunks(sb_call_t *c, gm_state_t *s, const sb_json_t *fc)
   if (!sb_json_is(name, SB_JSON_STRING))
     return bad_event(c, "the provider sent a function call without a name");
   sb_jw_t w;
-  sb_cu_chunk_begin(c, &w);
-  sb_jw_obj_begin(&w);
-  sb_jw_key_lit(&w, "tool_calls");
-  sb_jw_arr_begin(&w);
-  sb_jw_obj_begin(&w);
-  sb_jw_kv_int(&w, SB_STRLIT("index"), s->n_tools);
+  sb_cu_tool_chunk_begin(c, &w, s->n_tools);
   call_id(c, fc, s->n_tools, &w);
   sb_jw_kv_str(&w, SB_STRLIT("type"), SB_STRLIT("function"));
   sb_jw_key_lit(&w, "function");
@@ -263,28 +240,14 @@ static sb_status_t call_chunks(sb_call_t *c, gm_state_t *s, const sb_json_t *fc)
   sb_jw_kv_raw(&w, SB_STRLIT("name"), name->raw.ptr, name->raw.len);
   sb_jw_kv_str(&w, SB_STRLIT("arguments"), "", 0);
   sb_jw_obj_end(&w);
-  sb_jw_obj_end(&w);
-  sb_jw_arr_end(&w);
-  sb_jw_obj_end(&w);
-  if (sb_cu_chunk_end(c, &w, NULL, SB_NULL_SLICE) != SB_OK)
+  if (sb_cu_tool_chunk_end(c, &w) != SB_OK)
     return SB_ERROR;
-  sb_cu_chunk_begin(c, &w);
-  sb_jw_obj_begin(&w);
-  sb_jw_key_lit(&w, "tool_calls");
-  sb_jw_arr_begin(&w);
-  sb_jw_obj_begin(&w);
-  sb_jw_kv_int(&w, SB_STRLIT("index"), s->n_tools);
+  sb_cu_tool_chunk_begin(c, &w, s->n_tools);
   sb_jw_key_lit(&w, "function");
   sb_jw_obj_begin(&w);
-  if (sb_json_is(args, SB_JSON_OBJECT))
-    sb_jw_kv_str(&w, SB_STRLIT("arguments"), args->raw.ptr, args->raw.len);
-  else
-    sb_jw_kv_str(&w, SB_STRLIT("arguments"), SB_STRLIT("{}"));
+  call_arguments(&w, args);
   sb_jw_obj_end(&w);
-  sb_jw_obj_end(&w);
-  sb_jw_arr_end(&w);
-  sb_jw_obj_end(&w);
-  return sb_cu_chunk_end(c, &w, NULL, SB_NULL_SLICE);
+  return sb_cu_tool_chunk_end(c, &w);
 }
 
 static sb_status_t finish_chunk(sb_call_t *c, gm_state_t *s, const char *finish,
@@ -390,12 +353,8 @@ void sb_gemini_error_info(sb_call_t *c, sb_slice_t body, sb_slice_t *message,
                           sb_slice_t *code)
 {
   sb_json_t *root;
-  *message = SB_NULL_SLICE;
-  *code = SB_NULL_SLICE;
-  if (sb_json_parse(&c->scratch, body.ptr, body.len, 0, &root, NULL) != SB_OK) {
-    *message = sb_slice(body.ptr, SB_MIN(body.len, 200));
+  if (!sb_cu_error_root(c, body, message, code, &root))
     return;
-  }
   /* {"error":{...}}, or a list of them as some Google front ends send */
   if (sb_json_is(root, SB_JSON_ARRAY))
     root = sb_json_at(root, 0);

@@ -8,6 +8,7 @@
  * - responses and stream chunks are forwarded member for member, with the
  *   gateway's id, model, provider and usage (with cost) written in.
  */
+#include "codec_util.h"
 #include "switchboard/call.h"
 #include "switchboard/json_edit.h"
 #include "switchboard/log.h"
@@ -181,24 +182,8 @@ static sb_slice_t render(sb_call_t *c, sb_buf_t *b)
 static void openai_chat_response(sb_call_t *c, sb_slice_t body)
 {
   sb_json_t *root;
-  sb_json_error_t jerr;
-  if (sb_json_parse(&c->scratch, body.ptr, body.len, 0, &root, &jerr) != SB_OK ||
-      root->type != SB_JSON_OBJECT) {
-    sb_call_fail(c, 502, "provider_unavailable",
-                 "the provider returned a response that is not a JSON object");
+  if (!sb_cu_response_root(c, body, &root))
     return;
-  }
-  const sb_json_t *err = sb_json_get(root, "error");
-  if (sb_json_truthy(err)) {
-    sb_slice_t msg = SB_NULL_SLICE, code = SB_NULL_SLICE;
-    c->route.provider->codec->error_info(c, body, &msg, &code);
-    char text[512];
-    snprintf(text, sizeof(text), "provider %s reported an error: %.*s",
-             c->route.provider->name, (int)SB_MIN(msg.len, 400),
-             msg.ptr ? msg.ptr : "");
-    sb_call_fail(c, 502, "provider_unavailable", text);
-    return;
-  }
   const sb_json_t *choices = sb_json_get(root, "choices");
   sb_call_take_usage(c, sb_json_get(root, "usage"));
   if (sb_json_is(choices, SB_JSON_ARRAY))
@@ -321,13 +306,8 @@ static void openai_error_info(sb_call_t *c, sb_slice_t body, sb_slice_t *message
                               sb_slice_t *code)
 {
   sb_json_t *root;
-  *message = SB_NULL_SLICE;
-  *code = SB_NULL_SLICE;
-  if (sb_json_parse(&c->scratch, body.ptr, body.len, 0, &root, NULL) != SB_OK) {
-    /* Not JSON (an HTML error page from a proxy, say): a short prefix. */
-    *message = sb_slice(body.ptr, SB_MIN(body.len, 200));
+  if (!sb_cu_error_root(c, body, message, code, &root))
     return;
-  }
   const sb_json_t *err = sb_json_get(root, "error");
   const sb_json_t *msg = sb_json_get(err, "message");
   if (sb_json_is(err, SB_JSON_STRING))

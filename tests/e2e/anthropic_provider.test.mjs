@@ -5,13 +5,16 @@
 // turn, parallel calls, the thinking signature round trip, cache tokens and
 // cost, max tokens, errors before and during a stream, 429, and the skill
 // contract.
-import { test, before, after, beforeEach } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import OpenAI from "openai";
-import { startFakeProvider } from "./lib/fake_provider.mjs";
-import { startGateway, fakeProviderConfig } from "./lib/gateway.mjs";
-
-let fake, gw, client;
+import {
+  setupModel,
+  fakeProviderConfig,
+  rawChatStream,
+  skillChat,
+  rejectsWith,
+  rejectsRateLimited,
+} from "./lib/harness.mjs";
 
 const MODEL = "anthropic/claude-3.5-haiku";
 const UPSTREAM = "claude-3-5-haiku-20241022";
@@ -19,59 +22,10 @@ const UPSTREAM = "claude-3-5-haiku-20241022";
 const PRICE = { prompt: 800000, completion: 4000000, read: 80000, write: 1000000 };
 const picos = (usd) => Math.round(usd * 1e12);
 
-before(async () => {
-  fake = await startFakeProvider();
-  gw = await startGateway({
-    config: {
-      providers: {
-        anthropic: fakeProviderConfig(fake, {
-          format: "anthropic",
-          base_url: fake.url,
-          api_key: "sk-ant-fake",
-        }),
-      },
-    },
-  });
-  client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: "any-key", maxRetries: 0 });
+const { fake, gw, lastUpstream: upstream, client, collect, ask } = setupModel({
+  model: MODEL,
+  providers: (fake) => ({ anthropic: fakeProviderConfig(fake, { format: "anthropic", base_url: fake.url, api_key: "sk-ant-fake" }) }),
 });
-
-after(async () => {
-  await gw?.stop();
-  await fake?.stop();
-});
-
-beforeEach(async () => {
-  await fake.reset();
-});
-
-async function upstream() {
-  const reqs = await fake.requests();
-  assert.ok(reqs.length > 0, "the fake provider received no request");
-  return reqs.at(-1);
-}
-
-async function collect(stream) {
-  const out = { text: "", reasoning: "", details: [], calls: [], argDeltas: 0, finish: null, usage: null, chunks: 0 };
-  for await (const chunk of stream) {
-    out.chunks++;
-    assert.equal(chunk.model, MODEL);
-    if (chunk.usage) out.usage = chunk.usage;
-    const c = chunk.choices[0];
-    if (!c) continue;
-    if (c.delta?.content) out.text += c.delta.content;
-    if (c.delta?.reasoning) out.reasoning += c.delta.reasoning;
-    for (const d of c.delta?.reasoning_details ?? []) out.details.push(d);
-    for (const tc of c.delta?.tool_calls ?? []) {
-      if (tc.id) out.calls[tc.index] = { id: tc.id, name: tc.function.name, arguments: "" };
-      if (tc.function?.arguments) {
-        out.calls[tc.index].arguments += tc.function.arguments;
-        out.argDeltas++;
-      }
-    }
-    if (c.finish_reason) out.finish = c.finish_reason;
-  }
-  return out;
-}
 
 test("plain completion: the exact Messages request, the answer, usage and cost", async () => {
   await fake.script([{ content: "Hello from Claude", usage: { input_tokens: 20, output_tokens: 5 } }]);
@@ -112,7 +66,7 @@ test("plain completion: the exact Messages request, the answer, usage and cost",
 });
 
 test("max_tokens defaults to the catalog's largest output", async () => {
-  await client.chat.completions.create({ model: MODEL, messages: [{ role: "user", content: "x" }] });
+  await ask();
   assert.equal((await upstream()).json.max_tokens, 8192);
 });
 
@@ -320,7 +274,7 @@ test("thinking: reasoning streamed, the signature comes back intact on the next 
   });
   // non-stream: reasoning and reasoning_details on the message
   await fake.script([{ reasoning: "Short thought.", signature: "SIG2", content: "Hi" }]);
-  const r = await client.chat.completions.create({ model: MODEL, messages: [{ role: "user", content: "x" }] });
+  const r = await ask();
   assert.equal(r.choices[0].message.reasoning, "Short thought.");
   assert.deepEqual(r.choices[0].message.reasoning_details, [
     { type: "reasoning.text", text: "Short thought.", signature: "SIG2", format: "anthropic-claude-v1", index: 0 },
@@ -331,15 +285,13 @@ test("cache hits: prompt tokens include cache reads and writes, priced at cache 
   const usage = { input_tokens: 10, cache_read_input_tokens: 1000, cache_creation_input_tokens: 100, output_tokens: 7 };
   await fake.script([{ content: "cached", usage }, { content: "cached", usage }]);
   const want = 10 * PRICE.prompt + 1000 * PRICE.read + 100 * PRICE.write + 7 * PRICE.completion;
-  const r = await client.chat.completions.create({ model: MODEL, messages: [{ role: "user", content: "x" }] });
+  const r = await ask();
   assert.equal(r.usage.prompt_tokens, 1110);
   assert.equal(r.usage.prompt_tokens_details.cached_tokens, 1000);
   assert.equal(r.usage.prompt_tokens_details.cache_write_tokens, 100);
   assert.equal(r.usage.completion_tokens, 7);
   assert.equal(picos(r.usage.cost), want);
-  const out = await collect(
-    await client.chat.completions.create({ model: MODEL, messages: [{ role: "user", content: "x" }], stream: true }),
-  );
+  const out = await collect(await ask({ stream: true }));
   assert.equal(out.usage.prompt_tokens, 1110);
   assert.equal(out.usage.prompt_tokens_details.cached_tokens, 1000);
   assert.equal(picos(out.usage.cost), want);
@@ -352,9 +304,7 @@ test("max tokens and refusal map to length and content_filter", async () => {
   const r = await client.chat.completions.create({ model: MODEL, messages: [{ role: "user", content: "story" }], max_tokens: 2 });
   assert.equal(r.choices[0].finish_reason, "length");
   assert.equal(r.choices[0].native_finish_reason, "max_tokens");
-  const out = await collect(
-    await client.chat.completions.create({ model: MODEL, messages: [{ role: "user", content: "x" }], stream: true }),
-  );
+  const out = await collect(await ask({ stream: true }));
   assert.equal(out.finish, "content_filter");
 });
 
@@ -363,14 +313,8 @@ test("errors before the stream: 400 keeps the provider's message, 529 overloaded
     { status: 400, error_body: { type: "error", error: { type: "invalid_request_error", message: "prompt is too long" } } },
     { status: 529 },
   ]);
-  await assert.rejects(
-    client.chat.completions.create({ model: MODEL, messages: [{ role: "user", content: "x" }] }),
-    (e) => e.status === 400 && /prompt is too long/.test(e.message),
-  );
-  await assert.rejects(
-    client.chat.completions.create({ model: MODEL, messages: [{ role: "user", content: "x" }], stream: true }),
-    (e) => e.status === 502 && /fake error 529/.test(e.message),
-  );
+  await rejectsWith(ask(), 400, /prompt is too long/);
+  await rejectsWith(ask({ stream: true }), 502, /fake error 529/);
 });
 
 test("an error event during the stream ends it with finish_reason error", async () => {
@@ -384,15 +328,9 @@ test("an error event during the stream ends it with finish_reason error", async 
       ],
     },
   ]);
-  const res = await fetch(`${gw.url}/v1/chat/completions`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ model: MODEL, messages: [{ role: "user", content: "x" }], stream: true }),
-  });
-  assert.equal(res.status, 200);
-  const events = (await res.text()).split("\n\n").filter(Boolean);
+  const { status, events, chunks } = await rawChatStream(gw, { model: MODEL, messages: [{ role: "user", content: "x" }], stream: true });
+  assert.equal(status, 200);
   assert.equal(events.at(-1), "data: [DONE]");
-  const chunks = events.slice(0, -1).map((e) => JSON.parse(e.slice(6)));
   assert.equal(chunks.map((c) => c.choices[0]?.delta?.content ?? "").join(""), "Partial");
   const err = chunks.find((c) => c.error);
   assert.match(err.error.message, /Overloaded/);
@@ -402,26 +340,13 @@ test("an error event during the stream ends it with finish_reason error", async 
 
 test("a stream cut before message_stop is an error, not a success", async () => {
   await fake.script([{ chunks: ["a", "b", "c"], cut_after: 2 }]);
-  const res = await fetch(`${gw.url}/v1/chat/completions`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ model: MODEL, messages: [{ role: "user", content: "x" }], stream: true }),
-  });
-  const events = (await res.text()).split("\n\n").filter(Boolean);
-  const chunks = events.slice(0, -1).map((e) => JSON.parse(e.slice(6)));
+  const { chunks } = await rawChatStream(gw, { model: MODEL, messages: [{ role: "user", content: "x" }], stream: true });
   assert.ok(chunks.some((c) => c.choices[0]?.finish_reason === "error"));
 });
 
 test("429 from Anthropic: status and Retry-After reach the client", async () => {
   await fake.script([{ status: 429, retry_after: 9 }]);
-  await assert.rejects(
-    client.chat.completions.create({ model: MODEL, messages: [{ role: "user", content: "x" }] }),
-    (e) => {
-      assert.ok(e instanceof OpenAI.RateLimitError);
-      assert.equal(e.headers.get("retry-after"), "9");
-      return true;
-    },
-  );
+  await rejectsRateLimited(ask(), 9);
 });
 
 test("response_format json_schema: a forced tool whose input comes back as content", async () => {
@@ -458,10 +383,7 @@ test("what Anthropic cannot honour gets a clear 400 without calling the provider
     }),
     (e) => e.status === 400 && /cannot be combined with tools/.test(e.message),
   );
-  await assert.rejects(
-    client.chat.completions.create({ model: MODEL, messages: [{ role: "user", content: "x" }], n: 2 }),
-    (e) => e.status === 400 && /n > 1/.test(e.message),
-  );
+  await rejectsWith(ask({ n: 2 }), 400, /n > 1/);
   assert.equal((await fake.requests()).length, 0);
 });
 
@@ -470,12 +392,7 @@ test("skill contract: an Anthropic model returns the canonical shape", async () 
     { content: "Hi there", usage: { input_tokens: 12, output_tokens: 3 } },
     { tool_calls: [{ id: "toolu_s", name: "get_weather", arguments: '{"city":"Bern"}' }] },
   ]);
-  const call = (params) =>
-    fetch(`${gw.url}/api/skills/openrouter/chat`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(params),
-    }).then(async (r) => ({ status: r.status, json: await r.json() }));
+  const call = (params) => skillChat(gw, params);
   let r = await call({ model: MODEL, system: "Be brief.", messages: [{ role: "user", content: "Hi" }] });
   assert.equal(r.status, 200, JSON.stringify(r.json));
   assert.equal(r.json.content, "Hi there");

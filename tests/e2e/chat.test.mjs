@@ -1,13 +1,9 @@
 // The OpenAI SDK against switchboard's /v1 chat API, with the fake provider
 // playing OpenAI: plain, streamed, tools (streamed and not), parallel tool
 // calls, parameters passed through, and the exact upstream request.
-import { test, before, after, beforeEach } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import OpenAI from "openai";
-import { startFakeProvider } from "./lib/fake_provider.mjs";
-import { startGateway, fakeProviderConfig } from "./lib/gateway.mjs";
-
-let fake, gw, client;
+import { setup, fakeProviderConfig } from "./lib/harness.mjs";
 
 // gpt-4o-mini list prices in picodollars per token (catalog/models.json)
 const PROMPT_PICO = 150000;
@@ -17,33 +13,15 @@ function picos(usd) {
   return Math.round(usd * 1e12);
 }
 
-before(async () => {
-  fake = await startFakeProvider();
-  gw = await startGateway({
-    config: {
-      providers: {
-        openai: fakeProviderConfig(fake),
-        openrouter: fakeProviderConfig(fake, { base_url: `${fake.url}/api/v1` }),
-      },
+const { fake, gw, lastUpstream, openai } = setup({
+  config: (fake) => ({
+    providers: {
+      openai: fakeProviderConfig(fake),
+      openrouter: fakeProviderConfig(fake, { base_url: `${fake.url}/api/v1` }),
     },
-  });
-  client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: "any-key", maxRetries: 0 });
+  }),
 });
-
-after(async () => {
-  await gw?.stop();
-  await fake?.stop();
-});
-
-beforeEach(async () => {
-  await fake.reset();
-});
-
-async function lastUpstream() {
-  const reqs = await fake.requests();
-  assert.ok(reqs.length > 0, "the fake provider received no request");
-  return reqs[reqs.length - 1];
-}
+const client = openai();
 
 test("plain completion: content, ids, provider, cost, exact upstream request", async () => {
   const { data, response } = await client.chat.completions

@@ -1,29 +1,15 @@
 // The command line: chat (streamed and not), models, check, and the errors
 // a user should get from each.
-import { test, before, after, beforeEach } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startFakeProvider } from "./lib/fake_provider.mjs";
 import { startGateway, fakeProviderConfig, switchboardBin } from "./lib/gateway.mjs";
+import { setup } from "./lib/harness.mjs";
 
-let fake, gw;
-
-before(async () => {
-  fake = await startFakeProvider();
-  gw = await startGateway({ config: { providers: { openai: fakeProviderConfig(fake) } } });
-});
-
-after(async () => {
-  await gw?.stop();
-  await fake?.stop();
-});
-
-beforeEach(async () => {
-  await fake.reset();
-});
+const { fake, gw } = setup();
 
 function run(args, { env = {}, input } = {}) {
   return new Promise((resolve) => {

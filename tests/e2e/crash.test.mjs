@@ -2,26 +2,26 @@
 // the same ledger; every request whose client got the complete response is
 // looked up. With `durable: true` none may be missing; the default mode's
 // figure is reported. A SIGTERM under load loses nothing in either mode.
-import { test, before, after } from "node:test";
+import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startFakeProvider } from "./lib/fake_provider.mjs";
 import { startGateway, fakeProviderConfig } from "./lib/gateway.mjs";
+import { setup } from "./lib/harness.mjs";
 
 const MODEL = "openai/gpt-4o-mini";
-let fake;
+// the gateways are started by each test, on ledgers it keeps
+const { fake } = setup({
+  config: null,
+  reset: false,
+  // a little latency so that many requests are in flight at any moment
+  started: ({ fake }) =>
+    fake.setDefault({ chunks: ["a ", "b ", "c"], first_token_ms: 5, token_interval_ms: 2, latency_ms: 3 }),
+});
 const dirs = [];
 
-before(async () => {
-  fake = await startFakeProvider();
-  // a little latency so that many requests are in flight at any moment
-  await fake.setDefault({ chunks: ["a ", "b ", "c"], first_token_ms: 5, token_interval_ms: 2, latency_ms: 3 });
-});
-
-after(async () => {
-  await fake?.stop();
+after(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 

@@ -2,47 +2,17 @@
 // provider playing OpenAI: vectors (float and base64), usage and cost,
 // the exact upstream request, the ledger row (api "embeddings", found by
 // the generation id), and errors.
-import { test, before, after, beforeEach } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import OpenAI from "openai";
-import { startFakeProvider } from "./lib/fake_provider.mjs";
-import { startGateway, fakeProviderConfig } from "./lib/gateway.mjs";
-
-let fake, gw, client;
+import { startGateway } from "./lib/gateway.mjs";
+import { setup, fakeProviderConfig, ledgerRow } from "./lib/harness.mjs";
 
 const MODEL = "openai/text-embedding-3-small";
 const PROMPT_PICO = 20000; // $0.00000002 per token (catalog/models.json)
 
-before(async () => {
-  fake = await startFakeProvider();
-  gw = await startGateway({ config: { providers: { openai: fakeProviderConfig(fake) } } });
-  client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: "any-key", maxRetries: 0 });
-});
-
-after(async () => {
-  await gw?.stop();
-  await fake?.stop();
-});
-
-beforeEach(async () => {
-  await fake.reset();
-});
-
-async function lastUpstream() {
-  const reqs = await fake.requests();
-  assert.ok(reqs.length > 0, "the fake provider received no request");
-  return reqs[reqs.length - 1];
-}
-
-async function waitFor(cond, what, ms = 10000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await cond();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const { fake, gw, lastUpstream, openai } = setup();
+const client = openai();
 
 async function post(body, path = "/v1/embeddings") {
   const res = await fetch(`${gw.url}${path}`, { method: "POST", body: JSON.stringify(body) });
@@ -81,10 +51,7 @@ test("SDK embeddings: vectors, usage with cost, exact upstream request, ledger r
     asFloat.data.map((d) => d.embedding.map(Math.fround)),
   );
 
-  const row = await waitFor(async () => {
-    const res = await fetch(`${gw.url}/api/v1/generation?id=${genId}`);
-    return res.status === 200 ? (await res.json()).data : null;
-  }, "the ledger row");
+  const row = await ledgerRow(gw, genId);
   assert.equal(row.api, "embeddings");
   assert.equal(row.model, MODEL);
   assert.equal(row.upstream_model, "text-embedding-3-small");
@@ -197,10 +164,7 @@ test("Gemini provider: batchEmbedContents both ways, base64 for the SDK, estimat
   // no usage from Gemini: estimated from the text (22 bytes -> 6 tokens)
   assert.equal(r.usage.prompt_tokens, 6);
   assert.equal(Math.round(r.usage.cost * 1e12), 6 * 150000);
-  const row = await waitFor(async () => {
-    const rr = await fetch(`${gGw.url}/api/v1/generation?id=${response.headers.get("x-generation-id")}`);
-    return rr.status === 200 ? (await rr.json()).data : null;
-  }, "the ledger row");
+  const row = await ledgerRow(gGw, response.headers.get("x-generation-id"));
   assert.equal(row.api, "embeddings");
   assert.equal(row.provider_name, "gemini");
   assert.equal(row.usage_estimated, true);

@@ -2,50 +2,30 @@
 // the right status: bad requests, unknown models, missing providers,
 // oversized bodies, upstream 4xx/5xx/429, timeouts, streams cut or garbled
 // mid-way, a client that hangs up, and keys in admin mode.
-import { test, before, after, beforeEach } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import OpenAI from "openai";
-import { startFakeProvider } from "./lib/fake_provider.mjs";
-import { startGateway, fakeProviderConfig } from "./lib/gateway.mjs";
+import { startGateway } from "./lib/gateway.mjs";
+import { setup, fakeProviderConfig, fetchText, waitFor } from "./lib/harness.mjs";
 
-let fake, gw, client;
-
-before(async () => {
-  fake = await startFakeProvider();
-  gw = await startGateway({
-    config: {
-      max_body_bytes: 64 * 1024,
-      providers: {
-        openai: fakeProviderConfig(fake),
-        // the same fake, with short timeouts, for the timeout cases
-        groq: fakeProviderConfig(fake, { first_byte_timeout_ms: 300, idle_timeout_ms: 300 }),
-      },
+const { fake, gw, openai } = setup({
+  config: (fake) => ({
+    max_body_bytes: 64 * 1024,
+    providers: {
+      openai: fakeProviderConfig(fake),
+      // the same fake, with short timeouts, for the timeout cases
+      groq: fakeProviderConfig(fake, { first_byte_timeout_ms: 300, idle_timeout_ms: 300 }),
     },
-  });
-  client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: "k", maxRetries: 0 });
+  }),
 });
+const client = openai({ apiKey: "k" });
 
-after(async () => {
-  await gw?.stop();
-  await fake?.stop();
-});
-
-beforeEach(async () => {
-  await fake.reset();
-});
-
-async function post(path, body, headers = {}) {
-  const res = await fetch(`${gw.url}${path}`, {
+function post(path, body, headers = {}) {
+  return fetchText(`${gw.url}${path}`, {
     method: "POST",
     headers: { "content-type": "application/json", ...headers },
     body: typeof body === "string" ? body : JSON.stringify(body),
   });
-  const text = await res.text();
-  let json = null;
-  try {
-    json = JSON.parse(text);
-  } catch {}
-  return { status: res.status, headers: res.headers, text, json };
 }
 
 function assertErrorShape(r, status) {
@@ -251,16 +231,6 @@ test("a provider failing before its first byte: a plain error response, not a st
   assertErrorShape(r, 502);
   assert.match(r.headers.get("content-type"), /application\/json/);
 });
-
-async function waitFor(cond, what, ms = 10000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await cond();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 test("a client that hangs up mid-stream cancels the upstream transfer", async () => {
   await fake.script([{ chunks: Array.from({ length: 50 }, (_, i) => `t${i} `), token_interval_ms: 100 }]);

@@ -5,13 +5,16 @@
 // named after the call), parallel calls, the thought signature round trip,
 // cached and thought tokens with cost, max tokens, safety, errors before and
 // during a stream, 429, and the skill contract.
-import { test, before, after, beforeEach } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import OpenAI from "openai";
-import { startFakeProvider } from "./lib/fake_provider.mjs";
-import { startGateway, fakeProviderConfig } from "./lib/gateway.mjs";
-
-let fake, gw, client;
+import {
+  setupModel,
+  fakeProviderConfig,
+  rawChatStream,
+  skillChat,
+  rejectsWith,
+  rejectsRateLimited,
+} from "./lib/harness.mjs";
 
 const MODEL = "google/gemini-2.5-flash";
 const UPSTREAM = "gemini-2.5-flash";
@@ -19,51 +22,10 @@ const UPSTREAM = "gemini-2.5-flash";
 const PRICE = { prompt: 300000, completion: 2500000, read: 30000 };
 const picos = (usd) => Math.round(usd * 1e12);
 
-before(async () => {
-  fake = await startFakeProvider();
-  gw = await startGateway({
-    config: {
-      providers: {
-        gemini: fakeProviderConfig(fake, { format: "gemini", base_url: fake.url, api_key: "g-fake-key" }),
-      },
-    },
-  });
-  client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: "any-key", maxRetries: 0 });
+const { fake, gw, lastUpstream: upstream, client, collect, ask } = setupModel({
+  model: MODEL,
+  providers: (fake) => ({ gemini: fakeProviderConfig(fake, { format: "gemini", base_url: fake.url, api_key: "g-fake-key" }) }),
 });
-
-after(async () => {
-  await gw?.stop();
-  await fake?.stop();
-});
-
-beforeEach(async () => {
-  await fake.reset();
-});
-
-async function upstream() {
-  const reqs = await fake.requests();
-  assert.ok(reqs.length > 0, "the fake provider received no request");
-  return reqs.at(-1);
-}
-
-async function collect(stream) {
-  const out = { text: "", reasoning: "", details: [], calls: [], finish: null, usage: null };
-  for await (const chunk of stream) {
-    assert.equal(chunk.model, MODEL);
-    if (chunk.usage) out.usage = chunk.usage;
-    const c = chunk.choices[0];
-    if (!c) continue;
-    if (c.delta?.content) out.text += c.delta.content;
-    if (c.delta?.reasoning) out.reasoning += c.delta.reasoning;
-    for (const d of c.delta?.reasoning_details ?? []) out.details.push(d);
-    for (const tc of c.delta?.tool_calls ?? []) {
-      if (tc.id) out.calls[tc.index] = { id: tc.id, name: tc.function.name, arguments: "" };
-      if (tc.function?.arguments) out.calls[tc.index].arguments += tc.function.arguments;
-    }
-    if (c.finish_reason) out.finish = c.finish_reason;
-  }
-  return out;
-}
 
 const weatherTool = {
   type: "function",
@@ -258,15 +220,13 @@ test("cached and thought tokens: usage details and cost", async () => {
   const usage = { promptTokenCount: 2000, cachedContentTokenCount: 1500, candidatesTokenCount: 10, thoughtsTokenCount: 40 };
   await fake.script([{ content: "cached", usage }, { content: "cached", usage }]);
   const want = 500 * PRICE.prompt + 1500 * PRICE.read + 50 * PRICE.completion;
-  const r = await client.chat.completions.create({ model: MODEL, messages: [{ role: "user", content: "x" }] });
+  const r = await ask();
   assert.equal(r.usage.prompt_tokens, 2000);
   assert.equal(r.usage.prompt_tokens_details.cached_tokens, 1500);
   assert.equal(r.usage.completion_tokens, 50);
   assert.equal(r.usage.completion_tokens_details.reasoning_tokens, 40);
   assert.equal(picos(r.usage.cost), want);
-  const out = await collect(
-    await client.chat.completions.create({ model: MODEL, messages: [{ role: "user", content: "x" }], stream: true }),
-  );
+  const out = await collect(await ask({ stream: true }));
   assert.equal(out.usage.prompt_tokens_details.cached_tokens, 1500);
   assert.equal(picos(out.usage.cost), want);
 });
@@ -276,9 +236,7 @@ test("MAX_TOKENS and SAFETY map to length and content_filter", async () => {
   const r = await client.chat.completions.create({ model: MODEL, messages: [{ role: "user", content: "story" }], max_tokens: 2 });
   assert.equal(r.choices[0].finish_reason, "length");
   assert.equal(r.choices[0].native_finish_reason, "MAX_TOKENS");
-  const out = await collect(
-    await client.chat.completions.create({ model: MODEL, messages: [{ role: "user", content: "x" }], stream: true }),
-  );
+  const out = await collect(await ask({ stream: true }));
   assert.equal(out.finish, "content_filter");
 });
 
@@ -287,14 +245,8 @@ test("errors before the stream keep Google's message; 503 is a 502", async () =>
     { status: 400, error_body: { error: { code: 400, message: "Invalid JSON payload received.", status: "INVALID_ARGUMENT" } } },
     { status: 503 },
   ]);
-  await assert.rejects(
-    client.chat.completions.create({ model: MODEL, messages: [{ role: "user", content: "x" }] }),
-    (e) => e.status === 400 && /Invalid JSON payload received/.test(e.message),
-  );
-  await assert.rejects(
-    client.chat.completions.create({ model: MODEL, messages: [{ role: "user", content: "x" }], stream: true }),
-    (e) => e.status === 502 && /fake error 503/.test(e.message),
-  );
+  await rejectsWith(ask(), 400, /Invalid JSON payload received/);
+  await rejectsWith(ask({ stream: true }), 502, /fake error 503/);
 });
 
 test("an error during the stream, and a stream without finishReason, end in finish_reason error", async () => {
@@ -308,15 +260,9 @@ test("an error during the stream, and a stream without finishReason, end in fini
     { chunks: ["a", "b"], no_done: true },
   ]);
   for (const want of [/overloaded/, /ended before/]) {
-    const res = await fetch(`${gw.url}/v1/chat/completions`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ model: MODEL, messages: [{ role: "user", content: "x" }], stream: true }),
-    });
-    assert.equal(res.status, 200);
-    const events = (await res.text()).split("\n\n").filter(Boolean);
+    const { status, events, chunks } = await rawChatStream(gw, { model: MODEL, messages: [{ role: "user", content: "x" }], stream: true });
+    assert.equal(status, 200);
     assert.equal(events.at(-1), "data: [DONE]");
-    const chunks = events.slice(0, -1).map((e) => JSON.parse(e.slice(6)));
     const err = chunks.find((c) => c.error);
     assert.ok(err, "an error chunk");
     assert.match(err.error.message, want);
@@ -327,14 +273,7 @@ test("an error during the stream, and a stream without finishReason, end in fini
 
 test("429 from Gemini: status and Retry-After reach the client", async () => {
   await fake.script([{ status: 429, retry_after: 4 }]);
-  await assert.rejects(
-    client.chat.completions.create({ model: MODEL, messages: [{ role: "user", content: "x" }] }),
-    (e) => {
-      assert.ok(e instanceof OpenAI.RateLimitError);
-      assert.equal(e.headers.get("retry-after"), "4");
-      return true;
-    },
-  );
+  await rejectsRateLimited(ask(), 4);
 });
 
 test("json_schema response_format becomes responseSchema", async () => {
@@ -358,12 +297,7 @@ test("skill contract: a Gemini model returns the canonical shape", async () => {
     { content: "Hi there", usage: { promptTokenCount: 12, candidatesTokenCount: 3 } },
     { tool_calls: [{ name: "get_weather", arguments: '{"city":"Bern"}' }] },
   ]);
-  const call = (params) =>
-    fetch(`${gw.url}/api/skills/openrouter/chat`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(params),
-    }).then(async (r) => ({ status: r.status, json: await r.json() }));
+  const call = (params) => skillChat(gw, params);
   let r = await call({ model: MODEL, system: "Be brief.", messages: [{ role: "user", content: "Hi" }] });
   assert.equal(r.status, 200, JSON.stringify(r.json));
   assert.equal(r.json.content, "Hi there");

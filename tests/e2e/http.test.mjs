@@ -1,29 +1,19 @@
 // The HTTP/1.1 server on raw sockets: keep-alive, pipelining, chunked
 // request bodies, Expect: 100-continue, HTTP/1.0, and the limits that keep
 // a slow or hostile client from holding a worker.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
-import { startFakeProvider } from "./lib/fake_provider.mjs";
-import { startGateway, fakeProviderConfig } from "./lib/gateway.mjs";
+import { setup, fakeProviderConfig } from "./lib/harness.mjs";
 
-let fake, gw;
-
-before(async () => {
-  fake = await startFakeProvider();
-  gw = await startGateway({
-    config: {
-      request_timeout_ms: 400,
-      idle_timeout_ms: 400,
-      max_header_bytes: 4096,
-      providers: { openai: fakeProviderConfig(fake) },
-    },
-  });
-});
-
-after(async () => {
-  await gw?.stop();
-  await fake?.stop();
+const { gw } = setup({
+  config: (fake) => ({
+    request_timeout_ms: 400,
+    idle_timeout_ms: 400,
+    max_header_bytes: 4096,
+    providers: { openai: fakeProviderConfig(fake) },
+  }),
+  reset: false,
 });
 
 // A socket that collects everything the server sends until it closes.

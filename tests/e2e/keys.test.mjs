@@ -2,36 +2,22 @@
 // client key (and its immediate revocation on every worker), budgets under
 // concurrency (settled spend never above the limit, the rest get 402),
 // RPM / TPM limits with their headers, /key, /auth/key and /credits.
-import { test, before, after, beforeEach } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import OpenAI from "openai";
-import { startFakeProvider } from "./lib/fake_provider.mjs";
 import { startGateway, fakeProviderConfig, switchboardBin } from "./lib/gateway.mjs";
+import { setup, fetchText } from "./lib/harness.mjs";
 
 const ADMIN = "sk-admin-e2e-keys";
 const MODEL = "openai/gpt-4o-mini";
-let fake, gw;
-
-before(async () => {
-  fake = await startFakeProvider();
-  gw = await startGateway({
-    config: { admin_key: ADMIN, workers: 2, providers: { openai: fakeProviderConfig(fake) } },
-  });
+const { fake, gw } = setup({
+  config: (fake) => ({ admin_key: ADMIN, workers: 2, providers: { openai: fakeProviderConfig(fake) } }),
 });
 
-after(async () => {
-  await gw?.stop();
-  await fake?.stop();
-});
-
-beforeEach(async () => {
-  await fake.reset();
-});
-
-async function api(method, path, { key = ADMIN, body } = {}) {
-  const res = await fetch(`${gw.url}/api/v1${path}`, {
+function api(method, path, { key = ADMIN, body } = {}) {
+  return fetchText(`${gw.url}/api/v1${path}`, {
     method,
     headers: {
       authorization: `Bearer ${key}`,
@@ -39,12 +25,6 @@ async function api(method, path, { key = ADMIN, body } = {}) {
     },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
-  const text = await res.text();
-  let json = null;
-  try {
-    json = JSON.parse(text);
-  } catch {}
-  return { status: res.status, headers: res.headers, json, text };
 }
 
 async function createKey(body) {
@@ -54,18 +34,12 @@ async function createKey(body) {
 }
 
 // One chat call with a fresh connection (so both workers get used).
-async function chat(key, extra = {}) {
-  const res = await fetch(`${gw.url}/v1/chat/completions`, {
+function chat(key, extra = {}) {
+  return fetchText(`${gw.url}/v1/chat/completions`, {
     method: "POST",
     headers: { authorization: `Bearer ${key}`, "content-type": "application/json", connection: "close" },
     body: JSON.stringify({ model: MODEL, max_tokens: 20, messages: [{ role: "user", content: "hello" }], ...extra }),
   });
-  const text = await res.text();
-  let json = null;
-  try {
-    json = JSON.parse(text);
-  } catch {}
-  return { status: res.status, headers: res.headers, json, text };
 }
 
 const pico = (usd) => Math.round(Number(usd) * 1e12);

@@ -3,58 +3,21 @@
 // with streamed input_json_delta, a two-turn tool loop (the exact upstream
 // request of turn 2), thinking blocks whose signatures survive the round
 // trip, errors in Anthropic's shape, and count_tokens.
-import { test, before, after, beforeEach } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import Anthropic from "@anthropic-ai/sdk";
-import { startFakeProvider } from "./lib/fake_provider.mjs";
-import { startGateway, fakeProviderConfig } from "./lib/gateway.mjs";
-
-let fake, gw, client;
+import { startGateway } from "./lib/gateway.mjs";
+import { setup, fakeProviderConfig, ledgerRow as generationRow } from "./lib/harness.mjs";
 
 const MODEL = "openai/gpt-4o-mini";
 
-before(async () => {
-  fake = await startFakeProvider();
-  gw = await startGateway({
-    config: { admin_key: "sb-admin-key", providers: { openai: fakeProviderConfig(fake) } },
-  });
-  // x-api-key, as the Anthropic SDK sends it
-  client = new Anthropic({ baseURL: gw.url, apiKey: "sb-admin-key", maxRetries: 0 });
+const { fake, gw, lastUpstream, anthropic } = setup({
+  config: (fake) => ({ admin_key: "sb-admin-key", providers: { openai: fakeProviderConfig(fake) } }),
 });
+// x-api-key, as the Anthropic SDK sends it
+const client = anthropic({ apiKey: "sb-admin-key" });
 
-after(async () => {
-  await gw?.stop();
-  await fake?.stop();
-});
-
-beforeEach(async () => {
-  await fake.reset();
-});
-
-async function lastUpstream() {
-  const reqs = await fake.requests();
-  assert.ok(reqs.length > 0, "the fake provider received no request");
-  return reqs[reqs.length - 1];
-}
-
-async function waitFor(cond, what, ms = 10000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await cond();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-async function ledgerRow(genId) {
-  return waitFor(async () => {
-    const r = await fetch(`${gw.url}/api/v1/generation?id=${genId}`, {
-      headers: { authorization: "Bearer sb-admin-key" },
-    });
-    return r.status === 200 ? (await r.json()).data : null;
-  }, "the ledger row");
-}
+const ledgerRow = (genId) => generationRow(gw, genId, "sb-admin-key");
 
 // Raw SSE of a /v1/messages call: [{event, data}] in order.
 async function rawEvents(body) {
@@ -139,6 +102,28 @@ test("/api/v1/messages answers too; Authorization: Bearer works as well as x-api
     body: JSON.stringify({ model: MODEL, max_tokens: 5, messages: [{ role: "user", content: "hi" }] }),
   });
   assert.equal(denied.status, 401);
+});
+
+test("auth refusals on the Messages endpoints use Anthropic's error shape; the SDK raises AuthenticationError", async () => {
+  const wrong = new Anthropic({ baseURL: gw.url, apiKey: "wrong", maxRetries: 0 });
+  const params = { model: MODEL, max_tokens: 5, messages: [{ role: "user", content: "hi" }] };
+  for (const call of [() => wrong.messages.create(params), () => wrong.messages.countTokens(params)]) {
+    const err = await call().then(() => null, (e) => e);
+    assert.ok(err instanceof Anthropic.AuthenticationError, `expected AuthenticationError, got ${err}`);
+    assert.equal(err.status, 401);
+    assert.equal(err.error.type, "error");
+    assert.equal(err.error.error.type, "authentication_error");
+    assert.equal(err.error.error.message, "invalid API key");
+  }
+  for (const path of ["/v1/messages", "/api/v1/messages", "/v1/messages/count_tokens"]) {
+    const res = await fetch(`${gw.url}${path}`, { method: "POST", body: JSON.stringify(params) });
+    assert.equal(res.status, 401, path);
+    assert.deepEqual(await res.json(), {
+      type: "error",
+      error: { type: "authentication_error", message: "missing API key: send Authorization: Bearer KEY" },
+    });
+  }
+  assert.equal(await fake.requests().then((r) => r.length), 0, "nothing went upstream");
 });
 
 test("stream: the exact event sequence, and the SDK's finalMessage()", async () => {
@@ -491,37 +476,26 @@ test("errors: Anthropic shapes and statuses", async () => {
   }
   assert.equal((await fake.requests()).length, 0, "invalid requests never reach the provider");
 
+  // the SDK rejects with this status and Anthropic error type
+  const rejectsWith = (status, type, more = () => {}) =>
+    assert.rejects(
+      client.messages.create({ model: MODEL, max_tokens: 5, messages: [{ role: "user", content: "x" }] }),
+      (e) => {
+        assert.equal(e.status, status);
+        assert.equal(e.error.error.type, type);
+        more(e);
+        return true;
+      },
+    );
   // upstream 429 -> rate_limit_error with retry-after
   await fake.script([{ status: 429, retry_after: 7 }]);
-  await assert.rejects(
-    client.messages.create({ model: MODEL, max_tokens: 5, messages: [{ role: "user", content: "x" }] }),
-    (e) => {
-      assert.equal(e.status, 429);
-      assert.equal(e.error.error.type, "rate_limit_error");
-      assert.equal(e.headers.get("retry-after"), "7");
-      return true;
-    },
-  );
+  await rejectsWith(429, "rate_limit_error", (e) => assert.equal(e.headers.get("retry-after"), "7"));
   // upstream 529 (overloaded) -> 529 overloaded_error
   await fake.script([{ status: 529 }]);
-  await assert.rejects(
-    client.messages.create({ model: MODEL, max_tokens: 5, messages: [{ role: "user", content: "x" }] }),
-    (e) => {
-      assert.equal(e.status, 529);
-      assert.equal(e.error.error.type, "overloaded_error");
-      return true;
-    },
-  );
+  await rejectsWith(529, "overloaded_error");
   // upstream 500 -> api_error
   await fake.script([{ status: 500 }]);
-  await assert.rejects(
-    client.messages.create({ model: MODEL, max_tokens: 5, messages: [{ role: "user", content: "x" }] }),
-    (e) => {
-      assert.equal(e.status, 502);
-      assert.equal(e.error.error.type, "api_error");
-      return true;
-    },
-  );
+  await rejectsWith(502, "api_error");
 });
 
 test("an upstream failure mid-stream ends with an error event; the SDK rejects", async () => {
@@ -612,10 +586,7 @@ test("fast path: an Anthropic-format provider gets the client's body as it is; i
     assert.equal(viaGateway, direct, `stream=${stream}`);
     if (stream) assert.match(viaGateway, /event: message_stop/);
     // usage and the stop reason were read on the way
-    const row = await waitFor(async () => {
-      const r = await fetch(`${anGw.url}/api/v1/generation?id=${genId}`);
-      return r.status === 200 ? (await r.json()).data : null;
-    }, "the ledger row");
+    const row = await generationRow(anGw, genId);
     assert.equal(row.api, "messages");
     assert.equal(row.native_finish_reason, "tool_use");
     assert.equal(row.finish_reason, "tool_calls");

@@ -1,37 +1,27 @@
 // The model list in OpenRouter's shape (read by the OpenAI SDK and the
 // OpenRouter SDK), /health, /metrics, and generation lookups from the
 // ledger with the caller's X-Agent.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import OpenAI from "openai";
 import { OpenRouter } from "@openrouter/sdk";
-import { startFakeProvider } from "./lib/fake_provider.mjs";
-import { startGateway, fakeProviderConfig } from "./lib/gateway.mjs";
+import { setup, fakeProviderConfig } from "./lib/harness.mjs";
 
-let fake, gw;
-
-before(async () => {
-  fake = await startFakeProvider();
-  gw = await startGateway({
-    config: {
-      providers: { openai: fakeProviderConfig(fake) },
-      models: [
-        {
-          id: "acme/house-model",
-          name: "Acme: House Model",
-          context_length: 8192,
-          endpoints: [
-            { provider: "openai", model: "house-v1", pricing: { prompt: "0.000001", completion: "0.000002" } },
-          ],
-        },
-      ],
-    },
-  });
-});
-
-after(async () => {
-  await gw?.stop();
-  await fake?.stop();
+const { gw } = setup({
+  config: (fake) => ({
+    providers: { openai: fakeProviderConfig(fake) },
+    models: [
+      {
+        id: "acme/house-model",
+        name: "Acme: House Model",
+        context_length: 8192,
+        endpoints: [
+          { provider: "openai", model: "house-v1", pricing: { prompt: "0.000001", completion: "0.000002" } },
+        ],
+      },
+    ],
+  }),
+  reset: false,
 });
 
 test("GET /v1/models: routable models in OpenRouter's shape", async () => {

@@ -1,31 +1,20 @@
 // The official OpenRouter SDK against switchboard: its response schemas are
 // strict, so this checks the gateway's shapes as much as its behaviour.
-import { test, before, after, beforeEach } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { OpenRouter } from "@openrouter/sdk";
-import { startFakeProvider } from "./lib/fake_provider.mjs";
-import { startGateway, fakeProviderConfig } from "./lib/gateway.mjs";
+import { setup } from "./lib/harness.mjs";
 
-let fake, gw, or;
-
-before(async () => {
-  fake = await startFakeProvider();
-  gw = await startGateway({ config: { providers: { openai: fakeProviderConfig(fake) } } });
-  or = new OpenRouter({
-    apiKey: "any",
-    serverURL: `${gw.url}/api/v1`,
-    httpReferer: "https://sdk-test.example",
-    appTitle: "SDK Test",
-  });
-});
-
-after(async () => {
-  await gw?.stop();
-  await fake?.stop();
-});
-
-beforeEach(async () => {
-  await fake.reset();
+let or;
+const { fake } = setup({
+  started: ({ gw }) => {
+    or = new OpenRouter({
+      apiKey: "any",
+      serverURL: `${gw.url}/api/v1`,
+      httpReferer: "https://sdk-test.example",
+      appTitle: "SDK Test",
+    });
+  },
 });
 
 test("chat.send, non-stream", async () => {

@@ -3,14 +3,14 @@
 // with jq on a corpus of canonical requests and upstream replies, and the
 // body switchboard sends upstream and the reply it returns must be the
 // same JSON values. Also: the seed's own curl example, verbatim.
-import { test, before, after, beforeEach } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import YAML from "yaml";
-import { startFakeProvider } from "./lib/fake_provider.mjs";
 import { startGateway, fakeProviderConfig, repoRoot } from "./lib/gateway.mjs";
+import { setup, skillChat as skillCall } from "./lib/harness.mjs";
 
 const sharedSeed = join(repoRoot, "..", "shared", "seeds", "openrouter.md");
 const embeddedSeed = join(repoRoot, "skills", "openrouter.md");
@@ -141,37 +141,21 @@ const replies = [
 
 // ---- the gateways ---------------------------------------------------------
 
-let fake, viaOpenRouter, viaOpenAI;
-
-before(async () => {
-  fake = await startFakeProvider();
-  // OpenRouter-style upstream: the body must equal jq's to the byte value
-  viaOpenRouter = await startGateway({
-    config: { providers: { openrouter: fakeProviderConfig(fake, { base_url: `${fake.url}/api/v1` }) } },
-  });
-  // A plain OpenAI upstream: the same body, routed (model name) and with an
-  // empty tool list left out (OpenAI refuses `tools: []`)
-  viaOpenAI = await startGateway({ config: { providers: { openai: fakeProviderConfig(fake) } } });
+const {
+  fake,
+  gateways: { viaOpenRouter, viaOpenAI },
+} = setup({
+  config: null,
+  gateways: {
+    // OpenRouter-style upstream: the body must equal jq's to the byte value
+    viaOpenRouter: (fake) => ({
+      providers: { openrouter: fakeProviderConfig(fake, { base_url: `${fake.url}/api/v1` }) },
+    }),
+    // A plain OpenAI upstream: the same body, routed (model name) and with an
+    // empty tool list left out (OpenAI refuses `tools: []`)
+    viaOpenAI: (fake) => ({ providers: { openai: fakeProviderConfig(fake) } }),
+  },
 });
-
-after(async () => {
-  await viaOpenRouter?.stop();
-  await viaOpenAI?.stop();
-  await fake?.stop();
-});
-
-beforeEach(async () => {
-  await fake.reset();
-});
-
-async function skillCall(gw, params, headers = {}) {
-  const res = await fetch(`${gw.url}/api/skills/openrouter/chat`, {
-    method: "POST",
-    headers: { "content-type": "application/json", ...headers },
-    body: JSON.stringify(params),
-  });
-  return { status: res.status, headers: res.headers, json: await res.json() };
-}
 
 test("the seed file is the one switchboard embeds", () => {
   if (seedPath === sharedSeed && existsSync(embeddedSeed))

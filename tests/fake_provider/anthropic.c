@@ -23,11 +23,7 @@ static void an_parse(const fp_request_t *r, fp_chat_req_t *q)
   fp_span_t sp[3];
   if (r->body.len == 0 || !fp_json_scan(r->body.data, r->body.len, keys, 3, sp))
     return;
-  if (sp[0].p != NULL && sp[0].p[0] == '"') {
-    q->own = json_loadb(sp[0].p, sp[0].n, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
-    q->model = json_string_value(q->own);
-    q->model_len = json_string_length(q->own);
-  }
+  fp_req_model(q, sp[0]);
   q->stream = fp_span_is_true(sp[1]);
   q->messages = sp[2];
 }
@@ -291,29 +287,14 @@ static bool an_build(fp_job_t *j, const fp_request_t *r, const fp_chat_req_t *q,
   bool has_user = fp_last_user_text(q->messages, &user);
   a.has_text = fp_reply_text(sc, has_user ? user.data : NULL, user.len, &a.text);
   fp_buf_free(&user);
-  if (a.has_text && a.text.data == NULL)
-    fp_buf_add(&a.text, "", 0);
-  if (sc->id != NULL)
-    fp_buf_json(&a.id, sc->id);
-  else
-    fp_buf_printf(&a.id, "\"msg_fake_%llu\"", (unsigned long long)seq);
-  if (sc->model != NULL)
-    fp_buf_json(&a.model, sc->model);
-  else if (q->model != NULL)
-    fp_buf_json_str(&a.model, q->model, q->model_len);
-  else
-    fp_buf_adds(&a.model, "\"fake-model\"");
+  fp_reply_id_model(sc, q, "msg_fake_", seq, &a.id, &a.model);
   if (sc->finish_reason != NULL)
     fp_buf_json(&a.stop, sc->finish_reason);
   else
     fp_buf_adds(&a.stop, a.ncalls > 0 ? "\"tool_use\"" : "\"end_turn\"");
 
   /* output tokens: text pieces + argument pieces, as for OpenAI */
-  size_t pieces = 0, off = 0, plen;
-  const char *piece;
-  if (a.has_text)
-    while (fp_text_pieces(sc, a.text.data, a.text.len, pieces, &off, &piece, &plen))
-      pieces++;
+  size_t pieces = a.has_text ? fp_text_piece_count(sc, a.text.data, a.text.len) : 0;
   for (size_t m = 0; m < a.ncalls; m++) {
     size_t alen;
     const char *args = fp_call_args(sc, m, &alen);

@@ -30,11 +30,7 @@ static void emb_parse(const fp_request_t *r, fp_chat_req_t *q)
   fp_span_t sp[1];
   if (r->body.len == 0 || !fp_json_scan(r->body.data, r->body.len, keys, 1, sp))
     return;
-  if (sp[0].p != NULL && sp[0].p[0] == '"') {
-    q->own = json_loadb(sp[0].p, sp[0].n, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
-    q->model = json_string_value(q->own);
-    q->model_len = json_string_length(q->own);
-  }
+  fp_req_model(q, sp[0]);
 }
 
 static uint64_t fnv(const void *p, size_t n, uint64_t h)
@@ -221,8 +217,7 @@ static void gem_error_body(fp_buf_t *out, int status)
                    : status == 404 ? "NOT_FOUND"
                    : status >= 500 ? "INTERNAL"
                                    : "INVALID_ARGUMENT";
-  fp_buf_printf(out, "{\"error\":{\"code\":%d,\"message\":\"fake error %d\",\"status\":\"%s\"}}",
-                status, status, st);
+  fp_google_error_body(out, status, st);
 }
 
 const fp_format_t fp_gemini_embeddings = {
@@ -238,10 +233,7 @@ static void emb_error_body(fp_buf_t *out, int status)
                      : status == 404 ? "not_found_error"
                      : status >= 500 ? "server_error"
                                      : "invalid_request_error";
-  fp_buf_printf(out,
-                "{\"error\":{\"message\":\"fake error %d\",\"type\":\"%s\",\"param\":null,"
-                "\"code\":\"%s\"}}",
-                status, kind, kind);
+  fp_openai_error_body(out, status, kind);
 }
 
 const fp_format_t fp_openai_embeddings = {

@@ -2,7 +2,9 @@
  * Helpers for the Anthropic and Gemini wire formats: a stream rendered as a
  * list of events when the answer is built (these formats serve tests, not
  * the benchmarks, so holding a reply's events is fine), the reply text a
- * scenario asks for, and the word / piece splitting every format shares.
+ * scenario asks for, and what every format shares: word / piece splitting,
+ * the request's model, the reply's id and model, and the OpenAI and Google
+ * error bodies.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,7 +112,7 @@ const char *fp_call_args(const fp_scn_t *sc, size_t m, size_t *len)
   return json_string_value(a);
 }
 
-bool fp_reply_text(const fp_scn_t *sc, const char *user, size_t user_len, fp_buf_t *text)
+static bool reply_text(const fp_scn_t *sc, const char *user, size_t user_len, fp_buf_t *text)
 {
   if (sc->content != NULL) {
     if (!json_is_string(sc->content))
@@ -136,6 +138,15 @@ bool fp_reply_text(const fp_scn_t *sc, const char *user, size_t user_len, fp_buf
   return true;
 }
 
+bool fp_reply_text(const fp_scn_t *sc, const char *user, size_t user_len, fp_buf_t *text)
+{
+  if (!reply_text(sc, user, user_len, text))
+    return false;
+  if (text->data == NULL)
+    fp_buf_add(text, "", 0); /* empty, but text all the same */
+  return true;
+}
+
 size_t fp_text_pieces(const fp_scn_t *sc, const char *text, size_t n, size_t i, size_t *off,
                       const char **piece, size_t *len)
 {
@@ -154,4 +165,51 @@ size_t fp_text_pieces(const fp_scn_t *sc, const char *text, size_t n, size_t i, 
   *len = end - *off;
   *off = end;
   return 1;
+}
+
+size_t fp_text_piece_count(const fp_scn_t *sc, const char *text, size_t n)
+{
+  size_t count = 0, off = 0, len;
+  const char *piece;
+  while (fp_text_pieces(sc, text, n, count, &off, &piece, &len))
+    count++;
+  return count;
+}
+
+void fp_req_model(fp_chat_req_t *q, fp_span_t model)
+{
+  if (model.p == NULL || model.p[0] != '"')
+    return;
+  q->own = json_loadb(model.p, model.n, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+  q->model = json_string_value(q->own);
+  q->model_len = json_string_length(q->own);
+}
+
+void fp_reply_id_model(const fp_scn_t *sc, const fp_chat_req_t *q, const char *id_prefix,
+                       uint64_t seq, fp_buf_t *id, fp_buf_t *model)
+{
+  if (sc->id != NULL)
+    fp_buf_json(id, sc->id);
+  else
+    fp_buf_printf(id, "\"%s%llu\"", id_prefix, (unsigned long long)seq);
+  if (sc->model != NULL)
+    fp_buf_json(model, sc->model);
+  else if (q->model != NULL)
+    fp_buf_json_str(model, q->model, q->model_len);
+  else
+    fp_buf_adds(model, "\"fake-model\"");
+}
+
+void fp_openai_error_body(fp_buf_t *out, int status, const char *kind)
+{
+  fp_buf_printf(out,
+                "{\"error\":{\"message\":\"fake error %d\",\"type\":\"%s\",\"param\":null,"
+                "\"code\":\"%s\"}}",
+                status, kind, kind);
+}
+
+void fp_google_error_body(fp_buf_t *out, int status, const char *st)
+{
+  fp_buf_printf(out, "{\"error\":{\"code\":%d,\"message\":\"fake error %d\",\"status\":\"%s\"}}",
+                status, status, st);
 }

@@ -286,7 +286,7 @@ extern const fp_format_t fp_gemini_embeddings; /* embeddings.c */
  * have the OpenAI/Anthropic shape. */
 bool fp_last_user_text(fp_span_t messages, fp_buf_t *out);
 
-/* ---- events.c: helpers for the Anthropic and Gemini formats ------------- */
+/* ---- events.c: helpers the formats share -------------------------------- */
 
 /* A stream rendered up front: append an event's bytes to fp_ev_buf(), then
  * fp_ev_mark() it. Hand it to fp_job_set_stream with fp_evlist_ops. */
@@ -304,12 +304,27 @@ size_t fp_piece_end(const char *s, size_t n, size_t off, size_t size);
 const json_t *fp_call_field(const fp_scn_t *sc, size_t m, const char *key);
 const char *fp_call_args(const fp_scn_t *sc, size_t m, size_t *len);
 /* The reply text (content, joined chunks, or the echo of `user`); false
- * when the reply has no text (content null, or tool calls alone). */
+ * when the reply has no text (content null, or tool calls alone). When
+ * true, text->data is set even for an empty text. */
 bool fp_reply_text(const fp_scn_t *sc, const char *user, size_t user_len, fp_buf_t *text);
 /* The i-th text piece of a stream (a scenario chunk, or the next word of
  * text from *off); 0 when there is none left. */
 size_t fp_text_pieces(const fp_scn_t *sc, const char *text, size_t n, size_t i, size_t *off,
                       const char **piece, size_t *len);
+/* How many pieces fp_text_pieces gives for the text. */
+size_t fp_text_piece_count(const fp_scn_t *sc, const char *text, size_t n);
+/* The request's "model" member (a span from fp_json_scan) into q->model
+ * when it is a string; q owns the copy. */
+void fp_req_model(fp_chat_req_t *q, fp_span_t model);
+/* The reply's id and model as JSON: the scenario's, else "<id_prefix><seq>"
+ * and the request's model (else "fake-model"). */
+void fp_reply_id_model(const fp_scn_t *sc, const fp_chat_req_t *q, const char *id_prefix,
+                       uint64_t seq, fp_buf_t *id, fp_buf_t *model);
+/* Error bodies in OpenAI's shape ({"error":{"message","type","param",
+ * "code"}}, `kind` as type and code) and in Google's ({"error":{"code",
+ * "message","status"}}). */
+void fp_openai_error_body(fp_buf_t *out, int status, const char *kind);
+void fp_google_error_body(fp_buf_t *out, int status, const char *st);
 
 /* ---- anthropic.c, gemini.c ---------------------------------------------- */
 

@@ -230,28 +230,13 @@ static bool gm_build(fp_job_t *j, const fp_request_t *r, const fp_chat_req_t *q,
   bool has_user = last_user_text(r, &user);
   g.has_text = fp_reply_text(sc, has_user ? user.data : NULL, user.len, &g.text);
   fp_buf_free(&user);
-  if (g.has_text && g.text.data == NULL)
-    fp_buf_add(&g.text, "", 0);
-  if (sc->id != NULL)
-    fp_buf_json(&g.id, sc->id);
-  else
-    fp_buf_printf(&g.id, "\"resp-fake-%llu\"", (unsigned long long)seq);
-  if (sc->model != NULL)
-    fp_buf_json(&g.model, sc->model);
-  else if (q->model != NULL)
-    fp_buf_json_str(&g.model, q->model, q->model_len);
-  else
-    fp_buf_adds(&g.model, "\"fake-model\"");
+  fp_reply_id_model(sc, q, "resp-fake-", seq, &g.id, &g.model);
   if (sc->finish_reason != NULL)
     fp_buf_json(&g.finish, sc->finish_reason);
   else
     fp_buf_adds(&g.finish, "\"STOP\"");
 
-  size_t pieces = 0, off = 0, plen;
-  const char *piece;
-  if (g.has_text)
-    while (fp_text_pieces(sc, g.text.data, g.text.len, pieces, &off, &piece, &plen))
-      pieces++;
+  size_t pieces = g.has_text ? fp_text_piece_count(sc, g.text.data, g.text.len) : 0;
   pieces += g.ncalls;
   json_int_t p = (json_int_t)(r->body.len / 4), c = (json_int_t)pieces;
   json_t *u = json_pack("{s:I,s:I}", "promptTokenCount", p < 1 ? 1 : p,
@@ -305,8 +290,7 @@ static void gm_error_body(fp_buf_t *out, int status)
                    : status == 504 ? "DEADLINE_EXCEEDED"
                    : status >= 500 ? "INTERNAL"
                                    : "INVALID_ARGUMENT";
-  fp_buf_printf(out, "{\"error\":{\"code\":%d,\"message\":\"fake error %d\",\"status\":\"%s\"}}",
-                status, status, st);
+  fp_google_error_body(out, status, st);
 }
 
 const fp_format_t fp_gemini_generate = {

@@ -42,11 +42,7 @@ static void oai_parse(const fp_request_t *r, fp_chat_req_t *q)
   fp_span_t sp[4];
   if (r->body.len == 0 || !fp_json_scan(r->body.data, r->body.len, keys, 4, sp))
     return;
-  if (sp[0].p != NULL && sp[0].p[0] == '"') {
-    q->own = json_loadb(sp[0].p, sp[0].n, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
-    q->model = json_string_value(q->own);
-    q->model_len = json_string_length(q->own);
-  }
+  fp_req_model(q, sp[0]);
   q->stream = fp_span_is_true(sp[1]);
   if (sp[2].p != NULL && sp[2].p[0] == '{') {
     static const char *const iu_key[] = {"include_usage"};
@@ -94,37 +90,19 @@ bool fp_last_user_text(fp_span_t messages, fp_buf_t *out)
 
 /* ---- splitting ------------------------------------------------------------------- */
 
-/* Pieces end after each space, so joining them gives the text back. */
-static size_t word_end(const char *s, size_t n, size_t off)
-{
-  const char *sp = memchr(s + off, ' ', n - off);
-  return sp != NULL ? (size_t)(sp - s) + 1 : n;
-}
-
 static size_t count_words(const char *s, size_t n)
 {
   size_t count = 0;
   for (size_t off = 0; off < n; count++)
-    off = word_end(s, n, off);
+    off = fp_word_end(s, n, off);
   return count;
-}
-
-/* At least `size` bytes, extended so no UTF-8 sequence is split. */
-static size_t piece_end(const char *s, size_t n, size_t off, size_t size)
-{
-  size_t end = off + size;
-  if (end >= n)
-    return n;
-  while (end < n && ((unsigned char)s[end] & 0xC0) == 0x80)
-    end++;
-  return end;
 }
 
 static size_t count_pieces(const char *s, size_t n, size_t size)
 {
   size_t count = 0;
   for (size_t off = 0; off < n; count++)
-    off = piece_end(s, n, off, size);
+    off = fp_piece_end(s, n, off, size);
   return count;
 }
 
@@ -208,7 +186,7 @@ static bool tool_event(oai_stream_t *o, fp_buf_t *out, bool *counted)
       return true;
     }
     if (o->arg_off[m] < alen) {
-      size_t end = piece_end(a, alen, o->arg_off[m], sc->arg_chunk);
+      size_t end = fp_piece_end(a, alen, o->arg_off[m], sc->arg_chunk);
       delta_begin(o, out);
       fp_buf_printf(out, "{\"tool_calls\":[{\"index\":%zu,\"function\":{\"arguments\":", m);
       fp_buf_json_str(out, a + o->arg_off[m], end - o->arg_off[m]);
@@ -255,7 +233,7 @@ static bool oai_next(void *state, fp_buf_t *out, bool *counted)
       const char *s = json_string_value(sc->reasoning);
       size_t n = json_string_length(sc->reasoning);
       if (o->off < n) {
-        size_t end = word_end(s, n, o->off);
+        size_t end = fp_word_end(s, n, o->off);
         delta_begin(o, out);
         fp_buf_adds(out, "{\"reasoning\":");
         fp_buf_json_str(out, s + o->off, end - o->off);
@@ -276,7 +254,7 @@ static bool oai_next(void *state, fp_buf_t *out, bool *counted)
         if (sc->chunks != NULL) {
           add_str(out, json_array_get(sc->chunks, o->i++));
         } else {
-          size_t end = word_end(o->content, o->content_len, o->off);
+          size_t end = fp_word_end(o->content, o->content_len, o->off);
           fp_buf_json_str(out, o->content + o->off, end - o->off);
           o->off = end;
         }
@@ -391,16 +369,7 @@ typedef struct {
 static void envelope_init(envelope_t *e, const fp_scn_t *sc, const fp_chat_req_t *q, uint64_t seq)
 {
   memset(e, 0, sizeof(*e));
-  if (sc->id != NULL)
-    fp_buf_json(&e->id, sc->id);
-  else
-    fp_buf_printf(&e->id, "\"chatcmpl-fake-%llu\"", (unsigned long long)seq);
-  if (sc->model != NULL)
-    fp_buf_json(&e->model, sc->model);
-  else if (q->model != NULL)
-    fp_buf_json_str(&e->model, q->model, q->model_len);
-  else
-    fp_buf_adds(&e->model, "\"fake-model\"");
+  fp_reply_id_model(sc, q, "chatcmpl-fake-", seq, &e->id, &e->model);
   if (sc->fingerprint != NULL)
     fp_buf_json(&e->fingerprint, sc->fingerprint);
   else
@@ -559,10 +528,7 @@ static void oai_error_body(fp_buf_t *out, int status)
                      : status == 413 ? "request_too_large"
                      : status >= 500 ? "server_error"
                                      : "invalid_request_error";
-  fp_buf_printf(out,
-                "{\"error\":{\"message\":\"fake error %d\",\"type\":\"%s\",\"param\":null,"
-                "\"code\":\"%s\"}}",
-                status, kind, kind);
+  fp_openai_error_body(out, status, kind);
 }
 
 const fp_format_t fp_openai_chat = {

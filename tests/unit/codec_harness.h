@@ -5,7 +5,10 @@
  * Golden files (`<transcript>.chunks`, one chunk per line, the usage and
  * finish recorded on a last "#" line) are compared byte for byte; run a
  * test with SB_UPDATE_GOLDEN=1 to rewrite them after a deliberate change,
- * then review the diff. */
+ * then review the diff.
+ *
+ * The table and file checks are SB_UNUSED: a codec's test uses those that
+ * fit it (the pass-through codec has no golden files). */
 #ifndef SB_TEST_CODEC_HARNESS_H
 #define SB_TEST_CODEC_HARNESS_H
 
@@ -79,6 +82,7 @@ typedef struct {
 typedef struct {
   const sb_codec_t *codec;
   const char *format, *display, *base_url, *auth_header;
+  const char *auth_prefix; /* NULL: none */
   const char *model_id, *upstream_model;
   const char *model_json; /* catalog entry, or NULL */
   const char *prompt_price, *completion_price, *cache_read_price, *cache_write_price;
@@ -114,7 +118,7 @@ static void harness_init(harness_t *h, const char *req_json)
   h->provider.keys = h->keys;
   h->provider.n_keys = 1;
   h->provider.auth_header = hcfg->auth_header;
-  h->provider.auth_prefix = "";
+  h->provider.auth_prefix = hcfg->auth_prefix != NULL ? hcfg->auth_prefix : "";
   sb_call_t *c = &h->c;
   c->arena = &h->arena;
   c->gw = &h->gw;
@@ -190,7 +194,7 @@ typedef struct {
   const char *err;  /* a substring of the 400's message when refused */
 } req_case_t;
 
-static void check_request_cases(const req_case_t *cases, size_t n)
+SB_UNUSED static void check_request_cases(const req_case_t *cases, size_t n)
 {
   for (size_t i = 0; i < n; i++) {
     harness_t h;
@@ -298,7 +302,7 @@ static void check_golden(const char *path, const sb_buf_t *got)
 }
 
 /* Feed `path` cut at every byte; every cut gives the golden output. */
-static void check_transcript(const char *path, const char *req)
+SB_UNUSED static void check_transcript(const char *path, const char *req)
 {
   size_t n = 0;
   char *d = read_file(path, &n);
@@ -342,7 +346,7 @@ static void check_transcript(const char *path, const char *req)
 
 /* A non-stream body through chat_response: the golden holds the response
  * (or the error). */
-static void check_response(const char *path, const char *req)
+SB_UNUSED static void check_response(const char *path, const char *req)
 {
   size_t n = 0;
   char *d = read_file(path, &n);
@@ -367,6 +371,56 @@ static void check_response(const char *path, const char *req)
   sb_buf_free(&out);
   harness_free(&h);
   free(d);
+}
+
+/* ---- response and error-body tables ---------------------------------- */
+
+typedef struct {
+  const char *body, *contains; /* a bad 2xx body; a substring of the 502's message */
+} resp_error_case_t;
+
+SB_UNUSED static void check_response_errors(const resp_error_case_t *cases, size_t n, const char *req)
+{
+  for (size_t i = 0; i < n; i++) {
+    harness_t h;
+    harness_init(&h, req);
+    hcfg->codec->chat_response(&h.c, sb_slice_z(cases[i].body));
+    assert_int_equal(cap.error_status, 502);
+    assert_int_equal(cap.response.len, 0);
+    if (strstr(cap.error, cases[i].contains) == NULL)
+      fail_msg("case %zu: %s", i, cap.error);
+    harness_free(&h);
+  }
+}
+
+typedef struct {
+  const char *body, *message, *code; /* code "" when the body names none */
+} error_info_case_t;
+
+SB_UNUSED static void check_error_info(const error_info_case_t *cases, size_t n)
+{
+  for (size_t i = 0; i < n; i++) {
+    harness_t h;
+    sb_slice_t m, c;
+    harness_init(&h, NULL);
+    hcfg->codec->error_info(&h.c, sb_slice_z(cases[i].body), &m, &c);
+    assert_slice_equal(m, cases[i].message);
+    assert_slice_equal(c.ptr ? c : SB_SLICE_LIT(""), cases[i].code);
+    harness_free(&h);
+  }
+}
+
+/* Each stream, whole, fails the call with a 502 stream error. */
+SB_UNUSED static void check_stream_violations(const char *const *bad, size_t n, const char *req)
+{
+  for (size_t i = 0; i < n; i++) {
+    harness_t h;
+    harness_init(&h, req);
+    assert_int_equal(run_stream(&h, bad[i], strlen(bad[i]), 0), SB_ERROR);
+    assert_true(h.c.stream_failed);
+    assert_int_equal(h.c.stream_error_code, 502);
+    harness_free(&h);
+  }
 }
 
 #endif

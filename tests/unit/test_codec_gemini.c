@@ -175,14 +175,7 @@ static void test_stream_violations(void **state)
       "data: [1,2]\n\n",
       "data: {\"candidates\":[{\"content\":{\"parts\":[{\"functionCall\":{\"args\":{}}}]}}]}\n\n",
   };
-  for (size_t i = 0; i < SB_ARRAY_LEN(bad); i++) {
-    harness_t h;
-    harness_init(&h, stream_req);
-    assert_int_equal(run_stream(&h, bad[i], strlen(bad[i]), 0), SB_ERROR);
-    assert_true(h.c.stream_failed);
-    assert_int_equal(h.c.stream_error_code, 502);
-    harness_free(&h);
-  }
+  check_stream_violations(bad, SB_ARRAY_LEN(bad), stream_req);
 }
 
 static void test_responses(void **state)
@@ -198,31 +191,18 @@ static void test_responses(void **state)
 static void test_response_errors(void **state)
 {
   (void)state;
-  const struct {
-    const char *body, *contains;
-  } cases[] = {
+  static const resp_error_case_t cases[] = {
       {"not json", "not a JSON object"},
       {"{}", "no candidates"},
       {"{\"error\":{\"code\":500,\"message\":\"boom\",\"status\":\"INTERNAL\"}}", "boom"},
   };
-  for (size_t i = 0; i < SB_ARRAY_LEN(cases); i++) {
-    harness_t h;
-    harness_init(&h, "{" M "\"messages\":[]}");
-    sb_codec_gemini.chat_response(&h.c, sb_slice_z(cases[i].body));
-    assert_int_equal(cap.error_status, 502);
-    assert_int_equal(cap.response.len, 0);
-    if (strstr(cap.error, cases[i].contains) == NULL)
-      fail_msg("case %zu: %s", i, cap.error);
-    harness_free(&h);
-  }
+  check_response_errors(cases, SB_ARRAY_LEN(cases), "{" M "\"messages\":[]}");
 }
 
 static void test_error_info(void **state)
 {
   (void)state;
-  const struct {
-    const char *body, *message, *code;
-  } cases[] = {
+  static const error_info_case_t cases[] = {
       {"{\"error\":{\"code\":429,\"message\":\"Resource exhausted\",\"status\":"
        "\"RESOURCE_EXHAUSTED\"}}",
        "Resource exhausted", "RESOURCE_EXHAUSTED"},
@@ -230,15 +210,7 @@ static void test_error_info(void **state)
        "INVALID_ARGUMENT"},
       {"<html>502</html>", "<html>502</html>", ""},
   };
-  for (size_t i = 0; i < SB_ARRAY_LEN(cases); i++) {
-    harness_t h;
-    sb_slice_t m, c;
-    harness_init(&h, NULL);
-    sb_codec_gemini.error_info(&h.c, sb_slice_z(cases[i].body), &m, &c);
-    assert_slice_equal(m, cases[i].message);
-    assert_slice_equal(c.ptr ? c : SB_SLICE_LIT(""), cases[i].code);
-    harness_free(&h);
-  }
+  check_error_info(cases, SB_ARRAY_LEN(cases));
 }
 
 int main(void)

@@ -2,143 +2,31 @@
  * client's body but for the routed fields; recorded stream transcripts,
  * split at every byte boundary, give the same client chunks; responses get
  * the gateway's id, model, provider and cost. */
-#include "test_helpers.h"
+#include "codec_harness.h"
 
-#include <strings.h>
-
-#include "switchboard/call.h"
 #include "switchboard/json_edit.h"
 
-typedef struct {
-  sb_buf_t chunks;   /* every chunk, each followed by "\n" */
-  sb_buf_t response; /* non-stream response */
-  int begun;
-  int error_status;
-  char error[512];
-} capture_t;
-
-static capture_t cap;
-
-static void cap_response(sb_call_t *c, sb_slice_t json)
-{
-  (void)c;
-  sb_buf_append_slice(&cap.response, json);
-}
-static sb_status_t cap_begin(sb_call_t *c)
-{
-  (void)c;
-  cap.begun++;
-  return SB_OK;
-}
-static sb_status_t cap_chunk(sb_call_t *c, sb_slice_t json)
-{
-  (void)c;
-  sb_buf_append_slice(&cap.chunks, json);
-  sb_buf_append(&cap.chunks, "\n", 1);
-  return SB_OK;
-}
-static void cap_end(sb_call_t *c)
-{
-  (void)c;
-}
-static void cap_error(sb_call_t *c, const sb_call_error_t *e)
-{
-  (void)c;
-  cap.error_status = e->status;
-  snprintf(cap.error, sizeof(cap.error), "%.*s", (int)e->message.len,
-           e->message.ptr);
-}
-static bool cap_backlogged(sb_call_t *c)
-{
-  (void)c;
-  return false;
-}
-
-static const sb_call_sink_t capture_sink = {
-    .response = cap_response,
-    .stream_begin = cap_begin,
-    .stream_chunk = cap_chunk,
-    .stream_end = cap_end,
-    .error = cap_error,
-    .backlogged = cap_backlogged,
+static const harness_cfg_t openai_cfg = {
+    .codec = &sb_codec_openai,
+    .format = "openai",
+    .display = "OpenAI",
+    .base_url = "http://127.0.0.1:9/v1",
+    .auth_header = "Authorization",
+    .auth_prefix = "Bearer ",
+    .model_id = "openai/gpt-4o-mini",
+    .upstream_model = "gpt-4o-mini",
+    .model_json = NULL,
+    .prompt_price = "0.00000015",
+    .completion_price = "0.0000006",
+    .cache_read_price = NULL,
+    .cache_write_price = NULL,
 };
 
-typedef struct {
-  sb_arena_t arena;
-  sb_config_t cfg;
-  sb_gateway_t gw;
-  sb_provider_t provider;
-  sb_call_t c;
-  const char *keys[1];
-} harness_t;
-
-static void harness_init(harness_t *h, uint32_t quirks, const char *req_json)
+/* The harness's call, for a provider with these quirks. */
+static void openai_init(harness_t *h, uint32_t quirks, const char *req_json)
 {
-  memset(h, 0, sizeof(*h));
-  memset(&cap, 0, sizeof(cap));
-  sb_buf_init(&cap.chunks, 0);
-  sb_buf_init(&cap.response, 0);
-  sb_arena_init(&h->arena, 4096, 0);
-  h->cfg.max_body_bytes = 1 << 20;
-  h->gw.config = &h->cfg;
-  h->keys[0] = "sk-test";
-  h->provider.name = "openai";
-  h->provider.display_name = "OpenAI";
-  h->provider.format = "openai";
-  h->provider.codec = &sb_codec_openai;
-  h->provider.base_url = "http://127.0.0.1:9/v1";
-  h->provider.keys = h->keys;
-  h->provider.n_keys = 1;
-  h->provider.auth_header = "Authorization";
-  h->provider.auth_prefix = "Bearer ";
+  harness_init(h, req_json);
   h->provider.quirks = quirks;
-  sb_call_t *c = &h->c;
-  c->arena = &h->arena;
-  c->gw = &h->gw;
-  c->sink = &capture_sink;
-  sb_buf_init(&c->up_body, 1 << 20);
-  sb_buf_init(&c->up_resp, 1 << 20);
-  sb_buf_init(&c->out, 1 << 20);
-  sb_arena_init(&c->scratch, 4096, 0);
-  c->route.provider = &h->provider;
-  c->route.model_id = SB_SLICE_LIT("openai/gpt-4o-mini");
-  c->route.upstream_model = SB_SLICE_LIT("gpt-4o-mini");
-  sb_price_parse(SB_SLICE_LIT("0.00000015"), &c->route.price.prompt);
-  sb_price_parse(SB_SLICE_LIT("0.0000006"), &c->route.price.completion);
-  c->j_id = SB_SLICE_LIT("\"gen-1-test\"");
-  c->j_model = SB_SLICE_LIT("\"openai/gpt-4o-mini\"");
-  c->j_provider = SB_SLICE_LIT("\"OpenAI\"");
-  c->j_created = SB_SLICE_LIT("1800000000");
-  snprintf(c->id, sizeof(c->id), "gen-1-test");
-  c->api = "chat";
-  if (req_json != NULL) {
-    sb_json_t *req;
-    char *copy = sb_arena_strndup(&h->arena, req_json, strlen(req_json));
-    assert_int_equal(sb_json_parse(&h->arena, copy, strlen(copy), 0, &req, NULL),
-                     SB_OK);
-    c->req = req;
-    c->req_raw = sb_slice_z(copy);
-    c->stream = sb_json_is(sb_json_get(req, "stream"), SB_JSON_TRUE);
-  }
-}
-
-static void harness_free(harness_t *h)
-{
-  sb_buf_free(&h->c.up_body);
-  sb_buf_free(&h->c.up_resp);
-  sb_buf_free(&h->c.out);
-  sb_arena_destroy(&h->c.scratch);
-  sb_arena_destroy(&h->arena);
-  sb_buf_free(&cap.chunks);
-  sb_buf_free(&cap.response);
-}
-
-static const char *header(const sb_upstream_request_t *r, const char *name)
-{
-  for (size_t i = 0; i < r->n_headers; i++)
-    if (strcasecmp(r->headers[i].name, name) == 0)
-      return r->headers[i].value;
-  return NULL;
 }
 
 static void test_request_openai(void **state)
@@ -146,7 +34,7 @@ static void test_request_openai(void **state)
   (void)state;
   harness_t h;
   /* members the gateway does not know are forwarded byte for byte */
-  harness_init(&h, 0,
+  openai_init(&h, 0,
                "{\"model\":\"openai/gpt-4o-mini\",\"messages\":[{\"role\":\"user\","
                "\"content\":\"hi \\u00e9\"}],\"stream\":true,\"temperature\":0.25,"
                "\"x_custom\":{\"keep\":[1, 2]},\"models\":[\"a\",\"b\"],"
@@ -186,7 +74,7 @@ static void test_request_openrouter(void **state)
   const char *req = "{\"model\":\"openai/gpt-4o-mini\",\"messages\":[],"
                     "\"models\":[\"a\"],\"provider\":{\"sort\":\"price\"},"
                     "\"tools\":[],\"reasoning\":{\"effort\":\"low\"}}";
-  harness_init(&h, SB_QUIRK_OPENROUTER_FIELDS | SB_QUIRK_FORWARD_APP_HEADERS, req);
+  openai_init(&h, SB_QUIRK_OPENROUTER_FIELDS | SB_QUIRK_FORWARD_APP_HEADERS, req);
   h.c.route.upstream_model = SB_SLICE_LIT("openai/gpt-4o-mini");
   h.c.referer = SB_SLICE_LIT("https://app.example");
   h.c.title = SB_SLICE_LIT("My App");
@@ -207,7 +95,7 @@ static void test_request_no_stream_options(void **state)
 {
   (void)state;
   harness_t h;
-  harness_init(&h, SB_QUIRK_NO_STREAM_OPTIONS,
+  openai_init(&h, SB_QUIRK_NO_STREAM_OPTIONS,
                "{\"model\":\"m\",\"messages\":[],\"stream\":true,"
                "\"stream_options\":{\"include_usage\":true}}");
   sb_upstream_request_t r;
@@ -219,36 +107,7 @@ static void test_request_no_stream_options(void **state)
   harness_free(&h);
 }
 
-typedef struct {
-  harness_t *h;
-} feed_ctx_t;
-
-static sb_status_t feed_event(void *data, const sb_sse_event_t *ev)
-{
-  harness_t *h = data;
-  sb_arena_reset(&h->c.scratch);
-  sb_status_t rc = sb_codec_openai.chat_event(&h->c, ev);
-  if (rc == SB_DONE)
-    h->c.saw_done = true;
-  return rc == SB_DONE ? SB_OK : rc;
-}
-
-/* Run a transcript through SSE + codec with one cut; return the chunks. */
-static sb_status_t run_stream(harness_t *h, const char *d, size_t n, size_t cut,
-                              sb_buf_t *out)
-{
-  sb_sse_parser_t p;
-  sb_sse_init(&p, 1 << 20);
-  sb_status_t rc = sb_sse_feed(&p, d, cut, feed_event, h);
-  if (rc == SB_OK)
-    rc = sb_sse_feed(&p, d + cut, n - cut, feed_event, h);
-  sb_sse_free(&p);
-  sb_buf_reset(out);
-  sb_buf_append(out, cap.chunks.data, cap.chunks.len);
-  return rc;
-}
-
-static void check_transcript(const char *path, size_t want_chunks,
+static void check_openai_transcript(const char *path, size_t want_chunks,
                              const char *finish, uint64_t prompt,
                              uint64_t completion, uint64_t cached)
 {
@@ -262,8 +121,11 @@ static void check_transcript(const char *path, size_t want_chunks,
   sb_buf_init(&again, 0);
   for (size_t cut = 0; cut <= n; cut++) {
     harness_t h;
-    harness_init(&h, 0, req);
-    sb_status_t rc = run_stream(&h, d, n, cut, cut == 0 ? &first : &again);
+    openai_init(&h, 0, req);
+    sb_status_t rc = run_stream(&h, d, n, cut);
+    sb_buf_t *out = cut == 0 ? &first : &again;
+    sb_buf_reset(out);
+    sb_buf_append(out, cap.chunks.data, cap.chunks.len);
     assert_int_equal(rc, SB_OK);
     assert_true(h.c.saw_done);
     assert_true(h.c.saw_finish);
@@ -312,13 +174,13 @@ static void test_stream_transcripts(void **state)
 {
   (void)state;
   /* chunks forwarded = events - [DONE] - the separate usage chunk */
-  check_transcript("tests/fixtures/openai/plain.sse", 6, "stop", 19, 6, 0);
-  check_transcript("tests/fixtures/openai/plain_crlf.sse", 6, "stop", 19, 6, 0);
-  check_transcript("tests/fixtures/openai/tool_call.sse", 10, "tool_calls", 81, 22, 0);
-  check_transcript("tests/fixtures/openai/parallel_tool_calls.sse", 7, "tool_calls",
+  check_openai_transcript("tests/fixtures/openai/plain.sse", 6, "stop", 19, 6, 0);
+  check_openai_transcript("tests/fixtures/openai/plain_crlf.sse", 6, "stop", 19, 6, 0);
+  check_openai_transcript("tests/fixtures/openai/tool_call.sse", 10, "tool_calls", 81, 22, 0);
+  check_openai_transcript("tests/fixtures/openai/parallel_tool_calls.sse", 7, "tool_calls",
                    90, 40, 0);
-  check_transcript("tests/fixtures/openai/usage_in_finish.sse", 2, "length", 5, 1, 0);
-  check_transcript("tests/fixtures/openai/reasoning_cached.sse", 4, "stop", 2048, 30,
+  check_openai_transcript("tests/fixtures/openai/usage_in_finish.sse", 2, "length", 5, 1, 0);
+  check_openai_transcript("tests/fixtures/openai/reasoning_cached.sse", 4, "stop", 2048, 30,
                    1920);
 }
 
@@ -330,15 +192,12 @@ static void test_stream_error_event(void **state)
   assert_non_null(d);
   for (size_t cut = 0; cut <= n; cut++) {
     harness_t h;
-    sb_buf_t out;
-    sb_buf_init(&out, 0);
-    harness_init(&h, 0, "{\"model\":\"m\",\"stream\":true,\"messages\":[]}");
-    assert_int_equal(run_stream(&h, d, n, cut, &out), SB_ERROR);
+    openai_init(&h, 0, "{\"model\":\"m\",\"stream\":true,\"messages\":[]}");
+    assert_int_equal(run_stream(&h, d, n, cut), SB_ERROR);
     assert_true(h.c.stream_failed);
     assert_int_equal(h.c.stream_error_code, 502);
     assert_non_null(strstr(h.c.stream_error, "server had an error"));
     assert_int_equal(cap.begun, 1); /* the partial content went out */
-    sb_buf_free(&out);
     harness_free(&h);
   }
   free(d);
@@ -347,23 +206,19 @@ static void test_stream_error_event(void **state)
 static void test_stream_garbage(void **state)
 {
   (void)state;
-  harness_t h;
-  sb_buf_t out;
-  sb_buf_init(&out, 0);
-  harness_init(&h, 0, "{\"model\":\"m\",\"stream\":true,\"messages\":[]}");
-  const char s[] = "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n"
-                   "data: {not json\n\n";
-  assert_int_equal(run_stream(&h, s, sizeof(s) - 1, 0, &out), SB_ERROR);
-  assert_true(h.c.stream_failed);
-  sb_buf_free(&out);
-  harness_free(&h);
+  static const char *const bad[] = {
+      "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n"
+      "data: {not json\n\n",
+  };
+  check_stream_violations(bad, SB_ARRAY_LEN(bad),
+                          "{\"model\":\"m\",\"stream\":true,\"messages\":[]}");
 }
 
 static void test_response_rewrite(void **state)
 {
   (void)state;
   harness_t h;
-  harness_init(&h, 0, "{\"model\":\"openai/gpt-4o-mini\",\"messages\":[]}");
+  openai_init(&h, 0, "{\"model\":\"openai/gpt-4o-mini\",\"messages\":[]}");
   const char body[] =
       "{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion\",\"created\":1,"
       "\"model\":\"gpt-4o-mini-2024-07-18\",\"choices\":[{\"index\":0,"
@@ -392,33 +247,18 @@ static void test_response_rewrite(void **state)
 static void test_response_errors(void **state)
 {
   (void)state;
-  const struct {
-    const char *body;
-    const char *contains;
-  } cases[] = {
+  static const resp_error_case_t cases[] = {
       {"not json", "not a JSON object"},
       {"[1,2]", "not a JSON object"},
       {"{\"error\":{\"message\":\"quota exceeded\"}}", "quota exceeded"},
   };
-  for (size_t i = 0; i < SB_ARRAY_LEN(cases); i++) {
-    harness_t h;
-    harness_init(&h, 0, "{\"model\":\"m\",\"messages\":[]}");
-    sb_codec_openai.chat_response(&h.c, sb_slice_z(cases[i].body));
-    assert_int_equal(cap.error_status, 502);
-    if (strstr(cap.error, cases[i].contains) == NULL)
-      fail_msg("case %zu: %s", i, cap.error);
-    harness_free(&h);
-  }
+  check_response_errors(cases, SB_ARRAY_LEN(cases), "{\"model\":\"m\",\"messages\":[]}");
 }
 
 static void test_error_info(void **state)
 {
   (void)state;
-  const struct {
-    const char *body;
-    const char *message;
-    const char *code;
-  } cases[] = {
+  static const error_info_case_t cases[] = {
       {"{\"error\":{\"message\":\"Rate limit\",\"type\":\"requests\",\"code\":"
        "\"rate_limit_exceeded\"}}", "Rate limit", "rate_limit_exceeded"},
       {"{\"error\":{\"message\":\"bad \\\"x\\\"\",\"code\":400}}", "bad \"x\"", "400"},
@@ -426,19 +266,12 @@ static void test_error_info(void **state)
       {"{\"message\":\"top level\"}", "top level", ""},
       {"<html>502 Bad Gateway</html>", "<html>502 Bad Gateway</html>", ""},
   };
-  for (size_t i = 0; i < SB_ARRAY_LEN(cases); i++) {
-    harness_t h;
-    sb_slice_t m, c;
-    harness_init(&h, 0, NULL);
-    sb_codec_openai.error_info(&h.c, sb_slice_z(cases[i].body), &m, &c);
-    assert_slice_equal(m, cases[i].message);
-    assert_slice_equal(c.ptr ? c : SB_SLICE_LIT(""), cases[i].code);
-    harness_free(&h);
-  }
+  check_error_info(cases, SB_ARRAY_LEN(cases));
 }
 
 int main(void)
 {
+  hcfg = &openai_cfg;
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_request_openai),
       cmocka_unit_test(test_request_openrouter),

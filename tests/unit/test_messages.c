@@ -154,6 +154,22 @@ static void test_request_blocks(void **state)
       "{'model':'m','messages':[{'role':'assistant','content':'',"
       "'reasoning_details':[{'type':'reasoning.encrypted','data':'G',"
       "'format':'google-gemini-v1','id':'c1','index':0}]}],'max_tokens':5}");
+  /* documents as file parts: base64 (named by the title, else
+   * document.pdf), URL, and plain text; cache_control kept */
+  expect_request(
+      "{'model':'m','max_tokens':5,'messages':[{'role':'user','content':["
+      "{'type':'document','title':'r.pdf','source':{'type':'base64',"
+      "'media_type':'application/pdf','data':'JVBE'}},{'type':'document',"
+      "'source':{'type':'base64','media_type':'application/pdf','data':'QQ'},"
+      "'cache_control':{'type':'ephemeral'}},{'type':'document','source':"
+      "{'type':'url','url':'https://x.test/a.pdf'}},{'type':'document',"
+      "'source':{'type':'text','media_type':'text/plain','data':'plain'}}]}]}",
+      "{'model':'m','messages':[{'role':'user','content':[{'type':'file',"
+      "'file':{'filename':'r.pdf','file_data':'data:application/pdf;base64,"
+      "JVBE'}},{'type':'file','file':{'filename':'document.pdf','file_data':"
+      "'data:application/pdf;base64,QQ'},'cache_control':{'type':'ephemeral'}},"
+      "{'type':'file','file':{'file_data':'https://x.test/a.pdf'}},{'type':"
+      "'text','text':'plain'}]}],'max_tokens':5}");
 }
 
 static void test_request_refused(void **state)
@@ -401,6 +417,14 @@ static void expect_stream(const char *const *chunks, const sb_usage_t *u,
 #define USAGE_CHUNK                                                            \
   "{'id':'g','choices':[],'usage':{'prompt_tokens':12,'completion_tokens':3}}"
 #define STOP_EV(i) "content_block_stop {'type':'content_block_stop','index':" #i "}"
+#define BLOCK_EV(i, block)                                                     \
+  "content_block_start {'type':'content_block_start','index':" #i              \
+  ",'content_block':" block "}"
+#define TEXT_EV(i) BLOCK_EV(i, "{'type':'text','text':''}")
+#define THINK_EV(i)                                                            \
+  BLOCK_EV(i, "{'type':'thinking','thinking':'','signature':''}")
+#define TOOL_EV(i, id, name)                                                   \
+  BLOCK_EV(i, "{'type':'tool_use','id':'" id "','name':'" name "','input':{}}")
 #define DELTA_EV(i, type, field, v)                                            \
   "content_block_delta {'type':'content_block_delta','index':" #i            \
   ",'delta':{'type':'" type "','" field "':'" v "'}}"
@@ -425,8 +449,7 @@ static void test_stream_text(void **state)
   };
   const char *events[] = {
       START,
-      "content_block_start {'type':'content_block_start','index':0,"
-      "'content_block':{'type':'text','text':''}}",
+      TEXT_EV(0),
       DELTA_EV(0, "text_delta", "text", "Hel"),
       DELTA_EV(0, "text_delta", "text", "lo \\'q\\'"),
       STOP_EV(0),
@@ -468,26 +491,20 @@ static void test_stream_thinking_text_tools(void **state)
   };
   const char *events[] = {
       START,
-      "content_block_start {'type':'content_block_start','index':0,"
-      "'content_block':{'type':'thinking','thinking':'','signature':''}}",
+      THINK_EV(0),
       DELTA_EV(0, "thinking_delta", "thinking", "Think"),
       DELTA_EV(0, "thinking_delta", "thinking", "ing"),
       DELTA_EV(0, "signature_delta", "signature", "SIG"),
       STOP_EV(0),
-      "content_block_start {'type':'content_block_start','index':1,"
-      "'content_block':{'type':'text','text':''}}",
+      TEXT_EV(1),
       DELTA_EV(1, "text_delta", "text", "Sure."),
       STOP_EV(1),
-      "content_block_start {'type':'content_block_start','index':2,"
-      "'content_block':{'type':'tool_use','id':'call_a','name':'get',"
-      "'input':{}}}",
+      TOOL_EV(2, "call_a", "get"),
       DELTA_EV(2, "input_json_delta", "partial_json", "{\\'ci"),
       DELTA_EV(2, "input_json_delta", "partial_json", "ty\\': 1}"),
       STOP_EV(2),
       /* the second call waited for the first to end */
-      "content_block_start {'type':'content_block_start','index':3,"
-      "'content_block':{'type':'tool_use','id':'call_b','name':'put',"
-      "'input':{}}}",
+      TOOL_EV(3, "call_b", "put"),
       DELTA_EV(3, "input_json_delta", "partial_json", "{}"),
       STOP_EV(3),
       END_EV("tool_use", 15, 9),
@@ -520,16 +537,13 @@ static void test_stream_parallel_and_redacted(void **state)
   };
   const char *events[] = {
       START,
-      "content_block_start {'type':'content_block_start','index':0,"
-      "'content_block':{'type':'redacted_thinking','data':'ENC'}}",
+      BLOCK_EV(0, "{'type':'redacted_thinking','data':'ENC'}"),
       STOP_EV(0),
-      "content_block_start {'type':'content_block_start','index':1,"
-      "'content_block':{'type':'tool_use','id':'a','name':'f','input':{}}}",
+      TOOL_EV(1, "a", "f"),
       DELTA_EV(1, "input_json_delta", "partial_json", "{\\'x"),
       DELTA_EV(1, "input_json_delta", "partial_json", "\\':1}"),
       STOP_EV(1),
-      "content_block_start {'type':'content_block_start','index':2,"
-      "'content_block':{'type':'tool_use','id':'b','name':'g','input':{}}}",
+      TOOL_EV(2, "b", "g"),
       DELTA_EV(2, "input_json_delta", "partial_json", "{\\'y\\':2}"),
       STOP_EV(2),
       END_EV("tool_use", 1, 1),
@@ -552,8 +566,7 @@ static void test_stream_errors(void **state)
   };
   const char *events[] = {
       START,
-      "content_block_start {'type':'content_block_start','index':0,"
-      "'content_block':{'type':'text','text':''}}",
+      TEXT_EV(0),
       DELTA_EV(0, "text_delta", "text", "par"),
       "error {'type':'error','error':{'type':'api_error','message':"
       "'provider cut'}}",
@@ -567,8 +580,7 @@ static void test_stream_errors(void **state)
   };
   const char *events2[] = {
       START,
-      "content_block_start {'type':'content_block_start','index':0,"
-      "'content_block':{'type':'thinking','thinking':'','signature':''}}",
+      THINK_EV(0),
       DELTA_EV(0, "thinking_delta", "thinking", "r"),
       "error {'type':'error','error':{'type':'overloaded_error','message':"
       "'Overloaded'}}",
