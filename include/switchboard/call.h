@@ -123,6 +123,10 @@ struct sb_call {
   void *commit_wait;      /* sb_ledger_waiter_t while a durable finish waits */
   sb_slice_t deferred_json; /* the response held back until its row commits */
 
+  /* routing: the endpoints to try, retries, fallbacks (src/gateway/call.c,
+   * docs/routing.md); NULL until routed */
+  struct sb_plan *plan;
+
   /* timing */
   uint64_t t_start, t_first_token;
   int final_status;

@@ -21,6 +21,7 @@ typedef struct {
   const sb_json_t *pricing;      /* the pricing object as written, or NULL */
   uint32_t context_length;       /* 0 = the model's */
   bool implicit;                 /* added by the gateway (OpenRouter route) */
+  uint32_t slot;                 /* its health slot (health.h), 0.. */
 } sb_endpoint_t;
 
 typedef struct {
@@ -38,6 +39,7 @@ typedef struct {
   size_t n_models;
   uint32_t *index; /* open addressing: model index + 1, 0 = empty */
   size_t index_mask;
+  size_t n_endpoints; /* over every model: the health slots they number */
 } sb_catalog_t;
 
 /* Build from the embedded catalog and cfg->models. Endpoints whose provider

@@ -16,6 +16,13 @@
 #include "switchboard/json.h"
 #include "switchboard/provider.h"
 
+/* What makes cheap-first escalation climb to the next rung. */
+#define SB_CLIMB_ERROR 0x1     /* upstream error (always falls back) */
+#define SB_CLIMB_LENGTH 0x2    /* finish_reason "length" */
+#define SB_CLIMB_TOOL_ARGS 0x4 /* tool arguments: bad JSON or not the schema */
+#define SB_CLIMB_EMPTY 0x8     /* no content and no tool calls */
+#define SB_CLIMB_ALL 0xf
+
 typedef struct {
   sb_arena_t arena;
   sb_buf_t json;       /* the config as JSON text; `root` points into it */
@@ -46,6 +53,17 @@ typedef struct {
   /* upstream defaults (a provider entry may override) */
   sb_upstream_timeouts_t upstream_timeouts;
   size_t max_upstream_body_bytes; /* non-stream response / error bodies */
+
+  /* routing (docs/routing.md); a provider entry may override `retry` */
+  sb_retry_policy_t retry;
+  uint32_t breaker_failures;    /* consecutive failures that open a breaker */
+  uint32_t breaker_cooldown_ms; /* open this long before a half-open probe */
+  uint32_t key_auth_cooldown_ms; /* a key refused with 401/402/403; 0 = forever */
+  /* cheap-first escalation for the model id `switchboard/auto`: the
+   * ladder of model ids (array, cheap first) or NULL, and the conditions
+   * that climb it (SB_CLIMB_*) */
+  const sb_json_t *escalation_ladder;
+  uint32_t escalation_on;
 
   sb_provider_t *providers;
   size_t n_providers;

@@ -13,12 +13,14 @@
 
 struct sb_ledger;
 struct sb_skills;
+struct sb_health;
 
 typedef struct sb_gateway {
   sb_config_t *config;
   sb_catalog_t catalog;
   struct sb_ledger *ledger;
   struct sb_skills *skills;
+  struct sb_health *health; /* endpoint health and key states (health.h) */
   sb_worker_t *workers;
   unsigned n_workers;
   int64_t started_ms;
@@ -62,5 +64,72 @@ typedef struct {
  */
 sb_route_status_t sb_route(const sb_gateway_t *gw, sb_slice_t model,
                            sb_route_t *out);
+
+/* ---- routing plans: fallbacks and provider preferences ---------------- */
+
+#define SB_PLAN_MAX 16   /* endpoints tried per request, at most */
+#define SB_PREFS_MAX 8   /* entries of order / only / ignore */
+#define SB_MODELS_MAX 8  /* the requested model plus `models` */
+
+typedef enum {
+  SB_SORT_DEFAULT = 0, /* healthy first, cheapest first, weight breaks ties */
+  SB_SORT_PRICE,
+  SB_SORT_LATENCY,
+  SB_SORT_THROUGHPUT
+} sb_sort_t;
+
+/* OpenRouter's `provider` object (docs/routing.md). Slices point into the
+ * request. */
+typedef struct {
+  sb_slice_t order[SB_PREFS_MAX];
+  size_t n_order;
+  sb_slice_t only[SB_PREFS_MAX];
+  size_t n_only;
+  sb_slice_t ignore[SB_PREFS_MAX];
+  size_t n_ignore;
+  bool allow_fallbacks;    /* default true */
+  bool require_parameters; /* default false */
+  sb_sort_t sort;
+  bool has_max_prompt, has_max_completion;
+  int64_t max_prompt_pico;     /* per token */
+  int64_t max_completion_pico; /* per token */
+} sb_prefs_t;
+
+typedef struct {
+  sb_route_t route;
+  size_t slot;          /* health slot */
+  unsigned model_rank;  /* position in the model list */
+  unsigned order_rank;  /* position in prefs.order; SB_PREFS_MAX if absent */
+  bool usable;          /* its breaker lets requests through */
+  bool seeded;          /* health averages known */
+  double latency_ms, tps;
+  uint32_t weight;
+} sb_candidate_t;
+
+void sb_prefs_init(sb_prefs_t *p);
+/* Read a `provider` object (NULL or null: defaults). On a bad shape
+ * returns SB_ERROR with a message for a 400 in `*err`. */
+sb_status_t sb_prefs_parse(const sb_json_t *obj, sb_prefs_t *p,
+                           const char **err);
+/* Strip a `:floor` / `:nitro` routing suffix from `*model`, setting the
+ * sort it stands for (unless `provider.sort` set one). */
+void sb_prefs_suffix(sb_slice_t *model, sb_prefs_t *p);
+
+/* Order candidates: by model rank, usable before open breakers, listed
+ * providers in `order` first, then by the sort (stable). Pure. */
+void sb_candidates_sort(sb_candidate_t *c, size_t n, const sb_prefs_t *p);
+
+/*
+ * Every endpoint worth trying, in order, for the model ids `ids` (the
+ * requested one first, then the fallbacks), honouring the preferences and
+ * the endpoints' health. `req` (may be NULL) is the request, for
+ * require_parameters. Returns the number of candidates; when 0, `*why` is
+ * the first model's route status (or SB_ROUTE_NO_PROVIDER when the
+ * preferences filtered everything out).
+ */
+size_t sb_route_plan(const sb_gateway_t *gw, const sb_slice_t *ids,
+                     size_t n_ids, const sb_prefs_t *p, const sb_json_t *req,
+                     int64_t now_ms, sb_candidate_t *out, size_t cap,
+                     sb_route_status_t *why);
 
 #endif

@@ -42,6 +42,10 @@ typedef struct {
   bool streamed;
   bool cancelled;
   char error[256];
+  /* cheap-first escalation (docs/routing.md); 0 when not escalated */
+  uint32_t rung;             /* the rung that answered, 1 = cheapest */
+  int64_t escalation_pico;   /* what the rungs below it cost */
+  int64_t top_rung_pico;     /* the same usage at the top rung's prices */
 } sb_ledger_row_t;
 
 typedef struct sb_ledger sb_ledger_t;

@@ -19,6 +19,16 @@ typedef struct {
   uint32_t total_ms;      /* whole transfer */
 } sb_upstream_timeouts_t;
 
+/* Retries of one endpoint (docs/routing.md): how many extra attempts after
+ * the first, the exponential backoff's base and cap, and the time budget
+ * of the whole request across every attempt and fallback. */
+typedef struct {
+  uint32_t attempts;  /* extra attempts on the same endpoint; 0 = none */
+  uint32_t base_ms;   /* first backoff (before jitter) */
+  uint32_t max_ms;    /* cap of one backoff, and of an honoured Retry-After */
+  uint32_t budget_ms; /* no new attempt starts after this, since the start */
+} sb_retry_policy_t;
+
 /* Quirks: behaviour differences between services sharing a codec. */
 #define SB_QUIRK_OPENROUTER_FIELDS 0x1 /* accepts models/provider/plugins... */
 #define SB_QUIRK_NO_STREAM_OPTIONS 0x2 /* rejects stream_options */
@@ -42,6 +52,7 @@ typedef struct sb_provider {
   const sb_kv_t *headers;   /* extra headers sent upstream */
   size_t n_headers;
   sb_upstream_timeouts_t timeouts;
+  sb_retry_policy_t retry;
   uint32_t weight;
   uint32_t quirks;
   unsigned index;           /* position in the config's provider table */

@@ -15,6 +15,8 @@
  *   1  generations: one compact row per request
  *   2  generations.key_hash; keys; usage_daily (key_hash, UTC day) totals
  *      that survive the retention of ledger rows.
+ *   3  generations.rung, escalation_cost_pico, top_rung_cost_pico
+ *      (cheap-first escalation, docs/routing.md).
  */
 #include "switchboard/ledger.h"
 
@@ -27,7 +29,7 @@
 
 #include "switchboard/log.h"
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 #define DAY_MS 86400000LL
 /* How long a batch may gather before it is committed, and how many rows
  * commit at once without waiting for the window: under load one commit
@@ -130,6 +132,12 @@ static const char *const migrations[] = {
     "INSERT INTO usage_daily SELECT '', (created_ms + latency_ms) / 86400000,"
     " count(*), sum(cost_pico), sum(tokens_prompt), sum(tokens_completion)"
     " FROM generations GROUP BY 2;",
+    /* 3: cheap-first escalation */
+    "ALTER TABLE generations ADD COLUMN rung INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE generations ADD COLUMN escalation_cost_pico INTEGER NOT NULL"
+    " DEFAULT 0;"
+    "ALTER TABLE generations ADD COLUMN top_rung_cost_pico INTEGER NOT NULL"
+    " DEFAULT 0;",
 };
 
 static int64_t wall_ms(void)
@@ -185,6 +193,17 @@ static void bind_text(sqlite3_stmt *st, int i, const char *s)
     sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
 }
 
+/* Run a bound write statement and make it ready for the next; a failure
+ * is logged as "cannot <what> <id>". */
+static void run_write(sb_ledger_t *l, sqlite3_stmt *st, const char *what,
+                      const char *id)
+{
+  if (sqlite3_step(st) != SQLITE_DONE)
+    SB_ERR("ledger: cannot %s %s: %s", what, id, sqlite3_errmsg(l->db));
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+}
+
 static void insert_row(sb_ledger_t *l, const sb_ledger_row_t *r)
 {
   sqlite3_stmt *st = l->insert;
@@ -215,10 +234,10 @@ static void insert_row(sb_ledger_t *l, const sb_ledger_row_t *r)
   sqlite3_bind_int(st, i++, r->cancelled);
   bind_text(st, i++, r->error);
   bind_text(st, i++, r->key_hash);
-  if (sqlite3_step(st) != SQLITE_DONE)
-    SB_ERR("ledger: cannot store row %s: %s", r->id, sqlite3_errmsg(l->db));
-  sqlite3_reset(st);
-  sqlite3_clear_bindings(st);
+  sqlite3_bind_int64(st, i++, r->rung);
+  sqlite3_bind_int64(st, i++, r->escalation_pico);
+  sqlite3_bind_int64(st, i++, r->top_rung_pico);
+  run_write(l, st, "store row", r->id);
 
   /* The day a request is billed to is the day it ended, as for budgets. */
   st = l->add_usage;
@@ -227,10 +246,7 @@ static void insert_row(sb_ledger_t *l, const sb_ledger_row_t *r)
   sqlite3_bind_int64(st, 3, r->cost_pico);
   sqlite3_bind_int64(st, 4, (sqlite3_int64)r->usage.prompt);
   sqlite3_bind_int64(st, 5, (sqlite3_int64)r->usage.completion);
-  if (sqlite3_step(st) != SQLITE_DONE)
-    SB_ERR("ledger: cannot add usage of %s: %s", r->id, sqlite3_errmsg(l->db));
-  sqlite3_reset(st);
-  sqlite3_clear_bindings(st);
+  run_write(l, st, "add usage of", r->id);
 }
 
 static void store_key(sb_ledger_t *l, const sb_key_record_t *k, bool deleted)
@@ -266,10 +282,7 @@ static void store_key(sb_ledger_t *l, const sb_key_record_t *k, bool deleted)
     sqlite3_bind_int64(st, i++, k->created_ms);
     sqlite3_bind_int64(st, i++, k->updated_ms);
   }
-  if (sqlite3_step(st) != SQLITE_DONE)
-    SB_ERR("ledger: cannot store key %s: %s", k->hash, sqlite3_errmsg(l->db));
-  sqlite3_reset(st);
-  sqlite3_clear_bindings(st);
+  run_write(l, st, "store key", k->hash);
 }
 
 /* Retention: delete ledger rows older than the window, a slice at a time
@@ -535,8 +548,8 @@ sb_ledger_t *sb_ledger_open_with(const char *database,
           "tokens_prompt, tokens_completion, tokens_cached, tokens_cache_write, "
           "tokens_reasoning, usage_estimated, cost_pico, latency_ms, ttft_ms, "
           "status, finish_reason, native_finish_reason, streamed, cancelled, "
-          "error, key_hash) VALUES "
-          "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+          "error, key_hash, rung, escalation_cost_pico, top_rung_cost_pico) "
+          "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
           &l->insert, err, errlen) != SB_OK ||
       prepare(l,
           "INSERT INTO usage_daily (key_hash, day, requests, cost_pico, "

@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "switchboard/api.h"
+#include "switchboard/health.h"
 #include "switchboard/json_edit.h"
 #include "switchboard/ledger.h"
 #include "switchboard/upstream.h"
@@ -127,6 +128,124 @@ void sb_api_models(sb_http_exchange_t *x)
   bool want_all = all.ptr != NULL && (SB_SLICE_IS(all, "true") || SB_SLICE_IS(all, "1"));
   sb_buf_t *b = want_all ? &cache.all : &cache.routable;
   sb_api_json(x, 200, sb_buf_slice(b));
+}
+
+/* A percentile object from the moving average switchboard keeps: p50 is
+ * the EWMA, the higher percentiles are not tracked (null). */
+static void percentiles(sb_jw_t *w, bool known, double v)
+{
+  sb_jw_obj_begin(w);
+  sb_jw_key_lit(w, "p50");
+  if (known)
+    sb_jw_double(w, v);
+  else
+    sb_jw_null(w);
+  sb_jw_kv_raw(w, SB_STRLIT("p75"), SB_STRLIT("null"));
+  sb_jw_kv_raw(w, SB_STRLIT("p90"), SB_STRLIT("null"));
+  sb_jw_kv_raw(w, SB_STRLIT("p99"), SB_STRLIT("null"));
+  sb_jw_obj_end(w);
+}
+
+static const char *breaker_name(sb_breaker_state_t s)
+{
+  return s == SB_BREAKER_OPEN        ? "open"
+         : s == SB_BREAKER_HALF_OPEN ? "half_open"
+                                     : "closed";
+}
+
+void sb_api_model_endpoints(sb_http_exchange_t *x, sb_slice_t id)
+{
+  const sb_gateway_t *gw = x->worker->gw;
+  const sb_model_t *m = sb_catalog_find(&gw->catalog, id);
+  if (m == NULL) {
+    sb_api_error(x, 404, "not_found", "model '%.*s' is not in the catalog",
+                 (int)SB_MIN(id.len, 200), id.ptr);
+    return;
+  }
+  int64_t now = sb_wall_ms();
+  sb_buf_t b;
+  sb_jw_t w;
+  sb_buf_init(&b, 4u << 20);
+  sb_jw_init(&w, &b);
+  sb_jw_obj_begin(&w);
+  sb_jw_key_lit(&w, "data");
+  sb_jw_obj_begin(&w);
+  sb_jw_kv_str(&w, SB_STRLIT("id"), m->id, strlen(m->id));
+  sb_jw_kv_str(&w, SB_STRLIT("name"), m->name, strlen(m->name));
+  copy_member(&w, m->json, "created", "0");
+  copy_member(&w, m->json, "description", "\"\"");
+  copy_member(&w, m->json, "architecture", "null");
+  sb_jw_key_lit(&w, "endpoints");
+  sb_jw_arr_begin(&w);
+  for (size_t i = 0; i < m->n_endpoints; i++) {
+    const sb_endpoint_t *e = &m->endpoints[i];
+    if (e->provider == NULL || e->provider->codec == NULL)
+      continue;
+    sb_health_view_t v;
+    sb_health_view(gw->health, e->slot, now, &v);
+    const char *disp = e->provider->display_name;
+    sb_jw_obj_begin(&w);
+    char name[512];
+    int n = snprintf(name, sizeof(name), "%s | %s", disp, e->upstream_model);
+    sb_jw_kv_str(&w, SB_STRLIT("name"), name,
+                 (size_t)SB_MIN((size_t)n, sizeof(name) - 1));
+    sb_jw_kv_str(&w, SB_STRLIT("model_id"), m->id, strlen(m->id));
+    sb_jw_kv_str(&w, SB_STRLIT("model_name"), m->name, strlen(m->name));
+    sb_jw_kv_str(&w, SB_STRLIT("provider_name"), disp, strlen(disp));
+    sb_jw_kv_str(&w, SB_STRLIT("tag"), e->provider_name,
+                 strlen(e->provider_name));
+    sb_jw_kv_int(&w, SB_STRLIT("context_length"),
+                 e->context_length > 0 ? e->context_length : m->context_length);
+    sb_jw_kv_raw(&w, SB_STRLIT("max_completion_tokens"), SB_STRLIT("null"));
+    sb_jw_kv_raw(&w, SB_STRLIT("max_prompt_tokens"), SB_STRLIT("null"));
+    sb_jw_key_lit(&w, "pricing");
+    write_pricing(&w, e);
+    sb_jw_kv_raw(&w, SB_STRLIT("quantization"), SB_STRLIT("null"));
+    copy_member(&w, m->json, "supported_parameters", "[]");
+    sb_jw_kv_raw(&w, SB_STRLIT("supports_implicit_caching"), SB_STRLIT("false"));
+    /* OpenRouter's status: 0 serving; negative when degraded. Here -1 is
+     * a half-open breaker (one probe at a time), -2 an open one. */
+    sb_jw_kv_int(&w, SB_STRLIT("status"),
+                 v.state == SB_BREAKER_OPEN        ? -2
+                 : v.state == SB_BREAKER_HALF_OPEN ? -1
+                                                   : 0);
+    sb_jw_key_lit(&w, "uptime_last_30m");
+    if (v.samples_30m > 0)
+      sb_jw_double(&w, v.uptime_30m * 100.0);
+    else
+      sb_jw_null(&w);
+    sb_jw_key_lit(&w, "latency_last_30m");
+    percentiles(&w, v.seeded, v.ttft_ms);
+    sb_jw_key_lit(&w, "throughput_last_30m");
+    percentiles(&w, v.tps > 0, v.tps);
+    /* switchboard's own view of the endpoint */
+    sb_jw_key_lit(&w, "health");
+    sb_jw_obj_begin(&w);
+    const char *bn = breaker_name(v.state);
+    sb_jw_kv_str(&w, SB_STRLIT("breaker"), bn, strlen(bn));
+    sb_jw_kv_raw(&w, SB_STRLIT("usable"), v.usable ? "true" : "false",
+                 v.usable ? 4 : 5);
+    sb_jw_kv_int(&w, SB_STRLIT("requests"), (int64_t)v.requests);
+    sb_jw_kv_int(&w, SB_STRLIT("failures"), (int64_t)v.failures);
+    sb_jw_key_lit(&w, "error_rate");
+    sb_jw_double(&w, v.error_rate);
+    sb_jw_key_lit(&w, "latency_ms");
+    sb_jw_double(&w, v.latency_ms);
+    sb_jw_key_lit(&w, "ttft_ms");
+    sb_jw_double(&w, v.ttft_ms);
+    sb_jw_key_lit(&w, "tokens_per_second");
+    sb_jw_double(&w, v.tps);
+    sb_jw_obj_end(&w);
+    sb_jw_obj_end(&w);
+  }
+  sb_jw_arr_end(&w);
+  sb_jw_obj_end(&w);
+  sb_jw_obj_end(&w);
+  if (sb_jw_status(&w) == SB_OK)
+    sb_api_json(x, 200, sb_buf_slice(&b));
+  else
+    sb_api_error(x, 500, "server", "the endpoint list could not be rendered");
+  sb_buf_free(&b);
 }
 
 void sb_api_health(sb_http_exchange_t *x)

@@ -26,6 +26,19 @@ static void method_not_allowed(sb_http_exchange_t *x, const char *allow)
   sb_api_error(x, 405, "invalid_request", "method not allowed (use %s)", allow);
 }
 
+/* What every authenticated endpoint starts with: a 405 unless `method_ok`,
+ * then authentication, both answered in `shape`. False: answered. */
+static bool enter(sb_http_exchange_t *x, bool method_ok, const char *allow,
+                  sb_api_shape_t shape, sb_identity_t *who)
+{
+  if (!method_ok) {
+    sb_api_fail(x, shape, 405, "invalid_request", "method not allowed (use %s)",
+                allow);
+    return false;
+  }
+  return sb_api_auth(x, shape, who) == SB_OK;
+}
+
 static void route_skills(sb_http_exchange_t *x, sb_slice_t rest)
 {
   /* rest: "" | "/" | "/{skill}" | "/{skill}/{utility}" */
@@ -41,7 +54,7 @@ static void route_skills(sb_http_exchange_t *x, sb_slice_t rest)
                              : SB_NULL_SLICE;
   bool post = x->req.method == HTTP_POST;
   sb_identity_t who;
-  if (sb_api_auth(x, true, &who) != SB_OK)
+  if (sb_api_auth(x, SB_API_SKILL, &who) != SB_OK)
     return;
   if (skill.len == 0) {
     if (post) {
@@ -88,20 +101,13 @@ void sb_api_handle(sb_http_exchange_t *x)
   sb_slice_t p = strip_version(path, &versioned);
   sb_identity_t who;
   if (versioned && SB_SLICE_IS(p, "/chat/completions")) {
-    if (!post)
-      return method_not_allowed(x, "POST");
-    if (sb_api_auth(x, false, &who) != SB_OK)
-      return;
-    sb_api_chat(x, &who);
+    if (enter(x, post, "POST", SB_API_OPENAI, &who))
+      sb_api_chat(x, &who);
     return;
   }
   if (versioned && (SB_SLICE_IS(p, "/messages") ||
                     SB_SLICE_IS(p, "/messages/count_tokens"))) {
-    if (!post) {
-      sb_api_anthropic_error(x, 405, "method not allowed (use POST)");
-      return;
-    }
-    if (sb_api_auth(x, false, &who) != SB_OK)
+    if (!enter(x, post, "POST", SB_API_ANTHROPIC, &who))
       return;
     if (p.len > 9)
       sb_api_messages_count_tokens(x, &who);
@@ -110,41 +116,35 @@ void sb_api_handle(sb_http_exchange_t *x)
     return;
   }
   if (versioned && SB_SLICE_IS(p, "/embeddings")) {
-    if (!post)
-      return method_not_allowed(x, "POST");
-    if (sb_api_auth(x, false, &who) != SB_OK)
-      return;
-    sb_api_embeddings(x, &who);
+    if (enter(x, post, "POST", SB_API_OPENAI, &who))
+      sb_api_embeddings(x, &who);
     return;
   }
   if (versioned && SB_SLICE_IS(p, "/models")) {
-    if (!get)
-      return method_not_allowed(x, "GET");
-    if (sb_api_auth(x, false, &who) != SB_OK)
-      return;
-    sb_api_models(x);
+    if (enter(x, get, "GET", SB_API_OPENAI, &who))
+      sb_api_models(x);
+    return;
+  }
+  if (versioned && p.len > 18 && sb_slice_starts(p, SB_STRLIT("/models/")) &&
+      memcmp(p.ptr + p.len - 10, "/endpoints", 10) == 0) {
+    if (enter(x, get, "GET", SB_API_OPENAI, &who))
+      sb_api_model_endpoints(x, sb_slice(p.ptr + 8, p.len - 18));
     return;
   }
   if (versioned && SB_SLICE_IS(p, "/generation")) {
-    if (!get)
-      return method_not_allowed(x, "GET");
-    if (sb_api_auth(x, false, &who) != SB_OK)
-      return;
-    sb_api_generation(x);
+    if (enter(x, get, "GET", SB_API_OPENAI, &who))
+      sb_api_generation(x);
     return;
   }
   if (versioned && (SB_SLICE_IS(p, "/keys") ||
                     sb_slice_starts(p, SB_STRLIT("/keys/")))) {
-    if (sb_api_auth(x, false, &who) != SB_OK)
-      return;
-    sb_api_keys(x, &who, sb_slice(p.ptr + 5, p.len - 5));
+    if (enter(x, true, NULL, SB_API_OPENAI, &who))
+      sb_api_keys(x, &who, sb_slice(p.ptr + 5, p.len - 5));
     return;
   }
   if (versioned && (SB_SLICE_IS(p, "/key") || SB_SLICE_IS(p, "/auth/key") ||
                     SB_SLICE_IS(p, "/credits"))) {
-    if (!get)
-      return method_not_allowed(x, "GET");
-    if (sb_api_auth(x, false, &who) != SB_OK)
+    if (!enter(x, get, "GET", SB_API_OPENAI, &who))
       return;
     if (SB_SLICE_IS(p, "/credits"))
       sb_api_credits(x, &who);
@@ -153,11 +153,8 @@ void sb_api_handle(sb_http_exchange_t *x)
     return;
   }
   if (SB_SLICE_IS(path, "/metrics")) {
-    if (!get)
-      return method_not_allowed(x, "GET");
-    if (sb_api_auth(x, false, &who) != SB_OK)
-      return;
-    sb_api_metrics(x);
+    if (enter(x, get, "GET", SB_API_OPENAI, &who))
+      sb_api_metrics(x);
     return;
   }
   sb_api_error(x, 404, "not_found", "no endpoint %s %.*s",
@@ -170,57 +167,4 @@ void sb_api_handle(sb_http_exchange_t *x)
 void sb_api_json(sb_http_exchange_t *x, int status, sb_slice_t body)
 {
   sb_http_respond(x, status, NULL, 0, "application/json", body);
-}
-
-static void error_body(sb_buf_t *b, int status, const char *type,
-                       const char *msg)
-{
-  sb_jw_t w;
-  sb_jw_init(&w, b);
-  sb_jw_obj_begin(&w);
-  sb_jw_key_lit(&w, "error");
-  sb_jw_obj_begin(&w);
-  sb_jw_kv_int(&w, SB_STRLIT("code"), status);
-  sb_jw_kv_str(&w, SB_STRLIT("message"), msg, strlen(msg));
-  if (type != NULL) {
-    sb_jw_key_lit(&w, "metadata");
-    sb_jw_obj_begin(&w);
-    sb_jw_kv_str(&w, SB_STRLIT("error_type"), type, strlen(type));
-    sb_jw_obj_end(&w);
-  }
-  sb_jw_obj_end(&w);
-  sb_jw_obj_end(&w);
-}
-
-void sb_api_error(sb_http_exchange_t *x, int status, const char *type,
-                  const char *fmt, ...)
-{
-  char msg[1024];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof(msg), fmt, ap);
-  va_end(ap);
-  sb_buf_t b;
-  sb_buf_init(&b, 64 * 1024);
-  error_body(&b, status, type, msg);
-  sb_api_json(x, status, sb_buf_slice(&b));
-  sb_buf_free(&b);
-}
-
-void sb_api_skill_error(sb_http_exchange_t *x, int status, const char *fmt, ...)
-{
-  char msg[1024];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof(msg), fmt, ap);
-  va_end(ap);
-  sb_buf_t b;
-  sb_jw_t w;
-  sb_buf_init(&b, 64 * 1024);
-  sb_jw_init(&w, &b);
-  sb_jw_obj_begin(&w);
-  sb_jw_kv_str(&w, SB_STRLIT("error"), msg, strlen(msg));
-  sb_jw_obj_end(&w);
-  sb_api_json(x, status, sb_buf_slice(&b));
-  sb_buf_free(&b);
 }

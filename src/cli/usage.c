@@ -54,25 +54,48 @@ static const char *money(sb_arena_t *a, int64_t pico)
   return sb_arena_printf(a, "$%s", buf);
 }
 
+/* Cheap-first escalation (docs/routing.md): what `switchboard/auto` spent
+ * against always using the top rung. Silent without escalated requests, or
+ * on a ledger older than schema 3. */
+static void print_escalation(sqlite3 *db, int64_t from, sb_arena_t *a)
+{
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(
+          db,
+          "SELECT count(*), coalesce(sum(cost_pico), 0), "
+          "coalesce(sum(escalation_cost_pico), 0), "
+          "coalesce(sum(top_rung_cost_pico), 0) FROM generations "
+          "WHERE rung > 0 AND created_ms >= ?",
+          -1, &st, NULL) == SQLITE_OK) {
+    sqlite3_bind_int64(st, 1, from);
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) > 0) {
+      int64_t spent = sqlite3_column_int64(st, 1);
+      int64_t top = sqlite3_column_int64(st, 3);
+      printf("\nESCALATION  %lld requests: spent %s (%s on rungs that did "
+             "not answer); the top rung alone: %s; saved %s%s\n",
+             (long long)sqlite3_column_int64(st, 0), money(a, spent),
+             money(a, sqlite3_column_int64(st, 2)), money(a, top),
+             top >= spent ? "" : "-",
+             money(a, top >= spent ? top - spent : spent - top));
+    }
+  }
+  sqlite3_finalize(st);
+}
+
 int sb_cli_usage(int argc, char **argv)
 {
   const char *by = "model", *since = NULL, *config = NULL, *database = NULL;
-  for (int i = 1; i < argc; i++) {
-    const char **dst = NULL;
-    if (strcmp(argv[i], "--by") == 0)
-      dst = &by;
-    else if (strcmp(argv[i], "--since") == 0)
-      dst = &since;
-    else if (strcmp(argv[i], "--config") == 0 || strcmp(argv[i], "-c") == 0)
-      dst = &config;
-    else if (strcmp(argv[i], "--database") == 0)
-      dst = &database;
-    if (dst == NULL || i + 1 >= argc) {
-      fprintf(stderr, "switchboard: unexpected argument '%s'\nusage: %s",
-              argv[i], usage);
-      return 2;
-    }
-    *dst = argv[++i];
+  const sb_cli_opt_t opts[] = {
+      {"--by", NULL, &by},
+      {"--since", NULL, &since},
+      {"--config", "-c", &config},
+      {"--database", NULL, &database},
+  };
+  int bad = sb_cli_options(argc, argv, opts, SB_ARRAY_LEN(opts));
+  if (bad > 0) {
+    fprintf(stderr, "switchboard: unexpected argument '%s'\nusage: %s",
+            argv[bad], usage);
+    return 2;
   }
   const char *group;
   bool by_day = false;
@@ -182,6 +205,7 @@ int sb_cli_usage(int argc, char **argv)
                          money(&a, tot[4])};
   sb_table_row(&t, total, 6);
   sb_table_print(&t, stdout);
+  print_escalation(db, from, &a);
   rc = 0;
 out:
   sqlite3_finalize(st);

@@ -100,6 +100,11 @@ static sb_status_t get_size(loader_t *l, const sb_json_t *obj, const char *key,
   return SB_OK;
 }
 
+/* `retry: {attempts, base_ms, max_ms, budget_ms}` over `r`'s current
+ * values (docs/routing.md). */
+static sb_status_t get_retry(loader_t *l, const sb_json_t *obj,
+                             const char *where, sb_retry_policy_t *r);
+
 static sb_status_t get_bool(loader_t *l, const sb_json_t *obj, const char *key,
                             bool *out)
 {
@@ -200,6 +205,7 @@ static void provider_defaults(loader_t *l, sb_provider_t *p,
   p->auth_header = "Authorization";
   p->auth_prefix = "Bearer ";
   p->timeouts = l->cfg->upstream_timeouts;
+  p->retry = l->cfg->retry;
   p->weight = 1;
   if (k != NULL) {
     p->display_name = k->display_name;
@@ -238,7 +244,8 @@ static sb_status_t load_provider(loader_t *l, const sb_json_t *m)
       "format", "base_url", "api_key", "api_keys", "headers", "timeout_ms",
       "connect_timeout_ms", "first_byte_timeout_ms", "idle_timeout_ms",
       "weight", "display_name", "auth_header", "auth_prefix",
-      "openrouter_fields", "stream_options", "forward_app_headers", NULL};
+      "openrouter_fields", "stream_options", "forward_app_headers", "retry",
+      NULL};
   sb_provider_t p;
   const char *name = dup_slice(l, m->key);
   char where[160];
@@ -330,7 +337,8 @@ static sb_status_t load_provider(loader_t *l, const sb_json_t *m)
       get_u32(l, m, "connect_timeout_ms", &p.timeouts.connect_ms) != SB_OK ||
       get_u32(l, m, "first_byte_timeout_ms", &p.timeouts.first_byte_ms) != SB_OK ||
       get_u32(l, m, "idle_timeout_ms", &p.timeouts.idle_ms) != SB_OK ||
-      get_u32(l, m, "weight", &p.weight) != SB_OK)
+      get_u32(l, m, "weight", &p.weight) != SB_OK ||
+      get_retry(l, m, where, &p.retry) != SB_OK)
     return SB_ERROR;
   bool orf = (p.quirks & SB_QUIRK_OPENROUTER_FIELDS) != 0;
   bool so = (p.quirks & SB_QUIRK_NO_STREAM_OPTIONS) == 0;
@@ -422,6 +430,86 @@ static void set_defaults(sb_config_t *c)
   c->upstream_timeouts.idle_ms = 120000;
   c->upstream_timeouts.total_ms = 900000;
   c->max_upstream_body_bytes = 64u << 20;
+  /* Retries are opt-in (docs/routing.md): fallbacks across endpoints and
+   * `models` work without them. */
+  c->retry.attempts = 0;
+  c->retry.base_ms = 250;
+  c->retry.max_ms = 5000;
+  c->retry.budget_ms = 30000;
+  c->breaker_failures = 5;
+  c->breaker_cooldown_ms = 30000;
+  c->key_auth_cooldown_ms = 0;
+  c->escalation_on = SB_CLIMB_ALL;
+}
+
+static sb_status_t get_escalation(loader_t *l, const sb_json_t *r)
+{
+  static const char *const keys[] = {"ladder", "on", NULL};
+  static const struct {
+    const char *name;
+    uint32_t bit;
+  } conds[] = {{"error", SB_CLIMB_ERROR},
+               {"length", SB_CLIMB_LENGTH},
+               {"invalid_tool_args", SB_CLIMB_TOOL_ARGS},
+               {"empty", SB_CLIMB_EMPTY}};
+  const sb_json_t *e = sb_json_get(r, "escalation");
+  if (e == NULL || e->type == SB_JSON_NULL)
+    return SB_OK;
+  if (e->type != SB_JSON_OBJECT)
+    return fail(l, "'escalation' must be a mapping");
+  if (check_keys(l, e, "escalation", keys) != SB_OK)
+    return SB_ERROR;
+  const sb_json_t *ladder = sb_json_get(e, "ladder");
+  if (ladder != NULL && ladder->type != SB_JSON_NULL) {
+    if (ladder->type != SB_JSON_ARRAY || ladder->count == 0)
+      return fail(l, "'escalation.ladder' must be a list of model ids");
+    for (const sb_json_t *m = ladder->child; m != NULL; m = m->next)
+      if (m->type != SB_JSON_STRING)
+        return fail(l, "'escalation.ladder' must be a list of model ids");
+    l->cfg->escalation_ladder = ladder;
+  }
+  const sb_json_t *on = sb_json_get(e, "on");
+  if (on != NULL && on->type != SB_JSON_NULL) {
+    if (on->type != SB_JSON_ARRAY)
+      return fail(l, "'escalation.on' must be a list (error, length, "
+                     "invalid_tool_args, empty)");
+    l->cfg->escalation_on = SB_CLIMB_ERROR;
+    for (const sb_json_t *m = on->child; m != NULL; m = m->next) {
+      size_t i;
+      for (i = 0; i < SB_ARRAY_LEN(conds); i++)
+        if (m->type == SB_JSON_STRING &&
+            sb_slice_eq(sb_json_str_raw(m), sb_slice_z(conds[i].name)))
+          break;
+      if (i == SB_ARRAY_LEN(conds))
+        return fail(l, "'escalation.on': unknown condition (error, length, "
+                       "invalid_tool_args, empty)");
+      l->cfg->escalation_on |= conds[i].bit;
+    }
+  }
+  return SB_OK;
+}
+
+static sb_status_t get_retry(loader_t *l, const sb_json_t *obj,
+                             const char *where, sb_retry_policy_t *r)
+{
+  static const char *const keys[] = {"attempts", "base_ms", "max_ms",
+                                     "budget_ms", NULL};
+  const sb_json_t *v = sb_json_get(obj, "retry");
+  char path[200];
+  if (v == NULL || v->type == SB_JSON_NULL)
+    return SB_OK;
+  snprintf(path, sizeof(path), "%s%sretry", where, where[0] ? "." : "");
+  if (v->type != SB_JSON_OBJECT)
+    return fail(l, "'%s' must be a mapping", path);
+  if (check_keys(l, v, path, keys) != SB_OK ||
+      get_u32(l, v, "attempts", &r->attempts) != SB_OK ||
+      get_u32(l, v, "base_ms", &r->base_ms) != SB_OK ||
+      get_u32(l, v, "max_ms", &r->max_ms) != SB_OK ||
+      get_u32(l, v, "budget_ms", &r->budget_ms) != SB_OK)
+    return SB_ERROR;
+  if (r->attempts > 10)
+    return fail(l, "'%s.attempts' is at most 10", path);
+  return SB_OK;
 }
 
 static sb_status_t load_file(loader_t *l, const char *path)
@@ -430,7 +518,10 @@ static sb_status_t load_file(loader_t *l, const char *path)
       "listen", "workers", "database", "redis", "admin_key", "local_trust",
       "providers", "models", "max_header_bytes", "max_body_bytes",
       "request_timeout_ms", "idle_timeout_ms", "shutdown_grace_ms", "upstream",
-      "durable", "retention_days", "default_max_tokens", NULL};
+      "durable", "retention_days", "default_max_tokens", "retry", "health",
+      "escalation", NULL};
+  static const char *const health_keys[] = {
+      "breaker_failures", "breaker_cooldown_ms", "key_auth_cooldown_ms", NULL};
   static const char *const upstream_keys[] = {
       "connect_timeout_ms", "first_byte_timeout_ms", "idle_timeout_ms",
       "timeout_ms", "max_body_bytes", NULL};
@@ -498,6 +589,21 @@ static sb_status_t load_file(loader_t *l, const char *path)
         get_u32(l, up, "timeout_ms", &c->upstream_timeouts.total_ms) != SB_OK ||
         get_size(l, up, "max_body_bytes", &c->max_upstream_body_bytes) != SB_OK)
       return SB_ERROR;
+  }
+  if (get_retry(l, r, "", &c->retry) != SB_OK ||
+      get_escalation(l, r) != SB_OK)
+    return SB_ERROR;
+  const sb_json_t *hl = sb_json_get(r, "health");
+  if (hl != NULL && hl->type != SB_JSON_NULL) {
+    if (hl->type != SB_JSON_OBJECT)
+      return fail(l, "'health' must be a mapping");
+    if (check_keys(l, hl, "health", health_keys) != SB_OK ||
+        get_u32(l, hl, "breaker_failures", &c->breaker_failures) != SB_OK ||
+        get_u32(l, hl, "breaker_cooldown_ms", &c->breaker_cooldown_ms) != SB_OK ||
+        get_u32(l, hl, "key_auth_cooldown_ms", &c->key_auth_cooldown_ms) != SB_OK)
+      return SB_ERROR;
+    if (c->breaker_failures == 0)
+      return fail(l, "'health.breaker_failures' must be at least 1");
   }
   const sb_json_t *models = sb_json_get(r, "models");
   if (models != NULL && models->type != SB_JSON_NULL) {

@@ -10,11 +10,14 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <strings.h>
 #include <time.h>
 
+#include "switchboard/health.h"
 #include "switchboard/json_edit.h"
 #include "switchboard/ledger.h"
 #include "switchboard/log.h"
+#include "switchboard/schema.h"
 
 #define MAX_SSE_EVENT (8u << 20)
 #define MAX_CHUNK_OUT (16u << 20)
@@ -22,9 +25,43 @@
 static const char base62[] =
     "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
+/* The endpoints a call tries and where it is (docs/routing.md). */
+typedef struct sb_plan {
+  sb_candidate_t cands[SB_PLAN_MAX];
+  size_t n, cur;          /* candidates, the one being tried */
+  unsigned retries;       /* retries of the current candidate so far */
+  unsigned attempts;      /* upstream attempts of the call */
+  int key;                /* provider key of the current attempt, -1 none */
+  uint64_t deadline_ns;   /* no attempt starts after this; 0 = no budget */
+  uint64_t att_start_ns, att_first_ns;
+  uv_timer_t *timer;      /* backoff / next attempt; freed in its close cb */
+  bool in_attempt;        /* failures now are the attempt's, not the call's */
+  bool acquired;          /* took the endpoint's breaker */
+  /* request-level timeouts (X-Switchboard-*-Timeout-Ms), 0 = none */
+  uint32_t req_total_ms, req_first_ms, req_idle_ms;
+  /* cheap-first escalation: candidates' model_rank is the rung */
+  bool escalate;
+  bool holding;           /* a stream's chunks are held until output shows */
+  sb_slice_t held[64];    /* copies in the call's arena */
+  size_t n_held;
+  unsigned climbs;
+  int64_t discarded_pico; /* what the rungs that did not answer cost */
+} sb_plan_t;
+
+static void timer_free_cb(uv_handle_t *h)
+{
+  free(h);
+}
+
 static void call_cleanup(void *data)
 {
   sb_call_t *c = data;
+  if (c->plan != NULL && c->plan->timer != NULL) {
+    uv_timer_stop(c->plan->timer);
+    c->plan->timer->data = NULL;
+    uv_close((uv_handle_t *)c->plan->timer, timer_free_cb);
+    c->plan->timer = NULL;
+  }
   if (c->up != NULL) {
     sb_upstream_cancel(c->up);
     c->up = NULL;
@@ -172,6 +209,17 @@ static void record(sb_call_t *c, int status, const char *error)
   row.cancelled = c->cancelled;
   if (error != NULL)
     copy_slice(row.error, sizeof(row.error), sb_slice_z(error));
+  if (c->plan != NULL && c->plan->escalate && status == 200) {
+    const sb_plan_t *pl = c->plan;
+    row.rung = pl->cands[pl->cur].model_rank + 1;
+    row.escalation_pico = pl->discarded_pico;
+    /* the top rung: the plan's last model, at its first endpoint */
+    size_t top = pl->n - 1;
+    while (top > 0 &&
+           pl->cands[top - 1].model_rank == pl->cands[pl->n - 1].model_rank)
+      top--;
+    row.top_rung_pico = sb_cost_pico(&pl->cands[top].route.price, &c->usage);
+  }
   c->final_status = status;
   sb_call_settle(c, row.key_hash, sizeof(row.key_hash));
   if (c->gw->ledger != NULL)
@@ -206,19 +254,34 @@ static bool defer_until_committed(sb_call_t *c, sb_slice_t json)
                                   c->ledger_seq, committed_cb, c) == SB_OK;
 }
 
+static bool attempt_failed(sb_call_t *c, const sb_call_error_t *e);
+static void health_success(sb_call_t *c);
+static bool climb(sb_call_t *c, sb_slice_t json);
+static size_t next_rung(const sb_plan_t *pl);
+static bool climb_to_next(sb_call_t *c, const char *why, const char *detail);
+static bool stream_hold(sb_call_t *c, sb_slice_t json);
+static sb_status_t stream_flush(sb_call_t *c);
+static void escalation_head(sb_call_t *c);
+
 /* Before any byte reached the client. */
 static void finish_error(sb_call_t *c, const sb_call_error_t *e)
 {
   if (c->finished)
     return;
+  /* An attempt that failed before the client saw a byte: retry it, or
+   * fall back to the next endpoint, if any is left. */
+  if (attempt_failed(c, e))
+    return;
   c->finished = true;
   char msg[256];
   copy_slice(msg, sizeof(msg), e->message);
   /* A failed request is not billed; its row keeps whatever usage the
-   * provider reported. */
+   * provider reported ... */
   if (!c->usage_known)
     memset(&c->usage, 0, sizeof(c->usage));
-  c->cost_pico = 0;
+  /* ... except for escalation rungs that answered and were discarded:
+   * they were spent upstream. */
+  c->cost_pico = c->plan != NULL ? c->plan->discarded_pico : 0;
   snprintf(c->finish_reason, sizeof(c->finish_reason), "error");
   record(c, e->status, msg);
   c->sink->error(c, e);
@@ -244,10 +307,17 @@ void sb_call_respond(sb_call_t *c, sb_slice_t json)
 {
   if (c->finished)
     return;
+  if (climb(c, json))
+    return;
   c->finished = true;
   estimate_usage(c);
   compute_cost(c);
+  if (c->plan != NULL && c->plan->escalate) {
+    c->cost_pico += c->plan->discarded_pico;
+    escalation_head(c);
+  }
   c->t_first_token = sb_now_ns();
+  health_success(c);
   record(c, 200, NULL);
   if (defer_until_committed(c, json))
     return;
@@ -369,6 +439,7 @@ static void finish_stream(sb_call_t *c)
   sb_jw_obj_end(&w);
   if (sb_jw_status(&w) == SB_OK)
     c->sink->stream_chunk(c, sb_buf_slice(&c->out));
+  health_success(c);
   record(c, c->stream_failed ? c->stream_error_code : 200,
          c->stream_failed ? c->stream_error : NULL);
   if (defer_until_committed(c, SB_NULL_SLICE))
@@ -396,6 +467,12 @@ static void finish_cancelled(sb_call_t *c)
 
 sb_status_t sb_call_emit_chunk(sb_call_t *c, sb_slice_t json)
 {
+  if (!c->committed && c->plan != NULL && c->plan->holding) {
+    if (stream_hold(c, json))
+      return SB_OK;
+    if (stream_flush(c) != SB_OK)
+      return SB_ERROR;
+  }
   if (!c->committed) {
     c->committed = true;
     c->t_first_token = sb_now_ns();
@@ -447,6 +524,8 @@ static sb_status_t on_data(sb_upstream_t *u, void *data, const char *p,
   (void)u;
   if (c->finished || c->x->aborted)
     return SB_ERROR;
+  if (c->plan != NULL && c->plan->att_first_ns == 0)
+    c->plan->att_first_ns = sb_now_ns();
   if (!c->up_sse) {
     if (sb_buf_append(&c->up_resp, p, n) != SB_OK)
       return SB_ERROR;
@@ -556,6 +635,17 @@ static void on_done(sb_upstream_t *u, void *data,
     if (!c->stream_failed && !c->saw_done && !c->saw_finish)
       sb_call_stream_error(c, 502, SB_SLICE_LIT(
           "the provider's stream ended before the response was complete"));
+    if (!c->stream_failed && !c->committed && c->plan != NULL &&
+        c->plan->holding) {
+      /* An escalating stream that ended without any output: climb, or
+       * hand over what was held. */
+      if (climb_to_next(c, "empty", ""))
+        return;
+      if (stream_flush(c) != SB_OK) {
+        finish_cancelled(c);
+        return;
+      }
+    }
     if (c->stream_failed && !c->committed) {
       /* Nothing reached the client yet: a plain error response. */
       memset(&e, 0, sizeof(e));
@@ -621,56 +711,445 @@ static void on_drain(sb_http_exchange_t *x)
     sb_upstream_resume(c->up);
 }
 
-/* ---- start -------------------------------------------------------------- */
+/* ---- attempts: retries and fallbacks (docs/routing.md) ----------------- */
 
-void sb_call_start(sb_call_t *c)
+static void start_attempt(sb_call_t *c);
+
+static int64_t now_wall(void)
 {
-  char msg[512];
-  if (c->requested_model.len == 0) {
-    sb_call_fail(c, 400, "invalid_request", "'model' is required");
+  return sb_wall_ms();
+}
+
+static void health_success(sb_call_t *c)
+{
+  sb_plan_t *pl = c->plan;
+  if (pl == NULL || !pl->acquired)
     return;
+  pl->acquired = false;
+  uint64_t now = sb_now_ns();
+  double lat = (double)(now - pl->att_start_ns) / 1e6;
+  double ttft = pl->att_first_ns != 0
+                    ? (double)(pl->att_first_ns - pl->att_start_ns) / 1e6
+                    : lat;
+  sb_health_report(c->gw->health, pl->cands[pl->cur].slot, !c->stream_failed,
+                   now_wall(), lat, ttft,
+                   c->usage_known ? c->usage.completion : 0);
+}
+
+static void retry_timer_cb(uv_timer_t *t)
+{
+  sb_call_t *c = t->data;
+  if (c == NULL || c->finished)
+    return;
+  start_attempt(c);
+}
+
+static bool schedule_attempt(sb_call_t *c, uint32_t delay_ms)
+{
+  sb_plan_t *pl = c->plan;
+  if (pl->timer == NULL) {
+    pl->timer = malloc(sizeof(*pl->timer));
+    if (pl->timer == NULL)
+      return false;
+    if (uv_timer_init(&c->worker->loop, pl->timer) != 0) {
+      free(pl->timer);
+      pl->timer = NULL;
+      return false;
+    }
   }
-  switch (sb_route(c->gw, c->requested_model, &c->route)) {
-  case SB_ROUTE_OK:
-    break;
-  case SB_ROUTE_UNKNOWN_MODEL:
-    snprintf(msg, sizeof(msg),
-             "model '%.*s' is not in the catalog and its prefix names no "
-             "configured provider",
-             (int)SB_MIN(c->requested_model.len, 200), c->requested_model.ptr);
-    sb_call_fail(c, 404, "not_found", msg);
-    return;
-  case SB_ROUTE_NO_PROVIDER:
-    snprintf(msg, sizeof(msg),
-             "no configured provider serves model '%.*s'; configure one of "
-             "its providers (see GET /api/v1/models)",
-             (int)SB_MIN(c->requested_model.len, 200), c->requested_model.ptr);
-    sb_call_fail(c, 503, "provider_unavailable", msg);
-    return;
-  case SB_ROUTE_UNSUPPORTED:
-    snprintf(msg, sizeof(msg),
-             "model '%.*s' is served only by providers whose API format this "
-             "build does not speak yet",
-             (int)SB_MIN(c->requested_model.len, 200), c->requested_model.ptr);
-    sb_call_fail(c, 503, "provider_unavailable", msg);
-    return;
+  pl->timer->data = c;
+  return uv_timer_start(pl->timer, retry_timer_cb, delay_ms, 0) == 0;
+}
+
+/* Returns true when the failure was taken over (a retry or a fallback is
+ * scheduled); false when the call should fail with `e` now. */
+static bool attempt_failed(sb_call_t *c, const sb_call_error_t *e)
+{
+  sb_plan_t *pl = c->plan;
+  if (pl == NULL || !pl->in_attempt || c->committed || c->x->aborted)
+    return false;
+  pl->in_attempt = false;
+  if (c->up != NULL) {
+    sb_upstream_cancel(c->up);
+    c->up = NULL;
   }
-  if (sb_call_admit(c) != SB_OK)
+  const sb_candidate_t *cand = &pl->cands[pl->cur];
+  const sb_provider_t *p = cand->route.provider;
+  long us = e->upstream_status;
+  /* Transport failures (no HTTP status) and server-side statuses count
+   * against the endpoint; a 4xx about the request does not, nor does a
+   * 429 (throttling is the key's state, not the endpoint's health). */
+  bool transport = us == 0 && (e->status == 408 || e->status == 502);
+  bool endpoint_fault = transport || (sb_retry_status(us) && us != 429);
+  int64_t now = now_wall();
+  uint32_t ra_ms = 0;
+  if (e->retry_after.len > 0 &&
+      sb_retry_after_parse(e->retry_after, &ra_ms) != SB_OK)
+    ra_ms = 0;
+  if (pl->acquired) {
+    pl->acquired = false;
+    if (us == 429)
+      sb_health_release(c->gw->health, cand->slot);
+    else
+      sb_health_report(c->gw->health, cand->slot, !endpoint_fault, now, 0, 0,
+                       0);
+  }
+  if (us != 0)
+    sb_health_key_result(c->gw->health, p, pl->key, us, ra_ms, now);
+  uint64_t tnow = sb_now_ns();
+  bool in_budget = pl->deadline_ns == 0 || tnow < pl->deadline_ns;
+  /* A key the provider refused or throttled, and another key is free: the
+   * same endpoint at once with that key. */
+  bool other_key = p->n_keys > 1 &&
+                   sb_health_key_until(c->gw->health, p,
+                                       sb_health_pick_key(c->gw->health, p,
+                                                          now)) <= now;
+  bool key_refused =
+      (us == 401 || us == 402 || us == 403 || us == 429) && other_key;
+  if (in_budget && (key_refused || transport || sb_retry_status(us)) &&
+      pl->retries < (key_refused ? p->n_keys : p->retry.attempts)) {
+    uint32_t d = key_refused ? 0
+                             : sb_retry_backoff_ms(&p->retry, pl->retries,
+                                                   ra_ms,
+                                                   sb_worker_rand(c->worker));
+    if (d != UINT32_MAX &&
+        (pl->deadline_ns == 0 ||
+         tnow + (uint64_t)d * 1000000u < pl->deadline_ns)) {
+      pl->retries++;
+      SB_DEBUG("call %s: retry %u of %s in %u ms", c->id, pl->retries, p->name,
+               d);
+      if (schedule_attempt(c, d))
+        return true;
+    }
+  }
+  if (in_budget && pl->cur + 1 < pl->n) {
+    pl->cur++;
+    pl->retries = 0;
+    SB_DEBUG("call %s: falling back to %s", c->id,
+             pl->cands[pl->cur].route.provider->name);
+    if (schedule_attempt(c, 0))
+      return true;
+  }
+  return false;
+}
+
+/* Where the next attempt goes: the current candidate unless its breaker is
+ * open and a later one's is not. */
+static void choose_candidate(sb_call_t *c)
+{
+  sb_plan_t *pl = c->plan;
+  int64_t now = now_wall();
+  for (size_t i = pl->cur; i < pl->n; i++) {
+    if (sb_health_acquire(c->gw->health, pl->cands[i].slot, now)) {
+      if (i != pl->cur) {
+        pl->cur = i;
+        pl->retries = 0;
+      }
+      pl->acquired = true;
+      return;
+    }
+  }
+  /* Every breaker left is open: try the current one anyway (its outcome
+   * still counts: a success closes it). */
+  pl->acquired = true;
+}
+
+/* ---- cheap-first escalation (docs/routing.md) ---------------------------- */
+
+/* The router id. Its ladder is the request's `models` or the config's
+ * escalation.ladder. TODO(issue 5): a client key's default ladder (keys
+ * have no field for it yet). */
+#define AUTO_MODEL "switchboard/auto"
+
+/* The tool's parameters schema in the request, by function name. */
+static const sb_json_t *tool_schema(const sb_call_t *c, sb_slice_t name)
+{
+  const sb_json_t *tools = c->req != NULL ? sb_json_get(c->req, "tools") : NULL;
+  if (!sb_json_is(tools, SB_JSON_ARRAY))
+    return NULL;
+  for (const sb_json_t *t = tools->child; t != NULL; t = t->next) {
+    const sb_json_t *fn = sb_json_get(t, "function");
+    const sb_json_t *n = sb_json_get(fn, "name");
+    if (sb_json_is(n, SB_JSON_STRING) && sb_slice_eq(sb_json_str_raw(n), name))
+      return sb_json_get(fn, "parameters");
+  }
+  return NULL;
+}
+
+/* Why this (OpenAI-shaped, non-stream) answer should climb, or NULL. */
+static const char *climb_reason(sb_call_t *c, sb_slice_t json, uint32_t on,
+                                char *detail, size_t cap)
+{
+  const char *why = NULL;
+  sb_arena_t a;
+  sb_json_t *root;
+  sb_arena_init(&a, 16 * 1024, 64u << 20);
+  if (sb_json_parse(&a, json.ptr, json.len, 0, &root, NULL) != SB_OK)
+    goto out;
+  const sb_json_t *ch = sb_json_get(root, "choices");
+  const sb_json_t *choice = sb_json_is(ch, SB_JSON_ARRAY) ? ch->child : NULL;
+  if (choice == NULL)
+    goto out;
+  const sb_json_t *fr = sb_json_get(choice, "finish_reason");
+  const sb_json_t *msg = sb_json_get(choice, "message");
+  const sb_json_t *calls = sb_json_get(msg, "tool_calls");
+  const sb_json_t *content = sb_json_get(msg, "content");
+  bool has_calls = sb_json_is(calls, SB_JSON_ARRAY) && calls->count > 0;
+  if ((on & SB_CLIMB_LENGTH) && sb_json_is(fr, SB_JSON_STRING) &&
+      SB_SLICE_IS(sb_json_str_raw(fr), "length")) {
+    why = "length";
+    goto out;
+  }
+  if ((on & SB_CLIMB_TOOL_ARGS) && has_calls) {
+    for (const sb_json_t *tc = calls->child; tc != NULL; tc = tc->next) {
+      const sb_json_t *fn = sb_json_get(tc, "function");
+      const sb_json_t *name = sb_json_get(fn, "name");
+      const sb_json_t *args = sb_json_get(fn, "arguments");
+      sb_slice_t text;
+      sb_json_t *parsed;
+      if (!sb_json_is(args, SB_JSON_STRING) ||
+          sb_json_string(&a, args, &text) != SB_OK ||
+          sb_json_parse(&a, text.ptr != NULL ? text.ptr : "", text.len, 0,
+                        &parsed, NULL) != SB_OK) {
+        snprintf(detail, cap, "tool arguments are not valid JSON");
+        why = "invalid_tool_args";
+        goto out;
+      }
+      const sb_json_t *schema =
+          sb_json_is(name, SB_JSON_STRING)
+              ? tool_schema(c, sb_json_str_raw(name))
+              : NULL;
+      if (schema != NULL && !sb_schema_check(schema, parsed, detail, cap)) {
+        why = "invalid_tool_args";
+        goto out;
+      }
+    }
+  }
+  if ((on & SB_CLIMB_EMPTY) && !has_calls) {
+    sb_slice_t text = SB_NULL_SLICE;
+    if (sb_json_is(content, SB_JSON_STRING))
+      text = sb_slice_trim(sb_json_str_raw(content));
+    if (text.len == 0)
+      why = "empty";
+  }
+out:
+  sb_arena_destroy(&a);
+  return why;
+}
+
+/* A non-stream answer that meets a climbing condition, with a stronger
+ * rung left: bill what it cost and go up. True when the call goes on. */
+static bool climb(sb_call_t *c, sb_slice_t json)
+{
+  sb_plan_t *pl = c->plan;
+  if (pl == NULL || !pl->escalate || c->stream || !pl->in_attempt ||
+      next_rung(pl) >= pl->n)
+    return false;
+  char detail[256] = "";
+  const char *why = climb_reason(c, json, c->gw->config->escalation_on, detail,
+                                 sizeof(detail));
+  if (why == NULL)
+    return false;
+  return climb_to_next(c, why, detail);
+}
+
+/* The index of the first candidate of the next rung, or pl->n. */
+static size_t next_rung(const sb_plan_t *pl)
+{
+  unsigned rung = pl->cands[pl->cur].model_rank;
+  size_t next = pl->cur + 1;
+  while (next < pl->n && pl->cands[next].model_rank <= rung)
+    next++;
+  return next;
+}
+
+static bool climb_to_next(sb_call_t *c, const char *why, const char *detail)
+{
+  sb_plan_t *pl = c->plan;
+  if (pl == NULL || !pl->escalate || !pl->in_attempt || c->committed)
+    return false;
+  unsigned rung = pl->cands[pl->cur].model_rank;
+  size_t next = next_rung(pl);
+  if (next >= pl->n)
+    return false;
+  estimate_usage(c);
+  compute_cost(c);
+  pl->discarded_pico += c->cost_pico;
+  health_success(c);
+  SB_INFO("call %s: rung %u (%.*s) answered with %s%s%s; climbing", c->id,
+          rung + 1, (int)c->route.model_id.len, c->route.model_id.ptr, why,
+          detail[0] ? ": " : "", detail);
+  pl->in_attempt = false;
+  if (c->up != NULL) {
+    sb_upstream_cancel(c->up);
+    c->up = NULL;
+  }
+  pl->cur = next;
+  pl->retries = 0;
+  pl->climbs++;
+  if (!schedule_attempt(c, 0))
+    return false;
+  return true;
+}
+
+/* Does this chunk carry output: content that is not blank, a tool call, or
+ * reasoning (held back no longer: it is the answer under way)? */
+static bool chunk_has_output(sb_slice_t json)
+{
+  sb_arena_t a;
+  sb_json_t *root;
+  bool out = true; /* unreadable: do not hold it back */
+  sb_arena_init(&a, 4096, 16u << 20);
+  if (sb_json_parse(&a, json.ptr, json.len, 0, &root, NULL) == SB_OK) {
+    const sb_json_t *ch = sb_json_get(root, "choices");
+    const sb_json_t *d = sb_json_is(ch, SB_JSON_ARRAY) && ch->child != NULL
+                             ? sb_json_get(ch->child, "delta")
+                             : NULL;
+    const sb_json_t *content = sb_json_get(d, "content");
+    out = (sb_json_is(content, SB_JSON_STRING) &&
+           sb_slice_trim(sb_json_str_raw(content)).len > 0) ||
+          sb_json_truthy(sb_json_get(d, "tool_calls")) ||
+          sb_json_is(sb_json_get(d, "reasoning"), SB_JSON_STRING);
+  }
+  sb_arena_destroy(&a);
+  return out;
+}
+
+/* An escalating stream holds its chunks until the first output, so that
+ * an empty answer can still climb. True when `json` was held. */
+static bool stream_hold(sb_call_t *c, sb_slice_t json)
+{
+  sb_plan_t *pl = c->plan;
+  if (pl->n_held >= SB_ARRAY_LEN(pl->held) || chunk_has_output(json))
+    return false;
+  sb_slice_t copy = sb_arena_slice_dup(c->arena, json);
+  if (copy.ptr == NULL)
+    return false;
+  pl->held[pl->n_held++] = copy;
+  return true;
+}
+
+/* Stop holding: what was held goes to the client (committing the stream). */
+static sb_status_t stream_flush(sb_call_t *c)
+{
+  sb_plan_t *pl = c->plan;
+  pl->holding = false;
+  size_t n = pl->n_held;
+  pl->n_held = 0;
+  for (size_t i = 0; i < n; i++)
+    if (sb_call_emit_chunk(c, pl->held[i]) == SB_ERROR)
+      return SB_ERROR;
+  return SB_OK;
+}
+
+/* X-Switchboard-Rung (1 = the cheapest) and what the rungs below it cost. */
+static void escalation_head(sb_call_t *c)
+{
+  sb_plan_t *pl = c->plan;
+  char cost[40];
+  sb_cost_format(pl->discarded_pico, cost, sizeof(cost));
+  const char *h = sb_arena_printf(
+      c->arena, "X-Switchboard-Rung: %u\r\nX-Switchboard-Escalation-Cost: %s\r\n",
+      pl->cands[pl->cur].model_rank + 1, cost);
+  if (h != NULL)
+    c->x->extra_head = sb_slice_z(h);
+}
+
+static void reset_attempt(sb_call_t *c)
+{
+  sb_buf_reset(&c->up_body);
+  sb_buf_reset(&c->up_resp);
+  sb_buf_reset(&c->out);
+  sb_sse_reset(&c->sse);
+  sb_arena_reset(&c->scratch);
+  c->n_up_headers = 0;
+  c->up_status = 0;
+  c->up_sse = false;
+  c->up_head_seen = false;
+  c->retry_after[0] = '\0';
+  c->codec_state = NULL;
+  c->codec_error = NULL;
+  c->saw_done = false;
+  c->saw_finish = false;
+  c->stream_failed = false;
+  c->stream_error_code = 0;
+  c->stream_error[0] = '\0';
+  c->chunks = 0;
+  c->content_bytes = 0;
+  memset(&c->usage, 0, sizeof(c->usage));
+  c->usage_known = false;
+  c->usage_json = SB_NULL_SLICE;
+  c->finish_reason[0] = '\0';
+  c->native_finish_reason[0] = '\0';
+}
+
+/* The provider key of this attempt replaces whatever key the request
+ * builder wrote (rotation, keys set aside). */
+static void apply_key(sb_call_t *c)
+{
+  sb_plan_t *pl = c->plan;
+  const sb_provider_t *p = c->route.provider;
+  pl->key = sb_health_pick_key(c->gw->health, p, now_wall());
+  if (pl->key < 0 || p->n_keys < 2 || p->auth_header == NULL)
     return;
-  c->j_id = quote(c, sb_slice_z(c->id));
+  for (size_t i = 0; i < c->n_up_headers; i++)
+    if (c->up_headers[i].name != NULL &&
+        strcasecmp(c->up_headers[i].name, p->auth_header) == 0) {
+      const char *v = sb_arena_printf(
+          c->arena, "%s%s", p->auth_prefix != NULL ? p->auth_prefix : "",
+          p->keys[pl->key]);
+      if (v != NULL)
+        c->up_headers[i].value = v;
+    }
+}
+
+static void start_attempt(sb_call_t *c)
+{
+  sb_plan_t *pl = c->plan;
+  if (c->finished)
+    return;
+  if (pl->attempts > 0)
+    reset_attempt(c);
+  choose_candidate(c);
+  pl->attempts++;
+  pl->in_attempt = true;
+  pl->att_start_ns = sb_now_ns();
+  pl->att_first_ns = 0;
+  c->route = pl->cands[pl->cur].route;
+  pl->n_held = 0;
+  pl->holding = false;
+  if (pl->escalate) {
+    escalation_head(c); /* a stream's head goes with the first chunk */
+    pl->holding = c->stream &&
+                  (c->gw->config->escalation_on & SB_CLIMB_EMPTY) != 0 &&
+                  next_rung(pl) < pl->n;
+  }
   c->j_model = quote(c, c->route.model_id);
   c->j_provider = quote(c, sb_slice_z(c->route.provider->display_name));
-  char created[24];
-  int cl = snprintf(created, sizeof(created), "%lld", (long long)c->created);
-  c->j_created = sb_arena_slice_dup(c->arena, sb_slice(created, (size_t)cl));
-  if (c->j_id.ptr == NULL || c->j_model.ptr == NULL ||
-      c->j_provider.ptr == NULL || c->j_created.ptr == NULL) {
+  if (c->j_model.ptr == NULL || c->j_provider.ptr == NULL) {
+    pl->in_attempt = false;
     sb_call_fail(c, 500, "server", "out of memory");
     return;
   }
   sb_upstream_request_t r;
   memset(&r, 0, sizeof(r));
   r.timeouts = c->route.provider->timeouts;
+  /* A request may only shorten its provider's timeouts; the total is what
+   * is left of the request's own. */
+  if (pl->req_first_ms > 0 &&
+      (r.timeouts.first_byte_ms == 0 || pl->req_first_ms < r.timeouts.first_byte_ms))
+    r.timeouts.first_byte_ms = pl->req_first_ms;
+  if (pl->req_idle_ms > 0 &&
+      (r.timeouts.idle_ms == 0 || pl->req_idle_ms < r.timeouts.idle_ms))
+    r.timeouts.idle_ms = pl->req_idle_ms;
+  if (pl->req_total_ms > 0) {
+    uint64_t spent = (pl->att_start_ns - c->t_start) / 1000000u;
+    uint32_t left = spent < pl->req_total_ms
+                        ? (uint32_t)(pl->req_total_ms - spent)
+                        : 1;
+    if (r.timeouts.total_ms == 0 || left < r.timeouts.total_ms)
+      r.timeouts.total_ms = left;
+  }
   sb_status_t rc = c->build_request != NULL
                        ? c->build_request(c, &r)
                        : c->route.provider->codec->chat_request(c, &r);
@@ -686,8 +1165,196 @@ void sb_call_start(sb_call_t *c)
                      : "the request could not be translated for the provider");
     return;
   }
+  apply_key(c);
   c->up = sb_upstream_start(c->worker->upstream, &r, &upstream_cbs, c);
   if (c->up == NULL)
     sb_call_fail(c, 502, "provider_unavailable",
                  "the upstream request could not be started");
+}
+
+/* ---- start -------------------------------------------------------------- */
+
+/* The model ids to try: `model` then `models` (OpenRouter's fallbacks),
+ * without repeats, routing suffixes stripped into the preferences. */
+static size_t model_ids(sb_call_t *c, sb_prefs_t *prefs, sb_slice_t *ids,
+                        const char **err)
+{
+  size_t n = 0;
+  sb_slice_t m = c->requested_model;
+  sb_prefs_suffix(&m, prefs);
+  bool autom = SB_SLICE_IS(m, AUTO_MODEL);
+  if (autom)
+    c->plan->escalate = true;
+  else
+    ids[n++] = m;
+  const sb_json_t *list = c->req != NULL ? sb_json_get(c->req, "models")
+                                         : NULL;
+  if (autom && (list == NULL || list->type == SB_JSON_NULL))
+    list = c->gw->config->escalation_ladder;
+  if (autom && list == NULL) {
+    *err = "'switchboard/auto' needs a ladder of models, cheap first: the "
+           "request's 'models' or the config's escalation.ladder";
+    return 0;
+  }
+  if (list == NULL || list->type == SB_JSON_NULL)
+    return n;
+  if (list->type != SB_JSON_ARRAY) {
+    *err = "'models' must be a list of model ids";
+    return 0;
+  }
+  for (const sb_json_t *e = list->child; e != NULL; e = e->next) {
+    if (e->type != SB_JSON_STRING) {
+      *err = "'models' must be a list of model ids";
+      return 0;
+    }
+    sb_slice_t id;
+    if (sb_json_string(c->arena, e, &id) != SB_OK) {
+      *err = "'models' holds an invalid string";
+      return 0;
+    }
+    sb_prefs_suffix(&id, prefs);
+    bool dup = false;
+    for (size_t i = 0; i < n && !dup; i++)
+      dup = sb_slice_eq(ids[i], id);
+    if (!dup && id.len > 0 && n < SB_MODELS_MAX &&
+        !SB_SLICE_IS(id, AUTO_MODEL))
+      ids[n++] = id;
+  }
+  if (n == 0)
+    *err = "'models' names no model";
+  return n;
+}
+
+/* X-Switchboard-Timeout-Ms and friends: a number of milliseconds. */
+static sb_status_t header_ms(sb_call_t *c, sb_slice_t v, const char *name,
+                             uint32_t *out)
+{
+  uint64_t n;
+  if (v.ptr == NULL)
+    return SB_OK;
+  if (sb_slice_to_u64(sb_slice_trim(v), 24u * 3600u * 1000u, &n) != SB_OK ||
+      n == 0) {
+    char msg[160];
+    snprintf(msg, sizeof(msg), "%s must be a number of milliseconds (1 to "
+             "86400000)", name);
+    sb_call_fail(c, 400, "invalid_request", msg);
+    return SB_ERROR;
+  }
+  *out = (uint32_t)n;
+  return SB_OK;
+}
+
+void sb_call_start(sb_call_t *c)
+{
+  char msg[512];
+  if (c->requested_model.len == 0) {
+    sb_call_fail(c, 400, "invalid_request", "'model' is required");
+    return;
+  }
+  sb_plan_t *pl = sb_arena_calloc(c->arena, sizeof(*pl));
+  if (pl == NULL) {
+    sb_call_fail(c, 500, "server", "out of memory");
+    return;
+  }
+  if (header_ms(c, SB_HTTP_HEADER(&c->x->req, "x-switchboard-timeout-ms"),
+                "X-Switchboard-Timeout-Ms", &pl->req_total_ms) != SB_OK ||
+      header_ms(c,
+                SB_HTTP_HEADER(&c->x->req, "x-switchboard-first-token-timeout-ms"),
+                "X-Switchboard-First-Token-Timeout-Ms",
+                &pl->req_first_ms) != SB_OK ||
+      header_ms(c, SB_HTTP_HEADER(&c->x->req, "x-switchboard-idle-timeout-ms"),
+                "X-Switchboard-Idle-Timeout-Ms", &pl->req_idle_ms) != SB_OK)
+    return;
+  sb_prefs_t prefs;
+  const char *perr = NULL;
+  if (sb_prefs_parse(c->req != NULL ? sb_json_get(c->req, "provider") : NULL,
+                     &prefs, &perr) != SB_OK) {
+    sb_call_fail(c, 400, "invalid_request", perr);
+    return;
+  }
+  sb_slice_t ids[SB_MODELS_MAX];
+  c->plan = pl; /* model_ids marks escalation */
+  size_t n_ids = model_ids(c, &prefs, ids, &perr);
+  c->plan = NULL;
+  if (n_ids == 0) {
+    sb_call_fail(c, 400, "invalid_request", perr);
+    return;
+  }
+  sb_route_status_t why;
+  pl->n = sb_route_plan(c->gw, ids, n_ids, &prefs, c->req, now_wall(),
+                        pl->cands, SB_PLAN_MAX, &why);
+  if (pl->n > 0 && c->build_request != NULL) {
+    /* Endpoints with their own request builder (embeddings, Messages)
+     * chose it for the first endpoint's wire format: keep to that one. */
+    size_t k = 1;
+    for (size_t i = 1; i < pl->n; i++)
+      if (strcmp(pl->cands[i].route.provider->format,
+                 pl->cands[0].route.provider->format) == 0)
+        pl->cands[k++] = pl->cands[i];
+    pl->n = k;
+  }
+  if (pl->n == 0) {
+    switch (why) {
+    case SB_ROUTE_OK:
+    case SB_ROUTE_UNKNOWN_MODEL:
+      snprintf(msg, sizeof(msg),
+               "model '%.*s' is not in the catalog and its prefix names no "
+               "configured provider",
+               (int)SB_MIN(c->requested_model.len, 200), c->requested_model.ptr);
+      sb_call_fail(c, 404, "not_found", msg);
+      return;
+    case SB_ROUTE_NO_PROVIDER:
+      snprintf(msg, sizeof(msg),
+               "no configured provider serves model '%.*s'%s; configure one of "
+               "its providers (see GET /api/v1/models)",
+               (int)SB_MIN(c->requested_model.len, 200), c->requested_model.ptr,
+               prefs.n_only + prefs.n_ignore > 0 || prefs.has_max_prompt ||
+                       prefs.has_max_completion || prefs.require_parameters
+                   ? " within the request's provider preferences"
+                   : "");
+      sb_call_fail(c, prefs.n_only + prefs.n_ignore > 0 ? 404 : 503,
+                   prefs.n_only + prefs.n_ignore > 0 ? "not_found"
+                                                     : "provider_unavailable",
+                   msg);
+      return;
+    case SB_ROUTE_UNSUPPORTED:
+      snprintf(msg, sizeof(msg),
+               "model '%.*s' is served only by providers whose API format this "
+               "build does not speak yet",
+               (int)SB_MIN(c->requested_model.len, 200), c->requested_model.ptr);
+      sb_call_fail(c, 503, "provider_unavailable", msg);
+      return;
+    }
+  }
+  /* Admission reserves the worst case over every endpoint the call may
+   * end up using; settlement bills the one that answered. */
+  c->route = pl->cands[0].route;
+  for (size_t i = 1; i < pl->n; i++) {
+    const sb_price_t *q = &pl->cands[i].route.price;
+    sb_price_t *m = &c->route.price;
+    m->prompt = SB_MAX(m->prompt, q->prompt);
+    m->completion = SB_MAX(m->completion, q->completion);
+    m->request = SB_MAX(m->request, q->request);
+    if (q->has_reasoning) {
+      m->reasoning = SB_MAX(m->reasoning, q->reasoning);
+      m->has_reasoning = true;
+    }
+  }
+  if (sb_call_admit(c) != SB_OK)
+    return;
+  c->plan = pl;
+  pl->key = -1;
+  uint32_t budget = c->gw->config->retry.budget_ms;
+  if (pl->req_total_ms > 0 && (budget == 0 || pl->req_total_ms < budget))
+    budget = pl->req_total_ms;
+  pl->deadline_ns = budget > 0 ? c->t_start + (uint64_t)budget * 1000000u : 0;
+  c->j_id = quote(c, sb_slice_z(c->id));
+  char created[24];
+  int cl = snprintf(created, sizeof(created), "%lld", (long long)c->created);
+  c->j_created = sb_arena_slice_dup(c->arena, sb_slice(created, (size_t)cl));
+  if (c->j_id.ptr == NULL || c->j_created.ptr == NULL) {
+    sb_call_fail(c, 500, "server", "out of memory");
+    return;
+  }
+  start_attempt(c);
 }

@@ -212,6 +212,9 @@ sb_status_t sb_catalog_load(sb_catalog_t *cat, const sb_config_t *cfg,
   }
   if (index_build(cat) != SB_OK)
     return fail(err, errlen, "out of memory");
+  for (size_t i = 0; i < cat->n_models; i++)
+    for (size_t j = 0; j < cat->models[i].n_endpoints; j++)
+      cat->models[i].endpoints[j].slot = (uint32_t)cat->n_endpoints++;
   return SB_OK;
 }
 

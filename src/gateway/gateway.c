@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "switchboard/api.h"
+#include "switchboard/health.h"
 #include "switchboard/ledger.h"
 #include "switchboard/skills.h"
 
@@ -16,6 +17,17 @@ sb_status_t sb_gateway_open(sb_gateway_t *gw, sb_config_t *cfg, char *err,
   gw->started_ms = sb_wall_ms();
   if (sb_catalog_load(&gw->catalog, cfg, err, errlen) != SB_OK)
     return SB_ERROR;
+  gw->health = sb_health_new(cfg, gw->catalog.n_endpoints);
+  if (gw->health == NULL) {
+    snprintf(err, errlen, "out of memory");
+    return SB_ERROR;
+  }
+  for (size_t i = 0; i < gw->catalog.n_models; i++) {
+    const sb_model_t *m = &gw->catalog.models[i];
+    for (size_t j = 0; j < m->n_endpoints; j++)
+      sb_health_set_label(gw->health, m->endpoints[j].slot, m->id,
+                          m->endpoints[j].provider_name);
+  }
   gw->skills = sb_skills_load(err, errlen);
   if (gw->skills == NULL)
     return SB_ERROR;
@@ -37,6 +49,8 @@ void sb_gateway_close(sb_gateway_t *gw)
   sb_skills_free(gw->skills);
   gw->skills = NULL;
   sb_catalog_free(&gw->catalog);
+  sb_health_free(gw->health);
+  gw->health = NULL;
   free(gw->workers);
   gw->workers = NULL;
 }

@@ -289,8 +289,12 @@ static sb_upstream_result_t map_curl_error(sb_upstream_t *u, CURLcode rc)
     double ct = 0;
     curl_easy_getinfo(u->easy, CURLINFO_CONNECT_TIME, &ct);
     curl_easy_getinfo(u->easy, CURLINFO_HTTP_CONNECTCODE, &connect_code);
-    return ct == 0 && !u->head_done ? SB_UP_TIMEOUT_CONNECT
-                                    : SB_UP_TIMEOUT_TOTAL;
+    /* A reused connection has no connect time: it is connected once the
+     * request was on its way (pre-transfer time). */
+    double pt = 0;
+    curl_easy_getinfo(u->easy, CURLINFO_PRETRANSFER_TIME, &pt);
+    return ct == 0 && pt == 0 && !u->head_done ? SB_UP_TIMEOUT_CONNECT
+                                               : SB_UP_TIMEOUT_TOTAL;
   }
   case CURLE_PARTIAL_FILE:
   case CURLE_RECV_ERROR:

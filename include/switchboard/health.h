@@ -1,0 +1,144 @@
+/*
+ * Endpoint health, circuit breakers, provider key rotation and retry
+ * backoff (docs/routing.md).
+ *
+ * One sb_health_t per gateway, built after the catalog and shared by every
+ * worker thread. Each endpoint (a catalog model's provider endpoint, or a
+ * provider as a whole for pass-through ids) has a slot with its own mutex:
+ * a request takes it twice (choosing, reporting) for a few dozen
+ * nanoseconds, never across I/O. Key states are single atomics.
+ */
+#ifndef SWITCHBOARD_HEALTH_H
+#define SWITCHBOARD_HEALTH_H
+
+#include <stdatomic.h>
+#include <uv.h>
+
+#include "switchboard/common.h"
+#include "switchboard/config.h"
+#include "switchboard/provider.h"
+
+/* ---- retry backoff (pure) ---------------------------------------------- */
+
+/* The wait before retry number `retry` (0 for the first retry): exponential
+ * from base_ms, capped at max_ms, with "equal jitter" (half fixed, half
+ * drawn from `rnd`). A Retry-After from the upstream (`retry_after_ms`,
+ * 0 = none) is honoured when it is longer, but never beyond max_ms:
+ * returns UINT32_MAX when the upstream asks for more than that (the caller
+ * should not retry this endpoint). */
+uint32_t sb_retry_backoff_ms(const sb_retry_policy_t *p, unsigned retry,
+                             uint32_t retry_after_ms, uint64_t rnd);
+
+/* Retry-After as seconds (possibly fractional, "1.5"); SB_ERROR when it is
+ * not a number (HTTP dates are not honoured). Capped at one day. */
+sb_status_t sb_retry_after_parse(sb_slice_t v, uint32_t *ms);
+
+/* Upstream HTTP statuses worth retrying on the same endpoint. */
+bool sb_retry_status(long status);
+
+/* ---- circuit breaker (pure; the caller holds the slot's lock) ---------- */
+
+typedef enum {
+  SB_BREAKER_CLOSED = 0,
+  SB_BREAKER_OPEN,
+  SB_BREAKER_HALF_OPEN
+} sb_breaker_state_t;
+
+typedef struct {
+  sb_breaker_state_t state;
+  uint32_t consecutive; /* failures in a row */
+  int64_t opened_ms;    /* when it last opened */
+  bool probing;         /* half-open: the one probe is in flight */
+} sb_breaker_t;
+
+/* Could a request go to this endpoint now (without taking the probe)? */
+bool sb_breaker_usable(const sb_breaker_t *b, int64_t now_ms,
+                       uint32_t cooldown_ms);
+/* A request is going: false when the breaker is open (or its half-open
+ * probe is taken). Takes the probe when the cooldown is over. */
+bool sb_breaker_acquire(sb_breaker_t *b, int64_t now_ms, uint32_t cooldown_ms);
+/* The outcome of a request that acquired. */
+void sb_breaker_record(sb_breaker_t *b, bool ok, int64_t now_ms,
+                       uint32_t threshold);
+
+/* ---- health table -------------------------------------------------------- */
+
+#define SB_HEALTH_MINUTES 30
+
+typedef struct {
+  uv_mutex_t lock;
+  char label[128];    /* "model via provider", for the log */
+  sb_breaker_t breaker;
+  bool seeded;        /* the averages hold at least one sample */
+  double latency_ms;  /* EWMA of the whole attempt */
+  double ttft_ms;     /* EWMA of the time to the first body byte */
+  double tps;         /* EWMA of completion tokens per second */
+  double error_rate;  /* EWMA of 0 (ok) / 1 (failed) */
+  uint64_t requests, failures;
+  struct {
+    int64_t minute;   /* unix minute this bucket counts, 0 = unused */
+    uint32_t ok, failed;
+  } buckets[SB_HEALTH_MINUTES];
+} sb_health_slot_t;
+
+/* A consistent copy of a slot for reports and routing. */
+typedef struct {
+  sb_breaker_state_t state;
+  bool usable;
+  bool seeded;
+  double latency_ms, ttft_ms, tps, error_rate;
+  uint64_t requests, failures;
+  double uptime_30m;  /* share of successes in the last 30 minutes; 1 if none */
+  uint32_t samples_30m;
+} sb_health_view_t;
+
+typedef struct sb_health {
+  sb_health_slot_t *slots;
+  size_t n_slots;
+  size_t n_endpoint_slots;        /* catalog endpoints come first */
+  const sb_provider_t *providers; /* the config's table */
+  size_t n_providers;
+  _Atomic int64_t *key_until;     /* per provider key: unusable before this */
+  size_t *key_base;               /* per provider: its first key_until */
+  _Atomic uint64_t *key_rr;       /* per provider: rotation counter */
+  uint32_t threshold, cooldown_ms, key_auth_cooldown_ms;
+} sb_health_t;
+
+/* `n_endpoint_slots` catalog endpoints (numbered by the catalog) plus one
+ * slot per configured provider. NULL on allocation failure. */
+sb_health_t *sb_health_new(const sb_config_t *cfg,
+                           size_t n_endpoint_slots);
+void sb_health_free(sb_health_t *h);
+
+/* Name a slot for the log (before the workers start). */
+void sb_health_set_label(sb_health_t *h, size_t slot, const char *model,
+                         const char *provider);
+
+/* Slot of a provider as a whole (pass-through ids). */
+size_t sb_health_provider_slot(const sb_health_t *h, const sb_provider_t *p);
+
+void sb_health_view(sb_health_t *h, size_t slot, int64_t now_ms,
+                    sb_health_view_t *out);
+bool sb_health_acquire(sb_health_t *h, size_t slot, int64_t now_ms);
+/* An attempt that says nothing about the endpoint (a throttled key): gives
+ * back a half-open probe without counting. */
+void sb_health_release(sb_health_t *h, size_t slot);
+/* `ok`: the attempt succeeded. Timing of a success feeds the averages:
+ * latency and time to first byte in ms, completion tokens (0 = unknown). */
+void sb_health_report(sb_health_t *h, size_t slot, bool ok, int64_t now_ms,
+                      double latency_ms, double ttft_ms, uint64_t tokens);
+
+/* ---- provider keys ---------------------------------------------------------- */
+
+/* The next key of provider `p` in rotation that is neither set aside nor
+ * cooling down; when every key is, the one that frees up first. -1 when
+ * the provider has no keys. */
+int sb_health_pick_key(sb_health_t *h, const sb_provider_t *p, int64_t now_ms);
+/* The upstream answered `status` with key `k`: 401/402/403 set it aside,
+ * 429 cools it down for `retry_after_ms` (at least one second). */
+void sb_health_key_result(sb_health_t *h, const sb_provider_t *p, int k,
+                          long status, uint32_t retry_after_ms, int64_t now_ms);
+/* 0 when usable at now_ms, else when it frees up (INT64_MAX: set aside). */
+int64_t sb_health_key_until(sb_health_t *h, const sb_provider_t *p, int k);
+
+#endif

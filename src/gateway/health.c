@@ -1,0 +1,349 @@
+/*
+ * Endpoint health, breakers, key rotation and backoff; see
+ * include/switchboard/health.h and docs/routing.md.
+ */
+#include "switchboard/health.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "switchboard/log.h"
+
+#define EWMA_ALPHA 0.2
+#define DAY_MS (24u * 3600u * 1000u)
+
+/* ---- backoff ------------------------------------------------------------- */
+
+uint32_t sb_retry_backoff_ms(const sb_retry_policy_t *p, unsigned retry,
+                             uint32_t retry_after_ms, uint64_t rnd)
+{
+  if (retry_after_ms > p->max_ms)
+    return UINT32_MAX;
+  uint64_t exp = p->base_ms;
+  for (unsigned i = 0; i < retry && exp < p->max_ms; i++)
+    exp *= 2;
+  if (exp > p->max_ms)
+    exp = p->max_ms;
+  /* Equal jitter: never less than half the step, so clients that failed
+   * together spread out without retrying at once. */
+  uint64_t half = exp / 2;
+  uint64_t d = half + (half > 0 ? rnd % (exp - half + 1) : 0);
+  if (d < retry_after_ms)
+    d = retry_after_ms;
+  return (uint32_t)d;
+}
+
+sb_status_t sb_retry_after_parse(sb_slice_t v, uint32_t *ms)
+{
+  v = sb_slice_trim(v);
+  if (v.len == 0 || v.len > 16)
+    return SB_ERROR;
+  uint64_t whole = 0, frac = 0, scale = 1;
+  size_t i = 0;
+  for (; i < v.len && v.ptr[i] >= '0' && v.ptr[i] <= '9'; i++)
+    whole = whole * 10 + (uint64_t)(v.ptr[i] - '0');
+  if (i == 0)
+    return SB_ERROR;
+  if (i < v.len && v.ptr[i] == '.') {
+    for (i++; i < v.len && v.ptr[i] >= '0' && v.ptr[i] <= '9'; i++)
+      if (scale < 1000) {
+        frac = frac * 10 + (uint64_t)(v.ptr[i] - '0');
+        scale *= 10;
+      }
+  }
+  if (i != v.len)
+    return SB_ERROR;
+  uint64_t total = whole * 1000 + frac * 1000 / scale;
+  *ms = total > DAY_MS ? DAY_MS : (uint32_t)total;
+  return SB_OK;
+}
+
+bool sb_retry_status(long status)
+{
+  return status == 408 || status == 429 || status >= 500;
+}
+
+/* ---- breaker ------------------------------------------------------------- */
+
+bool sb_breaker_usable(const sb_breaker_t *b, int64_t now_ms,
+                       uint32_t cooldown_ms)
+{
+  switch (b->state) {
+  case SB_BREAKER_CLOSED:
+    return true;
+  case SB_BREAKER_OPEN:
+    return now_ms - b->opened_ms >= (int64_t)cooldown_ms;
+  case SB_BREAKER_HALF_OPEN:
+    return !b->probing;
+  }
+  return false;
+}
+
+bool sb_breaker_acquire(sb_breaker_t *b, int64_t now_ms, uint32_t cooldown_ms)
+{
+  if (!sb_breaker_usable(b, now_ms, cooldown_ms))
+    return false;
+  if (b->state != SB_BREAKER_CLOSED) {
+    b->state = SB_BREAKER_HALF_OPEN;
+    b->probing = true;
+  }
+  return true;
+}
+
+void sb_breaker_record(sb_breaker_t *b, bool ok, int64_t now_ms,
+                       uint32_t threshold)
+{
+  if (ok) {
+    b->state = SB_BREAKER_CLOSED;
+    b->consecutive = 0;
+    b->probing = false;
+    return;
+  }
+  if (b->consecutive < UINT32_MAX)
+    b->consecutive++;
+  if (b->state == SB_BREAKER_HALF_OPEN ||
+      (b->state == SB_BREAKER_CLOSED && b->consecutive >= threshold)) {
+    b->state = SB_BREAKER_OPEN;
+    b->opened_ms = now_ms;
+    b->probing = false;
+  }
+  /* A failure reported while already open (a request that started before
+   * it opened) does not extend the cooldown. */
+}
+
+/* ---- table --------------------------------------------------------------- */
+
+sb_health_t *sb_health_new(const sb_config_t *cfg, size_t n_endpoint_slots)
+{
+  sb_health_t *h = calloc(1, sizeof(*h));
+  if (h == NULL)
+    return NULL;
+  h->n_endpoint_slots = n_endpoint_slots;
+  h->n_slots = n_endpoint_slots + cfg->n_providers;
+  h->providers = cfg->providers;
+  h->n_providers = cfg->n_providers;
+  h->threshold = cfg->breaker_failures > 0 ? cfg->breaker_failures : 5;
+  h->cooldown_ms = cfg->breaker_cooldown_ms;
+  h->key_auth_cooldown_ms = cfg->key_auth_cooldown_ms;
+  size_t n_keys = 0;
+  for (size_t i = 0; i < cfg->n_providers; i++)
+    n_keys += cfg->providers[i].n_keys;
+  h->slots = calloc(h->n_slots + 1, sizeof(*h->slots));
+  h->key_until = calloc(n_keys + 1, sizeof(*h->key_until));
+  h->key_base = calloc(cfg->n_providers + 1, sizeof(*h->key_base));
+  h->key_rr = calloc(cfg->n_providers + 1, sizeof(*h->key_rr));
+  if (h->slots == NULL || h->key_until == NULL || h->key_base == NULL ||
+      h->key_rr == NULL) {
+    free(h->slots);
+    h->slots = NULL;
+    h->n_slots = 0;
+    sb_health_free(h);
+    return NULL;
+  }
+  size_t at = 0;
+  for (size_t i = 0; i < cfg->n_providers; i++) {
+    h->key_base[i] = at;
+    at += cfg->providers[i].n_keys;
+  }
+  for (size_t i = 0; i < n_keys; i++)
+    atomic_init(&h->key_until[i], 0);
+  for (size_t i = 0; i < cfg->n_providers; i++)
+    atomic_init(&h->key_rr[i], 0);
+  for (size_t i = 0; i < h->n_slots; i++)
+    uv_mutex_init(&h->slots[i].lock);
+  for (size_t i = 0; i < cfg->n_providers; i++)
+    sb_health_set_label(h, n_endpoint_slots + i, NULL, cfg->providers[i].name);
+  return h;
+}
+
+void sb_health_set_label(sb_health_t *h, size_t slot, const char *model,
+                         const char *provider)
+{
+  if (h == NULL || slot >= h->n_slots)
+    return;
+  if (model != NULL)
+    snprintf(h->slots[slot].label, sizeof(h->slots[slot].label), "%s via %s",
+             model, provider);
+  else
+    snprintf(h->slots[slot].label, sizeof(h->slots[slot].label),
+             "provider %s", provider);
+}
+
+void sb_health_free(sb_health_t *h)
+{
+  if (h == NULL)
+    return;
+  for (size_t i = 0; i < h->n_slots; i++)
+    uv_mutex_destroy(&h->slots[i].lock);
+  free(h->slots);
+  free((void *)h->key_until);
+  free(h->key_base);
+  free((void *)h->key_rr);
+  free(h);
+}
+
+size_t sb_health_provider_slot(const sb_health_t *h, const sb_provider_t *p)
+{
+  return h->n_endpoint_slots + p->index;
+}
+
+static void ewma(double *v, double x, bool seeded)
+{
+  *v = seeded ? *v + EWMA_ALPHA * (x - *v) : x;
+}
+
+void sb_health_view(sb_health_t *h, size_t slot, int64_t now_ms,
+                    sb_health_view_t *out)
+{
+  memset(out, 0, sizeof(*out));
+  out->uptime_30m = 1.0;
+  out->usable = true;
+  if (h == NULL || slot >= h->n_slots)
+    return;
+  sb_health_slot_t *s = &h->slots[slot];
+  int64_t minute = now_ms / 60000;
+  uint64_t ok = 0, failed = 0;
+  uv_mutex_lock(&s->lock);
+  out->state = s->breaker.state;
+  out->usable = sb_breaker_usable(&s->breaker, now_ms, h->cooldown_ms);
+  out->seeded = s->seeded;
+  out->latency_ms = s->latency_ms;
+  out->ttft_ms = s->ttft_ms;
+  out->tps = s->tps;
+  out->error_rate = s->error_rate;
+  out->requests = s->requests;
+  out->failures = s->failures;
+  for (size_t i = 0; i < SB_HEALTH_MINUTES; i++)
+    if (s->buckets[i].minute != 0 &&
+        minute - s->buckets[i].minute < SB_HEALTH_MINUTES) {
+      ok += s->buckets[i].ok;
+      failed += s->buckets[i].failed;
+    }
+  uv_mutex_unlock(&s->lock);
+  out->samples_30m = (uint32_t)SB_MIN(ok + failed, UINT32_MAX);
+  if (ok + failed > 0)
+    out->uptime_30m = (double)ok / (double)(ok + failed);
+}
+
+bool sb_health_acquire(sb_health_t *h, size_t slot, int64_t now_ms)
+{
+  if (h == NULL || slot >= h->n_slots)
+    return true;
+  sb_health_slot_t *s = &h->slots[slot];
+  uv_mutex_lock(&s->lock);
+  bool ok = sb_breaker_acquire(&s->breaker, now_ms, h->cooldown_ms);
+  uv_mutex_unlock(&s->lock);
+  return ok;
+}
+
+void sb_health_release(sb_health_t *h, size_t slot)
+{
+  if (h == NULL || slot >= h->n_slots)
+    return;
+  sb_health_slot_t *s = &h->slots[slot];
+  uv_mutex_lock(&s->lock);
+  s->breaker.probing = false;
+  uv_mutex_unlock(&s->lock);
+}
+
+void sb_health_report(sb_health_t *h, size_t slot, bool ok, int64_t now_ms,
+                      double latency_ms, double ttft_ms, uint64_t tokens)
+{
+  if (h == NULL || slot >= h->n_slots)
+    return;
+  sb_health_slot_t *s = &h->slots[slot];
+  int64_t minute = now_ms / 60000;
+  size_t b = (size_t)(minute % SB_HEALTH_MINUTES);
+  uv_mutex_lock(&s->lock);
+  sb_breaker_state_t before = s->breaker.state;
+  sb_breaker_record(&s->breaker, ok, now_ms, h->threshold);
+  sb_breaker_state_t after = s->breaker.state;
+  uint32_t in_a_row = s->breaker.consecutive;
+  s->requests++;
+  if (!ok)
+    s->failures++;
+  ewma(&s->error_rate, ok ? 0.0 : 1.0, s->requests > 1);
+  if (ok) {
+    ewma(&s->latency_ms, latency_ms, s->seeded);
+    ewma(&s->ttft_ms, ttft_ms, s->seeded);
+    double gen_s = (latency_ms - ttft_ms) / 1000.0;
+    if (tokens > 0 && gen_s > 0.001)
+      ewma(&s->tps, (double)tokens / gen_s, s->seeded && s->tps > 0);
+    s->seeded = true;
+  }
+  if (s->buckets[b].minute != minute) {
+    s->buckets[b].minute = minute;
+    s->buckets[b].ok = 0;
+    s->buckets[b].failed = 0;
+  }
+  if (ok)
+    s->buckets[b].ok++;
+  else
+    s->buckets[b].failed++;
+  uv_mutex_unlock(&s->lock);
+  if (before != after) {
+    if (after == SB_BREAKER_OPEN)
+      SB_WARN("%s: circuit breaker open after %u failures in a row",
+              s->label, in_a_row);
+    else if (after == SB_BREAKER_CLOSED)
+      SB_INFO("%s: circuit breaker closed", s->label);
+  }
+}
+
+/* ---- keys ----------------------------------------------------------------- */
+
+int sb_health_pick_key(sb_health_t *h, const sb_provider_t *p, int64_t now_ms)
+{
+  if (p->n_keys == 0)
+    return -1;
+  if (p->n_keys == 1 || h == NULL || p->index >= h->n_providers)
+    return 0;
+  _Atomic int64_t *until = &h->key_until[h->key_base[p->index]];
+  uint64_t start = atomic_fetch_add_explicit(&h->key_rr[p->index], 1,
+                                             memory_order_relaxed);
+  int best = -1;
+  int64_t best_until = INT64_MAX;
+  for (size_t i = 0; i < p->n_keys; i++) {
+    size_t k = (size_t)((start + i) % p->n_keys);
+    int64_t u = atomic_load_explicit(&until[k], memory_order_relaxed);
+    if (u <= now_ms)
+      return (int)k;
+    if (best < 0 || u < best_until) {
+      best = (int)k;
+      best_until = u;
+    }
+  }
+  return best;
+}
+
+void sb_health_key_result(sb_health_t *h, const sb_provider_t *p, int k,
+                          long status, uint32_t retry_after_ms, int64_t now_ms)
+{
+  if (h == NULL || k < 0 || (size_t)k >= p->n_keys ||
+      p->index >= h->n_providers)
+    return;
+  _Atomic int64_t *u = &h->key_until[h->key_base[p->index] + (size_t)k];
+  if (status == 401 || status == 402 || status == 403) {
+    int64_t until = h->key_auth_cooldown_ms > 0
+                        ? now_ms + (int64_t)h->key_auth_cooldown_ms
+                        : INT64_MAX;
+    if (atomic_exchange(u, until) != until)
+      SB_WARN("provider %s: key #%d refused with %ld; set aside %s", p->name,
+              k + 1, status,
+              until == INT64_MAX ? "for the life of the process"
+                                 : "for key_auth_cooldown_ms");
+  } else if (status == 429) {
+    int64_t until = now_ms + (retry_after_ms > 1000 ? retry_after_ms : 1000);
+    int64_t cur = atomic_load(u);
+    while (cur < until && !atomic_compare_exchange_weak(u, &cur, until))
+      ;
+  }
+}
+
+int64_t sb_health_key_until(sb_health_t *h, const sb_provider_t *p, int k)
+{
+  if (h == NULL || k < 0 || (size_t)k >= p->n_keys ||
+      p->index >= h->n_providers)
+    return 0;
+  return atomic_load(&h->key_until[h->key_base[p->index] + (size_t)k]);
+}
