@@ -8,13 +8,9 @@
 // One fake provider plays every service: each provider's base_url has its
 // own path prefix (/groq/, /together/ ...), so scenarios match on it and
 // the recorder shows which provider (and which key) each attempt went to.
-import { test, before, after, beforeEach } from "node:test";
+import { test, beforeEach } from "node:test";
 import assert from "node:assert/strict";
-import OpenAI from "openai";
-import { startFakeProvider } from "./lib/fake_provider.mjs";
-import { startGateway } from "./lib/gateway.mjs";
-
-let fake, gw, client;
+import { setup, fetchText, ledgerRow } from "./lib/harness.mjs";
 
 const prov = (name, extra = {}) => ({
   format: "openai",
@@ -23,40 +19,33 @@ const prov = (name, extra = {}) => ({
   ...extra,
 });
 
-before(async () => {
-  fake = await startFakeProvider();
-  gw = await startGateway({
-    config: {
-      retry: { attempts: 2, base_ms: 10, max_ms: 1500, budget_ms: 8000 },
-      health: { breaker_failures: 8, breaker_cooldown_ms: 400 },
-      providers: {
-        openai: prov("openai"),
-        groq: {
-          format: "openai",
-          base_url: `${fake.url}/groq/v1`,
-          api_keys: ["gk-1", "gk-2", "gk-3"],
-          first_byte_timeout_ms: 400,
-        },
-        together: prov("together"),
-        fireworks: prov("fireworks", { retry: { attempts: 0 } }),
-        deepseek: {
-          format: "openai",
-          base_url: `${fake.url}/deepseek/v1`,
-          api_keys: ["dk-1", "dk-2"],
-          retry: { attempts: 0 },
-        },
-        anthropic: { format: "anthropic", base_url: `${fake.url}/anthropic`, api_key: "sk-ant" },
+const h = setup({
+  reset: false,
+  config: () => ({
+    retry: { attempts: 2, base_ms: 10, max_ms: 1500, budget_ms: 8000 },
+    health: { breaker_failures: 8, breaker_cooldown_ms: 400 },
+    providers: {
+      openai: prov("openai"),
+      groq: {
+        format: "openai",
+        base_url: `${fake.url}/groq/v1`,
+        api_keys: ["gk-1", "gk-2", "gk-3"],
+        first_byte_timeout_ms: 400,
       },
+      together: prov("together"),
+      fireworks: prov("fireworks", { retry: { attempts: 0 } }),
+      deepseek: {
+        format: "openai",
+        base_url: `${fake.url}/deepseek/v1`,
+        api_keys: ["dk-1", "dk-2"],
+        retry: { attempts: 0 },
+      },
+      anthropic: { format: "anthropic", base_url: `${fake.url}/anthropic`, api_key: "sk-ant" },
     },
-  });
-  client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: "k", maxRetries: 0 });
+  }),
 });
-
-after(async () => {
-  const exit = await gw?.stop();
-  await fake?.stop();
-  assert.deepEqual(exit, { code: 0, signal: null }, "clean exit (leak-free under ASan)");
-});
+const { fake, gw } = h;
+const client = h.openai({ apiKey: "k" });
 
 beforeEach(async () => {
   await fake.reset();
@@ -66,19 +55,12 @@ beforeEach(async () => {
 const LLAMA = "meta-llama/llama-3.3-70b-instruct"; // groq < together < fireworks
 const msgs = [{ role: "user", content: "hi" }];
 
-async function post(path, body, headers = {}) {
-  const res = await fetch(`${gw.url}${path}`, {
+const post = (path, body, headers = {}) =>
+  fetchText(`${gw.url}${path}`, {
     method: "POST",
     headers: { "content-type": "application/json", ...headers },
     body: JSON.stringify(body),
   });
-  const text = await res.text();
-  let json = null;
-  try {
-    json = JSON.parse(text);
-  } catch {}
-  return { status: res.status, headers: res.headers, text, json };
-}
 
 const fail = (name, over = {}) => ({ match: { path_contains: `/${name}/` }, status: 500, ...over });
 const who = (reqs) => reqs.map((r) => r.path.split("/")[1]);
@@ -91,15 +73,7 @@ async function heal() {
   await fake.reset();
 }
 
-async function generation(id) {
-  // the ledger row is written by another thread: poll briefly
-  for (let i = 0; i < 50; i++) {
-    const r = await fetch(`${gw.url}/api/v1/generation?id=${id}`);
-    if (r.status === 200) return (await r.json()).data;
-    await new Promise((res) => setTimeout(res, 20));
-  }
-  throw new Error(`no ledger row for ${id}`);
-}
+const generation = (id) => ledgerRow(gw, id);
 
 async function readSSE(res) {
   const text = await res.text();

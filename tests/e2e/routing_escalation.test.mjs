@@ -4,42 +4,27 @@
 // fit the tool's schema, is empty, or the upstream fails. The reply says
 // which rung answered (model, X-Switchboard-Rung) and what the rungs below
 // cost (X-Switchboard-Escalation-Cost); the ledger bills both.
-import { test, before, after, beforeEach } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import OpenAI from "openai";
-import { startFakeProvider } from "./lib/fake_provider.mjs";
-import { startGateway, switchboardBin } from "./lib/gateway.mjs";
+import { switchboardBin } from "./lib/gateway.mjs";
+import { setup, fetchText, ledgerRow } from "./lib/harness.mjs";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
-
-let fake, gw, client;
 
 const NANO = "openai/gpt-4.1-nano";
 const MINI = "openai/gpt-4.1-mini";
 const TOP = "openai/gpt-4o";
 
-before(async () => {
-  fake = await startFakeProvider();
-  gw = await startGateway({
-    config: {
-      escalation: { ladder: [NANO, MINI, TOP] },
-      providers: {
-        openai: { format: "openai", base_url: `${fake.url}/v1`, api_key: "sk-x" },
-      },
+const h = setup({
+  config: (fake) => ({
+    escalation: { ladder: [NANO, MINI, TOP] },
+    providers: {
+      openai: { format: "openai", base_url: `${fake.url}/v1`, api_key: "sk-x" },
     },
-  });
-  client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: "k", maxRetries: 0 });
+  }),
 });
-
-after(async () => {
-  const exit = await gw?.stop();
-  await fake?.stop();
-  assert.deepEqual(exit, { code: 0, signal: null }, "clean exit (leak-free under ASan)");
-});
-
-beforeEach(async () => {
-  await fake.reset();
-});
+const { fake, gw } = h;
+const client = h.openai({ apiKey: "k" });
 
 const msgs = [{ role: "user", content: "hi" }];
 const on = (upstream, over) => ({ match: { model: upstream }, ...over });
@@ -55,28 +40,14 @@ const weatherTool = {
   },
 };
 
-async function post(path, body) {
-  const res = await fetch(`${gw.url}${path}`, {
+const post = (path, body) =>
+  fetchText(`${gw.url}${path}`, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify(body),
   });
-  const text = await res.text();
-  let json = null;
-  try {
-    json = JSON.parse(text);
-  } catch {}
-  return { status: res.status, headers: res.headers, text, json };
-}
 
-async function generation(id) {
-  for (let i = 0; i < 50; i++) {
-    const r = await fetch(`${gw.url}/api/v1/generation?id=${id}`);
-    if (r.status === 200) return (await r.json()).data;
-    await new Promise((res) => setTimeout(res, 20));
-  }
-  throw new Error(`no ledger row for ${id}`);
-}
+const generation = (id) => ledgerRow(gw, id);
 
 const upstreamModels = async () => (await fake.requests()).map((r) => r.json.model);
 

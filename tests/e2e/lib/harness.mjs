@@ -56,17 +56,26 @@ export function setup({ config = openaiOnly, gateways = {}, reset = true, starte
   const gw = {};
   const named = Object.fromEntries(Object.keys(gateways).map((name) => [name, {}]));
   const running = [];
+  const gatewaysUp = new Set();
+  const startOne = async (target, cfg) => {
+    running.push(Object.assign(target, await startGateway({ config: resolveConfig(cfg, fake) })));
+    gatewaysUp.add(target);
+  };
 
   before(async () => {
     running.push(Object.assign(fake, await startFakeProvider()));
-    if (config !== null) running.push(Object.assign(gw, await startGateway({ config: resolveConfig(config, fake) })));
-    for (const [name, cfg] of Object.entries(gateways))
-      running.push(Object.assign(named[name], await startGateway({ config: resolveConfig(cfg, fake) })));
+    if (config !== null) await startOne(gw, config);
+    for (const [name, cfg] of Object.entries(gateways)) await startOne(named[name], cfg);
     await started?.({ fake, gw, gateways: named });
   });
 
+  // Every gateway must shut down cleanly on SIGTERM: exit status 0, which
+  // under ASan also means no leak and no error report at exit.
   after(async () => {
-    for (const p of running.reverse()) await p.stop();
+    for (const p of running.reverse()) {
+      const exit = await p.stop();
+      if (gatewaysUp.has(p)) assert.deepEqual(exit, { code: 0, signal: null }, `gateway exit\n${p.logs().slice(-2000)}`);
+    }
   });
 
   if (reset)
