@@ -430,9 +430,9 @@ static void set_defaults(sb_config_t *c)
   c->upstream_timeouts.idle_ms = 120000;
   c->upstream_timeouts.total_ms = 900000;
   c->max_upstream_body_bytes = 64u << 20;
-  /* Retries are opt-in (docs/routing.md): fallbacks across endpoints and
-   * `models` work without them. */
-  c->retry.attempts = 0;
+  /* Two more tries on 408/429/5xx and transport errors, within 30 s: a
+   * provider's passing hiccup should not reach the app (docs/routing.md). */
+  c->retry.attempts = 2;
   c->retry.base_ms = 250;
   c->retry.max_ms = 5000;
   c->retry.budget_ms = 30000;

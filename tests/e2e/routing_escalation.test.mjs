@@ -19,7 +19,8 @@ const h = setup({
   config: (fake) => ({
     escalation: { ladder: [NANO, MINI, TOP] },
     providers: {
-      openai: { format: "openai", base_url: `${fake.url}/v1`, api_key: "sk-x" },
+      // no retries: an upstream error climbs the ladder at once
+      openai: { format: "openai", base_url: `${fake.url}/v1`, api_key: "sk-x", retry: { attempts: 0 } },
     },
   }),
 });

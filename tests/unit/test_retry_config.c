@@ -30,7 +30,7 @@ static void test_defaults(void **state)
                         "api_keys: [a, b]}\n",
                         err, sizeof(err)),
                    SB_OK);
-  assert_int_equal(cfg.retry.attempts, 0);
+  assert_int_equal(cfg.retry.attempts, 2);
   assert_int_equal(cfg.retry.base_ms, 250);
   assert_int_equal(cfg.retry.max_ms, 5000);
   assert_int_equal(cfg.retry.budget_ms, 30000);
@@ -41,7 +41,7 @@ static void test_defaults(void **state)
   assert_int_equal(cfg.escalation_on, SB_CLIMB_ALL);
   assert_int_equal(cfg.n_providers, 1);
   assert_int_equal(cfg.providers[0].n_keys, 2);
-  assert_int_equal(cfg.providers[0].retry.attempts, 0);
+  assert_int_equal(cfg.providers[0].retry.attempts, 2);
   sb_config_free(&cfg);
 }
 

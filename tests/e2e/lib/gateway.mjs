@@ -89,7 +89,9 @@ export async function startGateway({ config, env = {}, listen = "127.0.0.1:0", a
   };
 }
 
-// One OpenAI-format provider entry pointing at the fake provider.
+// One OpenAI-format provider entry pointing at the fake provider. Retries
+// are off for it: most files check how one upstream answer or failure
+// reaches the client; retries themselves are tested in routing*.test.mjs.
 export function fakeProviderConfig(fake, extra = {}) {
-  return { format: "openai", base_url: `${fake.url}/v1`, api_key: "sk-fake-upstream", ...extra };
+  return { format: "openai", base_url: `${fake.url}/v1`, api_key: "sk-fake-upstream", retry: { attempts: 0 }, ...extra };
 }
