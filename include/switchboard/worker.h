@@ -28,7 +28,8 @@ typedef struct sb_worker {
   char read_buf[64 * 1024]; /* shared by the worker's connections */
   bool read_buf_busy;
   struct sb_http_conn *conns; /* open connections (doubly linked) */
-  uv_check_t flush_check;          /* sends gathered writes, see conn.c */
+  uv_check_t flush_check;          /* send gathered writes, see conn.c */
+  uv_prepare_t flush_prepare;
   struct sb_http_conn *flush_list; /* connections with gathered writes */
   size_t n_conns;
   bool stopping;

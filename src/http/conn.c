@@ -214,7 +214,7 @@ static sb_status_t write_now(sb_http_conn_t *c, uv_buf_t *bufs, unsigned n)
  * Everything a connection is given to write during one turn of the loop
  * (a response head, the SSE events decoded from one upstream read, the
  * end of the stream, the next pipelined response) leaves in one write
- * when the turn's I/O is done (a uv_check handle): one system call instead
+ * at the end of the turn (see flush_check_cb): one system call instead
  * of one per event, and no added delay. Writes too big to be worth a copy
  * go out at once, behind what was gathered. */
 #define OUT_COALESCE_MAX (64 * 1024)
@@ -285,14 +285,27 @@ static void maybe_drained(sb_http_conn_t *c)
     c->x->on_drain(c->x);
 }
 
-static void flush_check_cb(uv_check_t *h)
+static void flush_all(sb_worker_t *w)
 {
-  sb_worker_t *w = h->data;
   sb_http_conn_t *c;
   /* A drained handler may write again: c is listed anew and sent below. */
   while ((c = w->flush_list) != NULL)
     if (conn_flush(c) == SB_OK) /* unlists c; closes it on failure */
       maybe_drained(c);
+}
+
+/* After the I/O callbacks of a turn (check), and before the loop blocks
+ * for the next one (prepare), so that writes made in timer callbacks (a
+ * transfer that curl completes from its timer) do not wait for the next
+ * event. */
+static void flush_check_cb(uv_check_t *h)
+{
+  flush_all(h->data);
+}
+
+static void flush_prepare_cb(uv_prepare_t *h)
+{
+  flush_all(h->data);
 }
 
 void sb_http_worker_init(sb_worker_t *w)
@@ -302,12 +315,18 @@ void sb_http_worker_init(sb_worker_t *w)
   w->flush_check.data = w;
   uv_check_start(&w->flush_check, flush_check_cb);
   uv_unref((uv_handle_t *)&w->flush_check); /* never keeps the loop alive */
+  uv_prepare_init(&w->loop, &w->flush_prepare);
+  w->flush_prepare.data = w;
+  uv_prepare_start(&w->flush_prepare, flush_prepare_cb);
+  uv_unref((uv_handle_t *)&w->flush_prepare);
 }
 
 void sb_http_worker_close(sb_worker_t *w, uv_close_cb cb)
 {
   uv_check_stop(&w->flush_check);
   uv_close((uv_handle_t *)&w->flush_check, cb);
+  uv_prepare_stop(&w->flush_prepare);
+  uv_close((uv_handle_t *)&w->flush_prepare, cb);
 }
 
 static sb_status_t conn_write(sb_http_conn_t *c, uv_buf_t *bufs, unsigned n)
