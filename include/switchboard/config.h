@@ -23,6 +23,19 @@
 #define SB_CLIMB_EMPTY 0x8     /* no content and no tool calls */
 #define SB_CLIMB_ALL 0xf
 
+/* The conditions by name ("error", "length", "invalid_tool_args",
+ * "empty"), in bit order; SB_CLIMB_N of them. */
+#define SB_CLIMB_N 4
+typedef struct {
+  const char *name;
+  uint32_t bit;
+} sb_climb_cond_t;
+extern const sb_climb_cond_t sb_climb_conds[SB_CLIMB_N];
+/* The SB_CLIMB_* bits an `on` list names, always with SB_CLIMB_ERROR;
+ * SB_ERROR when it is not a list of known condition names. Shared by the
+ * config's `escalation` and a client key's. */
+sb_status_t sb_climb_bits(const sb_json_t *on, uint32_t *bits);
+
 typedef struct {
   sb_arena_t arena;
   sb_buf_t json;       /* the config as JSON text; `root` points into it */

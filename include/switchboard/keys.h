@@ -23,11 +23,13 @@
 
 #include <pthread.h>
 
+#include "switchboard/json.h"
 #include "switchboard/limits.h"
 
 #define SB_KEY_SECRET_PREFIX "sk-sb-v1-"
 #define SB_KEY_MAX_NAME 80
 #define SB_KEY_MAX_MODELS 512 /* bytes of the comma-separated allow-list */
+#define SB_KEY_MAX_ESCALATION 512 /* bytes of the compact escalation JSON */
 
 /* The persistent part of a key (what the store keeps). */
 typedef struct {
@@ -41,6 +43,10 @@ typedef struct {
   char models[SB_KEY_MAX_MODELS + 1]; /* "a,b,c"; empty: every model */
   uint32_t rpm, tpm;          /* 0: unlimited */
   int64_t created_ms, updated_ms;
+  /* default cheap-first escalation for `switchboard/auto` (docs/routing.md):
+   * compact JSON {"ladder":[...],"on":[...]} as sb_escalation_normalize
+   * writes it; empty: none */
+  char escalation[SB_KEY_MAX_ESCALATION + 1];
 } sb_key_record_t;
 
 typedef struct sb_key {
@@ -147,6 +153,28 @@ typedef struct {
   uint64_t requests;
 } sb_key_view_t;
 void sb_key_view(sb_key_t *k, int64_t now_ms, sb_key_view_t *out);
+
+/* ---- a key's default escalation (docs/routing.md) ---- */
+
+/* Check an `escalation` object, the shape of the config's
+ * ({"ladder": [model ids, cheap first], "on": [conditions]}), and write
+ * its compact normal form into `out` (`cap` bytes with the NUL): the
+ * ladder's ids as given, the conditions by name with "error" always
+ * among them. Members left out stay out; an object with neither writes
+ * "" (no escalation). On a bad value returns SB_ERROR and a message for
+ * the user in `err`. */
+sb_status_t sb_escalation_normalize(const sb_json_t *e, char *out, size_t cap,
+                                    char *err, size_t errlen);
+/* Parse a normal form (as above) into arena `a`: the ladder (an array of
+ * strings, or NULL when it has none) and the climbing conditions
+ * (SB_CLIMB_*; every condition when "on" is left out). SB_DECLINED for
+ * "" and SB_ERROR for text that is not a normal form. */
+sb_status_t sb_escalation_parse(sb_arena_t *a, const char *text,
+                                const sb_json_t **ladder, uint32_t *on);
+/* The key's default escalation, parsed into `a` (sb_escalation_parse on a
+ * copy taken under the key's lock). */
+sb_status_t sb_key_escalation(sb_key_t *k, sb_arena_t *a,
+                              const sb_json_t **ladder, uint32_t *on);
 
 /* SHA-256 hex of a secret (65 bytes with the NUL). */
 void sb_key_hash_hex(sb_slice_t secret, char out[65]);

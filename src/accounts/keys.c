@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "switchboard/config.h"
 #include "switchboard/ledger.h"
 #include "switchboard/log.h"
 
@@ -500,4 +501,125 @@ void sb_key_view(sb_key_t *k, int64_t now_ms, sb_key_view_t *out)
   out->remaining = sb_budget_remaining(&k->budget);
   out->requests = k->requests;
   pthread_mutex_unlock(&k->lock);
+}
+
+/* ---- a key's default escalation (docs/routing.md) ------------------------ */
+
+sb_status_t sb_escalation_normalize(const sb_json_t *e, char *out, size_t cap,
+                                    char *err, size_t errlen)
+{
+  out[0] = '\0';
+  if (e == NULL || e->type == SB_JSON_NULL)
+    return SB_OK;
+  if (e->type != SB_JSON_OBJECT) {
+    snprintf(err, errlen, "'escalation' must be null or an object with "
+             "'ladder' and 'on'");
+    return SB_ERROR;
+  }
+  for (const sb_json_t *m = e->child; m != NULL; m = m->next)
+    if (!SB_SLICE_IS(m->key, "ladder") && !SB_SLICE_IS(m->key, "on")) {
+      snprintf(err, errlen, "'escalation': unknown field '%.*s' (ladder, on)",
+               (int)SB_MIN(m->key.len, 64), m->key.ptr);
+      return SB_ERROR;
+    }
+  const sb_json_t *ladder = sb_json_get(e, "ladder");
+  const sb_json_t *on = sb_json_get(e, "on");
+  if (ladder != NULL && ladder->type == SB_JSON_NULL)
+    ladder = NULL;
+  if (on != NULL && on->type == SB_JSON_NULL)
+    on = NULL;
+  if (ladder != NULL) {
+    bool ok = ladder->type == SB_JSON_ARRAY && ladder->count > 0;
+    for (const sb_json_t *m = ok ? ladder->child : NULL; m != NULL && ok;
+         m = m->next)
+      ok = sb_json_is(m, SB_JSON_STRING) && m->raw.len > 2 &&
+           m->raw.len <= 2 + 256;
+    if (!ok) {
+      snprintf(err, errlen, "'escalation.ladder' must be a list of model ids, "
+               "cheap first");
+      return SB_ERROR;
+    }
+  }
+  uint32_t bits = SB_CLIMB_ALL;
+  if (on != NULL && sb_climb_bits(on, &bits) != SB_OK) {
+    snprintf(err, errlen, "'escalation.on' must be a list of conditions "
+             "(error, length, invalid_tool_args, empty)");
+    return SB_ERROR;
+  }
+  if (ladder == NULL && on == NULL)
+    return SB_OK;
+  sb_buf_t b;
+  sb_jw_t w;
+  sb_buf_init(&b, cap - 1);
+  sb_jw_init(&w, &b);
+  sb_jw_obj_begin(&w);
+  if (ladder != NULL) {
+    sb_jw_key_lit(&w, "ladder");
+    sb_jw_arr_begin(&w);
+    for (const sb_json_t *m = ladder->child; m != NULL; m = m->next) {
+      sb_slice_t raw = sb_json_str_raw(m);
+      sb_jw_str_raw(&w, raw.ptr, raw.len);
+    }
+    sb_jw_arr_end(&w);
+  }
+  if (on != NULL) {
+    sb_jw_key_lit(&w, "on");
+    sb_jw_arr_begin(&w);
+    for (size_t i = 0; i < SB_CLIMB_N; i++)
+      if (bits & sb_climb_conds[i].bit)
+        sb_jw_str(&w, sb_climb_conds[i].name, strlen(sb_climb_conds[i].name));
+    sb_jw_arr_end(&w);
+  }
+  sb_jw_obj_end(&w);
+  sb_status_t rc = sb_jw_status(&w);
+  if (rc == SB_OK) {
+    sb_slice_t s = sb_buf_slice(&b);
+    memcpy(out, s.ptr, s.len);
+    out[s.len] = '\0';
+  } else {
+    snprintf(err, errlen, "'escalation' is longer than %zu bytes as compact "
+             "JSON", cap - 1);
+  }
+  sb_buf_free(&b);
+  return rc;
+}
+
+sb_status_t sb_escalation_parse(sb_arena_t *a, const char *text,
+                                const sb_json_t **ladder, uint32_t *on)
+{
+  *ladder = NULL;
+  *on = SB_CLIMB_ALL;
+  if (text[0] == '\0')
+    return SB_DECLINED;
+  sb_json_t *root;
+  if (sb_json_parse(a, text, strlen(text), 4, &root, NULL) != SB_OK ||
+      !sb_json_is(root, SB_JSON_OBJECT))
+    return SB_ERROR;
+  const sb_json_t *l = sb_json_get(root, "ladder");
+  const sb_json_t *o = sb_json_get(root, "on");
+  if (l != NULL && !sb_json_is(l, SB_JSON_ARRAY))
+    return SB_ERROR;
+  if (o != NULL && sb_climb_bits(o, on) != SB_OK)
+    return SB_ERROR;
+  *ladder = l;
+  return SB_OK;
+}
+
+sb_status_t sb_key_escalation(sb_key_t *k, sb_arena_t *a,
+                              const sb_json_t **ladder, uint32_t *on)
+{
+  char copy[SB_KEY_MAX_ESCALATION + 1];
+  pthread_mutex_lock(&k->lock);
+  memcpy(copy, k->rec.escalation, sizeof(copy));
+  pthread_mutex_unlock(&k->lock);
+  copy[sizeof(copy) - 1] = '\0';
+  *ladder = NULL;
+  *on = SB_CLIMB_ALL;
+  if (copy[0] == '\0')
+    return SB_DECLINED;
+  /* The DOM points into its text: keep the text in the arena too. */
+  char *text = sb_arena_strndup(a, copy, strlen(copy));
+  if (text == NULL)
+    return SB_ERROR;
+  return sb_escalation_parse(a, text, ladder, on);
 }

@@ -17,6 +17,7 @@
  *      that survive the retention of ledger rows.
  *   3  generations.rung, escalation_cost_pico, top_rung_cost_pico
  *      (cheap-first escalation, docs/routing.md).
+ *   4  keys.escalation: a key's default escalation ladder (compact JSON).
  */
 #include "switchboard/ledger.h"
 
@@ -32,7 +33,7 @@
 
 #include "switchboard/log.h"
 
-#define SCHEMA_VERSION 3
+#define SCHEMA_VERSION 4
 #define DAY_MS 86400000LL
 /* How long a batch may gather before it is committed, and how many rows
  * commit at once without waiting for the window: under load one commit
@@ -141,6 +142,8 @@ static const char *const migrations[] = {
     " DEFAULT 0;"
     "ALTER TABLE generations ADD COLUMN top_rung_cost_pico INTEGER NOT NULL"
     " DEFAULT 0;",
+    /* 4: a key's default escalation ladder */
+    "ALTER TABLE keys ADD COLUMN escalation TEXT;",
 };
 
 static int64_t wall_ms(void)
@@ -284,6 +287,7 @@ static void store_key(sb_ledger_t *l, const sb_key_record_t *k, bool deleted)
     sqlite3_bind_int64(st, i++, k->tpm);
     sqlite3_bind_int64(st, i++, k->created_ms);
     sqlite3_bind_int64(st, i++, k->updated_ms);
+    bind_text(st, i++, k->escalation);
   }
   run_write(l, st, "store key", k->hash);
 }
@@ -463,7 +467,8 @@ static sb_status_t load_keys(sb_ledger_t *l, char *err, size_t errlen)
   if (sqlite3_prepare_v2(l->db,
                          "SELECT hash, name, label, limit_pico, limit_reset, "
                          "disabled, expires_ms, models, rpm, tpm, created_ms, "
-                         "updated_ms FROM keys WHERE deleted_ms IS NULL",
+                         "updated_ms, escalation FROM keys "
+                         "WHERE deleted_ms IS NULL",
                          -1, &st, NULL) != SQLITE_OK) {
     snprintf(err, errlen, "ledger: %s", sqlite3_errmsg(l->db));
     return SB_ERROR;
@@ -489,6 +494,7 @@ static sb_status_t load_keys(sb_ledger_t *l, char *err, size_t errlen)
     r.tpm = (uint32_t)sqlite3_column_int64(st, i++);
     r.created_ms = sqlite3_column_int64(st, i++);
     r.updated_ms = sqlite3_column_int64(st, i++);
+    col_text(st, i++, r.escalation, sizeof(r.escalation));
     int64_t total = spend_since(l->db, r.hash, 0);
     keyed += total;
     if (sb_keys_load(l->keys, &r, total,
@@ -573,7 +579,8 @@ sb_ledger_t *sb_ledger_open_with(const char *database,
       prepare(l,
           "INSERT OR REPLACE INTO keys (hash, name, label, limit_pico, "
           "limit_reset, disabled, expires_ms, models, rpm, tpm, created_ms, "
-          "updated_ms, deleted_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,NULL)",
+          "updated_ms, escalation, deleted_ms) "
+          "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,NULL)",
           &l->put_key, err, errlen) != SB_OK ||
       prepare(l, "UPDATE keys SET deleted_ms = ? WHERE hash = ?", &l->del_key,
               err, errlen) != SB_OK)

@@ -78,7 +78,19 @@ static void write_models(sb_jw_t *w, const char *list)
   sb_jw_arr_end(w);
 }
 
-/* OpenRouter's KeyInfo, plus switchboard's rpm / tpm / models. */
+/* The key's default escalation (stored as compact JSON), or null. */
+static void write_escalation(sb_jw_t *w, const char *text)
+{
+  size_t n = strlen(text);
+  sb_jw_key_lit(w, "escalation");
+  if (n == 0 || sb_json_validate(text, n, 4, NULL) != SB_OK)
+    sb_jw_null(w);
+  else
+    sb_jw_raw(w, text, n);
+}
+
+/* OpenRouter's KeyInfo, plus switchboard's rpm / tpm / models /
+ * escalation. */
 static void write_key(sb_jw_t *w, const sb_key_view_t *v, bool self)
 {
   const sb_key_record_t *r = &v->rec;
@@ -117,6 +129,7 @@ static void write_key(sb_jw_t *w, const sb_key_view_t *v, bool self)
   else
     sb_jw_null(w);
   write_models(w, r->models);
+  write_escalation(w, r->escalation);
   kv_time(w, "created_at", r->created_ms);
   kv_time(w, "updated_at", r->updated_ms);
   kv_time(w, "expires_at", r->expires_ms);
@@ -229,7 +242,7 @@ static sb_status_t apply_body(sb_arena_t *a, const sb_json_t *body,
   static const char *const allowed[] = {
       "name", "limit", "limit_reset", "expires_at", "disabled", "rpm", "tpm",
       "models", "include_byok_in_limit", "workspace_id", "creator_user_id",
-      NULL};
+      "escalation", NULL};
   if (!sb_json_is(body, SB_JSON_OBJECT)) {
     snprintf(err, errlen, "the body must be a JSON object");
     return SB_ERROR;
@@ -346,6 +359,10 @@ static sb_status_t apply_body(sb_arena_t *a, const sb_json_t *body,
     memcpy(r->models, list, len);
     r->models[len] = '\0';
   }
+  if ((v = sb_json_get(body, "escalation")) != NULL &&
+      sb_escalation_normalize(v, r->escalation, sizeof(r->escalation), err,
+                              errlen) != SB_OK)
+    return SB_ERROR;
   return SB_OK;
 }
 
@@ -431,6 +448,7 @@ static void update_key(sb_http_exchange_t *x, sb_key_t *k)
     memcpy(k->rec.models, r.models, sizeof(r.models));
     k->rec.rpm = r.rpm;
     k->rec.tpm = r.tpm;
+    memcpy(k->rec.escalation, r.escalation, sizeof(r.escalation));
     k->rec.updated_ms = now;
   }
   pthread_mutex_unlock(&k->lock);

@@ -20,6 +20,8 @@ static const char usage[] =
     "[--reset daily|weekly|monthly]\n"
     "                        [--rpm N] [--tpm N] [--models a,b,...] "
     "[--expires 2026-12-31T00:00:00Z]\n"
+    "                        [--ladder cheap,...,strong]   (default ladder of "
+    "switchboard/auto)\n"
     "switchboard keys list\n"
     "switchboard keys revoke HASH      (or a unique prefix of it)\n"
     "\n"
@@ -106,15 +108,30 @@ static const char *cell(sb_arena_t *a, const sb_json_t *obj, const char *name,
   return sb_arena_printf(a, "%s%.*s", prefix, (int)s.len, s.ptr);
 }
 
+/* A comma-separated list as a JSON array of strings (empty items left
+ * out). */
+static void write_csv(sb_jw_t *w, const char *list)
+{
+  sb_jw_arr_begin(w);
+  for (const char *p = list; *p != '\0';) {
+    const char *e = strchr(p, ',');
+    size_t n = e != NULL ? (size_t)(e - p) : strlen(p);
+    if (n > 0)
+      sb_jw_str(w, p, n);
+    p += n + (e != NULL);
+  }
+  sb_jw_arr_end(w);
+}
+
 static int keys_create(int argc, char **argv)
 {
   const char *name = NULL, *limit = NULL, *reset = NULL, *rpm = NULL,
-             *tpm = NULL, *models = NULL, *expires = NULL;
+             *tpm = NULL, *models = NULL, *expires = NULL, *ladder = NULL;
   const sb_cli_opt_t opts[] = {
       {"--name", NULL, &name},       {"--limit", NULL, &limit},
       {"--reset", NULL, &reset},     {"--rpm", NULL, &rpm},
       {"--tpm", NULL, &tpm},         {"--models", NULL, &models},
-      {"--expires", NULL, &expires},
+      {"--expires", NULL, &expires}, {"--ladder", NULL, &ladder},
   };
   int bad = sb_cli_options(argc, argv, opts, SB_ARRAY_LEN(opts));
   if (bad > 0) {
@@ -157,15 +174,15 @@ static int keys_create(int argc, char **argv)
     sb_jw_kv_str(&w, SB_STRLIT("expires_at"), expires, strlen(expires));
   if (models != NULL) {
     sb_jw_key_lit(&w, "models");
-    sb_jw_arr_begin(&w);
-    for (const char *p = models; *p != '\0';) {
-      const char *e = strchr(p, ',');
-      size_t n = e != NULL ? (size_t)(e - p) : strlen(p);
-      if (n > 0)
-        sb_jw_str(&w, p, n);
-      p += n + (e != NULL);
-    }
-    sb_jw_arr_end(&w);
+    write_csv(&w, models);
+  }
+  if (ladder != NULL) {
+    /* the key's default ladder for switchboard/auto (docs/routing.md) */
+    sb_jw_key_lit(&w, "escalation");
+    sb_jw_obj_begin(&w);
+    sb_jw_key_lit(&w, "ladder");
+    write_csv(&w, ladder);
+    sb_jw_obj_end(&w);
   }
   sb_jw_obj_end(&w);
   sb_buf_cstr(&body);
@@ -183,6 +200,16 @@ static int keys_create(int argc, char **argv)
     printf("limit   %s", cell(&a, d, "limit", "$"));
     const char *r = cell(&a, d, "limit_reset", "");
     printf("%s%s\n", strcmp(r, "-") == 0 ? "" : " ", strcmp(r, "-") == 0 ? "" : r);
+    const sb_json_t *lad = sb_json_get(sb_json_get(d, "escalation"), "ladder");
+    if (sb_json_is(lad, SB_JSON_ARRAY)) {
+      printf("ladder ");
+      for (const sb_json_t *m = lad->child; m != NULL; m = m->next) {
+        sb_slice_t id;
+        if (sb_json_string(&a, m, &id) == SB_OK)
+          printf(" %.*s", (int)SB_MIN(id.len, 200), id.ptr);
+      }
+      printf("\n");
+    }
     printf("key     %s\n", cell(&a, root, "key", ""));
     fprintf(stderr, "The key is shown only this once: store it now.\n");
     rc = 0;

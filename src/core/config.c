@@ -442,16 +442,33 @@ static void set_defaults(sb_config_t *c)
   c->escalation_on = SB_CLIMB_ALL;
 }
 
+const sb_climb_cond_t sb_climb_conds[SB_CLIMB_N] = {
+    {"error", SB_CLIMB_ERROR},
+    {"length", SB_CLIMB_LENGTH},
+    {"invalid_tool_args", SB_CLIMB_TOOL_ARGS},
+    {"empty", SB_CLIMB_EMPTY}};
+
+sb_status_t sb_climb_bits(const sb_json_t *on, uint32_t *bits)
+{
+  if (!sb_json_is(on, SB_JSON_ARRAY))
+    return SB_ERROR;
+  *bits = SB_CLIMB_ERROR;
+  for (const sb_json_t *m = on->child; m != NULL; m = m->next) {
+    size_t i;
+    for (i = 0; i < SB_CLIMB_N; i++)
+      if (sb_json_is(m, SB_JSON_STRING) &&
+          sb_slice_eq(sb_json_str_raw(m), sb_slice_z(sb_climb_conds[i].name)))
+        break;
+    if (i == SB_CLIMB_N)
+      return SB_ERROR;
+    *bits |= sb_climb_conds[i].bit;
+  }
+  return SB_OK;
+}
+
 static sb_status_t get_escalation(loader_t *l, const sb_json_t *r)
 {
   static const char *const keys[] = {"ladder", "on", NULL};
-  static const struct {
-    const char *name;
-    uint32_t bit;
-  } conds[] = {{"error", SB_CLIMB_ERROR},
-               {"length", SB_CLIMB_LENGTH},
-               {"invalid_tool_args", SB_CLIMB_TOOL_ARGS},
-               {"empty", SB_CLIMB_EMPTY}};
   const sb_json_t *e = sb_json_get(r, "escalation");
   if (e == NULL || e->type == SB_JSON_NULL)
     return SB_OK;
@@ -473,18 +490,9 @@ static sb_status_t get_escalation(loader_t *l, const sb_json_t *r)
     if (on->type != SB_JSON_ARRAY)
       return fail(l, "'escalation.on' must be a list (error, length, "
                      "invalid_tool_args, empty)");
-    l->cfg->escalation_on = SB_CLIMB_ERROR;
-    for (const sb_json_t *m = on->child; m != NULL; m = m->next) {
-      size_t i;
-      for (i = 0; i < SB_ARRAY_LEN(conds); i++)
-        if (m->type == SB_JSON_STRING &&
-            sb_slice_eq(sb_json_str_raw(m), sb_slice_z(conds[i].name)))
-          break;
-      if (i == SB_ARRAY_LEN(conds))
-        return fail(l, "'escalation.on': unknown condition (error, length, "
-                       "invalid_tool_args, empty)");
-      l->cfg->escalation_on |= conds[i].bit;
-    }
+    if (sb_climb_bits(on, &l->cfg->escalation_on) != SB_OK)
+      return fail(l, "'escalation.on': unknown condition (error, length, "
+                     "invalid_tool_args, empty)");
   }
   return SB_OK;
 }

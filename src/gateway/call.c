@@ -46,6 +46,7 @@ typedef struct sb_plan {
   size_t n_held;
   unsigned climbs;
   int64_t discarded_pico; /* what the rungs that did not answer cost */
+  uint32_t esc_on;        /* SB_CLIMB_*: the key's conditions or the config's */
 } sb_plan_t;
 
 static void timer_free_cb(uv_handle_t *h)
@@ -856,9 +857,10 @@ static void choose_candidate(sb_call_t *c)
 
 /* ---- cheap-first escalation (docs/routing.md) ---------------------------- */
 
-/* The router id. Its ladder is the request's `models` or the config's
- * escalation.ladder. TODO(issue 5): a client key's default ladder (keys
- * have no field for it yet). */
+/* The router id. Its ladder is the request's `models`, else the calling
+ * key's default escalation.ladder, else the config's; its conditions are
+ * the key's escalation.on when the key has an escalation, else the
+ * config's. */
 #define AUTO_MODEL "switchboard/auto"
 
 /* The tool's parameters schema in the request, by function name. */
@@ -946,8 +948,7 @@ static bool climb(sb_call_t *c, sb_slice_t json)
       next_rung(pl) >= pl->n)
     return false;
   char detail[256] = "";
-  const char *why = climb_reason(c, json, c->gw->config->escalation_on, detail,
-                                 sizeof(detail));
+  const char *why = climb_reason(c, json, pl->esc_on, detail, sizeof(detail));
   if (why == NULL)
     return false;
   return climb_to_next(c, why, detail);
@@ -1121,7 +1122,7 @@ static void start_attempt(sb_call_t *c)
   if (pl->escalate) {
     escalation_head(c); /* a stream's head goes with the first chunk */
     pl->holding = c->stream &&
-                  (c->gw->config->escalation_on & SB_CLIMB_EMPTY) != 0 &&
+                  (pl->esc_on & SB_CLIMB_EMPTY) != 0 &&
                   next_rung(pl) < pl->n;
   }
   c->j_model = quote(c, c->route.model_id);
@@ -1189,11 +1190,22 @@ static size_t model_ids(sb_call_t *c, sb_prefs_t *prefs, sb_slice_t *ids,
     ids[n++] = m;
   const sb_json_t *list = c->req != NULL ? sb_json_get(c->req, "models")
                                          : NULL;
+  c->plan->esc_on = c->gw->config->escalation_on;
+  if (autom && c->x->principal != NULL) {
+    const sb_json_t *key_ladder = NULL;
+    uint32_t key_on;
+    if (sb_key_escalation(c->x->principal, c->arena, &key_ladder, &key_on) ==
+        SB_OK) {
+      c->plan->esc_on = key_on;
+      if (list == NULL || list->type == SB_JSON_NULL)
+        list = key_ladder;
+    }
+  }
   if (autom && (list == NULL || list->type == SB_JSON_NULL))
     list = c->gw->config->escalation_ladder;
   if (autom && list == NULL) {
     *err = "'switchboard/auto' needs a ladder of models, cheap first: the "
-           "request's 'models' or the config's escalation.ladder";
+           "request's 'models', the key's escalation.ladder or the config's";
     return 0;
   }
   if (list == NULL || list->type == SB_JSON_NULL)

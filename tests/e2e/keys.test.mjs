@@ -399,3 +399,154 @@ test("a key, its spend and its limits survive a restart", async () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+// ---- a key's default escalation ladder (docs/routing.md) -------------------
+
+const NANO = "openai/gpt-4.1-nano";
+const MINI = "openai/gpt-4.1-mini";
+const TOP = "openai/gpt-4o";
+const onModel = (upstream, over) => ({ match: { model: upstream }, ...over });
+const upstreamSince = async (seq) => (await fake.requests(seq)).map((r) => r.json.model);
+const lastSeq = async () => (await fake.requests()).at(-1)?.seq ?? 0;
+
+test("a key's default ladder: set through the API, climbed by switchboard/auto, the request's models win, null removes it", async () => {
+  const created = await createKey({ name: "laddered", escalation: { ladder: [NANO, MINI, TOP], on: ["length"] } });
+  const { hash } = created.data;
+  // "error" always climbs; the conditions come back by name
+  const shape = { ladder: [NANO, MINI, TOP], on: ["error", "length"] };
+  assert.deepEqual(created.data.escalation, shape);
+  assert.deepEqual((await api("GET", `/keys/${hash}`)).json.data.escalation, shape);
+  assert.deepEqual((await api("GET", "/key", { key: created.key })).json.data.escalation, shape);
+
+  // the first rung stops on `length`: the key's ladder is climbed
+  await fake.script([onModel("gpt-4.1-nano", { finish_reason: "length", content: "cut sh" })]);
+  let r = await chat(created.key, { model: "switchboard/auto" });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.model, MINI);
+  assert.equal(r.json.choices[0].finish_reason, "stop");
+  assert.equal(r.headers.get("x-switchboard-rung"), "2");
+  assert.ok(Number(r.headers.get("x-switchboard-escalation-cost")) > 0);
+  assert.deepEqual(await upstreamSince(), ["gpt-4.1-nano", "gpt-4.1-mini"]);
+
+  // the key's `on` applies: an empty answer is not a climbing condition here
+  let seq = await lastSeq();
+  await fake.script([onModel("gpt-4.1-nano", { content: "" })]);
+  r = await chat(created.key, { model: "switchboard/auto" });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.model, NANO);
+  assert.equal(r.headers.get("x-switchboard-rung"), "1");
+  assert.deepEqual(await upstreamSince(seq), ["gpt-4.1-nano"]);
+
+  // the request's own `models` win over the key's ladder
+  seq = await lastSeq();
+  await fake.script([onModel("gpt-4.1-mini", { finish_reason: "length", content: "cut" })]);
+  r = await chat(created.key, { model: "switchboard/auto", models: [MINI, TOP] });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.model, TOP);
+  assert.equal(r.headers.get("x-switchboard-rung"), "2");
+  assert.deepEqual(await upstreamSince(seq), ["gpt-4.1-mini", "gpt-4o"]);
+
+  // another key (and the admin) have no ladder: the config has none either
+  const plain = await createKey({ name: "no-ladder" });
+  assert.equal(plain.data.escalation, null);
+  for (const key of [plain.key, ADMIN]) {
+    const none = await chat(key, { model: "switchboard/auto" });
+    assert.equal(none.status, 400, none.text);
+    assert.match(none.json.error.message, /needs a ladder/);
+  }
+
+  // a PATCH of other fields keeps it; a new one replaces it; null removes it
+  let p = await api("PATCH", `/keys/${hash}`, { body: { name: "laddered-2" } });
+  assert.equal(p.status, 200, p.text);
+  assert.deepEqual(p.json.data.escalation, shape);
+  p = await api("PATCH", `/keys/${hash}`, { body: { escalation: { ladder: [MINI, TOP] } } });
+  assert.deepEqual(p.json.data.escalation, { ladder: [MINI, TOP] });
+  seq = await lastSeq();
+  await fake.script([onModel("gpt-4.1-mini", { content: "   " })]); // empty: climbs (every condition)
+  r = await chat(created.key, { model: "switchboard/auto" });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.model, TOP);
+  assert.deepEqual(await upstreamSince(seq), ["gpt-4.1-mini", "gpt-4o"]);
+  p = await api("PATCH", `/keys/${hash}`, { body: { escalation: null } });
+  assert.equal(p.status, 200, p.text);
+  assert.equal(p.json.data.escalation, null);
+  assert.equal((await api("GET", `/keys/${hash}`)).json.data.escalation, null);
+  r = await chat(created.key, { model: "switchboard/auto" });
+  assert.equal(r.status, 400, r.text);
+  assert.match(r.json.error.message, /needs a ladder/);
+  // a plain model still works for the key
+  assert.equal((await chat(created.key)).status, 200);
+
+  // bad escalations are refused and change nothing
+  for (const escalation of [5, "a,b", { ladder: [] }, { ladder: "x" }, { ladder: [NANO, 3] }, { ladder: [""] },
+    { ladder: [NANO], on: ["sometimes"] }, { ladder: [NANO], on: "length" }, { ladder: [NANO], bogus: 1 },
+    { ladder: Array.from({ length: 40 }, (_, i) => `openai/some-rather-long-model-name-${i}`) }]) {
+    const bad = await api("PATCH", `/keys/${hash}`, { body: { escalation } });
+    assert.equal(bad.status, 400, `${JSON.stringify(escalation)}: ${bad.text}`);
+    assert.match(bad.json.error.message, /escalation/);
+    assert.equal((await api("POST", "/keys", { body: { name: "bad", escalation } })).status, 400);
+  }
+  assert.equal((await api("GET", `/keys/${hash}`)).json.data.escalation, null);
+});
+
+test("keys create --ladder sets the key's default ladder", async () => {
+  const env = { SWITCHBOARD_URL: gw.url, SWITCHBOARD_KEY: ADMIN };
+  const c = await run(["keys", "create", "--name", "cli-ladder", "--ladder", `${NANO},${MINI},,${TOP}`], env);
+  assert.equal(c.code, 0, c.stderr);
+  const secret = c.stdout.match(/^key\s+(sk-sb-v1-[0-9a-f]{64})$/m)?.[1];
+  const hash = c.stdout.match(/^hash\s+([0-9a-f]{64})$/m)?.[1];
+  assert.ok(secret && hash, c.stdout);
+  assert.match(c.stdout, new RegExp(`^ladder\\s+${NANO} ${MINI} ${TOP}$`, "m"));
+  assert.deepEqual((await api("GET", `/keys/${hash}`)).json.data.escalation, { ladder: [NANO, MINI, TOP] });
+  await fake.script([onModel("gpt-4.1-nano", { finish_reason: "length", content: "cut" })]);
+  const r = await chat(secret, { model: "switchboard/auto" });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.model, MINI);
+  assert.equal(r.headers.get("x-switchboard-rung"), "2");
+  // a bad ladder is refused by the gateway
+  const bad = await run(["keys", "create", "--name", "cli-bad", "--ladder", ","], env);
+  assert.equal(bad.code, 1, bad.stdout);
+  assert.match(bad.stderr, /escalation\.ladder/);
+});
+
+test("a key's ladder survives a restart", async () => {
+  const { mkdtempSync, rmSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const { join } = await import("node:path");
+  const dir = mkdtempSync(join(tmpdir(), "sb-keys-ladder-"));
+  const config = { admin_key: ADMIN, database: `sqlite:${join(dir, "ledger.db")}`, providers: { openai: fakeProviderConfig(fake) } };
+  let g = await startGateway({ config });
+  try {
+    const req = (method, path, key, body) =>
+      fetchText(`${g.url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    const k = await req("POST", "/api/v1/keys", ADMIN, { name: "ladder-restart", escalation: { ladder: [NANO, TOP], on: ["length", "empty"] } });
+    assert.equal(k.status, 201, k.text);
+    const plain = await req("POST", "/api/v1/keys", ADMIN, { name: "plain-restart" });
+    const shape = { ladder: [NANO, TOP], on: ["error", "length", "empty"] };
+    await g.stop();
+    g = await startGateway({ config });
+    assert.deepEqual((await req("GET", `/api/v1/keys/${k.json.data.hash}`, ADMIN)).json.data.escalation, shape);
+    assert.equal((await req("GET", `/api/v1/keys/${plain.json.data.hash}`, ADMIN)).json.data.escalation, null);
+    const seq = await lastSeq();
+    await fake.script([onModel("gpt-4.1-nano", { finish_reason: "length", content: "cut" })]);
+    const body = { model: "switchboard/auto", max_tokens: 20, messages: [{ role: "user", content: "hi" }] };
+    const r = await req("POST", "/v1/chat/completions", k.json.key, body);
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.model, TOP);
+    assert.equal(r.headers.get("x-switchboard-rung"), "2");
+    assert.deepEqual(await upstreamSince(seq), ["gpt-4.1-nano", "gpt-4o"]);
+    // a removal survives a restart too
+    assert.equal((await req("PATCH", `/api/v1/keys/${k.json.data.hash}`, ADMIN, { escalation: null })).status, 200);
+    await g.stop();
+    g = await startGateway({ config });
+    assert.equal((await req("GET", `/api/v1/keys/${k.json.data.hash}`, ADMIN)).json.data.escalation, null);
+    assert.equal((await req("POST", "/v1/chat/completions", k.json.key, body)).status, 400);
+  } finally {
+    await g.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

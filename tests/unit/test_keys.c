@@ -1,11 +1,12 @@
 /* The key table: secrets and hashes, lookups, revocation with references
  * still held, admission (disabled, expiry, models, RPM, TPM, credits) and
  * a concurrency test: many threads reserving and settling against one
- * key never settle more than its limit. */
+ * key never settle more than its limit; a key's default escalation. */
 #include "test_helpers.h"
 
 #include <pthread.h>
 
+#include "switchboard/config.h"
 #include "switchboard/keys.h"
 
 static const int64_t NOW = 1796023510500LL;
@@ -209,12 +210,93 @@ static void test_concurrent_budget(void **state)
   sb_keys_free(t);
 }
 
+/* A key's default escalation: checked and written in a compact normal
+ * form, parsed back into a ladder and conditions. */
+static const char *normalize(sb_arena_t *a, const char *json, char *out,
+                             size_t cap, char *err)
+{
+  sb_json_t *v;
+  assert_int_equal(sb_json_parse(a, json, strlen(json), 0, &v, NULL), SB_OK);
+  err[0] = '\0';
+  return sb_escalation_normalize(v, out, cap, err, 256) == SB_OK ? out : NULL;
+}
+
+static void test_escalation(void **state)
+{
+  (void)state;
+  sb_arena_t a;
+  sb_arena_init(&a, 4096, 1u << 20);
+  char out[SB_KEY_MAX_ESCALATION + 1], err[256];
+  /* whitespace goes, escapes stay, conditions by name with "error" */
+  assert_string_equal(
+      normalize(&a, " { \"on\" : [\"empty\", \"length\", \"empty\"], "
+                    "\"ladder\": [\"a/x\", \"b/\\u0079\"] } ",
+                out, sizeof(out), err),
+      "{\"ladder\":[\"a/x\",\"b/\\u0079\"],\"on\":[\"error\",\"length\","
+      "\"empty\"]}");
+  const sb_json_t *ladder;
+  uint32_t on;
+  assert_int_equal(sb_escalation_parse(&a, out, &ladder, &on), SB_OK);
+  assert_non_null(ladder);
+  assert_int_equal(ladder->count, 2);
+  assert_int_equal(on, SB_CLIMB_ERROR | SB_CLIMB_LENGTH | SB_CLIMB_EMPTY);
+  /* no "on": every condition; "on": [] is "error" only */
+  assert_string_equal(normalize(&a, "{\"ladder\":[\"m\"]}", out, sizeof(out), err),
+                      "{\"ladder\":[\"m\"]}");
+  assert_int_equal(sb_escalation_parse(&a, out, &ladder, &on), SB_OK);
+  assert_int_equal(on, SB_CLIMB_ALL);
+  assert_string_equal(normalize(&a, "{\"on\":[],\"ladder\":null}", out,
+                                sizeof(out), err),
+                      "{\"on\":[\"error\"]}");
+  assert_int_equal(sb_escalation_parse(&a, out, &ladder, &on), SB_OK);
+  assert_null(ladder);
+  assert_int_equal(on, SB_CLIMB_ERROR);
+  /* null and {} are no escalation */
+  assert_string_equal(normalize(&a, "null", out, sizeof(out), err), "");
+  assert_string_equal(normalize(&a, "{}", out, sizeof(out), err), "");
+  assert_int_equal(sb_escalation_parse(&a, "", &ladder, &on), SB_DECLINED);
+  /* bad shapes */
+  const char *bad[] = {"5", "[\"a\"]", "{\"ladder\":[]}", "{\"ladder\":\"a\"}",
+                       "{\"ladder\":[\"a\",1]}", "{\"ladder\":[\"\"]}",
+                       "{\"ladder\":[\"a\"],\"on\":[\"often\"]}",
+                       "{\"ladder\":[\"a\"],\"on\":\"length\"}",
+                       "{\"ladder\":[\"a\"],\"x\":1}"};
+  for (size_t i = 0; i < SB_ARRAY_LEN(bad); i++) {
+    assert_null(normalize(&a, bad[i], out, sizeof(out), err));
+    assert_non_null(strstr(err, "escalation"));
+  }
+  /* too long for the record: refused, not cut */
+  assert_null(normalize(&a, "{\"ladder\":[\"aaaaaaaaaa\",\"bbbbbbbbbb\"]}", out,
+                        20, err));
+  assert_non_null(strstr(err, "longer than 19 bytes"));
+  /* stored text that is not a normal form is refused */
+  assert_int_equal(sb_escalation_parse(&a, "{\"ladder\":5}", &ladder, &on),
+                   SB_ERROR);
+  assert_int_equal(sb_escalation_parse(&a, "nope", &ladder, &on), SB_ERROR);
+
+  /* on a key: read under its lock */
+  sb_keys_t *t = sb_keys_new();
+  char secret[96];
+  sb_key_t *k = make(t, "laddered", -1, secret);
+  assert_int_equal(sb_key_escalation(k, &a, &ladder, &on), SB_DECLINED);
+  snprintf(k->rec.escalation, sizeof(k->rec.escalation),
+           "{\"ladder\":[\"c/1\",\"c/2\",\"c/3\"],\"on\":[\"error\",\"length\"]}");
+  assert_int_equal(sb_key_escalation(k, &a, &ladder, &on), SB_OK);
+  assert_int_equal(ladder->count, 3);
+  assert_true(SB_SLICE_IS(sb_json_str_raw(ladder->child->next->next), "c/3"));
+  assert_int_equal(on, SB_CLIMB_ERROR | SB_CLIMB_LENGTH);
+  sb_key_unref(k);
+  sb_keys_free(t);
+  sb_arena_destroy(&a);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_create_lookup_revoke),
       cmocka_unit_test(test_admission),
       cmocka_unit_test(test_concurrent_budget),
+      cmocka_unit_test(test_escalation),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

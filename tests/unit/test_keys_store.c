@@ -76,6 +76,8 @@ static void test_restart_keeps_keys_and_spend(void **state)
   r.limit_reset = SB_RESET_DAILY;
   r.rpm = 7;
   snprintf(r.models, sizeof(r.models), "a/b,c/d");
+  snprintf(r.escalation, sizeof(r.escalation),
+           "{\"ladder\":[\"a/cheap\",\"a/strong\"],\"on\":[\"error\"]}");
   r.created_ms = r.updated_ms = now;
   sb_key_t *k = sb_keys_create(t, &r, secret, sizeof(secret));
   assert_non_null(k);
@@ -121,6 +123,8 @@ static void test_restart_keeps_keys_and_spend(void **state)
   assert_int_equal(v.rec.limit_reset, SB_RESET_DAILY);
   assert_int_equal(v.rec.rpm, 7);
   assert_string_equal(v.rec.models, "a/b,c/d");
+  assert_string_equal(v.rec.escalation,
+                      "{\"ladder\":[\"a/cheap\",\"a/strong\"],\"on\":[\"error\"]}");
   assert_int_equal(v.usage_total, 500);
   assert_int_equal(v.period_used, 300); /* today only: daily reset */
   assert_int_equal(v.usage_day, 300);
@@ -192,7 +196,7 @@ static void test_migrate_v1(void **state)
   sqlite3_stmt *st;
   assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
   assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-  assert_int_equal(sqlite3_column_int(st, 0), 3);
+  assert_int_equal(sqlite3_column_int(st, 0), 4);
   sqlite3_finalize(st);
   /* a database from a newer build is refused */
   assert_int_equal(sqlite3_exec(db, "PRAGMA user_version=99", NULL, NULL, NULL), SQLITE_OK);
