@@ -53,6 +53,26 @@ sb_status_t sb_cu_refuse(sb_call_t *c, const char *fmt, ...)
   return SB_ERROR;
 }
 
+sb_status_t sb_cu_function_tool_begin(sb_call_t *c, sb_jw_t *w,
+                                      const sb_json_t *tool,
+                                      const char *provider,
+                                      const sb_json_t **params)
+{
+  const sb_json_t *fn = sb_json_get(tool, "function");
+  const sb_json_t *name = sb_json_get(fn, "name");
+  if (!SB_JSON_STR_IS(sb_json_get(tool, "type"), "function") ||
+      !sb_json_is(name, SB_JSON_STRING))
+    return sb_cu_refuse(c, "only function tools (with a name) are supported "
+                           "by the %s provider", provider);
+  const sb_json_t *desc = sb_json_get(fn, "description");
+  *params = sb_json_get(fn, "parameters");
+  sb_jw_obj_begin(w);
+  sb_jw_kv_raw(w, SB_STRLIT("name"), name->raw.ptr, name->raw.len);
+  if (sb_json_is(desc, SB_JSON_STRING))
+    sb_jw_kv_raw(w, SB_STRLIT("description"), desc->raw.ptr, desc->raw.len);
+  return SB_OK;
+}
+
 int64_t sb_cu_int(const sb_json_t *obj, const char *name, size_t n, int64_t def)
 {
   int64_t v;

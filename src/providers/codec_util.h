@@ -20,6 +20,15 @@ bool sb_cu_provider_has_header(const sb_call_t *c, const char *name);
 /* Refuse the request with a client-facing 400 message (returns SB_ERROR). */
 sb_status_t sb_cu_refuse(sb_call_t *c, const char *fmt, ...) SB_PRINTF(2, 3);
 
+/* One entry of a client's `tools`: a function with a name, else the
+ * request is refused naming `provider`. Opens its object in `w` with
+ * "name" and, when given, "description"; *params is its "parameters"
+ * (NULL when absent). The caller writes the rest and closes the object. */
+sb_status_t sb_cu_function_tool_begin(sb_call_t *c, sb_jw_t *w,
+                                      const sb_json_t *tool,
+                                      const char *provider,
+                                      const sb_json_t **params);
+
 /* A client tool call's "arguments" (a JSON string holding an object, or an
  * object) as the object's text in *out; "{}" when absent or empty.
  * SB_DECLINED when they are not an object (the caller refuses, naming its

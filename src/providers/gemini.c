@@ -460,19 +460,9 @@ static sb_status_t write_tools(req_t *q, const sb_json_t *tools,
   sb_jw_key_lit(w, "functionDeclarations");
   sb_jw_arr_begin(w);
   for (const sb_json_t *t = tools->child; t != NULL; t = t->next) {
-    const sb_json_t *fn = sb_json_get(t, "function");
-    const sb_json_t *name = sb_json_get(fn, "name");
-    if (!SB_JSON_STR_IS(sb_json_get(t, "type"), "function") ||
-        !sb_json_is(name, SB_JSON_STRING))
-      return sb_cu_refuse(q->c,
-                          "only function tools (with a name) are supported "
-                          "by the Gemini provider");
-    const sb_json_t *desc = sb_json_get(fn, "description");
-    const sb_json_t *params = sb_json_get(fn, "parameters");
-    sb_jw_obj_begin(w);
-    sb_jw_kv_raw(w, SB_STRLIT("name"), name->raw.ptr, name->raw.len);
-    if (sb_json_is(desc, SB_JSON_STRING))
-      sb_jw_kv_raw(w, SB_STRLIT("description"), desc->raw.ptr, desc->raw.len);
+    const sb_json_t *params;
+    if (sb_cu_function_tool_begin(q->c, w, t, "Gemini", &params) != SB_OK)
+      return SB_ERROR;
     /* a function without parameters has none: Gemini refuses an empty
      * object schema */
     const sb_json_t *props = sb_json_get(params, "properties");
