@@ -129,6 +129,8 @@ struct sb_call {
 
   /* timing */
   uint64_t t_start, t_first_token;
+  uint64_t wait_ns;   /* spent waiting: providers, backoffs, a slow client */
+  uint64_t wait_from; /* when the current wait began; 0 while working */
   int final_status;
   bool cancelled;
   bool finished;

@@ -131,7 +131,7 @@ struct sb_http_exchange {
   /* Extra response header lines ("Name: value\r\n"...), e.g. rate-limit
    * headers set by admission; added to whatever response ends up being
    * sent. Must live as long as the exchange (its arena). */
-  sb_slice_t extra_head;
+  sb_slice_t extra_head; /* append with sb_http_add_head() */
   /* Set by authentication (src/api/auth.c): the client key the request
    * authenticated with (a counted reference dropped with the arena), or
    * NULL for the admin key and local mode. */
@@ -151,6 +151,10 @@ typedef void (*sb_http_handler_fn)(sb_http_exchange_t *x);
  * Date-free) ; content_type may be NULL for no body type. Finishes the
  * exchange.
  */
+/* Append header lines ("Name: value\r\n"..., printf-style) to the
+ * exchange's extra_head, in its arena. Ignored when out of memory. */
+void sb_http_add_head(sb_http_exchange_t *x, const char *fmt, ...)
+    SB_PRINTF(2, 3);
 void sb_http_respond(sb_http_exchange_t *x, int status,
                      const sb_http_header_t *headers, size_t n_headers,
                      const char *content_type, sb_slice_t body);

@@ -46,6 +46,9 @@ typedef struct {
   uint32_t rung;             /* the rung that answered, 1 = cheapest */
   int64_t escalation_pico;   /* what the rungs below it cost */
   int64_t top_rung_pico;     /* the same usage at the top rung's prices */
+  /* the gateway's own time on the request: latency minus the time spent
+   * waiting for providers, backoffs and a slow client (µs) */
+  uint32_t overhead_us;
 } sb_ledger_row_t;
 
 typedef struct sb_ledger sb_ledger_t;

@@ -12,6 +12,11 @@
 #include "switchboard/http.h"
 
 struct sb_gateway;
+
+/* Upper bounds of the overhead histogram's buckets, in µs, and +Inf. */
+#define SB_OVERHEAD_BOUNDS_US \
+  10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 100000
+#define SB_OVERHEAD_BUCKETS 13
 struct sb_upstream_multi;
 struct sb_http_conn;
 
@@ -37,7 +42,16 @@ typedef struct sb_worker {
   /* counters, read by /metrics without locks (monotonic, per worker) */
   uint64_t n_requests;
   uint64_t n_active_streams;
+  /* the gateway's own time per request, as a histogram (overhead.c) */
+  uint64_t overhead_buckets[SB_OVERHEAD_BUCKETS]; /* not cumulative */
+  uint64_t overhead_sum_ns;
+  uint64_t overhead_count;
 } sb_worker_t;
+
+/* Count one request's overhead (ns; src/gateway/overhead.c). */
+void sb_worker_note_overhead(sb_worker_t *w, uint64_t ns);
+/* The overhead histogram of every worker, summed, in Prometheus text. */
+void sb_overhead_metrics(const struct sb_gateway *gw, sb_buf_t *out);
 
 /* Fast non-cryptographic randomness for ids (per worker, no locks). */
 uint64_t sb_worker_rand(sb_worker_t *w);

@@ -65,14 +65,12 @@ static void usd(int64_t pico, char *buf, size_t cap)
 static void rate_headers(sb_call_t *c, const sb_admit_info_t *info,
                          int64_t now_ms)
 {
-  const char *h = sb_arena_printf(
-      c->arena,
+  sb_http_add_head(
+      c->x,
       "X-RateLimit-Limit: %" PRIu32 "\r\nX-RateLimit-Remaining: %" PRIu32
       "\r\nX-RateLimit-Reset: %" PRId64 "\r\n",
       info->limit, info->remaining,
       (now_ms / 1000 + (int64_t)info->reset_s) * 1000);
-  if (h != NULL)
-    c->x->extra_head = sb_slice_z(h);
 }
 
 sb_status_t sb_call_admit(sb_call_t *c)

@@ -18,6 +18,8 @@
  *   3  generations.rung, escalation_cost_pico, top_rung_cost_pico
  *      (cheap-first escalation, docs/routing.md).
  *   4  keys.escalation: a key's default escalation ladder (compact JSON).
+ *   5  generations.overhead_us: the gateway's own time on the request
+ *      (docs/observability.md).
  */
 #include "switchboard/ledger.h"
 
@@ -33,7 +35,7 @@
 
 #include "switchboard/log.h"
 
-#define SCHEMA_VERSION 4
+#define SCHEMA_VERSION 5
 #define DAY_MS 86400000LL
 /* How long a batch may gather before it is committed, and how many rows
  * commit at once without waiting for the window: under load one commit
@@ -144,6 +146,9 @@ static const char *const migrations[] = {
     " DEFAULT 0;",
     /* 4: a key's default escalation ladder */
     "ALTER TABLE keys ADD COLUMN escalation TEXT;",
+    /* 5: the gateway's overhead per request */
+    "ALTER TABLE generations ADD COLUMN overhead_us INTEGER NOT NULL"
+    " DEFAULT 0;",
 };
 
 static int64_t wall_ms(void)
@@ -243,6 +248,7 @@ static void insert_row(sb_ledger_t *l, const sb_ledger_row_t *r)
   sqlite3_bind_int64(st, i++, r->rung);
   sqlite3_bind_int64(st, i++, r->escalation_pico);
   sqlite3_bind_int64(st, i++, r->top_rung_pico);
+  sqlite3_bind_int64(st, i++, r->overhead_us);
   run_write(l, st, "store row", r->id);
 
   /* The day a request is billed to is the day it ended, as for budgets. */
@@ -565,8 +571,9 @@ sb_ledger_t *sb_ledger_open_with(const char *database,
           "tokens_prompt, tokens_completion, tokens_cached, tokens_cache_write, "
           "tokens_reasoning, usage_estimated, cost_pico, latency_ms, ttft_ms, "
           "status, finish_reason, native_finish_reason, streamed, cancelled, "
-          "error, key_hash, rung, escalation_cost_pico, top_rung_cost_pico) "
-          "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+          "error, key_hash, rung, escalation_cost_pico, top_rung_cost_pico, "
+          "overhead_us) "
+          "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
           &l->insert, err, errlen) != SB_OK ||
       prepare(l,
           "INSERT INTO usage_daily (key_hash, day, requests, cost_pico, "
@@ -779,7 +786,7 @@ sb_status_t sb_ledger_get(sb_ledger_t *l, const char *id, sb_ledger_row_t *out)
           "tokens_cached, tokens_cache_write, tokens_reasoning, "
           "usage_estimated, cost_pico, latency_ms, ttft_ms, status, "
           "finish_reason, native_finish_reason, streamed, cancelled, error, "
-          "key_hash FROM generations WHERE id = ?",
+          "key_hash, overhead_us FROM generations WHERE id = ?",
           -1, &st, NULL) != SQLITE_OK) {
     rc = SB_ERROR;
     goto out;
@@ -814,6 +821,7 @@ sb_status_t sb_ledger_get(sb_ledger_t *l, const char *id, sb_ledger_row_t *out)
     out->cancelled = sqlite3_column_int(st, i++) != 0;
     col_text(st, i++, out->error, sizeof(out->error));
     col_text(st, i++, out->key_hash, sizeof(out->key_hash));
+    out->overhead_us = (uint32_t)sqlite3_column_int64(st, i++);
     rc = SB_OK;
   }
 out:

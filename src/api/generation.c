@@ -77,6 +77,7 @@ static void write_row(sb_jw_t *w, const sb_ledger_row_t *r)
   sb_jw_kv_int(w, SB_STRLIT("latency"), r->latency_ms);
   sb_jw_kv_int(w, SB_STRLIT("generation_time"), r->latency_ms - SB_MIN(r->ttft_ms, r->latency_ms));
   sb_jw_kv_int(w, SB_STRLIT("time_to_first_token"), r->ttft_ms);
+  sb_jw_kv_int(w, SB_STRLIT("gateway_overhead_us"), r->overhead_us);
   sb_jw_kv_int(w, SB_STRLIT("status"), r->status);
   kv_text(w, "finish_reason", r->finish_reason);
   kv_text(w, "native_finish_reason", r->native_finish_reason);

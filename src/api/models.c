@@ -280,6 +280,7 @@ void sb_api_metrics(sb_http_exchange_t *x)
     sb_buf_appendf(&b, "switchboard_active_streams{worker=\"%u\"} %llu\n", i,
                    (unsigned long long)__atomic_load_n(
                        &gw->workers[i].n_active_streams, __ATOMIC_RELAXED));
+  sb_overhead_metrics(gw, &b);
   if (gw->ledger != NULL)
     sb_buf_appendf(&b,
                    "# HELP switchboard_ledger_rows_total Ledger rows committed.\n"

@@ -8,6 +8,7 @@
  */
 #include "switchboard/call.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <strings.h>
@@ -54,6 +55,33 @@ static void timer_free_cb(uv_handle_t *h)
   free(h);
 }
 
+/* The call's clock (docs/observability.md): time is the gateway's own
+ * unless the call is waiting, for a provider (a transfer in flight between
+ * its callbacks), a backoff, or a slow client (a paused transfer). */
+static void wait_begin(sb_call_t *c)
+{
+  if (c->wait_from == 0)
+    c->wait_from = sb_now_ns();
+}
+
+static void wait_end(sb_call_t *c)
+{
+  if (c->wait_from != 0) {
+    c->wait_ns += sb_now_ns() - c->wait_from;
+    c->wait_from = 0;
+  }
+}
+
+/* Cancel the transfer in flight, if any; the wait for it ends here. */
+static void drop_upstream(sb_call_t *c)
+{
+  wait_end(c);
+  if (c->up != NULL) {
+    sb_upstream_cancel(c->up);
+    c->up = NULL;
+  }
+}
+
 static void call_cleanup(void *data)
 {
   sb_call_t *c = data;
@@ -63,10 +91,7 @@ static void call_cleanup(void *data)
     uv_close((uv_handle_t *)c->plan->timer, timer_free_cb);
     c->plan->timer = NULL;
   }
-  if (c->up != NULL) {
-    sb_upstream_cancel(c->up);
-    c->up = NULL;
-  }
+  drop_upstream(c);
   sb_buf_free(&c->up_body);
   sb_buf_free(&c->up_resp);
   sb_buf_free(&c->out);
@@ -202,6 +227,14 @@ static void record(sb_call_t *c, int status, const char *error)
                     ? (uint32_t)((c->t_first_token - c->t_start) / 1000000)
                     : 0;
   row.status = status;
+  wait_end(c);
+  uint64_t total = now - c->t_start;
+  uint64_t own = total > c->wait_ns ? total - c->wait_ns : 0;
+  row.overhead_us = (uint32_t)SB_MIN(own / 1000, UINT32_MAX);
+  sb_worker_note_overhead(c->worker, own);
+  if (!c->committed)
+    sb_http_add_head(c->x, "X-Switchboard-Overhead-Us: %" PRIu32 "\r\n",
+                     row.overhead_us);
   copy_slice(row.finish_reason, sizeof(row.finish_reason),
              sb_slice_z(c->finish_reason));
   copy_slice(row.native_finish_reason, sizeof(row.native_finish_reason),
@@ -518,11 +551,8 @@ static sb_status_t on_event(void *data, const sb_sse_event_t *ev)
   return rc;
 }
 
-static sb_status_t on_data(sb_upstream_t *u, void *data, const char *p,
-                           size_t n)
+static sb_status_t take_data(sb_call_t *c, const char *p, size_t n)
 {
-  sb_call_t *c = data;
-  (void)u;
   if (c->finished || c->x->aborted)
     return SB_ERROR;
   if (c->plan != NULL && c->plan->att_first_ns == 0)
@@ -546,6 +576,18 @@ static sb_status_t on_data(sb_upstream_t *u, void *data, const char *p,
   if (c->x->aborted)
     return SB_ERROR;
   return rc == SB_OK ? SB_OK : SB_ERROR;
+}
+
+static sb_status_t on_data(sb_upstream_t *u, void *data, const char *p,
+                           size_t n)
+{
+  sb_call_t *c = data;
+  (void)u;
+  wait_end(c);
+  sb_status_t rc = take_data(c, p, n);
+  /* back to waiting: for more bytes, or for the client when paused */
+  wait_begin(c);
+  return rc;
 }
 
 static void transport_error(sb_call_t *c, const sb_upstream_outcome_t *o,
@@ -622,6 +664,7 @@ static void on_done(sb_upstream_t *u, void *data,
   sb_call_error_t e;
   (void)u;
   c->up = NULL;
+  wait_end(c);
   if (c->finished)
     return;
   if (c->x->aborted) {
@@ -698,10 +741,7 @@ static void on_abort(sb_http_exchange_t *x)
   sb_call_t *c = x->data;
   if (c->finished)
     return;
-  if (c->up != NULL) {
-    sb_upstream_cancel(c->up);
-    c->up = NULL;
-  }
+  drop_upstream(c);
   finish_cancelled(c);
 }
 
@@ -742,6 +782,7 @@ static void retry_timer_cb(uv_timer_t *t)
   sb_call_t *c = t->data;
   if (c == NULL || c->finished)
     return;
+  wait_end(c);
   start_attempt(c);
 }
 
@@ -759,7 +800,10 @@ static bool schedule_attempt(sb_call_t *c, uint32_t delay_ms)
     }
   }
   pl->timer->data = c;
-  return uv_timer_start(pl->timer, retry_timer_cb, delay_ms, 0) == 0;
+  if (uv_timer_start(pl->timer, retry_timer_cb, delay_ms, 0) != 0)
+    return false;
+  wait_begin(c);
+  return true;
 }
 
 /* Returns true when the failure was taken over (a retry or a fallback is
@@ -770,10 +814,7 @@ static bool attempt_failed(sb_call_t *c, const sb_call_error_t *e)
   if (pl == NULL || !pl->in_attempt || c->committed || c->x->aborted)
     return false;
   pl->in_attempt = false;
-  if (c->up != NULL) {
-    sb_upstream_cancel(c->up);
-    c->up = NULL;
-  }
+  drop_upstream(c);
   const sb_candidate_t *cand = &pl->cands[pl->cur];
   const sb_provider_t *p = cand->route.provider;
   long us = e->upstream_status;
@@ -981,10 +1022,7 @@ static bool climb_to_next(sb_call_t *c, const char *why, const char *detail)
           rung + 1, (int)c->route.model_id.len, c->route.model_id.ptr, why,
           detail[0] ? ": " : "", detail);
   pl->in_attempt = false;
-  if (c->up != NULL) {
-    sb_upstream_cancel(c->up);
-    c->up = NULL;
-  }
+  drop_upstream(c);
   pl->cur = next;
   pl->retries = 0;
   pl->climbs++;
@@ -1049,11 +1087,9 @@ static void escalation_head(sb_call_t *c)
   sb_plan_t *pl = c->plan;
   char cost[40];
   sb_cost_format(pl->discarded_pico, cost, sizeof(cost));
-  const char *h = sb_arena_printf(
-      c->arena, "X-Switchboard-Rung: %u\r\nX-Switchboard-Escalation-Cost: %s\r\n",
+  sb_http_add_head(
+      c->x, "X-Switchboard-Rung: %u\r\nX-Switchboard-Escalation-Cost: %s\r\n",
       pl->cands[pl->cur].model_rank + 1, cost);
-  if (h != NULL)
-    c->x->extra_head = sb_slice_z(h);
 }
 
 static void reset_attempt(sb_call_t *c)
@@ -1171,6 +1207,8 @@ static void start_attempt(sb_call_t *c)
   if (c->up == NULL)
     sb_call_fail(c, 502, "provider_unavailable",
                  "the upstream request could not be started");
+  else
+    wait_begin(c);
 }
 
 /* ---- start -------------------------------------------------------------- */

@@ -13,6 +13,7 @@
  * aborted exchange keeps the connection alive until the handler finishes
  * it). Write buffers live until their write callback.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -457,6 +458,21 @@ static void format_head(sb_buf_t *b, int status, const char *content_type,
   if (close)
     sb_buf_appendz(b, "Connection: close\r\n");
   sb_buf_append(b, "\r\n", 2);
+}
+
+void sb_http_add_head(sb_http_exchange_t *x, const char *fmt, ...)
+{
+  char line[512];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(line, sizeof(line), fmt, ap);
+  va_end(ap);
+  if (n < 0 || (size_t)n >= sizeof(line))
+    return;
+  char *h = sb_arena_printf(&x->arena, "%.*s%s", (int)x->extra_head.len,
+                            x->extra_head.ptr ? x->extra_head.ptr : "", line);
+  if (h != NULL)
+    x->extra_head = sb_slice_z(h);
 }
 
 void sb_http_respond(sb_http_exchange_t *x, int status,

@@ -17,6 +17,7 @@
 #include <strings.h>
 
 #include "switchboard/call.h"
+#include "switchboard/worker.h"
 #include "switchboard/catalog.h"
 
 typedef struct {
@@ -76,6 +77,8 @@ typedef struct {
   sb_provider_t provider;
   sb_model_t model;
   sb_call_t c;
+  sb_worker_t worker;   /* only its counters are used */
+  sb_http_exchange_t x; /* only its arena and extra_head are used */
   const char *keys[1];
 } harness_t;
 
@@ -122,6 +125,9 @@ static void harness_init(harness_t *h, const char *req_json)
   sb_call_t *c = &h->c;
   c->arena = &h->arena;
   c->gw = &h->gw;
+  c->worker = &h->worker;
+  c->x = &h->x;
+  sb_arena_init(&h->x.arena, 4096, 0);
   c->sink = &capture_sink;
   sb_buf_init(&c->up_body, 1 << 20);
   sb_buf_init(&c->up_resp, 1 << 20);
@@ -172,6 +178,7 @@ static void harness_free(harness_t *h)
   sb_buf_free(&h->c.up_resp);
   sb_buf_free(&h->c.out);
   sb_arena_destroy(&h->c.scratch);
+  sb_arena_destroy(&h->x.arena);
   sb_arena_destroy(&h->arena);
   sb_buf_free(&cap.chunks);
   sb_buf_free(&cap.response);
