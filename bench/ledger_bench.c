@@ -1,0 +1,135 @@
+/*
+ * What one ledger row costs the writer thread: CPU time per row committed
+ * through the real store (sb_ledger_record, the writer's batches, SQLite in
+ * WAL mode), on a temporary database.
+ *
+ * Rows look like a busy gateway's: a few keys, agents and models, ids as
+ * the gateway makes them. The rows are queued at a steady pace (a batch of
+ * 64 every 5 ms), as requests would arrive, so the writer commits in its
+ * usual batches; then the process CPU time per row is the writer's cost
+ * (queuing a row is a malloc and a memcpy). Median of 5 runs.
+ *
+ * Usage: ledger_bench [ROWS per run, default 50000]
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "switchboard/ledger.h"
+
+#define RUNS 5
+
+static double cpu_seconds(void)
+{
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+         (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
+static double wall_seconds(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+static void make_row(sb_ledger_row_t *r, unsigned i, uint64_t *rng)
+{
+  static const char *const models[] = {"openai/gpt-4o-mini",
+                                       "anthropic/claude-3.5-haiku",
+                                       "google/gemini-2.0-flash-001"};
+  static const char b62[] =
+      "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+  memset(r, 0, sizeof(*r));
+  time_t now = time(NULL);
+  int n = snprintf(r->id, sizeof(r->id), "gen-%lld-", (long long)now);
+  for (int k = 0; k < 20; k++) {
+    *rng ^= *rng << 13;
+    *rng ^= *rng >> 7;
+    *rng ^= *rng << 17;
+    r->id[n++] = b62[*rng % 62];
+  }
+  r->created_ms = (int64_t)now * 1000 + i % 1000;
+  snprintf(r->api, sizeof(r->api), "chat");
+  snprintf(r->key_label, sizeof(r->key_label), "team-%u", i % 4);
+  if (i % 4 != 0)
+    snprintf(r->key_hash, sizeof(r->key_hash),
+             "%064x", i % 4);
+  snprintf(r->agent, sizeof(r->agent), "agent-%u", i % 7);
+  const char *m = models[i % 3];
+  snprintf(r->requested_model, sizeof(r->requested_model), "%s", m);
+  snprintf(r->model, sizeof(r->model), "%s", m);
+  snprintf(r->provider, sizeof(r->provider), "%.*s",
+           (int)(strchr(m, '/') - m), m);
+  snprintf(r->upstream_model, sizeof(r->upstream_model), "%s",
+           strchr(m, '/') + 1);
+  r->usage.prompt = 100 + i % 900;
+  r->usage.completion = 20 + i % 300;
+  r->cost_pico = 1000000 + i;
+  r->latency_ms = 200 + i % 50;
+  r->ttft_ms = 80;
+  r->status = 200;
+  snprintf(r->finish_reason, sizeof(r->finish_reason), "stop");
+  snprintf(r->native_finish_reason, sizeof(r->native_finish_reason), "stop");
+  r->streamed = i % 2;
+  r->overhead_us = 40;
+}
+
+int main(int argc, char **argv)
+{
+  unsigned rows = argc > 1 ? (unsigned)atoi(argv[1]) : 50000;
+  if (rows == 0)
+    rows = 50000;
+  char dir[] = "/tmp/ledger-bench-XXXXXX";
+  if (mkdtemp(dir) == NULL) {
+    perror("mkdtemp");
+    return 1;
+  }
+  double per_row[RUNS];
+  uint64_t rng = 0x2545F4914F6CDD1Dull;
+  for (int run = 0; run < RUNS; run++) {
+    char db[64], err[256];
+    snprintf(db, sizeof(db), "sqlite:%s/run%d.db", dir, run);
+    sb_ledger_t *l = sb_ledger_open(db, err, sizeof(err));
+    if (l == NULL) {
+      fprintf(stderr, "%s\n", err);
+      return 1;
+    }
+    double c0 = cpu_seconds(), w0 = wall_seconds();
+    sb_ledger_row_t r;
+    for (unsigned i = 0; i < rows; i++) {
+      make_row(&r, i, &rng);
+      sb_ledger_record(l, &r);
+      if (i % 64 == 63)
+        usleep(5000);
+    }
+    sb_ledger_flush(l);
+    double c1 = cpu_seconds(), w1 = wall_seconds();
+    sb_ledger_close(l);
+    per_row[run] = (c1 - c0) / rows * 1e6;
+    fprintf(stderr, "run %d: %u rows, %.2f µs CPU per row, %.1f s\n", run + 1,
+            rows, per_row[run], w1 - w0);
+    snprintf(db, sizeof(db), "%s/run%d.db", dir, run);
+    unlink(db);
+    char aux[80];
+    snprintf(aux, sizeof(aux), "%s-wal", db);
+    unlink(aux);
+    snprintf(aux, sizeof(aux), "%s-shm", db);
+    unlink(aux);
+  }
+  rmdir(dir);
+  qsort(per_row, RUNS, sizeof(per_row[0]), cmp_double);
+  printf("ledger row: %.2f µs CPU per row (median of %d runs of %u rows)\n",
+         per_row[RUNS / 2], RUNS, rows);
+  return 0;
+}
