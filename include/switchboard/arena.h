@@ -48,6 +48,9 @@ void *sb_arena_calloc(sb_arena_t *a, size_t n);
 /* Copy bytes into the arena and NUL-terminate them (the NUL is not counted
  * in the returned slice). */
 char *sb_arena_strndup(sb_arena_t *a, const char *p, size_t n);
+/* x and y joined, NUL-terminated (printf's "%s%s" without parsing a
+ * format, for paths run on every request). */
+char *sb_arena_join(sb_arena_t *a, const char *x, const char *y);
 
 /* Copy a slice into the arena; returns a slice of the copy (NULL ptr on
  * failure). */

@@ -24,9 +24,30 @@ void sb_buf_free(sb_buf_t *b);
 /* Forget the contents, keep the memory. */
 static inline void sb_buf_reset(sb_buf_t *b) { b->len = 0; }
 
-/* Make room for `extra` more bytes (within the cap). */
-sb_status_t sb_buf_reserve(sb_buf_t *b, size_t extra);
-sb_status_t sb_buf_append(sb_buf_t *b, const void *p, size_t n);
+/* The slow path of sb_buf_reserve(): grow the memory. */
+sb_status_t sb_buf_grow(sb_buf_t *b, size_t extra);
+
+/* Make room for `extra` more bytes (within the cap). Inline: the JSON
+ * writer appends a few bytes at a time, and almost every append fits. */
+static inline sb_status_t sb_buf_reserve(sb_buf_t *b, size_t extra)
+{
+  /* +1 keeps room for the NUL of sb_buf_cstr() */
+  if (extra <= b->max - b->len && extra < b->cap - b->len)
+    return SB_OK;
+  return sb_buf_grow(b, extra);
+}
+
+static inline sb_status_t sb_buf_append(sb_buf_t *b, const void *p, size_t n)
+{
+  if (n == 0)
+    return SB_OK;
+  if (sb_buf_reserve(b, n) != SB_OK)
+    return SB_ERROR;
+  memcpy(b->data + b->len, p, n);
+  b->len += n;
+  return SB_OK;
+}
+
 sb_status_t sb_buf_append_slice(sb_buf_t *b, sb_slice_t s);
 sb_status_t sb_buf_appendz(sb_buf_t *b, const char *z);
 sb_status_t sb_buf_appendf(sb_buf_t *b, const char *fmt, ...) SB_PRINTF(2, 3);

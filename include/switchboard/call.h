@@ -146,6 +146,13 @@ void sb_call_start(sb_call_t *c);
 
 /* ---- for codecs --------------------------------------------------------- */
 
+/* Append one upstream request header (dropped when the table is full or
+ * either part is NULL). */
+void sb_call_up_header(sb_call_t *c, const char *name, const char *value);
+/* Authentication (one of the provider's keys; routing may switch it per
+ * attempt) and the provider's configured extra headers. */
+void sb_call_up_auth(sb_call_t *c);
+
 /* Hand a non-stream response (OpenAI chat.completion JSON) to the sink. */
 void sb_call_respond(sb_call_t *c, sb_slice_t json);
 /* Fail the call before anything was sent. */

@@ -24,10 +24,10 @@ static sb_status_t embed_request(sb_call_t *c, sb_upstream_request_t *r)
   sb_status_t rc = sb_api_up_body_with_model(c, c->req);
   if (rc != SB_OK)
     return rc;
-  r->url = sb_arena_printf(c->arena, "%s/embeddings", p->base_url);
+  r->url = sb_arena_join(c->arena, p->base_url, "/embeddings");
   r->body = sb_buf_slice(&c->up_body);
-  sb_api_up_header(c, "Content-Type", "application/json");
-  sb_api_up_header(c, "Accept", "application/json");
+  sb_call_up_header(c, "Content-Type", "application/json");
+  sb_call_up_header(c, "Accept", "application/json");
   return sb_api_up_finish(c, r);
 }
 
@@ -149,8 +149,8 @@ static sb_status_t gemini_request(sb_call_t *c, sb_upstream_request_t *r)
                            base, versioned ? "" : "/v1beta", (int)model.len,
                            model.ptr);
   r->body = sb_buf_slice(&c->up_body);
-  sb_api_up_header(c, "Content-Type", "application/json");
-  sb_api_up_header(c, "Accept", "application/json");
+  sb_call_up_header(c, "Content-Type", "application/json");
+  sb_call_up_header(c, "Accept", "application/json");
   return sb_api_up_finish(c, r);
 }
 

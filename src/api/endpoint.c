@@ -182,16 +182,6 @@ bool sb_api_call_backlogged(sb_call_t *c)
 
 /* ---- the upstream request ------------------------------------------------ */
 
-void sb_api_up_header(sb_call_t *c, const char *name, const char *value)
-{
-  if (name != NULL && value != NULL &&
-      c->n_up_headers < SB_ARRAY_LEN(c->up_headers)) {
-    c->up_headers[c->n_up_headers].name = name;
-    c->up_headers[c->n_up_headers].value = value;
-    c->n_up_headers++;
-  }
-}
-
 sb_status_t sb_api_up_body_with_model(sb_call_t *c, const sb_json_t *body)
 {
   sb_buf_t q;
@@ -211,15 +201,7 @@ sb_status_t sb_api_up_body_with_model(sb_call_t *c, const sb_json_t *body)
 
 sb_status_t sb_api_up_finish(sb_call_t *c, sb_upstream_request_t *r)
 {
-  const sb_provider_t *p = c->route.provider;
-  if (p->n_keys > 0) {
-    const char *key =
-        p->keys[p->n_keys == 1 ? 0 : sb_worker_rand(c->worker) % p->n_keys];
-    sb_api_up_header(c, p->auth_header,
-                     sb_arena_printf(c->arena, "%s%s", p->auth_prefix, key));
-  }
-  for (size_t i = 0; i < p->n_headers; i++)
-    sb_api_up_header(c, p->headers[i].name, p->headers[i].value);
+  sb_call_up_auth(c);
   r->headers = c->up_headers;
   r->n_headers = c->n_up_headers;
   return r->url != NULL ? SB_OK : SB_ERROR;

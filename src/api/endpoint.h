@@ -21,9 +21,6 @@ void sb_api_call_error_openai(sb_call_t *c, const sb_call_error_t *e);
 /* A sink's `backlogged`: the client's write queue is over the high water. */
 bool sb_api_call_backlogged(sb_call_t *c);
 
-/* Add a header to the upstream request (dropped when the table is full or
- * either part is NULL). */
-void sb_api_up_header(sb_call_t *c, const char *name, const char *value);
 /* c->up_body := `body` with "model" set to the route's upstream model.
  * SB_ERROR: out of memory; SB_DECLINED: the body does not fit. */
 sb_status_t sb_api_up_body_with_model(sb_call_t *c, const sb_json_t *body);

@@ -1344,17 +1344,17 @@ static sb_status_t messages_build(sb_call_t *c, sb_upstream_request_t *r)
   r->url = sb_arena_printf(c->arena, "%s%s/messages", p->base_url,
                            v1 ? "" : "/v1");
   r->body = sb_buf_slice(&c->up_body);
-  sb_api_up_header(c, "Content-Type", "application/json");
-  sb_api_up_header(c, "Accept",
+  sb_call_up_header(c, "Content-Type", "application/json");
+  sb_call_up_header(c, "Accept",
                    c->stream ? "text/event-stream" : "application/json");
   if (!provider_has_header(p, "anthropic-version"))
-    sb_api_up_header(c, "anthropic-version",
+    sb_call_up_header(c, "anthropic-version",
                      m->version.len > 0
                          ? sb_arena_strndup(c->arena, m->version.ptr,
                                             SB_MIN(m->version.len, 64))
                          : "2023-06-01");
   if (m->beta.len > 0 && !provider_has_header(p, "anthropic-beta"))
-    sb_api_up_header(c, "anthropic-beta",
+    sb_call_up_header(c, "anthropic-beta",
                      sb_arena_strndup(c->arena, m->beta.ptr,
                                       SB_MIN(m->beta.len, 1024)));
   return sb_api_up_finish(c, r);

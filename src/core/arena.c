@@ -150,6 +150,17 @@ void *sb_arena_calloc(sb_arena_t *a, size_t n)
   return p;
 }
 
+char *sb_arena_join(sb_arena_t *a, const char *x, const char *y)
+{
+  size_t nx = strlen(x), ny = strlen(y);
+  char *d = sb_arena_alloc(a, nx + ny + 1);
+  if (d == NULL)
+    return NULL;
+  memcpy(d, x, nx);
+  memcpy(d + nx, y, ny + 1);
+  return d;
+}
+
 char *sb_arena_strndup(sb_arena_t *a, const char *p, size_t n)
 {
   if (n == SIZE_MAX)

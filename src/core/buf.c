@@ -21,7 +21,7 @@ void sb_buf_free(sb_buf_t *b)
   b->cap = 0;
 }
 
-sb_status_t sb_buf_reserve(sb_buf_t *b, size_t extra)
+sb_status_t sb_buf_grow(sb_buf_t *b, size_t extra)
 {
   if (extra > b->max - b->len)
     return SB_ERROR;
@@ -39,17 +39,6 @@ sb_status_t sb_buf_reserve(sb_buf_t *b, size_t extra)
     return SB_ERROR;
   b->data = d;
   b->cap = cap;
-  return SB_OK;
-}
-
-sb_status_t sb_buf_append(sb_buf_t *b, const void *p, size_t n)
-{
-  if (n == 0)
-    return SB_OK;
-  if (sb_buf_reserve(b, n) != SB_OK)
-    return SB_ERROR;
-  memcpy(b->data + b->len, p, n);
-  b->len += n;
   return SB_OK;
 }
 

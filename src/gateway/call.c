@@ -1122,6 +1122,35 @@ static void reset_attempt(sb_call_t *c)
 
 /* The provider key of this attempt replaces whatever key the request
  * builder wrote (rotation, keys set aside). */
+void sb_call_up_header(sb_call_t *c, const char *name, const char *value)
+{
+  if (name != NULL && value != NULL &&
+      c->n_up_headers < SB_ARRAY_LEN(c->up_headers)) {
+    c->up_headers[c->n_up_headers].name = name;
+    c->up_headers[c->n_up_headers].value = value;
+    c->n_up_headers++;
+  }
+}
+
+/* The authentication header's value for the provider's key `i`. */
+static const char *auth_value(sb_call_t *c, const sb_provider_t *p, size_t i)
+{
+  return sb_arena_join(c->arena, p->auth_prefix != NULL ? p->auth_prefix : "",
+                       p->keys[i]);
+}
+
+void sb_call_up_auth(sb_call_t *c)
+{
+  const sb_provider_t *p = c->route.provider;
+  if (p->n_keys > 0)
+    sb_call_up_header(
+        c, p->auth_header,
+        auth_value(c, p,
+                   p->n_keys == 1 ? 0 : sb_worker_rand(c->worker) % p->n_keys));
+  for (size_t i = 0; i < p->n_headers; i++)
+    sb_call_up_header(c, p->headers[i].name, p->headers[i].value);
+}
+
 static void apply_key(sb_call_t *c)
 {
   sb_plan_t *pl = c->plan;
@@ -1132,9 +1161,7 @@ static void apply_key(sb_call_t *c)
   for (size_t i = 0; i < c->n_up_headers; i++)
     if (c->up_headers[i].name != NULL &&
         strcasecmp(c->up_headers[i].name, p->auth_header) == 0) {
-      const char *v = sb_arena_printf(
-          c->arena, "%s%s", p->auth_prefix != NULL ? p->auth_prefix : "",
-          p->keys[pl->key]);
+      const char *v = auth_value(c, p, (size_t)pl->key);
       if (v != NULL)
         c->up_headers[i].value = v;
     }

@@ -437,9 +437,17 @@ static void format_head(sb_buf_t *b, int status, const char *content_type,
                         sb_slice_t extra, bool chunked, size_t content_length,
                         bool close)
 {
-  sb_buf_appendf(b, "HTTP/1.1 %d %s\r\n", status, sb_http_status_text(status));
-  if (content_type != NULL)
-    sb_buf_appendf(b, "Content-Type: %s\r\n", content_type);
+  /* plain appends: this runs for every response */
+  sb_buf_append(b, "HTTP/1.1 ", 9);
+  sb_buf_append_u64(b, (uint64_t)status);
+  sb_buf_append(b, " ", 1);
+  sb_buf_appendz(b, sb_http_status_text(status));
+  sb_buf_append(b, "\r\n", 2);
+  if (content_type != NULL) {
+    sb_buf_append(b, "Content-Type: ", 14);
+    sb_buf_appendz(b, content_type);
+    sb_buf_append(b, "\r\n", 2);
+  }
   for (size_t i = 0; i < n_headers; i++) {
     sb_buf_append_slice(b, headers[i].name);
     sb_buf_append(b, ": ", 2);
@@ -553,8 +561,14 @@ sb_status_t sb_http_stream_write(sb_http_exchange_t *x, const sb_slice_t *parts,
   bool chunked = !(x->req.http_major == 1 && x->req.http_minor == 0);
   unsigned nb = 0;
   if (chunked) {
-    int l = snprintf(size_line, sizeof(size_line), "%zx\r\n", total);
-    bufs[nb++] = uv_buf_init(size_line, (unsigned)l);
+    /* the chunk's size in hex, then CRLF (written backwards) */
+    static const char hexdig[] = "0123456789abcdef";
+    size_t at = sizeof(size_line);
+    size_line[--at] = '\n';
+    size_line[--at] = '\r';
+    for (size_t v = total; v != 0; v >>= 4)
+      size_line[--at] = hexdig[v & 15];
+    bufs[nb++] = uv_buf_init(size_line + at, (unsigned)(sizeof(size_line) - at));
   }
   for (size_t i = 0; i < n; i++)
     if (parts[i].len > 0)

@@ -573,12 +573,12 @@ sb_status_t sb_anthropic_chat_request(sb_call_t *c, sb_upstream_request_t *r)
     return SB_DECLINED;
   r->url = messages_url(c);
   r->body = sb_buf_slice(&c->up_body);
-  sb_cu_header(c, "Content-Type", "application/json");
-  sb_cu_header(c, "Accept",
+  sb_call_up_header(c, "Content-Type", "application/json");
+  sb_call_up_header(c, "Accept",
                c->stream ? "text/event-stream" : "application/json");
   if (!sb_cu_provider_has_header(c, "anthropic-version"))
-    sb_cu_header(c, "anthropic-version", "2023-06-01");
-  sb_cu_auth_headers(c);
+    sb_call_up_header(c, "anthropic-version", "2023-06-01");
+  sb_call_up_auth(c);
   r->headers = c->up_headers;
   r->n_headers = c->n_up_headers;
   return r->url != NULL ? SB_OK : SB_ERROR;

@@ -8,31 +8,6 @@
 
 #include "switchboard/catalog.h"
 
-void sb_cu_header(sb_call_t *c, const char *name, const char *value)
-{
-  if (name != NULL && value != NULL &&
-      c->n_up_headers < SB_ARRAY_LEN(c->up_headers)) {
-    c->up_headers[c->n_up_headers].name = name;
-    c->up_headers[c->n_up_headers].value = value;
-    c->n_up_headers++;
-  }
-}
-
-void sb_cu_auth_headers(sb_call_t *c)
-{
-  const sb_provider_t *p = c->route.provider;
-  if (p->n_keys > 0) {
-    const char *key =
-        p->keys[p->n_keys == 1 ? 0 : sb_worker_rand(c->worker) % p->n_keys];
-    sb_cu_header(c, p->auth_header,
-                 sb_arena_printf(c->arena, "%s%s",
-                                 p->auth_prefix != NULL ? p->auth_prefix : "",
-                                 key));
-  }
-  for (size_t i = 0; i < p->n_headers; i++)
-    sb_cu_header(c, p->headers[i].name, p->headers[i].value);
-}
-
 bool sb_cu_provider_has_header(const sb_call_t *c, const char *name)
 {
   const sb_provider_t *p = c->route.provider;

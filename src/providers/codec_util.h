@@ -9,11 +9,6 @@
 
 #include "switchboard/call.h"
 
-/* Append one upstream request header (silently dropped past the cap). */
-void sb_cu_header(sb_call_t *c, const char *name, const char *value);
-/* Authentication (a key picked from the provider's) and the provider's
- * configured extra headers. */
-void sb_cu_auth_headers(sb_call_t *c);
 /* The provider's configuration sets this header itself. */
 bool sb_cu_provider_has_header(const sb_call_t *c, const char *name);
 

@@ -644,10 +644,10 @@ sb_status_t sb_gemini_chat_request(sb_call_t *c, sb_upstream_request_t *r)
   if (sb_jw_status(&w) != SB_OK)
     return SB_DECLINED;
   r->body = sb_buf_slice(&c->up_body);
-  sb_cu_header(c, "Content-Type", "application/json");
-  sb_cu_header(c, "Accept",
+  sb_call_up_header(c, "Content-Type", "application/json");
+  sb_call_up_header(c, "Accept",
                c->stream ? "text/event-stream" : "application/json");
-  sb_cu_auth_headers(c);
+  sb_call_up_auth(c);
   r->headers = c->up_headers;
   r->n_headers = c->n_up_headers;
   return SB_OK;

@@ -21,15 +21,6 @@ static const char *const openrouter_only[] = {
 
 #define MAX_EDITS 24
 
-static void add_header(sb_call_t *c, const char *name, const char *value)
-{
-  if (c->n_up_headers < SB_ARRAY_LEN(c->up_headers)) {
-    c->up_headers[c->n_up_headers].name = name;
-    c->up_headers[c->n_up_headers].value = value;
-    c->n_up_headers++;
-  }
-}
-
 static const char *slice_z(sb_call_t *c, sb_slice_t s)
 {
   return sb_arena_strndup(c->arena, s.ptr != NULL ? s.ptr : "", s.len);
@@ -39,19 +30,12 @@ static const char *slice_z(sb_call_t *c, sb_slice_t s)
  * codec's request builder. */
 static void common_headers(sb_call_t *c, const sb_provider_t *p)
 {
-  if (p->n_keys > 0) {
-    const char *key = p->keys[p->n_keys == 1 ? 0
-                              : sb_worker_rand(c->worker) % p->n_keys];
-    add_header(c, p->auth_header,
-               sb_arena_printf(c->arena, "%s%s", p->auth_prefix, key));
-  }
-  for (size_t i = 0; i < p->n_headers; i++)
-    add_header(c, p->headers[i].name, p->headers[i].value);
+  sb_call_up_auth(c);
   if (p->quirks & SB_QUIRK_FORWARD_APP_HEADERS) {
     if (c->referer.len > 0)
-      add_header(c, "HTTP-Referer", slice_z(c, c->referer));
+      sb_call_up_header(c, "HTTP-Referer", slice_z(c, c->referer));
     if (c->title.len > 0)
-      add_header(c, "X-Title", slice_z(c, c->title));
+      sb_call_up_header(c, "X-Title", slice_z(c, c->title));
   }
 }
 
@@ -128,10 +112,10 @@ static sb_status_t openai_chat_request(sb_call_t *c, sb_upstream_request_t *r)
     rc = SB_DECLINED;
     goto out;
   }
-  r->url = sb_arena_printf(c->arena, "%s/chat/completions", p->base_url);
+  r->url = sb_arena_join(c->arena, p->base_url, "/chat/completions");
   r->body = sb_buf_slice(&c->up_body);
-  add_header(c, "Content-Type", "application/json");
-  add_header(c, "Accept", c->stream ? "text/event-stream" : "application/json");
+  sb_call_up_header(c, "Content-Type", "application/json");
+  sb_call_up_header(c, "Accept", c->stream ? "text/event-stream" : "application/json");
   common_headers(c, p);
   r->headers = c->up_headers;
   r->n_headers = c->n_up_headers;
