@@ -121,6 +121,12 @@ sb_status_t sb_sse_feed(sb_sse_parser_t *p, const char *bytes, size_t n,
     }
     p->started = true;
   }
+  /* Lines end in LF almost always: memchr finds the next one (vectorised)
+   * and only the bytes before it are searched for a CR. The LF found is
+   * kept until the scan passes it, so a run of CR-only lines costs one
+   * pass, not one per line. */
+  size_t lf_at = 0;
+  bool lf_known = false;
   while (i < n) {
     if (p->skip_lf) {
       p->skip_lf = false;
@@ -131,9 +137,14 @@ sb_status_t sb_sse_feed(sb_sse_parser_t *p, const char *bytes, size_t n,
     }
     /* find the end of the line */
     const char *s = bytes + i;
-    size_t left = n - i, j = 0;
-    while (j < left && s[j] != '\n' && s[j] != '\r')
-      j++;
+    size_t left = n - i;
+    if (!lf_known || lf_at < i) {
+      const char *lf = memchr(s, '\n', left);
+      lf_at = lf != NULL ? (size_t)(lf - bytes) : n;
+      lf_known = true;
+    }
+    const char *cr = memchr(s, '\r', lf_at - i);
+    size_t j = cr != NULL ? (size_t)(cr - s) : lf_at - i;
     if (j == left) {
       /* no terminator yet: keep the partial line */
       if (sb_buf_append(&p->line, s, left) != SB_OK)
