@@ -253,15 +253,60 @@ static void insert_row(sb_ledger_t *l, const sb_ledger_row_t *r)
   sqlite3_bind_int64(st, i++, r->top_rung_pico);
   sqlite3_bind_int64(st, i++, r->overhead_us);
   run_write(l, st, "store row", r->id);
+}
 
+/* A batch's additions to usage_daily, summed per (key, day) before they
+ * are written: one upsert per key and day instead of one per row. */
+#define USAGE_SUMS_MAX 32
+
+typedef struct {
+  char key_hash[65];
+  int64_t day;
+  int64_t requests, cost_pico, prompt, completion;
+} usage_sum_t;
+
+typedef struct {
+  usage_sum_t s[USAGE_SUMS_MAX];
+  size_t n;
+} usage_sums_t;
+
+static void usage_flush(sb_ledger_t *l, usage_sums_t *u)
+{
+  sqlite3_stmt *st = l->add_usage;
+  for (size_t i = 0; i < u->n; i++) {
+    const usage_sum_t *s = &u->s[i];
+    sqlite3_bind_text(st, 1, s->key_hash, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, s->day);
+    sqlite3_bind_int64(st, 3, s->requests);
+    sqlite3_bind_int64(st, 4, s->cost_pico);
+    sqlite3_bind_int64(st, 5, s->prompt);
+    sqlite3_bind_int64(st, 6, s->completion);
+    run_write(l, st, "add usage of key", s->key_hash[0] ? s->key_hash : "-");
+  }
+  u->n = 0;
+}
+
+static void usage_add(sb_ledger_t *l, usage_sums_t *u, const sb_ledger_row_t *r)
+{
   /* The day a request is billed to is the day it ended, as for budgets. */
-  st = l->add_usage;
-  sqlite3_bind_text(st, 1, r->key_hash, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 2, (r->created_ms + r->latency_ms) / DAY_MS);
-  sqlite3_bind_int64(st, 3, r->cost_pico);
-  sqlite3_bind_int64(st, 4, (sqlite3_int64)r->usage.prompt);
-  sqlite3_bind_int64(st, 5, (sqlite3_int64)r->usage.completion);
-  run_write(l, st, "add usage of", r->id);
+  int64_t day = (r->created_ms + r->latency_ms) / DAY_MS;
+  usage_sum_t *s = NULL;
+  for (size_t i = 0; i < u->n && s == NULL; i++)
+    if (u->s[i].day == day && strcmp(u->s[i].key_hash, r->key_hash) == 0)
+      s = &u->s[i];
+  if (s == NULL) {
+    if (u->n == USAGE_SUMS_MAX)
+      usage_flush(l, u);
+    s = &u->s[u->n++];
+    memset(s, 0, sizeof(*s));
+    memcpy(s->key_hash, r->key_hash, sizeof(s->key_hash));
+    s->key_hash[sizeof(s->key_hash) - 1] = '\0';
+    s->day = day;
+  }
+  s->requests++;
+  s->cost_pico += r->cost_pico;
+  s->prompt += (int64_t)r->usage.prompt;
+  s->completion += (int64_t)r->usage.completion;
 }
 
 static void store_key(sb_ledger_t *l, const sb_key_record_t *k, bool deleted)
@@ -355,6 +400,8 @@ static void gather(sb_ledger_t *l)
 static void *writer_main(void *arg)
 {
   sb_ledger_t *l = arg;
+  usage_sums_t usage;
+  usage.n = 0;
   if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), WRITER_NICE) != 0)
     SB_DEBUG("ledger: cannot lower the writer's priority");
   pthread_mutex_lock(&l->lock);
@@ -390,11 +437,14 @@ static void *writer_main(void *arg)
     uint64_t n = 0;
     sqlite3_exec(l->db, "BEGIN", NULL, NULL, NULL);
     for (row_node_t *r = batch; r != NULL; r = r->next, n++) {
-      if (r->kind == NODE_ROW)
+      if (r->kind == NODE_ROW) {
         insert_row(l, &r->u.row);
-      else
+        usage_add(l, &usage, &r->u.row);
+      } else {
         store_key(l, &r->u.key, r->kind == NODE_KEY_DELETE);
+      }
     }
+    usage_flush(l, &usage);
     if (sqlite3_exec(l->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
       SB_ERR("ledger: commit failed: %s", sqlite3_errmsg(l->db));
       sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
@@ -590,9 +640,10 @@ sb_ledger_t *sb_ledger_open_with(const char *database,
           &l->insert, err, errlen) != SB_OK ||
       prepare(l,
           "INSERT INTO usage_daily (key_hash, day, requests, cost_pico, "
-          "tokens_prompt, tokens_completion) VALUES (coalesce(?, ''),?,1,?,?,?) "
+          "tokens_prompt, tokens_completion) VALUES (coalesce(?, ''),?,?,?,?,?) "
           "ON CONFLICT (key_hash, day) DO UPDATE SET "
-          "requests = requests + 1, cost_pico = cost_pico + excluded.cost_pico, "
+          "requests = requests + excluded.requests, "
+          "cost_pico = cost_pico + excluded.cost_pico, "
           "tokens_prompt = tokens_prompt + excluded.tokens_prompt, "
           "tokens_completion = tokens_completion + excluded.tokens_completion",
           &l->add_usage, err, errlen) != SB_OK ||

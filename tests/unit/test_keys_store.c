@@ -100,6 +100,9 @@ static void test_restart_keeps_keys_and_spend(void **state)
   sb_ledger_record(l, &row);
   row_for(&row, "gen-4", NULL, now - 1000, 7);
   sb_ledger_record(l, &row);
+  /* a second row of the same key and day in the same batch (summed) */
+  row_for(&row, "gen-5", k, now - 500, 20);
+  sb_ledger_record(l, &row);
   assert_int_equal(sb_keys_revoke(t, sb_slice_z(gone->rec.hash)), SB_OK);
   char hash[65], gone_hash[65];
   snprintf(hash, sizeof(hash), "%s", k->rec.hash);
@@ -125,13 +128,13 @@ static void test_restart_keeps_keys_and_spend(void **state)
   assert_string_equal(v.rec.models, "a/b,c/d");
   assert_string_equal(v.rec.escalation,
                       "{\"ladder\":[\"a/cheap\",\"a/strong\"],\"on\":[\"error\"]}");
-  assert_int_equal(v.usage_total, 500);
-  assert_int_equal(v.period_used, 300); /* today only: daily reset */
-  assert_int_equal(v.usage_day, 300);
-  assert_int_equal(v.remaining, 1000000 - 300);
-  assert_int_equal(v.requests, 2);
+  assert_int_equal(v.usage_total, 520);
+  assert_int_equal(v.period_used, 320); /* today only: daily reset */
+  assert_int_equal(v.usage_day, 320);
+  assert_int_equal(v.remaining, 1000000 - 320);
+  assert_int_equal(v.requests, 3);
   /* totals: every key, deleted ones and the admin */
-  assert_int_equal(sb_keys_total_usage(t), 557);
+  assert_int_equal(sb_keys_total_usage(t), 577);
   /* the stored row answers lookups with its key */
   sb_ledger_row_t got;
   assert_int_equal(sb_ledger_get(l, "gen-1", &got), SB_OK);
@@ -150,8 +153,34 @@ static void test_restart_keeps_keys_and_spend(void **state)
   k = sb_keys_lookup_hash(sb_ledger_keys(l), sb_slice_z(hash));
   assert_non_null(k);
   sb_key_view(k, now, &v);
-  assert_int_equal(v.usage_total, 500);
+  assert_int_equal(v.usage_total, 520);
   sb_key_unref(k);
+  sb_ledger_close(l);
+}
+
+/* One batch with more (key, day) groups than the writer sums at once:
+ * every row still counts, once. */
+static void test_batch_usage_many_days(void **state)
+{
+  (void)state;
+  char err[256];
+  sb_ledger_t *l = sb_ledger_open(dbspec, err, sizeof(err));
+  assert_non_null(l);
+  int64_t now = now_ms();
+  sb_ledger_row_t row;
+  char id[32];
+  int64_t want = 0;
+  for (int day = 0; day < 80; day++)
+    for (int k = 0; k < 3; k++) {
+      snprintf(id, sizeof(id), "gen-d%d-%d", day, k);
+      row_for(&row, id, NULL, now - (int64_t)day * DAY, 1 + day * 3 + k);
+      want += 1 + day * 3 + k;
+      sb_ledger_record(l, &row);
+    }
+  sb_ledger_close(l);
+  l = sb_ledger_open(dbspec, err, sizeof(err));
+  assert_non_null(l);
+  assert_int_equal(sb_keys_total_usage(sb_ledger_keys(l)), want);
   sb_ledger_close(l);
 }
 
@@ -209,6 +238,7 @@ int main(void)
 {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_restart_keeps_keys_and_spend, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_batch_usage_many_days, setup, teardown),
       cmocka_unit_test_setup_teardown(test_migrate_v1, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
