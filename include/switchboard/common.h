@@ -78,6 +78,20 @@ static inline bool sb_slice_eq_lit(sb_slice_t a, const char *lit, size_t n)
 }
 #define SB_SLICE_IS(s, lit) sb_slice_eq_lit((s), SB_STRLIT(lit))
 
+/* v in decimal into dst (at least 20 bytes, not NUL-terminated); returns
+ * the length. printf without the format parsing, for hot paths. */
+static inline size_t sb_u64_dec(char *dst, uint64_t v)
+{
+  char tmp[20];
+  size_t i = sizeof(tmp);
+  do {
+    tmp[--i] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v != 0);
+  memcpy(dst, tmp + i, sizeof(tmp) - i);
+  return sizeof(tmp) - i;
+}
+
 static inline bool sb_slice_starts(sb_slice_t a, const char *lit, size_t n)
 {
   return a.len >= n && memcmp(a.ptr, lit, n) == 0;

@@ -155,6 +155,9 @@ typedef void (*sb_http_handler_fn)(sb_http_exchange_t *x);
  * exchange's extra_head, in its arena. Ignored when out of memory. */
 void sb_http_add_head(sb_http_exchange_t *x, const char *fmt, ...)
     SB_PRINTF(2, 3);
+/* The same for one "Name: <decimal>" line, without printf (every
+ * response has one). */
+void sb_http_add_head_num(sb_http_exchange_t *x, const char *name, uint64_t v);
 void sb_http_respond(sb_http_exchange_t *x, int status,
                      const sb_http_header_t *headers, size_t n_headers,
                      const char *content_type, sb_slice_t body);

@@ -110,22 +110,34 @@ int64_t sb_cost_pico(const sb_price_t *p, const sb_usage_t *u)
 
 size_t sb_cost_format(int64_t pico, char *buf, size_t cap)
 {
+  /* by hand, not snprintf: every response carries a cost */
+  char out[64];
+  size_t n = 0;
   bool neg = pico < 0;
   uint64_t v = neg ? (uint64_t)0 - (uint64_t)pico : (uint64_t)pico;
   uint64_t whole = v / (uint64_t)SB_PICO_PER_USD;
   uint64_t frac = v % (uint64_t)SB_PICO_PER_USD;
-  int n;
-  if (frac == 0) {
-    n = snprintf(buf, cap, "%s%llu", neg ? "-" : "", (unsigned long long)whole);
-  } else {
-    char f[FRAC_DIGITS + 1];
-    snprintf(f, sizeof(f), "%012llu", (unsigned long long)frac);
+  if (neg)
+    out[n++] = '-';
+  n += sb_u64_dec(out + n, whole);
+  if (frac != 0) {
+    char f[FRAC_DIGITS];
+    for (int i = FRAC_DIGITS - 1; i >= 0; i--) {
+      f[i] = (char)('0' + frac % 10);
+      frac /= 10;
+    }
     int len = FRAC_DIGITS;
     while (len > 0 && f[len - 1] == '0')
       len--;
-    f[len] = '\0';
-    n = snprintf(buf, cap, "%s%llu.%s", neg ? "-" : "",
-                 (unsigned long long)whole, f);
+    out[n++] = '.';
+    memcpy(out + n, f, (size_t)len);
+    n += (size_t)len;
   }
-  return n < 0 ? 0 : (size_t)n >= cap ? cap - 1 : (size_t)n;
+  if (cap == 0)
+    return 0;
+  if (n >= cap)
+    n = cap - 1;
+  memcpy(buf, out, n);
+  buf[n] = '\0';
+  return n;
 }

@@ -69,13 +69,8 @@ sb_status_t sb_buf_appendf(sb_buf_t *b, const char *fmt, ...)
 
 sb_status_t sb_buf_append_u64(sb_buf_t *b, uint64_t v)
 {
-  char tmp[24];
-  size_t i = sizeof(tmp);
-  do {
-    tmp[--i] = (char)('0' + v % 10);
-    v /= 10;
-  } while (v != 0);
-  return sb_buf_append(b, tmp + i, sizeof(tmp) - i);
+  char tmp[20];
+  return sb_buf_append(b, tmp, sb_u64_dec(tmp, v));
 }
 
 void sb_buf_consume(sb_buf_t *b, size_t n)

@@ -48,6 +48,8 @@ typedef struct sb_plan {
   unsigned climbs;
   int64_t discarded_pico; /* what the rungs that did not answer cost */
   uint32_t esc_on;        /* SB_CLIMB_*: the key's conditions or the config's */
+  size_t esc_head_at;     /* where the rung's lines start in extra_head */
+  bool esc_head_set;
 } sb_plan_t;
 
 static void timer_free_cb(uv_handle_t *h)
@@ -101,7 +103,10 @@ static void call_cleanup(void *data)
 
 static void make_id(sb_call_t *c)
 {
-  int n = snprintf(c->id, sizeof(c->id), "gen-%lld-", (long long)c->created);
+  size_t n = 4;
+  memcpy(c->id, "gen-", 4);
+  n += sb_u64_dec(c->id + n, (uint64_t)c->created);
+  c->id[n++] = '-';
   uint64_t r = sb_worker_rand(c->worker), r2 = sb_worker_rand(c->worker);
   for (int i = 0; i < 20; i++) {
     uint64_t *src = i < 10 ? &r : &r2;
@@ -233,8 +238,7 @@ static void record(sb_call_t *c, int status, const char *error)
   row.overhead_us = (uint32_t)SB_MIN(own / 1000, UINT32_MAX);
   sb_worker_note_overhead(c->worker, own);
   if (!c->committed)
-    sb_http_add_head(c->x, "X-Switchboard-Overhead-Us: %" PRIu32 "\r\n",
-                     row.overhead_us);
+    sb_http_add_head_num(c->x, "X-Switchboard-Overhead-Us", row.overhead_us);
   copy_slice(row.finish_reason, sizeof(row.finish_reason),
              sb_slice_z(c->finish_reason));
   copy_slice(row.native_finish_reason, sizeof(row.native_finish_reason),
@@ -1087,6 +1091,11 @@ static void escalation_head(sb_call_t *c)
   sb_plan_t *pl = c->plan;
   char cost[40];
   sb_cost_format(pl->discarded_pico, cost, sizeof(cost));
+  /* replaces the lines of an earlier rung */
+  if (pl->esc_head_set)
+    c->x->extra_head.len = pl->esc_head_at;
+  pl->esc_head_at = c->x->extra_head.len;
+  pl->esc_head_set = true;
   sb_http_add_head(
       c->x, "X-Switchboard-Rung: %u\r\nX-Switchboard-Escalation-Cost: %s\r\n",
       pl->cands[pl->cur].model_rank + 1, cost);
@@ -1427,8 +1436,8 @@ void sb_call_start(sb_call_t *c)
   pl->deadline_ns = budget > 0 ? c->t_start + (uint64_t)budget * 1000000u : 0;
   c->j_id = quote(c, sb_slice_z(c->id));
   char created[24];
-  int cl = snprintf(created, sizeof(created), "%lld", (long long)c->created);
-  c->j_created = sb_arena_slice_dup(c->arena, sb_slice(created, (size_t)cl));
+  size_t cl = sb_u64_dec(created, (uint64_t)c->created);
+  c->j_created = sb_arena_slice_dup(c->arena, sb_slice(created, cl));
   if (c->j_id.ptr == NULL || c->j_created.ptr == NULL) {
     sb_call_fail(c, 500, "server", "out of memory");
     return;

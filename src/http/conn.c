@@ -483,6 +483,24 @@ void sb_http_add_head(sb_http_exchange_t *x, const char *fmt, ...)
     x->extra_head = sb_slice_z(h);
 }
 
+void sb_http_add_head_num(sb_http_exchange_t *x, const char *name, uint64_t v)
+{
+  size_t nn = strlen(name);
+  char *h = sb_arena_alloc(&x->arena, x->extra_head.len + nn + 2 + 20 + 3);
+  if (h == NULL)
+    return;
+  size_t at = x->extra_head.len;
+  if (at > 0)
+    memcpy(h, x->extra_head.ptr, at);
+  memcpy(h + at, name, nn);
+  at += nn;
+  h[at++] = ':';
+  h[at++] = ' ';
+  at += sb_u64_dec(h + at, v);
+  memcpy(h + at, "\r\n", 3);
+  x->extra_head = sb_slice(h, at + 2);
+}
+
 void sb_http_respond(sb_http_exchange_t *x, int status,
                      const sb_http_header_t *headers, size_t n_headers,
                      const char *content_type, sb_slice_t body)
