@@ -1,7 +1,10 @@
 /*
- * Upstream HTTP client: libcurl's multi interface driven by the worker's
- * libuv loop (curl_multi_socket_action), one multi handle per worker, so
- * connections to a provider are pooled and reused per worker.
+ * Upstream HTTP client, one per worker on the worker's libuv loop, with
+ * connections pooled and reused per worker. Two transports behind this one
+ * API (docs/upstream.md): a native HTTP/1.1 client for plain http:// when
+ * no proxy applies, and libcurl's multi interface (curl_multi_socket_action)
+ * for https://, proxies, and everything when the environment says
+ * SWITCHBOARD_UPSTREAM_CLIENT=curl.
  *
  * A transfer reports through three callbacks, always on the worker thread:
  *   on_head  once, when the response status and headers are complete;
@@ -41,7 +44,8 @@ typedef enum {
 typedef struct {
   sb_upstream_result_t result;
   long status;              /* HTTP status, 0 if none was received */
-  const char *error;        /* short human description; static or curl's */
+  const char *error;        /* short human description: static, curl's, or
+                             * the transfer's (valid during on_done) */
   uint64_t connect_ns;      /* time to connected (0 if reused) */
   uint64_t first_byte_ns;   /* start to first body byte (0 if none) */
   uint64_t total_ns;
@@ -90,7 +94,9 @@ void sb_upstream_cancel(sb_upstream_t *u);
 
 const char *sb_upstream_result_name(sb_upstream_result_t r);
 
-/* Global libcurl set-up; once per process, before any thread starts. */
+/* Global set-up (libcurl's, and the environment: proxies and
+ * SWITCHBOARD_UPSTREAM_CLIENT are read here); once per process, before any
+ * thread starts. */
 void sb_upstream_global_init(void);
 void sb_upstream_global_cleanup(void);
 

@@ -1,200 +1,135 @@
 /*
- * libcurl multi on a libuv loop; see include/switchboard/upstream.h.
+ * The upstream client's public API (include/switchboard/upstream.h) and
+ * what its two transports share: delivering the head and the body to the
+ * caller, the per-transfer timer, the end of a transfer.
  *
- * The shape follows curl's documented multi-socket pattern: curl tells us
- * which sockets to watch (socket_cb -> uv_poll) and when to wake it
- * (timer_cb -> uv_timer); we call curl_multi_socket_action from those
- * watchers and then collect finished transfers. Rules that keep it safe:
- * - never call curl_multi_socket_action from inside curl's timer callback:
- *   a 0 ms timeout becomes a 0 ms libuv timer (the loop's next turn);
- * - a socket's poll handle lives as long as the socket (curl closes it
- *   through close_socket_cb), not just while a transfer uses it;
- * - a socket context is freed only in its uv_close callback;
- * - a transfer cancelled from inside one of its own callbacks is only
- *   flagged; the write callback then fails the transfer and it is freed
- *   silently when curl reports it done.
- * First-byte and idle timeouts are ours (one libuv timer per transfer);
- * connect and total timeouts are curl's.
+ * Which transport: plain `http://` URLs without a proxy go to the native
+ * HTTP/1.1 client (h1.c), everything else to libcurl (curl.c).
+ * SWITCHBOARD_UPSTREAM_CLIENT=curl sends everything to curl.
+ *
+ * The timer: first byte and idle for both transports (curl has no such
+ * notion); for the native one also connect and total (curl does its own),
+ * and a 0 ms "deferred step" (kick) so that nothing reaches a caller from
+ * inside sb_upstream_start() or sb_upstream_resume(), where the caller does
+ * not expect on_done.
  */
-#include <curl/curl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "switchboard/log.h"
-#include "switchboard/upstream.h"
 #include "switchboard/worker.h"
+#include "upstream/internal.h"
 
-#define EASY_POOL_MAX 32
+/* ---- delivery ------------------------------------------------------------ */
 
-struct sb_upstream_multi {
-  uv_loop_t *loop;
-  CURLM *multi;
-  uv_timer_t timer;
-  sb_upstream_t *transfers;
-  size_t active;
-  CURL *pool[EASY_POOL_MAX];
-  size_t n_pool;
-  /* Poll handles by socket: they outlive the transfers that use them, so a
-   * kept-alive connection is not re-registered with the loop per request. */
-  struct sock_ctx **socks;
-  size_t n_socks;
-  bool closing;
-};
-
-typedef struct sock_ctx {
-  uv_poll_t poll;
-  curl_socket_t fd;
-  sb_upstream_multi_t *m;
-} sock_ctx_t;
-
-struct sb_upstream {
-  sb_upstream_multi_t *m;
-  CURL *easy;
-  struct curl_slist *headers;
-  char *url;
-  const sb_upstream_callbacks_t *cb;
-  void *data;
-  uv_timer_t timer; /* first byte, then idle */
-  sb_upstream_timeouts_t to;
-  uint64_t start_ns;
-  uint64_t first_byte_ns;
-  long status;
-  sb_upstream_result_t forced; /* set by our timers / aborts */
-  bool forced_set;
-  bool head_done;
-  bool paused;
-  bool cancelled;
-  bool in_callback;
-  bool finished;
-  char content_type[128];
-  char retry_after[64];
-  char errbuf[CURL_ERROR_SIZE];
-  sb_upstream_t *prev, *next;
-};
-
-static void check_done(sb_upstream_multi_t *m);
-
-/* ---- curl <-> libuv glue ------------------------------------------------ */
-
-static void sock_close_cb(uv_handle_t *h)
+void sb_up_deliver_head(sb_upstream_t *u, long status, const char *ct,
+                        const char *ra)
 {
-  free(h->data);
+  u->head_done = true;
+  u->status = status;
+  if (u->cb->on_head == NULL)
+    return;
+  sb_upstream_head_t h;
+  h.status = status;
+  h.content_type = sb_slice_z(ct);
+  h.retry_after = sb_slice_z(ra);
+  u->in_callback = true;
+  u->cb->on_head(u, u->data, &h);
+  u->in_callback = false;
 }
 
-static void poll_cb(uv_poll_t *h, int status, int events)
+sb_status_t sb_up_deliver_data(sb_upstream_t *u, const char *p, size_t n)
 {
-  sock_ctx_t *ctx = h->data;
-  sb_upstream_multi_t *m = ctx->m;
-  int flags = 0, running;
-  if (status < 0)
-    flags = CURL_CSELECT_ERR;
-  if (events & UV_READABLE)
-    flags |= CURL_CSELECT_IN;
-  if (events & UV_WRITABLE)
-    flags |= CURL_CSELECT_OUT;
-  curl_multi_socket_action(m->multi, ctx->fd, flags, &running);
-  check_done(m);
-}
-
-static sock_ctx_t *sock_get(sb_upstream_multi_t *m, curl_socket_t s)
-{
-  return s >= 0 && (size_t)s < m->n_socks ? m->socks[s] : NULL;
-}
-
-static sock_ctx_t *sock_new(sb_upstream_multi_t *m, curl_socket_t s)
-{
-  if (s < 0)
-    return NULL;
-  if ((size_t)s >= m->n_socks) {
-    size_t n = m->n_socks > 0 ? m->n_socks : 64;
-    while (n <= (size_t)s)
-      n *= 2;
-    sock_ctx_t **t = realloc(m->socks, n * sizeof(*t));
-    if (t == NULL)
-      return NULL;
-    memset(t + m->n_socks, 0, (n - m->n_socks) * sizeof(*t));
-    m->socks = t;
-    m->n_socks = n;
+  if (u->first_byte_ns == 0)
+    u->first_byte_ns = sb_now_ns();
+  u->in_callback = true;
+  sb_status_t rc = u->cb->on_data(u, u->data, p, n);
+  u->in_callback = false;
+  if (u->cancelled)
+    return SB_ERROR;
+  if (rc == SB_AGAIN) {
+    /* The same bytes come back after sb_upstream_resume(). */
+    u->paused = true;
+    sb_up_arm(u);
+    return SB_AGAIN;
   }
-  sock_ctx_t *ctx = malloc(sizeof(*ctx));
-  if (ctx == NULL)
-    return NULL;
-  ctx->fd = s;
-  ctx->m = m;
-  if (uv_poll_init_socket(m->loop, &ctx->poll, s) != 0) {
-    free(ctx);
-    return NULL;
+  if (rc != SB_OK) {
+    u->forced = SB_UP_ABORTED;
+    u->forced_set = true;
+    return SB_ERROR;
   }
-  ctx->poll.data = ctx;
-  m->socks[s] = ctx;
-  return ctx;
+  u->activity_ms = uv_now(u->m->loop);
+  sb_up_arm(u);
+  return SB_OK;
 }
 
-/* curl closes a socket (CURLOPT_CLOSESOCKETFUNCTION): drop its poll handle
- * first (uv_close takes the descriptor out of epoll at once), then close. */
-static int close_socket_cb(void *clientp, curl_socket_t s)
+/* ---- timers -------------------------------------------------------------- */
+
+static void transfer_timer_cb(uv_timer_t *t);
+
+static uint64_t min_u64(uint64_t a, uint64_t b)
 {
-  sb_upstream_multi_t *m = clientp;
-  sock_ctx_t *ctx = sock_get(m, s);
-  if (ctx != NULL) {
-    m->socks[s] = NULL;
-    uv_close((uv_handle_t *)&ctx->poll, sock_close_cb);
+  return a < b ? a : b;
+}
+
+/* Arm the timer at the nearest deadline (or now for a deferred step). */
+void sb_up_arm(sb_upstream_t *u)
+{
+  if (u->finished)
+    return;
+  uint64_t now = uv_now(u->m->loop);
+  uint64_t due = UINT64_MAX;
+  if (u->kick)
+    due = now;
+  uint32_t ms = u->first_byte_ns == 0 ? u->to.first_byte_ms : u->to.idle_ms;
+  if (ms > 0 && !u->paused)
+    due = min_u64(due, u->activity_ms + ms);
+  if (u->native) {
+    if (!u->connected && u->to.connect_ms > 0)
+      due = min_u64(due, u->connect_from_ms + u->to.connect_ms);
+    if (u->to.total_ms > 0)
+      due = min_u64(due, u->start_ms + u->to.total_ms);
   }
-  return close(s);
+  if (due == UINT64_MAX)
+    uv_timer_stop(&u->timer);
+  else
+    uv_timer_start(&u->timer, transfer_timer_cb, due > now ? due - now : 0, 0);
 }
 
-static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp,
-                     void *socketp)
+static void transfer_timer_cb(uv_timer_t *t)
 {
-  sb_upstream_multi_t *m = userp;
-  sock_ctx_t *ctx = sock_get(m, s);
-  (void)easy;
-  (void)socketp;
-  if (what == CURL_POLL_REMOVE) {
-    /* Idle (kept alive) or about to be closed: stop watching, keep the
-     * handle for the next transfer on this connection. */
-    if (ctx != NULL)
-      uv_poll_stop(&ctx->poll);
-    return 0;
+  sb_upstream_t *u = t->data;
+  if (u->kick) {
+    u->kick = false;
+    sb_up_h1_step(u);
+    return;
   }
-  if (ctx == NULL && (ctx = sock_new(m, s)) == NULL)
-    return -1;
-  int events = 0;
-  if (what & CURL_POLL_IN)
-    events |= UV_READABLE;
-  if (what & CURL_POLL_OUT)
-    events |= UV_WRITABLE;
-  uv_poll_start(&ctx->poll, events, poll_cb);
-  return 0;
-}
-
-static void multi_timer_fired(uv_timer_t *t)
-{
-  sb_upstream_multi_t *m = t->data;
-  int running;
-  curl_multi_socket_action(m->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-  check_done(m);
-}
-
-static int multi_timer_cb(CURLM *multi, long timeout_ms, void *userp)
-{
-  sb_upstream_multi_t *m = userp;
-  (void)multi;
-  if (m->closing)
-    return 0;
-  if (timeout_ms < 0) {
-    uv_timer_stop(&m->timer);
-    return 0;
+  uint64_t now = uv_now(u->m->loop);
+  if (u->native) {
+    bool total = u->to.total_ms > 0 && now >= u->start_ms + u->to.total_ms;
+    if (!u->connected &&
+        (total || (u->to.connect_ms > 0 &&
+                   now >= u->connect_from_ms + u->to.connect_ms))) {
+      sb_up_finish(u, SB_UP_TIMEOUT_CONNECT, "timed out connecting");
+      return;
+    }
+    if (total) {
+      sb_up_finish(u, SB_UP_TIMEOUT_TOTAL, "timed out (total)");
+      return;
+    }
   }
-  /* 0 means "as soon as possible", but not from inside this callback: a
-   * 0 ms libuv timer runs on the loop's next turn without sleeping (a 1 ms
-   * one would add a millisecond to every request). */
-  uv_timer_start(&m->timer, multi_timer_fired, (uint64_t)timeout_ms, 0);
-  return 0;
+  uint32_t ms = u->first_byte_ns == 0 ? u->to.first_byte_ms : u->to.idle_ms;
+  if (ms > 0 && !u->paused && now >= u->activity_ms + ms) {
+    bool first = u->first_byte_ns == 0;
+    sb_up_finish(u, first ? SB_UP_TIMEOUT_FIRST_BYTE : SB_UP_TIMEOUT_IDLE,
+                 first ? "timed out waiting for the first byte"
+                       : "timed out waiting for the next chunk");
+    return;
+  }
+  sb_up_arm(u);
 }
 
-/* ---- transfers ----------------------------------------------------------- */
+/* ---- the end of a transfer ------------------------------------------------ */
 
 static void transfer_close_cb(uv_handle_t *h)
 {
@@ -203,23 +138,17 @@ static void transfer_close_cb(uv_handle_t *h)
   free(u);
 }
 
-/* Detach from curl and free (the struct itself after its timer closes). */
-static void transfer_release(sb_upstream_t *u)
+/* Detach from the transport and free (the struct after its timer closes). */
+void sb_up_release(sb_upstream_t *u)
 {
   sb_upstream_multi_t *m = u->m;
   if (u->finished)
     return;
   u->finished = true;
-  curl_multi_remove_handle(m->multi, u->easy);
-  if (m->n_pool < EASY_POOL_MAX && !m->closing) {
-    curl_easy_reset(u->easy);
-    m->pool[m->n_pool++] = u->easy;
-  } else {
-    curl_easy_cleanup(u->easy);
-  }
-  u->easy = NULL;
-  curl_slist_free_all(u->headers);
-  u->headers = NULL;
+  if (u->native)
+    sb_up_h1_release(u);
+  else
+    sb_up_curl_release(u);
   if (u->prev != NULL)
     u->prev->next = u->next;
   else
@@ -231,8 +160,10 @@ static void transfer_release(sb_upstream_t *u)
   uv_close((uv_handle_t *)&u->timer, transfer_close_cb);
 }
 
-static void finish(sb_upstream_t *u, sb_upstream_result_t r, const char *why)
+void sb_up_finish(sb_upstream_t *u, sb_upstream_result_t r, const char *why)
 {
+  if (u->finished)
+    return;
   sb_upstream_outcome_t o;
   memset(&o, 0, sizeof(o));
   o.result = r;
@@ -241,220 +172,48 @@ static void finish(sb_upstream_t *u, sb_upstream_result_t r, const char *why)
   uint64_t now = sb_now_ns();
   o.total_ns = now - u->start_ns;
   o.first_byte_ns = u->first_byte_ns != 0 ? u->first_byte_ns - u->start_ns : 0;
-  double ct = 0;
-  if (u->easy != NULL &&
-      curl_easy_getinfo(u->easy, CURLINFO_CONNECT_TIME, &ct) == CURLE_OK)
-    o.connect_ns = (uint64_t)(ct * 1e9);
+  o.connect_ns = u->native ? u->connect_ns : sb_up_curl_connect_ns(u);
   bool cancelled = u->cancelled;
   const sb_upstream_callbacks_t *cb = u->cb;
   void *data = u->data;
-  transfer_release(u);
+  sb_up_release(u);
   if (!cancelled && cb->on_done != NULL)
     cb->on_done(u, data, &o);
 }
 
-static void transfer_timer_cb(uv_timer_t *t)
+/* A handle of the multi closed (h1 connections, the multi's timers): the
+ * multi is freed with the last one once sb_upstream_multi_free was called. */
+void sb_up_handle_closed(sb_upstream_multi_t *m)
 {
-  sb_upstream_t *u = t->data;
-  sb_upstream_result_t r = u->first_byte_ns == 0 ? SB_UP_TIMEOUT_FIRST_BYTE
-                                                 : SB_UP_TIMEOUT_IDLE;
-  finish(u, r, r == SB_UP_TIMEOUT_FIRST_BYTE
-                   ? "timed out waiting for the first byte"
-                   : "timed out waiting for the next chunk");
+  if (--m->open_handles == 0 && m->closing)
+    free(m);
 }
 
-static void arm_timer(sb_upstream_t *u)
-{
-  uint32_t ms = u->first_byte_ns == 0 ? u->to.first_byte_ms : u->to.idle_ms;
-  if (ms > 0 && !u->paused)
-    uv_timer_start(&u->timer, transfer_timer_cb, ms, 0);
-}
+/* ---- public API ---------------------------------------------------------- */
 
-static sb_upstream_result_t map_curl_error(sb_upstream_t *u, CURLcode rc)
-{
-  switch (rc) {
-  case CURLE_OK:
-    return SB_UP_OK;
-  case CURLE_COULDNT_RESOLVE_HOST:
-  case CURLE_COULDNT_RESOLVE_PROXY:
-  case CURLE_COULDNT_CONNECT:
-  case CURLE_SSL_CONNECT_ERROR:
-  case CURLE_PEER_FAILED_VERIFICATION:
-  case CURLE_SSL_CACERT_BADFILE:
-  case CURLE_SEND_ERROR:
-  case CURLE_GOT_NOTHING:
-    return u->head_done ? SB_UP_CUT : SB_UP_CONNECT_FAILED;
-  case CURLE_OPERATION_TIMEDOUT: {
-    long connect_code = 0;
-    double ct = 0;
-    curl_easy_getinfo(u->easy, CURLINFO_CONNECT_TIME, &ct);
-    curl_easy_getinfo(u->easy, CURLINFO_HTTP_CONNECTCODE, &connect_code);
-    /* A reused connection has no connect time: it is connected once the
-     * request was on its way (pre-transfer time). */
-    double pt = 0;
-    curl_easy_getinfo(u->easy, CURLINFO_PRETRANSFER_TIME, &pt);
-    return ct == 0 && pt == 0 && !u->head_done ? SB_UP_TIMEOUT_CONNECT
-                                               : SB_UP_TIMEOUT_TOTAL;
-  }
-  case CURLE_PARTIAL_FILE:
-  case CURLE_RECV_ERROR:
-  case CURLE_HTTP2:
-  case CURLE_HTTP2_STREAM:
-  case CURLE_BAD_CONTENT_ENCODING:
-    return u->head_done ? SB_UP_CUT : SB_UP_FAILED;
-  case CURLE_WRITE_ERROR:
-    return SB_UP_ABORTED;
-  default:
-    return SB_UP_FAILED;
-  }
-}
-
-static void check_done(sb_upstream_multi_t *m)
-{
-  CURLMsg *msg;
-  int left;
-  while ((msg = curl_multi_info_read(m->multi, &left)) != NULL) {
-    if (msg->msg != CURLMSG_DONE)
-      continue;
-    CURL *easy = msg->easy_handle;
-    CURLcode rc = msg->data.result; /* msg is invalid after remove_handle */
-    sb_upstream_t *u = NULL;
-    curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&u);
-    if (u == NULL || u->finished)
-      continue;
-    if (u->status == 0)
-      curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &u->status);
-    sb_upstream_result_t r =
-        u->forced_set ? u->forced : map_curl_error(u, rc);
-    const char *why = r == SB_UP_OK ? NULL
-                      : u->errbuf[0] != '\0' ? u->errbuf
-                                             : curl_easy_strerror(rc);
-    finish(u, r, why);
-  }
-}
-
-static void deliver_head(sb_upstream_t *u)
-{
-  u->head_done = true;
-  if (u->cb->on_head == NULL)
-    return;
-  sb_upstream_head_t h;
-  h.status = u->status;
-  h.content_type = sb_slice_z(u->content_type);
-  h.retry_after = sb_slice_z(u->retry_after);
-  u->in_callback = true;
-  u->cb->on_head(u, u->data, &h);
-  u->in_callback = false;
-}
-
-static void copy_header_value(char *dst, size_t cap, const char *v, size_t n)
-{
-  while (n > 0 && (*v == ' ' || *v == '\t')) {
-    v++;
-    n--;
-  }
-  while (n > 0 && (v[n - 1] == '\r' || v[n - 1] == '\n' || v[n - 1] == ' '))
-    n--;
-  if (n >= cap)
-    n = cap - 1;
-  memcpy(dst, v, n);
-  dst[n] = '\0';
-}
-
-static size_t header_cb(char *p, size_t size, size_t n, void *userdata)
-{
-  sb_upstream_t *u = userdata;
-  size_t len = size * n;
-  if (u->cancelled)
-    return 0;
-  sb_slice_t line = sb_slice(p, len);
-  if (sb_slice_starts(line, SB_STRLIT("HTTP/"))) {
-    /* A new response head (after a 1xx, or the first one). */
-    u->content_type[0] = '\0';
-    u->retry_after[0] = '\0';
-    return len;
-  }
-  if (len <= 2 && (len == 0 || p[0] == '\r' || p[0] == '\n')) {
-    long status = 0;
-    curl_easy_getinfo(u->easy, CURLINFO_RESPONSE_CODE, &status);
-    if (status >= 200 && !u->head_done) {
-      u->status = status;
-      deliver_head(u);
-      if (u->cancelled)
-        return 0;
-    }
-    return len;
-  }
-  const char *colon = memchr(p, ':', len);
-  if (colon == NULL)
-    return len;
-  sb_slice_t name = sb_slice(p, (size_t)(colon - p));
-  const char *v = colon + 1;
-  size_t vn = len - (size_t)(v - p);
-  if (sb_slice_case_eq(name, SB_SLICE_LIT("content-type")))
-    copy_header_value(u->content_type, sizeof(u->content_type), v, vn);
-  else if (sb_slice_case_eq(name, SB_SLICE_LIT("retry-after")))
-    copy_header_value(u->retry_after, sizeof(u->retry_after), v, vn);
-  return len;
-}
-
-static size_t write_cb(char *p, size_t size, size_t n, void *userdata)
-{
-  sb_upstream_t *u = userdata;
-  size_t len = size * n;
-  if (u->cancelled || u->finished)
-    return 0;
-  if (!u->head_done) {
-    curl_easy_getinfo(u->easy, CURLINFO_RESPONSE_CODE, &u->status);
-    deliver_head(u);
-    if (u->cancelled)
-      return 0;
-  }
-  if (u->first_byte_ns == 0)
-    u->first_byte_ns = sb_now_ns();
-  u->in_callback = true;
-  sb_status_t rc = u->cb->on_data(u, u->data, p, len);
-  u->in_callback = false;
-  if (u->cancelled)
-    return 0;
-  if (rc == SB_AGAIN) {
-    /* The same bytes come back after sb_upstream_resume(). */
-    u->paused = true;
-    uv_timer_stop(&u->timer);
-    return CURL_WRITEFUNC_PAUSE;
-  }
-  if (rc != SB_OK) {
-    u->forced = SB_UP_ABORTED;
-    u->forced_set = true;
-    return 0;
-  }
-  arm_timer(u);
-  return len;
-}
-
-/* ---- public API -------------------------------------------------------- */
-
-/* True when the environment names a proxy. Without one, every transfer
- * tells curl so (CURLOPT_PROXY ""), which spares it looking the proxy
- * variables up again on each request; with one, curl's own environment
- * handling (per scheme, no_proxy) applies unchanged. */
-static bool env_proxy;
+/* Read once by sb_upstream_global_init: plain http through curl anyway
+ * (SWITCHBOARD_UPSTREAM_CLIENT=curl), or a proxy that curl must apply. */
+static bool native_off;
 
 void sb_upstream_global_init(void)
 {
-  static const char *const vars[] = {"http_proxy", "HTTPS_PROXY", "https_proxy",
-                                     "ALL_PROXY", "all_proxy"};
-  curl_global_init(CURL_GLOBAL_DEFAULT);
-  for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
-    const char *v = getenv(vars[i]);
-    if (v != NULL && v[0] != '\0')
-      env_proxy = true;
+  static const char *const proxies[] = {"http_proxy", "ALL_PROXY", "all_proxy"};
+  sb_up_curl_global_init();
+  const char *v = getenv("SWITCHBOARD_UPSTREAM_CLIENT");
+  if (v != NULL && strcmp(v, "curl") == 0)
+    native_off = true;
+  /* curl honours these for http:// (not HTTP_PROXY: httpoxy), and
+   * no_proxy with them: leave that whole logic to curl. */
+  for (size_t i = 0; i < sizeof(proxies) / sizeof(proxies[0]); i++) {
+    const char *p = getenv(proxies[i]);
+    if (p != NULL && p[0] != '\0')
+      native_off = true;
   }
 }
 
 void sb_upstream_global_cleanup(void)
 {
-  curl_global_cleanup();
+  sb_up_curl_global_cleanup();
 }
 
 sb_upstream_multi_t *sb_upstream_multi_new(uv_loop_t *loop)
@@ -463,26 +222,12 @@ sb_upstream_multi_t *sb_upstream_multi_new(uv_loop_t *loop)
   if (m == NULL)
     return NULL;
   m->loop = loop;
-  m->multi = curl_multi_init();
-  if (m->multi == NULL) {
+  if (!sb_up_curl_init(m)) {
     free(m);
     return NULL;
   }
-  uv_timer_init(loop, &m->timer);
-  m->timer.data = m;
-  curl_multi_setopt(m->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
-  curl_multi_setopt(m->multi, CURLMOPT_SOCKETDATA, m);
-  curl_multi_setopt(m->multi, CURLMOPT_TIMERFUNCTION, multi_timer_cb);
-  curl_multi_setopt(m->multi, CURLMOPT_TIMERDATA, m);
-  /* Keep enough idle connections for a busy worker's concurrency. */
-  curl_multi_setopt(m->multi, CURLMOPT_MAXCONNECTS, 1024L);
+  sb_up_h1_init(m);
   return m;
-}
-
-static void multi_timer_close_cb(uv_handle_t *h)
-{
-  sb_upstream_multi_t *m = h->data;
-  free(m);
 }
 
 void sb_upstream_multi_free(sb_upstream_multi_t *m)
@@ -492,26 +237,29 @@ void sb_upstream_multi_free(sb_upstream_multi_t *m)
   while (m->transfers != NULL)
     sb_upstream_cancel(m->transfers);
   m->closing = true;
-  for (size_t i = 0; i < m->n_pool; i++)
-    curl_easy_cleanup(m->pool[i]);
-  m->n_pool = 0;
-  /* Closing cached connections goes through close_socket_cb: the poll
-   * handles are closed on the loop, which must run once more afterwards. */
-  curl_multi_cleanup(m->multi);
-  m->multi = NULL;
-  for (size_t i = 0; i < m->n_socks; i++)
-    if (m->socks[i] != NULL)
-      uv_close((uv_handle_t *)&m->socks[i]->poll, sock_close_cb);
-  free(m->socks);
-  m->socks = NULL;
-  m->n_socks = 0;
-  uv_timer_stop(&m->timer);
-  uv_close((uv_handle_t *)&m->timer, multi_timer_close_cb);
+  sb_up_curl_free(m);
+  sb_up_h1_free(m); /* the multi goes with the last handle's close */
 }
 
 size_t sb_upstream_multi_active(const sb_upstream_multi_t *m)
 {
   return m->active;
+}
+
+static void link_transfer(sb_upstream_multi_t *m, sb_upstream_t *u)
+{
+  u->next = m->transfers;
+  if (m->transfers != NULL)
+    m->transfers->prev = u;
+  m->transfers = u;
+  m->active++;
+}
+
+static void early_close_cb(uv_handle_t *h)
+{
+  sb_upstream_t *u = h->data;
+  free(u->url);
+  free(u);
 }
 
 sb_upstream_t *sb_upstream_start(sb_upstream_multi_t *m,
@@ -520,91 +268,37 @@ sb_upstream_t *sb_upstream_start(sb_upstream_multi_t *m,
 {
   if (m->closing)
     return NULL;
-  sb_upstream_t *u = calloc(1, sizeof(*u));
-  if (u == NULL)
-    return NULL;
+  sb_upstream_t *u = NULL;
+  if (!native_off) {
+    bool failed = false;
+    u = sb_up_h1_alloc(m, r, &failed);
+    if (failed)
+      return NULL;
+  }
+  if (u == NULL) {
+    u = calloc(1, sizeof(*u));
+    if (u == NULL)
+      return NULL;
+  }
   u->m = m;
   u->cb = cb;
   u->data = data;
   u->to = r->timeouts;
-  u->url = strdup(r->url);
-  u->easy = m->n_pool > 0 ? m->pool[--m->n_pool] : curl_easy_init();
-  if (u->url == NULL || u->easy == NULL)
-    goto fail;
-  for (size_t i = 0; i < r->n_headers; i++) {
-    char line[4096];
-    int len = snprintf(line, sizeof(line), "%s: %s", r->headers[i].name,
-                       r->headers[i].value);
-    if (len < 0 || (size_t)len >= sizeof(line))
-      goto fail;
-    struct curl_slist *h = curl_slist_append(u->headers, line);
-    if (h == NULL)
-      goto fail;
-    u->headers = h;
-  }
-  /* No "Expect: 100-continue" round trip for large bodies. */
-  struct curl_slist *h = curl_slist_append(u->headers, "Expect:");
-  if (h == NULL)
-    goto fail;
-  u->headers = h;
-
-  CURL *e = u->easy;
-  curl_easy_setopt(e, CURLOPT_URL, u->url);
-  curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)u);
-  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, close_socket_cb);
-  curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, m);
-  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(e, CURLOPT_HTTPHEADER, u->headers);
-  curl_easy_setopt(e, CURLOPT_USERAGENT, "switchboard/0.1");
-  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, u->errbuf);
-  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
-  curl_easy_setopt(e, CURLOPT_HEADERDATA, u);
-  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
-  curl_easy_setopt(e, CURLOPT_WRITEDATA, u);
-  curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-  curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
-  curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
-  curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
-  if (!env_proxy)
-    curl_easy_setopt(e, CURLOPT_PROXY, "");
-  if (u->to.connect_ms > 0)
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)u->to.connect_ms);
-  if (u->to.total_ms > 0)
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)u->to.total_ms);
-  if (r->body.ptr != NULL) {
-    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body.len);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body.ptr);
-  }
-  if (r->method != NULL)
-    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r->method);
-  else if (r->body.ptr == NULL)
-    curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
-
   uv_timer_init(m->loop, &u->timer);
   u->timer.data = u;
   u->start_ns = sb_now_ns();
-  if (curl_multi_add_handle(m->multi, e) != CURLM_OK) {
-    /* The timer is initialised: free through its close callback. */
-    curl_slist_free_all(u->headers);
-    curl_easy_cleanup(e);
-    uv_close((uv_handle_t *)&u->timer, transfer_close_cb);
+  u->start_ms = uv_now(m->loop);
+  u->activity_ms = u->start_ms;
+  u->connect_from_ms = u->start_ms;
+  bool ok = u->native ? sb_up_h1_start(u) : sb_up_curl_start(u, r);
+  if (!ok) {
+    /* Nothing was registered: free through the timer's close callback. */
+    uv_close((uv_handle_t *)&u->timer, early_close_cb);
     return NULL;
   }
-  u->next = m->transfers;
-  if (m->transfers != NULL)
-    m->transfers->prev = u;
-  m->transfers = u;
-  m->active++;
-  arm_timer(u);
+  link_transfer(m, u);
+  sb_up_arm(u);
   return u;
-fail:
-  if (u->easy != NULL)
-    curl_easy_cleanup(u->easy);
-  curl_slist_free_all(u->headers);
-  free(u->url);
-  free(u);
-  return NULL;
 }
 
 void sb_upstream_pause(sb_upstream_t *u)
@@ -612,8 +306,11 @@ void sb_upstream_pause(sb_upstream_t *u)
   if (u->finished || u->paused)
     return;
   u->paused = true;
-  uv_timer_stop(&u->timer);
-  curl_easy_pause(u->easy, CURLPAUSE_RECV);
+  sb_up_arm(u);
+  if (u->native)
+    sb_up_h1_pause(u);
+  else
+    sb_up_curl_pause(u);
 }
 
 void sb_upstream_resume(sb_upstream_t *u)
@@ -621,9 +318,12 @@ void sb_upstream_resume(sb_upstream_t *u)
   if (u->finished || !u->paused || u->in_callback)
     return;
   u->paused = false;
-  arm_timer(u);
-  /* May deliver buffered bytes right away through write_cb. */
-  curl_easy_pause(u->easy, CURLPAUSE_CONT);
+  u->activity_ms = uv_now(u->m->loop);
+  sb_up_arm(u);
+  if (u->native)
+    sb_up_h1_resume(u);
+  else
+    sb_up_curl_resume(u);
 }
 
 bool sb_upstream_paused(const sb_upstream_t *u)
@@ -637,8 +337,8 @@ void sb_upstream_cancel(sb_upstream_t *u)
     return;
   u->cancelled = true;
   if (u->in_callback)
-    return; /* write_cb / header_cb fail the transfer; freed when done */
-  transfer_release(u);
+    return; /* the transport fails the transfer when the callback returns */
+  sb_up_release(u);
 }
 
 const char *sb_upstream_result_name(sb_upstream_result_t r)

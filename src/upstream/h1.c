@@ -1,0 +1,951 @@
+/*
+ * The native HTTP/1.1 transport for plain http:// upstreams: non-blocking
+ * sockets watched by one uv_poll each, a per-worker pool of kept-alive
+ * connections per host:port, a per-worker DNS cache, and the response
+ * parser of h1_response.c. See docs/upstream.md.
+ *
+ * Lifetimes and re-entrancy, the rules that keep it safe:
+ * - a connection belongs to at most one transfer (c->u / u->conn) or to
+ *   the idle pool; it is freed only in its poll handle's close callback;
+ * - reads land in the multi's one read buffer (one worker, one reader);
+ *   only bytes left unread when a transfer pauses are copied (c->saved);
+ * - a callback may cancel, pause, or start another transfer (on_done often
+ *   does): after every callback the code below checks u->cancelled /
+ *   u->finished and touches neither u's connection nor the buffer again
+ *   once the transfer is over;
+ * - the connection goes back to the pool before on_done runs, so a
+ *   transfer started from on_done reuses it;
+ * - nothing calls back from inside sb_upstream_start() or resume(): work
+ *   that could end the transfer there goes to a 0 ms timer (u->kick).
+ * TODO(issue 6): no TLS here (https stays on curl), no HTTP/2, no
+ * 100-continue, no happy-eyeballs (addresses are tried one after another).
+ */
+#include <errno.h>
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "switchboard/worker.h"
+#include "upstream/internal.h"
+
+#define MAX_IDLE 1024u
+#define IDLE_MS 60000u
+#define DNS_TTL_MS 60000u
+#define MAX_HEAD_BYTES (256u * 1024u) /* the request head we build */
+
+struct sb_h1_conn {
+  uv_poll_t poll;
+  int fd;
+  int events;                  /* what the poll handle watches */
+  sb_upstream_multi_t *m;
+  sb_h1_host_t *host;
+  sb_upstream_t *u;            /* NULL when idle */
+  sb_h1_conn_t *prev, *next;   /* idle: every idle connection */
+  sb_h1_conn_t *hnext, *hprev; /* idle: its host's */
+  uint64_t idle_since;         /* loop time */
+  char *saved;                 /* bytes kept while the transfer is paused */
+  size_t saved_off, saved_len;
+  size_t piece;                /* at saved_off: the piece to deliver again */
+  bool connecting;
+  bool reused;
+  bool idle;
+};
+
+struct sb_h1_resolve {
+  uv_getaddrinfo_t req;
+  sb_upstream_t *u;            /* NULL once the transfer is gone */
+};
+
+static void conn_poll_cb(uv_poll_t *h, int status, int events);
+static void open_connection(sb_upstream_t *u);
+static void feed(sb_h1_conn_t *c, const char *p, size_t n);
+
+/* ---- URLs and hosts -------------------------------------------------------- */
+
+typedef struct {
+  char host[256];
+  size_t host_len;
+  bool v6;
+  uint16_t port;
+  const char *path;            /* path and query, without the fragment */
+  size_t path_len;
+} h1_url_t;
+
+static bool host_char(char ch)
+{
+  return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+         (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '_';
+}
+
+/* Only clean URLs are taken; anything unusual (user info, odd bytes) is
+ * left to curl, which knows every corner of URL syntax. */
+static bool parse_url(const char *url, h1_url_t *out)
+{
+  if (strncasecmp(url, "http://", 7) != 0)
+    return false;
+  const char *p = url + 7;
+  const char *a = p;
+  while (*p != '\0' && *p != '/' && *p != '?' && *p != '#')
+    p++;
+  const char *aend = p;
+  if (memchr(a, '@', (size_t)(aend - a)) != NULL)
+    return false;
+  const char *h = a, *hend;
+  out->v6 = false;
+  if (*h == '[') {
+    hend = memchr(h, ']', (size_t)(aend - h));
+    if (hend == NULL)
+      return false;
+    h++;
+    out->v6 = true;
+    for (const char *q = h; q < hend; q++)
+      if (!((*q >= '0' && *q <= '9') || ((*q | 0x20) >= 'a' && (*q | 0x20) <= 'f') ||
+            *q == ':' || *q == '.'))
+        return false;
+    a = hend + 1;
+  } else {
+    hend = h;
+    while (hend < aend && *hend != ':') {
+      if (!host_char(*hend))
+        return false;
+      hend++;
+    }
+    a = hend;
+  }
+  size_t hl = (size_t)(hend - h);
+  if (hl == 0 || hl >= sizeof(out->host))
+    return false;
+  memcpy(out->host, h, hl);
+  out->host[hl] = '\0';
+  out->host_len = hl;
+  out->port = 80;
+  if (a < aend) {
+    if (*a != ':' || a + 1 == aend || aend - a > 6)
+      return false;
+    unsigned v = 0;
+    for (const char *q = a + 1; q < aend; q++) {
+      if (*q < '0' || *q > '9')
+        return false;
+      v = v * 10 + (unsigned)(*q - '0');
+    }
+    if (v == 0 || v > 65535)
+      return false;
+    out->port = (uint16_t)v;
+  }
+  const char *path = aend;
+  const char *end = path;
+  while (*end != '\0' && *end != '#') {
+    if ((unsigned char)*end <= 0x20 || (unsigned char)*end >= 0x7f)
+      return false;
+    end++;
+  }
+  out->path = path;
+  out->path_len = (size_t)(end - path);
+  return true;
+}
+
+static sb_h1_host_t *host_get(sb_upstream_multi_t *m, const h1_url_t *url)
+{
+  for (size_t i = 0; i < m->n_hosts; i++) {
+    sb_h1_host_t *h = m->hosts[i];
+    if (h->port == url->port && strcmp(h->name, url->host) == 0)
+      return h;
+  }
+  if (m->n_hosts == SB_H1_MAX_HOSTS)
+    return NULL; /* curl takes the rest */
+  sb_h1_host_t *h = calloc(1, sizeof(*h));
+  if (h == NULL)
+    return NULL;
+  memcpy(h->name, url->host, url->host_len + 1);
+  h->port = url->port;
+  const char *lb = url->v6 ? "[" : "", *rb = url->v6 ? "]" : "";
+  if (url->port == 80)
+    snprintf(h->authority, sizeof(h->authority), "%s%s%s", lb, h->name, rb);
+  else
+    snprintf(h->authority, sizeof(h->authority), "%s%s%s:%u", lb, h->name, rb,
+             (unsigned)url->port);
+  /* Numeric addresses are parsed here once: no resolver round trip. */
+  sb_h1_addr_t *ad = &h->addrs[0];
+  if (inet_pton(AF_INET, h->name, &ad->in.sin_addr) == 1) {
+    ad->in.sin_family = AF_INET;
+    ad->in.sin_port = htons(h->port);
+    h->n_addrs = 1;
+    h->numeric = true;
+  } else if (inet_pton(AF_INET6, h->name, &ad->in6.sin6_addr) == 1) {
+    ad->in6.sin6_family = AF_INET6;
+    ad->in6.sin6_port = htons(h->port);
+    h->n_addrs = 1;
+    h->numeric = true;
+  } else if (url->v6) {
+    free(h);
+    return NULL;
+  }
+  m->hosts[m->n_hosts++] = h;
+  return h;
+}
+
+/* ---- request head -------------------------------------------------------------- */
+
+static bool clean_field(const char *s)
+{
+  for (; *s != '\0'; s++)
+    if (*s == '\r' || *s == '\n')
+      return false;
+  return true;
+}
+
+static bool caller_has(const sb_upstream_request_t *r, const char *name)
+{
+  for (size_t i = 0; i < r->n_headers; i++)
+    if (strcasecmp(r->headers[i].name, name) == 0)
+      return true;
+  return false;
+}
+
+/* Writes the head into `out` (when not NULL) and returns its length; 0 if
+ * a header would inject a line. */
+static size_t build_head(const sb_upstream_request_t *r, const h1_url_t *url,
+                         const sb_h1_host_t *host, const char *method,
+                         char *out)
+{
+  size_t n = 0;
+#define PUT(s, len)                                                            \
+  do {                                                                         \
+    if (out != NULL)                                                           \
+      memcpy(out + n, (s), (len));                                             \
+    n += (len);                                                                \
+  } while (0)
+#define PUTZ(s) PUT((s), strlen(s))
+  PUTZ(method);
+  PUT(" ", 1);
+  if (url->path_len == 0 || url->path[0] != '/')
+    PUT("/", 1);
+  PUT(url->path, url->path_len);
+  PUT(" HTTP/1.1\r\n", 11);
+  if (!caller_has(r, "Host")) {
+    PUT("Host: ", 6);
+    PUTZ(host->authority);
+    PUT("\r\n", 2);
+  }
+  if (!caller_has(r, "User-Agent"))
+    PUTZ("User-Agent: switchboard/0.1\r\n");
+  if (!caller_has(r, "Accept"))
+    PUTZ("Accept: */*\r\n");
+  for (size_t i = 0; i < r->n_headers; i++) {
+    const sb_kv_t *kv = &r->headers[i];
+    if (kv->name[0] == '\0' || !clean_field(kv->name) || !clean_field(kv->value) ||
+        strchr(kv->name, ':') != NULL)
+      return 0;
+    PUTZ(kv->name);
+    PUT(": ", 2);
+    PUTZ(kv->value);
+    PUT("\r\n", 2);
+  }
+  if (r->body.ptr != NULL) {
+    char cl[48];
+    int k = snprintf(cl, sizeof(cl), "Content-Length: %zu\r\n", r->body.len);
+    PUT(cl, (size_t)k);
+  }
+  PUT("\r\n", 2);
+#undef PUT
+#undef PUTZ
+  return n;
+}
+
+sb_upstream_t *sb_up_h1_alloc(sb_upstream_multi_t *m,
+                              const sb_upstream_request_t *r, bool *failed)
+{
+  h1_url_t url;
+  if (r->url == NULL || !parse_url(r->url, &url))
+    return NULL;
+  const char *method = r->method != NULL ? r->method
+                       : r->body.ptr != NULL ? "POST" : "GET";
+  for (const char *q = method; *q != '\0'; q++)
+    if ((unsigned char)*q <= 0x20 || (unsigned char)*q >= 0x7f)
+      return NULL;
+  sb_h1_host_t *host = host_get(m, &url);
+  if (host == NULL)
+    return NULL;
+  size_t n = build_head(r, &url, host, method, NULL);
+  if (n == 0 || n > MAX_HEAD_BYTES) {
+    *failed = true;
+    return NULL;
+  }
+  sb_upstream_t *u = calloc(1, sizeof(*u) + n);
+  if (u == NULL) {
+    *failed = true;
+    return NULL;
+  }
+  u->native = true;
+  u->req = (char *)(u + 1);
+  u->req_len = build_head(r, &url, host, method, u->req);
+  u->body = r->body.ptr != NULL ? r->body : sb_slice(NULL, 0);
+  u->host = host;
+  sb_h1_response_init(&u->resp, strcmp(method, "HEAD") == 0);
+  return u;
+}
+
+/* ---- connections --------------------------------------------------------------- */
+
+static void conn_watch(sb_h1_conn_t *c, int events)
+{
+  if (events == c->events)
+    return;
+  c->events = events;
+  if (events == 0)
+    uv_poll_stop(&c->poll);
+  else
+    uv_poll_start(&c->poll, events, conn_poll_cb);
+}
+
+static void conn_close_cb(uv_handle_t *h)
+{
+  sb_h1_conn_t *c = h->data;
+  sb_upstream_multi_t *m = c->m;
+  free(c);
+  sb_up_handle_closed(m);
+}
+
+static void idle_unlink(sb_h1_conn_t *c)
+{
+  sb_upstream_multi_t *m = c->m;
+  if (!c->idle)
+    return;
+  c->idle = false;
+  if (c->prev != NULL)
+    c->prev->next = c->next;
+  else
+    m->idle_head = c->next;
+  if (c->next != NULL)
+    c->next->prev = c->prev;
+  else
+    m->idle_tail = c->prev;
+  if (c->hprev != NULL)
+    c->hprev->hnext = c->hnext;
+  else
+    c->host->idle = c->hnext;
+  if (c->hnext != NULL)
+    c->hnext->hprev = c->hprev;
+  c->prev = c->next = c->hprev = c->hnext = NULL;
+  m->n_idle--;
+}
+
+static void conn_close(sb_h1_conn_t *c)
+{
+  idle_unlink(c);
+  if (c->u != NULL && c->u->conn == c)
+    c->u->conn = NULL;
+  c->u = NULL;
+  free(c->saved);
+  c->saved = NULL;
+  /* uv_close takes the descriptor out of epoll at once: close it now. */
+  uv_close((uv_handle_t *)&c->poll, conn_close_cb);
+  close(c->fd);
+  c->fd = -1;
+}
+
+static void idle_timer_cb(uv_timer_t *t)
+{
+  sb_upstream_multi_t *m = t->data;
+  uint64_t now = uv_now(m->loop);
+  while (m->idle_tail != NULL && m->idle_tail->idle_since + IDLE_MS <= now)
+    conn_close(m->idle_tail);
+  if (m->idle_tail != NULL)
+    uv_timer_start(&m->idle_timer, idle_timer_cb,
+                   m->idle_tail->idle_since + IDLE_MS - now, 0);
+}
+
+static void pool_put(sb_h1_conn_t *c)
+{
+  sb_upstream_multi_t *m = c->m;
+  c->u = NULL;
+  c->idle = true;
+  c->reused = true;
+  c->idle_since = uv_now(m->loop);
+  c->next = m->idle_head;
+  if (m->idle_head != NULL)
+    m->idle_head->prev = c;
+  m->idle_head = c;
+  if (m->idle_tail == NULL)
+    m->idle_tail = c;
+  c->hnext = c->host->idle;
+  if (c->host->idle != NULL)
+    c->host->idle->hprev = c;
+  c->host->idle = c;
+  m->n_idle++;
+  /* Readable while idle means the server closed it (or sent garbage). */
+  conn_watch(c, UV_READABLE);
+  if (m->n_idle > MAX_IDLE)
+    conn_close(m->idle_tail);
+  if (!uv_is_active((uv_handle_t *)&m->idle_timer))
+    uv_timer_start(&m->idle_timer, idle_timer_cb, IDLE_MS, 0);
+}
+
+/* ---- transfer outcomes --------------------------------------------------------- */
+
+/* Inside sb_upstream_start a failure must not call back: defer it. */
+static void fail(sb_upstream_t *u, sb_upstream_result_t r, const char *why)
+{
+  if (u->starting) {
+    u->pend_set = true;
+    u->pend_result = r;
+    u->pend_why = why;
+    u->kick = true;
+    return; /* sb_upstream_start arms the timer */
+  }
+  if (u->conn != NULL)
+    conn_close(u->conn);
+  sb_up_finish(u, r, why);
+}
+
+static const char *errno_why(sb_upstream_t *u, const char *what, int err)
+{
+  snprintf(u->errbuf, sizeof(u->errbuf), "%s %.100s:%u: %s", what, u->host->name,
+           (unsigned)u->host->port, strerror(err));
+  return u->errbuf;
+}
+
+/* The connection ended (EOF or error) while the transfer was using it. */
+static void conn_lost(sb_h1_conn_t *c, int err)
+{
+  sb_upstream_t *u = c->u;
+  /* A kept-alive connection the server had closed: the request never got
+   * an answer, send it again once on a fresh connection. */
+  if (c->reused && !u->resp.any_byte && !u->retried) {
+    u->retried = true;
+    conn_close(c);
+    u->sent = 0;
+    u->write_failed = false;
+    sb_h1_response_init(&u->resp, u->resp.no_body);
+    u->connected = false;
+    u->connect_from_ms = uv_now(u->m->loop);
+    sb_up_arm(u);
+    open_connection(u);
+    return;
+  }
+  if (err == 0) {
+    if (sb_h1_response_eof(&u->resp) == SB_H1_DONE) {
+      conn_close(c); /* close-delimited body: complete */
+      sb_up_finish(u, SB_UP_OK, NULL);
+      return;
+    }
+    fail(u, u->head_done ? SB_UP_CUT
+            : u->resp.any_byte ? SB_UP_FAILED : SB_UP_CONNECT_FAILED,
+         u->resp.error);
+    return;
+  }
+  fail(u, u->head_done ? SB_UP_CUT
+          : u->resp.any_byte ? SB_UP_FAILED : SB_UP_CONNECT_FAILED,
+       errno_why(u, "connection to", err));
+}
+
+/* The response is complete; `extra` bytes followed it. */
+static void complete(sb_h1_conn_t *c, size_t extra)
+{
+  sb_upstream_t *u = c->u;
+  bool reuse = u->resp.keep_alive && extra == 0 && !u->write_failed &&
+               u->sent == u->req_len + u->body.len && !c->m->closing;
+  c->u = NULL;
+  u->conn = NULL;
+  free(c->saved);
+  c->saved = NULL;
+  if (reuse)
+    pool_put(c);
+  else
+    conn_close(c);
+  sb_up_finish(u, SB_UP_OK, NULL);
+}
+
+/* ---- writing ------------------------------------------------------------------- */
+
+static void write_request(sb_h1_conn_t *c)
+{
+  sb_upstream_t *u = c->u;
+  size_t total = u->req_len + u->body.len;
+  while (u->sent < total && !u->write_failed) {
+    struct iovec iov[2];
+    int k = 0;
+    if (u->sent < u->req_len) {
+      iov[k].iov_base = u->req + u->sent;
+      iov[k++].iov_len = u->req_len - u->sent;
+      if (u->body.len > 0) {
+        iov[k].iov_base = (void *)u->body.ptr;
+        iov[k++].iov_len = u->body.len;
+      }
+    } else {
+      size_t off = u->sent - u->req_len;
+      iov[k].iov_base = (void *)(u->body.ptr + off);
+      iov[k++].iov_len = u->body.len - off;
+    }
+    struct msghdr msg;
+    memset(&msg, 0, sizeof(msg));
+    msg.msg_iov = iov;
+    msg.msg_iovlen = (size_t)k;
+    ssize_t n = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK)
+        break;
+      /* The server may have answered and closed (a 413 before reading a
+       * large body): what it said, if anything, is read next. */
+      u->write_failed = true;
+      break;
+    }
+    u->sent += (size_t)n;
+  }
+  int ev = u->paused ? 0 : UV_READABLE;
+  if (u->sent < total && !u->write_failed)
+    ev |= UV_WRITABLE;
+  conn_watch(c, ev);
+}
+
+/* ---- reading and delivery ------------------------------------------------------ */
+
+/* The transfer paused on `piece` bytes at `p`, with `rest` unparsed bytes
+ * after them: keep both until sb_upstream_resume. */
+static bool keep_unread(sb_h1_conn_t *c, const char *p, size_t piece,
+                        size_t rest)
+{
+  if (c->saved != NULL && p >= c->saved && p < c->saved + c->saved_len) {
+    c->saved_off = (size_t)(p - c->saved); /* already ours */
+    c->piece = piece;
+    return true;
+  }
+  free(c->saved);
+  c->saved = NULL;
+  c->saved_off = c->saved_len = c->piece = 0;
+  if (piece + rest == 0)
+    return true;
+  c->saved = malloc(piece + rest);
+  if (c->saved == NULL)
+    return false;
+  memcpy(c->saved, p, piece + rest);
+  c->saved_len = piece + rest;
+  c->piece = piece;
+  return true;
+}
+
+static void paused_now(sb_h1_conn_t *c, const char *p, size_t piece,
+                       size_t rest)
+{
+  sb_upstream_t *u = c->u;
+  if (!keep_unread(c, p, piece, rest)) {
+    fail(u, SB_UP_FAILED, "out of memory");
+    return;
+  }
+  bool writing = u->sent < u->req_len + u->body.len && !u->write_failed;
+  conn_watch(c, writing ? UV_WRITABLE : 0);
+}
+
+/* Parse and deliver `n` bytes read for c's transfer. Returns when they are
+ * all consumed, the transfer paused, or it is over. */
+static void feed(sb_h1_conn_t *c, const char *p, size_t n)
+{
+  sb_upstream_t *u = c->u;
+  size_t off = 0;
+  for (;;) {
+    size_t used = 0;
+    sb_slice_t body = {NULL, 0};
+    sb_h1_event_t ev = sb_h1_response_next(&u->resp, p + off, n - off, &used,
+                                           &body);
+    off += used;
+    switch (ev) {
+    case SB_H1_NEED_MORE:
+      return;
+    case SB_H1_HEAD:
+      sb_up_deliver_head(u, u->resp.status, u->resp.content_type,
+                         u->resp.retry_after);
+      if (u->cancelled) {
+        sb_up_release(u);
+        return;
+      }
+      if (u->paused) { /* sb_upstream_pause() from inside on_head */
+        paused_now(c, p + off, 0, n - off);
+        return;
+      }
+      break;
+    case SB_H1_BODY: {
+      if (body.len == 0)
+        break;
+      sb_status_t rc = sb_up_deliver_data(u, body.ptr, body.len);
+      if (u->cancelled) {
+        sb_up_release(u);
+        return;
+      }
+      if (rc == SB_AGAIN) {
+        paused_now(c, body.ptr, body.len, n - off);
+        return;
+      }
+      if (rc != SB_OK) {
+        fail(u, SB_UP_ABORTED, "the response was refused by the caller");
+        return;
+      }
+      if (u->paused) { /* sb_upstream_pause() from inside on_data */
+        paused_now(c, p + off, 0, n - off);
+        return;
+      }
+      break;
+    }
+    case SB_H1_DONE:
+      complete(c, n - off);
+      return;
+    case SB_H1_ERROR:
+      fail(u, u->head_done ? SB_UP_CUT : SB_UP_FAILED, u->resp.error);
+      return;
+    }
+  }
+}
+
+static void read_some(sb_h1_conn_t *c)
+{
+  sb_upstream_t *u = c->u;
+  sb_upstream_multi_t *m = c->m;
+  if (u->paused)
+    return;
+  for (int round = 0; round < 4; round++) {
+    ssize_t n = recv(c->fd, m->rbuf, sizeof(m->rbuf), 0);
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK)
+        return;
+      conn_lost(c, errno);
+      return;
+    }
+    if (n == 0) {
+      conn_lost(c, 0);
+      return;
+    }
+    feed(c, m->rbuf, (size_t)n);
+    if (u->finished || u->cancelled || u->paused || u->conn != c)
+      return;
+    if ((size_t)n < sizeof(m->rbuf))
+      return;
+  }
+}
+
+static void connected(sb_h1_conn_t *c)
+{
+  sb_upstream_t *u = c->u;
+  c->connecting = false;
+  u->connected = true;
+  u->connect_ns = sb_now_ns() - u->start_ns;
+  sb_up_arm(u); /* the connect deadline no longer applies */
+  write_request(c);
+}
+
+static void connect_failed(sb_h1_conn_t *c, int err)
+{
+  sb_upstream_t *u = c->u;
+  conn_close(c);
+  u->addr_i++;
+  if (u->addr_i < u->n_addrs) {
+    open_connection(u);
+    return;
+  }
+  fail(u, SB_UP_CONNECT_FAILED, errno_why(u, "connect to", err));
+}
+
+static void conn_poll_cb(uv_poll_t *h, int status, int events)
+{
+  sb_h1_conn_t *c = h->data;
+  sb_upstream_t *u = c->u;
+  if (u == NULL) {
+    conn_close(c); /* idle and readable: closed by the server, or garbage */
+    return;
+  }
+  if (status < 0) {
+    /* libuv stopped the handle (POLLERR): find out what happened. */
+    c->events = 0;
+    int err = 0;
+    socklen_t len = sizeof(err);
+    getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    if (c->connecting) {
+      connect_failed(c, err != 0 ? err : ECONNREFUSED);
+      return;
+    }
+    events = UV_READABLE; /* the read tells the error, or the last bytes */
+  }
+  if (c->connecting) {
+    int err = 0;
+    socklen_t len = sizeof(err);
+    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+      err = errno;
+    if (err != 0) {
+      connect_failed(c, err);
+      return;
+    }
+    connected(c);
+    return;
+  }
+  if (events & UV_WRITABLE) {
+    write_request(c);
+    if (u->finished || u->conn != c)
+      return;
+  }
+  if (events & UV_READABLE)
+    read_some(c);
+  if (status < 0 && !u->finished && u->conn == c && !u->paused) {
+    bool writing = u->sent < u->req_len + u->body.len && !u->write_failed;
+    conn_watch(c, UV_READABLE | (writing ? UV_WRITABLE : 0));
+  }
+}
+
+/* ---- opening connections ------------------------------------------------------- */
+
+static void connect_addr(sb_upstream_t *u)
+{
+  sb_upstream_multi_t *m = u->m;
+  int err = 0;
+  for (; u->addr_i < u->n_addrs; u->addr_i++) {
+    const sb_h1_addr_t *a = &u->addrs[u->addr_i];
+    socklen_t alen = a->sa.sa_family == AF_INET6 ? sizeof(a->in6) : sizeof(a->in);
+    int fd = socket(a->sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+      err = errno;
+      continue;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+    int rc;
+    do
+      rc = connect(fd, &a->sa, alen);
+    while (rc != 0 && errno == EINTR);
+    if (rc != 0 && errno != EINPROGRESS) {
+      err = errno;
+      close(fd);
+      continue;
+    }
+    sb_h1_conn_t *c = calloc(1, sizeof(*c));
+    if (c == NULL || uv_poll_init_socket(m->loop, &c->poll, fd) != 0) {
+      free(c);
+      close(fd);
+      fail(u, SB_UP_FAILED, "out of memory");
+      return;
+    }
+    m->open_handles++;
+    c->poll.data = c;
+    c->fd = fd;
+    c->m = m;
+    c->host = u->host;
+    c->u = u;
+    u->conn = c;
+    if (rc != 0) {
+      c->connecting = true;
+      conn_watch(c, UV_WRITABLE);
+    } else {
+      connected(c);
+    }
+    return;
+  }
+  fail(u, SB_UP_CONNECT_FAILED,
+       errno_why(u, "connect to", err != 0 ? err : EHOSTUNREACH));
+}
+
+static void resolved_cb(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+  sb_h1_resolve_t *rs = req->data;
+  sb_upstream_t *u = rs->u;
+  free(rs);
+  if (u == NULL) { /* the transfer is gone */
+    uv_freeaddrinfo(res);
+    return;
+  }
+  u->resolving = NULL;
+  sb_h1_host_t *h = u->host;
+  if (status == 0) {
+    h->n_addrs = 0;
+    for (struct addrinfo *ai = res; ai != NULL && h->n_addrs < SB_H1_MAX_ADDRS;
+         ai = ai->ai_next) {
+      sb_h1_addr_t *a = &h->addrs[h->n_addrs];
+      if (ai->ai_family == AF_INET && ai->ai_addrlen >= sizeof(a->in)) {
+        memcpy(&a->in, ai->ai_addr, sizeof(a->in));
+        a->in.sin_port = htons(h->port);
+      } else if (ai->ai_family == AF_INET6 && ai->ai_addrlen >= sizeof(a->in6)) {
+        memcpy(&a->in6, ai->ai_addr, sizeof(a->in6));
+        a->in6.sin6_port = htons(h->port);
+      } else {
+        continue;
+      }
+      h->n_addrs++;
+    }
+    h->expires_ms = uv_now(u->m->loop) + DNS_TTL_MS;
+  }
+  uv_freeaddrinfo(res);
+  if (status != 0 || h->n_addrs == 0) {
+    snprintf(u->errbuf, sizeof(u->errbuf), "could not resolve host %.100s: %s",
+             h->name, status != 0 ? uv_strerror(status) : "no address");
+    fail(u, SB_UP_CONNECT_FAILED, u->errbuf);
+    return;
+  }
+  memcpy(u->addrs, h->addrs, sizeof(u->addrs));
+  u->n_addrs = h->n_addrs;
+  u->addr_i = 0;
+  connect_addr(u);
+}
+
+/* A fresh connection: addresses from the cache, or the resolver first. */
+static void open_connection(sb_upstream_t *u)
+{
+  sb_h1_host_t *h = u->host;
+  if (u->addr_i == 0 || u->addr_i >= u->n_addrs) {
+    u->addr_i = 0;
+    if (h->n_addrs == 0 ||
+        (!h->numeric && uv_now(u->m->loop) >= h->expires_ms)) {
+      sb_h1_resolve_t *rs = calloc(1, sizeof(*rs));
+      if (rs == NULL) {
+        fail(u, SB_UP_FAILED, "out of memory");
+        return;
+      }
+      rs->u = u;
+      rs->req.data = rs;
+      struct addrinfo hints;
+      memset(&hints, 0, sizeof(hints));
+      hints.ai_family = AF_UNSPEC;
+      hints.ai_socktype = SOCK_STREAM;
+      int rc = uv_getaddrinfo(u->m->loop, &rs->req, resolved_cb, h->name, NULL,
+                              &hints);
+      if (rc != 0) {
+        free(rs);
+        snprintf(u->errbuf, sizeof(u->errbuf), "could not resolve host %.100s: %s",
+                 h->name, uv_strerror(rc));
+        fail(u, SB_UP_CONNECT_FAILED, u->errbuf);
+        return;
+      }
+      u->resolving = rs;
+      return;
+    }
+    memcpy(u->addrs, h->addrs, sizeof(u->addrs));
+    u->n_addrs = h->n_addrs;
+  }
+  connect_addr(u);
+}
+
+/* ---- the transport's entry points --------------------------------------------- */
+
+bool sb_up_h1_start(sb_upstream_t *u)
+{
+  sb_h1_host_t *h = u->host;
+  u->starting = true;
+  if (h->idle != NULL) {
+    sb_h1_conn_t *c = h->idle;
+    idle_unlink(c);
+    c->u = u;
+    u->conn = c;
+    u->connected = true;
+    u->connect_ns = 0;
+    write_request(c);
+  } else {
+    open_connection(u);
+  }
+  u->starting = false;
+  return true;
+}
+
+void sb_up_h1_release(sb_upstream_t *u)
+{
+  if (u->resolving != NULL) {
+    u->resolving->u = NULL; /* its callback frees it */
+    uv_cancel((uv_req_t *)&u->resolving->req);
+    u->resolving = NULL;
+  }
+  if (u->conn != NULL)
+    conn_close(u->conn); /* never pool a connection with unread bytes */
+}
+
+void sb_up_h1_pause(sb_upstream_t *u)
+{
+  sb_h1_conn_t *c = u->conn;
+  if (c == NULL || c->connecting)
+    return;
+  bool writing = u->sent < u->req_len + u->body.len && !u->write_failed;
+  conn_watch(c, writing ? UV_WRITABLE : 0);
+}
+
+void sb_up_h1_resume(sb_upstream_t *u)
+{
+  u->kick = true; /* deliver on the loop's next turn, not inside resume */
+  sb_up_arm(u);
+}
+
+/* The deferred step: a failure from inside start, or the bytes kept while
+ * paused, then reading again. */
+void sb_up_h1_step(sb_upstream_t *u)
+{
+  if (u->finished)
+    return;
+  if (u->pend_set) {
+    u->pend_set = false;
+    fail(u, u->pend_result, u->pend_why);
+    return;
+  }
+  sb_h1_conn_t *c = u->conn;
+  if (c == NULL || u->paused || c->connecting) {
+    sb_up_arm(u);
+    return;
+  }
+  if (c->saved != NULL) {
+    if (c->piece > 0) {
+      sb_status_t rc = sb_up_deliver_data(u, c->saved + c->saved_off, c->piece);
+      if (u->cancelled) {
+        sb_up_release(u);
+        return;
+      }
+      if (rc == SB_AGAIN)
+        return; /* paused on the same bytes again */
+      if (rc != SB_OK) {
+        fail(u, SB_UP_ABORTED, "the response was refused by the caller");
+        return;
+      }
+      c->saved_off += c->piece;
+      c->piece = 0;
+      if (u->paused)
+        return;
+    }
+    char *s = c->saved;
+    feed(c, s + c->saved_off, c->saved_len - c->saved_off);
+    if (u->finished || u->conn != c || u->paused)
+      return;
+    if (c->saved == s) { /* everything kept was consumed */
+      free(c->saved);
+      c->saved = NULL;
+      c->saved_off = c->saved_len = c->piece = 0;
+    }
+  }
+  bool writing = u->sent < u->req_len + u->body.len && !u->write_failed;
+  conn_watch(c, UV_READABLE | (writing ? UV_WRITABLE : 0));
+  sb_up_arm(u);
+}
+
+/* ---- the multi's part ---------------------------------------------------------- */
+
+static void idle_timer_close_cb(uv_handle_t *h)
+{
+  sb_up_handle_closed(h->data);
+}
+
+void sb_up_h1_init(sb_upstream_multi_t *m)
+{
+  uv_timer_init(m->loop, &m->idle_timer);
+  m->idle_timer.data = m;
+  m->open_handles++;
+}
+
+void sb_up_h1_free(sb_upstream_multi_t *m)
+{
+  while (m->idle_head != NULL)
+    conn_close(m->idle_head);
+  for (size_t i = 0; i < m->n_hosts; i++)
+    free(m->hosts[i]);
+  m->n_hosts = 0;
+  uv_timer_stop(&m->idle_timer);
+  uv_close((uv_handle_t *)&m->idle_timer, idle_timer_close_cb);
+}
