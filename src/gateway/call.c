@@ -150,7 +150,9 @@ sb_call_t *sb_call_new(sb_http_exchange_t *x, const sb_call_sink_t *sink,
   sb_buf_init(&c->up_resp, cfg->max_upstream_body_bytes);
   sb_buf_init(&c->out, MAX_CHUNK_OUT);
   sb_sse_init(&c->sse, MAX_SSE_EVENT);
-  sb_arena_init(&c->scratch, 16 * 1024, 256u << 20);
+  /* one stream event's parse fits in a chunk; the chunk stays while the
+   * stream is open, so it is kept small */
+  sb_arena_init(&c->scratch, 8 * 1024, 256u << 20);
   if (sb_arena_on_destroy(&x->arena, call_cleanup, c) != SB_OK) {
     call_cleanup(c);
     return NULL;
