@@ -8,7 +8,8 @@
  *
  * Workers never touch the disk: sb_ledger_record() copies the row into an
  * in-memory queue (a mutex held for a pointer swap) and one writer thread
- * commits queued rows in batches. sb_ledger_close() drains the queue before
+ * commits queued rows in batches. The queue is bounded: when the writer
+ * is 8192 rows behind, sb_ledger_record() waits for its next commit. sb_ledger_close() drains the queue before
  * it returns, so a graceful shutdown loses nothing.
  */
 #ifndef SWITCHBOARD_LEDGER_H
@@ -108,7 +109,14 @@ sb_status_t sb_ledger_get(sb_ledger_t *l, const char *id, sb_ledger_row_t *out);
 /* Wait until every row queued so far is committed (tests, shutdown). */
 void sb_ledger_flush(sb_ledger_t *l);
 
-/* Rows committed since open, and rows waiting. */
+/* Rows committed since open. */
 uint64_t sb_ledger_committed(sb_ledger_t *l);
+
+typedef struct {
+  uint64_t committed;  /* rows (and key changes) committed since open */
+  uint64_t waiting;    /* queued, not committed yet */
+  uint64_t full_waits; /* times a worker waited because the queue was full */
+} sb_ledger_stats_t;
+void sb_ledger_stats(sb_ledger_t *l, sb_ledger_stats_t *out);
 
 #endif

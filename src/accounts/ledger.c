@@ -42,6 +42,11 @@
  * (and one wake-up of this thread) covers many requests instead of one. */
 #define BATCH_WINDOW_MS 5
 #define BATCH_MAX 512
+/* Rows queued and not yet committed, at most. A worker that would queue
+ * more waits for the writer's next commit: under an overload the writer
+ * cannot keep up with, the gateway slows down to the store's pace instead
+ * of growing without bound (and no row is ever dropped). */
+#define QUEUE_MAX 8192
 
 typedef enum { NODE_ROW, NODE_KEY, NODE_KEY_DELETE } node_kind_t;
 
@@ -75,6 +80,7 @@ struct sb_ledger {
   uint64_t committed_seq;  /* rows ever committed (or dropped on error) */
   size_t n_queued;         /* rows in head..tail */
   bool urgent;             /* a flush waits: commit without the window */
+  uint64_t full_waits;     /* times a worker waited for room in the queue */
   bool stop;
 };
 
@@ -726,6 +732,17 @@ static uint64_t enqueue(sb_ledger_t *l, row_node_t *n)
 {
   n->next = NULL;
   pthread_mutex_lock(&l->lock);
+  if (l->queued_seq - l->committed_seq >= QUEUE_MAX && !l->stop) {
+    if (l->full_waits++ == 0)
+      SB_WARN("ledger: %d rows wait for the store; requests now wait for "
+              "its commits (switchboard_ledger_full_waits_total)",
+              QUEUE_MAX);
+    while (l->queued_seq - l->committed_seq >= QUEUE_MAX && !l->stop) {
+      l->urgent = true;
+      pthread_cond_signal(&l->wake);
+      pthread_cond_wait(&l->flushed, &l->lock);
+    }
+  }
   bool first = l->head == NULL;
   if (l->tail != NULL)
     l->tail->next = n;
@@ -813,6 +830,15 @@ uint64_t sb_ledger_committed(sb_ledger_t *l)
   uint64_t n = l->committed_seq;
   pthread_mutex_unlock(&l->lock);
   return n;
+}
+
+void sb_ledger_stats(sb_ledger_t *l, sb_ledger_stats_t *out)
+{
+  pthread_mutex_lock(&l->lock);
+  out->committed = l->committed_seq;
+  out->waiting = l->queued_seq - l->committed_seq;
+  out->full_waits = l->full_waits;
+  pthread_mutex_unlock(&l->lock);
 }
 
 static void col_text(sqlite3_stmt *st, int i, char *dst, size_t cap)

@@ -281,12 +281,24 @@ void sb_api_metrics(sb_http_exchange_t *x)
                    (unsigned long long)__atomic_load_n(
                        &gw->workers[i].n_active_streams, __ATOMIC_RELAXED));
   sb_overhead_metrics(gw, &b);
-  if (gw->ledger != NULL)
-    sb_buf_appendf(&b,
-                   "# HELP switchboard_ledger_rows_total Ledger rows committed.\n"
-                   "# TYPE switchboard_ledger_rows_total counter\n"
-                   "switchboard_ledger_rows_total %llu\n",
-                   (unsigned long long)sb_ledger_committed(gw->ledger));
+  if (gw->ledger != NULL) {
+    sb_ledger_stats_t ls;
+    sb_ledger_stats(gw->ledger, &ls);
+    sb_buf_appendf(
+        &b,
+        "# HELP switchboard_ledger_rows_total Ledger rows committed.\n"
+        "# TYPE switchboard_ledger_rows_total counter\n"
+        "switchboard_ledger_rows_total %llu\n"
+        "# HELP switchboard_ledger_queue Ledger rows waiting for the store.\n"
+        "# TYPE switchboard_ledger_queue gauge\n"
+        "switchboard_ledger_queue %llu\n"
+        "# HELP switchboard_ledger_full_waits_total Times a request waited "
+        "because the store was 8192 rows behind.\n"
+        "# TYPE switchboard_ledger_full_waits_total counter\n"
+        "switchboard_ledger_full_waits_total %llu\n",
+        (unsigned long long)ls.committed, (unsigned long long)ls.waiting,
+        (unsigned long long)ls.full_waits);
+  }
   sb_http_respond(x, 200, NULL, 0, "text/plain; version=0.0.4",
                   sb_buf_slice(&b));
   sb_buf_free(&b);

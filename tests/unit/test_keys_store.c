@@ -158,6 +158,44 @@ static void test_restart_keeps_keys_and_spend(void **state)
   sb_ledger_close(l);
 }
 
+/* Rows queued much faster than the store commits them: the queue never
+ * holds more than its bound (the recorder waits instead), and every row
+ * is committed. */
+static void test_queue_bounded(void **state)
+{
+  (void)state;
+  char err[256], id[32];
+  sb_ledger_t *l = sb_ledger_open(dbspec, err, sizeof(err));
+  assert_non_null(l);
+  sb_ledger_stats_t st;
+  sb_ledger_stats(l, &st);
+  uint64_t base = st.committed;
+  int64_t now = now_ms();
+  sb_ledger_row_t row;
+  const int rows = 30000;
+  uint64_t most = 0;
+  for (int i = 0; i < rows; i++) {
+    snprintf(id, sizeof(id), "gen-q%d", i);
+    row_for(&row, id, NULL, now, 1);
+    assert_true(sb_ledger_record(l, &row) > 0);
+    sb_ledger_stats(l, &st);
+    if (st.waiting > most)
+      most = st.waiting;
+  }
+  assert_true(most <= 8192);
+  sb_ledger_flush(l);
+  sb_ledger_stats(l, &st);
+  assert_int_equal(st.committed - base, rows);
+  assert_int_equal(st.waiting, 0);
+  /* recording ran far ahead of the writer: it had to wait */
+  assert_true(st.full_waits > 0);
+  sb_ledger_close(l);
+  l = sb_ledger_open(dbspec, err, sizeof(err));
+  assert_non_null(l);
+  assert_int_equal(sb_keys_total_usage(sb_ledger_keys(l)), rows);
+  sb_ledger_close(l);
+}
+
 /* One batch with more (key, day) groups than the writer sums at once:
  * every row still counts, once. */
 static void test_batch_usage_many_days(void **state)
@@ -239,6 +277,7 @@ int main(void)
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_restart_keeps_keys_and_spend, setup, teardown),
       cmocka_unit_test_setup_teardown(test_batch_usage_many_days, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_queue_bounded, setup, teardown),
       cmocka_unit_test_setup_teardown(test_migrate_v1, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
