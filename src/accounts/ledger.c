@@ -408,6 +408,7 @@ static void *writer_main(void *arg)
   sb_ledger_t *l = arg;
   usage_sums_t usage;
   usage.n = 0;
+  pthread_setname_np(pthread_self(), "sb-ledger");
   if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), WRITER_NICE) != 0)
     SB_DEBUG("ledger: cannot lower the writer's priority");
   pthread_mutex_lock(&l->lock);
