@@ -16,6 +16,20 @@ static bool key_is(const sb_json_t *m, const sb_json_edit_t *e)
   return sb_json_str_eq(&tmp, e->key, e->key_len);
 }
 
+/* An edit's member name, written without the escaper when it needs none
+ * (the usual case: names are short ASCII literals). */
+static void edit_key(sb_jw_t *w, const sb_json_edit_t *e)
+{
+  for (size_t i = 0; i < e->key_len; i++) {
+    unsigned char ch = (unsigned char)e->key[i];
+    if (ch < 0x20 || ch >= 0x7f || ch == '"' || ch == '\\') {
+      sb_jw_key(w, e->key, e->key_len);
+      return;
+    }
+  }
+  sb_jw_key_raw(w, e->key, e->key_len);
+}
+
 void sb_json_rewrite(sb_jw_t *w, const sb_json_t *obj,
                      const sb_json_edit_t *edits, size_t n_edits)
 {
@@ -46,14 +60,14 @@ void sb_json_rewrite(sb_jw_t *w, const sb_json_t *obj,
       sb_jw_value(w, m);
       continue;
     }
-    sb_jw_key(w, edits[i].key, edits[i].key_len);
+    edit_key(w, &edits[i]);
     sb_jw_raw(w, edits[i].value, edits[i].value_len);
   }
   for (size_t i = 0; i < n_edits; i++) {
     if (seen[i] || (edits[i].mode != SB_EDIT_MODE_SET &&
                     edits[i].mode != SB_EDIT_MODE_DEFAULT))
       continue;
-    sb_jw_key(w, edits[i].key, edits[i].key_len);
+    edit_key(w, &edits[i]);
     sb_jw_raw(w, edits[i].value, edits[i].value_len);
   }
   sb_jw_obj_end(w);

@@ -248,9 +248,10 @@ static size_t build_head(const sb_upstream_request_t *r, const h1_url_t *url,
     PUT("\r\n", 2);
   }
   if (r->body.ptr != NULL) {
-    char cl[48];
-    int k = snprintf(cl, sizeof(cl), "Content-Length: %zu\r\n", r->body.len);
-    PUT(cl, (size_t)k);
+    char digits[20];
+    PUT("Content-Length: ", 16);
+    PUT(digits, sb_u64_dec(digits, r->body.len));
+    PUT("\r\n", 2);
   }
   PUT("\r\n", 2);
 #undef PUT
