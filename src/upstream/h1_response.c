@@ -449,6 +449,19 @@ sb_h1_event_t sb_h1_response_next(sb_h1_response_t *p, const char *in,
     }
     if (i == len)
       break;
+    if ((p->state == ST_VALUE && p->hdr == H_OTHER) ||
+        p->state == ST_SKIP_LINE) {
+      /* A value nobody reads, or a folded line: up to its LF at once (what
+       * head_byte() would do with each of those bytes, minus the calls). */
+      const char *nl = memchr(in + i, '\n', len - i);
+      size_t n = nl != NULL ? (size_t)(nl - (in + i)) : len - i;
+      if (n > 0 && p->head_bytes + n <= SB_H1_MAX_HEAD &&
+          (p->state == ST_SKIP_LINE || memchr(in + i, '\0', n) == NULL)) {
+        p->head_bytes += (uint32_t)n;
+        i += n;
+        continue;
+      }
+    }
     unsigned char ch = (unsigned char)in[i++];
     ev = p->state <= ST_HEAD_END_LF ? head_byte(p, ch) : chunk_byte(p, ch);
   }
