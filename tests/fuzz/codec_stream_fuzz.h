@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "switchboard/call.h"
+#include "switchboard/worker.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -75,6 +76,8 @@ static void fuzz_call_init(sb_call_t *c, const codec_fuzz_t *f, sb_arena_t *aren
   static sb_provider_t provider;
   static sb_config_t cfg;
   static sb_gateway_t gw;
+  static sb_worker_t worker;      /* only its counters are used */
+  static sb_http_exchange_t x;    /* only its arena and extra_head are used */
   provider.name = f->name;
   provider.display_name = f->display_name;
   provider.base_url = "http://127.0.0.1:9";
@@ -86,6 +89,10 @@ static void fuzz_call_init(sb_call_t *c, const codec_fuzz_t *f, sb_arena_t *aren
   memset(c, 0, sizeof(*c));
   c->arena = arena;
   c->gw = &gw;
+  memset(&x, 0, sizeof(x));
+  sb_arena_init(&x.arena, 4096, 0);
+  c->x = &x;
+  c->worker = &worker;
   c->sink = &fuzz_sink;
   c->route.provider = &provider;
   c->route.upstream_model = f->upstream_model;
@@ -106,6 +113,7 @@ static void fuzz_call_free(sb_call_t *c)
   sb_buf_free(&c->out);
   sb_buf_free(&c->up_body);
   sb_arena_destroy(&c->scratch);
+  sb_arena_destroy(&c->x->arena);
 }
 
 static int codec_fuzz_run(const codec_fuzz_t *f, const uint8_t *data, size_t size)
