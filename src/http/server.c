@@ -9,6 +9,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <openssl/rand.h>
 #include <pthread.h>
@@ -28,7 +29,32 @@ typedef struct {
   sb_worker_t *w;
   int fd;
   uint64_t drain_deadline_ns;
+  uv_timer_t trim_timer;  /* worker 0 only: memory back to the OS when idle */
+  uint64_t trim_requests; /* the gateway's request count at the last tick */
 } worker_ctx_t;
+
+/* The allocator keeps freed memory for reuse (serve.c, tune_allocator): a
+ * burst of thousands of streams would otherwise leave its high-water mark
+ * resident for good. Every TRIM_EVERY_MS, when no request arrived since
+ * the last tick and no stream is open anywhere, worker 0 hands the free
+ * memory back (malloc_trim). Never under load, so no request pays for it. */
+#define TRIM_EVERY_MS 5000
+
+static void trim_tick(uv_timer_t *t)
+{
+  worker_ctx_t *ctx = t->data;
+  const sb_gateway_t *gw = ctx->w->gw;
+  uint64_t requests = 0, streams = 0;
+  for (unsigned i = 0; i < gw->n_workers; i++) {
+    requests += __atomic_load_n(&gw->workers[i].n_requests, __ATOMIC_RELAXED);
+    streams +=
+        __atomic_load_n(&gw->workers[i].n_active_streams, __ATOMIC_RELAXED);
+  }
+  bool quiet = requests == ctx->trim_requests && streams == 0;
+  ctx->trim_requests = requests;
+  if (quiet)
+    malloc_trim(0);
+}
 
 static int open_listener(const struct sockaddr *sa, socklen_t len, char *err,
                          size_t errlen)
@@ -73,6 +99,8 @@ static void drain_tick(uv_timer_t *t)
     return;
   uv_timer_stop(t);
   uv_close((uv_handle_t *)t, noop_close_cb);
+  if (w->id == 0)
+    uv_close((uv_handle_t *)&ctx->trim_timer, noop_close_cb);
   uv_close((uv_handle_t *)&w->wakeup, noop_close_cb);
   sb_http_worker_close(w, noop_close_cb);
   sb_upstream_multi_free(w->upstream);
@@ -138,6 +166,11 @@ static sb_status_t worker_init(sb_gateway_t *gw, sb_worker_t *w, unsigned id,
   w->wakeup.data = ctx;
   uv_timer_init(&w->loop, &w->drain_timer);
   w->drain_timer.data = ctx;
+  if (id == 0) {
+    uv_timer_init(&w->loop, &ctx->trim_timer);
+    ctx->trim_timer.data = ctx;
+    uv_timer_start(&ctx->trim_timer, trim_tick, TRIM_EVERY_MS, TRIM_EVERY_MS);
+  }
   sb_http_worker_init(w);
   uv_tcp_init(&w->loop, &w->listener);
   w->listener.data = w;
