@@ -281,29 +281,21 @@ void sb_jw_str_raw(sb_jw_t *w, const char *s, size_t n)
 
 void sb_jw_int(sb_jw_t *w, int64_t v)
 {
-  char tmp[24];
-  size_t i = sizeof(tmp);
-  uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-  do {
-    tmp[--i] = (char)('0' + u % 10);
-    u /= 10;
-  } while (u != 0);
+  char tmp[21];
+  size_t n = 0;
   if (v < 0)
-    tmp[--i] = '-';
+    tmp[n++] = '-';
+  n += sb_u64_dec(tmp + n, v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v);
   before_value(w);
-  put(w, tmp + i, sizeof(tmp) - i);
+  put(w, tmp, n);
 }
 
 void sb_jw_uint(sb_jw_t *w, uint64_t v)
 {
-  char tmp[24];
-  size_t i = sizeof(tmp);
-  do {
-    tmp[--i] = (char)('0' + v % 10);
-    v /= 10;
-  } while (v != 0);
+  char tmp[20];
+  size_t n = sb_u64_dec(tmp, v);
   before_value(w);
-  put(w, tmp + i, sizeof(tmp) - i);
+  put(w, tmp, n);
 }
 
 void sb_jw_double(sb_jw_t *w, double v)
