@@ -3,6 +3,7 @@
  * ledger rows but keeps the spend totals; group-commit sequence numbers. */
 #include "test_helpers.h"
 
+#include <pthread.h>
 #include <sqlite3.h>
 #include <unistd.h>
 
@@ -158,41 +159,73 @@ static void test_restart_keeps_keys_and_spend(void **state)
   sb_ledger_close(l);
 }
 
-/* Rows queued much faster than the store commits them: the queue never
- * holds more than its bound (the recorder waits instead), and every row
- * is committed. */
+/* The store is held (another connection keeps its write lock) while a
+ * thread records more rows than the queue holds: the queue stops at its
+ * bound and the recorder waits; once the store is free again every row is
+ * committed. */
+typedef struct {
+  sb_ledger_t *l;
+  int rows;
+  uint64_t most; /* the deepest queue the recorder saw */
+} recorder_t;
+
+static void *record_rows(void *arg)
+{
+  recorder_t *rc = arg;
+  sb_ledger_row_t row;
+  sb_ledger_stats_t st;
+  char id[32];
+  int64_t now = now_ms();
+  for (int i = 0; i < rc->rows; i++) {
+    snprintf(id, sizeof(id), "gen-q%d", i);
+    row_for(&row, id, NULL, now, 1);
+    if (sb_ledger_record(rc->l, &row) == 0)
+      return NULL;
+    sb_ledger_stats(rc->l, &st);
+    if (st.waiting > rc->most)
+      rc->most = st.waiting;
+  }
+  return NULL;
+}
+
 static void test_queue_bounded(void **state)
 {
   (void)state;
-  char err[256], id[32];
+  char err[256], path[160];
   sb_ledger_t *l = sb_ledger_open(dbspec, err, sizeof(err));
   assert_non_null(l);
   sb_ledger_stats_t st;
   sb_ledger_stats(l, &st);
   uint64_t base = st.committed;
-  int64_t now = now_ms();
-  sb_ledger_row_t row;
-  const int rows = 30000;
-  uint64_t most = 0;
-  for (int i = 0; i < rows; i++) {
-    snprintf(id, sizeof(id), "gen-q%d", i);
-    row_for(&row, id, NULL, now, 1);
-    assert_true(sb_ledger_record(l, &row) > 0);
+  snprintf(path, sizeof(path), "%s/ledger.db", dir);
+  sqlite3 *blocker;
+  assert_int_equal(sqlite3_open(path, &blocker), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(blocker, "BEGIN IMMEDIATE", NULL, NULL, NULL),
+                   SQLITE_OK);
+  recorder_t rc = {l, 8192 + 2000, 0};
+  pthread_t th;
+  assert_int_equal(pthread_create(&th, NULL, record_rows, &rc), 0);
+  /* the writer is stuck on the lock: the recorder must come to wait */
+  for (int i = 0; i < 300; i++) {
     sb_ledger_stats(l, &st);
-    if (st.waiting > most)
-      most = st.waiting;
+    if (st.full_waits > 0)
+      break;
+    usleep(10000);
   }
-  assert_true(most <= 8192);
+  assert_true(st.full_waits > 0);
+  assert_true(st.waiting <= 8192);
+  assert_int_equal(sqlite3_exec(blocker, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(blocker);
+  assert_int_equal(pthread_join(th, NULL), 0);
+  assert_true(rc.most <= 8192);
   sb_ledger_flush(l);
   sb_ledger_stats(l, &st);
-  assert_int_equal(st.committed - base, rows);
+  assert_int_equal(st.committed - base, rc.rows);
   assert_int_equal(st.waiting, 0);
-  /* recording ran far ahead of the writer: it had to wait */
-  assert_true(st.full_waits > 0);
   sb_ledger_close(l);
   l = sb_ledger_open(dbspec, err, sizeof(err));
   assert_non_null(l);
-  assert_int_equal(sb_keys_total_usage(sb_ledger_keys(l)), rows);
+  assert_int_equal(sb_keys_total_usage(sb_ledger_keys(l)), rc.rows);
   sb_ledger_close(l);
 }
 
