@@ -8,7 +8,6 @@
  */
 #include "switchboard/call.h"
 
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <strings.h>

@@ -468,6 +468,19 @@ static void format_head(sb_buf_t *b, int status, const char *content_type,
   sb_buf_append(b, "\r\n", 2);
 }
 
+/* extra_head := extra_head + line, in the exchange's arena. */
+static void append_head(sb_http_exchange_t *x, const char *line, size_t n)
+{
+  char *h = sb_arena_alloc(&x->arena, x->extra_head.len + n + 1);
+  if (h == NULL)
+    return;
+  if (x->extra_head.len > 0)
+    memcpy(h, x->extra_head.ptr, x->extra_head.len);
+  memcpy(h + x->extra_head.len, line, n);
+  h[x->extra_head.len + n] = '\0';
+  x->extra_head = sb_slice(h, x->extra_head.len + n);
+}
+
 void sb_http_add_head(sb_http_exchange_t *x, const char *fmt, ...)
 {
   char line[512];
@@ -475,30 +488,23 @@ void sb_http_add_head(sb_http_exchange_t *x, const char *fmt, ...)
   va_start(ap, fmt);
   int n = vsnprintf(line, sizeof(line), fmt, ap);
   va_end(ap);
-  if (n < 0 || (size_t)n >= sizeof(line))
-    return;
-  char *h = sb_arena_printf(&x->arena, "%.*s%s", (int)x->extra_head.len,
-                            x->extra_head.ptr ? x->extra_head.ptr : "", line);
-  if (h != NULL)
-    x->extra_head = sb_slice_z(h);
+  if (n > 0 && (size_t)n < sizeof(line))
+    append_head(x, line, (size_t)n);
 }
 
 void sb_http_add_head_num(sb_http_exchange_t *x, const char *name, uint64_t v)
 {
+  char line[128];
   size_t nn = strlen(name);
-  char *h = sb_arena_alloc(&x->arena, x->extra_head.len + nn + 2 + 20 + 3);
-  if (h == NULL)
+  if (nn > sizeof(line) - 24)
     return;
-  size_t at = x->extra_head.len;
-  if (at > 0)
-    memcpy(h, x->extra_head.ptr, at);
-  memcpy(h + at, name, nn);
-  at += nn;
-  h[at++] = ':';
-  h[at++] = ' ';
-  at += sb_u64_dec(h + at, v);
-  memcpy(h + at, "\r\n", 3);
-  x->extra_head = sb_slice(h, at + 2);
+  memcpy(line, name, nn);
+  line[nn++] = ':';
+  line[nn++] = ' ';
+  nn += sb_u64_dec(line + nn, v);
+  line[nn++] = '\r';
+  line[nn++] = '\n';
+  append_head(x, line, nn);
 }
 
 void sb_http_respond(sb_http_exchange_t *x, int status,
