@@ -30,7 +30,7 @@ for n in RUNS DURATION STREAMS STREAM_SECONDS SOAK_SECONDS SOAK_RATE; do
 done
 [ "$RUNS" -ge 1 ] && [ "$DURATION" -ge 1 ] && [ "$STREAMS" -ge 1 ] && [ "$STREAM_SECONDS" -ge 1 ] ||
   { echo "run.sh: RUNS, DURATION, STREAMS and STREAM_SECONDS must be at least 1" >&2; exit 2; }
-for bin in switchboard fake_provider loadgen; do
+for bin in switchboard fake_provider loadgen json_bench; do
   [ -x "$BUILD/$bin" ] || { echo "run.sh: $BUILD/$bin is missing (build first)" >&2; exit 2; }
 done
 NGINX=$(command -v nginx || true)
@@ -187,15 +187,15 @@ done
 [ -n "$NGX_WORKER" ] || { say "nginx has no worker process"; exit 1; }
 
 # switchboard: 1 worker, SQLite ledger in the temp dir, the fake as provider
-# `openai` and, when this build has the Anthropic codec, as provider `anthropic`.
-start_switchboard() { # with_anthropic(yes|no)
+# `openai` and as provider `anthropic`.
+start_switchboard() {
   {
     echo "listen: 127.0.0.1:0"
     echo "workers: 1"
     echo "database: sqlite:$WORK/bench.db"
     echo "providers:"
     echo "  openai: { format: openai, base_url: \"http://127.0.0.1:$FAKE_PORT/v1\", api_key: bench }"
-    [ "$1" = yes ] && echo "  anthropic: { format: anthropic, base_url: \"http://127.0.0.1:$FAKE_PORT\", api_key: bench }"
+    echo "  anthropic: { format: anthropic, base_url: \"http://127.0.0.1:$FAKE_PORT\", api_key: bench }"
   } >"$WORK/switchboard.yaml"
   : >"$WORK/sb.out"
   SWITCHBOARD_LOG=warn "${PIN_SRV[@]}" "$BUILD/switchboard" serve --config "$WORK/switchboard.yaml" >"$WORK/sb.out" 2>&1 &
@@ -212,10 +212,7 @@ start_switchboard() { # with_anthropic(yes|no)
   kill "$SB_PID" 2>/dev/null || true
   return 1
 }
-if ! start_switchboard yes; then
-  say "switchboard does not start with an anthropic provider; going on without it"
-  start_switchboard no || { say "switchboard did not start:"; cat "$WORK/sb.out" >&2; exit 1; }
-fi
+start_switchboard || { say "switchboard did not start:"; cat "$WORK/sb.out" >&2; exit 1; }
 sleep 0.5
 IDLE_RSS_KB=$(rss_kb "$SB_PID")
 NGX_IDLE_RSS_KB=$(( $(rss_kb "$NGX_PID") + $(rss_kb "$NGX_WORKER") ))
@@ -377,29 +374,26 @@ measure big big --conns 1 --duration "$DURATION" --warmup 0.5
 # ---- 7. translation: OpenAI in, Anthropic out (streamed) ------------------------------------------
 say "7/8 translation path (OpenAI in, Anthropic provider, streamed)"
 fake_default "$FAST"
-TRANSLATION=no
 sed 's#"model":"openai/gpt-4o-mini"#"model":"anthropic/claude-3.5-haiku"#' "$WORK/stream-switchboard.json" >"$WORK/anth-sb.json"
 printf '{"model":"claude-3.5-haiku","max_tokens":64,"stream":true,"system":"You are a helpful assistant.","messages":[{"role":"user","content":"Write one short sentence about gateways."}]}' >"$WORK/anth-direct.json"
 code=$(curl -s -o "$WORK/anth-probe.txt" -w '%{http_code}' -H 'Content-Type: application/json' -H 'Authorization: Bearer bench' \
   --data-binary @"$WORK/anth-sb.json" "http://127.0.0.1:$SB_PORT/v1/chat/completions" || true)
-if [ "$code" = 200 ] && grep -q 'chat.completion.chunk' "$WORK/anth-probe.txt"; then
-  TRANSLATION=yes
-  : >"$WORK/res-anth-direct"; : >"$WORK/res-anth-switchboard"
-  for i in $(seq 1 "$RUNS"); do
-    loadgen anth/direct --url "http://127.0.0.1:$FAKE_PORT/v1/messages" --body "$WORK/anth-direct.json" \
-      -H "x-api-key: bench" -H "anthropic-version: 2023-06-01" --conns 1 --duration "$DURATION" --warmup 0.5
-    line=$LINE
-    echo "$line" >>"$WORK/res-anth-direct"
-    say "anthropic direct run $i/$RUNS: p50 $(kv "$line" lat_p50_us) us, p99 $(kv "$line" lat_p99_us) us"
-    loadgen anth/switchboard --url "${URL[switchboard]}" --body "$WORK/anth-sb.json" "${AUTH[@]}" \
-      --conns 1 --duration "$DURATION" --warmup 0.5
-    line=$LINE
-    echo "$line" >>"$WORK/res-anth-switchboard"
-    say "anthropic switchboard run $i/$RUNS: p50 $(kv "$line" lat_p50_us) us, p99 $(kv "$line" lat_p99_us) us"
-  done
-else
-  say "translation: n/a (anthropic codec not built; HTTP $code)"
+if [ "$code" != 200 ] || ! grep -q 'chat.completion.chunk' "$WORK/anth-probe.txt"; then
+  say "translation: the probe request failed (HTTP $code)"; cat "$WORK/anth-probe.txt" >&2; exit 1
 fi
+: >"$WORK/res-anth-direct"; : >"$WORK/res-anth-switchboard"
+for i in $(seq 1 "$RUNS"); do
+  loadgen anth/direct --url "http://127.0.0.1:$FAKE_PORT/v1/messages" --body "$WORK/anth-direct.json" \
+    -H "x-api-key: bench" -H "anthropic-version: 2023-06-01" --conns 1 --duration "$DURATION" --warmup 0.5
+  line=$LINE
+  echo "$line" >>"$WORK/res-anth-direct"
+  say "anthropic direct run $i/$RUNS: p50 $(kv "$line" lat_p50_us) us, p99 $(kv "$line" lat_p99_us) us"
+  loadgen anth/switchboard --url "${URL[switchboard]}" --body "$WORK/anth-sb.json" "${AUTH[@]}" \
+    --conns 1 --duration "$DURATION" --warmup 0.5
+  line=$LINE
+  echo "$line" >>"$WORK/res-anth-switchboard"
+  say "anthropic switchboard run $i/$RUNS: p50 $(kv "$line" lat_p50_us) us, p99 $(kv "$line" lat_p99_us) us"
+done
 
 # ---- 8. soak: switchboard at a steady rate, RSS every 10 s -------------------------------------------
 : >"$OUT/soak.dat"
@@ -443,11 +437,9 @@ else
   rm -f "$OUT/soak.png"
 fi
 END_RSS_KB=$(rss_kb "$SB_PID")
-JSON_LINE="json parse: (json_bench not built)"
-if [ -x "$BUILD/json_bench" ]; then
-  "$BUILD/json_bench" >"$WORK/json.out" 2>/dev/null || true
-  grep -q 'json parse' "$WORK/json.out" && JSON_LINE=$(grep -m1 'json parse' "$WORK/json.out")
-fi
+JSON_LINE="json parse: (json_bench failed)"
+"$BUILD/json_bench" >"$WORK/json.out" 2>/dev/null || true
+grep -q 'json parse' "$WORK/json.out" && JSON_LINE=$(grep -m1 'json parse' "$WORK/json.out")
 
 # ---- report --------------------------------------------------------------------------------------
 say "writing $OUT/latest.md"
@@ -555,13 +547,9 @@ target() { TARGET_ROWS+=("| $1 | $2 | $3 | $4 |"); }
   d50=$(M lat-stream direct lat_p50_us) d99=$(M lat-stream direct lat_p99_us)
   g50=$(M lat-stream switchboard lat_p50_us) g99=$(M lat-stream switchboard lat_p99_us)
   echo "| pass-through (openai provider) | $(f1 "$d50") | $(f1 "$d99") | $(f1 "$g50") | $(f1 "$g99") | $(f1 "$(calc "$g50 - $d50")") | $(f1 "$(calc "$g99 - $d99")") |"
-  if [ "$TRANSLATION" = yes ]; then
-    d50=$(M anth direct lat_p50_us) d99=$(M anth direct lat_p99_us)
-    g50=$(M anth switchboard lat_p50_us) g99=$(M anth switchboard lat_p99_us)
-    echo "| translated (anthropic provider; direct = the fake's /v1/messages) | $(f1 "$d50") | $(f1 "$d99") | $(f1 "$g50") | $(f1 "$g99") | $(f1 "$(calc "$g50 - $d50")") | $(f1 "$(calc "$g99 - $d99")") |"
-  else
-    echo "| translated (anthropic provider) | n/a (anthropic codec not built) | | | | | |"
-  fi
+  d50=$(M anth direct lat_p50_us) d99=$(M anth direct lat_p99_us)
+  g50=$(M anth switchboard lat_p50_us) g99=$(M anth switchboard lat_p99_us)
+  echo "| translated (anthropic provider; direct = the fake's /v1/messages) | $(f1 "$d50") | $(f1 "$d99") | $(f1 "$g50") | $(f1 "$g99") | $(f1 "$(calc "$g50 - $d50")") | $(f1 "$(calc "$g99 - $d99")") |"
   echo
 
   echo "## Memory and soak"

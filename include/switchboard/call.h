@@ -175,6 +175,10 @@ void sb_call_settle(sb_call_t *c, char *key_hash, size_t cap);
 sb_status_t sb_call_emit_chunk(sb_call_t *c, sb_slice_t json);
 /* The upstream reported an error inside its stream. */
 void sb_call_stream_error(sb_call_t *c, int code, sb_slice_t message);
+/* Parse one stream event's data (in the call's scratch arena, reset per
+ * event). False when it is not a JSON object: the stream has then failed
+ * with a 502 error event. */
+bool sb_call_event_root(sb_call_t *c, sb_slice_t data, sb_json_t **root);
 /* Record usage from an OpenAI-shaped usage object (keeps a copy of it). */
 void sb_call_take_usage(sb_call_t *c, const sb_json_t *usage);
 void sb_call_set_finish(sb_call_t *c, sb_slice_t finish, sb_slice_t native);

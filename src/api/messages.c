@@ -1276,13 +1276,8 @@ static sb_status_t passthrough_event(sb_call_t *c, const sb_sse_event_t *ev)
 {
   msg_call_t *m = c->sink_data;
   sb_json_t *root;
-  if (sb_json_parse(&c->scratch, ev->data.ptr, ev->data.len, 0, &root, NULL) !=
-          SB_OK ||
-      root->type != SB_JSON_OBJECT) {
-    sb_call_stream_error(c, 502,
-                         SB_SLICE_LIT("the provider sent an invalid stream event"));
+  if (!sb_call_event_root(c, ev->data, &root))
     return SB_ERROR;
-  }
   const sb_json_t *type = sb_json_get(root, "type");
   if (SB_JSON_STR_IS(type, "error")) {
     const sb_json_t *err = sb_json_get(root, "error");

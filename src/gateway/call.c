@@ -529,6 +529,16 @@ void sb_call_stream_error(sb_call_t *c, int code, sb_slice_t message)
   copy_slice(c->stream_error, sizeof(c->stream_error), message);
 }
 
+bool sb_call_event_root(sb_call_t *c, sb_slice_t data, sb_json_t **root)
+{
+  if (sb_json_parse(&c->scratch, data.ptr, data.len, 0, root, NULL) == SB_OK &&
+      (*root)->type == SB_JSON_OBJECT)
+    return true;
+  sb_call_stream_error(c, 502,
+                       SB_SLICE_LIT("the provider sent an invalid stream event"));
+  return false;
+}
+
 /* ---- upstream callbacks ------------------------------------------------ */
 
 static void on_head(sb_upstream_t *u, void *data, const sb_upstream_head_t *h)

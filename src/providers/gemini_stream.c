@@ -284,10 +284,8 @@ sb_status_t sb_gemini_chat_event(sb_call_t *c, const sb_sse_event_t *ev)
   if (ev->data.len == 0)
     return SB_OK;
   sb_json_t *root;
-  if (sb_json_parse(&c->scratch, ev->data.ptr, ev->data.len, 0, &root, NULL) !=
-          SB_OK ||
-      root->type != SB_JSON_OBJECT)
-    return bad_event(c, "the provider sent an invalid stream event");
+  if (!sb_call_event_root(c, ev->data, &root))
+    return SB_ERROR;
   if (sb_json_truthy(sb_json_get(root, "error")))
     return stream_error(c, ev->data);
   take_usage(c, s, sb_json_get(root, "usageMetadata"));

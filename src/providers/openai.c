@@ -228,13 +228,8 @@ static sb_status_t openai_chat_event(sb_call_t *c, const sb_sse_event_t *ev)
   if (SB_SLICE_IS(ev->data, "[DONE]"))
     return SB_DONE;
   sb_json_t *root;
-  if (sb_json_parse(&c->scratch, ev->data.ptr, ev->data.len, 0, &root, NULL) !=
-          SB_OK ||
-      root->type != SB_JSON_OBJECT) {
-    sb_call_stream_error(c, 502,
-                         SB_SLICE_LIT("the provider sent an invalid stream event"));
+  if (!sb_call_event_root(c, ev->data, &root))
     return SB_ERROR;
-  }
   const sb_json_t *err = sb_json_get(root, "error");
   if (sb_json_truthy(err)) {
     sb_slice_t msg = SB_NULL_SLICE, code = SB_NULL_SLICE;
