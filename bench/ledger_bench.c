@@ -48,18 +48,15 @@ static void make_row(sb_ledger_row_t *r, unsigned i, uint64_t *rng)
   static const char *const models[] = {"openai/gpt-4o-mini",
                                        "anthropic/claude-3.5-haiku",
                                        "google/gemini-2.0-flash-001"};
-  static const char b62[] =
-      "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
   memset(r, 0, sizeof(*r));
-  time_t now = time(NULL);
-  int n = snprintf(r->id, sizeof(r->id), "gen-%lld-", (long long)now);
-  for (int k = 0; k < 20; k++) {
-    *rng ^= *rng << 13;
-    *rng ^= *rng >> 7;
-    *rng ^= *rng << 17;
-    r->id[n++] = b62[*rng % 62];
-  }
-  r->created_ms = (int64_t)now * 1000 + i % 1000;
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  int64_t wall_us = (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000;
+  *rng ^= *rng << 13;
+  *rng ^= *rng >> 7;
+  *rng ^= *rng << 17;
+  sb_ledger_make_id(r->id, wall_us, *rng, *rng * 0x9E3779B97F4A7C15ull);
+  r->created_ms = wall_us / 1000;
   snprintf(r->api, sizeof(r->api), "chat");
   snprintf(r->key_label, sizeof(r->key_label), "team-%u", i % 4);
   if (i % 4 != 0)

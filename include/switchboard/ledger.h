@@ -67,6 +67,15 @@ typedef struct {
 /* Open (creating or migrating) the store named by `database`
  * ("sqlite:PATH"), load the client keys with their spend, start the
  * writer. */
+/* A generation id, "gen-<unix seconds>-<20 base62 characters>", written to
+ * `out` (48 bytes) with its terminating NUL; returns its length. The first
+ * 4 characters after the seconds are the microsecond within that second
+ * (62^4 > 10^6), the other 16 come from `r1` and `r2` (95 random bits).
+ * Ids therefore sort by creation time: the generations table is keyed by
+ * id, and a batch of rows lands at the end of its b-tree instead of on as
+ * many pages as it has rows (2.5x less CPU per row, bench/ledger_bench). */
+size_t sb_ledger_make_id(char *out, int64_t wall_us, uint64_t r1, uint64_t r2);
+
 sb_ledger_t *sb_ledger_open(const char *database, char *err, size_t errlen);
 sb_ledger_t *sb_ledger_open_with(const char *database,
                                  const sb_ledger_options_t *opts, char *err,

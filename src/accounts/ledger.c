@@ -28,9 +28,11 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "switchboard/common.h"
 #include "switchboard/log.h"
 
 #define SCHEMA_VERSION 5
@@ -45,6 +47,30 @@
  * cannot keep up with, the gateway slows down to the store's pace instead
  * of growing without bound (and no row is ever dropped). */
 #define QUEUE_MAX 8192
+
+static const char base62[] =
+    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+size_t sb_ledger_make_id(char *out, int64_t wall_us, uint64_t r1, uint64_t r2)
+{
+  size_t n = 4;
+  memcpy(out, "gen-", 4);
+  n += sb_u64_dec(out + n, (uint64_t)(wall_us / 1000000));
+  out[n++] = '-';
+  uint64_t sub = (uint64_t)(wall_us % 1000000);
+  for (int i = 3; i >= 0; i--) {
+    out[n + (size_t)i] = base62[sub % 62];
+    sub /= 62;
+  }
+  n += 4;
+  for (int i = 0; i < 16; i++) {
+    uint64_t *src = i < 8 ? &r1 : &r2;
+    out[n++] = base62[*src % 62];
+    *src /= 62;
+  }
+  out[n] = '\0';
+  return n;
+}
 
 typedef enum { NODE_ROW, NODE_KEY, NODE_KEY_DELETE } node_kind_t;
 

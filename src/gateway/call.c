@@ -22,9 +22,6 @@
 #define MAX_SSE_EVENT (8u << 20)
 #define MAX_CHUNK_OUT (16u << 20)
 
-static const char base62[] =
-    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-
 /* The endpoints a call tries and where it is (docs/routing.md). */
 typedef struct sb_plan {
   sb_candidate_t cands[SB_PLAN_MAX];
@@ -100,21 +97,6 @@ static void call_cleanup(void *data)
   sb_arena_destroy(&c->scratch);
 }
 
-static void make_id(sb_call_t *c)
-{
-  size_t n = 4;
-  memcpy(c->id, "gen-", 4);
-  n += sb_u64_dec(c->id + n, (uint64_t)c->created);
-  c->id[n++] = '-';
-  uint64_t r = sb_worker_rand(c->worker), r2 = sb_worker_rand(c->worker);
-  for (int i = 0; i < 20; i++) {
-    uint64_t *src = i < 10 ? &r : &r2;
-    c->id[n++] = base62[*src % 62];
-    *src /= 62;
-  }
-  c->id[n] = '\0';
-}
-
 /* JSON string literal of `s`, in the call's arena. */
 static sb_slice_t quote(sb_call_t *c, sb_slice_t s)
 {
@@ -156,8 +138,12 @@ sb_call_t *sb_call_new(sb_http_exchange_t *x, const sb_call_sink_t *sink,
     call_cleanup(c);
     return NULL;
   }
-  c->created = sb_wall_ms() / 1000;
-  make_id(c);
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  int64_t wall_us = (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000;
+  c->created = wall_us / 1000000;
+  sb_ledger_make_id(c->id, wall_us, sb_worker_rand(c->worker),
+                    sb_worker_rand(c->worker));
   c->t_start = x->start_ns;
   x->data = c;
   x->on_abort = on_abort;

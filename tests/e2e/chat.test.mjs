@@ -74,6 +74,21 @@ test("plain completion: content, ids, provider, cost, exact upstream request", a
   });
 });
 
+test("generation ids sort in the order the requests arrived", async () => {
+  const ids = [];
+  for (let i = 0; i < 20; i++) {
+    const data = await client.chat.completions.create({
+      model: "openai/gpt-4o-mini",
+      messages: [{ role: "user", content: `n${i}` }],
+    });
+    assert.match(data.id, /^gen-\d+-[0-9A-Za-z]{20}$/);
+    ids.push(data.id);
+  }
+  const sorted = [...ids].sort();
+  assert.deepEqual(sorted, ids);
+  assert.equal(new Set(ids).size, ids.length);
+});
+
 test("streamed completion: deltas, one final usage chunk with cost, same id throughout", async () => {
   await fake.script([{ chunks: ["The ", "quick ", "brown ", "fox"] }]);
   const stream = await client.chat.completions.create({
