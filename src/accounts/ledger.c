@@ -1,9 +1,11 @@
 /*
  * Ledger queue and writer thread over SQLite; see ledger.h.
  *
- * The writer wakes when the first row of a batch is queued (or every
- * 50 ms), lets the batch gather for BATCH_WINDOW_MS (unless it is full, a
- * flush is waiting, or the store is durable), then takes the whole queue
+ * An idle writer is woken by the first row of a batch (or every 50 ms),
+ * lets the batch gather for BATCH_WINDOW_MS (unless it is full, a flush
+ * is waiting, or the store is durable); after a commit it looks again one
+ * window later before it sleeps, so steady traffic never signals it. It
+ * takes the whole queue
  * in one swap and commits it in one transaction (rows, the per-key
  * daily totals they add to, and key changes, in queue order). WAL mode
  * with synchronous=NORMAL: a committed batch survives a process crash; an
@@ -106,6 +108,7 @@ struct sb_ledger {
   bool urgent;             /* a flush waits: commit without the window */
   uint64_t full_waits;     /* times a worker waited for room in the queue */
   bool stop;
+  bool sleeping;           /* the writer waits for a wake-up (idle) */
 };
 
 static const char *const migrations[] = {
@@ -405,20 +408,49 @@ static void prune(sb_ledger_t *l)
   sqlite3_finalize(st);
 }
 
+/* The writer's wake-up condition's clock, `ms` from now. */
+static struct timespec deadline_after(long ms)
+{
+  struct timespec t;
+  clock_gettime(CLOCK_REALTIME, &t);
+  t.tv_sec += ms / 1000;
+  t.tv_nsec += (ms % 1000) * 1000000L;
+  if (t.tv_nsec >= 1000000000L) {
+    t.tv_sec++;
+    t.tv_nsec -= 1000000000L;
+  }
+  return t;
+}
+
+/* With the lock held: wait for a signal or until `ms` from now. */
+static void wait_ms(sb_ledger_t *l, long ms)
+{
+  struct timespec deadline = deadline_after(ms);
+  pthread_cond_timedwait(&l->wake, &l->lock, &deadline);
+}
+
 /* Called with the lock held and rows queued: wait up to BATCH_WINDOW_MS
  * for more, unless the batch is full or someone waits for a commit. */
 static void gather(sb_ledger_t *l)
 {
-  struct timespec deadline;
-  clock_gettime(CLOCK_REALTIME, &deadline);
-  deadline.tv_nsec += BATCH_WINDOW_MS * 1000000L;
-  if (deadline.tv_nsec >= 1000000000L) {
-    deadline.tv_sec++;
-    deadline.tv_nsec -= 1000000000L;
-  }
+  struct timespec deadline = deadline_after(BATCH_WINDOW_MS);
   while (!l->stop && !l->urgent && l->n_queued < BATCH_MAX)
     if (pthread_cond_timedwait(&l->wake, &l->lock, &deadline) != 0)
       break; /* the window is over */
+}
+
+/* Called with the lock held and the queue empty, after a commit: traffic
+ * tends to go on, so the writer looks again one window later before it
+ * asks the workers to wake it. While requests keep coming, no worker
+ * signals it (a futex call and a context switch in the request path,
+ * before the response is written); the rows found then have gathered for
+ * the window already. Returns whether rows were found. */
+static bool poll_once(sb_ledger_t *l)
+{
+  if (l->stop || l->opts.durable)
+    return false;
+  wait_ms(l, BATCH_WINDOW_MS);
+  return l->head != NULL;
 }
 
 /* The writer runs at the workers' priority. A lower one (nice 10) was
@@ -435,6 +467,7 @@ static void *writer_main(void *arg)
   pthread_setname_np(pthread_self(), "sb-ledger");
   pthread_mutex_lock(&l->lock);
   for (;;) {
+    bool gathered = l->head == NULL && poll_once(l);
     while (l->head == NULL && !l->stop) {
       if (l->opts.retention_days > 0 &&
           wall_ms() - l->last_prune_ms >= 60000) {
@@ -443,18 +476,13 @@ static void *writer_main(void *arg)
         pthread_mutex_lock(&l->lock);
         continue;
       }
-      struct timespec ts;
-      clock_gettime(CLOCK_REALTIME, &ts);
-      ts.tv_nsec += 50 * 1000000;
-      if (ts.tv_nsec >= 1000000000) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000;
-      }
-      pthread_cond_timedwait(&l->wake, &l->lock, &ts);
+      l->sleeping = true;
+      wait_ms(l, 50);
     }
+    l->sleeping = false;
     if (l->head == NULL && l->stop)
       break;
-    if (!l->opts.durable)
+    if (!l->opts.durable && !gathered)
       gather(l);
     /* At most BATCH_MAX rows per transaction: a worker waiting for room
      * in a full queue waits for one such commit, not for all of it. */
@@ -786,10 +814,11 @@ static uint64_t enqueue(sb_ledger_t *l, row_node_t *n)
     l->head = n;
   l->tail = n;
   uint64_t seq = ++l->queued_seq;
-  /* Wake the writer for the first row of a batch and for a full one; rows
-   * in between join the batch without a wake-up. */
+  /* Wake the writer for the first row of a batch if it sleeps (or a
+   * durable response waits for it) and for a full batch; other rows join
+   * the batch without a wake-up. */
   l->n_queued = first ? 1 : l->n_queued + 1;
-  if (first || l->n_queued >= BATCH_MAX)
+  if ((first && (l->sleeping || l->opts.durable)) || l->n_queued >= BATCH_MAX)
     pthread_cond_signal(&l->wake);
   pthread_mutex_unlock(&l->lock);
   return seq;
