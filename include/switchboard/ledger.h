@@ -125,6 +125,8 @@ typedef struct {
   uint64_t committed;  /* rows (and key changes) committed since open */
   uint64_t waiting;    /* queued, not committed yet */
   uint64_t full_waits; /* times a worker waited because the queue was full */
+  bool writer_yields;    /* the writer runs at idle priority now */
+  uint64_t writer_boosts; /* times it was raised to normal priority */
 } sb_ledger_stats_t;
 void sb_ledger_stats(sb_ledger_t *l, sb_ledger_stats_t *out);
 

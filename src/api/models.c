@@ -295,9 +295,18 @@ void sb_api_metrics(sb_http_exchange_t *x)
         "# HELP switchboard_ledger_full_waits_total Times a request waited "
         "because the store was 8192 rows behind.\n"
         "# TYPE switchboard_ledger_full_waits_total counter\n"
-        "switchboard_ledger_full_waits_total %llu\n",
+        "switchboard_ledger_full_waits_total %llu\n"
+        "# HELP switchboard_ledger_writer_idle_priority Whether the ledger "
+        "writer runs at idle priority now (1) or at the workers' (0).\n"
+        "# TYPE switchboard_ledger_writer_idle_priority gauge\n"
+        "switchboard_ledger_writer_idle_priority %d\n"
+        "# HELP switchboard_ledger_writer_boosts_total Times the ledger "
+        "writer was raised from idle to normal priority to catch up.\n"
+        "# TYPE switchboard_ledger_writer_boosts_total counter\n"
+        "switchboard_ledger_writer_boosts_total %llu\n",
         (unsigned long long)ls.committed, (unsigned long long)ls.waiting,
-        (unsigned long long)ls.full_waits);
+        (unsigned long long)ls.full_waits, ls.writer_yields ? 1 : 0,
+        (unsigned long long)ls.writer_boosts);
   }
   sb_http_respond(x, 200, NULL, 0, "text/plain; version=0.0.4",
                   sb_buf_slice(&b));

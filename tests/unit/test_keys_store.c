@@ -1,9 +1,12 @@
 /* The store under the key table: keys and their spend survive a restart,
  * deletions too; schema migration from version 1; retention deletes old
- * ledger rows but keeps the spend totals; group-commit sequence numbers. */
+ * ledger rows but keeps the spend totals; group-commit sequence numbers;
+ * the bounded queue; the writer's priority; generation ids. */
 #include "test_helpers.h"
 
+#include <ctype.h>
 #include <pthread.h>
+#include <sched.h>
 #include <sqlite3.h>
 #include <unistd.h>
 
@@ -229,6 +232,101 @@ static void test_queue_bounded(void **state)
   sb_ledger_close(l);
 }
 
+/* Whether this process may put a thread at idle priority and take it
+ * back (CAP_SYS_NICE or RLIMIT_NICE >= 20): the writer yields only then. */
+static void *try_idle_and_back(void *arg)
+{
+  struct sched_param sp = {0};
+  bool *ok = arg;
+  *ok = pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp) == 0 &&
+        pthread_setschedparam(pthread_self(), SCHED_OTHER, &sp) == 0;
+  return NULL;
+}
+
+static bool may_leave_idle(void)
+{
+  pthread_t t;
+  bool ok = false;
+  assert_int_equal(pthread_create(&t, NULL, try_idle_and_back, &ok), 0);
+  pthread_join(t, NULL);
+  return ok;
+}
+
+/* The writer runs at idle priority while it keeps up; a backlog raises it
+ * to normal priority, and it yields again once the backlog is committed.
+ * A durable store's writer never yields. */
+static void test_writer_priority(void **state)
+{
+  (void)state;
+  char err[256], path[160];
+  bool can = may_leave_idle();
+  sb_ledger_t *l = sb_ledger_open(dbspec, err, sizeof(err));
+  assert_non_null(l);
+  sb_ledger_stats_t st;
+  sb_ledger_stats(l, &st);
+  assert_int_equal(st.writer_yields, can);
+  assert_int_equal(st.writer_boosts, 0);
+
+  /* a backlog: the store is held while 2000 rows wait (the writer takes
+   * at most one batch of 512, then waits for the lock with it) */
+  snprintf(path, sizeof(path), "%s/ledger.db", dir);
+  sqlite3 *blocker;
+  assert_int_equal(sqlite3_open(path, &blocker), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(blocker, "BEGIN IMMEDIATE", NULL, NULL, NULL),
+                   SQLITE_OK);
+  sb_ledger_row_t row;
+  char id[32];
+  for (int i = 0; i < 2000; i++) {
+    snprintf(id, sizeof(id), "gen-p%d", i);
+    row_for(&row, id, NULL, now_ms(), 1);
+    assert_true(sb_ledger_record(l, &row) > 0);
+  }
+  sb_ledger_stats(l, &st);
+  assert_false(st.writer_yields);
+  assert_int_equal(st.writer_boosts, can ? 1 : 0);
+  assert_int_equal(sqlite3_exec(blocker, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(blocker);
+  sb_ledger_flush(l);
+  sb_ledger_stats(l, &st);
+  assert_int_equal(st.waiting, 0);
+  assert_int_equal(st.writer_yields, can);
+  sb_ledger_close(l);
+
+  sb_ledger_options_t o = {0};
+  o.durable = true;
+  l = sb_ledger_open_with(dbspec, &o, err, sizeof(err));
+  assert_non_null(l);
+  sb_ledger_stats(l, &st);
+  assert_false(st.writer_yields);
+  sb_ledger_close(l);
+}
+
+/* Generation ids: the documented form, and they sort by creation time
+ * (the ledger's id-keyed table appends instead of scattering rows). */
+static void test_make_id(void **state)
+{
+  (void)state;
+  char a[48], b[48], c[48];
+  int64_t t = 1796040682000000LL; /* a whole second, in µs */
+  size_t n = sb_ledger_make_id(a, t + 999999, UINT64_MAX, UINT64_MAX);
+  assert_int_equal(n, strlen(a));
+  assert_int_equal(n, strlen("gen-1796040682-") + 20);
+  assert_memory_equal(a, "gen-1796040682-", 15);
+  for (size_t i = 15; i < n; i++)
+    assert_true(isalnum((unsigned char)a[i]));
+  /* a later microsecond sorts after, whatever the random part */
+  sb_ledger_make_id(b, t + 1, UINT64_MAX, UINT64_MAX);
+  sb_ledger_make_id(c, t + 2, 0, 0);
+  assert_true(strcmp(b, c) < 0);
+  assert_true(strcmp(c, a) < 0);
+  sb_ledger_make_id(b, t + 1000000, 0, 0); /* the next second */
+  assert_true(strcmp(a, b) < 0);
+  /* the random part differs with the random input */
+  sb_ledger_make_id(b, t + 999999, 12345, 67890);
+  assert_string_not_equal(a, b);
+  assert_memory_equal(a, b, 19);
+}
+
 /* One batch with more (key, day) groups than the writer sums at once:
  * every row still counts, once. */
 static void test_batch_usage_many_days(void **state)
@@ -311,6 +409,8 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_restart_keeps_keys_and_spend, setup, teardown),
       cmocka_unit_test_setup_teardown(test_batch_usage_many_days, setup, teardown),
       cmocka_unit_test_setup_teardown(test_queue_bounded, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_writer_priority, setup, teardown),
+      cmocka_unit_test(test_make_id),
       cmocka_unit_test_setup_teardown(test_migrate_v1, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
