@@ -91,6 +91,16 @@ void sb_upstream_pause(sb_upstream_t *u);
 void sb_upstream_resume(sb_upstream_t *u);
 bool sb_upstream_paused(const sb_upstream_t *u);
 void sb_upstream_cancel(sb_upstream_t *u);
+/* The caller has all of the response it needs (a stream's end marker) but
+ * the body has not ended yet. If the transport can, the transfer goes on
+ * alone: it reads the rest of the body and drops it, then keeps the
+ * connection for reuse (or closes it), within SB_UPSTREAM_DETACH_MS from
+ * now; no callback runs again and the request body may be freed. Returns
+ * false, changing nothing, where it cannot: libcurl's transfers, a paused
+ * or finished one, one whose request is not all sent. Safe to call from
+ * inside on_data. */
+#define SB_UPSTREAM_DETACH_MS 1000u
+bool sb_upstream_detach(sb_upstream_t *u);
 
 const char *sb_upstream_result_name(sb_upstream_result_t r);
 

@@ -3,11 +3,11 @@
  *
  * An idle writer is woken by the first row of a batch (or every 50 ms),
  * lets the batch gather for BATCH_WINDOW_MS (unless it is full, a flush
- * is waiting, or the store is durable); after a commit it looks again one
- * window later before it sleeps, so steady traffic never signals it. It
- * takes the whole queue
- * in one swap and commits it in one transaction (rows, the per-key
- * daily totals they add to, and key changes, in queue order). WAL mode
+ * is waiting, or the store is durable), then takes the queue (at most
+ * BATCH_MAX rows) and commits it in one transaction (rows, the per-key
+ * daily totals they add to, and key changes, in queue order). After a
+ * commit it looks again one window later before it sleeps, so steady
+ * traffic never has to signal it. Its priority: see writer_yield. WAL mode
  * with synchronous=NORMAL: a committed batch survives a process crash; an
  * OS crash may lose the last batches. With `durable`, synchronous=FULL and
  * the gateway holds each response's last byte until its row's batch is

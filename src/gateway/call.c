@@ -552,6 +552,24 @@ static sb_status_t on_event(void *data, const sb_sse_event_t *ev)
   return rc;
 }
 
+static void on_done(sb_upstream_t *u, void *data,
+                    const sb_upstream_outcome_t *o);
+
+/* The stream's end marker ([DONE], message_stop) arrived: the answer is
+ * complete. The client gets its end now rather than when the provider's
+ * body ends (a paced provider sends its last chunk one interval later);
+ * the transfer reads that rest alone and keeps the connection. SB_DONE:
+ * the call ended here (`c` may be gone); SB_OK: the transport cannot go
+ * on alone, the call waits for the body's end as before. */
+static sb_status_t end_at_done(sb_call_t *c)
+{
+  if (c->up == NULL || !sb_upstream_detach(c->up))
+    return SB_OK;
+  static const sb_upstream_outcome_t complete = {.result = SB_UP_OK};
+  on_done(c->up, c, &complete);
+  return SB_DONE;
+}
+
 static sb_status_t take_data(sb_call_t *c, const char *p, size_t n)
 {
   if (c->finished || c->x->aborted)
@@ -571,7 +589,7 @@ static sb_status_t take_data(sb_call_t *c, const char *p, size_t n)
     return SB_AGAIN;
   sb_status_t rc = sb_sse_feed(&c->sse, p, n, on_event, c);
   if (rc == SB_DONE)
-    return SB_OK;
+    return end_at_done(c);
   if (rc == SB_ERROR && !c->stream_failed)
     sb_call_stream_error(c, 502, SB_SLICE_LIT("the provider's stream is malformed"));
   if (c->x->aborted)
@@ -586,6 +604,8 @@ static sb_status_t on_data(sb_upstream_t *u, void *data, const char *p,
   (void)u;
   wait_end(c);
   sb_status_t rc = take_data(c, p, n);
+  if (rc == SB_DONE)
+    return SB_OK; /* the call ended; the transfer drops the rest */
   /* back to waiting: for more bytes, or for the client when paused */
   wait_begin(c);
   return rc;

@@ -341,6 +341,34 @@ void sb_upstream_cancel(sb_upstream_t *u)
   sb_up_release(u);
 }
 
+/* A detached transfer's only callback: the rest of the body is dropped. */
+static sb_status_t drop_data(sb_upstream_t *u, void *data, const char *p,
+                             size_t n)
+{
+  (void)u;
+  (void)data;
+  (void)p;
+  (void)n;
+  return SB_OK;
+}
+
+static const sb_upstream_callbacks_t detached_cbs = {.on_data = drop_data};
+
+bool sb_upstream_detach(sb_upstream_t *u)
+{
+  if (u->finished || u->cancelled || u->paused || !u->native ||
+      u->write_failed || u->sent < u->req_len + u->body.len)
+    return false;
+  u->cb = &detached_cbs;
+  u->data = NULL;
+  /* u->body is all sent and never read again: the caller may free it */
+  uint64_t total = uv_now(u->m->loop) - u->start_ms + SB_UPSTREAM_DETACH_MS;
+  if (u->to.total_ms == 0 || u->to.total_ms > total)
+    u->to.total_ms = (uint32_t)SB_MIN(total, UINT32_MAX);
+  sb_up_arm(u);
+  return true;
+}
+
 const char *sb_upstream_result_name(sb_upstream_result_t r)
 {
   switch (r) {

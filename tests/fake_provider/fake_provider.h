@@ -186,7 +186,7 @@ typedef struct {
   long cut_after, garbage_after; /* cut_after -1 = never */
   bool has_garbage;
   fp_buf_t garbage; /* raw bytes */
-  bool no_done, drop_connection, sse_comments, reset;
+  bool no_done, no_end, drop_connection, sse_comments, reset;
 } fp_scn_t;
 
 /* NULL on error, with a message naming the field in err. */

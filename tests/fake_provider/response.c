@@ -250,6 +250,10 @@ static void pump(fp_job_t *j)
     bool counted = false;
     fp_buf_reset(&j->ev);
     if (!j->ops->next(j->state, &j->ev, &counted)) {
+      if (sc->no_end) { /* the body stays open until the client leaves */
+        flush(j);
+        return;
+      }
       fp_buf_add(&j->out, "0\r\n\r\n", 5); /* the last chunk */
       if (flush(j) == 0)
         fp_conn_finish(j->conn);

@@ -15,7 +15,7 @@ static const char *const known_fields[] = {
     "match", "times", "status", "headers", "retry_after", "error_body", "body", "content",
     "chunks", "reasoning", "tool_calls", "arg_chunk", "parallel", "finish_reason", "usage",
     "usage_mode", "latency_ms", "first_token_ms", "token_interval_ms", "cut_after", "garbage",
-    "garbage_hex", "garbage_after", "no_done", "drop_connection", "sse_comments", "reset",
+    "garbage_hex", "garbage_after", "no_done", "no_end", "drop_connection", "sse_comments", "reset",
     "raw_events", "id", "model", "system_fingerprint", "created", "comment", "signature",
 };
 
@@ -320,6 +320,7 @@ fp_scn_t *fp_scn_compile(json_t *json, char *err, size_t errlen)
   s->created = created;
   if (!get_bool(json, "parallel", &s->parallel, err, errlen) ||
       !get_bool(json, "no_done", &s->no_done, err, errlen) ||
+      !get_bool(json, "no_end", &s->no_end, err, errlen) ||
       !get_bool(json, "drop_connection", &s->drop_connection, err, errlen) ||
       !get_bool(json, "sse_comments", &s->sse_comments, err, errlen) ||
       !get_bool(json, "reset", &s->reset, err, errlen))

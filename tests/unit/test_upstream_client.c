@@ -210,6 +210,8 @@ struct rec {
   sb_upstream_outcome_t o;
   /* behaviours */
   bool cancel_on_data;
+  bool detach_on_data;      /* detach at the first piece */
+  bool detached;            /* ... and the transfer took over */
   bool pause_every_other;   /* refuse each new piece once */
   bool refused_pending;
   sb_buf_t refused;         /* the piece refused last */
@@ -248,6 +250,12 @@ static sb_status_t on_data(sb_upstream_t *u, void *data, const char *p, size_t n
     sb_upstream_cancel(u);
     r->u = NULL;
     uv_stop(r->loop);
+    return SB_OK;
+  }
+  if (r->detach_on_data) {
+    sb_buf_append(&r->body, p, n);
+    r->detached = sb_upstream_detach(u);
+    r->u = NULL;
     return SB_OK;
   }
   if (r->pause_every_other) {
@@ -784,6 +792,111 @@ static void test_on_done_starts_next(void **state)
   rec_free(&r2);
 }
 
+/* Detached after the first piece: no callback runs again; the transfer
+ * reads the rest of the body alone and the connection is reused. */
+static void detach_step(sconn_t *c)
+{
+  uv_timer_stop(&c->timer);
+  SRV_SEND(c, "4\r\nrest\r\n0\r\n\r\n");
+}
+
+static void answer_first_then_rest(sconn_t *c, const char *req, size_t hl,
+                                   const char *b, size_t bl)
+{
+  if (c->served > 0) {
+    answer_hello(c, req, hl, b, bl);
+    return;
+  }
+  SRV_SEND(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+              "5\r\nfirst\r\n");
+  srv_steps(c, 30);
+}
+
+/* Runs the loop until no transfer is left (the server's handles keep it
+ * alive otherwise). */
+static void until_idle_cb(uv_timer_t *t)
+{
+  fixture_t *f = t->data;
+  if (sb_upstream_multi_active(f->m) == 0)
+    uv_stop(t->loop);
+}
+
+static void run_until_idle(fixture_t *f)
+{
+  uv_timer_t t;
+  uv_timer_init(&f->loop, &t);
+  t.data = f;
+  uv_timer_start(&t, until_idle_cb, 5, 5);
+  uv_run(&f->loop, UV_RUN_DEFAULT);
+  uv_close((uv_handle_t *)&t, NULL);
+  uv_run(&f->loop, UV_RUN_NOWAIT);
+}
+
+/* curl's transfers cannot go on alone (sb_upstream_detach says so). */
+static bool curl_forced(void)
+{
+  const char *v = getenv("SWITCHBOARD_UPSTREAM_CLIENT");
+  return v != NULL && strcmp(v, "curl") == 0;
+}
+
+static void test_detach_keeps_connection(void **state)
+{
+  fixture_t *f = *state;
+  if (curl_forced())
+    skip();
+  rec_t r, r2;
+  rec_init(&r, f);
+  rec_init(&r2, f);
+  r.detach_on_data = true;
+  f->srv.on_request = answer_first_then_rest;
+  f->srv.on_step = detach_step;
+  start(f, &r, url(f, "/"), SB_SLICE_LIT("x"), no_to);
+  run_until_idle(f);
+  assert_true(r.detached);
+  assert_int_equal(r.datas, 1);
+  assert_int_equal(r.dones, 0);
+  assert_int_equal(r.body.len, 5);
+  assert_memory_equal(r.body.data, "first", 5);
+  /* the next request goes out on the same connection */
+  start(f, &r2, url(f, "/again"), SB_SLICE_LIT("y"), no_to);
+  uv_run(&f->loop, UV_RUN_DEFAULT);
+  assert_int_equal(r2.o.result, SB_UP_OK);
+  assert_int_equal(r2.body.len, 11);
+  assert_int_equal(f->srv.accepted, 1);
+  assert_int_equal(f->srv.requests, 2);
+  rec_free(&r);
+  rec_free(&r2);
+}
+
+/* Detached, and the rest never comes: the transfer gives up within
+ * SB_UPSTREAM_DETACH_MS and closes the connection. */
+static void test_detach_rest_never_comes(void **state)
+{
+  fixture_t *f = *state;
+  if (curl_forced())
+    skip();
+  rec_t r;
+  rec_init(&r, f);
+  r.detach_on_data = true;
+  f->srv.on_request = answer_head_then_stall;
+  start(f, &r, url(f, "/"), SB_SLICE_LIT("x"), no_to);
+  uint64_t t0 = uv_hrtime();
+  run_until_idle(f);
+  uint64_t took_ms = (uv_hrtime() - t0) / 1000000;
+  assert_true(r.detached);
+  assert_int_equal(r.dones, 0);
+  assert_true(took_ms >= SB_UPSTREAM_DETACH_MS - 50);
+  /* the server sees the connection closed */
+  uv_timer_t t;
+  uv_timer_init(&f->loop, &t);
+  uv_timer_start(&t, stop_cb, 50, 0);
+  uv_run(&f->loop, UV_RUN_DEFAULT);
+  uv_close((uv_handle_t *)&t, NULL);
+  uv_run(&f->loop, UV_RUN_NOWAIT);
+  assert_true(f->srv.conns->closed);
+  rec_free(&r);
+}
+
 /* A name, not an address: resolved, then connected. */
 static void test_resolved_name(void **state)
 {
@@ -910,6 +1023,8 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_connection_close, setup, teardown),
       cmocka_unit_test_setup_teardown(test_idle_closed_by_server, setup, teardown),
       cmocka_unit_test_setup_teardown(test_cancel_while_resolving, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_detach_keeps_connection, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_detach_rest_never_comes, setup, teardown),
   };
   sb_upstream_global_init();
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
