@@ -42,8 +42,15 @@
 #define DAY_MS 86400000LL
 /* How long a batch may gather before it is committed, and how many rows
  * commit at once without waiting for the window: under load one commit
- * (and one wake-up of this thread) covers many requests instead of one. */
-#define BATCH_WINDOW_MS 5
+ * (and one wake-up of this thread) covers many requests instead of one.
+ * Each commit rewrites the pages its rows touch, the half-filled last
+ * ones included, so a longer window means fewer WAL frames per row: at
+ * one connection (~12k requests/s) the added p99 was ~90 µs with 5 ms,
+ * ~75 with 20 ms and ~65 with 50 ms. But a row becomes visible, and safe
+ * from a crash of the process, only when committed: after kill -9 at
+ * ~1,100 requests/s, 50 ms lost 74 rows where 5 ms lost almost none.
+ * 20 ms is the compromise; `durable` does not wait at all. */
+#define BATCH_WINDOW_MS 20
 #define BATCH_MAX 512
 /* Rows queued and not yet committed, at most. A worker that would queue
  * more waits for the writer's next commit (of at most BATCH_MAX rows): under an overload the writer
