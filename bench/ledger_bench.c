@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "switchboard/ledger.h"
+#include "switchboard/worker.h"
 
 #define RUNS 5
 
@@ -49,9 +50,7 @@ static void make_row(sb_ledger_row_t *r, unsigned i, uint64_t *rng)
                                        "anthropic/claude-3.5-haiku",
                                        "google/gemini-2.0-flash-001"};
   memset(r, 0, sizeof(*r));
-  struct timespec now;
-  clock_gettime(CLOCK_REALTIME, &now);
-  int64_t wall_us = (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000;
+  int64_t wall_us = sb_wall_us();
   *rng ^= *rng << 13;
   *rng ^= *rng >> 7;
   *rng ^= *rng << 17;

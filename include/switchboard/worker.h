@@ -58,7 +58,8 @@ uint64_t sb_worker_rand(sb_worker_t *w);
 
 /* Monotonic time in nanoseconds. */
 uint64_t sb_now_ns(void);
-/* Wall-clock time in milliseconds since the epoch. */
+/* Wall-clock time in milliseconds / microseconds since the epoch. */
 int64_t sb_wall_ms(void);
+int64_t sb_wall_us(void);
 
 #endif

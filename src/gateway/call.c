@@ -138,9 +138,7 @@ sb_call_t *sb_call_new(sb_http_exchange_t *x, const sb_call_sink_t *sink,
     call_cleanup(c);
     return NULL;
   }
-  struct timespec now;
-  clock_gettime(CLOCK_REALTIME, &now);
-  int64_t wall_us = (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000;
+  int64_t wall_us = sb_wall_us();
   c->created = wall_us / 1000000;
   sb_ledger_make_id(c->id, wall_us, sb_worker_rand(c->worker),
                     sb_worker_rand(c->worker));

@@ -77,9 +77,14 @@ uint64_t sb_now_ns(void)
 
 int64_t sb_wall_ms(void)
 {
+  return sb_wall_us() / 1000;
+}
+
+int64_t sb_wall_us(void)
+{
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 uint64_t sb_worker_rand(sb_worker_t *w)
