@@ -342,14 +342,12 @@ test("an error event during the stream ends it with finish_reason error", async 
 // the provider's body to end (docs/upstream.md, Detach).
 test("a stream ends at message_stop even when the provider keeps its body open", { skip: process.env.SWITCHBOARD_UPSTREAM_CLIENT === "curl" }, async () => {
   await fake.script([{ chunks: ["a", "b"], no_end: true }]);
-  const res = await fetch(`${gw.url}/v1/chat/completions`, {
-    method: "POST",
-    headers: { "content-type": "application/json", "x-switchboard-idle-timeout-ms": "3000" },
-    body: JSON.stringify({ model: MODEL, messages: [{ role: "user", content: "x" }], stream: true }),
-  });
-  const events = (await res.text()).split("\n\n").filter(Boolean);
+  const { events, chunks } = await rawChatStream(
+    gw,
+    { model: MODEL, messages: [{ role: "user", content: "x" }], stream: true },
+    { "x-switchboard-idle-timeout-ms": "3000" },
+  );
   assert.equal(events.at(-1), "data: [DONE]");
-  const chunks = events.slice(0, -1).map((e) => JSON.parse(e.slice(6)));
   assert.equal(chunks.map((c) => c.choices[0]?.delta?.content ?? "").join(""), "ab");
   assert.ok(!chunks.some((c) => c.error), "no error chunk");
   assert.ok(chunks.at(-1).usage.completion_tokens > 0);

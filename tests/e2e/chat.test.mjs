@@ -3,7 +3,7 @@
 // calls, parameters passed through, and the exact upstream request.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { setup, fakeProviderConfig, ledgerRow, waitFor } from "./lib/harness.mjs";
+import { setup, fakeProviderConfig, ledgerRow, waitFor, rawChatStream } from "./lib/harness.mjs";
 
 // gpt-4o-mini list prices in picodollars per token (catalog/models.json)
 const PROMPT_PICO = 150000;
@@ -153,22 +153,16 @@ test("a stream ends at [DONE] even when the provider keeps its body open", { ski
   // last chunk (here it never comes; the idle timeout would turn the
   // answer into an error after 3 s).
   await fake.script([{ chunks: ["a", "b"], no_end: true }]);
-  const res = await fetch(`${gw.url}/v1/chat/completions`, {
-    method: "POST",
-    headers: { "content-type": "application/json", "x-switchboard-idle-timeout-ms": "3000" },
-    body: JSON.stringify({
-      model: "openai/gpt-4o-mini",
-      messages: [{ role: "user", content: "x" }],
-      stream: true,
-    }),
-  });
-  const events = (await res.text()).split("\n\n").filter(Boolean);
+  const { headers, events, chunks } = await rawChatStream(
+    gw,
+    { model: "openai/gpt-4o-mini", messages: [{ role: "user", content: "x" }], stream: true },
+    { "x-switchboard-idle-timeout-ms": "3000" },
+  );
   assert.equal(events.at(-1), "data: [DONE]");
-  const chunks = events.slice(0, -1).map((e) => JSON.parse(e.slice(6)));
   assert.equal(chunks.map((c) => c.choices[0]?.delta?.content ?? "").join(""), "ab");
   assert.ok(!chunks.some((c) => c.error), "no error chunk");
   assert.ok(chunks.at(-1).usage.completion_tokens > 0);
-  const row = await ledgerRow(gw, res.headers.get("x-generation-id"));
+  const row = await ledgerRow(gw, headers.get("x-generation-id"));
   assert.equal(row.status, 200);
   assert.equal(row.finish_reason, "stop");
   // the gateway lets go of the held connection within a second or so

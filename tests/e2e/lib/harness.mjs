@@ -152,15 +152,15 @@ export async function fetchText(url, init) {
  * A streamed chat completion posted as raw JSON: { status, events, chunks },
  * the SSE events in order and every event but the last parsed as a chunk.
  */
-export async function rawChatStream(gw, body) {
+export async function rawChatStream(gw, body, headers = {}) {
   const res = await fetch(`${gw.url}/v1/chat/completions`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", ...headers },
     body: JSON.stringify(body),
   });
   const events = (await res.text()).split("\n\n").filter(Boolean);
   const chunks = events.slice(0, -1).map((e) => JSON.parse(e.slice(6)));
-  return { status: res.status, events, chunks };
+  return { status: res.status, headers: res.headers, events, chunks };
 }
 
 /** A call of the skill contract's chat utility: { status, headers, json }. */
