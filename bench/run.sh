@@ -597,6 +597,7 @@ set key below
 set ylabel "µs"
 set grid ytics
 set xzeroaxis
+set yrange [*<0:*]
 set title "small request"
 plot "$OUT/latency.dat" every ::0::1 using 2:xtic(1) title "nginx p50", '' every ::0::1 using 3 title "nginx p99", \
      '' every ::0::1 using 4 title "switchboard p50", '' every ::0::1 using 5 title "switchboard p99"
