@@ -705,6 +705,17 @@ static void stop_cb(uv_timer_t *t)
   uv_stop(t->loop);
 }
 
+/* Runs the loop for `ms` (the server's handles keep it alive otherwise). */
+static void run_for(fixture_t *f, uint64_t ms)
+{
+  uv_timer_t t;
+  uv_timer_init(&f->loop, &t);
+  uv_timer_start(&t, stop_cb, ms, 0);
+  uv_run(&f->loop, UV_RUN_DEFAULT);
+  uv_close((uv_handle_t *)&t, NULL);
+  uv_run(&f->loop, UV_RUN_NOWAIT);
+}
+
 static void test_cancel_in_on_data(void **state)
 {
   fixture_t *f = *state;
@@ -717,12 +728,7 @@ static void test_cancel_in_on_data(void **state)
   uv_run(&f->loop, UV_RUN_DEFAULT); /* stopped from on_data */
   assert_int_equal(r.datas, 1);
   /* Let the server go on writing for a while: nothing more arrives. */
-  uv_timer_t t;
-  uv_timer_init(&f->loop, &t);
-  uv_timer_start(&t, stop_cb, 50, 0);
-  uv_run(&f->loop, UV_RUN_DEFAULT);
-  uv_close((uv_handle_t *)&t, NULL);
-  uv_run(&f->loop, UV_RUN_NOWAIT);
+  run_for(f, 50);
   assert_int_equal(r.datas, 1);
   assert_int_equal(r.dones, 0);
   assert_int_equal(sb_upstream_multi_active(f->m), 0);
@@ -887,12 +893,7 @@ static void test_detach_rest_never_comes(void **state)
   assert_int_equal(r.dones, 0);
   assert_true(took_ms >= SB_UPSTREAM_DETACH_MS - 50);
   /* the server sees the connection closed */
-  uv_timer_t t;
-  uv_timer_init(&f->loop, &t);
-  uv_timer_start(&t, stop_cb, 50, 0);
-  uv_run(&f->loop, UV_RUN_DEFAULT);
-  uv_close((uv_handle_t *)&t, NULL);
-  uv_run(&f->loop, UV_RUN_NOWAIT);
+  run_for(f, 50);
   assert_true(f->srv.conns->closed);
   rec_free(&r);
 }
@@ -939,12 +940,7 @@ static void two_requests(fixture_t *f, int *requests, int *accepted)
   uv_run(&f->loop, UV_RUN_DEFAULT);
   assert_int_equal(r1.o.result, SB_UP_OK);
   /* Give the server's close time to arrive at the idle connection. */
-  uv_timer_t t;
-  uv_timer_init(&f->loop, &t);
-  uv_timer_start(&t, stop_cb, 20, 0);
-  uv_run(&f->loop, UV_RUN_DEFAULT);
-  uv_close((uv_handle_t *)&t, NULL);
-  uv_run(&f->loop, UV_RUN_NOWAIT);
+  run_for(f, 20);
   start(f, &r2, url(f, "/b"), SB_SLICE_LIT("2"), no_to);
   uv_run(&f->loop, UV_RUN_DEFAULT);
   assert_int_equal(r2.o.result, SB_UP_OK);
