@@ -72,7 +72,13 @@ static uint64_t min_u64(uint64_t a, uint64_t b)
   return a < b ? a : b;
 }
 
-/* Arm the timer at the nearest deadline (or now for a deferred step). */
+/* Arm the timer at the nearest deadline (or now for a deferred step).
+ *
+ * Lazily: every delivery moves the idle deadline later, and re-sorting the
+ * loop's timer heap for each chunk of each stream costs more than the
+ * chunk's own parsing once thousands of streams are open. A timer already
+ * due no later than the new deadline stays as it is; when it fires early,
+ * transfer_timer_cb finds nothing expired and arms it again. */
 void sb_up_arm(sb_upstream_t *u)
 {
   if (u->finished)
@@ -90,15 +96,23 @@ void sb_up_arm(sb_upstream_t *u)
     if (u->to.total_ms > 0)
       due = min_u64(due, u->start_ms + u->to.total_ms);
   }
-  if (due == UINT64_MAX)
+  if (due == UINT64_MAX) {
     uv_timer_stop(&u->timer);
-  else
-    uv_timer_start(&u->timer, transfer_timer_cb, due > now ? due - now : 0, 0);
+    u->timer_due = 0;
+    return;
+  }
+  if (due < now)
+    due = now;
+  if (u->timer_due != 0 && u->timer_due <= due)
+    return; /* fires first; the callback looks again */
+  u->timer_due = due;
+  uv_timer_start(&u->timer, transfer_timer_cb, due - now, 0);
 }
 
 static void transfer_timer_cb(uv_timer_t *t)
 {
   sb_upstream_t *u = t->data;
+  u->timer_due = 0; /* one-shot: no longer armed */
   if (u->kick) {
     u->kick = false;
     sb_up_h1_step(u);
@@ -157,6 +171,7 @@ void sb_up_release(sb_upstream_t *u)
     u->next->prev = u->prev;
   m->active--;
   uv_timer_stop(&u->timer);
+  u->timer_due = 0;
   uv_close((uv_handle_t *)&u->timer, transfer_close_cb);
 }
 

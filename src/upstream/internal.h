@@ -70,6 +70,7 @@ struct sb_upstream {
   const sb_upstream_callbacks_t *cb;
   void *data;
   uv_timer_t timer;          /* the nearest deadline, or a deferred step */
+  uint64_t timer_due;        /* loop time the timer fires; 0: not armed */
   sb_upstream_timeouts_t to;
   uint64_t start_ns;
   uint64_t first_byte_ns;

@@ -638,6 +638,43 @@ static void answer_trickle(sconn_t *c, const char *req, size_t hl, const char *b
   srv_steps(c, 10);
 }
 
+/* 15 pieces 20 ms apart, then silence. */
+static void trickle_then_stall_step(sconn_t *c)
+{
+  SRV_SEND(c, "2\r\nab\r\n");
+  if (c->step >= 15)
+    uv_timer_stop(&c->timer);
+}
+
+static void answer_trickle_then_stall(sconn_t *c, const char *req, size_t hl,
+                                      const char *b, size_t bl)
+{
+  answer_head_then_stall(c, req, hl, b, bl);
+  c->step = 0;
+  srv_steps(c, 20);
+}
+
+/* The idle deadline follows the data: a stream that keeps coming for five
+ * idle periods is not cut (the timer, armed lazily, fires early and looks
+ * again), and the silence after it still ends the transfer. */
+static void test_idle_timeout_follows_data(void **state)
+{
+  fixture_t *f = *state;
+  rec_t r;
+  rec_init(&r, f);
+  f->srv.on_request = answer_trickle_then_stall;
+  f->srv.on_step = trickle_then_stall_step;
+  sb_upstream_timeouts_t to = {0};
+  to.first_byte_ms = 5000;
+  to.idle_ms = 60;
+  start(f, &r, url(f, "/"), SB_SLICE_LIT("x"), to);
+  uv_run(&f->loop, UV_RUN_DEFAULT);
+  assert_int_equal(r.o.result, SB_UP_TIMEOUT_IDLE);
+  assert_int_equal(r.body.len, 3 + 15 * 2);
+  assert_true(r.o.total_ns >= (15 * 20 + 60 - 10) * 1000000ull);
+  rec_free(&r);
+}
+
 static void test_total_timeout(void **state)
 {
   fixture_t *f = *state;
@@ -1009,6 +1046,7 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_first_byte_timeout, setup, teardown),
       cmocka_unit_test_setup_teardown(test_idle_timeout, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_idle_timeout_follows_data, setup, teardown),
       cmocka_unit_test_setup_teardown(test_total_timeout, setup, teardown),
       cmocka_unit_test_setup_teardown(test_cut_mid_body, setup, teardown),
       cmocka_unit_test_setup_teardown(test_garbage, setup, teardown),
