@@ -5,6 +5,7 @@
  * whole events; the events dispatched are the same. Lines end with CRLF,
  * LF or CR. Fields: `data` (joined with "\n" when repeated), `event`, `id`,
  * `retry`; lines starting with ':' are comments; other fields are ignored.
+ * (`data_join` can make the join a space: see the struct.)
  * An event is dispatched at a blank line if it has data. A UTF-8 BOM at the
  * very start is skipped. Bytes after the last blank line at end of input
  * are an incomplete event and are not dispatched (sb_sse_pending() tells).
@@ -35,6 +36,10 @@ typedef struct {
   bool skip_lf;   /* the previous byte was CR: a following LF is its pair */
   bool started;   /* past the optional BOM */
   bool has_data;
+  char data_join; /* joins repeated `data` lines: '\n' (the spec's, the
+                     default) or ' ' for streams of JSON, where a line
+                     break between two data lines is only whitespace and
+                     would split the data: line the gateway writes */
   size_t events;  /* dispatched so far */
 } sb_sse_parser_t;
 

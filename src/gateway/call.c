@@ -131,6 +131,9 @@ sb_call_t *sb_call_new(sb_http_exchange_t *x, const sb_call_sink_t *sink,
   sb_buf_init(&c->up_resp, cfg->max_upstream_body_bytes);
   sb_buf_init(&c->out, MAX_CHUNK_OUT);
   sb_sse_init(&c->sse, MAX_SSE_EVENT);
+  /* Every provider's events are JSON, and parts of them reach the client
+   * byte for byte inside one `data:` line. */
+  c->sse.data_join = ' ';
   /* one stream event's parse fits in a chunk; the chunk stays while the
    * stream is open, so it is kept small */
   sb_arena_init(&c->scratch, 8 * 1024, 256u << 20);

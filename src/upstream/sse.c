@@ -10,6 +10,7 @@
 void sb_sse_init(sb_sse_parser_t *p, size_t max_event)
 {
   memset(p, 0, sizeof(*p));
+  p->data_join = '\n';
   sb_buf_init(&p->line, max_event);
   sb_buf_init(&p->data, max_event);
   sb_buf_init(&p->event, 256);
@@ -80,7 +81,7 @@ static sb_status_t process_line(sb_sse_parser_t *p, const char *s, size_t n,
   }
   sb_slice_t field = sb_slice(s, flen);
   if (SB_SLICE_IS(field, "data")) {
-    if (p->has_data && sb_buf_append(&p->data, "\n", 1) != SB_OK)
+    if (p->has_data && sb_buf_append(&p->data, &p->data_join, 1) != SB_OK)
       return SB_ERROR;
     if (sb_buf_append(&p->data, v, vlen) != SB_OK)
       return SB_ERROR;

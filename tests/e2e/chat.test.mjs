@@ -197,6 +197,46 @@ test("the raw stream: SSE framing, and bytes between the envelope fields untouch
   }
 });
 
+test("an event the provider splits over several data: lines reaches the SDK whole", async () => {
+  // SSE joins repeated data lines with a line break; forwarded as it is, that
+  // break would end the gateway's own data: line in the middle of the JSON.
+  const split = (obj, at) => {
+    const json = JSON.stringify(obj);
+    const i = json.indexOf(at);
+    return `${json.slice(0, i)}\ndata: ${json.slice(i)}`;
+  };
+  const chunk = (delta, finish) => ({
+    id: "chatcmpl-x",
+    object: "chat.completion.chunk",
+    created: 1,
+    model: "gpt-4o-mini",
+    choices: [{ index: 0, delta, finish_reason: finish }],
+  });
+  await fake.script([
+    {
+      raw_events: [
+        split(chunk({ role: "assistant", content: "split " }, null), '{"index"'),
+        split(chunk({ content: "lines" }, null), '"content"'),
+        split(chunk({}, "stop"), '"finish_reason"'),
+      ],
+    },
+  ]);
+  const stream = await client.chat.completions.create({
+    model: "openai/gpt-4o-mini",
+    messages: [{ role: "user", content: "x" }],
+    stream: true,
+  });
+  let content = "";
+  let finish = null;
+  for await (const c of stream) {
+    content += c.choices[0]?.delta?.content ?? "";
+    finish = c.choices[0]?.finish_reason ?? finish;
+    assert.equal(c.error, undefined);
+  }
+  assert.equal(content, "split lines");
+  assert.equal(finish, "stop");
+});
+
 const weatherTool = {
   type: "function",
   function: {

@@ -222,6 +222,29 @@ static void test_pending_incomplete(void **state)
   sb_buf_free(&out);
 }
 
+/* Repeated data lines join with "\n" by default, or with the join asked
+ * for (a space, for streams of JSON). */
+static void test_data_join(void **state)
+{
+  (void)state;
+  const char s[] = "data: {\"a\":[\r\ndata: 1]}\n\ndata: x\n\n";
+  const char *want[] = {"\x1f\x1f{\"a\":[\n1]}\x1e\x1f\x1fx\x1e",
+                        "\x1f\x1f{\"a\":[ 1]}\x1e\x1f\x1fx\x1e"};
+  for (int i = 0; i < 2; i++) {
+    sb_sse_parser_t p;
+    sb_buf_t out;
+    sb_buf_init(&out, 0);
+    sb_sse_init(&p, 1024);
+    if (i == 1)
+      p.data_join = ' ';
+    assert_int_equal(sb_sse_feed(&p, s, sizeof(s) - 1, collect, &out), SB_OK);
+    assert_int_equal(out.len, strlen(want[i]));
+    assert_memory_equal(out.data, want[i], out.len);
+    sb_sse_free(&p);
+    sb_buf_free(&out);
+  }
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -232,6 +255,7 @@ int main(void)
       cmocka_unit_test(test_caps),
       cmocka_unit_test(test_callback_stops),
       cmocka_unit_test(test_pending_incomplete),
+      cmocka_unit_test(test_data_join),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
