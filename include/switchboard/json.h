@@ -91,6 +91,8 @@ static inline bool sb_json_truthy(const sb_json_t *v)
  * are compared after unescaping). NULL when `obj` is not an object or has
  * no such member. */
 sb_json_t *sb_json_getn(const sb_json_t *obj, const char *name, size_t n);
+/* Is member `m`'s name (decoded) exactly name[0..n)? */
+bool sb_json_key_is(const sb_json_t *m, const char *name, size_t n);
 #define sb_json_get(obj, lit) sb_json_getn((obj), SB_STRLIT(lit))
 
 /* Array element by index; NULL when out of range or not an array. */
@@ -176,6 +178,9 @@ void sb_jw_null(sb_jw_t *w);
 
 /* A complete, valid JSON value given as text (not validated here). */
 void sb_jw_raw(sb_jw_t *w, const char *json, size_t n);
+/* One or more complete members of the open object, already JSON text as
+ * they stand in a source object (`"a":1, "b":[2]`; not validated here). */
+void sb_jw_members_raw(sb_jw_t *w, const char *json, size_t n);
 /* Copy a parsed value's exact raw text. */
 static inline void sb_jw_value(sb_jw_t *w, const sb_json_t *v)
 {

@@ -143,18 +143,23 @@ bool sb_json_str_eq(const sb_json_t *s, const char *p, size_t n)
   return escaped_equals(raw, p, n);
 }
 
+bool sb_json_key_is(const sb_json_t *m, const char *name, size_t n)
+{
+  if ((m->flags & SB_JSON_F_KEY_ESCAPED) != 0)
+    return escaped_equals(m->key, name, n);
+  /* the first byte first: most names differ there, and memcmp is a call */
+  return m->key.len == n &&
+         (n == 0 || (m->key.ptr[0] == name[0] &&
+                     memcmp(m->key.ptr, name, n) == 0));
+}
+
 sb_json_t *sb_json_getn(const sb_json_t *obj, const char *name, size_t n)
 {
   if (obj == NULL || obj->type != SB_JSON_OBJECT)
     return NULL;
-  for (sb_json_t *m = obj->child; m != NULL; m = m->next) {
-    if ((m->flags & SB_JSON_F_KEY_ESCAPED) == 0) {
-      if (m->key.len == n && memcmp(m->key.ptr, name, n) == 0)
-        return m;
-    } else if (escaped_equals(m->key, name, n)) {
+  for (sb_json_t *m = obj->child; m != NULL; m = m->next)
+    if (sb_json_key_is(m, name, n))
       return m;
-    }
-  }
   return NULL;
 }
 

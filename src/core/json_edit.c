@@ -3,19 +3,6 @@
 
 #define MAX_EDITS 32
 
-static bool key_is(const sb_json_t *m, const sb_json_edit_t *e)
-{
-  if ((m->flags & SB_JSON_F_KEY_ESCAPED) == 0)
-    return sb_slice_eq(m->key, sb_slice(e->key, e->key_len));
-  /* Rare: an escaped member name; compare its unescaped form. */
-  sb_json_t tmp;
-  memset(&tmp, 0, sizeof(tmp));
-  tmp.type = SB_JSON_STRING;
-  tmp.flags = SB_JSON_F_ESCAPED;
-  tmp.raw = sb_slice(m->key.ptr - 1, m->key.len + 2);
-  return sb_json_str_eq(&tmp, e->key, e->key_len);
-}
-
 /* An edit's member name, written without the escaper when it needs none
  * (the usual case: names are short ASCII literals). */
 static void edit_key(sb_jw_t *w, const sb_json_edit_t *e)
@@ -30,6 +17,18 @@ static void edit_key(sb_jw_t *w, const sb_json_edit_t *e)
   sb_jw_key_raw(w, e->key, e->key_len);
 }
 
+/* Where a parsed member's text starts (its name's opening quote) and ends
+ * (its value's last byte): the parser's slices point into the source. */
+static const char *member_start(const sb_json_t *m)
+{
+  return m->key.ptr - 1;
+}
+
+static const char *member_end(const sb_json_t *m)
+{
+  return m->raw.ptr + m->raw.len;
+}
+
 void sb_json_rewrite(sb_jw_t *w, const sb_json_t *obj,
                      const sb_json_edit_t *edits, size_t n_edits)
 {
@@ -39,30 +38,37 @@ void sb_json_rewrite(sb_jw_t *w, const sb_json_t *obj,
     return;
   }
   sb_jw_obj_begin(w);
+  /* Members kept as they are gather into runs, each copied with one
+   * append from the source text, separators and spacing included. */
+  const char *run = NULL, *run_end = NULL;
   for (const sb_json_t *m = obj->child; m != NULL; m = m->next) {
     size_t i;
     for (i = 0; i < n_edits; i++)
-      if (key_is(m, &edits[i]))
+      if (sb_json_key_is(m, edits[i].key, edits[i].key_len))
         break;
-    if (i == n_edits) {
-      sb_jw_key_raw(w, m->key.ptr, m->key.len);
-      sb_jw_value(w, m);
+    const sb_json_edit_t *e = i < n_edits ? &edits[i] : NULL;
+    bool keep = e == NULL, drop = false;
+    if (e != NULL) {
+      drop = seen[i] || e->mode == SB_EDIT_MODE_DELETE; /* or a duplicate */
+      keep = !seen[i] && e->mode == SB_EDIT_MODE_DEFAULT; /* present: kept */
+      seen[i] = true;
+    }
+    if (keep) {
+      if (run == NULL)
+        run = member_start(m);
+      run_end = member_end(m);
       continue;
     }
-    if (seen[i])
-      continue; /* a duplicate of an edited member */
-    seen[i] = true;
-    if (edits[i].mode == SB_EDIT_MODE_DELETE)
-      continue;
-    if (edits[i].mode == SB_EDIT_MODE_DEFAULT) {
-      /* present: kept as it is */
-      sb_jw_key_raw(w, m->key.ptr, m->key.len);
-      sb_jw_value(w, m);
-      continue;
+    if (run != NULL)
+      sb_jw_members_raw(w, run, (size_t)(run_end - run));
+    run = NULL;
+    if (!drop) {
+      edit_key(w, e);
+      sb_jw_raw(w, e->value, e->value_len);
     }
-    edit_key(w, &edits[i]);
-    sb_jw_raw(w, edits[i].value, edits[i].value_len);
   }
+  if (run != NULL)
+    sb_jw_members_raw(w, run, (size_t)(run_end - run));
   for (size_t i = 0; i < n_edits; i++) {
     if (seen[i] || (edits[i].mode != SB_EDIT_MODE_SET &&
                     edits[i].mode != SB_EDIT_MODE_DEFAULT))

@@ -258,9 +258,16 @@ void sb_jw_key_raw(sb_jw_t *w, const char *k, size_t n)
   before(w, true);
   if (w->status != SB_OK)
     return;
-  put(w, "\"", 1);
-  put(w, k, n);
-  put(w, "\":", 2);
+  if (sb_buf_reserve(w->buf, n + 3) != SB_OK) {
+    w->status = SB_ERROR;
+    return;
+  }
+  char *d = w->buf->data + w->buf->len; /* "k": in one step */
+  d[0] = '"';
+  memcpy(d + 1, k, n);
+  d[n + 1] = '"';
+  d[n + 2] = ':';
+  w->buf->len += n + 3;
   w->after_key = true;
 }
 
@@ -351,6 +358,12 @@ void sb_jw_null(sb_jw_t *w)
 {
   before_value(w);
   put(w, "null", 4);
+}
+
+void sb_jw_members_raw(sb_jw_t *w, const char *json, size_t n)
+{
+  before(w, true);
+  put(w, json, n);
 }
 
 void sb_jw_raw(sb_jw_t *w, const char *json, size_t n)

@@ -20,6 +20,8 @@ static void expect(const char *in, const sb_json_edit_t *e, size_t n,
   sb_buf_cstr(&out);
   if (strcmp(out.data, want) != 0)
     fail_msg("got:  %s\nwant: %s", out.data, want);
+  sb_json_t *check; /* and the result is JSON */
+  assert_int_equal(sb_json_parse(&a, out.data, out.len, 0, &check, NULL), SB_OK);
   sb_buf_free(&out);
   sb_arena_destroy(&a);
 }
@@ -36,10 +38,20 @@ static void test_rewrite(void **state)
   expect("{ \"a\" : [1,  2], \"model\": \"m1\", \"drop\": {\"x\":1},"
          " \"model\": \"dup\", \"z\": \"\\u00e9\" }",
          e, 4,
-         "{\"a\":[1,  2],\"model\":\"m2\",\"z\":\"\\u00e9\",\"added\":[1]}");
+         "{\"a\" : [1,  2],\"model\":\"m2\",\"z\": \"\\u00e9\",\"added\":[1]}");
+  /* members kept side by side are copied as one run, spacing and all;
+   * a removed member between two runs leaves one separator */
+  expect("{\"p\":1, \"q\" :2,\"drop\":3 ,\t\"r\":[ ],\"s\":{}}", e, 4,
+         "{\"p\":1, \"q\" :2,\"r\":[ ],\"s\":{},\"model\":\"m2\",\"added\":[1]}");
+  expect("{\"drop\":0,\"p\":1}", e, 4, "{\"p\":1,\"model\":\"m2\",\"added\":[1]}");
   expect("{\"only_if_present\":false}", e, 4,
          "{\"only_if_present\":true,\"model\":\"m2\",\"added\":[1]}");
   expect("{}", e, 4, "{\"model\":\"m2\",\"added\":[1]}");
+  /* a default is kept where present, inside the run around it; its
+   * duplicate goes */
+  sb_json_edit_t d[] = {SB_EDIT_DEFAULT("n", "5", 1), SB_EDIT_DELETE("drop")};
+  expect("{\"a\":1,\"n\": 2,\"b\":3,\"n\":4}", d, 2, "{\"a\":1,\"n\": 2,\"b\":3}");
+  expect("{\"a\":1}", d, 2, "{\"a\":1,\"n\":5}");
   /* an escaped member name is matched by its value */
   expect("{\"mod\\u0065l\":1}", e, 1, "{\"model\":\"m2\"}");
 }
