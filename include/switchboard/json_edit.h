@@ -37,7 +37,7 @@ typedef struct {
  * Write `obj` to `w` with the edits applied, by mode (see above). Later
  * duplicates of an edited name are dropped. Appended members come after
  * the others, in edit order. Other members keep their position and exact
- * bytes.
+ * bytes, the spacing between neighbours that are both kept included.
  */
 void sb_json_rewrite(sb_jw_t *w, const sb_json_t *obj,
                      const sb_json_edit_t *edits, size_t n_edits);

@@ -2,8 +2,9 @@
  * as hostile bytes would reach it. The input is fed (1) as the provider's
  * SSE stream, (2) as a whole non-stream response body, and (3) when it is
  * JSON, as a client's chat request to translate. Every chunk, response and
- * upstream body produced must be valid JSON. A driver names its codec in a
- * codec_fuzz_t and calls codec_fuzz_run() from LLVMFuzzerTestOneInput. */
+ * upstream body produced must be valid JSON, and every chunk one line. A
+ * driver names its codec in a codec_fuzz_t and calls codec_fuzz_run() from
+ * LLVMFuzzerTestOneInput. */
 #ifndef SB_TESTS_FUZZ_CODEC_STREAM_FUZZ_H
 #define SB_TESTS_FUZZ_CODEC_STREAM_FUZZ_H
 
@@ -41,6 +42,9 @@ static sb_status_t fuzz_chunk(sb_call_t *c, sb_slice_t json)
 {
   (void)c;
   fuzz_assert_json(json);
+  /* a chunk is written as one `data:` line */
+  assert(memchr(json.ptr, '\n', json.len) == NULL);
+  assert(memchr(json.ptr, '\r', json.len) == NULL);
   return SB_OK;
 }
 static void fuzz_end(sb_call_t *c) { (void)c; }
@@ -130,6 +134,7 @@ static int codec_fuzz_run(const codec_fuzz_t *f, const uint8_t *data, size_t siz
   fuzz_call_init(&c, f, &arena, req);
   sb_sse_parser_t p;
   sb_sse_init(&p, 1 << 20);
+  p.data_join = ' '; /* as the gateway reads a provider's stream */
   (void)sb_sse_feed(&p, (const char *)data, size, fuzz_on_event, &c);
   sb_sse_free(&p);
   fuzz_call_free(&c);
