@@ -86,6 +86,9 @@ free_port() { # a free port below the ephemeral range
   return 1
 }
 rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+# CPU time a process has used, user and system, in clock ticks: "U S"
+cpu_ticks() { awk '{ print $14, $15 }' "/proc/$1/stat" 2>/dev/null || echo "0 0"; }
+CLK_TCK=$(getconf CLK_TCK)
 kv() { # line key -> value ("" when absent)
   awk -v k="$2" '{ for (i = 1; i <= NF; i++) { n = index($i, "="); if (substr($i, 1, n - 1) == k) { print substr($i, n + 1); exit } } }' <<<"$1"
 }
@@ -118,7 +121,8 @@ loadgen() { # label args... -> sets LINE to the result line (not in a subshell: 
 
 # ---- servers ------------------------------------------------------------------------
 "${PIN_SRV[@]}" "$BUILD/fake_provider" --port 0 --max-recorded 16 --max-recorded-mb 8 >"$WORK/fake.out" 2>&1 &
-PIDS+=("$!")
+FAKE_PID=$!
+PIDS+=("$FAKE_PID")
 FAKE_PORT=$(wait_line "$WORK/fake.out" 'listening on 127.0.0.1:[0-9]*' | sed 's/.*://')
 
 # nginx: a plain reverse proxy with a keep-alive pool to the fake, no buffering.
@@ -330,7 +334,7 @@ nchunks=$((STREAM_SECONDS * 20 - 2))
 words=$(for i in $(seq 1 "$nchunks"); do printf 't%d ' "$i"; done)
 fake_default "{\"content\":\"${words% }\",\"token_interval_ms\":50,\"times\":-1}"
 RAMP=$(calc "$STREAMS / 5000 + 0.5" 1)
-declare -A SLOW_LINE SLOW_RSS SLOW_IDLE SLOW_PEAK
+declare -A SLOW_LINE SLOW_RSS SLOW_IDLE SLOW_PEAK SLOW_CPU
 SLOW_AFTER=0
 for t in "${TARGETS[@]}"; do
   case $t in
@@ -339,6 +343,8 @@ for t in "${TARGETS[@]}"; do
     switchboard) pid=$SB_PID ;;
   esac
   idle=0; [ "$pid" != 0 ] && idle=$(rss_kb "$pid")
+  read -r fu0 fs0 < <(cpu_ticks "$FAKE_PID")
+  tu0=0 ts0=0; [ "$pid" != 0 ] && read -r tu0 ts0 < <(cpu_ticks "$pid")
   "${PIN_LG[@]}" "$LOADGEN" --url "${URL[$t]}" --body "$(bodyfor stream "$t")" "${AUTH[@]}" \
     --conns "$STREAMS" --requests-per-conn 1 --ramp "$RAMP" --stall-ms 2000 \
     --sse-first-ms 0 --sse-interval-ms 50 --timeout $((STREAM_SECONDS * 3 + 30)) \
@@ -354,8 +360,15 @@ for t in "${TARGETS[@]}"; do
     sleep 0.5
   done
   wait "$lgpid" || { say "slow streams/$t: loadgen failed"; cat "$WORK/slow-$t.err" >&2; exit 1; }
+  read -r fu1 fs1 < <(cpu_ticks "$FAKE_PID")
+  tu1=0 ts1=0; [ "$pid" != 0 ] && read -r tu1 ts1 < <(cpu_ticks "$pid")
   line=$(cat "$WORK/slow-$t.out")
   SLOW_LINE[$t]=$line SLOW_IDLE[$t]=$idle SLOW_RSS[$t]=$peak_rss SLOW_PEAK[$t]=$peak_active
+  # CPU per chunk the client received, user and system, in µs: the fake's
+  # and the target's (whose system share is the loopback TCP work of a
+  # read and a write per chunk)
+  ev=$(kv "$line" events); [ "${ev:-0}" -gt 0 ] || ev=1
+  SLOW_CPU[$t]="$(calc "($fu1 - $fu0) * 1000000 / $CLK_TCK / $ev" 1) $(calc "($fs1 - $fs0) * 1000000 / $CLK_TCK / $ev" 1) $(calc "($tu1 - $tu0) * 1000000 / $CLK_TCK / $ev" 1) $(calc "($ts1 - $ts0) * 1000000 / $CLK_TCK / $ev" 1)"
   say "slow streams $t: $(kv "$line" requests) done, $(kv "$line" stalls) stalled, chunk p99 $(kv "$line" chunk_p99_us) us, peak $peak_active open at the fake, RSS $((idle / 1024)) -> $((peak_rss / 1024)) MB"
   sleep 1 # let the closed sockets go
   if [ "$t" = switchboard ]; then
@@ -534,6 +547,18 @@ target() { TARGET_ROWS+=("| $1 | $2 | $3 | $4 |"); }
   done
   echo
   echo "switchboard RSS 13 s after the last stream ended (idle): $(calc "$SLOW_AFTER / 1024" 1) MB."
+  echo
+  echo "CPU time per chunk received (µs, user + system; fake provider and proxy share CPU 0). The streams need $(calc "$STREAMS * 20" 0) chunks/s; CPU 0 can carry 1 s / (fake + proxy per chunk) of them."
+  echo
+  echo "| target | fake provider user | fake provider system | proxy user | proxy system | chunks/s one core carries, fake + proxy (streams at 20/s) |"
+  echo "|---|---|---|---|---|---|"
+  for t in "${TARGETS[@]}"; do
+    read -r fu fs tu ts <<<"${SLOW_CPU[$t]}"
+    per=$(calc "$fu + $fs + $tu + $ts" 2)
+    cap="-"; [ "$(calc "($per > 0)" 0)" = 1 ] && cap="$(calc "1000000 / $per" 0) ($(calc "1000000 / $per / 20" 0))"
+    if [ "$t" = direct ]; then tu="-" ts="-"; fi
+    echo "| $t | $fu | $fs | $tu | $ts | $cap |"
+  done
   sl=${SLOW_LINE[switchboard]}
   target "$STREAMS streams with zero stalls" "$(kv "$sl" stalls) stalled" "0" "$(passfail "$(kv "$sl" stalls) == 0 && $(kv "$sl" requests) == $STREAMS")"
   sper=$(calc "(${SLOW_RSS[switchboard]} - ${SLOW_IDLE[switchboard]}) / $STREAMS" 1)
