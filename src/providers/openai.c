@@ -242,8 +242,15 @@ static sb_status_t openai_chat_event(sb_call_t *c, const sb_sse_event_t *ev)
   if (sb_json_is(usage, SB_JSON_OBJECT))
     sb_call_take_usage(c, usage);
   const sb_json_t *choices = sb_json_get(root, "choices");
-  if (!sb_json_is(choices, SB_JSON_ARRAY) || choices->count == 0)
-    return SB_OK; /* the usage chunk: ours is sent at the end */
+  if (!sb_json_is(choices, SB_JSON_ARRAY) || choices->count == 0) {
+    /* The usage chunk; ours replaces it at the end. After the finish it is
+     * the provider's last word before [DONE] ("exactly once, in the final
+     * chunk before [DONE], with an empty choices array"): the answer is
+     * complete, and the client's stream ends now rather than whenever the
+     * provider gets to its [DONE]. */
+    return sb_json_is(usage, SB_JSON_OBJECT) && c->saw_finish ? SB_DONE
+                                                                : SB_OK;
+  }
   const sb_json_t *delta = sb_json_get(choices->child, "delta");
   const sb_json_t *content = sb_json_get(delta, "content");
   if (sb_json_is(content, SB_JSON_STRING))

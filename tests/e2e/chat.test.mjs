@@ -173,6 +173,29 @@ test("a stream ends at [DONE] even when the provider keeps its body open", { ski
   assert.ok(stats.cancelled >= 1);
 });
 
+// OpenAI's usage chunk (empty choices, after the finish) is the last before
+// [DONE]: the client's stream ends there. Here the provider never sends its
+// [DONE] nor ends the body; waiting for either would end in the 3 s idle
+// timeout's error.
+test("a stream ends at the provider's usage chunk, the last before [DONE]", { skip: process.env.SWITCHBOARD_UPSTREAM_CLIENT === "curl" }, async () => {
+  await fake.script([{ chunks: ["a", "b"], usage_mode: "always", no_done: true, no_end: true }]);
+  const { headers, events, chunks } = await rawChatStream(
+    gw,
+    { model: "openai/gpt-4o-mini", messages: [{ role: "user", content: "x" }], stream: true },
+    { "x-switchboard-idle-timeout-ms": "3000" },
+  );
+  assert.equal(events.at(-1), "data: [DONE]");
+  assert.equal(chunks.map((c) => c.choices[0]?.delta?.content ?? "").join(""), "ab");
+  assert.ok(!chunks.some((c) => c.error), "no error chunk");
+  assert.deepEqual(chunks.at(-1).choices, []);
+  const row = await ledgerRow(gw, headers.get("x-generation-id"));
+  assert.equal(row.status, 200);
+  assert.equal(row.finish_reason, "stop");
+  assert.ok(!row.usage_estimated, "the provider's usage, not an estimate");
+  await waitFor(async () => ((await fake.stats()).active_streams === 0 ? true : null),
+    "the held upstream connection to be closed");
+});
+
 test("the raw stream: SSE framing, and bytes between the envelope fields untouched", async () => {
   await fake.script([{ chunks: ["hé", " \"quoted\"\n"] }]);
   const res = await fetch(`${gw.url}/api/v1/chat/completions`, {
