@@ -146,13 +146,14 @@ test("a stream ends with usage even when the provider sends none", async () => {
   assert.equal(typeof usage.usage.cost, "number");
 });
 
+// A provider that holds its body open after the answer: the client gets the
+// whole answer, usage and [DONE] without waiting for the body's end (here it
+// never comes; the 3 s idle timeout would turn the answer into an error),
+// and the gateway lets go of the held connection within a second or so.
 // Through libcurl (SWITCHBOARD_UPSTREAM_CLIENT=curl) the gateway waits for
 // the provider's body to end (docs/upstream.md, Detach).
-test("a stream ends at [DONE] even when the provider keeps its body open", { skip: process.env.SWITCHBOARD_UPSTREAM_CLIENT === "curl" }, async () => {
-  // The client gets usage and [DONE] without waiting for the provider's
-  // last chunk (here it never comes; the idle timeout would turn the
-  // answer into an error after 3 s).
-  await fake.script([{ chunks: ["a", "b"], no_end: true }]);
+async function heldBodyStream(scenario) {
+  await fake.script([{ chunks: ["a", "b"], no_end: true, ...scenario }]);
   const { headers, events, chunks } = await rawChatStream(
     gw,
     { model: "openai/gpt-4o-mini", messages: [{ role: "user", content: "x" }], stream: true },
@@ -161,39 +162,30 @@ test("a stream ends at [DONE] even when the provider keeps its body open", { ski
   assert.equal(events.at(-1), "data: [DONE]");
   assert.equal(chunks.map((c) => c.choices[0]?.delta?.content ?? "").join(""), "ab");
   assert.ok(!chunks.some((c) => c.error), "no error chunk");
-  assert.ok(chunks.at(-1).usage.completion_tokens > 0);
   const row = await ledgerRow(gw, headers.get("x-generation-id"));
   assert.equal(row.status, 200);
   assert.equal(row.finish_reason, "stop");
-  // the gateway lets go of the held connection within a second or so
   const stats = await waitFor(async () => {
     const st = await fake.stats();
     return st.active_streams === 0 ? st : null;
   }, "the held upstream connection to be closed");
+  return { chunks, row, stats };
+}
+
+const nativeClientOnly = { skip: process.env.SWITCHBOARD_UPSTREAM_CLIENT === "curl" };
+
+test("a stream ends at [DONE] even when the provider keeps its body open", nativeClientOnly, async () => {
+  const { chunks, stats } = await heldBodyStream({});
+  assert.ok(chunks.at(-1).usage.completion_tokens > 0);
   assert.ok(stats.cancelled >= 1);
 });
 
 // OpenAI's usage chunk (empty choices, after the finish) is the last before
-// [DONE]: the client's stream ends there. Here the provider never sends its
-// [DONE] nor ends the body; waiting for either would end in the 3 s idle
-// timeout's error.
-test("a stream ends at the provider's usage chunk, the last before [DONE]", { skip: process.env.SWITCHBOARD_UPSTREAM_CLIENT === "curl" }, async () => {
-  await fake.script([{ chunks: ["a", "b"], usage_mode: "always", no_done: true, no_end: true }]);
-  const { headers, events, chunks } = await rawChatStream(
-    gw,
-    { model: "openai/gpt-4o-mini", messages: [{ role: "user", content: "x" }], stream: true },
-    { "x-switchboard-idle-timeout-ms": "3000" },
-  );
-  assert.equal(events.at(-1), "data: [DONE]");
-  assert.equal(chunks.map((c) => c.choices[0]?.delta?.content ?? "").join(""), "ab");
-  assert.ok(!chunks.some((c) => c.error), "no error chunk");
+// [DONE]: the client's stream ends there, here with no [DONE] ever sent.
+test("a stream ends at the provider's usage chunk, the last before [DONE]", nativeClientOnly, async () => {
+  const { chunks, row } = await heldBodyStream({ usage_mode: "always", no_done: true });
   assert.deepEqual(chunks.at(-1).choices, []);
-  const row = await ledgerRow(gw, headers.get("x-generation-id"));
-  assert.equal(row.status, 200);
-  assert.equal(row.finish_reason, "stop");
   assert.ok(!row.usage_estimated, "the provider's usage, not an estimate");
-  await waitFor(async () => ((await fake.stats()).active_streams === 0 ? true : null),
-    "the held upstream connection to be closed");
 });
 
 test("the raw stream: SSE framing, and bytes between the envelope fields untouched", async () => {

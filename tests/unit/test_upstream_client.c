@@ -330,8 +330,14 @@ static void guard_cb(uv_timer_t *t)
   abort();
 }
 
+/* answer_trickle: pieces of "ab", one every trickle_ms; trickle_pieces of
+ * them, then silence (0: until the client goes). Reset for every test. */
+static unsigned trickle_ms, trickle_pieces;
+
 static int setup(void **state)
 {
+  trickle_ms = 10;
+  trickle_pieces = 0;
   fixture_t *f = calloc(1, sizeof(*f));
   assert_non_null(f);
   uv_loop_init(&f->loop);
@@ -630,28 +636,15 @@ static void test_idle_timeout(void **state)
 static void trickle_step(sconn_t *c)
 {
   SRV_SEND(c, "2\r\nab\r\n");
+  if (trickle_pieces > 0 && (unsigned)c->step >= trickle_pieces)
+    uv_timer_stop(&c->timer);
 }
 
 static void answer_trickle(sconn_t *c, const char *req, size_t hl, const char *b, size_t bl)
 {
   answer_head_then_stall(c, req, hl, b, bl);
-  srv_steps(c, 10);
-}
-
-/* 15 pieces 20 ms apart, then silence. */
-static void trickle_then_stall_step(sconn_t *c)
-{
-  SRV_SEND(c, "2\r\nab\r\n");
-  if (c->step >= 15)
-    uv_timer_stop(&c->timer);
-}
-
-static void answer_trickle_then_stall(sconn_t *c, const char *req, size_t hl,
-                                      const char *b, size_t bl)
-{
-  answer_head_then_stall(c, req, hl, b, bl);
   c->step = 0;
-  srv_steps(c, 20);
+  srv_steps(c, trickle_ms);
 }
 
 /* The idle deadline follows the data: a stream that keeps coming for five
@@ -662,8 +655,10 @@ static void test_idle_timeout_follows_data(void **state)
   fixture_t *f = *state;
   rec_t r;
   rec_init(&r, f);
-  f->srv.on_request = answer_trickle_then_stall;
-  f->srv.on_step = trickle_then_stall_step;
+  f->srv.on_request = answer_trickle;
+  f->srv.on_step = trickle_step;
+  trickle_ms = 20;
+  trickle_pieces = 15;
   sb_upstream_timeouts_t to = {0};
   to.first_byte_ms = 5000;
   to.idle_ms = 60;
