@@ -368,7 +368,8 @@ for t in "${TARGETS[@]}"; do
   # and the target's (whose system share is the loopback TCP work of a
   # read and a write per chunk)
   ev=$(kv "$line" events); [ "${ev:-0}" -gt 0 ] || ev=1
-  SLOW_CPU[$t]="$(calc "($fu1 - $fu0) * 1000000 / $CLK_TCK / $ev" 1) $(calc "($fs1 - $fs0) * 1000000 / $CLK_TCK / $ev" 1) $(calc "($tu1 - $tu0) * 1000000 / $CLK_TCK / $ev" 1) $(calc "($ts1 - $ts0) * 1000000 / $CLK_TCK / $ev" 1)"
+  per_chunk() { calc "($2 - $1) * 1000000 / $CLK_TCK / $ev" 1; } # ticks before, after
+  SLOW_CPU[$t]="$(per_chunk "$fu0" "$fu1") $(per_chunk "$fs0" "$fs1") $(per_chunk "$tu0" "$tu1") $(per_chunk "$ts0" "$ts1")"
   say "slow streams $t: $(kv "$line" requests) done, $(kv "$line" stalls) stalled, chunk p99 $(kv "$line" chunk_p99_us) us, peak $peak_active open at the fake, RSS $((idle / 1024)) -> $((peak_rss / 1024)) MB"
   sleep 1 # let the closed sockets go
   if [ "$t" = switchboard ]; then

@@ -171,7 +171,6 @@ void sb_up_release(sb_upstream_t *u)
     u->next->prev = u->prev;
   m->active--;
   uv_timer_stop(&u->timer);
-  u->timer_due = 0;
   uv_close((uv_handle_t *)&u->timer, transfer_close_cb);
 }
 
