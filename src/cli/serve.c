@@ -1,11 +1,11 @@
 /* switchboard serve / check / models: the commands that read a config. */
-#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "switchboard/cli.h"
 #include "switchboard/gateway.h"
+#include "switchboard/heap.h"
 #include "switchboard/log.h"
 
 int sb_cli_parse_common(int argc, char **argv, const char *usage,
@@ -38,19 +38,6 @@ int sb_cli_parse_common(int argc, char **argv, const char *usage,
   return 0;
 }
 
-/* Keep freed memory for reuse instead of handing it back to the kernel
- * after each request. By default glibc serves buffers of a few hundred KB
- * and more from fresh mappings and trims freed heap tops, so every large
- * request body (a long agent context) paid a page fault per 4 KB for each
- * of the buffers it passes through: ~15 ms for a 1 MB body here. With
- * these limits the pages stay mapped and RSS settles at the high-water
- * mark of concurrent bodies instead of moving with each request. */
-static void tune_allocator(void)
-{
-  mallopt(M_MMAP_THRESHOLD, 64 << 20);
-  mallopt(M_TRIM_THRESHOLD, 128 << 20);
-}
-
 int sb_cli_serve(int argc, char **argv)
 {
   static const char usage[] = "switchboard serve [--config FILE] [--listen HOST:PORT]";
@@ -70,7 +57,7 @@ int sb_cli_serve(int argc, char **argv)
             "... or pass --config (see `switchboard check`)");
   int rc = 1;
   sigset_t signals;
-  tune_allocator();
+  sb_heap_tune();
   sb_server_block_signals(&signals); /* before the ledger's thread starts */
   if (sb_gateway_open(&gw, &cfg, err, sizeof(err)) != SB_OK) {
     fprintf(stderr, "switchboard: %s\n", err);

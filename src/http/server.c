@@ -9,7 +9,6 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <malloc.h>
 #include <netdb.h>
 #include <openssl/rand.h>
 #include <pthread.h>
@@ -22,6 +21,7 @@
 
 #include "switchboard/api.h"
 #include "switchboard/gateway.h"
+#include "switchboard/heap.h"
 #include "switchboard/log.h"
 #include "switchboard/upstream.h"
 
@@ -29,15 +29,12 @@ typedef struct {
   sb_worker_t *w;
   int fd;
   uint64_t drain_deadline_ns;
-  uv_timer_t trim_timer;  /* worker 0 only: memory back to the OS when idle */
-  uint64_t trim_requests; /* the gateway's request count at the last tick */
+  uv_timer_t trim_timer; /* worker 0: free memory back to the OS (heap.h) */
+  sb_heap_trim_t trim;
 } worker_ctx_t;
 
-/* The allocator keeps freed memory for reuse (serve.c, tune_allocator): a
- * burst of thousands of streams would otherwise leave its high-water mark
- * resident for good. Every TRIM_EVERY_MS, when no request arrived since
- * the last tick and no stream is open anywhere, worker 0 hands the free
- * memory back (malloc_trim). Never under load, so no request pays for it. */
+/* Every TRIM_EVERY_MS worker 0 asks whether the allocator holds enough
+ * free memory to hand back, and does (include/switchboard/heap.h). */
 #define TRIM_EVERY_MS 5000
 
 static void trim_tick(uv_timer_t *t)
@@ -50,10 +47,7 @@ static void trim_tick(uv_timer_t *t)
     streams +=
         __atomic_load_n(&gw->workers[i].n_active_streams, __ATOMIC_RELAXED);
   }
-  bool quiet = requests == ctx->trim_requests && streams == 0;
-  ctx->trim_requests = requests;
-  if (quiet)
-    malloc_trim(0);
+  sb_heap_tick(&ctx->trim, requests, streams);
 }
 
 static int open_listener(const struct sockaddr *sa, socklen_t len, char *err,
