@@ -2,11 +2,14 @@
  * POST /v1/messages and /v1/messages/count_tokens: the Anthropic Messages
  * API in front of any model of any provider.
  *
- * The request is translated into the OpenAI-shaped chat request every
- * codec takes (docs/messages.md has the full mapping), and the call's
- * OpenAI-shaped output is translated back: a `message` object, or the
- * Messages stream events (messages_stream.c). Thinking travels as
+ * The request is validated against the API's schema (messages_validate.c)
+ * and translated into the OpenAI-shaped chat request every codec takes
+ * (messages_request.c; docs/messages.md has the full mapping), and the
+ * call's OpenAI-shaped output is translated back: a `message` object, or
+ * the Messages stream events (messages_stream.c). Thinking travels as
  * OpenRouter's `reasoning_details`, so signatures survive the round trip.
+ * Once routed, the translation is made again when the endpoint needs less
+ * (no OpenRouter extensions, a model that does not reason).
  *
  * Fast path: when the routed provider speaks the Messages API itself
  * (format "anthropic"), nothing is translated. The client's body goes

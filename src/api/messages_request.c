@@ -55,12 +55,16 @@ static void text_part(tx_t *t, const sb_json_t *text, const sb_json_t *b)
   sb_jw_obj_end(t->w);
 }
 
-/* A string value made of escaped pieces. */
-static void write_joined(tx_t *t, const sb_slice_t *parts, size_t n)
+/* A base64 source as a data: URL string (escaped pieces joined). */
+static void data_url(tx_t *t, const sb_json_t *src)
 {
+  sb_slice_t parts[4] = {SB_SLICE_LIT("data:"),
+                         sb_json_str_raw(sb_json_get(src, "media_type")),
+                         SB_SLICE_LIT(";base64,"),
+                         sb_json_str_raw(sb_json_get(src, "data"))};
   sb_buf_t tmp;
   sb_buf_init(&tmp, cap_of(t));
-  for (size_t i = 0; i < n; i++)
+  for (size_t i = 0; i < SB_ARRAY_LEN(parts); i++)
     if (sb_buf_append(&tmp, parts[i].ptr, parts[i].len) != SB_OK)
       t->w->status = SB_ERROR;
   sb_jw_str_raw(t->w, tmp.data != NULL ? tmp.data : "", tmp.len);
@@ -83,15 +87,10 @@ static void image_part(tx_t *t, const sb_json_t *b)
   sb_jw_key_lit(t->w, "image_url");
   sb_jw_obj_begin(t->w);
   sb_jw_key_lit(t->w, "url");
-  if (type_is(src, "url")) {
+  if (type_is(src, "url"))
     sb_jw_value(t->w, sb_json_get(src, "url"));
-  } else {
-    sb_slice_t parts[4] = {SB_SLICE_LIT("data:"),
-                           sb_json_str_raw(sb_json_get(src, "media_type")),
-                           SB_SLICE_LIT(";base64,"),
-                           sb_json_str_raw(sb_json_get(src, "data"))};
-    write_joined(t, parts, 4);
-  }
+  else
+    data_url(t, src);
   sb_jw_obj_end(t->w);
   cache_control(t, b);
   sb_jw_obj_end(t->w);
@@ -128,11 +127,7 @@ static void document_part(tx_t *t, const sb_json_t *b)
     else
       sb_jw_str_lit(t->w, "document.pdf");
     sb_jw_key_lit(t->w, "file_data");
-    sb_slice_t parts[4] = {SB_SLICE_LIT("data:"),
-                           sb_json_str_raw(sb_json_get(src, "media_type")),
-                           SB_SLICE_LIT(";base64,"),
-                           sb_json_str_raw(sb_json_get(src, "data"))};
-    write_joined(t, parts, 4);
+    data_url(t, src);
   }
   sb_jw_obj_end(t->w);
   cache_control(t, b);

@@ -252,64 +252,89 @@ static const char *const efforts[] = {"low", "medium", "high", "xhigh", "max",
 
 static bool check_block(vc_t *v, const sb_json_t *b);
 
-static bool check_image_source(vc_t *v, const sb_json_t *src)
+/* Objects whose `type` picks their members: one variant per type. */
+typedef struct {
+  const char *type;
+  const field_t *fields;
+  size_t n;
+} variant_t;
+#define VARIANT(name, fields) {name, fields, SB_ARRAY_LEN(fields)}
+
+/* The variant `obj`'s type names (a string `type` is checked already), or
+ * NULL. */
+static const variant_t *variant_of(const sb_json_t *obj, const variant_t *vs,
+                                   size_t n)
 {
-  static const char *const types[] = {"base64", "url", "file", NULL};
-  static const char *const media[] = {"image/jpeg", "image/png", "image/gif",
-                                      "image/webp", NULL};
-  static const field_t kind[] = {F_ENUM("type", REQ, types)};
-  static const field_t b64[] = {F_ENUM("media_type", REQ, media),
-                                F_STR("data", REQ)};
-  static const field_t url[] = {F_STR("url", REQ)};
-  static const field_t file[] = {F_STR("file_id", REQ)};
-  const sb_json_t *t = sb_json_get(src, "type");
-  if (!FIELDS(v, src, kind))
-    return false;
-  if (SB_JSON_STR_IS(t, "base64"))
-    return FIELDS(v, src, b64);
-  if (SB_JSON_STR_IS(t, "url"))
-    return FIELDS(v, src, url);
-  return FIELDS(v, src, file);
+  const sb_json_t *type = sb_json_get(obj, "type");
+  for (size_t i = 0; i < n; i++)
+    if (sb_json_str_eq(type, vs[i].type, strlen(vs[i].type)))
+      return &vs[i];
+  return NULL;
 }
 
-/* string, or an array of blocks (text and image) */
-static bool check_block_list(vc_t *v, const sb_json_t *c)
+/* A source: `type` one of the variants', then that variant's members. */
+static bool check_source(vc_t *v, const sb_json_t *src, const variant_t *vs,
+                         size_t n)
 {
+  const char *types[8];
+  size_t k = 0;
+  for (; k < n && k + 1 < SB_ARRAY_LEN(types); k++)
+    types[k] = vs[k].type;
+  types[k] = NULL;
+  const field_t kind[] = {F_ENUM("type", REQ, types)};
+  if (!FIELDS(v, src, kind))
+    return false;
+  const variant_t *var = variant_of(src, vs, n);
+  return check_fields(v, src, var->fields, var->n);
+}
+
+static const char *const image_media[] = {"image/jpeg", "image/png",
+                                          "image/gif", "image/webp", NULL};
+static const char *const pdf_media[] = {"application/pdf", NULL};
+static const char *const text_media[] = {"text/plain", NULL};
+static const field_t image_base64[] = {F_ENUM("media_type", REQ, image_media),
+                                       F_STR("data", REQ)};
+static const field_t pdf_base64[] = {F_ENUM("media_type", REQ, pdf_media),
+                                     F_STR("data", REQ)};
+static const field_t plain_text[] = {F_ENUM("media_type", REQ, text_media),
+                                     F_STR("data", REQ)};
+static const field_t url_source[] = {F_STR("url", REQ)};
+static const field_t file_source[] = {F_STR("file_id", REQ)};
+
+static bool check_image_source(vc_t *v, const sb_json_t *src)
+{
+  static const variant_t vs[] = {VARIANT("base64", image_base64),
+                                 VARIANT("url", url_source),
+                                 VARIANT("file", file_source)};
+  return check_source(v, src, vs, SB_ARRAY_LEN(vs));
+}
+
+/* A string, or an array whose items `item` checks (`what` names them). */
+static bool string_or_list(vc_t *v, const sb_json_t *c, check_fn item,
+                           const char *what)
+{
+  const field_t as_array = F_ARR("", 0, item);
   if (is_str(c))
     return true;
-  static const field_t as_array[] = {F_ARR("", 0, check_block)};
   if (!sb_json_is(c, SB_JSON_ARRAY))
-    return fail(v, "must be a string or an array of content blocks");
-  return check_value(v, &as_array[0], c);
+    return fail(v, "must be a string or an array of %s", what);
+  return check_value(v, &as_array, c);
+}
+
+static bool check_block_list(vc_t *v, const sb_json_t *c)
+{
+  return string_or_list(v, c, check_block, "content blocks");
 }
 
 static bool check_doc_source(vc_t *v, const sb_json_t *src)
 {
-  static const char *const types[] = {"base64", "text", "content", "url",
-                                      "file", NULL};
-  static const char *const pdf[] = {"application/pdf", NULL};
-  static const char *const plain[] = {"text/plain", NULL};
-  static const field_t kind[] = {F_ENUM("type", REQ, types)};
-  static const field_t b64[] = {F_ENUM("media_type", REQ, pdf),
-                                F_STR("data", REQ)};
-  static const field_t text[] = {F_ENUM("media_type", REQ, plain),
-                                 F_STR("data", REQ)};
   static const field_t content[] = {
       F_CUSTOM("content", REQ, check_block_list)};
-  static const field_t url[] = {F_STR("url", REQ)};
-  static const field_t file[] = {F_STR("file_id", REQ)};
-  const sb_json_t *t = sb_json_get(src, "type");
-  if (!FIELDS(v, src, kind))
-    return false;
-  if (SB_JSON_STR_IS(t, "base64"))
-    return FIELDS(v, src, b64);
-  if (SB_JSON_STR_IS(t, "text"))
-    return FIELDS(v, src, text);
-  if (SB_JSON_STR_IS(t, "content"))
-    return FIELDS(v, src, content);
-  if (SB_JSON_STR_IS(t, "url"))
-    return FIELDS(v, src, url);
-  return FIELDS(v, src, file);
+  static const variant_t vs[] = {
+      VARIANT("base64", pdf_base64), VARIANT("text", plain_text),
+      VARIANT("content", content), VARIANT("url", url_source),
+      VARIANT("file", file_source)};
+  return check_source(v, src, vs, SB_ARRAY_LEN(vs));
 }
 
 static bool check_text_block(vc_t *v, const sb_json_t *b)
@@ -319,15 +344,10 @@ static bool check_text_block(vc_t *v, const sb_json_t *b)
   return check_object(v, b) && FIELDS(v, b, f) && check_block(v, b);
 }
 
-/* string, or an array of text blocks */
+/* the top-level system prompt, an mcp_tool_result's content */
 static bool check_text_list(vc_t *v, const sb_json_t *c)
 {
-  static const field_t as_array[] = {F_ARR("", 0, check_text_block)};
-  if (is_str(c))
-    return true;
-  if (!sb_json_is(c, SB_JSON_ARRAY))
-    return fail(v, "must be a string or an array of text blocks");
-  return check_value(v, &as_array[0], c);
+  return string_or_list(v, c, check_text_block, "text blocks");
 }
 
 static const field_t text_block[] = {
@@ -378,31 +398,26 @@ static const field_t fallback_block[] = {F_OBJ("from", REQ, NULL),
 static const field_t browser_state_block[] = {F_ARR("tabs", REQ, check_object),
                                               CACHE_CONTROL};
 
-#define BLOCK(name, fields) {name, fields, SB_ARRAY_LEN(fields)}
-static const struct {
-  const char *type;
-  const field_t *fields;
-  size_t n;
-} blocks[] = {
-    BLOCK("text", text_block),
-    BLOCK("image", image_block),
-    BLOCK("document", document_block),
-    BLOCK("search_result", search_result_block),
-    BLOCK("thinking", thinking_block),
-    BLOCK("redacted_thinking", redacted_block),
-    BLOCK("tool_use", tool_use_block),
-    BLOCK("tool_result", tool_result_block),
-    BLOCK("server_tool_use", server_tool_use_block),
-    BLOCK("mcp_tool_use", mcp_tool_use_block),
-    BLOCK("mcp_tool_result", mcp_tool_result_block),
-    BLOCK("container_upload", container_upload_block),
-    BLOCK("compaction", compaction_block),
-    BLOCK("tool_reference", tool_reference_block),
-    BLOCK("tool_addition", tool_change_block),
-    BLOCK("tool_removal", tool_change_block),
-    BLOCK("mcp_tool_listing", mcp_listing_block),
-    BLOCK("fallback", fallback_block),
-    BLOCK("browser_state", browser_state_block),
+static const variant_t blocks[] = {
+    VARIANT("text", text_block),
+    VARIANT("image", image_block),
+    VARIANT("document", document_block),
+    VARIANT("search_result", search_result_block),
+    VARIANT("thinking", thinking_block),
+    VARIANT("redacted_thinking", redacted_block),
+    VARIANT("tool_use", tool_use_block),
+    VARIANT("tool_result", tool_result_block),
+    VARIANT("server_tool_use", server_tool_use_block),
+    VARIANT("mcp_tool_use", mcp_tool_use_block),
+    VARIANT("mcp_tool_result", mcp_tool_result_block),
+    VARIANT("container_upload", container_upload_block),
+    VARIANT("compaction", compaction_block),
+    VARIANT("tool_reference", tool_reference_block),
+    VARIANT("tool_addition", tool_change_block),
+    VARIANT("tool_removal", tool_change_block),
+    VARIANT("mcp_tool_listing", mcp_listing_block),
+    VARIANT("fallback", fallback_block),
+    VARIANT("browser_state", browser_state_block),
 };
 
 static bool check_block(vc_t *v, const sb_json_t *b)
@@ -410,9 +425,9 @@ static bool check_block(vc_t *v, const sb_json_t *b)
   if (!check_typed(v, b))
     return false;
   sb_slice_t type = sb_json_str_raw(sb_json_get(b, "type"));
-  for (size_t i = 0; i < SB_ARRAY_LEN(blocks); i++)
-    if (sb_slice_eq(type, sb_slice_z(blocks[i].type)))
-      return check_fields(v, b, blocks[i].fields, blocks[i].n);
+  const variant_t *var = variant_of(b, blocks, SB_ARRAY_LEN(blocks));
+  if (var != NULL)
+    return check_fields(v, b, var->fields, var->n);
   /* web_search_tool_result, code_execution_tool_result, ...: the results
    * of Anthropic's server tools, a family that grows with its tools */
   static const char suffix[] = "_tool_result";
@@ -426,17 +441,6 @@ static bool check_block(vc_t *v, const sb_json_t *b)
 
 /* ---- messages and system ---------------------------------------------------- */
 
-/* The top-level system prompt: a string or text blocks. */
-static bool check_system(vc_t *v, const sb_json_t *sys)
-{
-  static const field_t as_array[] = {F_ARR("", 0, check_text_block)};
-  if (is_str(sys))
-    return true;
-  if (!sb_json_is(sys, SB_JSON_ARRAY))
-    return fail(v, "must be a string or an array of text blocks");
-  return check_value(v, &as_array[0], sys);
-}
-
 /* A system message's blocks: text, tool_addition, tool_removal. */
 static bool check_system_block(vc_t *v, const sb_json_t *b)
 {
@@ -446,15 +450,9 @@ static bool check_system_block(vc_t *v, const sb_json_t *b)
   return check_object(v, b) && FIELDS(v, b, f) && check_block(v, b);
 }
 
-/* string, or an array of system message blocks */
 static bool check_system_content(vc_t *v, const sb_json_t *c)
 {
-  static const field_t as_array[] = {F_ARR("", 0, check_system_block)};
-  if (is_str(c))
-    return true;
-  if (!sb_json_is(c, SB_JSON_ARRAY))
-    return fail(v, "must be a string or an array of text blocks");
-  return check_value(v, &as_array[0], c);
+  return string_or_list(v, c, check_system_block, "text blocks");
 }
 
 static bool check_message_output_config(vc_t *v, const sb_json_t *oc)
@@ -678,7 +676,7 @@ static const char *const speeds[] = {"standard", "fast", NULL};
 static const field_t request[] = {
     F_STRLEN("model", REQ, 1, 256),
     F_CUSTOM("messages", REQ, check_messages),
-    F_CUSTOM("system", NUL, check_system),
+    F_CUSTOM("system", NUL, check_text_list),
     F_NUM("temperature", NUL, 0, 1),
     F_NUM("top_p", NUL, 0, 1),
     F_INT("top_k", NUL, 0, NO_MAX),

@@ -27,7 +27,9 @@ static sb_json_t *parse(sb_arena_t *a, const char *text)
 
 /* ---- requests ------------------------------------------------------------ */
 
-static void expect_request(const char *in, const char *want)
+/* in -> the exact OpenAI-shaped request, with translation flags */
+static void expect_request_flags(const char *in, unsigned flags,
+                                 const char *want)
 {
   sb_arena_t a;
   sb_buf_t out;
@@ -35,20 +37,25 @@ static void expect_request(const char *in, const char *want)
   char *qin = q(in), *qwant = q(want);
   sb_arena_init(&a, 4096, 0);
   sb_buf_init(&out, 0);
-  sb_status_t rc = sb_messages_to_openai(&a, parse(&a, qin), false, &out, why,
+  sb_status_t rc = sb_messages_to_openai(&a, parse(&a, qin), flags, &out, why,
                                          sizeof(why));
   if (rc != SB_OK)
     fail_msg("request %s\nrefused: %s", qin, why);
   sb_buf_cstr(&out);
-  if (strcmp(out.data, qwant) != 0)
-  {
-    fprintf(stderr, "request %s\ngot:  %s\nwant: %s\n", qin, out.data, qwant);
+  if (strcmp(out.data, qwant) != 0) {
+    fprintf(stderr, "request %s (flags %u)\ngot:  %s\nwant: %s\n", qin, flags,
+            out.data, qwant);
     fail();
   }
   sb_buf_free(&out);
   sb_arena_destroy(&a);
   free(qin);
   free(qwant);
+}
+
+static void expect_request(const char *in, const char *want)
+{
+  expect_request_flags(in, 0, want);
 }
 
 static void test_request_basic(void **state)
@@ -181,32 +188,6 @@ static void test_request_blocks(void **state)
       "'data:application/pdf;base64,QQ'},'cache_control':{'type':'ephemeral'}},"
       "{'type':'file','file':{'file_data':'https://x.test/a.pdf'}},{'type':"
       "'text','text':'plain'}]}],'max_tokens':5}");
-}
-
-/* with flags */
-static void expect_request_flags(const char *in, unsigned flags,
-                                 const char *want)
-{
-  sb_arena_t a;
-  sb_buf_t out;
-  char why[512];
-  char *qin = q(in), *qwant = q(want);
-  sb_arena_init(&a, 4096, 0);
-  sb_buf_init(&out, 0);
-  sb_status_t rc = sb_messages_to_openai(&a, parse(&a, qin), flags, &out, why,
-                                         sizeof(why));
-  if (rc != SB_OK)
-    fail_msg("request %s\nrefused: %s", qin, why);
-  sb_buf_cstr(&out);
-  if (strcmp(out.data, qwant) != 0) {
-    fprintf(stderr, "request %s (flags %u)\ngot:  %s\nwant: %s\n", qin, flags,
-            out.data, qwant);
-    fail();
-  }
-  sb_buf_free(&out);
-  sb_arena_destroy(&a);
-  free(qin);
-  free(qwant);
 }
 
 /* What Claude Code sends (its shape, shortened): adaptive thinking with the
