@@ -307,11 +307,7 @@ typedef struct {
   bool beta_query;          /* the client asked for /v1/messages?beta=true */
   const sb_json_t *orig;    /* the client's Messages request */
   sb_slice_t version, beta; /* the client's anthropic-version / -beta */
-  /* the translation with every extension (flags 0), and the flags of the
-   * one in c->req now (messages_build picks one per provider) */
-  const sb_json_t *full_req;
-  sb_slice_t full_raw;
-  unsigned flags;
+  unsigned flags; /* the translation flags of the request in c->req */
   int64_t in, cache_read, cache_write, out; /* Anthropic usage, as read */
 } msg_call_t;
 
@@ -564,37 +560,27 @@ static bool model_reasons(const sb_model_t *model)
   return false;
 }
 
-/* The translation flags for the call's provider and model, with those
- * that change nothing in this request left out. */
-static unsigned target_flags(sb_call_t *c, const msg_call_t *m)
+/* The translation flags for a route: what its provider and model take. */
+static unsigned route_flags(const sb_route_t *r)
 {
-  const sb_provider_t *p = c->route.provider;
+  const sb_provider_t *p = r->provider;
   unsigned flags = 0;
   if (strcmp(p->format, "openai") == 0 &&
-      (p->quirks & SB_QUIRK_OPENROUTER_FIELDS) == 0 &&
-      (memmem(m->full_raw.ptr, m->full_raw.len, SB_STRLIT("\"cache_control\"")) ||
-       memmem(m->full_raw.ptr, m->full_raw.len,
-              SB_STRLIT("\"reasoning_details\""))))
+      (p->quirks & SB_QUIRK_OPENROUTER_FIELDS) == 0)
     flags |= SB_MSG_PLAIN;
-  if (!model_reasons(c->route.model) &&
-      sb_json_get(m->full_req, "reasoning") != NULL)
+  if (!model_reasons(r->model))
     flags |= SB_MSG_NO_REASONING;
   return flags;
 }
 
-/* c->req := the translation for this provider (translated again from the
- * client's request when it differs from the one in place). */
+/* c->req := the translation for the endpoint the call goes to: the door
+ * made it for the model's default route; another endpoint that takes less
+ * or more gets it made again from the client's request. */
 static sb_status_t translation_for(sb_call_t *c, msg_call_t *m)
 {
-  unsigned flags = target_flags(c, m);
+  unsigned flags = route_flags(&c->route);
   if (flags == m->flags)
     return SB_OK;
-  if (flags == 0) {
-    c->req = m->full_req;
-    c->req_raw = m->full_raw;
-    m->flags = 0;
-    return SB_OK;
-  }
   char why[256];
   sb_buf_t b;
   sb_json_t *req;
@@ -659,16 +645,24 @@ static sb_status_t messages_build(sb_call_t *c, sb_upstream_request_t *r)
 
 /* ---- the endpoints ------------------------------------------------------ */
 
-/* Validate and translate the client's request (sb_messages_to_openai) with
- * every extension kept; the OpenAI body goes to `body` in the exchange's
- * arena. False: the request is answered (400 with why, 413). */
+/* Validate and translate the client's request (sb_messages_to_openai) for
+ * the model's default route (`*flags`: route_flags, or none when the model
+ * does not route: the call answers that); the OpenAI body goes to `body` in
+ * the exchange's arena. False: the request is answered (400 with why,
+ * 413). */
 static bool translate(sb_http_exchange_t *x, const sb_json_t *req,
-                      sb_slice_t *body)
+                      sb_slice_t *body, unsigned *flags)
 {
   char why[512];
   sb_buf_t b;
+  sb_route_t route;
+  const sb_json_t *model = sb_json_get(req, "model");
+  *flags = 0;
+  if (is_str(model) &&
+      sb_route(x->worker->gw, sb_json_str_raw(model), &route) == SB_ROUTE_OK)
+    *flags = route_flags(&route);
   sb_buf_init(&b, x->worker->gw->config->max_body_bytes + (1u << 20));
-  sb_status_t rc = sb_messages_to_openai(&x->arena, req, 0, &b, why,
+  sb_status_t rc = sb_messages_to_openai(&x->arena, req, *flags, &b, why,
                                          sizeof(why));
   if (rc == SB_OK)
     *body = sb_arena_slice_dup(&x->arena, sb_buf_slice(&b));
@@ -684,7 +678,8 @@ void sb_api_messages(sb_http_exchange_t *x, const sb_identity_t *who)
 {
   sb_json_t *req = sb_api_parse_object(x, SB_API_ANTHROPIC);
   sb_slice_t body;
-  if (req == NULL || !translate(x, req, &body))
+  unsigned flags;
+  if (req == NULL || !translate(x, req, &body, &flags))
     return;
   sb_json_t *oreq;
   if (body.ptr == NULL ||
@@ -709,8 +704,7 @@ void sb_api_messages(sb_http_exchange_t *x, const sb_identity_t *who)
   m->beta = SB_HTTP_HEADER(&x->req, "anthropic-beta");
   m->beta_query =
       SB_SLICE_IS(sb_http_query_param(&x->arena, x->req.query, "beta"), "true");
-  m->full_req = oreq;
-  m->full_raw = body;
+  m->flags = flags;
   sb_call_t *c = sb_call_new(x, &messages_sink, m);
   if (c == NULL) {
     sb_api_anthropic_error(x, 500, "out of memory");

@@ -42,22 +42,32 @@ static bool fail(vc_t *v, const char *fmt, ...)
   return false;
 }
 
-/* Path segments: push returns the length to pop back to. */
-static size_t push_key(vc_t *v, const char *name)
+/* Path segments: push returns the length to pop back to. The path is cut
+ * short when it does not fit (it only names the member in a message). */
+static size_t push_seg(vc_t *v, const char *seg, size_t n)
 {
   size_t old = v->plen;
-  int n = snprintf(v->path + v->plen, sizeof(v->path) - v->plen, "%s%s",
-                   v->plen > 0 ? "." : "", name);
-  if (n > 0)
-    v->plen = SB_MIN(v->plen + (size_t)n, sizeof(v->path) - 1);
+  size_t room = sizeof(v->path) - 1 - v->plen;
+  if (v->plen > 0 && room > 0) {
+    v->path[v->plen++] = '.';
+    room--;
+  }
+  n = SB_MIN(n, room);
+  memcpy(v->path + v->plen, seg, n);
+  v->plen += n;
+  v->path[v->plen] = '\0';
   return old;
+}
+
+static size_t push_key(vc_t *v, const char *name)
+{
+  return push_seg(v, name, strlen(name));
 }
 
 static size_t push_index(vc_t *v, size_t i)
 {
   char num[24];
-  snprintf(num, sizeof(num), "%zu", i);
-  return push_key(v, num);
+  return push_seg(v, num, sb_u64_dec(num, i));
 }
 
 static void pop(vc_t *v, size_t len)
@@ -186,13 +196,15 @@ static bool check_fields(vc_t *v, const sb_json_t *obj, const field_t *fields,
   for (size_t i = 0; i < n; i++) {
     const field_t *f = &fields[i];
     const sb_json_t *val = sb_json_getn(obj, f->name, strlen(f->name));
+    bool absent = val == NULL;
+    if (absent ? (f->flags & REQ) == 0
+               : val->type == SB_JSON_NULL && (f->flags & NUL))
+      continue;
     size_t mark = push_key(v, f->name);
-    if (val == NULL || (val->type == SB_JSON_NULL && (f->flags & NUL))) {
-      if (val == NULL && (f->flags & REQ))
-        return fail(v, "required");
-    } else if (!check_value(v, f, val)) {
+    if (absent)
+      return fail(v, "required");
+    if (!check_value(v, f, val))
       return false;
-    }
     pop(v, mark);
   }
   return true;

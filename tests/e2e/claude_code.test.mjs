@@ -7,6 +7,8 @@
 //    inside the conversation, a signed thinking block, a tool_result):
 //    the exact upstream request of each provider (what was translated, what
 //    was left out) and a valid stream back;
+//  - a fallback to an endpoint that takes more (OpenRouter's extensions):
+//    the request translated again for it;
 //  - the real Claude Code CLI (@anthropic-ai/claude-code), run with -p
 //    against the gateway, offline: a prompt and a tool loop.
 import { test } from "node:test";
@@ -18,6 +20,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import Anthropic from "@anthropic-ai/sdk";
 import { setup, fakeProviderConfig } from "./lib/harness.mjs";
+import { startGateway } from "./lib/gateway.mjs";
 
 const { fake, gw } = setup({
   config: (fake) => ({
@@ -313,4 +316,29 @@ test("the Claude Code CLI answers a prompt through an Anthropic-format model, it
     assert.equal(up.json.model, "claude-sonnet-4-6");
     assert.ok(up.headers["anthropic-beta"]?.includes("claude-code"), up.headers["anthropic-beta"]);
   }
+});
+
+test("a fallback to an endpoint that takes more (OpenRouter) gets the request translated again, cache_control kept", async (t) => {
+  const both = await startGateway({
+    config: {
+      providers: {
+        openai: fakeProviderConfig(fake),
+        openrouter: fakeProviderConfig(fake, { base_url: `${fake.url}/openrouter/v1` }),
+      },
+    },
+  });
+  t.after(() => both.stop());
+  await fake.script([{ status: 500 }, { content: "From the fallback." }]);
+  const client = new Anthropic({ baseURL: both.url, apiKey: "any", maxRetries: 0 });
+  const final = await client.beta.messages.stream({ ...claudeCodeParams("openai/gpt-4o-mini"), betas: BETAS }).finalMessage();
+  assert.deepEqual(final.content, [{ type: "text", text: "From the fallback." }]);
+  const [first, second] = await fake.requests();
+  assert.equal(first.path, "/v1/chat/completions");
+  assert.deepEqual(first.json.messages, openaiMessages, "the plain service: no cache_control, no reasoning_details");
+  assert.equal(second.path, "/openrouter/v1/chat/completions");
+  assert.deepEqual(second.json.messages[2], { role: "system", content: [{ type: "text", text: ENVIRONMENT, cache_control: { type: "ephemeral" } }] });
+  assert.deepEqual(second.json.messages[3].reasoning_details, [
+    { type: "reasoning.text", text: "", signature: "SIG-1", format: "anthropic-claude-v1", index: 0 },
+  ]);
+  assert.deepEqual(second.json.tools[1].cache_control, { type: "ephemeral" });
 });
