@@ -342,3 +342,13 @@ test("a fallback to an endpoint that takes more (OpenRouter) gets the request tr
   ]);
   assert.deepEqual(second.json.tools[1].cache_control, { type: "ephemeral" });
 });
+
+test("count_tokens takes Claude Code's request for every format", async () => {
+  const client = new Anthropic({ baseURL: gw.url, apiKey: "any", maxRetries: 0 });
+  for (const model of ["openai/gpt-4o-mini", "google/gemini-2.5-flash", "anthropic/claude-sonnet-4-6"]) {
+    const { max_tokens, ...params } = claudeCodeParams(model);
+    const r = await client.beta.messages.countTokens({ ...params, betas: BETAS });
+    assert.ok(r.input_tokens > 0, model);
+  }
+  assert.equal((await fake.requests()).length, 0, "count_tokens never calls the provider");
+});
