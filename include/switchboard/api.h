@@ -97,12 +97,25 @@ const char *sb_anthropic_error_type(int status);
 sb_status_t sb_anthropic_error_body(sb_buf_t *b, const char *type,
                                     const char *msg, size_t n);
 
-/* Translate a Messages request into the OpenAI-shaped chat request the
- * call takes. SB_DECLINED: the request is invalid, `why` says how (a 400);
- * SB_ERROR: `out` is full. `for_count` relaxes what count_tokens does not
- * need (max_tokens). */
+/* Check a Messages request against the API's schema (messages_validate.c):
+ * the type and range of every member the API defines; members it does not
+ * define are not looked at. SB_DECLINED: `why` names the member (a 400).
+ * `for_count`: count_tokens, where max_tokens is optional. */
+sb_status_t sb_messages_validate(const sb_json_t *req, bool for_count,
+                                 char *why, size_t whylen);
+
+/* sb_messages_to_openai's flags */
+#define SB_MSG_FOR_COUNT 0x1    /* count_tokens: max_tokens is optional */
+#define SB_MSG_NO_REASONING 0x2 /* the model does not reason: no `reasoning` */
+#define SB_MSG_PLAIN 0x4        /* no OpenRouter extensions: no cache_control,
+                                   no reasoning_details */
+
+/* Validate a Messages request (sb_messages_validate) and translate it into
+ * the OpenAI-shaped chat request the call takes (messages_request.c).
+ * SB_DECLINED: the request is invalid, `why` says how (a 400); SB_ERROR:
+ * `out` is full. */
 sb_status_t sb_messages_to_openai(sb_arena_t *a, const sb_json_t *req,
-                                  bool for_count, sb_buf_t *out, char *why,
+                                  unsigned flags, sb_buf_t *out, char *why,
                                   size_t whylen);
 /* count_tokens' estimate: ceil(text bytes / 4) + 3 per message + 1600 per
  * image or binary document. Not a tokenizer (docs/messages.md). */
@@ -119,8 +132,9 @@ const char *sb_messages_stop_reason(sb_slice_t finish, sb_slice_t native);
 void sb_messages_write_usage(sb_jw_t *w, const sb_usage_t *u);
 /* Reasoning details whose format this API shows natively (Anthropic's). */
 bool sb_messages_detail_native(const sb_json_t *d);
-/* Write any other detail as an opaque string ("sb-rd:" + its JSON) for a
- * redacted_thinking block; a request restores it exactly. */
+/* Write any other detail as an opaque string (SB_MESSAGES_RD_PREFIX + its
+ * JSON) for a redacted_thinking block; a request restores it exactly. */
+#define SB_MESSAGES_RD_PREFIX "sb-rd:"
 void sb_messages_opaque_detail(sb_jw_t *w, sb_buf_t *tmp, const sb_json_t *d);
 
 /* OpenAI chat.completion.chunk objects -> Messages stream events. Blocks

@@ -352,7 +352,14 @@ test("thinking with a signature: shown as a thinking block, sent back intact on 
   assert.deepEqual(up.json.messages[2], { role: "tool", tool_call_id: "call_t", content: "warm" });
 });
 
-test("thinking streamed: thinking_delta and signature_delta, then text; a Gemini signature round-trips opaquely", async () => {
+test("thinking streamed: thinking_delta and signature_delta, then text; a Gemini signature round-trips opaquely", async (t) => {
+  // reasoning_details go back only to services that take OpenRouter's
+  // extensions; a plain OpenAI-compatible one refuses unknown members
+  const orGw = await startGateway({
+    config: { providers: { openai: fakeProviderConfig(fake, { openrouter_fields: true }) } },
+  });
+  t.after(() => orGw.stop());
+  const client = new Anthropic({ baseURL: orGw.url, apiKey: "any", maxRetries: 0 });
   const chunk = (delta, finish = null) =>
     JSON.stringify({
       id: "c",
@@ -378,7 +385,7 @@ test("thinking streamed: thinking_delta and signature_delta, then text; a Gemini
     { content: "next" },
   ]);
   const messages = [{ role: "user", content: "think" }];
-  const stream = client.messages.stream({ model: MODEL, max_tokens: 500, thinking: { type: "enabled", budget_tokens: 200 }, messages });
+  const stream = client.messages.stream({ model: MODEL, max_tokens: 2000, thinking: { type: "enabled", budget_tokens: 1024 }, messages });
   const deltas = [];
   stream.on("streamEvent", (ev) => {
     if (ev.type === "content_block_delta") deltas.push(ev.delta.type);
@@ -404,9 +411,13 @@ test("thinking streamed: thinking_delta and signature_delta, then text; a Gemini
       gem,
     ],
   });
+  // the same turn to a plain OpenAI-compatible service: no reasoning_details
+  await fake.script([{ content: "plain" }]);
+  await anthropic({ apiKey: "sb-admin-key" }).messages.create({ model: MODEL, max_tokens: 500, messages });
+  assert.deepEqual((await lastUpstream()).json.messages[1], { role: "assistant", content: "Answer" });
 });
 
-test("images: base64 and URL sources become image_url parts", async () => {
+test("images: base64 and URL sources become image_url parts; cache_control is left out for a plain OpenAI-compatible service", async () => {
   await client.messages.create({
     model: MODEL,
     max_tokens: 10,
@@ -428,7 +439,7 @@ test("images: base64 and URL sources become image_url parts", async () => {
       content: [
         { type: "image_url", image_url: { url: "data:image/png;base64,iVBORw0KGgo=" } },
         { type: "image_url", image_url: { url: "https://example.com/cat.jpg" } },
-        { type: "text", text: "What is this?", cache_control: { type: "ephemeral" } },
+        { type: "text", text: "What is this?" },
       ],
     },
   ]);
@@ -631,7 +642,7 @@ test("a Gemini model through /v1/messages: tool use streamed, the thought signat
   const tools = [{ name: "get_weather", input_schema: { type: "object", properties: { city: { type: "string" } } } }];
   const messages = [{ role: "user", content: "Weather in Rome?" }];
   const first = await gc.messages
-    .stream({ model: "google/gemini-2.5-flash", max_tokens: 500, thinking: { type: "enabled", budget_tokens: 256 }, tools, messages })
+    .stream({ model: "google/gemini-2.5-flash", max_tokens: 2000, thinking: { type: "enabled", budget_tokens: 1024 }, tools, messages })
     .finalMessage();
   assert.equal(first.stop_reason, "tool_use");
   const tool = first.content.find((b) => b.type === "tool_use");
