@@ -14,8 +14,8 @@ command -v mandoc >/dev/null ||
   { echo "test_cli_docs: mandoc is required (scripts/install-deps --test)" >&2; exit 1; }
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
-# shellcheck source=tests/unit/harness.sh
-. tests/unit/harness.sh
+# shellcheck source=tests/unit/checks.sh
+. "$(dirname "$0")/checks.sh"
 
 MAN1=man/switchboard.1
 MAN5=man/switchboard.yaml.5

@@ -3,7 +3,7 @@
 # The Debian package, end to end on this machine: build it from this build
 # tree (scripts/build-deb), install it with dpkg, run `switchboard
 # --version`, start the installed unit's command line as systemd would
-# (tests/unit/harness.sh: its environment file, state directory and notify
+# (tests/unit/service_harness.sh: its environment file, state directory and notify
 # socket; as root, since DynamicUser= needs systemd), GET /health, stop it,
 # then purge the package and check that nothing is left.
 #
@@ -42,8 +42,10 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-# shellcheck source=tests/unit/harness.sh
-. tests/unit/harness.sh
+# shellcheck source=tests/unit/checks.sh
+. "$(dirname "$0")/checks.sh"
+# shellcheck source=tests/unit/service_harness.sh
+. "$(dirname "$0")/service_harness.sh"
 
 # ---- build ------------------------------------------------------------------
 

@@ -12,8 +12,10 @@ BUILD=$(cd "${1:?usage: test_install.sh BUILD_DIR}" && pwd)
 SRC=$PWD
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
-# shellcheck source=tests/unit/harness.sh
-. tests/unit/harness.sh
+# shellcheck source=tests/unit/checks.sh
+. "$(dirname "$0")/checks.sh"
+# shellcheck source=tests/unit/service_harness.sh
+. "$(dirname "$0")/service_harness.sh"
 
 # make, as an operator runs it (not as a sub-make of the test run). Each
 # make first brings the build up to date, which costs seconds even when

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 # The systemd unit (dist/switchboard.service.in) with the sample config and
 # environment file (dist/), run as systemd would run them, without systemd
-# (tests/unit/harness.sh): the hardening the unit promises, READY=1 on the
+# (tests/unit/service_harness.sh): the hardening the unit promises, READY=1 on the
 # notify socket only once the port accepts, the environment file feeding
 # the config, the ledger in the state directory, ExecReload (SIGHUP) not
 # stopping the service, and SIGTERM ending it cleanly with STOPPING=1.
@@ -28,8 +28,10 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-# shellcheck source=tests/unit/harness.sh
-. tests/unit/harness.sh
+# shellcheck source=tests/unit/checks.sh
+. "$(dirname "$0")/checks.sh"
+# shellcheck source=tests/unit/service_harness.sh
+. "$(dirname "$0")/service_harness.sh"
 
 # ---- the unit's promises ----------------------------------------------------
 

@@ -18,8 +18,8 @@ for tool in git jq; do
 done
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
-# shellcheck source=tests/unit/harness.sh
-. tests/unit/harness.sh
+# shellcheck source=tests/unit/checks.sh
+. "$(dirname "$0")/checks.sh"
 
 VERSION=$(sed -n 's/^CMAKE_PROJECT_VERSION:STATIC=//p' "$BUILD/CMakeCache.txt")
 eq "the version is project()'s" "$VERSION" \

@@ -1,35 +1,9 @@
 # SPDX-License-Identifier: MIT
 # shellcheck shell=bash
-# Sourced by the packaging script tests (test_install.sh, test_service.sh,
-# test_deb.sh): counted checks, and a systemd stand-in that runs a unit's
-# command line the way systemd would, so the unit is tested where systemd
-# does not run (containers, CI). Expects WORK (a scratch directory).
-
-PASSES=0
-FAILS=0
-pass() { PASSES=$((PASSES + 1)); }
-fail() { # name [detail lines...]
-  FAILS=$((FAILS + 1))
-  printf 'FAIL: %s\n' "$1" >&2
-  shift
-  for line in "$@"; do printf '    %s\n' "$line" >&2; done
-}
-eq() { # name expected actual
-  if [ "$2" == "$3" ]; then pass; else fail "$1" "expected: $2" "actual:   $3"; fi
-}
-ok() { # name command...: passes when the command succeeds
-  local name=$1
-  shift
-  if "$@"; then pass; else fail "$name" "command failed: $*"; fi
-}
-# summary NAME: the closing line; the exit status for the caller
-summary() {
-  if [ "$FAILS" -gt 0 ]; then
-    echo "$1: $FAILS failed, $PASSES passed" >&2
-    return 1
-  fi
-  echo "$1: all $PASSES checks passed"
-}
+# Sourced by the packaging script tests (test_service.sh, test_deb.sh): a
+# systemd stand-in that runs a unit's command line the way systemd would,
+# so the unit is tested where systemd does not run (containers, CI), and
+# the notify socket it listens on. Expects WORK (a scratch directory).
 
 # ---- reading a unit ---------------------------------------------------------
 
