@@ -76,3 +76,24 @@ fuzz:
 
 clean:
 	rm -rf $(BUILD) $(ASAN) $(FUZZDIR)
+
+# ---- installation and packaging (docs/packaging.md) -------------------------
+#   make install     the binary, man pages, bash completion, systemd unit and
+#                    docs under PREFIX; /etc/switchboard/switchboard.yaml and
+#                    /etc/default/switchboard where absent (all under DESTDIR)
+#   make uninstall   the same files away (edited ones in /etc are kept)
+#   make deb         the Debian package, $(BUILD)/switchboard_VERSION_ARCH.deb
+PREFIX  ?= /usr/local
+DESTDIR ?=
+
+.PHONY: install uninstall deb
+
+install: build
+	DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix "$(PREFIX)"
+
+uninstall: build
+	scripts/uninstall $(BUILD) "$(PREFIX)" "$(DESTDIR)"
+
+deb: build
+	@scripts/install-deps --deb
+	scripts/build-deb $(BUILD)

@@ -31,12 +31,20 @@ sb_status_t sb_gateway_open(sb_gateway_t *gw, sb_config_t *cfg, char *err,
                             size_t errlen);
 void sb_gateway_close(sb_gateway_t *gw);
 
-/* Run the workers until SIGINT/SIGTERM, then drain gracefully. */
+/* Run the workers until SIGINT/SIGTERM, then drain gracefully. Tells the
+ * service manager (notify.h) READY=1 once listening and STOPPING=1 at the
+ * shutdown; SIGHUP calls sb_gateway_reload() between RELOADING=1 and
+ * READY=1. */
 sb_status_t sb_server_run(sb_gateway_t *gw);
 
-/* Block SIGINT/SIGTERM (and ignore SIGPIPE) in the calling thread and every
- * thread it creates afterwards: call before starting any thread. */
+/* Block SIGINT/SIGTERM/SIGHUP (and ignore SIGPIPE) in the calling thread and
+ * every thread it creates afterwards: call before starting any thread. */
 void sb_server_block_signals(sigset_t *set);
+
+/* The reload hook, called on SIGHUP by the thread that runs the server.
+ * A live reload is not implemented yet: it logs that the configuration in
+ * use is unchanged and returns SB_DECLINED (src/gateway/reload.c). */
+sb_status_t sb_gateway_reload(sb_gateway_t *gw);
 
 /* ---- routing ---------------------------------------------------------- */
 

@@ -5,6 +5,7 @@
 #include "switchboard/cli.h"
 #include "switchboard/log.h"
 #include "switchboard/upstream.h"
+#include "switchboard/version.h"
 
 static const char usage[] =
     "switchboard - one API and one key for language models across providers\n"
@@ -25,7 +26,7 @@ static const char usage[] =
     "gateway)\n"
     "  switchboard usage [--by model|key|agent|day] [--since 7d|2026-11-01]\n"
     "                                        spend from the ledger\n"
-    "  switchboard version\n"
+    "  switchboard version | --version      the version and git revision\n"
     "\n"
     "Without --config, providers come from the environment (OPENAI_API_KEY,\n"
     "ANTHROPIC_API_KEY, OPENROUTER_API_KEY, GROQ_API_KEY, ... OLLAMA_HOST).\n"
@@ -55,7 +56,7 @@ int main(int argc, char **argv)
   else if (strcmp(cmd, "usage") == 0)
     rc = sb_cli_usage(argc - 1, argv + 1);
   else if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
-    printf("switchboard 0.1.0\n");
+    printf("switchboard %s (git %s)\n", sb_version, sb_revision);
     rc = 0;
   } else if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 ||
              strcmp(cmd, "-h") == 0) {

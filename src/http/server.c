@@ -1,7 +1,8 @@
 /*
  * The server: one listening socket per worker (SO_REUSEPORT, so the kernel
  * spreads connections across workers), worker threads each running their
- * own loop, and a graceful shutdown on SIGINT / SIGTERM:
+ * own loop, SIGHUP handed to the reload hook, and a graceful shutdown on
+ * SIGINT / SIGTERM:
  *   1. every worker stops accepting and closes idle connections;
  *   2. in-flight requests run to completion, up to shutdown_grace_ms;
  *   3. what is left is closed; workers exit; the ledger drains (in
@@ -23,6 +24,7 @@
 #include "switchboard/gateway.h"
 #include "switchboard/heap.h"
 #include "switchboard/log.h"
+#include "switchboard/notify.h"
 #include "switchboard/upstream.h"
 
 typedef struct {
@@ -179,6 +181,7 @@ void sb_server_block_signals(sigset_t *set)
   sigemptyset(set);
   sigaddset(set, SIGINT);
   sigaddset(set, SIGTERM);
+  sigaddset(set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, set, NULL);
   signal(SIGPIPE, SIG_IGN);
 }
@@ -242,9 +245,9 @@ sb_status_t sb_server_run(sb_gateway_t *gw)
                              ? ((struct sockaddr_in6 *)&ss)->sin6_port
                              : ((struct sockaddr_in *)&ss)->sin_port);
 
-  /* SIGINT and SIGTERM are taken by sigwait() below. They must be blocked
-   * in every thread, which sb_server_block_signals() did before any thread
-   * (the ledger writer, libuv's pool) was created. */
+  /* SIGINT, SIGTERM and SIGHUP are taken by sigwait() below. They must be
+   * blocked in every thread, which sb_server_block_signals() did before any
+   * thread (the ledger writer, libuv's pool) was created. */
   sigset_t set;
   sb_server_block_signals(&set);
 
@@ -266,8 +269,14 @@ sb_status_t sb_server_run(sb_gateway_t *gw)
          ss.ss_family == AF_INET6 ? "]" : "", bound, n, cfg->n_providers,
          gw->catalog.n_models, cfg->admin_key ? "admin key required" : "local mode");
   fflush(stdout);
+  sb_notify("READY=1");
   int sig = 0;
-  sigwait(&set, &sig);
+  while (sigwait(&set, &sig) == 0 && sig == SIGHUP) {
+    sb_notify("RELOADING=1");
+    sb_gateway_reload(gw);
+    sb_notify("READY=1");
+  }
+  sb_notify("STOPPING=1");
   SB_INFO("%s: shutting down (finishing in-flight requests, at most %u ms)",
           sig == SIGINT ? "SIGINT" : "SIGTERM", cfg->shutdown_grace_ms);
   rc = SB_OK;

@@ -29,24 +29,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-PASSES=0
-FAILS=0
+# shellcheck source=tests/unit/checks.sh
+. "$(dirname "$0")/checks.sh"
 START=$(date +%s.%N)
-pass() { PASSES=$((PASSES + 1)); }
-fail() {
-  FAILS=$((FAILS + 1))
-  printf 'FAIL: %s\n' "$1" >&2
-  shift
-  for line in "$@"; do printf '    %s\n' "$line" >&2; done
-}
-eq() { # name expected actual
-  if [ "$2" == "$3" ]; then pass; else fail "$1" "expected: $2" "actual:   $3"; fi
-}
-ok() { # name command...: passes when the command succeeds
-  local name=$1
-  shift
-  if "$@"; then pass; else fail "$name" "command failed: $*"; fi
-}
 le() { # name a b: passes when a <= b (numbers)
   if awk -v a="$2" -v b="$3" 'BEGIN { exit !(a <= b) }'; then pass; else fail "$1" "want $2 <= $3"; fi
 }
