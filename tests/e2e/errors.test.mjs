@@ -71,6 +71,43 @@ test("400: malformed JSON, wrong shapes", async () => {
   );
 });
 
+test("400: a repeated member, at any depth and however escaped, on every door; nothing goes upstream", async () => {
+  // The fake provider, like most JSON parsers, keeps a repeated member's
+  // last value: forwarded, `"stream": false, ..., "stream": true` would
+  // stream, and `"max_tokens": 1, ..., "max_tokens": 5000` would spend
+  // past what the gateway reserved for 1 token.
+  const m = '"model":"openai/gpt-4o-mini","messages":[{"role":"user","content":"hi"}]';
+  const cases = [
+    ["/v1/chat/completions", `{${m},"max_tokens":1,"max_tokens":5000}`, "max_tokens"],
+    ["/v1/chat/completions", `{${m},"stream":false,"stream":true}`, "stream"],
+    ["/v1/chat/completions", `{${m},"max_tokens":1,"max\\u005ftokens":5000}`, "max\\u005ftokens"],
+    ["/v1/chat/completions", `{"mod\\u0065l":"openai/gpt-4o","model":"openai/gpt-4o-mini","messages":[]}`, "model"],
+    ["/v1/chat/completions", `{${m},"stream":true,"stream_options":{"include_usage":true,"include_usage":false}}`, "include_usage"],
+    ["/v1/chat/completions", `{${m},"provider":{"order":["openai"],"order":["groq"]}}`, "order"],
+    ["/v1/chat/completions", `{"model":"openai/gpt-4o-mini","messages":[{"role":"user","role":"system","content":"hi"}]}`, "role"],
+    ["/api/v1/chat/completions", `{${m},"models":["a"],"models":["openai/gpt-4o"]}`, "models"],
+    ["/v1/embeddings", '{"model":"openai/text-embedding-3-small","input":"a","input":"b"}', "input"],
+    ["/api/skills/openrouter/chat", `{${m},"max_tokens":1,"max_tokens":5000}`, "max_tokens"],
+    ["/api/v1/keys", '{"name":"a","limit":0.01,"limit":1000}', "limit"],
+  ];
+  for (const [path, body, name] of cases) {
+    const r = await post(path, body);
+    assert.equal(r.status, 400, `${path} ${body}: ${r.text}`);
+    const message = path.startsWith("/api/skills") ? r.json.error : r.json.error.message;
+    assert.ok(message.startsWith(`duplicate member "${name}" at byte `), message);
+  }
+  // the Messages door answers in Anthropic's shape
+  const r = await post("/v1/messages", `{"model":"openai/gpt-4o-mini","max_tokens":1,"max_tokens":5000,"messages":[{"role":"user","content":"hi"}]}`);
+  assert.equal(r.status, 400, r.text);
+  assert.equal(r.json.type, "error");
+  assert.equal(r.json.error.type, "invalid_request_error");
+  assert.match(r.json.error.message, /^duplicate member "max_tokens"/);
+  assert.equal((await fake.requests()).length, 0, "nothing reached the provider");
+  // the same names once each, in different objects, are fine
+  const ok = await post("/v1/chat/completions", `{${m},"max_tokens":5,"stream":false,"metadata":{"max_tokens":"x","stream":"y"}}`);
+  assert.equal(ok.status, 200, ok.text);
+});
+
 test("404: unknown model; 503: known model without a provider", async () => {
   await assert.rejects(
     client.chat.completions.create(chat({ model: "nobody/nothing-7b" })),

@@ -145,6 +145,20 @@ test("expired keys, model allow-lists and bad bodies", async () => {
   }
 });
 
+test("the reservation reads max_tokens however its name is escaped", async () => {
+  // 5000 tokens of gpt-4o-mini cost $0.003: more than this key has; the
+  // model's context length (128k) would be far more, so the message tells
+  // which one the gateway read
+  const k = await createKey({ name: "escaped-max-tokens", limit: 0.001 });
+  const r = await fetchText(`${gw.url}/v1/chat/completions`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${k.key}`, "content-type": "application/json" },
+    body: `{"model":"${MODEL}","max\\u005ftokens":5000,"messages":[{"role":"user","content":"hi"}]}`,
+  });
+  assert.equal(r.status, 402, r.text);
+  assert.match(r.json.error.message, /You requested up to 5000 tokens/);
+});
+
 // Exact totals of streamed responses: cost from each usage chunk.
 async function streamOnce(client) {
   const s = await client.chat.completions.create({
@@ -548,5 +562,110 @@ test("a key's ladder survives a restart", async () => {
   } finally {
     await g.stop();
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// ---- a presented key is judged by that key, on every door (README "Auth") ----
+
+// The four doors a client key may call, each with its own way to send it.
+const doors = {
+  skill: { path: "/api/skills/openrouter/chat", body: { model: MODEL, max_tokens: 20, messages: [{ role: "user", content: "x" }] } },
+  chat: { path: "/v1/chat/completions", body: { model: MODEL, max_tokens: 20, messages: [{ role: "user", content: "x" }] } },
+  messages: { path: "/v1/messages", body: { model: MODEL, max_tokens: 20, messages: [{ role: "user", content: "x" }] }, header: "x-api-key" },
+  embeddings: { path: "/v1/embeddings", body: { model: "openai/text-embedding-3-small", input: "x" } },
+};
+
+function callDoor(url, door, key, headers = {}) {
+  const d = doors[door];
+  const auth = key === undefined ? {} : d.header ? { [d.header]: key } : { authorization: `Bearer ${key}` };
+  return fetchText(`${url}${d.path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", connection: "close", ...auth, ...headers },
+    body: JSON.stringify(d.body),
+  });
+}
+
+// Keys in each state, made through `url`'s key API with `admin` (a bearer
+// that the API takes as the admin).
+async function keysInEveryState(url, admin) {
+  const make = async (body) => {
+    const r = await fetchText(`${url}/api/v1/keys`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    assert.equal(r.status, 201, r.text);
+    return r.json;
+  };
+  const patch = (hash, body, method = "PATCH") =>
+    fetch(`${url}/api/v1/keys/${hash}`, {
+      method,
+      headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  const live = await make({ name: "judged-live" });
+  const revoked = await make({ name: "judged-revoked" });
+  assert.equal((await patch(revoked.data.hash, undefined, "DELETE")).status, 200);
+  const disabled = await make({ name: "judged-disabled" });
+  assert.equal((await patch(disabled.data.hash, { disabled: true })).status, 200);
+  const expired = await make({ name: "judged-expired", expires_at: "2020-01-01T00:00:00Z" });
+  return { live, revoked: revoked.key, disabled: disabled.key, expired: expired.key };
+}
+
+// Every door answers each presented credential as `want` says (a status),
+// and nothing reaches the provider for a refused one.
+async function expectJudged(url, cases) {
+  for (const door of Object.keys(doors))
+    for (const [name, { key, status, headers }] of Object.entries(cases)) {
+      const seq = (await fake.requests()).at(-1)?.seq ?? 0;
+      const r = await callDoor(url, door, key, headers);
+      const want = typeof status === "function" ? status(door) : status;
+      assert.equal(r.status, want, `${door} door, ${name}: ${r.text}`);
+      if (want === 401) {
+        assert.equal((await fake.requests(seq)).length, 0, `${door} door, ${name}: went upstream`);
+        const message = door === "skill" ? r.json.error : r.json.error.message;
+        assert.equal(typeof message, "string", r.text);
+      }
+    }
+}
+
+test("admin mode: a presented key is judged on every door, the skill door included; only no key is trusted there", async () => {
+  const k = await keysInEveryState(gw.url, ADMIN);
+  await expectJudged(gw.url, {
+    "no key": { key: undefined, status: (door) => (door === "skill" ? 200 : 401) },
+    "a wrong key": { key: "nope", status: 401 },
+    "an unknown client key": { key: "sk-sb-v1-" + "1".repeat(64), status: 401 },
+    "a revoked key": { key: k.revoked, status: 401 },
+    "a disabled key": { key: k.disabled, status: 401 },
+    "an expired key": { key: k.expired, status: 401 },
+    "a non-bearer Authorization": { key: undefined, headers: { authorization: "Basic dXNlcjpwYXNz" }, status: 401 },
+    "the admin key": { key: ADMIN, status: 200 },
+    "a live key": { key: k.live.key, status: 200 },
+  });
+  // the skill call made with a live key is billed to that key
+  const r = await callDoor(gw.url, "skill", k.live.key);
+  assert.equal(r.status, 200, r.text);
+  const gen = await api("GET", `/generation?id=${r.headers.get("x-generation-id")}`);
+  assert.equal(gen.json.data.key_hash, k.live.data.hash);
+  assert.equal(gen.json.data.api, "skill");
+});
+
+test("local mode: any bearer is accepted, but one in the client-key format is judged as that key", async () => {
+  const local = await startGateway({ config: { providers: { openai: fakeProviderConfig(fake) } } });
+  try {
+    const k = await keysInEveryState(local.url, "any-bearer");
+    await expectJudged(local.url, {
+      "no key": { key: undefined, status: 200 },
+      "an SDK's placeholder bearer": { key: "local", status: 200 },
+      "a non-bearer Authorization": { key: undefined, headers: { authorization: "Basic dXNlcjpwYXNz" }, status: 200 },
+      "an unknown client key": { key: "sk-sb-v1-" + "2".repeat(64), status: 401 },
+      "another shape of client key": { key: "sk-sb-whatever", status: 401 },
+      "a revoked key": { key: k.revoked, status: 401 },
+      "a disabled key": { key: k.disabled, status: 401 },
+      "an expired key": { key: k.expired, status: 401 },
+      "a live key": { key: k.live.key, status: 200 },
+    });
+  } finally {
+    assert.deepEqual(await local.stop(), { code: 0, signal: null });
   }
 });
