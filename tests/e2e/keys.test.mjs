@@ -44,6 +44,14 @@ function chat(key, extra = {}) {
 
 const pico = (usd) => Math.round(Number(usd) * 1e12);
 
+// Models of the escalation and allow-list tests, and what went upstream.
+const NANO = "openai/gpt-4.1-nano";
+const MINI = "openai/gpt-4.1-mini";
+const TOP = "openai/gpt-4o";
+const onModel = (upstream, over) => ({ match: { model: upstream }, ...over });
+const upstreamSince = async (seq) => (await fake.requests(seq)).map((r) => r.json.model);
+const lastSeq = async () => (await fake.requests()).at(-1)?.seq ?? 0;
+
 test("key lifecycle through the API: create, use, inspect, update, disable, delete", async () => {
   const created = await createKey({ name: "lifecycle", limit: 1.5, limit_reset: "monthly", rpm: 100 });
   const secret = created.key;
@@ -157,6 +165,111 @@ test("the reservation reads max_tokens however its name is escaped", async () =>
   });
   assert.equal(r.status, 402, r.text);
   assert.match(r.json.error.message, /You requested up to 5000 tokens/);
+});
+
+// ---- a key's model allow-list binds every candidate ------------------------
+
+test("a key's allow-list is checked for every candidate: fallbacks, escalation rungs, slugs and suffixes", async () => {
+  const only = await createKey({ name: "allow-list", models: [MODEL] });
+  const hash = only.data.hash;
+  const send = (body) =>
+    fetchText(`${gw.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${only.key}`, "content-type": "application/json" },
+      body: JSON.stringify({ messages: [{ role: "user", content: "hi" }], max_tokens: 20, ...body }),
+    });
+  const usage = async () => pico((await api("GET", "/key", { key: only.key })).json.data.usage);
+
+  // a fallback the key may not use is not tried when the primary fails
+  let seq = await lastSeq();
+  await fake.script([{ match: { model: "gpt-4o-mini" }, status: 400 }]);
+  let r = await send({ model: MODEL, models: [TOP] });
+  assert.equal(r.status, 400, r.text);
+  assert.deepEqual(await upstreamSince(seq), ["gpt-4o-mini"]);
+
+  // a primary the key may not use is skipped: an allowed fallback answers
+  seq = await lastSeq();
+  r = await send({ model: TOP, models: [MODEL] });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.model, MODEL);
+  assert.deepEqual(await upstreamSince(seq), ["gpt-4o-mini"]);
+
+  // switchboard/auto does not climb past the allowed rungs: the top
+  // allowed rung's answer stands
+  seq = await lastSeq();
+  await fake.script([onModel("gpt-4o-mini", { finish_reason: "length", content: "cut" })]);
+  r = await send({ model: "switchboard/auto", models: [MODEL, TOP], max_tokens: 1 });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.model, MODEL);
+  assert.equal(r.json.choices[0].finish_reason, "length");
+  assert.deepEqual(await upstreamSince(seq), ["gpt-4o-mini"]);
+  // disallowed lower rungs are skipped too (the rung keeps its place)
+  seq = await lastSeq();
+  r = await send({ model: "switchboard/auto", models: [NANO, MODEL, TOP] });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.model, MODEL);
+  assert.equal(r.headers.get("x-switchboard-rung"), "2");
+  assert.deepEqual(await upstreamSince(seq), ["gpt-4o-mini"]);
+
+  // the allow-list names routed ids: a slug or a routing suffix of an
+  // allowed model is that model; of another, it is not
+  for (const model of ["gpt-4o-mini", `${MODEL}:floor`, `${MODEL}:nitro`])
+    assert.equal((await send({ model })).status, 200, model);
+
+  // none allowed: the primary's 403, and nothing goes upstream or is billed
+  const before = await usage();
+  seq = await lastSeq();
+  for (const body of [
+    { model: TOP, models: [NANO] },
+    { model: "switchboard/auto", models: [NANO, TOP] },
+    { model: "gpt-4o" },
+    { model: `${TOP}:floor` },
+    { models: [TOP, NANO] },
+  ]) {
+    r = await send(body);
+    assert.equal(r.status, 403, `${JSON.stringify(body)}: ${r.text}`);
+    assert.equal(r.json.error.metadata.error_type, "permission_denied");
+    assert.match(r.json.error.message, /^this API key may not use model 'openai\/gpt-4(o|\.1-nano)'$/);
+  }
+  assert.deepEqual(await upstreamSince(seq), []);
+  assert.equal(await usage(), before);
+  const rows = (await api("GET", `/keys/${hash}`)).json.data;
+  assert.equal(rows.limit_reserved, 0);
+});
+
+test("a restricted key's request to OpenRouter does not carry `models` (OpenRouter would fall back by itself)", async () => {
+  const g = await startGateway({
+    config: { admin_key: ADMIN, providers: { openrouter: fakeProviderConfig(fake, { base_url: `${fake.url}/api/v1` }) } },
+  });
+  try {
+    const make = async (body) =>
+      (await fetchText(`${g.url}/api/v1/keys`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
+        body: JSON.stringify(body),
+      })).json.key;
+    const send = (key) =>
+      fetchText(`${g.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+        body: JSON.stringify({ model: MODEL, models: [MODEL, TOP], messages: [{ role: "user", content: "hi" }] }),
+      });
+    const restricted = await make({ name: "or-restricted", models: [MODEL] });
+    const open = await make({ name: "or-open" });
+    let seq = await lastSeq();
+    assert.equal((await send(restricted)).status, 200);
+    let reqs = await fake.requests(seq);
+    assert.equal(reqs.length, 1);
+    assert.equal(reqs[0].json.model, MODEL);
+    assert.equal(reqs[0].json.models, undefined);
+    // a key without an allow-list still forwards it (docs/routing.md)
+    seq = await lastSeq();
+    assert.equal((await send(open)).status, 200);
+    reqs = await fake.requests(seq);
+    assert.deepEqual(reqs[0].json.models, [MODEL, TOP]);
+  } finally {
+    assert.deepEqual(await g.stop(), { code: 0, signal: null });
+  }
 });
 
 // Exact totals of streamed responses: cost from each usage chunk.
@@ -415,13 +528,6 @@ test("a key, its spend and its limits survive a restart", async () => {
 });
 
 // ---- a key's default escalation ladder (docs/routing.md) -------------------
-
-const NANO = "openai/gpt-4.1-nano";
-const MINI = "openai/gpt-4.1-mini";
-const TOP = "openai/gpt-4o";
-const onModel = (upstream, over) => ({ match: { model: upstream }, ...over });
-const upstreamSince = async (seq) => (await fake.requests(seq)).map((r) => r.json.model);
-const lastSeq = async () => (await fake.requests()).at(-1)?.seq ?? 0;
 
 test("a key's default ladder: set through the API, climbed by switchboard/auto, the request's models win, null removes it", async () => {
   const created = await createKey({ name: "laddered", escalation: { ladder: [NANO, MINI, TOP], on: ["length"] } });
