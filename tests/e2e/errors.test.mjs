@@ -108,6 +108,56 @@ test("400: a repeated member, at any depth and however escaped, on every door; n
   assert.equal(ok.status, 200, ok.text);
 });
 
+test("400: wrong types and out-of-range values of the chat schema, named; unknown members still pass", async () => {
+  const cases = [
+    [{ max_tokens: -1 }, "'max_tokens' must be an integer between 1 and 2147483647"],
+    [{ max_tokens: "str" }, "'max_tokens' must be an integer between 1 and 2147483647"],
+    [{ max_tokens: [] }, "'max_tokens' must be an integer between 1 and 2147483647"],
+    [{ max_tokens: 2 ** 63 }, "'max_tokens' must be an integer between 1 and 2147483647"],
+    [{ max_completion_tokens: 0 }, "'max_completion_tokens' must be an integer between 1 and 2147483647"],
+    [{ temperature: 3 }, "'temperature' must be a number between 0 and 2"],
+    [{ top_p: "1" }, "'top_p' must be a number between 0 and 1"],
+    [{ n: 0 }, "'n' must be an integer between 1 and 128"],
+    [{ stop: 5 }, "'stop' must be a string or an array of strings"],
+    [{ user: 5 }, "'user' must be a string"],
+    [{ tools: [{ type: "function", function: {} }] }, "'tools[0].function.name' is required"],
+    [{ tool_choice: "sometimes" }, `'tool_choice' must be "none", "auto", "required" or an object naming a tool`],
+    [{ response_format: { type: "json_schema" } }, "'response_format.json_schema' is required"],
+    [{ stream: true, stream_options: { include_usage: "yes" } }, "'stream_options.include_usage' must be a boolean"],
+    [{ messages: [{ role: "robot", content: "x" }] }, `'messages[0].role' must be one of "system", "developer", "user", "assistant", "tool", "function"`],
+  ];
+  for (const [over, message] of cases) {
+    const r = await post("/v1/chat/completions", chat(over));
+    assertErrorShape(r, 400);
+    assert.equal(r.json.error.message, message, JSON.stringify(over));
+    assert.equal(r.json.error.metadata.error_type, "invalid_request");
+  }
+  // through the SDK
+  await assert.rejects(
+    client.chat.completions.create(chat({ temperature: -1 })),
+    (e) => e instanceof OpenAI.BadRequestError && /'temperature' must be a number between 0 and 2/.test(e.message),
+  );
+  await assert.rejects(
+    client.chat.completions.create(chat({ max_tokens: 1.5 })),
+    (e) => e instanceof OpenAI.BadRequestError && /'max_tokens' must be an integer/.test(e.message),
+  );
+  assert.equal((await fake.requests()).length, 0, "nothing reached the provider");
+  // good values of every kind, and members the schema does not know, go through
+  const ok = await client.chat.completions.create(
+    chat({
+      max_tokens: 5, temperature: 0.2, top_p: 0.9, n: 1, stop: ["\n\n"], user: "u-1", seed: 7,
+      logprobs: true, top_logprobs: 2, logit_bias: { 50256: -100 }, presence_penalty: 0.5,
+      tools: [{ type: "function", function: { name: "f", parameters: { type: "object" } } }],
+      tool_choice: "auto", parallel_tool_calls: false, response_format: { type: "json_object" },
+      metadata: { run: "e2e" }, provider_specific_knob: { anything: [1, "two"] },
+    }),
+  );
+  assert.equal(ok.choices[0].message.content, "echo: hi");
+  const up = (await fake.requests()).at(-1).json;
+  assert.deepEqual(up.provider_specific_knob, { anything: [1, "two"] });
+  assert.equal(up.max_tokens, 5);
+});
+
 test("404: unknown model; 503: known model without a provider", async () => {
   await assert.rejects(
     client.chat.completions.create(chat({ model: "nobody/nothing-7b" })),
