@@ -18,8 +18,10 @@
  * the gateway itself relies on (message roles, `tool_choice`'s words) are
  * checked in full.
  */
+#include <assert.h>
 #include <inttypes.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 
 #include "api/chat_validate.h"
@@ -28,9 +30,18 @@
  * bound is the context length; anything past 32 bits is not a count. */
 #define MAX_TOKENS_CAP INT32_MAX
 
+/* The member being checked, as a path of names and indices
+ * (messages[3].content[0]); written out only for a message. */
+#define MAX_PATH 16
+
 typedef struct {
-  char path[192]; /* the member being checked: messages[3].content[0] */
-  size_t len;
+  const char *name; /* NULL: an index */
+  size_t n;         /* the name's length, or the index */
+} segment_t;
+
+typedef struct {
+  segment_t path[MAX_PATH];
+  size_t depth; /* may exceed MAX_PATH: deeper segments are not kept */
   char *why;
   size_t cap;
 } checker_t;
@@ -63,12 +74,20 @@ typedef struct {
   check_fn check;
 } rule_t;
 
+/* Slots of a table's name index: a power of two, over twice the rules of
+ * the largest table. */
+#define INDEX_SLOTS 128
+
 struct rules {
   const rule_t *r;
   size_t n;
+  /* built once, before the first check (index_tables) */
+  bool indexed;
+  uint64_t required;         /* bit i: rule i is required */
+  uint8_t slot[INDEX_SLOTS]; /* 1 + a rule's index, by name_hash; 0: empty */
 };
 
-#define RULES(arr) {(arr), SB_ARRAY_LEN(arr)}
+#define RULES(arr) {(arr), SB_ARRAY_LEN(arr), false, 0, {0}}
 #define NAME(s) .name = (s), .len = sizeof(s) - 1
 #define BOOL(s) {NAME(s), .kind = R_BOOL}
 #define STR(s) {NAME(s), .kind = R_STRING}
@@ -84,41 +103,61 @@ struct rules {
 
 /* ---- the path and the message ------------------------------------------ */
 
+static size_t push(checker_t *k, const char *name, size_t n)
+{
+  size_t at = k->depth;
+  if (at < MAX_PATH)
+    k->path[at] = (segment_t){name, n};
+  k->depth++;
+  return at;
+}
+
 static size_t push_name(checker_t *k, const char *name, size_t n)
 {
-  size_t at = k->len;
-  int w = snprintf(k->path + k->len, sizeof(k->path) - k->len, "%s%.*s",
-                   k->len > 0 ? "." : "", (int)n, name);
-  if (w > 0)
-    k->len = SB_MIN(k->len + (size_t)w, sizeof(k->path) - 1);
-  return at;
+  return push(k, name, n);
 }
 
 static size_t push_index(checker_t *k, size_t i)
 {
-  size_t at = k->len;
-  int w = snprintf(k->path + k->len, sizeof(k->path) - k->len, "[%zu]", i);
-  if (w > 0)
-    k->len = SB_MIN(k->len + (size_t)w, sizeof(k->path) - 1);
-  return at;
+  return push(k, NULL, i);
 }
 
 static void pop(checker_t *k, size_t at)
 {
-  k->len = at;
-  k->path[at] = '\0';
+  k->depth = at;
+}
+
+/* The path as the client wrote it: messages[3].content[0]. */
+static void write_path(const checker_t *k, char *out, size_t cap)
+{
+  size_t len = 0;
+  out[0] = '\0';
+  for (size_t i = 0; i < SB_MIN(k->depth, MAX_PATH) && len < cap; i++) {
+    const segment_t *s = &k->path[i];
+    int w = s->name != NULL
+                ? snprintf(out + len, cap - len, "%s%.*s", i > 0 ? "." : "",
+                           (int)s->n, s->name)
+                : snprintf(out + len, cap - len, "[%zu]", s->n);
+    if (w < 0)
+      break;
+    len += (size_t)w;
+  }
 }
 
 /* Always false: the first problem ends the check. */
 static bool bad(checker_t *k, const char *what)
 {
-  snprintf(k->why, k->cap, "'%s' must be %s", k->path, what);
+  char path[192];
+  write_path(k, path, sizeof(path));
+  snprintf(k->why, k->cap, "'%s' must be %s", path, what);
   return false;
 }
 
 static bool missing(checker_t *k)
 {
-  snprintf(k->why, k->cap, "'%s' is required", k->path);
+  char path[192];
+  write_path(k, path, sizeof(path));
+  snprintf(k->why, k->cap, "'%s' is required", path);
   return false;
 }
 
@@ -232,39 +271,78 @@ static bool check_value(checker_t *k, const rule_t *r, const sb_json_t *v)
   return true;
 }
 
-static bool named(const sb_json_t *m, const rule_t *r)
+/* ---- finding a member's rule ---------------------------------------------- */
+
+static inline size_t name_hash(const char *p, size_t n)
 {
-  if ((m->flags & SB_JSON_F_KEY_ESCAPED) != 0)
-    return sb_json_key_is(m, r->name, r->len);
-  return m->key.len == r->len && m->key.ptr[0] == r->name[0] &&
-         memcmp(m->key.ptr, r->name, r->len) == 0;
+  return (n * 131u + (unsigned char)p[0] * 31u + (unsigned char)p[n / 2] * 7u +
+          (unsigned char)p[n - 1]) &
+         (INDEX_SLOTS - 1);
+}
+
+static void index_table(rules_t *t)
+{
+  assert(t->n <= 64 && t->n < INDEX_SLOTS / 2);
+  for (size_t i = 0; i < t->n; i++) {
+    if (t->r[i].required)
+      t->required |= 1ull << i;
+    size_t h = name_hash(t->r[i].name, t->r[i].len);
+    while (t->slot[h] != 0)
+      h = (h + 1) & (INDEX_SLOTS - 1);
+    t->slot[h] = (uint8_t)(i + 1);
+  }
+  t->indexed = true;
+}
+
+/* The rule for member `m` (NULL: the table does not name it), and its
+ * index. Names written with escapes, which no SDK sends, are compared
+ * decoded, rule by rule. */
+static const rule_t *rule_for(const rules_t *t, const sb_json_t *m, size_t *idx)
+{
+  if ((m->flags & SB_JSON_F_KEY_ESCAPED) != 0) {
+    for (size_t i = 0; i < t->n; i++)
+      if (sb_json_key_is(m, t->r[i].name, t->r[i].len)) {
+        *idx = i;
+        return &t->r[i];
+      }
+    return NULL;
+  }
+  if (m->key.len == 0)
+    return NULL;
+  for (size_t h = name_hash(m->key.ptr, m->key.len); t->slot[h] != 0;
+       h = (h + 1) & (INDEX_SLOTS - 1)) {
+    const rule_t *r = &t->r[t->slot[h] - 1];
+    if (r->len == m->key.len && memcmp(r->name, m->key.ptr, r->len) == 0) {
+      *idx = (size_t)(t->slot[h] - 1);
+      return r;
+    }
+  }
+  return NULL;
 }
 
 /* One pass over the object's members, each looked up in the table; then
  * the required members the pass did not see. */
 static bool check_fields(checker_t *k, const sb_json_t *obj, const rules_t *t)
 {
-  uint64_t seen = 0; /* tables have at most 64 rules */
+  assert(t->indexed); /* every table is listed in `tables` */
+  uint64_t seen = 0;
   for (const sb_json_t *m = obj->child; m != NULL; m = m->next) {
-    if (m->key.len == 0)
+    size_t i;
+    const rule_t *r = rule_for(t, m, &i);
+    if (r == NULL)
       continue;
-    for (size_t i = 0; i < t->n; i++) {
-      const rule_t *r = &t->r[i];
-      if (!named(m, r))
-        continue;
-      seen |= 1ull << i;
-      size_t at = push_name(k, r->name, r->len);
-      if (!check_value(k, r, m))
-        return false;
-      pop(k, at);
-      break;
-    }
+    seen |= 1ull << i;
+    size_t at = push_name(k, r->name, r->len);
+    if (!check_value(k, r, m))
+      return false;
+    pop(k, at);
   }
-  for (size_t i = 0; i < t->n; i++)
-    if (t->r[i].required && (seen & (1ull << i)) == 0) {
-      push_name(k, t->r[i].name, t->r[i].len);
-      return missing(k);
-    }
+  uint64_t absent = t->required & ~seen;
+  if (absent != 0) {
+    const rule_t *r = &t->r[__builtin_ctzll(absent)];
+    push_name(k, r->name, r->len);
+    return missing(k);
+  }
   return true;
 }
 
@@ -285,21 +363,21 @@ static const sb_json_t *type_of(checker_t *k, const sb_json_t *obj)
 /* ---- messages -------------------------------------------------------------- */
 
 static const rule_t text_part_r[] = {STR_REQ("text")};
-static const rules_t text_part = RULES(text_part_r);
+static rules_t text_part = RULES(text_part_r);
 static const rule_t image_url_r[] = {STR_REQ("url"), STR("detail")};
-static const rules_t image_url = RULES(image_url_r);
+static rules_t image_url = RULES(image_url_r);
 static const rule_t image_part_r[] = {FIELDS_REQ("image_url", image_url)};
-static const rules_t image_part = RULES(image_part_r);
+static rules_t image_part = RULES(image_part_r);
 static const rule_t input_audio_r[] = {STR_REQ("data"), STR_REQ("format")};
-static const rules_t input_audio = RULES(input_audio_r);
+static rules_t input_audio = RULES(input_audio_r);
 static const rule_t audio_part_r[] = {FIELDS_REQ("input_audio", input_audio)};
-static const rules_t audio_part = RULES(audio_part_r);
+static rules_t audio_part = RULES(audio_part_r);
 static const rule_t file_r[] = {STR("filename"), STR("file_data"), STR("file_id")};
-static const rules_t file = RULES(file_r);
+static rules_t file = RULES(file_r);
 static const rule_t file_part_r[] = {FIELDS_REQ("file", file)};
-static const rules_t file_part = RULES(file_part_r);
+static rules_t file_part = RULES(file_part_r);
 static const rule_t refusal_part_r[] = {STR_REQ("refusal")};
-static const rules_t refusal_part = RULES(refusal_part_r);
+static rules_t refusal_part = RULES(refusal_part_r);
 
 /* A content part: {type, ...} with the member its type names. Types this
  * table does not know (video, provider extensions) pass. */
@@ -312,14 +390,15 @@ static bool check_part(checker_t *k, const sb_json_t *p)
     return false;
   static const struct {
     const char *type;
+    size_t n;
     const rules_t *rules;
   } parts[] = {
-      {"text", &text_part},           {"image_url", &image_part},
-      {"input_audio", &audio_part},   {"file", &file_part},
-      {"refusal", &refusal_part},
+      {SB_STRLIT("text"), &text_part},         {SB_STRLIT("image_url"), &image_part},
+      {SB_STRLIT("input_audio"), &audio_part}, {SB_STRLIT("file"), &file_part},
+      {SB_STRLIT("refusal"), &refusal_part},
   };
   for (size_t i = 0; i < SB_ARRAY_LEN(parts); i++)
-    if (sb_json_str_eq(t, parts[i].type, strlen(parts[i].type)))
+    if (sb_json_str_eq(t, parts[i].type, parts[i].n))
       return check_fields(k, p, parts[i].rules);
   return true;
 }
@@ -342,19 +421,36 @@ static bool check_content(checker_t *k, const sb_json_t *v)
 }
 
 static const rule_t call_function_r[] = {STR_REQ("name"), STR("arguments")};
-static const rules_t call_function = RULES(call_function_r);
+static rules_t call_function = RULES(call_function_r);
 static const rule_t custom_call_r[] = {STR_REQ("name"), STR("input")};
-static const rules_t custom_call = RULES(custom_call_r);
+static rules_t custom_call = RULES(custom_call_r);
 static const rule_t tool_call_r[] = {
     STR("id"), STR_REQ("type"), FIELDS("function", call_function),
     FIELDS("custom", custom_call)};
-static const rules_t tool_call = RULES(tool_call_r);
+static rules_t tool_call = RULES(tool_call_r);
 static const rule_t function_call_r[] = {STR("name"), STR("arguments")};
-static const rules_t function_call = RULES(function_call_r);
+static rules_t function_call = RULES(function_call_r);
 static const rule_t message_audio_r[] = {STR_REQ("id")};
-static const rules_t message_audio = RULES(message_audio_r);
+static rules_t message_audio = RULES(message_audio_r);
 
+static bool check_role(checker_t *k, const sb_json_t *v)
+{
+  static const struct {
+    const char *s;
+    size_t n;
+  } roles[] = {{SB_STRLIT("user")},   {SB_STRLIT("assistant")},
+               {SB_STRLIT("system")}, {SB_STRLIT("tool")},
+               {SB_STRLIT("developer")}, {SB_STRLIT("function")}};
+  for (size_t i = 0; i < SB_ARRAY_LEN(roles); i++)
+    if (sb_json_str_eq(v, roles[i].s, roles[i].n))
+      return true;
+  return bad(k, "one of \"system\", \"developer\", \"user\", \"assistant\", "
+                "\"tool\", \"function\"");
+}
+
+/* The members a message has most often come first. */
 static const rule_t message_r[] = {
+    {NAME("role"), .kind = R_CHECK, .required = true, .check = check_role},
     CHECK("content", check_content),
     STR("name"),
     OBJECTS("tool_calls", tool_call),
@@ -364,25 +460,12 @@ static const rule_t message_r[] = {
     FIELDS("function_call", function_call),
     FIELDS("audio", message_audio),
 };
-static const rules_t message = RULES(message_r);
+static rules_t message = RULES(message_r);
 
 static bool check_message(checker_t *k, const sb_json_t *m)
 {
   if (m->type != SB_JSON_OBJECT)
     return bad(k, "an object with a 'role'");
-  const sb_json_t *role = sb_json_get(m, "role");
-  static const char *const roles[] = {"system", "developer", "user",
-                                      "assistant", "tool", "function"};
-  bool known = false;
-  for (size_t i = 0; i < SB_ARRAY_LEN(roles) && !known; i++)
-    known = sb_json_str_eq(role, roles[i], strlen(roles[i]));
-  if (!known) {
-    push_name(k, "role", 4);
-    if (role == NULL)
-      return missing(k);
-    return bad(k, "one of \"system\", \"developer\", \"user\", \"assistant\", "
-                  "\"tool\", \"function\"");
-  }
   return check_fields(k, m, &message);
 }
 
@@ -404,14 +487,14 @@ static bool check_messages(checker_t *k, const sb_json_t *v)
 
 static const rule_t function_def_r[] = {
     STR_REQ("name"), STR("description"), OBJ("parameters"), BOOL("strict")};
-static const rules_t function_def = RULES(function_def_r);
+static rules_t function_def = RULES(function_def_r);
 static const rule_t function_tool_r[] = {FIELDS_REQ("function", function_def)};
-static const rules_t function_tool = RULES(function_tool_r);
+static rules_t function_tool = RULES(function_tool_r);
 static const rule_t custom_def_r[] = {STR_REQ("name"), STR("description"),
                                       OBJ("format")};
-static const rules_t custom_def = RULES(custom_def_r);
+static rules_t custom_def = RULES(custom_def_r);
 static const rule_t custom_tool_r[] = {FIELDS_REQ("custom", custom_def)};
-static const rules_t custom_tool = RULES(custom_tool_r);
+static rules_t custom_tool = RULES(custom_tool_r);
 
 /* {type: "function", function: {...}}, {type: "custom", custom: {...}}, or
  * another type (OpenRouter's server tools) with whatever it carries. */
@@ -446,18 +529,18 @@ static bool check_tools(checker_t *k, const sb_json_t *v)
 }
 
 static const rule_t named_r[] = {STR_REQ("name")};
-static const rules_t named_fn = RULES(named_r);
+static rules_t named_fn = RULES(named_r);
 static const rule_t choose_function_r[] = {FIELDS_REQ("function", named_fn)};
-static const rules_t choose_function = RULES(choose_function_r);
+static rules_t choose_function = RULES(choose_function_r);
 static const rule_t choose_custom_r[] = {FIELDS_REQ("custom", named_fn)};
-static const rules_t choose_custom = RULES(choose_custom_r);
+static rules_t choose_custom = RULES(choose_custom_r);
 static const rule_t allowed_tools_r[] = {
     STR_REQ("mode"), {NAME("tools"), .kind = R_CHECK, .required = true,
                       .check = check_tools}};
-static const rules_t allowed_tools = RULES(allowed_tools_r);
+static rules_t allowed_tools = RULES(allowed_tools_r);
 static const rule_t choose_allowed_r[] = {
     FIELDS_REQ("allowed_tools", allowed_tools)};
-static const rules_t choose_allowed = RULES(choose_allowed_r);
+static rules_t choose_allowed = RULES(choose_allowed_r);
 
 /* "none" | "auto" | "required" | {type, ...}: a named function or custom
  * tool, allowed tools, or another type (OpenRouter's server tools). */
@@ -506,12 +589,12 @@ static bool check_function_call(checker_t *k, const sb_json_t *v)
 
 static const rule_t json_schema_r[] = {STR_REQ("name"), STR("description"),
                                        OBJ("schema"), BOOL("strict")};
-static const rules_t json_schema = RULES(json_schema_r);
+static rules_t json_schema = RULES(json_schema_r);
 static const rule_t json_schema_format_r[] = {
     FIELDS_REQ("json_schema", json_schema)};
-static const rules_t json_schema_format = RULES(json_schema_format_r);
+static rules_t json_schema_format = RULES(json_schema_format_r);
 static const rule_t grammar_format_r[] = {STR_REQ("grammar")};
-static const rules_t grammar_format = RULES(grammar_format_r);
+static rules_t grammar_format = RULES(grammar_format_r);
 
 /* {type: "text" | "json_object" | "json_schema" (with json_schema) |
  * OpenRouter's "grammar" (with grammar) | "python" | ...}. */
@@ -582,35 +665,35 @@ static bool check_voice(checker_t *k, const sb_json_t *v)
 
 static const rule_t stream_options_r[] = {BOOL("include_usage"),
                                           BOOL("include_obfuscation")};
-static const rules_t stream_options = RULES(stream_options_r);
+static rules_t stream_options = RULES(stream_options_r);
 static const rule_t reasoning_r[] = {
     STR("effort"), INT("max_tokens", 0, MAX_TOKENS_CAP), BOOL("exclude"),
     BOOL("enabled"), STR("summary")};
-static const rules_t reasoning = RULES(reasoning_r);
+static rules_t reasoning = RULES(reasoning_r);
 static const rule_t audio_r[] = {CHECK("voice", check_voice), STR("format")};
-static const rules_t audio = RULES(audio_r);
+static rules_t audio = RULES(audio_r);
 static const rule_t prediction_r[] = {
     STR_REQ("type"), CHECK("content", check_prediction_content)};
-static const rules_t prediction = RULES(prediction_r);
+static rules_t prediction = RULES(prediction_r);
 static const rule_t location_r[] = {STR("type"), OBJ("approximate")};
-static const rules_t location = RULES(location_r);
+static rules_t location = RULES(location_r);
 static const rule_t web_search_r[] = {STR("search_context_size"),
                                       FIELDS("user_location", location)};
-static const rules_t web_search = RULES(web_search_r);
+static rules_t web_search = RULES(web_search_r);
 static const rule_t usage_r[] = {BOOL("include")};
-static const rules_t usage = RULES(usage_r);
+static rules_t usage = RULES(usage_r);
 static const rule_t plugin_r[] = {STR_REQ("id"), BOOL("enabled")};
-static const rules_t plugin = RULES(plugin_r);
+static rules_t plugin = RULES(plugin_r);
 static const rule_t function_decl_r[] = {STR_REQ("name"), STR("description"),
                                          OBJ("parameters")};
-static const rules_t function_decl = RULES(function_decl_r);
+static rules_t function_decl = RULES(function_decl_r);
 /* `provider`'s routing members (order, only, ignore, sort, max_price,
  * allow_fallbacks, require_parameters) are read, and checked, by the
  * router (sb_prefs_parse); these are the ones it passes on. */
 static const rule_t provider_r[] = {STR("data_collection"), BOOL("zdr"),
                                     STRS("quantizations"),
                                     BOOL("enforce_distillable_text")};
-static const rules_t provider = RULES(provider_r);
+static rules_t provider = RULES(provider_r);
 
 /* ---- the request ---------------------------------------------------------------------- */
 
@@ -666,13 +749,33 @@ static const rule_t request_r[] = {
     BOOL("structured_outputs"),
     OBJ("debug"),
 };
-static const rules_t request = RULES(request_r);
-_Static_assert(SB_ARRAY_LEN(request_r) <= 64, "check_fields keeps a 64-bit set");
+static rules_t request = RULES(request_r);
+
+/* Every table, indexed once before the first check. */
+static rules_t *const tables[] = {
+    &text_part,     &image_url,       &image_part,     &input_audio,
+    &audio_part,    &file,            &file_part,      &refusal_part,
+    &call_function, &custom_call,     &tool_call,      &function_call,
+    &message_audio, &message,         &function_def,   &function_tool,
+    &custom_def,    &custom_tool,     &named_fn,       &choose_function,
+    &choose_custom, &allowed_tools,   &choose_allowed, &json_schema,
+    &json_schema_format, &grammar_format, &stream_options, &reasoning,
+    &audio,         &prediction,      &location,       &web_search,
+    &usage,         &plugin,          &function_decl,  &provider,
+    &request,
+};
+static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
+
+static void index_tables(void)
+{
+  for (size_t i = 0; i < SB_ARRAY_LEN(tables); i++)
+    index_table(tables[i]);
+}
 
 static void start(checker_t *k, char *why, size_t cap)
 {
-  k->path[0] = '\0';
-  k->len = 0;
+  pthread_once(&tables_once, index_tables);
+  k->depth = 0;
   k->why = why;
   k->cap = cap;
   if (cap > 0)
