@@ -305,7 +305,7 @@ static int cmp_double(const void *a, const void *b)
   return (x > y) - (x < y);
 }
 
-typedef enum { M_PARSE, M_VALIDATE, M_JANSSON } measure_t;
+typedef enum { M_PARSE, M_PARSE_UNIQUE, M_VALIDATE, M_JANSSON } measure_t;
 
 static sb_arena_t bench_arena;
 
@@ -316,6 +316,12 @@ static void once(measure_t m, const char *body, size_t len)
   case M_PARSE:
     sb_arena_reset(&bench_arena);
     if (sb_json_parse(&bench_arena, body, len, 0, &root, NULL) != SB_OK)
+      exit(1);
+    break;
+  case M_PARSE_UNIQUE: /* as the doors parse client requests */
+    sb_arena_reset(&bench_arena);
+    if (sb_json_parse_flags(&bench_arena, body, len, 0,
+                            SB_JSON_REJECT_DUPLICATES, &root, NULL) != SB_OK)
       exit(1);
     break;
   case M_VALIDATE:
@@ -385,8 +391,12 @@ int main(void)
   /* 16 KB chunks: what a connection's request arena uses */
   sb_arena_init(&bench_arena, 16 * 1024, 0);
   report("json parse", body.data, body.len, M_PARSE);
+  report("json parse, duplicate names refused", body.data, body.len,
+         M_PARSE_UNIQUE);
   report("json validate", body.data, body.len, M_VALIDATE);
   report("json parse (python-sdk style)", py.data, py.len, M_PARSE);
+  report("json parse, duplicate names refused (python-sdk style)", py.data,
+         py.len, M_PARSE_UNIQUE);
   report("json validate (python-sdk style)", py.data, py.len, M_VALIDATE);
 #if defined(WITH_JANSSON)
   report("jansson json_loadb", body.data, body.len, M_JANSSON);

@@ -30,8 +30,9 @@ typedef enum {
 } sb_api_shape_t;
 
 /* Authenticate the request. SB_OK fills `who`; SB_ERROR means it was
- * answered already (401, in `shape`). Skill paths may be trusted from
- * loopback (local_trust). */
+ * answered already (401, in `shape`). A presented key is always judged;
+ * skill paths that present none may be trusted from loopback
+ * (local_trust). */
 sb_status_t sb_api_auth(sb_http_exchange_t *x, sb_api_shape_t shape,
                         sb_identity_t *who);
 
@@ -49,7 +50,9 @@ void sb_api_skill_error(sb_http_exchange_t *x, int status, const char *fmt,
 void sb_api_fail(sb_http_exchange_t *x, sb_api_shape_t shape, int status,
                  const char *type, const char *fmt, ...) SB_PRINTF(5, 6);
 /* The request body parsed as JSON (any value) or as a JSON object. NULL:
- * it was empty or invalid and the 400 is answered in `shape`. */
+ * it was empty or invalid and the 400 is answered in `shape`. Every door
+ * parses its client's body here: an object with a repeated member name
+ * (at any depth) is invalid. */
 sb_json_t *sb_api_parse_json(sb_http_exchange_t *x, sb_api_shape_t shape);
 sb_json_t *sb_api_parse_object(sb_http_exchange_t *x, sb_api_shape_t shape);
 

@@ -63,6 +63,10 @@ struct sb_call {
   sb_slice_t req_raw;
   sb_slice_t requested_model;
   bool stream;
+  /* The provider must not fall back to other models by itself (OpenRouter's
+   * `models` is not forwarded): the caller's key limits its models, and
+   * only the gateway's own fallbacks are checked against them. */
+  bool no_upstream_fallbacks;
   const char *api;       /* "chat", "skill", "messages", "embeddings" */
   /* Endpoints that are not chat (embeddings) replace the codec's request
    * builder and 2xx-body handler with their own; NULL = the codec's. */

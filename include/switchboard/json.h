@@ -56,7 +56,19 @@ struct sb_json {
 typedef struct {
   size_t offset;       /* byte offset of the first error */
   const char *message; /* static string, e.g. "invalid UTF-8 in string" */
+  sb_slice_t name;     /* SB_JSON_DUPLICATE_MESSAGE: the repeated member's
+                          name as written (escapes intact); else {NULL,0} */
 } sb_json_error_t;
+
+/* Parse flags. */
+/* Refuse an object that has two members with the same name, at any depth.
+ * Names are compared after unescaping ("a" and "\u0061" are the same
+ * member), as a parser that reads the document would. The error is
+ * SB_JSON_DUPLICATE_MESSAGE at the second member's name, with err->name.
+ * Client requests are parsed with it: a member the gateway reads (and
+ * meters or routes by) must be the one every other reader sees. */
+#define SB_JSON_REJECT_DUPLICATES 0x1u
+#define SB_JSON_DUPLICATE_MESSAGE "duplicate member name"
 
 /*
  * Parse `len` bytes of `data` into a DOM allocated from `a`.
@@ -70,7 +82,13 @@ sb_status_t sb_json_parse(sb_arena_t *a, const char *data, size_t len,
                           size_t max_depth, sb_json_t **out,
                           sb_json_error_t *err);
 
-/* Validate without building a DOM (no allocation). */
+/* sb_json_parse with SB_JSON_* `flags`. */
+sb_status_t sb_json_parse_flags(sb_arena_t *a, const char *data, size_t len,
+                                size_t max_depth, unsigned flags,
+                                sb_json_t **out, sb_json_error_t *err);
+
+/* Validate without building a DOM (no allocation). Takes no flags:
+ * duplicate names are a question about the DOM. */
 sb_status_t sb_json_validate(const char *data, size_t len, size_t max_depth,
                              sb_json_error_t *err);
 

@@ -141,6 +141,12 @@ typedef struct {
  * reserved (give it back with sb_key_settle). */
 sb_admit_t sb_key_admit(sb_key_t *k, sb_slice_t model, int64_t reserve_pico,
                         int64_t now_ms, sb_admit_info_t *info);
+/* May the key use `model`, a routed model id (the catalog id, or a
+ * pass-through id as requested; never with a `:floor` / `:nitro` suffix)?
+ * True when its allow-list is empty or names the id exactly: the same
+ * question sb_key_admit asks. *restricted (if not NULL) is set when the
+ * key has an allow-list. */
+bool sb_key_allows_model(sb_key_t *k, sb_slice_t model, bool *restricted);
 /* Release the reservation, add the cost and tokens. */
 void sb_key_settle(sb_keys_t *t, sb_key_t *k, int64_t reserved_pico,
                    int64_t cost_pico, uint64_t tokens, int64_t now_ms);

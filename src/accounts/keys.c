@@ -396,6 +396,16 @@ static bool model_allowed(const char *list, sb_slice_t model)
   return false;
 }
 
+bool sb_key_allows_model(sb_key_t *k, sb_slice_t model, bool *restricted)
+{
+  pthread_mutex_lock(&k->lock);
+  bool ok = model_allowed(k->rec.models, model);
+  if (restricted != NULL)
+    *restricted = k->rec.models[0] != '\0';
+  pthread_mutex_unlock(&k->lock);
+  return ok;
+}
+
 static void window_info(const sb_window_t *w, int64_t now_s, uint32_t limit,
                         uint64_t sum, sb_admit_info_t *info)
 {

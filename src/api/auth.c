@@ -1,11 +1,19 @@
 /*
- * Authentication (SPEC.md, "Auth").
- * - Local mode (no admin_key; only allowed on loopback): every caller is
- *   accepted, whatever bearer it sends. A bearer that is a client key
- *   (`sk-sb-...`) is still attributed to that key and held to its limits.
- * - admin_key mode: `Authorization: Bearer KEY` (or `x-api-key: KEY`, as
- *   Anthropic clients send) must be the admin key or a live client key.
- *   Skill paths from a loopback peer need no key when local_trust is on.
+ * Authentication (SPEC.md and README, "Auth").
+ *
+ * A request that presents a credential (`Authorization: Bearer KEY`, or
+ * `x-api-key: KEY` as Anthropic clients send it, or any other
+ * Authorization value) is judged by it, on every door:
+ * - a live client key (`sk-sb-...`) is that key, held to its limits; a
+ *   disabled or expired one is a 401;
+ * - the admin key (admin_key mode) is the admin;
+ * - in local mode (no admin_key; only allowed on loopback) any other
+ *   bearer is accepted as local (SDKs always send one), except one in the
+ *   client-key format (`sk-sb-` prefix) that names no live key: a revoked
+ *   or mistyped key is a 401, never unlimited local use;
+ * - in admin_key mode anything else is a 401.
+ * Only a request with no credential is trusted: in local mode, and on the
+ * skill paths from a loopback peer when local_trust is on.
  * A refusal is a 401 in the shape of the API asked (the Messages endpoints
  * answer authentication_error in Anthropic's shape).
  * Keys are compared through their SHA-256 digests with a constant-time
@@ -20,16 +28,35 @@
 #include "switchboard/keys.h"
 #include "switchboard/ledger.h"
 
-static sb_slice_t bearer(const sb_http_request_t *r)
+/* Every client key's secret starts with this, whatever its version. */
+#define CLIENT_KEY_FAMILY "sk-sb-"
+
+/* The key a request presents: a bearer token, else x-api-key. *presented
+ * is also set by an Authorization value of another scheme (which names no
+ * key we know, so it is judged as a wrong key). An empty bearer or
+ * x-api-key presents nothing. */
+static sb_slice_t credential(const sb_http_request_t *r, bool *presented)
 {
-  sb_slice_t v = SB_HTTP_HEADER(r, "authorization");
-  if (v.ptr != NULL) {
-    if (v.len > 7 && sb_slice_case_eq(sb_slice(v.ptr, 7), SB_SLICE_LIT("bearer ")))
-      return sb_slice_trim(sb_slice(v.ptr + 7, v.len - 7));
-    return SB_NULL_SLICE;
+  *presented = false;
+  sb_slice_t v = sb_slice_trim(SB_HTTP_HEADER(r, "authorization"));
+  if (v.len > 0) {
+    if (v.len >= 6 && sb_slice_case_eq(sb_slice(v.ptr, 6), SB_SLICE_LIT("bearer")) &&
+        (v.len == 6 || v.ptr[6] == ' ' || v.ptr[6] == '\t')) {
+      sb_slice_t t = sb_slice_trim(sb_slice(v.ptr + 6, v.len - 6));
+      if (t.len > 0) {
+        *presented = true;
+        return t;
+      }
+    } else {
+      *presented = true;
+    }
   }
-  v = SB_HTTP_HEADER(r, "x-api-key");
-  return v;
+  sb_slice_t k = sb_slice_trim(SB_HTTP_HEADER(r, "x-api-key"));
+  if (k.len > 0) {
+    *presented = true;
+    return k;
+  }
+  return SB_NULL_SLICE;
 }
 
 static bool key_equals(sb_slice_t given, const char *expected)
@@ -88,7 +115,8 @@ sb_status_t sb_api_auth(sb_http_exchange_t *x, sb_api_shape_t shape,
 {
   const sb_config_t *cfg = x->worker->gw->config;
   memset(who, 0, sizeof(*who));
-  sb_slice_t key = bearer(&x->req);
+  bool presented;
+  sb_slice_t key = credential(&x->req, &presented);
   sb_key_t *k = x->principal;
   if (k == NULL && key.len > 0)
     k = client_key(x, key);
@@ -101,24 +129,27 @@ sb_status_t sb_api_auth(sb_http_exchange_t *x, sb_api_shape_t shape,
     who->label = sb_arena_slice_dup(&x->arena, sb_slice_z(v.rec.name));
     return SB_OK;
   }
-  if (cfg->admin_key == NULL) {
-    who->admin = true;
+  if (presented) {
+    if (cfg->admin_key != NULL && key.len > 0 &&
+        key_equals(key, cfg->admin_key)) {
+      who->admin = true;
+      who->label = SB_SLICE_LIT("admin");
+      return SB_OK;
+    }
+    if (sb_slice_starts(key, SB_STRLIT(CLIENT_KEY_FAMILY)))
+      return refuse(x, shape, "invalid API key: no such client key (revoked, "
+                              "deleted or mistyped)");
+    if (cfg->admin_key != NULL)
+      return refuse(x, shape, "invalid API key");
+    /* local mode: any other bearer is accepted (below) */
+  }
+  if (cfg->admin_key == NULL ||
+      (!presented && shape == SB_API_SKILL && cfg->local_trust &&
+       x->peer_is_loopback)) {
+    who->admin = cfg->admin_key == NULL;
     who->local = true;
     who->label = SB_SLICE_LIT("local");
     return SB_OK;
   }
-  if (shape == SB_API_SKILL && cfg->local_trust && x->peer_is_loopback) {
-    who->local = true;
-    who->label = SB_SLICE_LIT("local");
-    return SB_OK;
-  }
-  if (key.ptr != NULL && key.len > 0 && key_equals(key, cfg->admin_key)) {
-    who->admin = true;
-    who->label = SB_SLICE_LIT("admin");
-    return SB_OK;
-  }
-  return refuse(x, shape,
-                key.ptr == NULL || key.len == 0
-                    ? "missing API key: send Authorization: Bearer KEY"
-                    : "invalid API key");
+  return refuse(x, shape, "missing API key: send Authorization: Bearer KEY");
 }

@@ -5,6 +5,7 @@
  */
 #include <stdio.h>
 
+#include "api/chat_validate.h"
 #include "endpoint.h"
 
 /* ---- the OpenAI sink ---------------------------------------------------- */
@@ -70,19 +71,12 @@ void sb_api_chat(sb_http_exchange_t *x, const sb_identity_t *who)
   sb_json_t *req = sb_api_parse_object(x, SB_API_OPENAI);
   if (req == NULL)
     return;
-  const sb_json_t *messages = sb_json_get(req, "messages");
-  if (!sb_json_is(messages, SB_JSON_ARRAY) || messages->count == 0) {
-    sb_api_error(x, 400, "invalid_request",
-                 "'messages' must be a non-empty array");
+  /* Every member the schema defines, before anything goes upstream. */
+  char why[512];
+  if (sb_chat_validate(req, why, sizeof(why)) != SB_OK) {
+    sb_api_error(x, 400, "invalid_request", "%s", why);
     return;
   }
-  for (const sb_json_t *m = messages->child; m != NULL; m = m->next)
-    if (m->type != SB_JSON_OBJECT ||
-        !sb_json_is(sb_json_get(m, "role"), SB_JSON_STRING)) {
-      sb_api_error(x, 400, "invalid_request",
-                   "each message must be an object with a string 'role'");
-      return;
-    }
   const sb_json_t *model = sb_json_get(req, "model");
   if (model == NULL || model->type == SB_JSON_NULL) {
     /* OpenRouter allows `models` alone: the first is the primary. */
@@ -90,13 +84,8 @@ void sb_api_chat(sb_http_exchange_t *x, const sb_identity_t *who)
     model = sb_json_at(models, 0);
   }
   if (!sb_json_is(model, SB_JSON_STRING)) {
-    sb_api_error(x, 400, "invalid_request", "'model' must be a string");
-    return;
-  }
-  const sb_json_t *stream = sb_json_get(req, "stream");
-  if (stream != NULL && stream->type != SB_JSON_TRUE &&
-      stream->type != SB_JSON_FALSE && stream->type != SB_JSON_NULL) {
-    sb_api_error(x, 400, "invalid_request", "'stream' must be a boolean");
+    sb_api_error(x, 400, "invalid_request",
+                 "'model' is required: a model id (or OpenRouter's 'models')");
     return;
   }
   sb_call_t *c = sb_call_new(x, &chat_sink, NULL);
@@ -110,7 +99,7 @@ void sb_api_chat(sb_http_exchange_t *x, const sb_identity_t *who)
     sb_api_error(x, 503, "server", "out of memory");
     return;
   }
-  c->stream = sb_json_is(stream, SB_JSON_TRUE);
+  c->stream = sb_json_is(sb_json_get(req, "stream"), SB_JSON_TRUE);
   sb_api_attribute(x, who, c);
   sb_call_start(c);
 }

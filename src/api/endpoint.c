@@ -104,10 +104,18 @@ sb_json_t *sb_api_parse_json(sb_http_exchange_t *x, sb_api_shape_t shape)
     sb_api_fail(x, shape, 400, "invalid_request", "the request body is empty");
     return NULL;
   }
-  if (sb_json_parse(&x->arena, x->req.body.ptr, x->req.body.len, 0, &req,
-                    &jerr) != SB_OK) {
-    sb_api_fail(x, shape, 400, "invalid_request",
-                "invalid JSON at byte %zu: %s", jerr.offset, jerr.message);
+  /* A repeated member is refused: the gateway reads one value (to route,
+   * meter and reserve by) and must forward no other (docs/json.md). */
+  if (sb_json_parse_flags(&x->arena, x->req.body.ptr, x->req.body.len, 0,
+                          SB_JSON_REJECT_DUPLICATES, &req, &jerr) != SB_OK) {
+    if (jerr.name.ptr != NULL)
+      sb_api_fail(x, shape, 400, "invalid_request",
+                  "duplicate member \"%.*s\" at byte %zu: a member may appear "
+                  "only once in an object",
+                  (int)SB_MIN(jerr.name.len, 100), jerr.name.ptr, jerr.offset);
+    else
+      sb_api_fail(x, shape, 400, "invalid_request",
+                  "invalid JSON at byte %zu: %s", jerr.offset, jerr.message);
     return NULL;
   }
   return req;

@@ -7,7 +7,17 @@
  * - `.[]` on an object iterates its values;
  * - `fromjson?` yields nothing on invalid JSON, and `// {}` turns that (and
  *   null / false results) into {}.
+ *
+ * The params are checked against the seed's declared types first (model
+ * and messages required; tools an array of {name, description,
+ * input_schema}; max_tokens an integer; temperature a number; system a
+ * string), with the chat door's ranges for max_tokens and temperature
+ * and its schema for the messages. What jq's `//` and `if` treat as
+ * absent (null, false) is absent here too.
  */
+#include <stdio.h>
+
+#include "api/chat_validate.h"
 #include "switchboard/skills.h"
 
 /* Iterate an array's elements or an object's values, as jq's .[] does. */
@@ -16,40 +26,82 @@ static bool iterable(const sb_json_t *v)
   return sb_json_is(v, SB_JSON_ARRAY) || sb_json_is(v, SB_JSON_OBJECT);
 }
 
+/* A canonical tool: {name (a string), description (a string, or absent),
+ * input_schema (an object, or absent)}. */
+static const char *tool_problem(const sb_json_t *t)
+{
+  if (t->type != SB_JSON_OBJECT)
+    return "must be an object {name, description, input_schema}";
+  if (!sb_json_is(sb_json_get(t, "name"), SB_JSON_STRING))
+    return "must have a string 'name'";
+  const sb_json_t *d = sb_json_get(t, "description");
+  if (sb_json_truthy(d) && d->type != SB_JSON_STRING)
+    return "must have a string 'description' (or none)";
+  const sb_json_t *s = sb_json_get(t, "input_schema");
+  if (sb_json_truthy(s) && s->type != SB_JSON_OBJECT)
+    return "must have an object 'input_schema' (or none)";
+  return NULL;
+}
+
+/* The params' types; NULL when they are fine, else the message (in `a`). */
+static const char *params_problem(sb_arena_t *a, const sb_json_t *params)
+{
+  char msg[512];
+  msg[0] = '\0';
+  const sb_json_t *messages = sb_json_get(params, "messages");
+  const sb_json_t *system = sb_json_get(params, "system");
+  const sb_json_t *tools = sb_json_get(params, "tools");
+  if (!sb_json_is(sb_json_get(params, "model"), SB_JSON_STRING))
+    return "'model' is required and must be a string";
+  if (!sb_json_is(messages, SB_JSON_ARRAY))
+    return "'messages' is required and must be an array";
+  if (messages->count > 0 &&
+      sb_chat_validate_messages(messages, msg, sizeof(msg)) != SB_OK)
+    goto out;
+  if (sb_json_truthy(system) && system->type != SB_JSON_STRING)
+    return "'system' must be a string";
+  if (sb_json_truthy(tools)) {
+    if (tools->type != SB_JSON_ARRAY)
+      return "'tools' must be an array of {name, description, input_schema}";
+    size_t i = 0;
+    for (const sb_json_t *t = tools->child; t != NULL; t = t->next, i++) {
+      const char *p = tool_problem(t);
+      if (p != NULL) {
+        snprintf(msg, sizeof(msg), "'tools[%zu]' %s", i, p);
+        goto out;
+      }
+    }
+  }
+  static const char *const limits[] = {"max_tokens", "temperature"};
+  for (size_t i = 0; i < SB_ARRAY_LEN(limits); i++) {
+    const sb_json_t *v = sb_json_getn(params, limits[i], strlen(limits[i]));
+    if (sb_json_truthy(v) &&
+        sb_chat_validate_member(limits[i], v, msg, sizeof(msg)) != SB_OK)
+      goto out;
+  }
+  return NULL;
+out:;
+  const char *copy = sb_arena_strndup(a, msg, strlen(msg));
+  return copy != NULL ? copy : "invalid params";
+}
+
 sb_status_t sb_skill_chat_body(sb_arena_t *a, const sb_json_t *params,
                                sb_buf_t *out, const char **why)
 {
-  (void)a;
   sb_jw_t w;
   *why = NULL;
   if (!sb_json_is(params, SB_JSON_OBJECT)) {
     *why = "the body must be a JSON object of params";
     return SB_DECLINED;
   }
+  if ((*why = params_problem(a, params)) != NULL)
+    return SB_DECLINED;
   const sb_json_t *model = sb_json_get(params, "model");
   const sb_json_t *messages = sb_json_get(params, "messages");
   const sb_json_t *system = sb_json_get(params, "system");
   const sb_json_t *tools = sb_json_get(params, "tools");
   const sb_json_t *max_tokens = sb_json_get(params, "max_tokens");
   const sb_json_t *temperature = sb_json_get(params, "temperature");
-  if (!sb_json_is(model, SB_JSON_STRING)) {
-    *why = "'model' is required and must be a string";
-    return SB_DECLINED;
-  }
-  if (!sb_json_is(messages, SB_JSON_ARRAY)) {
-    *why = "'messages' is required and must be an array";
-    return SB_DECLINED;
-  }
-  if (sb_json_truthy(tools) && !iterable(tools)) {
-    *why = "'tools' must be an array of {name, description, input_schema}";
-    return SB_DECLINED;
-  }
-  if (sb_json_truthy(tools))
-    for (const sb_json_t *t = tools->child; t != NULL; t = t->next)
-      if (t->type != SB_JSON_OBJECT) {
-        *why = "each tool must be an object {name, description, input_schema}";
-        return SB_DECLINED;
-      }
 
   sb_jw_init(&w, out);
   sb_jw_obj_begin(&w);

@@ -262,14 +262,9 @@ void sb_api_skill_call(sb_http_exchange_t *x, const sb_identity_t *who,
                        (int)SB_MIN(utility.len, 100), utility.ptr);
     return;
   }
-  sb_json_t *params;
-  sb_json_error_t jerr;
-  if (sb_json_parse(&x->arena, x->req.body.ptr, x->req.body.len, 0, &params,
-                    &jerr) != SB_OK) {
-    sb_api_skill_error(x, 400, "invalid JSON at byte %zu: %s", jerr.offset,
-                       jerr.message);
+  sb_json_t *params = sb_api_parse_json(x, SB_API_SKILL);
+  if (params == NULL)
     return;
-  }
   sb_buf_t body;
   const char *why;
   sb_buf_init(&body, x->worker->gw->config->max_body_bytes + 64 * 1024);

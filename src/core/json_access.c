@@ -110,6 +110,65 @@ static bool escaped_equals(sb_slice_t raw, const char *p, size_t n)
   return o == n;
 }
 
+/* A member name's unescaped bytes, one at a time (names with escapes are
+ * compared and hashed without being copied). */
+typedef struct {
+  sb_slice_t raw;
+  size_t i;
+  char buf[4];
+  uint8_t n, at; /* bytes of the current escape in buf, and the next one */
+} name_reader_t;
+
+static void name_reader(name_reader_t *r, const sb_json_t *m)
+{
+  r->raw = m->key;
+  r->i = 0;
+  r->n = r->at = 0;
+}
+
+/* The next byte (0..255), or -1 at the end. */
+static int name_next(name_reader_t *r)
+{
+  if (r->at < r->n)
+    return (unsigned char)r->buf[r->at++];
+  if (r->i >= r->raw.len)
+    return -1;
+  if (r->raw.ptr[r->i] != '\\')
+    return (unsigned char)r->raw.ptr[r->i++];
+  r->n = (uint8_t)decode_escape(r->raw.ptr, &r->i, r->buf);
+  r->at = 1;
+  return (unsigned char)r->buf[0];
+}
+
+bool sb__json_names_equal(const sb_json_t *a, const sb_json_t *b)
+{
+  name_reader_t x, y;
+  name_reader(&x, a);
+  name_reader(&y, b);
+  for (;;) {
+    int p = name_next(&x), q = name_next(&y);
+    if (p != q)
+      return false;
+    if (p < 0)
+      return true;
+  }
+}
+
+uint32_t sb__json_name_hash(const sb_json_t *m)
+{
+  uint32_t h = 2166136261u; /* FNV-1a */
+  if ((m->flags & SB_JSON_F_KEY_ESCAPED) == 0) {
+    for (size_t i = 0; i < m->key.len; i++)
+      h = (h ^ (unsigned char)m->key.ptr[i]) * 16777619u;
+    return h;
+  }
+  name_reader_t r;
+  name_reader(&r, m);
+  for (int c; (c = name_next(&r)) >= 0;)
+    h = (h ^ (uint32_t)c) * 16777619u;
+  return h;
+}
+
 sb_status_t sb_json_string(sb_arena_t *a, const sb_json_t *s, sb_slice_t *out)
 {
   if (s == NULL || s->type != SB_JSON_STRING)

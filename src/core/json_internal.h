@@ -14,4 +14,11 @@ size_t sb__json_utf8_len(const unsigned char *p, const unsigned char *end);
  * failed (json_access.c). */
 locale_t sb__json_c_locale(void);
 
+/* Do members `a` and `b` have the same name after unescaping? For names
+ * with escapes; no allocation (json_access.c). */
+bool sb__json_names_equal(const sb_json_t *a, const sb_json_t *b);
+/* A hash of member `m`'s unescaped name: equal names hash equally whether
+ * written with escapes or not (json_access.c). */
+uint32_t sb__json_name_hash(const sb_json_t *m);
+
 #endif

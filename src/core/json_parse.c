@@ -37,8 +37,10 @@ typedef struct {
   sb_json_t *blk;    /* unused nodes of the current block */
   size_t blk_left;
   size_t blk_next;   /* size of the next block, in nodes */
+  unsigned flags;     /* SB_JSON_* */
   const char *error;
   const unsigned char *error_at;
+  sb_slice_t error_name; /* the repeated member's name */
 } parser_t;
 
 static bool fail(parser_t *ps, const unsigned char *at, const char *msg)
@@ -298,6 +300,76 @@ static bool scan_number(parser_t *ps, bool *integer)
   return true;
 }
 
+/* ---- duplicate member names (SB_JSON_REJECT_DUPLICATES) ------------------ */
+
+/* Objects up to this many members are checked pairwise (a request's
+ * objects have a handful: the pairs cost less than setting up a table);
+ * larger ones through an open-addressing table of member pointers. */
+#define DUP_PAIRWISE_MAX 16
+/* Tables up to this many slots live on the stack; larger ones (objects of
+ * more than 256 members, which no request has) on the heap. */
+#define DUP_STACK_SLOTS 512
+
+static inline bool same_name(const sb_json_t *a, const sb_json_t *b)
+{
+  if (SB_LIKELY(((a->flags | b->flags) & SB_JSON_F_KEY_ESCAPED) == 0))
+    return a->key.len == b->key.len &&
+           (a->key.len == 0 || (a->key.ptr[0] == b->key.ptr[0] &&
+                                memcmp(a->key.ptr, b->key.ptr, a->key.len) == 0));
+  /* An unescaped name is never longer than its escaped form. */
+  if ((a->flags & SB_JSON_F_KEY_ESCAPED) == 0 && b->key.len < a->key.len)
+    return false;
+  if ((b->flags & SB_JSON_F_KEY_ESCAPED) == 0 && a->key.len < b->key.len)
+    return false;
+  return sb__json_names_equal(a, b);
+}
+
+static bool duplicate(parser_t *ps, const sb_json_t *m)
+{
+  fail(ps, (const unsigned char *)m->key.ptr - 1, SB_JSON_DUPLICATE_MESSAGE);
+  if (ps->error_name.ptr == NULL)
+    ps->error_name = m->key;
+  return false;
+}
+
+static bool unique_hashed(parser_t *ps, const sb_json_t *obj)
+{
+  const sb_json_t *small[DUP_STACK_SLOTS];
+  const sb_json_t **slots = small;
+  size_t cap = 64;
+  while (cap < (size_t)obj->count * 2)
+    cap *= 2;
+  if (cap > DUP_STACK_SLOTS &&
+      (slots = malloc(cap * sizeof(*slots))) == NULL)
+    return fail(ps, (const unsigned char *)obj->raw.ptr, "out of memory");
+  memset(slots, 0, cap * sizeof(*slots));
+  bool ok = true;
+  for (const sb_json_t *m = obj->child; m != NULL && ok; m = m->next) {
+    size_t i = sb__json_name_hash(m) & (cap - 1);
+    for (; slots[i] != NULL; i = (i + 1) & (cap - 1))
+      if (same_name(slots[i], m)) {
+        ok = duplicate(ps, m);
+        break;
+      }
+    slots[i] = m;
+  }
+  if (slots != small)
+    free(slots);
+  return ok;
+}
+
+/* Does every member of `obj` (count > 1) have its own name? */
+static bool unique_names(parser_t *ps, const sb_json_t *obj)
+{
+  if (obj->count > DUP_PAIRWISE_MAX)
+    return unique_hashed(ps, obj);
+  for (const sb_json_t *m = obj->child->next; m != NULL; m = m->next)
+    for (const sb_json_t *o = obj->child; o != m; o = o->next)
+      if (same_name(o, m))
+        return duplicate(ps, m);
+  return true;
+}
+
 /* ---- the value grammar ---------------------------------------------------- */
 
 typedef struct {
@@ -525,6 +597,9 @@ static sb_status_t parse(parser_t *ps, size_t max_depth, sb_json_t **out)
       if (f->node != NULL) {
         f->node->raw.len = (size_t)((const char *)ps->p - f->node->raw.ptr);
         f->node->count = f->count;
+        if ((ps->flags & SB_JSON_REJECT_DUPLICATES) != 0 && f->object &&
+            f->count > 1 && !unique_names(ps, f->node))
+          goto out;
       }
       depth--;
       if (depth == 0)
@@ -547,7 +622,8 @@ out:
 }
 
 static sb_status_t run(sb_arena_t *a, const char *data, size_t len,
-                       size_t max_depth, sb_json_t **out, sb_json_error_t *err)
+                       size_t max_depth, unsigned flags, sb_json_t **out,
+                       sb_json_error_t *err)
 {
   parser_t ps;
   if (data == NULL) {
@@ -555,6 +631,7 @@ static sb_status_t run(sb_arena_t *a, const char *data, size_t len,
       if (err != NULL) {
         err->message = "no input";
         err->offset = 0;
+        err->name = SB_NULL_SLICE;
       }
       return SB_ERROR;
     }
@@ -566,8 +643,10 @@ static sb_status_t run(sb_arena_t *a, const char *data, size_t len,
   ps.blk = NULL;
   ps.blk_left = 0;
   ps.blk_next = NODE_BLOCK_MIN;
+  ps.flags = flags;
   ps.error = NULL;
   ps.error_at = NULL;
+  ps.error_name = SB_NULL_SLICE;
   if (max_depth == 0)
     max_depth = SB_JSON_DEFAULT_MAX_DEPTH;
   if (max_depth > MAX_DEPTH_LIMIT)
@@ -576,13 +655,14 @@ static sb_status_t run(sb_arena_t *a, const char *data, size_t len,
   if (rc != SB_OK && err != NULL) {
     err->message = ps.error != NULL ? ps.error : "invalid JSON";
     err->offset = ps.error_at != NULL ? (size_t)(ps.error_at - ps.start) : 0;
+    err->name = ps.error_name;
   }
   return rc;
 }
 
-sb_status_t sb_json_parse(sb_arena_t *a, const char *data, size_t len,
-                          size_t max_depth, sb_json_t **out,
-                          sb_json_error_t *err)
+sb_status_t sb_json_parse_flags(sb_arena_t *a, const char *data, size_t len,
+                                size_t max_depth, unsigned flags,
+                                sb_json_t **out, sb_json_error_t *err)
 {
   if (out != NULL)
     *out = NULL;
@@ -590,14 +670,22 @@ sb_status_t sb_json_parse(sb_arena_t *a, const char *data, size_t len,
     if (err != NULL) {
       err->message = "no arena or no result pointer";
       err->offset = 0;
+      err->name = SB_NULL_SLICE;
     }
     return SB_ERROR;
   }
-  return run(a, data, len, max_depth, out, err);
+  return run(a, data, len, max_depth, flags, out, err);
+}
+
+sb_status_t sb_json_parse(sb_arena_t *a, const char *data, size_t len,
+                          size_t max_depth, sb_json_t **out,
+                          sb_json_error_t *err)
+{
+  return sb_json_parse_flags(a, data, len, max_depth, 0, out, err);
 }
 
 sb_status_t sb_json_validate(const char *data, size_t len, size_t max_depth,
                              sb_json_error_t *err)
 {
-  return run(NULL, data, len, max_depth, NULL, err);
+  return run(NULL, data, len, max_depth, 0, NULL, err);
 }

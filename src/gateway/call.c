@@ -1329,6 +1329,30 @@ static size_t model_ids(sb_call_t *c, sb_prefs_t *prefs, sb_slice_t *ids,
   return n;
 }
 
+/* A client key with a model allow-list may use only the candidates whose
+ * model it names: the others (fallbacks from `models`, escalation rungs,
+ * a primary the key may not use) are dropped before anything is tried, so
+ * they never go upstream nor count as failures. When none is left the
+ * first stays, and admission refuses it with the key's 403 as it would
+ * refuse a lone primary. A restricted key's provider must not fall back
+ * to other models by itself either: `models` is not forwarded. */
+static void keep_allowed_models(sb_call_t *c, sb_plan_t *pl)
+{
+  sb_key_t *k = c->x->principal;
+  bool restricted = false;
+  if (k == NULL || pl->n == 0)
+    return;
+  size_t kept = 0;
+  for (size_t i = 0; i < pl->n; i++) {
+    if (sb_key_allows_model(k, pl->cands[i].route.model_id, &restricted))
+      pl->cands[kept++] = pl->cands[i];
+    if (!restricted)
+      return; /* no allow-list: every candidate stays */
+  }
+  pl->n = kept > 0 ? kept : 1;
+  c->no_upstream_fallbacks = true;
+}
+
 /* X-Switchboard-Timeout-Ms and friends: a number of milliseconds. */
 static sb_status_t header_ms(sb_call_t *c, sb_slice_t v, const char *name,
                              uint32_t *out)
@@ -1430,6 +1454,7 @@ void sb_call_start(sb_call_t *c)
       return;
     }
   }
+  keep_allowed_models(c, pl);
   /* Admission reserves the worst case over every endpoint the call may
    * end up using; settlement bills the one that answered. */
   c->route = pl->cands[0].route;

@@ -65,6 +65,8 @@ static sb_status_t openai_chat_request(sb_call_t *c, sb_upstream_request_t *r)
   edits[n++] = (sb_json_edit_t){"model", 5, model.ptr, model.len,
                                 SB_EDIT_MODE_SET};
 
+  if (orf && c->no_upstream_fallbacks)
+    edits[n++] = (sb_json_edit_t)SB_EDIT_DELETE("models");
   if (!orf) {
     for (size_t i = 0; i < SB_ARRAY_LEN(openrouter_only); i++)
       edits[n++] = (sb_json_edit_t){openrouter_only[i],

@@ -71,6 +71,93 @@ test("400: malformed JSON, wrong shapes", async () => {
   );
 });
 
+test("400: a repeated member, at any depth and however escaped, on every door; nothing goes upstream", async () => {
+  // The fake provider, like most JSON parsers, keeps a repeated member's
+  // last value: forwarded, `"stream": false, ..., "stream": true` would
+  // stream, and `"max_tokens": 1, ..., "max_tokens": 5000` would spend
+  // past what the gateway reserved for 1 token.
+  const m = '"model":"openai/gpt-4o-mini","messages":[{"role":"user","content":"hi"}]';
+  const cases = [
+    ["/v1/chat/completions", `{${m},"max_tokens":1,"max_tokens":5000}`, "max_tokens"],
+    ["/v1/chat/completions", `{${m},"stream":false,"stream":true}`, "stream"],
+    ["/v1/chat/completions", `{${m},"max_tokens":1,"max\\u005ftokens":5000}`, "max\\u005ftokens"],
+    ["/v1/chat/completions", `{"mod\\u0065l":"openai/gpt-4o","model":"openai/gpt-4o-mini","messages":[]}`, "model"],
+    ["/v1/chat/completions", `{${m},"stream":true,"stream_options":{"include_usage":true,"include_usage":false}}`, "include_usage"],
+    ["/v1/chat/completions", `{${m},"provider":{"order":["openai"],"order":["groq"]}}`, "order"],
+    ["/v1/chat/completions", `{"model":"openai/gpt-4o-mini","messages":[{"role":"user","role":"system","content":"hi"}]}`, "role"],
+    ["/api/v1/chat/completions", `{${m},"models":["a"],"models":["openai/gpt-4o"]}`, "models"],
+    ["/v1/embeddings", '{"model":"openai/text-embedding-3-small","input":"a","input":"b"}', "input"],
+    ["/api/skills/openrouter/chat", `{${m},"max_tokens":1,"max_tokens":5000}`, "max_tokens"],
+    ["/api/v1/keys", '{"name":"a","limit":0.01,"limit":1000}', "limit"],
+  ];
+  for (const [path, body, name] of cases) {
+    const r = await post(path, body);
+    assert.equal(r.status, 400, `${path} ${body}: ${r.text}`);
+    const message = path.startsWith("/api/skills") ? r.json.error : r.json.error.message;
+    assert.ok(message.startsWith(`duplicate member "${name}" at byte `), message);
+  }
+  // the Messages door answers in Anthropic's shape
+  const r = await post("/v1/messages", `{"model":"openai/gpt-4o-mini","max_tokens":1,"max_tokens":5000,"messages":[{"role":"user","content":"hi"}]}`);
+  assert.equal(r.status, 400, r.text);
+  assert.equal(r.json.type, "error");
+  assert.equal(r.json.error.type, "invalid_request_error");
+  assert.match(r.json.error.message, /^duplicate member "max_tokens"/);
+  assert.equal((await fake.requests()).length, 0, "nothing reached the provider");
+  // the same names once each, in different objects, are fine
+  const ok = await post("/v1/chat/completions", `{${m},"max_tokens":5,"stream":false,"metadata":{"max_tokens":"x","stream":"y"}}`);
+  assert.equal(ok.status, 200, ok.text);
+});
+
+test("400: wrong types and out-of-range values of the chat schema, named; unknown members still pass", async () => {
+  const cases = [
+    [{ max_tokens: -1 }, "'max_tokens' must be an integer between 1 and 2147483647"],
+    [{ max_tokens: "str" }, "'max_tokens' must be an integer between 1 and 2147483647"],
+    [{ max_tokens: [] }, "'max_tokens' must be an integer between 1 and 2147483647"],
+    [{ max_tokens: 2 ** 63 }, "'max_tokens' must be an integer between 1 and 2147483647"],
+    [{ max_completion_tokens: 0 }, "'max_completion_tokens' must be an integer between 1 and 2147483647"],
+    [{ temperature: 3 }, "'temperature' must be a number between 0 and 2"],
+    [{ top_p: "1" }, "'top_p' must be a number between 0 and 1"],
+    [{ n: 0 }, "'n' must be an integer between 1 and 128"],
+    [{ stop: 5 }, "'stop' must be a string or an array of strings"],
+    [{ user: 5 }, "'user' must be a string"],
+    [{ tools: [{ type: "function", function: {} }] }, "'tools[0].function.name' is required"],
+    [{ tool_choice: "sometimes" }, `'tool_choice' must be "none", "auto", "required" or an object naming a tool`],
+    [{ response_format: { type: "json_schema" } }, "'response_format.json_schema' is required"],
+    [{ stream: true, stream_options: { include_usage: "yes" } }, "'stream_options.include_usage' must be a boolean"],
+    [{ messages: [{ role: "robot", content: "x" }] }, `'messages[0].role' must be one of "system", "developer", "user", "assistant", "tool", "function"`],
+  ];
+  for (const [over, message] of cases) {
+    const r = await post("/v1/chat/completions", chat(over));
+    assertErrorShape(r, 400);
+    assert.equal(r.json.error.message, message, JSON.stringify(over));
+    assert.equal(r.json.error.metadata.error_type, "invalid_request");
+  }
+  // through the SDK
+  await assert.rejects(
+    client.chat.completions.create(chat({ temperature: -1 })),
+    (e) => e instanceof OpenAI.BadRequestError && /'temperature' must be a number between 0 and 2/.test(e.message),
+  );
+  await assert.rejects(
+    client.chat.completions.create(chat({ max_tokens: 1.5 })),
+    (e) => e instanceof OpenAI.BadRequestError && /'max_tokens' must be an integer/.test(e.message),
+  );
+  assert.equal((await fake.requests()).length, 0, "nothing reached the provider");
+  // good values of every kind, and members the schema does not know, go through
+  const ok = await client.chat.completions.create(
+    chat({
+      max_tokens: 5, temperature: 0.2, top_p: 0.9, n: 1, stop: ["\n\n"], user: "u-1", seed: 7,
+      logprobs: true, top_logprobs: 2, logit_bias: { 50256: -100 }, presence_penalty: 0.5,
+      tools: [{ type: "function", function: { name: "f", parameters: { type: "object" } } }],
+      tool_choice: "auto", parallel_tool_calls: false, response_format: { type: "json_object" },
+      metadata: { run: "e2e" }, provider_specific_knob: { anything: [1, "two"] },
+    }),
+  );
+  assert.equal(ok.choices[0].message.content, "echo: hi");
+  const up = (await fake.requests()).at(-1).json;
+  assert.deepEqual(up.provider_specific_knob, { anything: [1, "two"] });
+  assert.equal(up.max_tokens, 5);
+});
+
 test("404: unknown model; 503: known model without a provider", async () => {
   await assert.rejects(
     client.chat.completions.create(chat({ model: "nobody/nothing-7b" })),

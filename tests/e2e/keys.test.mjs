@@ -44,6 +44,14 @@ function chat(key, extra = {}) {
 
 const pico = (usd) => Math.round(Number(usd) * 1e12);
 
+// Models of the escalation and allow-list tests, and what went upstream.
+const NANO = "openai/gpt-4.1-nano";
+const MINI = "openai/gpt-4.1-mini";
+const TOP = "openai/gpt-4o";
+const onModel = (upstream, over) => ({ match: { model: upstream }, ...over });
+const upstreamSince = async (seq) => (await fake.requests(seq)).map((r) => r.json.model);
+const lastSeq = async () => (await fake.requests()).at(-1)?.seq ?? 0;
+
 test("key lifecycle through the API: create, use, inspect, update, disable, delete", async () => {
   const created = await createKey({ name: "lifecycle", limit: 1.5, limit_reset: "monthly", rpm: 100 });
   const secret = created.key;
@@ -142,6 +150,125 @@ test("expired keys, model allow-lists and bad bodies", async () => {
     const b = await api("POST", "/keys", { body });
     assert.equal(b.status, 400, JSON.stringify(body));
     assert.equal(b.json.error.code, 400);
+  }
+});
+
+test("the reservation reads max_tokens however its name is escaped", async () => {
+  // 5000 tokens of gpt-4o-mini cost $0.003: more than this key has; the
+  // model's context length (128k) would be far more, so the message tells
+  // which one the gateway read
+  const k = await createKey({ name: "escaped-max-tokens", limit: 0.001 });
+  const r = await fetchText(`${gw.url}/v1/chat/completions`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${k.key}`, "content-type": "application/json" },
+    body: `{"model":"${MODEL}","max\\u005ftokens":5000,"messages":[{"role":"user","content":"hi"}]}`,
+  });
+  assert.equal(r.status, 402, r.text);
+  assert.match(r.json.error.message, /You requested up to 5000 tokens/);
+});
+
+// ---- a key's model allow-list binds every candidate ------------------------
+
+test("a key's allow-list is checked for every candidate: fallbacks, escalation rungs, slugs and suffixes", async () => {
+  const only = await createKey({ name: "allow-list", models: [MODEL] });
+  const hash = only.data.hash;
+  const send = (body) =>
+    fetchText(`${gw.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${only.key}`, "content-type": "application/json" },
+      body: JSON.stringify({ messages: [{ role: "user", content: "hi" }], max_tokens: 20, ...body }),
+    });
+  const usage = async () => pico((await api("GET", "/key", { key: only.key })).json.data.usage);
+
+  // a fallback the key may not use is not tried when the primary fails
+  let seq = await lastSeq();
+  await fake.script([{ match: { model: "gpt-4o-mini" }, status: 400 }]);
+  let r = await send({ model: MODEL, models: [TOP] });
+  assert.equal(r.status, 400, r.text);
+  assert.deepEqual(await upstreamSince(seq), ["gpt-4o-mini"]);
+
+  // a primary the key may not use is skipped: an allowed fallback answers
+  seq = await lastSeq();
+  r = await send({ model: TOP, models: [MODEL] });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.model, MODEL);
+  assert.deepEqual(await upstreamSince(seq), ["gpt-4o-mini"]);
+
+  // switchboard/auto does not climb past the allowed rungs: the top
+  // allowed rung's answer stands
+  seq = await lastSeq();
+  await fake.script([onModel("gpt-4o-mini", { finish_reason: "length", content: "cut" })]);
+  r = await send({ model: "switchboard/auto", models: [MODEL, TOP], max_tokens: 1 });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.model, MODEL);
+  assert.equal(r.json.choices[0].finish_reason, "length");
+  assert.deepEqual(await upstreamSince(seq), ["gpt-4o-mini"]);
+  // disallowed lower rungs are skipped too (the rung keeps its place)
+  seq = await lastSeq();
+  r = await send({ model: "switchboard/auto", models: [NANO, MODEL, TOP] });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.model, MODEL);
+  assert.equal(r.headers.get("x-switchboard-rung"), "2");
+  assert.deepEqual(await upstreamSince(seq), ["gpt-4o-mini"]);
+
+  // the allow-list names routed ids: a slug or a routing suffix of an
+  // allowed model is that model; of another, it is not
+  for (const model of ["gpt-4o-mini", `${MODEL}:floor`, `${MODEL}:nitro`])
+    assert.equal((await send({ model })).status, 200, model);
+
+  // none allowed: the primary's 403, and nothing goes upstream or is billed
+  const before = await usage();
+  seq = await lastSeq();
+  for (const body of [
+    { model: TOP, models: [NANO] },
+    { model: "switchboard/auto", models: [NANO, TOP] },
+    { model: "gpt-4o" },
+    { model: `${TOP}:floor` },
+    { models: [TOP, NANO] },
+  ]) {
+    r = await send(body);
+    assert.equal(r.status, 403, `${JSON.stringify(body)}: ${r.text}`);
+    assert.equal(r.json.error.metadata.error_type, "permission_denied");
+    assert.match(r.json.error.message, /^this API key may not use model 'openai\/gpt-4(o|\.1-nano)'$/);
+  }
+  assert.deepEqual(await upstreamSince(seq), []);
+  assert.equal(await usage(), before);
+  const rows = (await api("GET", `/keys/${hash}`)).json.data;
+  assert.equal(rows.limit_reserved, 0);
+});
+
+test("a restricted key's request to OpenRouter does not carry `models` (OpenRouter would fall back by itself)", async () => {
+  const g = await startGateway({
+    config: { admin_key: ADMIN, providers: { openrouter: fakeProviderConfig(fake, { base_url: `${fake.url}/api/v1` }) } },
+  });
+  try {
+    const make = async (body) =>
+      (await fetchText(`${g.url}/api/v1/keys`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
+        body: JSON.stringify(body),
+      })).json.key;
+    const send = (key) =>
+      fetchText(`${g.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+        body: JSON.stringify({ model: MODEL, models: [MODEL, TOP], messages: [{ role: "user", content: "hi" }] }),
+      });
+    const restricted = await make({ name: "or-restricted", models: [MODEL] });
+    const open = await make({ name: "or-open" });
+    let seq = await lastSeq();
+    assert.equal((await send(restricted)).status, 200);
+    let reqs = await fake.requests(seq);
+    assert.equal(reqs.length, 1);
+    assert.equal(reqs[0].json.model, MODEL);
+    assert.equal(reqs[0].json.models, undefined);
+    // a key without an allow-list still forwards it (docs/routing.md)
+    seq = await lastSeq();
+    assert.equal((await send(open)).status, 200);
+    reqs = await fake.requests(seq);
+    assert.deepEqual(reqs[0].json.models, [MODEL, TOP]);
+  } finally {
+    assert.deepEqual(await g.stop(), { code: 0, signal: null });
   }
 });
 
@@ -402,13 +529,6 @@ test("a key, its spend and its limits survive a restart", async () => {
 
 // ---- a key's default escalation ladder (docs/routing.md) -------------------
 
-const NANO = "openai/gpt-4.1-nano";
-const MINI = "openai/gpt-4.1-mini";
-const TOP = "openai/gpt-4o";
-const onModel = (upstream, over) => ({ match: { model: upstream }, ...over });
-const upstreamSince = async (seq) => (await fake.requests(seq)).map((r) => r.json.model);
-const lastSeq = async () => (await fake.requests()).at(-1)?.seq ?? 0;
-
 test("a key's default ladder: set through the API, climbed by switchboard/auto, the request's models win, null removes it", async () => {
   const created = await createKey({ name: "laddered", escalation: { ladder: [NANO, MINI, TOP], on: ["length"] } });
   const { hash } = created.data;
@@ -548,5 +668,110 @@ test("a key's ladder survives a restart", async () => {
   } finally {
     await g.stop();
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// ---- a presented key is judged by that key, on every door (README "Auth") ----
+
+// The four doors a client key may call, each with its own way to send it.
+const doors = {
+  skill: { path: "/api/skills/openrouter/chat", body: { model: MODEL, max_tokens: 20, messages: [{ role: "user", content: "x" }] } },
+  chat: { path: "/v1/chat/completions", body: { model: MODEL, max_tokens: 20, messages: [{ role: "user", content: "x" }] } },
+  messages: { path: "/v1/messages", body: { model: MODEL, max_tokens: 20, messages: [{ role: "user", content: "x" }] }, header: "x-api-key" },
+  embeddings: { path: "/v1/embeddings", body: { model: "openai/text-embedding-3-small", input: "x" } },
+};
+
+function callDoor(url, door, key, headers = {}) {
+  const d = doors[door];
+  const auth = key === undefined ? {} : d.header ? { [d.header]: key } : { authorization: `Bearer ${key}` };
+  return fetchText(`${url}${d.path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", connection: "close", ...auth, ...headers },
+    body: JSON.stringify(d.body),
+  });
+}
+
+// Keys in each state, made through `url`'s key API with `admin` (a bearer
+// that the API takes as the admin).
+async function keysInEveryState(url, admin) {
+  const make = async (body) => {
+    const r = await fetchText(`${url}/api/v1/keys`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    assert.equal(r.status, 201, r.text);
+    return r.json;
+  };
+  const patch = (hash, body, method = "PATCH") =>
+    fetch(`${url}/api/v1/keys/${hash}`, {
+      method,
+      headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  const live = await make({ name: "judged-live" });
+  const revoked = await make({ name: "judged-revoked" });
+  assert.equal((await patch(revoked.data.hash, undefined, "DELETE")).status, 200);
+  const disabled = await make({ name: "judged-disabled" });
+  assert.equal((await patch(disabled.data.hash, { disabled: true })).status, 200);
+  const expired = await make({ name: "judged-expired", expires_at: "2020-01-01T00:00:00Z" });
+  return { live, revoked: revoked.key, disabled: disabled.key, expired: expired.key };
+}
+
+// Every door answers each presented credential as `want` says (a status),
+// and nothing reaches the provider for a refused one.
+async function expectJudged(url, cases) {
+  for (const door of Object.keys(doors))
+    for (const [name, { key, status, headers }] of Object.entries(cases)) {
+      const seq = (await fake.requests()).at(-1)?.seq ?? 0;
+      const r = await callDoor(url, door, key, headers);
+      const want = typeof status === "function" ? status(door) : status;
+      assert.equal(r.status, want, `${door} door, ${name}: ${r.text}`);
+      if (want === 401) {
+        assert.equal((await fake.requests(seq)).length, 0, `${door} door, ${name}: went upstream`);
+        const message = door === "skill" ? r.json.error : r.json.error.message;
+        assert.equal(typeof message, "string", r.text);
+      }
+    }
+}
+
+test("admin mode: a presented key is judged on every door, the skill door included; only no key is trusted there", async () => {
+  const k = await keysInEveryState(gw.url, ADMIN);
+  await expectJudged(gw.url, {
+    "no key": { key: undefined, status: (door) => (door === "skill" ? 200 : 401) },
+    "a wrong key": { key: "nope", status: 401 },
+    "an unknown client key": { key: "sk-sb-v1-" + "1".repeat(64), status: 401 },
+    "a revoked key": { key: k.revoked, status: 401 },
+    "a disabled key": { key: k.disabled, status: 401 },
+    "an expired key": { key: k.expired, status: 401 },
+    "a non-bearer Authorization": { key: undefined, headers: { authorization: "Basic dXNlcjpwYXNz" }, status: 401 },
+    "the admin key": { key: ADMIN, status: 200 },
+    "a live key": { key: k.live.key, status: 200 },
+  });
+  // the skill call made with a live key is billed to that key
+  const r = await callDoor(gw.url, "skill", k.live.key);
+  assert.equal(r.status, 200, r.text);
+  const gen = await api("GET", `/generation?id=${r.headers.get("x-generation-id")}`);
+  assert.equal(gen.json.data.key_hash, k.live.data.hash);
+  assert.equal(gen.json.data.api, "skill");
+});
+
+test("local mode: any bearer is accepted, but one in the client-key format is judged as that key", async () => {
+  const local = await startGateway({ config: { providers: { openai: fakeProviderConfig(fake) } } });
+  try {
+    const k = await keysInEveryState(local.url, "any-bearer");
+    await expectJudged(local.url, {
+      "no key": { key: undefined, status: 200 },
+      "an SDK's placeholder bearer": { key: "local", status: 200 },
+      "a non-bearer Authorization": { key: undefined, headers: { authorization: "Basic dXNlcjpwYXNz" }, status: 200 },
+      "an unknown client key": { key: "sk-sb-v1-" + "2".repeat(64), status: 401 },
+      "another shape of client key": { key: "sk-sb-whatever", status: 401 },
+      "a revoked key": { key: k.revoked, status: 401 },
+      "a disabled key": { key: k.disabled, status: 401 },
+      "an expired key": { key: k.expired, status: 401 },
+      "a live key": { key: k.live.key, status: 200 },
+    });
+  } finally {
+    assert.deepEqual(await local.stop(), { code: 0, signal: null });
   }
 });

@@ -78,8 +78,8 @@ const requests = [
     params: { model: "openai/gpt-4o-mini", messages: [{ role: "user", content: "x" }], tools: [], max_tokens: 256, temperature: 0.7 },
   },
   {
-    name: "zero limits are kept",
-    params: { model: "openai/gpt-4o-mini", messages: [{ role: "user", content: "x" }], max_tokens: 0, temperature: 0 },
+    name: "a zero temperature and the smallest max_tokens are kept",
+    params: { model: "openai/gpt-4o-mini", messages: [{ role: "user", content: "x" }], max_tokens: 1, temperature: 0 },
   },
   {
     name: "a multi-turn tool conversation with parts and unicode",
@@ -221,6 +221,30 @@ test("skill errors are {error} with a status", async () => {
   assert.equal(typeof (await unknown.json()).error, "string");
   const util = await fetch(`${viaOpenAI.url}/api/skills/openrouter/embed`, { method: "POST", body: "{}" });
   assert.equal(util.status, 404);
+});
+
+test("params of the wrong type or out of range are a 400 naming the param; nothing goes upstream", async () => {
+  const base = requests[0].params;
+  const cases = [
+    [{ max_tokens: 0 }, /^'max_tokens' must be an integer between 1 and 2147483647$/],
+    [{ max_tokens: -1 }, /^'max_tokens' must be an integer/],
+    [{ max_tokens: "100" }, /^'max_tokens' must be an integer/],
+    [{ max_tokens: 2 ** 63 }, /^'max_tokens' must be an integer/],
+    [{ temperature: 2.5 }, /^'temperature' must be a number between 0 and 2$/],
+    [{ temperature: "0" }, /^'temperature' must be a number/],
+    [{ system: ["Be brief."] }, /^'system' must be a string$/],
+    [{ tools: { get_weather: weather } }, /^'tools' must be an array/],
+    [{ tools: [{ description: "no name" }] }, /^'tools\[0\]' must have a string 'name'$/],
+    [{ tools: [{ name: "x", input_schema: "{}" }] }, /^'tools\[0\]' must have an object 'input_schema'/],
+    [{ messages: [{ role: "user", content: 5 }] }, /^'messages\[0\]\.content' must be a string or an array of content parts$/],
+    [{ messages: [{ content: "x" }] }, /^'messages\[0\]\.role' is required$/],
+  ];
+  for (const [over, message] of cases) {
+    const res = await skillCall(viaOpenAI, { ...base, ...over });
+    assert.equal(res.status, 400, JSON.stringify(over));
+    assert.match(res.json.error, message);
+  }
+  assert.equal((await fake.requests()).length, 0, "nothing reached the provider");
 });
 
 test("GET /api/skills and /api/skills/openrouter describe the skill", async () => {

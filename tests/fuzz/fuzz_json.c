@@ -11,7 +11,11 @@
  * - the whole DOM written back through the writer (keys and strings
  *   unescaped and escaped again, numbers raw) re-parses into an equal tree,
  *   or the writer reports its depth limit when the tree is deeper;
- * - the input, taken as raw bytes, escapes to a valid JSON string.
+ * - the input, taken as raw bytes, escapes to a valid JSON string;
+ * - with SB_JSON_REJECT_DUPLICATES the parse fails exactly when the plain
+ *   parse fails, or succeeds with some object holding two members whose
+ *   unescaped names are equal (found here the slow way); then the error
+ *   is the duplicate one, at the later member's name.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -204,13 +208,61 @@ static void check_equal(const sb_json_t *a, const sb_json_t *b)
   }
 }
 
+/* The first member of any object in `v` (depth first, inner objects before
+ * their parent's later members, as the parser closes them) whose
+ * unescaped name an earlier member of the same object has; NULL if none. */
+static const sb_json_t *first_repeat(const sb_json_t *v)
+{
+  if (!is_container(v))
+    return NULL;
+  /* children are complete before their parent, so inner objects first;
+   * among siblings, in document order */
+  for (const sb_json_t *c = v->child; c != NULL; c = c->next) {
+    const sb_json_t *r = first_repeat(c);
+    if (r != NULL)
+      return r;
+  }
+  if (v->type != SB_JSON_OBJECT)
+    return NULL;
+  for (const sb_json_t *m = v->child; m != NULL; m = m->next)
+    for (const sb_json_t *o = v->child; o != m; o = o->next)
+      if (sb_slice_eq(key_of(o), key_of(m)))
+        return m;
+  return NULL;
+}
+
+static void check_duplicates(const char *in, size_t size, sb_status_t plain,
+                             const sb_json_t *root)
+{
+  sb_arena_t a;
+  sb_json_t *u = NULL;
+  sb_json_error_t e = {0, NULL, SB_NULL_SLICE};
+  sb_arena_init(&a, 4096, 256u << 20);
+  sb_status_t rc = sb_json_parse_flags(&a, in, size, 0,
+                                       SB_JSON_REJECT_DUPLICATES, &u, &e);
+  if (plain != SB_OK) {
+    CHECK(rc == SB_ERROR);
+  } else {
+    const sb_json_t *r = first_repeat(root);
+    if (r == NULL) {
+      CHECK(rc == SB_OK && u != NULL);
+    } else {
+      CHECK(rc == SB_ERROR);
+      CHECK(strcmp(e.message, SB_JSON_DUPLICATE_MESSAGE) == 0);
+      CHECK(e.offset == (size_t)(r->key.ptr - 1 - in));
+      CHECK(e.name.ptr == r->key.ptr && e.name.len == r->key.len);
+    }
+  }
+  sb_arena_destroy(&a);
+}
+
 /* Parse in a capped arena: agrees with validate, or ran out of memory. */
 static void parse_capped(const char *in, size_t size, size_t cap,
                          size_t max_depth)
 {
   sb_arena_t a;
   sb_json_t *root = NULL;
-  sb_json_error_t e = {0, NULL}, ve = {0, NULL};
+  sb_json_error_t e = {0, NULL, SB_NULL_SLICE}, ve = {0, NULL, SB_NULL_SLICE};
   sb_status_t vrc = sb_json_validate(in, size, max_depth, &ve);
   sb_arena_init(&a, 256, cap);
   sb_status_t rc = sb_json_parse(&a, in, size, max_depth, &root, &e);
@@ -233,7 +285,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
   sb_arena_t big;
   sb_json_t *root = NULL;
-  sb_json_error_t e = {0, NULL}, ve = {0, NULL};
+  sb_json_error_t e = {0, NULL, SB_NULL_SLICE}, ve = {0, NULL, SB_NULL_SLICE};
   sb_arena_init(&big, 64 * 1024, 256u << 20);
   sb_arena_init(&scratch, 4096, 0);
 
@@ -247,6 +299,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   }
   parse_capped(in, size, 1024, 0);
   parse_capped(in, size, 1 << 20, 3);
+  check_duplicates(in, size, rc, root);
 
   if (rc == SB_OK) {
     check_node(root, in, in + size);

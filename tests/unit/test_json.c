@@ -41,7 +41,7 @@ static sb_status_t parse_copy(const char *doc, size_t len, size_t max_depth,
                               char **copy)
 {
   char *c = malloc(len == 0 ? 1 : len);
-  sb_json_error_t verr = {0, NULL};
+  sb_json_error_t verr = {0, NULL, SB_NULL_SLICE};
   assert_non_null(c);
   if (len > 0)
     memcpy(c, doc, len);
@@ -61,7 +61,7 @@ static sb_status_t parse_copy(const char *doc, size_t len, size_t max_depth,
 static sb_json_t *must_parse(const char *doc, size_t len, char **copy)
 {
   sb_json_t *root = NULL;
-  sb_json_error_t err = {0, NULL};
+  sb_json_error_t err = {0, NULL, SB_NULL_SLICE};
   if (parse_copy(doc, len, 0, &root, &err, copy) != SB_OK)
     fail_msg("\"%.*s\" did not parse: %s at %zu", (int)len, doc, err.message,
              err.offset);
@@ -82,7 +82,7 @@ static void expect_bad(const char *doc, size_t len, size_t max_depth,
 {
   char *copy;
   sb_json_t *root = (sb_json_t *)&root;
-  sb_json_error_t err = {0, NULL};
+  sb_json_error_t err = {0, NULL, SB_NULL_SLICE};
   if (parse_copy(doc, len, max_depth, &root, &err, &copy) == SB_OK)
     fail_msg("\"%.*s\" parsed but should not", (int)len, doc);
   assert_null(root);
@@ -765,6 +765,183 @@ static void test_out_of_memory(void **state)
   assert_true(need > 0 && need <= 21 * 64);
 }
 
+/* ---- duplicate member names (SB_JSON_REJECT_DUPLICATES) ---------------------- */
+
+/* Parse with the flag (exact-size copy): SB_OK, or the error in *err. The
+ * same document always parses without the flag. The error's name, if any,
+ * is copied into err_name. */
+static char err_name[64];
+
+static sb_status_t parse_unique(const char *doc, size_t len,
+                                sb_json_error_t *err)
+{
+  char *c = malloc(len == 0 ? 1 : len);
+  sb_json_t *root = NULL;
+  assert_non_null(c);
+  memcpy(c, doc, len);
+  sb_status_t rc = sb_json_parse_flags(&arena, c, len, 0,
+                                       SB_JSON_REJECT_DUPLICATES, &root, err);
+  assert_int_equal(sb_json_parse(&arena, c, len, 0, &root, NULL), SB_OK);
+  /* the name is reported as written: a slice of the input */
+  err_name[0] = '\0';
+  if (rc != SB_OK && err->name.ptr != NULL) {
+    assert_true(err->name.ptr >= c && err->name.ptr + err->name.len <= c + len);
+    assert_true(err->name.len < sizeof(err_name));
+    memcpy(err_name, err->name.ptr, err->name.len);
+    err_name[err->name.len] = '\0';
+  }
+  free(c);
+  return rc;
+}
+
+static void test_duplicates(void **state)
+{
+  (void)state;
+  static const doc_t unique[] = {
+      {D("{}")}, {D("{\"a\":1}")}, {D("{\"a\":1,\"b\":2}")},
+      {D("{\"a\":{\"a\":1}}")},             /* same name, other object */
+      {D("[{\"a\":1},{\"a\":2}]")},
+      {D("{\"a\":1,\"A\":2}")},             /* case matters */
+      {D("{\"ab\":1,\"a\":2,\"abc\":3}")},  /* prefixes */
+      {D("{\"\":1,\"x\":2}")},
+      {D("{\"\\u0061b\":1,\"a\":2}")},      /* escaped, longer */
+      {D("{\"\\u00e9\":1,\"\\u00e8\":2}")}, /* both escaped, differ */
+      {D("{\"\\u00e9\":1,\"\xC3\xA8\":2}")},
+      {D("{\"a\\u0000\":1,\"a\":2}")},      /* a NUL is a byte like others */
+      {D("{\"\\n\":1,\"n\":2,\"\\\\n\":3}")},
+      {D("{\"max_tokens\":1,\"max_completion_tokens\":2}")},
+  };
+  static const struct {
+    const char *doc;
+    size_t len;
+    size_t offset; /* of the second name's quote */
+    const char *name;
+  } dup[] = {
+      {D("{\"a\":1,\"a\":2}"), 7, "a"},
+      {D("{\"max_tokens\":1,\"stream\":false,\"max_tokens\":5000}"), 31,
+       "max_tokens"},
+      {D("{\"max_tokens\":1,\"max\\u005ftokens\":5000}"), 16,
+       "max\\u005ftokens"},
+      {D("{\"max\\u005Ftokens\":1,\"max_tokens\":5000}"), 21, "max_tokens"},
+      {D("{\"\\u0061\":1,\"\\u0061\":2}"), 12, "\\u0061"},
+      {D("{\"\\u00e9\":1,\"\xC3\xA9\":2}"), 12, "\xC3\xA9"},
+      {D("{\"\\uD83D\\uDE00\":1,\"\xF0\x9F\x98\x80\":2}"), 18,
+       "\xF0\x9F\x98\x80"},
+      {D("{\"\\/\":1,\"/\":2}"), 8, "/"},
+      {D("{\"\":1,\"\":2}"), 6, ""},
+      {D("{\"a\\u0000\":1,\"a\\u0000\":2}"), 13, "a\\u0000"},
+      /* at any depth */
+      {D("{\"stream_options\":{\"include_usage\":true,\"include_usage\":"
+         "false}}"),
+       40, "include_usage"},
+      {D("{\"provider\":{\"order\":[\"a\"],\"order\":[\"b\"]}}"), 27,
+       "order"},
+      {D("[{\"x\":1},{\"y\":1,\"z\":2,\"y\":3}]"), 22, "y"},
+      {D("{\"m\":[{\"role\":\"user\",\"content\":\"a\",\"role\":\"system\"}]}"),
+       35, "role"},
+      /* the inner object closes first */
+      {D("{\"a\":{\"b\":1,\"b\":2},\"a\":3}"), 12, "b"},
+      {D("{\"a\" : 1 , \"a\" : 2}"), 11, "a"},
+  };
+  sb_json_error_t err;
+  for (size_t i = 0; i < SB_ARRAY_LEN(unique); i++)
+    if (parse_unique(unique[i].doc, unique[i].len, &err) != SB_OK)
+      fail_msg("\"%s\" refused: %s", unique[i].doc, err.message);
+  for (size_t i = 0; i < SB_ARRAY_LEN(dup); i++) {
+    memset(&err, 0, sizeof(err));
+    if (parse_unique(dup[i].doc, dup[i].len, &err) == SB_OK)
+      fail_msg("\"%s\" accepted", dup[i].doc);
+    assert_string_equal(err.message, SB_JSON_DUPLICATE_MESSAGE);
+    if (err.offset != dup[i].offset)
+      fail_msg("\"%s\": at %zu, expected %zu", dup[i].doc, err.offset,
+               dup[i].offset);
+    if (err.name.ptr == NULL || strcmp(err_name, dup[i].name) != 0)
+      fail_msg("\"%s\": name \"%s\", expected \"%s\"", dup[i].doc,
+               err_name, dup[i].name);
+  }
+  /* other errors carry no name */
+  memset(&err, 0, sizeof(err));
+  assert_int_equal(parse_unique(D("{\"a\":1,\"a\":2}"), &err), SB_ERROR);
+  char *copy = malloc(3);
+  memcpy(copy, "{\"a", 3);
+  sb_json_t *root;
+  assert_int_equal(sb_json_parse_flags(&arena, copy, 3, 0,
+                                       SB_JSON_REJECT_DUPLICATES, &root, &err),
+                   SB_ERROR);
+  assert_null(err.name.ptr);
+  free(copy);
+}
+
+/* Objects past the pairwise limit go through the hash table: every
+ * position of the repeat, and the heap table of a very large object. */
+static void test_duplicates_large(void **state)
+{
+  (void)state;
+  static const size_t sizes[] = {17, 40, 255, 256, 257, 600, 5000};
+  for (size_t s = 0; s < SB_ARRAY_LEN(sizes); s++) {
+    size_t n = sizes[s];
+    for (int variant = 0; variant < 5; variant++) {
+      sb_buf_t b;
+      sb_buf_init(&b, 0);
+      sb_buf_append(&b, "{", 1);
+      for (size_t i = 0; i < n; i++)
+        sb_buf_appendf(&b, "%s\"k%zu\":%zu", i > 0 ? "," : "", i, i);
+      size_t at = b.len + 1;
+      switch (variant) {
+      case 0: /* no repeat */
+        at = 0;
+        break;
+      case 1: /* the first name again, at the end */
+        sb_buf_appendf(&b, ",\"k0\":0");
+        break;
+      case 2: /* the last, escaped */
+        sb_buf_appendf(&b, ",\"\\u006b%zu\":0", n - 1);
+        break;
+      case 3: { /* a middle one, its first digit escaped too */
+        char digits[24];
+        snprintf(digits, sizeof(digits), "%zu", n / 2);
+        sb_buf_appendf(&b, ",\"\\u006B\\u00%02x%s\":0", digits[0],
+                       digits + 1);
+        break;
+      }
+      default: /* names that differ only at the end */
+        sb_buf_appendf(&b, ",\"k%zux\":0", n - 1);
+        at = 0;
+      }
+      sb_buf_append(&b, "}", 1);
+      sb_json_error_t err;
+      memset(&err, 0, sizeof(err));
+      sb_status_t rc = parse_unique(b.data, b.len, &err);
+      if (at == 0 && rc != SB_OK)
+        fail_msg("%zu members, variant %d: refused (%s at %zu)", n, variant,
+                 err.message, err.offset);
+      if (at != 0 && (rc != SB_ERROR || err.offset != at ||
+                      strcmp(err.message, SB_JSON_DUPLICATE_MESSAGE) != 0))
+        fail_msg("%zu members, variant %d: rc %d, %s at %zu (expected %zu)", n,
+                 variant, rc, err.message, err.offset, at);
+      sb_buf_free(&b);
+      sb_arena_reset(&arena);
+    }
+  }
+}
+
+/* The gateway reads a member whose name is written with escapes as the
+ * member it names (so a request cannot hide `max_tokens` from the
+ * reservation). */
+static void test_escaped_member_lookup(void **state)
+{
+  (void)state;
+  char *copy;
+  sb_json_t *root = must_parse(D("{\"max\\u005ftokens\":5000,\"\\u0073tream\":"
+                                 "true}"),
+                               &copy);
+  int64_t v;
+  assert_int_equal(sb_json_int64(sb_json_get(root, "max_tokens"), &v), SB_OK);
+  assert_int_equal(v, 5000);
+  assert_true(sb_json_is(sb_json_get(root, "stream"), SB_JSON_TRUE));
+  free(copy);
+}
+
 /* ---- accessors ------------------------------------------------------------------ */
 
 static void test_getn(void **state)
@@ -1409,6 +1586,9 @@ int main(void)
       cmocka_unit_test(test_flags),
       cmocka_unit_test(test_many_children),
       cmocka_unit_test(test_out_of_memory),
+      cmocka_unit_test(test_duplicates),
+      cmocka_unit_test(test_duplicates_large),
+      cmocka_unit_test(test_escaped_member_lookup),
       cmocka_unit_test(test_getn),
       cmocka_unit_test(test_at),
       cmocka_unit_test(test_str_eq),

@@ -36,6 +36,9 @@
  * 6. Duplicate member names: we keep every member (sb_json_get finds the
  *    first); jansson keeps one, at the first one's position, with the last
  *    one's value. Our members are folded the same way before comparing.
+ *    With SB_JSON_REJECT_DUPLICATES we must refuse exactly the documents
+ *    that jansson refuses with JSON_REJECT_DUPLICATES (both compare names
+ *    unescaped), among those both parsers accept otherwise.
  * 7. jansson 2.14 swallows a raw NUL byte that directly follows a number
  *    or a literal ("false\0", "[12\0,3]" and "12\0 " load; "[1]\0" and
  *    "\"s\"\0" do not): its lexer reads one byte past such a token and a
@@ -338,15 +341,27 @@ static void gen_value(sb_buf_t *b, uint32_t depth, uint32_t max_depth)
  * only by chance. */
 static void gen_duplicates(sb_buf_t *b)
 {
-  uint32_t n = 2 + rnd(5);
+  /* a few members from five names, or (past the parser's pairwise limit)
+   * 17 to 56 members from about n²/2 names, so that about a third of
+   * them have no repeat */
+  bool large = chance(30);
+  uint32_t n = large ? 17 + rnd(40) : 2 + rnd(5);
+  uint32_t pool = n * n / 2;
   putc1(b, '{');
   for (uint32_t i = 0; i < n; i++) {
     static const char *const names[] = {"\"a\"", "\"b\"", "\"\\u0061\"",
                                         "\"model\"", "\"mod\\u0065l\""};
     if (i > 0)
       putc1(b, ',');
-    const char *k = names[rnd((uint32_t)SB_ARRAY_LEN(names))];
-    put(b, k, strlen(k));
+    if (large) {
+      char k[32];
+      int kn = snprintf(k, sizeof(k), chance(20) ? "\"\\u006b%u\"" : "\"k%u\"",
+                        rnd(pool));
+      put(b, k, (size_t)kn);
+    } else {
+      const char *k = names[rnd((uint32_t)SB_ARRAY_LEN(names))];
+      put(b, k, strlen(k));
+    }
     putc1(b, ':');
     gen_value(b, 1, 3);
   }
@@ -718,8 +733,36 @@ static void rewrite(sb_jw_t *w, const sb_json_t *v)
 
 typedef struct {
   size_t compared, accepted, rejected, skipped_overflow, skipped_nul_key,
-      depth_only_jansson, nul_after_scalar, rewritten;
+      depth_only_jansson, nul_after_scalar, rewritten, duplicates;
 } stats_t;
+
+/* Both accept `doc` as it is: with the duplicate check on, both must still
+ * accept it, or both refuse it for a repeated name (difference 6). */
+static void check_duplicates(const char *doc, size_t len, stats_t *st)
+{
+  sb_json_t *root = NULL;
+  sb_json_error_t err;
+  json_error_t jerr;
+  sb_status_t ours = sb_json_parse_flags(&arena, doc, len, JANSSON_DEPTH,
+                                         SB_JSON_REJECT_DUPLICATES, &root, &err);
+  json_t *j = json_loadb(doc, len,
+                         JSON_DECODE_ANY | JSON_ALLOW_NUL | JSON_REJECT_DUPLICATES,
+                         &jerr);
+  if (j != NULL) {
+    json_decref(j);
+    if (ours != SB_OK)
+      DISAGREE("jansson finds no repeated name; we refuse: %s at %zu",
+               err.message, err.offset);
+    return;
+  }
+  if (json_error_code(&jerr) != json_error_duplicate_key)
+    DISAGREE("jansson with JSON_REJECT_DUPLICATES: %s", jerr.text);
+  if (ours == SB_OK)
+    DISAGREE("jansson refuses a repeated name (%s); we accept", jerr.text);
+  if (strcmp(err.message, SB_JSON_DUPLICATE_MESSAGE) != 0 || err.name.ptr == NULL)
+    DISAGREE("a repeated name refused as: %s", err.message);
+  st->duplicates++;
+}
 
 static void check_one(const char *doc, size_t len, stats_t *st)
 {
@@ -734,7 +777,7 @@ static void check_one(const char *doc, size_t len, stats_t *st)
 
   sb_arena_reset(&arena);
   sb_json_t *root = NULL;
-  sb_json_error_t err = {0, NULL}, verr = {0, NULL};
+  sb_json_error_t err = {0, NULL, SB_NULL_SLICE}, verr = {0, NULL, SB_NULL_SLICE};
   sb_status_t ours = sb_json_parse(&arena, copy, len, JANSSON_DEPTH, &root, &err);
   sb_status_t vrc = sb_json_validate(copy, len, JANSSON_DEPTH, &verr);
   if (ours != vrc)
@@ -794,6 +837,7 @@ static void check_one(const char *doc, size_t len, stats_t *st)
              err.offset);
   st->accepted++;
   compare(root, j, "tree");
+  check_duplicates(copy, len, st);
 
   /* our writer's rendering of our tree reads back as jansson's tree
    * (within the writer's depth limit) */
@@ -842,14 +886,16 @@ static void test_json_diff(void **state)
   printf("json diff vs jansson %s: %zu documents compared, %zu accepted by "
          "both, %zu rejected by both; not compared: %zu numeric overflow, "
          "%zu NUL in a key, %zu past jansson's depth only, %zu NUL after a "
-         "scalar; %zu rewritten through the writer and compared again\n",
+         "scalar; %zu rewritten through the writer and compared again; %zu "
+         "refused by both for a repeated name\n",
          JANSSON_VERSION, st.compared, st.accepted, st.rejected,
          st.skipped_overflow, st.skipped_nul_key, st.depth_only_jansson,
-         st.nul_after_scalar, st.rewritten);
+         st.nul_after_scalar, st.rewritten, st.duplicates);
   assert_true(st.compared >= 20000);
   /* the mix is meaningful: plenty of both verdicts */
   assert_true(st.accepted > st.compared / 4);
   assert_true(st.rejected > st.compared / 4);
+  assert_true(st.duplicates > 100);
   sb_buf_free(&doc);
   sb_buf_free(&mut);
   sb_arena_destroy(&arena);

@@ -65,6 +65,42 @@ static void test_create_lookup_revoke(void **state)
   sb_keys_free(t);
 }
 
+/* The allow-list question, alone: exact routed ids, no prefixes or
+ * suffixes; a key without a list allows everything and says so. */
+static void test_allows_model(void **state)
+{
+  (void)state;
+  sb_keys_t *t = sb_keys_new();
+  char secret[96];
+  sb_key_t *k = make(t, "allow", 0, secret);
+  bool restricted = true;
+  assert_true(sb_key_allows_model(k, SB_SLICE_LIT("any/model"), &restricted));
+  assert_false(restricted);
+  pthread_mutex_lock(&k->lock);
+  snprintf(k->rec.models, sizeof(k->rec.models), "openai/gpt-4o-mini,x/y");
+  pthread_mutex_unlock(&k->lock);
+  static const struct {
+    const char *model;
+    bool ok;
+  } cases[] = {
+      {"openai/gpt-4o-mini", true}, {"x/y", true},
+      {"openai/gpt-4o", false},     {"openai/gpt-4o-mini:floor", false},
+      {"gpt-4o-mini", false},       {"openai/gpt-4o-mini,x/y", false},
+      {"x", false},                 {"", false},
+  };
+  for (size_t i = 0; i < SB_ARRAY_LEN(cases); i++) {
+    restricted = false;
+    if (sb_key_allows_model(k, sb_slice_z(cases[i].model), &restricted) !=
+        cases[i].ok)
+      fail_msg("%s: expected %s", cases[i].model,
+               cases[i].ok ? "allowed" : "refused");
+    assert_true(restricted);
+  }
+  assert_true(sb_key_allows_model(k, SB_SLICE_LIT("x/y"), NULL));
+  sb_key_unref(k);
+  sb_keys_free(t);
+}
+
 static void test_admission(void **state)
 {
   (void)state;
@@ -294,6 +330,7 @@ int main(void)
 {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_create_lookup_revoke),
+      cmocka_unit_test(test_allows_model),
       cmocka_unit_test(test_admission),
       cmocka_unit_test(test_concurrent_budget),
       cmocka_unit_test(test_escalation),

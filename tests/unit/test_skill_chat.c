@@ -44,24 +44,60 @@ static void test_body(void **state)
               "\"bare\",\"description\":\"\",\"parameters\":{\"type\":\"object\","
               "\"properties\":{}}}}],\"max_tokens\":100,\"temperature\":0.7}");
   /* jq's `//` and `if`: null/false fall back, "" and 0 do not... */
-  expect_body("{\"model\":\"m\",\"messages\":[],\"system\":\"\",\"max_tokens\":0,"
-              "\"temperature\":null,\"tools\":null}",
+  expect_body("{\"model\":\"m\",\"messages\":[],\"system\":\"\",\"max_tokens\":1,"
+              "\"temperature\":0,\"tools\":null}",
               "{\"model\":\"m\",\"messages\":[{\"role\":\"system\",\"content\":\"\"}],"
-              "\"tools\":[],\"max_tokens\":0,\"temperature\":0}");
+              "\"tools\":[],\"max_tokens\":1,\"temperature\":0}");
   /* ...except that false counts as absent */
   expect_body("{\"model\":\"m\",\"messages\":[],\"system\":false,\"max_tokens\":false}",
               "{\"model\":\"m\",\"messages\":[],\"tools\":[],\"max_tokens\":4096,"
               "\"temperature\":0}");
 }
 
+/* The params' declared types (and the chat door's ranges and message
+ * schema); each refusal names the param. */
 static void test_body_refused(void **state)
 {
   (void)state;
-  const char *bad[] = {
-      "[]", "{\"messages\":[]}", "{\"model\":1,\"messages\":[]}",
-      "{\"model\":\"m\"}", "{\"model\":\"m\",\"messages\":{}}",
-      "{\"model\":\"m\",\"messages\":[],\"tools\":\"x\"}",
-      "{\"model\":\"m\",\"messages\":[],\"tools\":[1]}",
+  static const struct {
+    const char *params, *why;
+  } bad[] = {
+      {"[]", "the body must be a JSON object of params"},
+      {"{\"messages\":[]}", "'model' is required and must be a string"},
+      {"{\"model\":1,\"messages\":[]}", "'model' is required and must be a string"},
+      {"{\"model\":\"m\"}", "'messages' is required and must be an array"},
+      {"{\"model\":\"m\",\"messages\":{}}", "'messages' is required and must be an array"},
+      {"{\"model\":\"m\",\"messages\":[{\"content\":\"x\"}]}",
+       "'messages[0].role' is required"},
+      {"{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":7}]}",
+       "'messages[0].content' must be a string or an array of content parts"},
+      {"{\"model\":\"m\",\"messages\":[],\"tools\":\"x\"}",
+       "'tools' must be an array of {name, description, input_schema}"},
+      {"{\"model\":\"m\",\"messages\":[],\"tools\":{\"a\":{\"name\":\"x\"}}}",
+       "'tools' must be an array of {name, description, input_schema}"},
+      {"{\"model\":\"m\",\"messages\":[],\"tools\":[1]}",
+       "'tools[0]' must be an object {name, description, input_schema}"},
+      {"{\"model\":\"m\",\"messages\":[],\"tools\":[{\"description\":\"d\"}]}",
+       "'tools[0]' must have a string 'name'"},
+      {"{\"model\":\"m\",\"messages\":[],\"tools\":[{\"name\":\"a\"},{\"name\":\"b\","
+       "\"description\":3}]}",
+       "'tools[1]' must have a string 'description' (or none)"},
+      {"{\"model\":\"m\",\"messages\":[],\"tools\":[{\"name\":\"a\",\"input_schema\":"
+       "\"{}\"}]}",
+       "'tools[0]' must have an object 'input_schema' (or none)"},
+      {"{\"model\":\"m\",\"messages\":[],\"system\":[\"s\"]}", "'system' must be a string"},
+      {"{\"model\":\"m\",\"messages\":[],\"max_tokens\":0}",
+       "'max_tokens' must be an integer between 1 and 2147483647"},
+      {"{\"model\":\"m\",\"messages\":[],\"max_tokens\":\"100\"}",
+       "'max_tokens' must be an integer between 1 and 2147483647"},
+      {"{\"model\":\"m\",\"messages\":[],\"max_tokens\":-1}",
+       "'max_tokens' must be an integer between 1 and 2147483647"},
+      {"{\"model\":\"m\",\"messages\":[],\"max_tokens\":9223372036854775808}",
+       "'max_tokens' must be an integer between 1 and 2147483647"},
+      {"{\"model\":\"m\",\"messages\":[],\"temperature\":3}",
+       "'temperature' must be a number between 0 and 2"},
+      {"{\"model\":\"m\",\"messages\":[],\"temperature\":\"hot\"}",
+       "'temperature' must be a number between 0 and 2"},
   };
   for (size_t i = 0; i < SB_ARRAY_LEN(bad); i++) {
     sb_arena_t a;
@@ -70,9 +106,13 @@ static void test_body_refused(void **state)
     const char *why = NULL;
     sb_arena_init(&a, 4096, 0);
     sb_buf_init(&out, 0);
-    assert_int_equal(sb_json_parse(&a, bad[i], strlen(bad[i]), 0, &p, NULL), SB_OK);
+    assert_int_equal(sb_json_parse(&a, bad[i].params, strlen(bad[i].params), 0, &p,
+                                   NULL),
+                     SB_OK);
     if (sb_skill_chat_body(&a, p, &out, &why) != SB_DECLINED || why == NULL)
-      fail_msg("accepted: %s", bad[i]);
+      fail_msg("accepted: %s", bad[i].params);
+    if (strcmp(why, bad[i].why) != 0)
+      fail_msg("%s:\n got  %s\n want %s", bad[i].params, why, bad[i].why);
     sb_buf_free(&out);
     sb_arena_destroy(&a);
   }
