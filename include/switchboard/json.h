@@ -127,6 +127,11 @@ static inline sb_slice_t sb_json_str_raw(const sb_json_t *s)
  * SB_ERROR if `s` is not a string or the arena is exhausted. */
 sb_status_t sb_json_string(sb_arena_t *a, const sb_json_t *s, sb_slice_t *out);
 
+/* Unescaped contents of a JSON string given between its quotes, escapes
+ * intact (a slice of parsed, hence valid, JSON, or of text escaped by
+ * sb_json_escape). No copy when there is no backslash. */
+sb_status_t sb_json_unescape(sb_arena_t *a, sb_slice_t raw, sb_slice_t *out);
+
 /* Unescaped member name (same rules as sb_json_string). */
 sb_status_t sb_json_key(sb_arena_t *a, const sb_json_t *member,
                         sb_slice_t *out);

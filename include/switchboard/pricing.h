@@ -10,16 +10,9 @@
 #define SWITCHBOARD_PRICING_H
 
 #include "switchboard/common.h"
+#include "switchboard/usage.h"
 
 #define SB_PICO_PER_USD 1000000000000LL
-
-typedef struct {
-  uint64_t prompt;      /* all input tokens, cached ones included */
-  uint64_t completion;  /* all output tokens, reasoning included */
-  uint64_t cached;      /* input tokens read from the provider's cache */
-  uint64_t cache_write; /* input tokens written to the cache */
-  uint64_t reasoning;   /* output tokens spent reasoning */
-} sb_usage_t;
 
 typedef struct {
   int64_t prompt;      /* picodollars per token */

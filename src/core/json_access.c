@@ -169,6 +169,15 @@ uint32_t sb__json_name_hash(const sb_json_t *m)
   return h;
 }
 
+sb_status_t sb_json_unescape(sb_arena_t *a, sb_slice_t raw, sb_slice_t *out)
+{
+  if (raw.len == 0 || memchr(raw.ptr, '\\', raw.len) == NULL) {
+    *out = raw;
+    return SB_OK;
+  }
+  return unescape(a, raw, out);
+}
+
 sb_status_t sb_json_string(sb_arena_t *a, const sb_json_t *s, sb_slice_t *out)
 {
   if (s == NULL || s->type != SB_JSON_STRING)

@@ -1,0 +1,145 @@
+/*
+ * The hub's helpers (include/switchboard/hub.h): canonical finish names,
+ * moving text between its escaped and plain forms, and the input estimate
+ * the token-counting endpoints answer with.
+ */
+#include "switchboard/hub.h"
+
+#include "switchboard/codec.h"
+
+static const char *const finish_names[] = {
+    [SB_FINISH_NONE] = NULL,
+    [SB_FINISH_STOP] = "stop",
+    [SB_FINISH_LENGTH] = "length",
+    [SB_FINISH_TOOL_CALLS] = "tool_calls",
+    [SB_FINISH_CONTENT_FILTER] = "content_filter",
+    [SB_FINISH_ERROR] = "error",
+};
+
+const char *sb_finish_name(sb_finish_t f)
+{
+  return (size_t)f < SB_ARRAY_LEN(finish_names) ? finish_names[f] : NULL;
+}
+
+sb_finish_t sb_finish_parse(sb_slice_t s)
+{
+  for (size_t i = 1; i < SB_ARRAY_LEN(finish_names); i++)
+    if (sb_slice_eq(s, sb_slice_z(finish_names[i])))
+      return (sb_finish_t)i;
+  return SB_FINISH_NONE;
+}
+
+sb_status_t sb_hub_unescape(sb_arena_t *a, sb_slice_t jtext, sb_slice_t *out)
+{
+  return sb_json_unescape(a, jtext, out);
+}
+
+sb_status_t sb_hub_escape(sb_arena_t *a, const char *p, size_t n,
+                          sb_slice_t *out)
+{
+  sb_buf_t b;
+  sb_buf_init(&b, 0);
+  sb_status_t rc = sb_json_escape(&b, p, n);
+  if (rc == SB_OK) {
+    /* without the quotes sb_json_escape adds */
+    *out = sb_arena_slice_dup(a, sb_slice(b.data + 1, b.len - 2));
+    rc = out->ptr != NULL ? SB_OK : SB_ERROR;
+  }
+  sb_buf_free(&b);
+  return rc;
+}
+
+sb_status_t sb_hub_args_jtext(sb_arena_t *a, sb_slice_t args, sb_slice_t *out)
+{
+  if (args.len == 0)
+    args = SB_SLICE_LIT("{}");
+  return sb_hub_escape(a, args.ptr, args.len, out);
+}
+
+sb_slice_t sb_hub_msg_text(sb_arena_t *a, const sb_hub_msg_t *m)
+{
+  size_t n = 0, total = 0;
+  const sb_hub_block_t *only = NULL;
+  for (size_t i = 0; i < m->n_blocks; i++)
+    if (m->blocks[i].kind == SB_HUB_TEXT) {
+      only = &m->blocks[i];
+      n++;
+      total += m->blocks[i].text.len;
+    }
+  if (n == 0)
+    return SB_SLICE_LIT("");
+  if (n == 1)
+    return only->text;
+  char *d = sb_arena_alloc(a, total + 1);
+  if (d == NULL)
+    return SB_NULL_SLICE;
+  size_t o = 0;
+  for (size_t i = 0; i < m->n_blocks; i++)
+    if (m->blocks[i].kind == SB_HUB_TEXT) {
+      memcpy(d + o, m->blocks[i].text.ptr, m->blocks[i].text.len);
+      o += m->blocks[i].text.len;
+    }
+  return sb_slice(d, o);
+}
+
+/* An estimate, not a tokenizer (docs/messages.md): escaped lengths are
+ * close enough to byte lengths, and need no allocation. */
+#define IMAGE_TOKENS 1600
+#define MESSAGE_OVERHEAD 3
+
+static void count_blocks(const sb_hub_block_t *b, size_t n, uint64_t *bytes,
+                         uint64_t *flat)
+{
+  for (size_t i = 0; i < n; i++, b++) {
+    switch (b->kind) {
+    case SB_HUB_TEXT:
+    case SB_HUB_REASONING:
+      *bytes += b->text.len;
+      break;
+    case SB_HUB_IMAGE:
+    case SB_HUB_AUDIO:
+      (*flat)++;
+      break;
+    case SB_HUB_FILE:
+      /* a text document counts as text; anything else at a page's rate */
+      if (b->text.len > 0)
+        *bytes += b->text.len;
+      else
+        (*flat)++;
+      break;
+    case SB_HUB_TOOL_CALL:
+      *bytes += b->name.len + b->args.len;
+      break;
+    case SB_HUB_TOOL_RESULT:
+      *bytes += b->text.len;
+      count_blocks(b->parts, b->n_parts, bytes, flat);
+      break;
+    case SB_HUB_REDACTED:
+    case SB_HUB_NATIVE:
+      break;
+    }
+  }
+}
+
+uint64_t sb_hub_estimate_input(const sb_hub_req_t *req)
+{
+  uint64_t bytes = 0, flat = 0;
+  for (size_t i = 0; i < req->n_msgs; i++)
+    count_blocks(req->msgs[i].blocks, req->msgs[i].n_blocks, &bytes, &flat);
+  for (size_t i = 0; i < req->n_tools; i++) {
+    const sb_hub_tool_t *t = &req->tools[i];
+    bytes += t->name.len + t->description.len + t->parameters.len;
+  }
+  return sb_usage_estimate(bytes) + req->n_msgs * MESSAGE_OVERHEAD +
+         flat * IMAGE_TOKENS;
+}
+
+void sb_codec_request_header(sb_codec_request_t *r, const char *name,
+                             const char *value)
+{
+  if (name != NULL && value != NULL && r->n_headers < SB_CODEC_MAX_HEADERS) {
+    r->headers[r->n_headers].name = name;
+    r->headers[r->n_headers].value = value;
+    r->n_headers++;
+  }
+}
