@@ -36,6 +36,9 @@ typedef struct {
   sb_slice_t model_id;           /* the catalog id, which answers carry */
   int64_t max_output;            /* the model's largest output; 0 unknown */
   int reasons;                   /* the model reasons: -1 unknown, 0, 1 */
+  bool no_fallbacks;             /* the provider must not fall back to other
+                                    models by itself (the caller's key may
+                                    not use them) */
 } sb_codec_route_t;
 
 /* What the gateway calls an answer, as JSON texts (quoted strings, and the

@@ -252,6 +252,7 @@ static sb_status_t message(dec_t *d, const sb_json_t *m, sb_hub_msg_t *out)
   blocks_t b = {0};
   memset(out, 0, sizeof(*out));
   out->name = jtext(sb_json_get(m, "name"));
+  out->plain = is_str(c);
   if (SB_JSON_STR_IS(role, "system") || SB_JSON_STR_IS(role, "developer")) {
     out->role = SB_JSON_STR_IS(role, "system") ? SB_HUB_SYSTEM
                                                : SB_HUB_DEVELOPER;
