@@ -1,5 +1,6 @@
 /* switchboard serve / check / models: the commands that read a config. */
 #include <malloc.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +73,10 @@ int sb_cli_serve(int argc, char **argv)
   sigset_t signals;
   tune_allocator();
   sb_server_block_signals(&signals); /* before the ledger's thread starts */
+  /* A write past a file-size limit (RLIMIT_FSIZE) then fails with EFBIG,
+   * which the ledger handles like a full disk, instead of killing the
+   * process. */
+  signal(SIGXFSZ, SIG_IGN);
   if (sb_gateway_open(&gw, &cfg, err, sizeof(err)) != SB_OK) {
     fprintf(stderr, "switchboard: %s\n", err);
   } else if (sb_server_run(&gw) == SB_OK) {
