@@ -17,10 +17,12 @@
  * the commit fails, it is rolled back and the batch goes back to the head
  * of the queue, to be retried after a pause (RETRY_FIRST_MS, doubling to
  * RETRY_MAX_MS); later rows queue behind it, so the store still receives
- * everything in queue order. The first failure of a burst is logged with
- * the store's reason, and the burst's end (once every row queued before
- * the last failure is committed) with how many rows waited and for how
- * long. While the last commit failed: workers never wait for room in the
+ * everything in queue order. Every error counts as the store's (the
+ * gateway's own rows break no constraint of its schema; one that a changed
+ * schema rejects waits, loudly, until the schema is fixed). The first
+ * failure of a burst is logged with the store's reason, and the burst's
+ * end (once every row queued before the last failure is committed) with
+ * how many rows waited and for how long. While the last commit failed: workers never wait for room in the
  * queue (sb_ledger_admit refuses new requests instead once it is full),
  * and waiters (durable responses, key changes) are answered SB_ERROR at
  * once, their entries made final under the lock so that the answer and
@@ -118,6 +120,7 @@ typedef struct row_node {
   struct row_node *next;
   uint64_t seq;
   node_kind_t kind;
+  bool awaited; /* a waiter waits for it (sb_ledger_when_committed) */
   union {
     sb_ledger_row_t row;
     sb_key_record_t key;
@@ -733,6 +736,40 @@ static void retry_pause(sb_ledger_t *l)
   }
 }
 
+/* With the lock held: the queued entry with sequence `seq`, or NULL (it is
+ * being written, or no longer queued). */
+static row_node_t *find_seq(row_node_t *n, uint64_t seq)
+{
+  for (; n != NULL && n->seq <= seq; n = n->next)
+    if (n->seq == seq)
+      return n;
+  return NULL;
+}
+
+/* With the lock held: the store refused the entry a waiter waits for, and
+ * the waiter is told so; make that final. A key change is withdrawn. A
+ * row becomes what the client got: a 503 that billed nothing (the cost
+ * the upstream charged is named in its error), written once the store
+ * takes it. */
+static void refuse_entry(sb_ledger_t *l, row_node_t *n)
+{
+  if (n->kind != NODE_ROW) {
+    n->kind = NODE_VOID;
+    return;
+  }
+  sb_ledger_row_t *r = &n->u.row;
+  char cost[40];
+  sb_cost_format(r->cost_pico, cost, sizeof(cost));
+  snprintf(r->error, sizeof(r->error),
+           "ledger unavailable: the response was not delivered and $%s was "
+           "not billed (%.120s)",
+           cost, l->reason);
+  r->status = 503;
+  r->cost_pico = 0;
+  snprintf(r->finish_reason, sizeof(r->finish_reason), "error");
+  l->undelivered++;
+}
+
 /* Append `list`'s entries as JSON lines to `b`. */
 static void spill_lines(sb_buf_t *b, const row_node_t *list)
 {
@@ -747,22 +784,29 @@ static void spill_lines(sb_buf_t *b, const row_node_t *list)
   }
 }
 
-/* Append `b` to `path` and sync it; errno on failure, else 0. */
+/* Append `b` to `path` and sync it; errno on failure, else 0. A failed
+ * append is taken back whole (the file is cut to its former size, or
+ * removed if it is new), so the file never holds half an entry. */
 static int append_file(const char *path, sb_slice_t b)
 {
   int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (fd < 0)
     return errno;
   int e = 0;
-  for (size_t off = 0; off < b.len && e == 0;) {
+  off_t was = lseek(fd, 0, SEEK_END);
+  for (size_t off = 0; off < b.len && e == 0 && was >= 0;) {
     ssize_t w = write(fd, b.ptr + off, b.len - off);
     if (w < 0 && errno != EINTR)
       e = errno;
     else if (w > 0)
       off += (size_t)w;
   }
+  if (was < 0)
+    e = errno;
   if (e == 0 && fsync(fd) != 0)
     e = errno;
+  if (e != 0 && was >= 0 && ftruncate(fd, was) == 0 && was == 0)
+    unlink(path);
   if (close(fd) != 0 && e == 0)
     e = errno;
   return e;
@@ -795,6 +839,11 @@ static void log_unsaved(sb_slice_t lines)
 static void spill(sb_ledger_t *l)
 {
   row_node_t *list = l->head;
+  /* Their waiters are answered SB_ERROR (l->closed): make that final, as
+   * wait_work does. */
+  for (row_node_t *n = list; n != NULL; n = n->next)
+    if (n->awaited)
+      refuse_entry(l, n);
   l->head = l->tail = NULL;
   l->n_queued = 0;
   char reason[sizeof(l->reason)], path[4096];
@@ -1360,6 +1409,7 @@ static uint64_t enqueue(sb_ledger_t *l, row_node_t *n)
     l->head = n;
   l->tail = n;
   uint64_t seq = n->seq = ++l->queued_seq;
+  n->awaited = false;
   /* Wake the writer for the first row of a batch if it sleeps (or a
    * durable response waits for it) and for a full batch; other rows join
    * the batch without a wake-up. */
@@ -1395,40 +1445,6 @@ uint64_t sb_ledger_save_key(sb_ledger_t *l, const sb_key_record_t *rec,
   n->kind = deleted ? NODE_KEY_DELETE : NODE_KEY;
   memcpy(&n->u.key, rec, sizeof(*rec));
   return enqueue(l, n);
-}
-
-/* With the lock held: the queued entry with sequence `seq`, or NULL (it is
- * being written, or no longer queued). */
-static row_node_t *find_seq(row_node_t *n, uint64_t seq)
-{
-  for (; n != NULL && n->seq <= seq; n = n->next)
-    if (n->seq == seq)
-      return n;
-  return NULL;
-}
-
-/* With the lock held: the store refused the entry a waiter waits for, and
- * the waiter is told so; make that final. A key change is withdrawn. A
- * row becomes what the client got: a 503 that billed nothing (the cost
- * the upstream charged is named in its error), written once the store
- * takes it. */
-static void refuse_entry(sb_ledger_t *l, row_node_t *n)
-{
-  if (n->kind != NODE_ROW) {
-    n->kind = NODE_VOID;
-    return;
-  }
-  sb_ledger_row_t *r = &n->u.row;
-  char cost[40];
-  sb_cost_format(r->cost_pico, cost, sizeof(cost));
-  snprintf(r->error, sizeof(r->error),
-           "ledger unavailable: the response was not delivered and $%s was "
-           "not billed (%.120s)",
-           cost, l->reason);
-  r->status = 503;
-  r->cost_pico = 0;
-  snprintf(r->finish_reason, sizeof(r->finish_reason), "error");
-  l->undelivered++;
 }
 
 static void wait_work(uv_work_t *req)
@@ -1471,6 +1487,18 @@ sb_status_t sb_ledger_when_committed(sb_ledger_t *l, uv_loop_t *loop,
   w->status = SB_ERROR;
   w->cb = cb;
   w->data = data;
+  /* Mark the entry (usually the last one queued), so that whoever takes
+   * it off the queue without committing it (spill) knows its waiter will
+   * be told it failed. */
+  pthread_mutex_lock(&l->lock);
+  row_node_t *n = l->tail != NULL && l->tail->seq == seq
+                      ? l->tail
+                      : find_seq(l->head, seq);
+  if (n == NULL)
+    n = find_seq(l->writing, seq);
+  if (n != NULL)
+    n->awaited = true;
+  pthread_mutex_unlock(&l->lock);
   return uv_queue_work(loop, &w->work, wait_work, wait_done) == 0 ? SB_OK
                                                                  : SB_ERROR;
 }
