@@ -620,6 +620,20 @@ static bool poll_once(sb_ledger_t *l)
   return l->head != NULL;
 }
 
+/* End a transaction begun with run_sql(l, "BEGIN"): commit it, or roll it
+ * back if a step failed. Whether it committed. */
+static bool batch_end(sb_ledger_t *l)
+{
+  run_sql(l, "COMMIT");
+  if (l->batch_rc == SQLITE_OK)
+    return true;
+  /* A failed statement may have rolled the transaction back already; a
+   * failed COMMIT (SQLITE_BUSY) leaves it open. */
+  if (!sqlite3_get_autocommit(l->db))
+    sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
+  return false;
+}
+
 /* Write one batch in one transaction. False if the store refused any of
  * it: then nothing of it is kept (rolled back) and `l->batch_err` says
  * why. `probe`: also rewrite the schema version, so that the commit
@@ -648,14 +662,7 @@ static bool write_batch(sb_ledger_t *l, row_node_t *batch, bool probe)
   usage_flush(l, &usage);
   if (probe)
     run_sql(l, "PRAGMA user_version=" STRINGIFY(SCHEMA_VERSION));
-  run_sql(l, "COMMIT");
-  if (l->batch_rc == SQLITE_OK)
-    return true;
-  /* A failed statement may have rolled the transaction back already; a
-   * failed COMMIT (SQLITE_BUSY) leaves it open. */
-  if (!sqlite3_get_autocommit(l->db))
-    sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
-  return false;
+  return batch_end(l);
 }
 
 static uint64_t count_entries(const row_node_t *n, node_kind_t kind)
@@ -1110,14 +1117,8 @@ static sb_status_t check_writable(sb_ledger_t *l, char *err, size_t errlen)
              l->path);
     return SB_ERROR;
   }
-  l->batch_rc = SQLITE_OK;
-  run_sql(l, "BEGIN IMMEDIATE");
-  run_sql(l, "PRAGMA user_version=" STRINGIFY(SCHEMA_VERSION));
-  run_sql(l, "COMMIT");
-  if (l->batch_rc == SQLITE_OK)
+  if (write_batch(l, NULL, true))
     return SB_OK;
-  if (!sqlite3_get_autocommit(l->db))
-    sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
   snprintf(err, errlen, "ledger: cannot write %s: %s", l->path, l->batch_err);
   return SB_ERROR;
 }
@@ -1212,11 +1213,8 @@ static sb_status_t replay_unsaved(sb_ledger_t *l, char *err, size_t errlen)
     }
   }
   usage_flush(l, &usage);
-  run_sql(l, "COMMIT");
   sb_buf_free(&b);
-  if (l->batch_rc != SQLITE_OK) {
-    if (!sqlite3_get_autocommit(l->db))
-      sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
+  if (!batch_end(l)) {
     snprintf(err, errlen, "ledger: cannot write the entries of %s: %s", path,
              l->batch_err);
     return SB_ERROR;

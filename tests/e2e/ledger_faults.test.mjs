@@ -166,6 +166,13 @@ async function metric(gw, name) {
   return Number(m[1]);
 }
 
+// Everything the gateway logged, once it has exited (its stderr can still
+// hold lines when the exit is reported).
+async function allLogs(gw) {
+  if (!gw.proc.stderr.readableEnded) await new Promise((r) => gw.proc.stderr.once("end", r));
+  return gw.logs();
+}
+
 const health = (gw) => fetchText(`${gw.url}/health`);
 const healthy = (gw) => waitFor(async () => (await health(gw)).json.status === "ok", "the ledger to catch up");
 
@@ -178,10 +185,10 @@ async function createKey(gw, body) {
 // After a restart on the same database: every delivered request's row with
 // its cost, and the key's spend is exactly what its clients were billed
 // (`rows`: the key's ledger rows, undelivered ones included).
-async function assertStored(gw, delivered, key, rows = delivered.length) {
+async function assertStored(gw, delivered, key, rows = delivered.length, logs = "") {
   for (const r of delivered) {
     const g = await fetchText(`${gw.url}/api/v1/generation?id=${r.id}`);
-    assert.equal(g.status, 200, `row ${r.id}: ${g.text}`);
+    assert.equal(g.status, 200, `row ${r.id}: ${g.text}\n${logs}`);
     assert.equal(g.json.data.status, 200);
     assert.equal(pico(g.json.data.total_cost), r.cost);
   }
@@ -345,8 +352,9 @@ for (const [name, make] of Object.entries(breakers)) {
       for (let i = 40; i < 60; i++) delivered.push(await chat(gw, key.key, i % 2 === 0, i));
       await waitFor(async () => (await metric(gw, "switchboard_ledger_errors_total")) > 0, "a refused commit");
       gw.proc.kill("SIGTERM");
-      assert.deepEqual(await gw.exited, { code: 0, signal: null });
-      const logs = gw.logs();
+      const exit = await gw.exited;
+      const logs = await allLogs(gw);
+      assert.deepEqual(exit, { code: 0, signal: null }, logs);
       assert.match(logs, /at shutdown the store still refuses writes/);
       b.heal(gw);
       const unsaved = `${db}-unsaved.jsonl`;
@@ -355,17 +363,18 @@ for (const [name, make] of Object.entries(breakers)) {
       if (name === "file-size limit") {
         assert.ok(kept, logs);
         assert.match(logs, /are kept in .*-unsaved\.jsonl and will be written/);
-      } else {
-        assert.ok(!kept, "nothing fits on the full tmpfs");
+      }
+      if (!kept) {
         // the file could not be written either: the log has every entry
+        assert.match(logs, /cannot be written either/);
         const lines = logs.split("\n").filter((l) => l.startsWith("ledger: unsaved {"));
-        assert.ok(lines.length >= 20, logs);
+        assert.ok(lines.length > 0, logs);
         writeFileSync(unsaved, lines.map((l) => l.slice("ledger: unsaved ".length) + "\n").join(""));
       }
       await gw.stop();
       gw = await gateway(db);
       assert.equal(existsSync(unsaved), false, "written at start and removed");
-      await assertStored(gw, delivered, key);
+      await assertStored(gw, delivered, key, delivered.length, logs);
     } finally {
       b.heal(gw);
       await gw.stop();
@@ -380,7 +389,7 @@ function runToExit(bin, args, opts) {
     let stderr = "";
     p.stderr.on("data", (d) => (stderr += d));
     p.on("error", reject);
-    p.on("exit", (code) => resolve({ code, stderr }));
+    p.on("close", (code) => resolve({ code, stderr })); // after stderr's end
   });
 }
 

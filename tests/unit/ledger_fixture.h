@@ -1,6 +1,6 @@
 /* Shared by the store's unit tests (test_keys_store.c,
- * test_ledger_faults.c): a private ledger directory per test and rows to
- * record. */
+ * test_ledger_faults.c; include test_helpers.h first): a private ledger
+ * directory per test, rows to record, the spend the store keeps. */
 #ifndef SWITCHBOARD_LEDGER_FIXTURE_H
 #define SWITCHBOARD_LEDGER_FIXTURE_H
 
@@ -62,6 +62,16 @@ static inline void row_for(sb_ledger_row_t *r, const char *id,
     snprintf(r->key_hash, sizeof(r->key_hash), "%s", k->rec.hash);
     snprintf(r->key_label, sizeof(r->key_label), "%s", k->rec.name);
   }
+}
+
+/* Open the store again: its total spend is `want` (picodollars). */
+static inline void assert_stored_usage(int64_t want)
+{
+  char err[256];
+  sb_ledger_t *l = sb_ledger_open(dbspec, err, sizeof(err));
+  assert_non_null(l);
+  assert_int_equal(sb_keys_total_usage(sb_ledger_keys(l)), want);
+  sb_ledger_close(l);
 }
 
 #endif

@@ -172,10 +172,7 @@ static void test_queue_bounded(void **state)
   assert_int_equal(st.committed - base, rc.rows);
   assert_int_equal(st.waiting, 0);
   sb_ledger_close(l);
-  l = sb_ledger_open(dbspec, err, sizeof(err));
-  assert_non_null(l);
-  assert_int_equal(sb_keys_total_usage(sb_ledger_keys(l)), rc.rows);
-  sb_ledger_close(l);
+  assert_stored_usage(rc.rows);
 }
 
 /* Whether this process may put a thread at idle priority and take it
@@ -292,10 +289,7 @@ static void test_batch_usage_many_days(void **state)
       sb_ledger_record(l, &row);
     }
   sb_ledger_close(l);
-  l = sb_ledger_open(dbspec, err, sizeof(err));
-  assert_non_null(l);
-  assert_int_equal(sb_keys_total_usage(sb_ledger_keys(l)), want);
-  sb_ledger_close(l);
+  assert_stored_usage(want);
 }
 
 /* A version-1 database (before keys) is migrated, its spend back-filled. */
