@@ -159,7 +159,8 @@ struct sb_ledger {
   int batch_rc;
   char batch_err[160];
   /* failures (see "When the store fails" above), under `lock` */
-  bool failing;            /* the last commit failed */
+  bool failing;            /* the last commit failed (also read without the
+                              lock, atomically, by sb_ledger_admit) */
   bool degraded;           /* a burst: until what it held back is written */
   int64_t degraded_since_ms;
   uint64_t degraded_until; /* the burst ends once this seq is committed */
@@ -680,7 +681,7 @@ static void batch_committed(sb_ledger_t *l, uint64_t n, char *note,
                             size_t cap)
 {
   l->committed_seq += n;
-  l->failing = false;
+  __atomic_store_n(&l->failing, false, __ATOMIC_RELAXED);
   if (!l->degraded || l->committed_seq < l->degraded_until)
     return;
   l->degraded = false;
@@ -705,7 +706,7 @@ static void batch_refused(sb_ledger_t *l, row_node_t *batch, row_node_t *last,
     l->tail = last;
   l->n_queued += n;
   l->errors++;
-  l->failing = true;
+  __atomic_store_n(&l->failing, true, __ATOMIC_RELAXED);
   if (l->stop)
     l->tried_after_stop = true;
   snprintf(l->reason, sizeof(l->reason), "%s", l->batch_err);
@@ -1530,6 +1531,9 @@ static bool refusing(const sb_ledger_t *l)
 
 sb_status_t sb_ledger_admit(sb_ledger_t *l, char *why, size_t cap)
 {
+  /* every model request asks: no lock while the store takes writes */
+  if (!__atomic_load_n(&l->failing, __ATOMIC_RELAXED))
+    return SB_OK;
   pthread_mutex_lock(&l->lock);
   bool no = refusing(l);
   if (no) {
