@@ -163,6 +163,9 @@ void sb_call_respond(sb_call_t *c, sb_slice_t json);
 void sb_call_fail(sb_call_t *c, int status, const char *type,
                   const char *message);
 void sb_call_fail_with(sb_call_t *c, const sb_call_error_t *e);
+/* Refuse the call before it was admitted, without a ledger row: the
+ * ledger could not take one (sb_ledger_admit). */
+void sb_call_refuse(sb_call_t *c, const sb_call_error_t *e);
 
 /* ---- accounts (src/accounts/admit.c) ------------------------------------ */
 

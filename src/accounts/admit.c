@@ -75,6 +75,19 @@ static void rate_headers(sb_call_t *c, const sb_admit_info_t *info,
 
 sb_status_t sb_call_admit(sb_call_t *c)
 {
+  char why[320];
+  if (c->gw->ledger != NULL &&
+      sb_ledger_admit(c->gw->ledger, why, sizeof(why)) != SB_OK) {
+    /* Nothing goes upstream; no row is recorded either: the ledger cannot
+     * take one (switchboard_ledger_refused_total counts these). */
+    sb_call_error_t e;
+    memset(&e, 0, sizeof(e));
+    e.status = 503;
+    e.type = "ledger_unavailable";
+    e.message = sb_slice_z(why);
+    sb_call_refuse(c, &e);
+    return SB_ERROR;
+  }
   sb_key_t *k = c->x->principal;
   if (k == NULL)
     return SB_OK;

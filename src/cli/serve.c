@@ -1,4 +1,5 @@
 /* switchboard serve / check / models: the commands that read a config. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,10 @@ int sb_cli_serve(int argc, char **argv)
   sigset_t signals;
   sb_heap_tune();
   sb_server_block_signals(&signals); /* before the ledger's thread starts */
+  /* A write past a file-size limit (RLIMIT_FSIZE) then fails with EFBIG,
+   * which the ledger handles like a full disk, instead of killing the
+   * process. */
+  signal(SIGXFSZ, SIG_IGN);
   if (sb_gateway_open(&gw, &cfg, err, sizeof(err)) != SB_OK) {
     fprintf(stderr, "switchboard: %s\n", err);
   } else if (sb_server_run(&gw) == SB_OK) {

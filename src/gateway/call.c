@@ -252,12 +252,43 @@ static void record(sb_call_t *c, int status, const char *error)
     c->ledger_seq = sb_ledger_record(c->gw->ledger, &row);
 }
 
+static void stream_error_chunk(sb_call_t *c, int code, const char *type,
+                               const char *message);
+
+/* `durable`, the store refused the row: the response is not delivered.
+ * The client gets a 503 (a stream: an error event before its end), the
+ * row records a 503 that billed nothing (ledger.h), and the spend settled
+ * for the call is given back: a retry is a new generation, billed once. */
+static void not_delivered(sb_call_t *c)
+{
+  static const char msg[] =
+      "ledger unavailable: the response could not be recorded, so it is "
+      "not delivered and not billed; retry later";
+  sb_keys_refund(sb_ledger_keys(c->gw->ledger), c->key, c->cost_pico,
+                 sb_wall_ms());
+  c->final_status = 503;
+  if (c->deferred_json.ptr == NULL) {
+    stream_error_chunk(c, 503, "ledger_unavailable", msg);
+    c->sink->stream_end(c);
+    return;
+  }
+  sb_call_error_t e;
+  memset(&e, 0, sizeof(e));
+  e.status = 503;
+  e.type = "ledger_unavailable";
+  e.message = SB_SLICE_LIT(msg);
+  c->sink->error(c, &e);
+}
+
 /* `durable`: hand the response's end to the sink only once its row is
  * committed (group commit, ledger.h). */
 static void committed_cb(void *data)
 {
   sb_call_t *c = data;
-  if (c->deferred_json.ptr != NULL)
+  const sb_ledger_waiter_t *w = c->commit_wait;
+  if (w->status != SB_OK)
+    not_delivered(c);
+  else if (c->deferred_json.ptr != NULL)
     c->sink->response(c, c->deferred_json);
   else
     c->sink->stream_end(c);
@@ -278,6 +309,15 @@ static bool defer_until_committed(sb_call_t *c, sb_slice_t json)
   c->commit_wait = w;
   return sb_ledger_when_committed(c->gw->ledger, &c->worker->loop, w,
                                   c->ledger_seq, committed_cb, c) == SB_OK;
+}
+
+void sb_call_refuse(sb_call_t *c, const sb_call_error_t *e)
+{
+  if (c->finished)
+    return;
+  c->finished = true;
+  c->final_status = e->status;
+  c->sink->error(c, e);
 }
 
 static bool attempt_failed(sb_call_t *c, const sb_call_error_t *e);
@@ -419,6 +459,33 @@ static void chunk_head(sb_call_t *c, sb_jw_t *w)
   sb_jw_kv_raw(w, SB_STRLIT("provider"), c->j_provider.ptr, c->j_provider.len);
 }
 
+/* A failed stream's error event: a chunk with `error` and an empty
+ * delta finishing with "error". */
+static void stream_error_chunk(sb_call_t *c, int code, const char *type,
+                               const char *message)
+{
+  sb_jw_t w;
+  sb_buf_reset(&c->out);
+  sb_jw_init(&w, &c->out);
+  chunk_head(c, &w);
+  sb_jw_key_lit(&w, "error");
+  sb_jw_obj_begin(&w);
+  sb_jw_kv_int(&w, SB_STRLIT("code"), code);
+  sb_jw_kv_str(&w, SB_STRLIT("message"), message, strlen(message));
+  sb_jw_key_lit(&w, "metadata");
+  sb_jw_obj_begin(&w);
+  sb_jw_kv_str(&w, SB_STRLIT("error_type"), type, strlen(type));
+  sb_jw_obj_end(&w);
+  sb_jw_obj_end(&w);
+  sb_jw_key_lit(&w, "choices");
+  sb_jw_raw(&w, SB_STRLIT("[{\"index\":0,\"delta\":{\"content\":\"\"},"
+                          "\"finish_reason\":\"error\","
+                          "\"native_finish_reason\":\"error\"}]"));
+  sb_jw_obj_end(&w);
+  if (sb_jw_status(&w) == SB_OK)
+    c->sink->stream_chunk(c, sb_buf_slice(&c->out));
+}
+
 /* End of a committed stream: an error event if it failed, then exactly
  * one usage chunk, then [DONE] (the sink writes that). */
 static void finish_stream(sb_call_t *c)
@@ -430,28 +497,10 @@ static void finish_stream(sb_call_t *c)
   compute_cost(c);
   sb_jw_t w;
   if (c->stream_failed) {
-    sb_buf_reset(&c->out);
-    sb_jw_init(&w, &c->out);
-    chunk_head(c, &w);
-    sb_jw_key_lit(&w, "error");
-    sb_jw_obj_begin(&w);
-    sb_jw_kv_int(&w, SB_STRLIT("code"), c->stream_error_code);
-    sb_jw_kv_str(&w, SB_STRLIT("message"), c->stream_error,
-                 strlen(c->stream_error));
-    sb_jw_key_lit(&w, "metadata");
-    sb_jw_obj_begin(&w);
-    sb_jw_kv_str(&w, SB_STRLIT("error_type"),
-                 c->stream_error_code == 408 ? "timeout" : "provider_unavailable",
-                 c->stream_error_code == 408 ? 7 : 20);
-    sb_jw_obj_end(&w);
-    sb_jw_obj_end(&w);
-    sb_jw_key_lit(&w, "choices");
-    sb_jw_raw(&w, SB_STRLIT("[{\"index\":0,\"delta\":{\"content\":\"\"},"
-                            "\"finish_reason\":\"error\","
-                            "\"native_finish_reason\":\"error\"}]"));
-    sb_jw_obj_end(&w);
-    if (sb_jw_status(&w) == SB_OK)
-      c->sink->stream_chunk(c, sb_buf_slice(&c->out));
+    stream_error_chunk(c, c->stream_error_code,
+                       c->stream_error_code == 408 ? "timeout"
+                                                   : "provider_unavailable",
+                       c->stream_error);
     snprintf(c->finish_reason, sizeof(c->finish_reason), "error");
   }
   sb_buf_reset(&c->out);

@@ -35,7 +35,8 @@ sb_status_t sb_gateway_open(sb_gateway_t *gw, sb_config_t *cfg, char *err,
     snprintf(err, errlen, "cannot render the model list");
     return SB_ERROR;
   }
-  sb_ledger_options_t lopts = {cfg->durable, cfg->retention_days};
+  sb_ledger_options_t lopts = {cfg->durable, cfg->retention_days,
+                               cfg->shutdown_grace_ms};
   gw->ledger = sb_ledger_open_with(cfg->database, &lopts, err, errlen);
   if (gw->ledger == NULL)
     return SB_ERROR;
