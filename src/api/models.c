@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "switchboard/codec.h"
 #include "switchboard/api.h"
 #include "switchboard/health.h"
 #include "switchboard/json_edit.h"
@@ -180,7 +181,7 @@ void sb_api_model_endpoints(sb_http_exchange_t *x, sb_slice_t id)
   sb_jw_arr_begin(&w);
   for (size_t i = 0; i < m->n_endpoints; i++) {
     const sb_endpoint_t *e = &m->endpoints[i];
-    if (e->provider == NULL || e->provider->codec == NULL)
+    if (e->provider == NULL || sb_codec_find(e->provider->format) == NULL)
       continue;
     sb_health_view_t v;
     sb_health_view(gw->health, e->slot, now, &v);

@@ -78,8 +78,8 @@ int sb_cli_serve(int argc, char **argv)
 
 static void print_provider(const sb_provider_t *p)
 {
-  printf("  %-12s format=%s base_url=%s keys=%zu%s", p->name, p->format,
-         p->base_url, p->n_keys, p->codec == NULL ? " (format not supported yet)" : "");
+  printf("  %-12s format=%s base_url=%s keys=%zu", p->name, p->format,
+         p->base_url, p->n_keys);
   if (p->n_keys > 0) {
     const char *k = p->keys[0];
     size_t n = strlen(k);

@@ -22,6 +22,8 @@
 extern const sb_codec_door_t sb_openai_chat_door;
 extern const sb_codec_encoder_t sb_openai_chat_encoder;
 extern const sb_codec_provider_t sb_openai_chat_provider;
+extern const sb_codec_embed_door_t sb_openai_embed_door;
+extern const sb_codec_embed_provider_t sb_openai_embed_provider;
 
 /* The provider's request (request.c): the client's body rewritten on the
  * pass-through path, else a body written from the hub. */
