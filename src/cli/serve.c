@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "switchboard/api.h"
 #include "switchboard/cli.h"
 #include "switchboard/gateway.h"
 #include "switchboard/heap.h"
@@ -64,11 +65,14 @@ int sb_cli_serve(int argc, char **argv)
    * which the ledger handles like a full disk, instead of killing the
    * process. */
   signal(SIGXFSZ, SIG_IGN);
-  if (sb_gateway_open(&gw, &cfg, err, sizeof(err)) != SB_OK) {
+  /* the gateway, then the doors on it, then the workers serving them */
+  if (sb_gateway_open(&gw, &cfg, err, sizeof(err)) != SB_OK ||
+      sb_api_open(&gw, err, sizeof(err)) != SB_OK) {
     fprintf(stderr, "switchboard: %s\n", err);
-  } else if (sb_server_run(&gw) == SB_OK) {
+  } else if (sb_server_run(&gw, sb_api_handle) == SB_OK) {
     rc = 0;
   }
+  sb_api_close(&gw);
   sb_gateway_close(&gw);
   sb_config_free(&cfg);
   if (rc == 0)
