@@ -144,7 +144,18 @@ static void delta_begin(oai_stream_t *o, fp_buf_t *out)
   fp_buf_adds(out, "{\"index\":0,\"delta\":");
 }
 
-static void delta_end(fp_buf_t *out) { fp_buf_adds(out, ",\"logprobs\":null,\"finish_reason\":null}]}\n\n"); }
+/* With include_usage OpenAI writes "usage":null into every chunk before
+ * the usage chunk, as the gateway must expect. */
+static void chunk_tail(const oai_stream_t *o, fp_buf_t *out)
+{
+  fp_buf_adds(out, o->usage_chunk ? "],\"usage\":null}\n\n" : "]}\n\n");
+}
+
+static void delta_end(const oai_stream_t *o, fp_buf_t *out)
+{
+  fp_buf_adds(out, ",\"logprobs\":null,\"finish_reason\":null}");
+  chunk_tail(o, out);
+}
 
 static void add_str(fp_buf_t *out, const json_t *s)
 {
@@ -182,7 +193,7 @@ static bool tool_event(oai_stream_t *o, fp_buf_t *out, bool *counted)
       fp_buf_adds(out, ",\"type\":\"function\",\"function\":{\"name\":");
       add_str(out, call_field(sc, m, "name"));
       fp_buf_adds(out, ",\"arguments\":\"\"}}]}");
-      delta_end(out);
+      delta_end(o, out);
       return true;
     }
     if (o->arg_off[m] < alen) {
@@ -191,7 +202,7 @@ static bool tool_event(oai_stream_t *o, fp_buf_t *out, bool *counted)
       fp_buf_printf(out, "{\"tool_calls\":[{\"index\":%zu,\"function\":{\"arguments\":", m);
       fp_buf_json_str(out, a + o->arg_off[m], end - o->arg_off[m]);
       fp_buf_adds(out, "}}]}");
-      delta_end(out);
+      delta_end(o, out);
       o->arg_off[m] = end;
       *counted = true;
       if (sc->parallel)
@@ -226,7 +237,7 @@ static bool oai_next(void *state, fp_buf_t *out, bool *counted)
     case P_ROLE:
       delta_begin(o, out);
       fp_buf_adds(out, "{\"role\":\"assistant\",\"content\":\"\"}");
-      delta_end(out);
+      delta_end(o, out);
       o->phase = P_REASONING;
       return true;
     case P_REASONING: {
@@ -238,7 +249,7 @@ static bool oai_next(void *state, fp_buf_t *out, bool *counted)
         fp_buf_adds(out, "{\"reasoning\":");
         fp_buf_json_str(out, s + o->off, end - o->off);
         fp_buf_adds(out, "}");
-        delta_end(out);
+        delta_end(o, out);
         o->off = end;
         *counted = true;
         return true;
@@ -259,7 +270,7 @@ static bool oai_next(void *state, fp_buf_t *out, bool *counted)
           o->off = end;
         }
         fp_buf_adds(out, "}");
-        delta_end(out);
+        delta_end(o, out);
         *counted = true;
         return true;
       }
@@ -274,12 +285,14 @@ static bool oai_next(void *state, fp_buf_t *out, bool *counted)
       fp_buf_add(out, o->prefix.data, o->prefix.len);
       fp_buf_adds(out, "{\"index\":0,\"delta\":{},\"logprobs\":null,\"finish_reason\":");
       fp_buf_add(out, o->finish.data, o->finish.len);
-      fp_buf_adds(out, "}]");
+      fp_buf_adds(out, "}");
       if (o->usage_in_finish) {
-        fp_buf_adds(out, ",\"usage\":");
+        fp_buf_adds(out, "],\"usage\":");
         fp_buf_add(out, o->usage.data, o->usage.len);
+        fp_buf_adds(out, "}\n\n");
+      } else {
+        chunk_tail(o, out);
       }
-      fp_buf_adds(out, "}\n\n");
       o->phase = o->usage_chunk ? P_USAGE : P_DONE;
       return true;
     case P_USAGE:
