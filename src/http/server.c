@@ -40,6 +40,10 @@ typedef struct {
  * memory back (malloc_trim). Never under load, so no request pays for it. */
 #define TRIM_EVERY_MS 5000
 
+/* The longest request target (path and query) taken; 414 past it. Every
+ * path switchboard serves is short. */
+#define MAX_TARGET_BYTES 8192
+
 static void trim_tick(uv_timer_t *t)
 {
   worker_ctx_t *ctx = t->data;
@@ -151,6 +155,7 @@ static sb_status_t worker_init(sb_gateway_t *gw, sb_worker_t *w, unsigned id,
   w->http.limits.max_header_bytes = cfg->max_header_bytes;
   w->http.limits.max_headers = 128;
   w->http.limits.max_body_bytes = cfg->max_body_bytes;
+  w->http.limits.max_target_bytes = SB_MIN(MAX_TARGET_BYTES, cfg->max_header_bytes);
   w->http.request_timeout_ms = cfg->request_timeout_ms;
   w->http.idle_timeout_ms = cfg->idle_timeout_ms;
   w->http.write_high_water = 256 * 1024;
