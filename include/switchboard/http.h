@@ -241,6 +241,23 @@ size_t sb_http_pending_bytes(const sb_http_exchange_t *x);
 /* Reason phrase for a status code ("OK", "Not Found", ...). */
 const char *sb_http_status_text(int status);
 
+/* ---- listening sockets (src/http/listen.c) ---------------------------- */
+
+/*
+ * `n` listening sockets on one address for the workers, bound with
+ * SO_REUSEPORT (the kernel spreads connections across them) and refused
+ * when another process listens on the address too. Returns SB_OK with
+ * the sockets in fds[0..n) (port 0: `ss` gets the port picked),
+ * SB_DECLINED when another process listens there, SB_ERROR otherwise;
+ * `err` says why, and nothing is left open.
+ */
+sb_status_t sb_http_listen(struct sockaddr_storage *ss, socklen_t len,
+                           int *fds, unsigned n, char *err, size_t errlen);
+/* False when a socket other than fds[0..n) listens on exactly `sa` (read
+ * from /proc/net/tcp or tcp6; true when that cannot be read). */
+bool sb_http_listeners_exclusive(const struct sockaddr *sa, const int *fds,
+                                 unsigned n);
+
 /* ---- connections (used by the server) ------------------------------- */
 
 typedef struct {

@@ -70,11 +70,17 @@ int sb_cli_serve(int argc, char **argv)
             "... or pass --config (see `switchboard check`)");
   int rc = 1;
   sigset_t signals;
+  sb_listeners_t listeners;
+  if (sb_server_listen(&cfg, &listeners) != SB_OK) {
+    sb_config_free(&cfg);
+    return 1;
+  }
   tune_allocator();
   sb_server_block_signals(&signals); /* before the ledger's thread starts */
   if (sb_gateway_open(&gw, &cfg, err, sizeof(err)) != SB_OK) {
     fprintf(stderr, "switchboard: %s\n", err);
-  } else if (sb_server_run(&gw) == SB_OK) {
+    sb_server_listeners_close(&listeners);
+  } else if (sb_server_run(&gw, &listeners) == SB_OK) {
     rc = 0;
   }
   sb_gateway_close(&gw);

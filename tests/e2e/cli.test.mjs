@@ -6,6 +6,7 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import net from "node:net";
 import { startGateway, fakeProviderConfig, switchboardBin } from "./lib/gateway.mjs";
 import { setup } from "./lib/harness.mjs";
 
@@ -147,6 +148,50 @@ test("serve refuses local mode on a public address", async () => {
   const r = await run(["serve", "--listen", "0.0.0.0:0"]);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /refusing to listen on 0\.0\.0\.0 without admin_key/);
+});
+
+// A port nothing listens on at the moment (the kernel's pick for port 0).
+async function freePort() {
+  const srv = net.createServer();
+  await new Promise((r) => srv.listen(0, "127.0.0.1", r));
+  const { port } = srv.address();
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+test("a second gateway on a port the first serves is refused; the first's workers share it", async () => {
+  const port = await freePort();
+  const first = await startGateway({
+    config: { workers: 2, providers: { openai: fakeProviderConfig(fake) } },
+    listen: `127.0.0.1:${port}`,
+  });
+  try {
+    assert.equal(first.port, port);
+    const r = await run(["serve", "--listen", `127.0.0.1:${port}`], { env: { SWITCHBOARD_LOCAL_PROBE_PORTS: "" } });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, new RegExp(`^switchboard: 127\\.0\\.0\\.1:${port} is already in use by another process$`, "m"));
+    assert.equal(r.stdout, "");
+    // every connection still reaches the first gateway (both its workers)
+    const statuses = await Promise.all(
+      Array.from({ length: 50 }, async () => (await fetch(`${first.url}/health`)).status),
+    );
+    assert.deepEqual(statuses, Array(50).fill(200));
+  } finally {
+    assert.deepEqual(await first.stop(), { code: 0, signal: null });
+  }
+});
+
+test("a port held by another program: the same refusal", async () => {
+  const other = net.createServer();
+  await new Promise((r) => other.listen(0, "127.0.0.1", r));
+  const { port } = other.address();
+  try {
+    const r = await run(["serve", "--listen", `127.0.0.1:${port}`], { env: { SWITCHBOARD_LOCAL_PROBE_PORTS: "" } });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /is already in use by another process/);
+  } finally {
+    await new Promise((r) => other.close(r));
+  }
 });
 
 test("SIGTERM: in-flight requests finish, then the gateway exits 0", async () => {
