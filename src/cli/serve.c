@@ -65,9 +65,6 @@ int sb_cli_serve(int argc, char **argv)
     sb_config_free(&cfg);
     return 1;
   }
-  if (cfg.n_providers == 0)
-    SB_WARN("no providers configured: set OPENAI_API_KEY, OPENROUTER_API_KEY, "
-            "... or pass --config (see `switchboard check`)");
   int rc = 1;
   sigset_t signals;
   sb_listeners_t listeners;
@@ -75,6 +72,10 @@ int sb_cli_serve(int argc, char **argv)
     sb_config_free(&cfg);
     return 1;
   }
+  if (cfg.n_providers == 0)
+    sb_cli_find_local_servers(&cfg);
+  if (cfg.n_providers == 0)
+    SB_WARN("%s", SB_NO_PROVIDER_HINT);
   tune_allocator();
   sb_server_block_signals(&signals); /* before the ledger's thread starts */
   if (sb_gateway_open(&gw, &cfg, err, sizeof(err)) != SB_OK) {
