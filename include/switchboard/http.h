@@ -57,6 +57,9 @@ typedef struct {
   unsigned short http_major, http_minor;
 } sb_http_request_t;
 
+/* An RFC 9110 token character (field names, transfer codings). */
+bool sb_http_tchar(unsigned char c);
+
 /* ---- chunked request bodies (src/http/chunked.c) ---------------------- */
 
 /* A chunk-size line (size and extensions) longer than this is refused with

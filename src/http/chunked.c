@@ -35,13 +35,6 @@ enum {
   CK_END_LF,     /* the LF of the final CRLF */
 };
 
-static bool is_tchar(unsigned char c)
-{
-  static const char extra[] = "!#$%&'*+-.^_`|~";
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-         (c >= 'A' && c <= 'Z') || (c != 0 && strchr(extra, c) != NULL);
-}
-
 /* A byte a field value or chunk extension may hold: visible ASCII, space,
  * tab, and obs-text. */
 static bool is_field_byte(unsigned char c)
@@ -149,7 +142,7 @@ sb_status_t sb_http_chunked_feed(sb_http_chunked_t *ck, sb_buf_t *body,
     case CK_TRAILER:
       if (c == '\r')
         ck->state = CK_END_LF;
-      else if (is_tchar(c))
+      else if (sb_http_tchar(c))
         ck->state = CK_TRAILER_NAME;
       else
         return refuse(ck, 400, "invalid trailer field");
@@ -157,7 +150,7 @@ sb_status_t sb_http_chunked_feed(sb_http_chunked_t *ck, sb_buf_t *body,
     case CK_TRAILER_NAME:
       if (c == ':')
         ck->state = CK_TRAILER_VALUE;
-      else if (!is_tchar(c))
+      else if (!sb_http_tchar(c))
         return refuse(ck, 400, "invalid trailer field name");
       break;
     case CK_TRAILER_VALUE:

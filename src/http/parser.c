@@ -115,20 +115,22 @@ static sb_slice_t field_value(const sb_http_parser_t *p, size_t i)
   return sb_slice_trim(sb_slice(p->head.data + f[2], f[3] - f[2]));
 }
 
-/* RFC 9110 token characters: what a field name may contain. http_parser
- * in its default (lenient) mode lets some others through. */
-static bool is_token(sb_slice_t s)
+bool sb_http_tchar(unsigned char c)
 {
   static const char extra[] = "!#$%&'*+-.^_`|~";
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+         (c >= 'A' && c <= 'Z') || (c != 0 && strchr(extra, c) != NULL);
+}
+
+/* What a field name may be. http_parser in its default (lenient) mode
+ * lets other characters through. */
+static bool is_token(sb_slice_t s)
+{
   if (s.len == 0)
     return false;
-  for (size_t i = 0; i < s.len; i++) {
-    unsigned char c = (unsigned char)s.ptr[i];
-    bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-              (c >= 'A' && c <= 'Z') || (c != 0 && strchr(extra, c) != NULL);
-    if (!ok)
+  for (size_t i = 0; i < s.len; i++)
+    if (!sb_http_tchar((unsigned char)s.ptr[i]))
       return false;
-  }
   return true;
 }
 

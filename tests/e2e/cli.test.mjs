@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import net from "node:net";
 import { startGateway, fakeProviderConfig, switchboardBin } from "./lib/gateway.mjs";
-import { setup } from "./lib/harness.mjs";
+import { setup, freePort } from "./lib/harness.mjs";
 
 const { fake, gw } = setup();
 
@@ -149,15 +149,6 @@ test("serve refuses local mode on a public address", async () => {
   assert.equal(r.code, 1);
   assert.match(r.stderr, /refusing to listen on 0\.0\.0\.0 without admin_key/);
 });
-
-// A port nothing listens on at the moment (the kernel's pick for port 0).
-async function freePort() {
-  const srv = net.createServer();
-  await new Promise((r) => srv.listen(0, "127.0.0.1", r));
-  const { port } = srv.address();
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 test("a second gateway on a port the first serves is refused; the first's workers share it", async () => {
   const port = await freePort();

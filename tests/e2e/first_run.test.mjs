@@ -7,8 +7,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
-import net from "node:net";
-import { setup, fetchText, waitFor } from "./lib/harness.mjs";
+import { setup, fetchText, waitFor, freePort } from "./lib/harness.mjs";
 import { startGateway, fakeProviderConfig } from "./lib/gateway.mjs";
 
 const { fake, lastUpstream } = setup({ config: null });
@@ -37,15 +36,6 @@ async function withGateway(options, fn) {
   } finally {
     assert.deepEqual(await gw.stop(), { code: 0, signal: null }, gw.logs());
   }
-}
-
-// A port nothing listens on at the moment.
-async function freePort() {
-  const srv = net.createServer();
-  await new Promise((r) => srv.listen(0, "127.0.0.1", r));
-  const { port } = srv.address();
-  await new Promise((r) => srv.close(r));
-  return port;
 }
 
 test("no provider: the log, a model call's 503 and GET / say how to add one", async () => {
