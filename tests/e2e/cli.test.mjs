@@ -23,6 +23,9 @@ function run(args, { env = {}, input } = {}) {
     p.stdout.on("data", (d) => (stdout += d));
     p.stderr.on("data", (d) => (stderr += d));
     p.on("close", (code) => resolve({ code, stdout, stderr }));
+    // a command that exits without reading its stdin closes it first: the
+    // write then fails with EPIPE, which is no failure of the command
+    p.stdin.on("error", () => {});
     p.stdin.end(input ?? "");
   });
 }
