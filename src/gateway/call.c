@@ -1470,6 +1470,10 @@ void sb_call_start(sb_call_t *c)
         pl->cands[k++] = pl->cands[i];
     pl->n = k;
   }
+  if (pl->n == 0 && c->gw->config->n_providers == 0) {
+    sb_call_fail(c, 503, "provider_unavailable", SB_NO_PROVIDER_HINT);
+    return;
+  }
   if (pl->n == 0) {
     switch (why) {
     case SB_ROUTE_OK:
