@@ -6,7 +6,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "switchboard/config.h"
+
 int sb_cli_serve(int argc, char **argv);
+/* With no provider configured: add each local OpenAI-compatible model
+ * server that answers on its default loopback port (src/cli/local_servers.c). */
+void sb_cli_find_local_servers(sb_config_t *cfg);
 int sb_cli_chat(int argc, char **argv);
 int sb_cli_models(int argc, char **argv);
 int sb_cli_check(int argc, char **argv);

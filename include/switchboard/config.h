@@ -93,6 +93,20 @@ sb_status_t sb_config_load(sb_config_t *cfg, const char *path,
                            size_t errlen);
 void sb_config_free(sb_config_t *cfg);
 
+/* How to add a provider, in one sentence: what `serve` logs, a model call
+ * answers (503) and GET / says when no provider is configured. */
+#define SB_NO_PROVIDER_HINT                                                    \
+  "No provider is configured: set a provider's key variable such as "         \
+  "OPENAI_API_KEY or OPENROUTER_API_KEY, start a local model server "          \
+  "(Ollama, llama.cpp, LM Studio or vLLM) on its default port, or pass "      \
+  "--config FILE, then restart switchboard."
+
+/* Add a keyless provider for the known service `k` at `base_url` (what
+ * `serve` does for a local model server it finds). SB_ERROR when the
+ * provider table is full. */
+sb_status_t sb_config_add_known(sb_config_t *cfg, const sb_known_provider_t *k,
+                                const char *base_url);
+
 /* Provider by name; NULL if not configured. */
 const sb_provider_t *sb_config_provider(const sb_config_t *cfg,
                                         sb_slice_t name);

@@ -31,12 +31,26 @@ sb_status_t sb_gateway_open(sb_gateway_t *gw, sb_config_t *cfg, char *err,
                             size_t errlen);
 void sb_gateway_close(sb_gateway_t *gw);
 
-/* Run the workers until SIGINT/SIGTERM, then drain gracefully; every
- * request goes to `handler` (the doors: sb_api_handle, wired by `serve`). Tells the
- * service manager (notify.h) READY=1 once listening and STOPPING=1 at the
- * shutdown; SIGHUP calls sb_gateway_reload() between RELOADING=1 and
- * READY=1. */
-sb_status_t sb_server_run(sb_gateway_t *gw, sb_http_handler_fn handler);
+/* The listening sockets, one per worker (src/gateway/server.c). */
+typedef struct {
+  int *fds;
+  unsigned n;
+  struct sockaddr_storage addr; /* with the port bound (port 0: picked) */
+} sb_listeners_t;
+
+/* Open cfg's listening sockets before the gateway opens, so that an
+ * address another process serves is refused (with a message on stderr)
+ * before anything else is touched. */
+sb_status_t sb_server_listen(const sb_config_t *cfg, sb_listeners_t *l);
+void sb_server_listeners_close(sb_listeners_t *l);
+
+/* Run the workers on `l` (which it closes) until SIGINT/SIGTERM, then
+ * drain gracefully; every request goes to `handler` (the doors:
+ * sb_api_handle, wired by `serve`). Tells the service manager (notify.h) READY=1 once
+ * listening and STOPPING=1 at the shutdown; SIGHUP calls
+ * sb_gateway_reload() between RELOADING=1 and READY=1. */
+sb_status_t sb_server_run(sb_gateway_t *gw, sb_listeners_t *l,
+                          sb_http_handler_fn handler);
 
 /* Block SIGINT/SIGTERM/SIGHUP (and ignore SIGPIPE) in the calling thread and
  * every thread it creates afterwards: call before starting any thread. */

@@ -40,6 +40,8 @@ typedef struct {
   size_t max_header_bytes; /* request line + headers; 431 past it */
   size_t max_headers;      /* number of header fields; 431 past it */
   size_t max_body_bytes;   /* 413 past it */
+  size_t max_target_bytes; /* the request target; 414 past it (0: the
+                              same as max_header_bytes) */
 } sb_http_limits_t;
 
 typedef struct {
@@ -55,8 +57,61 @@ typedef struct {
   unsigned short http_major, http_minor;
 } sb_http_request_t;
 
+/* An RFC 9110 token character (field names, transfer codings). */
+bool sb_http_tchar(unsigned char c);
+
+/* ---- chunked request bodies (src/http/chunked.c) ---------------------- */
+
+/* A chunk-size line (size and extensions) longer than this is refused with
+ * 413 as soon as it passes it. */
+#define SB_HTTP_CHUNK_LINE_MAX 4096
+
+/* Incremental, strict decoder of a chunked body (RFC 9112, 7.1): every
+ * framing byte is checked (CRLF after each chunk's data, no bare LF),
+ * trailer fields are checked for form and dropped. */
+typedef struct {
+  uint64_t left;    /* the chunk size being read, then its data still due */
+  size_t line;      /* bytes of the current chunk-size line */
+  size_t trailer;   /* bytes of the trailer section */
+  unsigned char state;
+  int status;       /* set when the body is refused: 400, 413 or 431 */
+  const char *why;
+} sb_http_chunked_t;
+
+void sb_http_chunked_init(sb_http_chunked_t *ck);
+/*
+ * Feed body bytes; the decoded data is appended to `body`, whose cap
+ * (b->max) is the body limit. Returns SB_AGAIN (all consumed, the body
+ * goes on), SB_OK (the body ended after *consumed bytes; the rest belongs
+ * to the next request), or SB_ERROR (ck->status and ck->why say why: 400
+ * for a framing error, 413 for a chunk past the body limit or a chunk-size
+ * line past SB_HTTP_CHUNK_LINE_MAX, 431 for trailers past `max_trailer`).
+ */
+sb_status_t sb_http_chunked_feed(sb_http_chunked_t *ck, sb_buf_t *body,
+                                 size_t max_trailer, const char *data,
+                                 size_t len, size_t *consumed);
+
 /* ---- incremental request parser (no I/O; unit-tested on its own) ------ */
 
+/*
+ * http_parser reads the head and Content-Length bodies; switchboard adds
+ * what RFC 9112 asks of a server where a lenient reading could differ from
+ * a front proxy's (request smuggling). Refused, and the connection closed:
+ *   400  a request line that is not METHOD SP TARGET SP HTTP/x.y (no
+ *        version, extra spaces, control characters), a field line that
+ *        begins with whitespace (obsolete line folding), an HTTP/1.1
+ *        request without exactly one valid Host, several Hosts, a
+ *        Transfer-Encoding whose last coding is not chunked or that names
+ *        chunked twice, Transfer-Encoding in HTTP/1.0, Transfer-Encoding
+ *        with Content-Length, and any chunked framing error;
+ *   413  a body past max_body_bytes (a chunk as soon as its size says so),
+ *        a chunk-size line past SB_HTTP_CHUNK_LINE_MAX;
+ *   414  a request target past max_target_bytes, as soon as it passes it;
+ *   431  a head past max_header_bytes or max_headers;
+ *   501  a transfer coding other than chunked before the final chunked;
+ *   505  an HTTP version other than 1.0 and 1.1.
+ * Chunked bodies are decoded by sb_http_chunked_feed().
+ */
 typedef struct {
   http_parser hp;
   http_parser_settings settings;
@@ -72,6 +127,14 @@ typedef struct {
   bool headers_done;
   bool complete;
   bool expect_continue;
+  bool body_chunked; /* the body goes to `chunked`, not to http_parser */
+  /* the head as switchboard checks it (parser.c, scan_head) */
+  unsigned char scan;       /* where in the head */
+  unsigned char lead;       /* empty lines before the request line */
+  unsigned char words;      /* words of the request line so far */
+  unsigned char word_len;   /* bytes of the current word (saturates) */
+  char version[8];          /* the current word's first bytes */
+  sb_http_chunked_t chunked;
   int error_status; /* 400, 413, 431 ... when the request is refused */
   const char *error;
 } sb_http_parser_t;
@@ -180,6 +243,23 @@ size_t sb_http_pending_bytes(const sb_http_exchange_t *x);
 
 /* Reason phrase for a status code ("OK", "Not Found", ...). */
 const char *sb_http_status_text(int status);
+
+/* ---- listening sockets (src/http/listen.c) ---------------------------- */
+
+/*
+ * `n` listening sockets on one address for the workers, bound with
+ * SO_REUSEPORT (the kernel spreads connections across them) and refused
+ * when another process listens on the address too. Returns SB_OK with
+ * the sockets in fds[0..n) (port 0: `ss` gets the port picked),
+ * SB_DECLINED when another process listens there, SB_ERROR otherwise;
+ * `err` says why, and nothing is left open.
+ */
+sb_status_t sb_http_listen(struct sockaddr_storage *ss, socklen_t len,
+                           int *fds, unsigned n, char *err, size_t errlen);
+/* False when a socket other than fds[0..n) listens on exactly `sa` (read
+ * from /proc/net/tcp or tcp6; true when that cannot be read). */
+bool sb_http_listeners_exclusive(const struct sockaddr *sa, const int *fds,
+                                 unsigned n);
 
 /* ---- connections (used by the server) ------------------------------- */
 

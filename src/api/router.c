@@ -98,12 +98,35 @@ void sb_api_close(sb_gateway_t *gw)
   gw->skills = NULL;
 }
 
+/* GET /: what the gateway serves and, with no provider configured, how to
+ * add one. Open, like /health (it tells no more than /health does). */
+static void root(sb_http_exchange_t *x)
+{
+  size_t providers = x->worker->gw->config->n_providers;
+  char body[1024];
+  int n = snprintf(
+      body, sizeof(body),
+      "{\"name\":\"switchboard\",\"providers\":%zu,%s%s%s\"endpoints\":["
+      "\"POST /v1/chat/completions\",\"POST /v1/messages\","
+      "\"POST /v1/embeddings\",\"GET /v1/models\","
+      "\"POST /api/skills/openrouter/chat\",\"GET /health\",\"GET /metrics\"]}",
+      providers, providers == 0 ? "\"setup\":\"" : "",
+      providers == 0 ? SB_NO_PROVIDER_HINT : "", providers == 0 ? "\"," : "");
+  sb_api_json(x, 200, sb_slice(body, (size_t)n));
+}
+
 void sb_api_handle(sb_http_exchange_t *x)
 {
   sb_slice_t path = x->req.path;
   unsigned m = x->req.method;
   bool get = m == HTTP_GET || m == HTTP_HEAD, post = m == HTTP_POST;
 
+  if (SB_SLICE_IS(path, "/")) {
+    if (!get)
+      return method_not_allowed(x, "GET");
+    root(x);
+    return;
+  }
   if (SB_SLICE_IS(path, "/health")) {
     if (!get)
       return method_not_allowed(x, "GET");

@@ -54,11 +54,17 @@ int sb_cli_serve(int argc, char **argv)
     sb_config_free(&cfg);
     return 1;
   }
-  if (cfg.n_providers == 0)
-    SB_WARN("no providers configured: set OPENAI_API_KEY, OPENROUTER_API_KEY, "
-            "... or pass --config (see `switchboard check`)");
   int rc = 1;
   sigset_t signals;
+  sb_listeners_t listeners;
+  if (sb_server_listen(&cfg, &listeners) != SB_OK) {
+    sb_config_free(&cfg);
+    return 1;
+  }
+  if (cfg.n_providers == 0)
+    sb_cli_find_local_servers(&cfg);
+  if (cfg.n_providers == 0)
+    SB_WARN("%s", SB_NO_PROVIDER_HINT);
   sb_heap_tune();
   sb_server_block_signals(&signals); /* before the ledger's thread starts */
   /* A write past a file-size limit (RLIMIT_FSIZE) then fails with EFBIG,
@@ -69,7 +75,8 @@ int sb_cli_serve(int argc, char **argv)
   if (sb_gateway_open(&gw, &cfg, err, sizeof(err)) != SB_OK ||
       sb_api_open(&gw, err, sizeof(err)) != SB_OK) {
     fprintf(stderr, "switchboard: %s\n", err);
-  } else if (sb_server_run(&gw, sb_api_handle) == SB_OK) {
+    sb_server_listeners_close(&listeners);
+  } else if (sb_server_run(&gw, &listeners, sb_api_handle) == SB_OK) {
     rc = 0;
   }
   sb_api_close(&gw);

@@ -389,6 +389,19 @@ static sb_status_t providers_from_env(loader_t *l)
   return SB_OK;
 }
 
+sb_status_t sb_config_add_known(sb_config_t *c, const sb_known_provider_t *k,
+                                const char *base_url)
+{
+  char err[128];
+  loader_t l = {c, err, sizeof(err)};
+  sb_provider_t p;
+  provider_defaults(&l, &p, k);
+  p.name = k->name;
+  p.base_url = strip_slash(&l, base_url);
+  provider_auth_for_format(&p);
+  return add_provider(&l, &p);
+}
+
 static sb_status_t apply_listen(loader_t *l, const char *listen)
 {
   char host[256];

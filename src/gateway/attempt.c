@@ -874,6 +874,12 @@ void sb_attempt_plan_and_start(sb_call_t *c)
   pl->n = sb_route_plan(c->gw, ids, n_ids, &prefs, openai_req, now_wall(),
                         pl->cands, SB_PLAN_MAX, &why);
   keep_capable(c, pl);
+  if (pl->n == 0 && c->gw->config->n_providers == 0) {
+    c->plan = NULL;
+    sb_buf_free(&pl->held);
+    sb_call_fail(c, 503, "provider_unavailable", SB_NO_PROVIDER_HINT);
+    return;
+  }
   if (pl->n == 0) {
     c->plan = NULL; /* no attempt: failures are the call's */
     sb_buf_free(&pl->held);

@@ -1,8 +1,9 @@
 /*
  * The server: one listening socket per worker (SO_REUSEPORT, so the kernel
- * spreads connections across workers), worker threads each running their
- * own loop, SIGHUP handed to the reload hook, and a graceful shutdown on
- * SIGINT / SIGTERM:
+ * spreads connections across workers; listen.c refuses an address that
+ * another process serves), worker threads each running their own loop,
+ * SIGHUP handed to the reload hook, and a graceful shutdown on SIGINT /
+ * SIGTERM:
  *   1. every worker stops accepting and closes idle connections;
  *   2. in-flight requests run to completion, up to shutdown_grace_ms;
  *   3. what is left is closed; workers exit; the ledger drains (in
@@ -38,6 +39,10 @@ typedef struct {
  * free memory to hand back, and does (include/switchboard/heap.h). */
 #define TRIM_EVERY_MS 5000
 
+/* The longest request target (path and query) taken; 414 past it. Every
+ * path switchboard serves is short. */
+#define MAX_TARGET_BYTES 8192
+
 static void trim_tick(uv_timer_t *t)
 {
   worker_ctx_t *ctx = t->data;
@@ -49,25 +54,6 @@ static void trim_tick(uv_timer_t *t)
         __atomic_load_n(&gw->workers[i].n_active_streams, __ATOMIC_RELAXED);
   }
   sb_heap_tick(&ctx->trim, requests, streams);
-}
-
-static int open_listener(const struct sockaddr *sa, socklen_t len, char *err,
-                         size_t errlen)
-{
-  int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  int one = 1;
-  if (fd < 0) {
-    snprintf(err, errlen, "socket: %s", strerror(errno));
-    return -1;
-  }
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0 ||
-      bind(fd, sa, len) != 0 || listen(fd, 4096) != 0) {
-    snprintf(err, errlen, "cannot listen: %s", strerror(errno));
-    close(fd);
-    return -1;
-  }
-  return fd;
 }
 
 static void on_connection(uv_stream_t *server, int status)
@@ -147,6 +133,7 @@ static sb_status_t worker_init(sb_gateway_t *gw, sb_worker_t *w, unsigned id,
   w->http.limits.max_header_bytes = cfg->max_header_bytes;
   w->http.limits.max_headers = 128;
   w->http.limits.max_body_bytes = cfg->max_body_bytes;
+  w->http.limits.max_target_bytes = SB_MIN(MAX_TARGET_BYTES, cfg->max_header_bytes);
   w->http.request_timeout_ms = cfg->request_timeout_ms;
   w->http.idle_timeout_ms = cfg->idle_timeout_ms;
   w->http.write_high_water = 256 * 1024;
@@ -195,18 +182,17 @@ static void raise_fd_limit(void)
   }
 }
 
-sb_status_t sb_server_run(sb_gateway_t *gw, sb_http_handler_fn handler)
+static void print_address(FILE *f, const sb_config_t *cfg, unsigned port)
 {
-  const sb_config_t *cfg = gw->config;
+  bool v6 = strchr(cfg->listen_host, ':') != NULL;
+  fprintf(f, "%s%s%s:%u", v6 ? "[" : "", cfg->listen_host, v6 ? "]" : "", port);
+}
+
+sb_status_t sb_server_listen(const sb_config_t *cfg, sb_listeners_t *l)
+{
   char err[256], port[8];
   struct addrinfo hints, *ai = NULL;
-  sb_status_t rc = SB_ERROR;
-  unsigned n = cfg->workers;
-  int *fds = NULL;
-  worker_ctx_t *ctx = NULL;
-  unsigned started = 0;
-
-  raise_fd_limit();
+  memset(l, 0, sizeof(*l));
   memset(&hints, 0, sizeof(hints));
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -218,32 +204,62 @@ sb_status_t sb_server_run(sb_gateway_t *gw, sb_http_handler_fn handler)
            gai_strerror(gai));
     return SB_ERROR;
   }
+  sb_status_t rc = SB_ERROR;
+  l->fds = calloc(cfg->workers, sizeof(int));
+  if (l->fds == NULL)
+    goto out;
+  memcpy(&l->addr, ai->ai_addr, ai->ai_addrlen);
+  rc = sb_http_listen(&l->addr, (socklen_t)ai->ai_addrlen, l->fds,
+                      cfg->workers, err, sizeof(err));
+  if (rc == SB_DECLINED) {
+    fputs("switchboard: ", stderr);
+    print_address(stderr, cfg, cfg->listen_port);
+    fputs(" is already in use by another process\n", stderr);
+  } else if (rc != SB_OK) {
+    fputs("switchboard: ", stderr);
+    print_address(stderr, cfg, cfg->listen_port);
+    fprintf(stderr, ": %s\n", err);
+  } else {
+    l->n = cfg->workers;
+  }
+out:
+  if (rc != SB_OK) {
+    free(l->fds);
+    l->fds = NULL;
+  }
+  freeaddrinfo(ai);
+  return rc;
+}
+
+void sb_server_listeners_close(sb_listeners_t *l)
+{
+  for (unsigned i = 0; i < l->n; i++)
+    if (l->fds[i] >= 0)
+      close(l->fds[i]);
+  free(l->fds);
+  l->fds = NULL;
+  l->n = 0;
+}
+
+sb_status_t sb_server_run(sb_gateway_t *gw, sb_listeners_t *l,
+                          sb_http_handler_fn handler)
+{
+  const sb_config_t *cfg = gw->config;
+  sb_status_t rc = SB_ERROR;
+  unsigned n = l->n;
+  worker_ctx_t *ctx = NULL;
+  unsigned started = 0;
+
+  raise_fd_limit();
   gw->workers = calloc(n, sizeof(sb_worker_t));
-  fds = calloc(n, sizeof(int));
   ctx = calloc(n, sizeof(worker_ctx_t));
-  if (gw->workers == NULL || fds == NULL || ctx == NULL)
+  if (gw->workers == NULL || ctx == NULL)
     goto out;
   gw->n_workers = n;
-  /* With port 0 the first bind picks the port; the others share it. */
-  struct sockaddr_storage ss;
-  socklen_t sslen = (socklen_t)ai->ai_addrlen;
-  memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
-  for (unsigned i = 0; i < n; i++) {
-    fds[i] = open_listener((struct sockaddr *)&ss, sslen, err, sizeof(err));
-    if (fds[i] < 0) {
-      SB_ERR("%s:%u: %s", cfg->listen_host, cfg->listen_port, err);
-      for (unsigned j = 0; j < i; j++)
-        close(fds[j]);
-      goto out;
-    }
-    if (i == 0) {
-      socklen_t l = sizeof(ss);
-      getsockname(fds[0], (struct sockaddr *)&ss, &l);
-    }
-  }
-  uint16_t bound = ntohs(ss.ss_family == AF_INET6
-                             ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                             : ((struct sockaddr_in *)&ss)->sin_port);
+  const struct sockaddr_storage *ss = &l->addr;
+  uint16_t bound = ntohs(ss->ss_family == AF_INET6
+                             ? ((const struct sockaddr_in6 *)ss)->sin6_port
+                             : ((const struct sockaddr_in *)ss)->sin_port);
 
   /* SIGINT, SIGTERM and SIGHUP are taken by sigwait() below. They must be
    * blocked in every thread, which sb_server_block_signals() did before any
@@ -252,7 +268,9 @@ sb_status_t sb_server_run(sb_gateway_t *gw, sb_http_handler_fn handler)
   sb_server_block_signals(&set);
 
   for (unsigned i = 0; i < n; i++) {
-    if (worker_init(gw, &gw->workers[i], i, &ctx[i], fds[i], handler) != SB_OK) {
+    int fd = l->fds[i];
+    l->fds[i] = -1; /* the worker's listener owns it from here */
+    if (worker_init(gw, &gw->workers[i], i, &ctx[i], fd, handler) != SB_OK) {
       SB_ERR("worker %u could not start", i);
       goto stop;
     }
@@ -263,11 +281,11 @@ sb_status_t sb_server_run(sb_gateway_t *gw, sb_http_handler_fn handler)
     }
     started++;
   }
-  printf("switchboard listening on http://%s%s%s:%u (%u workers, %zu "
-         "providers, %zu models, %s)\n",
-         ss.ss_family == AF_INET6 ? "[" : "", cfg->listen_host,
-         ss.ss_family == AF_INET6 ? "]" : "", bound, n, cfg->n_providers,
-         gw->catalog.n_models, cfg->admin_key ? "admin key required" : "local mode");
+  fputs("switchboard listening on http://", stdout);
+  print_address(stdout, cfg, bound);
+  printf(" (%u workers, %zu providers, %zu models, %s)\n", n,
+         cfg->n_providers, gw->catalog.n_models,
+         cfg->admin_key ? "admin key required" : "local mode");
   fflush(stdout);
   sb_notify("READY=1");
   int sig = 0;
@@ -288,8 +306,7 @@ stop:
     uv_loop_close(&gw->workers[i].loop);
   }
 out:
-  free(fds);
   free(ctx);
-  freeaddrinfo(ai);
+  sb_server_listeners_close(l);
   return rc;
 }

@@ -6,7 +6,14 @@
  * copied into `head` as it arrives (capped by max_header_bytes) and the body
  * into `body` (capped by max_body_bytes). Only when the request is complete
  * are slices made, in the exchange's arena.
+ *
+ * Where http_parser is lenient and a front proxy could read the same bytes
+ * differently (request smuggling), switchboard checks for itself: the
+ * request line and line folding (scan_head, before http_parser sees the
+ * bytes), Host and Transfer-Encoding (on_headers_complete), the target's
+ * length (on_url), and chunked bodies, which it decodes itself (chunked.c).
  */
+#include <limits.h>
 #include <stdlib.h>
 
 #include "switchboard/http.h"
@@ -43,6 +50,11 @@ static int on_message_begin(http_parser *hp)
 static int on_url(http_parser *hp, const char *at, size_t n)
 {
   sb_http_parser_t *p = parser_of(hp);
+  size_t cap = p->limits->max_target_bytes != 0 ? p->limits->max_target_bytes
+                                                : p->limits->max_header_bytes;
+  /* The target is the first thing in `head`. */
+  if (n > cap - p->head.len)
+    return refuse(p, 414, "request target too long");
   if (head_append(p, at, n) != 0)
     return -1;
   p->url_end = p->head.len;
@@ -103,21 +115,86 @@ static sb_slice_t field_value(const sb_http_parser_t *p, size_t i)
   return sb_slice_trim(sb_slice(p->head.data + f[2], f[3] - f[2]));
 }
 
-/* RFC 9110 token characters: what a field name may contain. http_parser
- * in its default (lenient) mode lets some others through. */
-static bool is_token(sb_slice_t s)
+bool sb_http_tchar(unsigned char c)
 {
   static const char extra[] = "!#$%&'*+-.^_`|~";
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+         (c >= 'A' && c <= 'Z') || (c != 0 && strchr(extra, c) != NULL);
+}
+
+/* What a field name may be. http_parser in its default (lenient) mode
+ * lets other characters through. */
+static bool is_token(sb_slice_t s)
+{
   if (s.len == 0)
     return false;
-  for (size_t i = 0; i < s.len; i++) {
-    unsigned char c = (unsigned char)s.ptr[i];
-    bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-              (c >= 'A' && c <= 'Z') || (c != 0 && strchr(extra, c) != NULL);
-    if (!ok)
+  for (size_t i = 0; i < s.len; i++)
+    if (!sb_http_tchar((unsigned char)s.ptr[i]))
       return false;
-  }
   return true;
+}
+
+/* Host (RFC 9112, 3.2): exactly one in HTTP/1.1, at most one in
+ * HTTP/1.0, and a uri-host [":" port] (possibly empty). */
+static int check_host(sb_http_parser_t *p, const http_parser *hp)
+{
+  static const char allowed[] = "-._~%!$&'()*+,;=:[]";
+  size_t hosts = 0;
+  for (size_t i = 0; i < p->n_fields; i++) {
+    if (!field_is(p, i, SB_STRLIT("host")))
+      continue;
+    if (++hosts > 1)
+      return refuse(p, 400, "more than one Host header");
+    sb_slice_t v = field_value(p, i);
+    for (size_t j = 0; j < v.len; j++) {
+      unsigned char c = (unsigned char)v.ptr[j];
+      if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+            (c >= 'A' && c <= 'Z') || (c != 0 && strchr(allowed, c) != NULL)))
+        return refuse(p, 400, "invalid Host header");
+    }
+  }
+  if (hosts == 0 && hp->http_minor == 1)
+    return refuse(p, 400, "HTTP/1.1 request without a Host header");
+  return 0;
+}
+
+/* Transfer-Encoding (RFC 9112, 6.1 and 6.3), over every such field: the
+ * codings must end with chunked, which appears once; other codings are
+ * not implemented. Sets body_chunked. */
+static int check_transfer_encoding(sb_http_parser_t *p, const http_parser *hp)
+{
+  size_t codings = 0, chunked = 0;
+  bool last_chunked = false, present = false;
+  for (size_t i = 0; i < p->n_fields; i++) {
+    if (!field_is(p, i, SB_STRLIT("transfer-encoding")))
+      continue;
+    present = true;
+    sb_slice_t v = field_value(p, i);
+    while (v.len > 0) {
+      const char *comma = memchr(v.ptr, ',', v.len);
+      size_t n = comma != NULL ? (size_t)(comma - v.ptr) : v.len;
+      sb_slice_t coding = sb_slice_trim(sb_slice(v.ptr, n));
+      v = comma != NULL ? sb_slice(comma + 1, v.len - n - 1) : sb_slice(v.ptr + n, 0);
+      if (coding.len == 0)
+        continue; /* an empty list element */
+      codings++;
+      last_chunked = sb_slice_case_eq(coding, SB_SLICE_LIT("chunked"));
+      if (last_chunked)
+        chunked++;
+    }
+  }
+  if (!present)
+    return 0;
+  if (hp->http_minor == 0)
+    return refuse(p, 400, "Transfer-Encoding in an HTTP/1.0 request");
+  if (!last_chunked)
+    return refuse(p, 400, "Transfer-Encoding does not end with chunked");
+  if (chunked > 1)
+    return refuse(p, 400, "chunked applied more than once");
+  if (codings > 1)
+    return refuse(p, 501, "transfer coding not implemented");
+  p->body_chunked = true;
+  return 0;
 }
 
 static int on_headers_complete(http_parser *hp)
@@ -129,6 +206,9 @@ static int on_headers_complete(http_parser *hp)
     if (!is_token(sb_slice(p->head.data + f[0], f[1] - f[0])))
       return refuse(p, 400, "invalid header field name");
   }
+  /* scan_head let only HTTP/1.0 and HTTP/1.1 through */
+  if (check_host(p, hp) != 0 || check_transfer_encoding(p, hp) != 0)
+    return -1;
   if (hp->upgrade && hp->method != HTTP_CONNECT)
     return refuse(p, 400, "protocol upgrade is not supported");
   if (hp->method == HTTP_CONNECT)
@@ -142,10 +222,12 @@ static int on_headers_complete(http_parser *hp)
     }
   }
   /* http_parser sets content_length to ULLONG_MAX when absent. */
-  if ((hp->flags & F_CHUNKED) == 0 && hp->content_length != ULLONG_MAX &&
+  if (!p->body_chunked && hp->content_length != ULLONG_MAX &&
       hp->content_length > p->limits->max_body_bytes)
     return refuse(p, 413, "request body too large");
-  return 0;
+  /* 1: http_parser takes the message as bodiless and stops; the chunked
+   * body is switchboard's (chunked.c). */
+  return p->body_chunked ? 1 : 0;
 }
 
 static int on_body(http_parser *hp, const char *at, size_t n)
@@ -159,10 +241,115 @@ static int on_body(http_parser *hp, const char *at, size_t n)
 static int on_message_complete(http_parser *hp)
 {
   sb_http_parser_t *p = parser_of(hp);
-  p->complete = true;
-  /* Stop here: bytes after this belong to the next (pipelined) request,
-   * which waits until this one is answered. */
+  /* A chunked request is complete when its body is (sb_http_parser_feed);
+   * here only its head is. */
+  if (!p->body_chunked)
+    p->complete = true;
+  /* Stop here: bytes after this belong to the body or to the next
+   * (pipelined) request, which waits until this one is answered. */
   http_parser_pause(hp, 1);
+  return 0;
+}
+
+/* ---- the head as switchboard checks it -------------------------------
+ * http_parser (as Debian builds it) accepts a request line without a
+ * version (read as HTTP/0.9, headers and all), any one-digit version,
+ * several spaces between the words, tabs in the target, and obsolete line
+ * folding. scan_head runs over the head's bytes before http_parser does
+ * and refuses those at the byte that shows them. */
+
+enum {
+  SCAN_LEAD,        /* empty lines before the request line */
+  SCAN_WORD,        /* the request line's words */
+  SCAN_LINE_CR,     /* the CR that ends the request line */
+  SCAN_FIELD_START, /* the first byte of a field line, or the end */
+  SCAN_FIELD,       /* the rest of a field line */
+  SCAN_END_LF,      /* the LF of the empty line that ends the head */
+  SCAN_DONE,
+};
+
+#define MAX_LEADING_EOL 4 /* "SHOULD ignore at least one empty line" */
+
+static int request_line_end(sb_http_parser_t *p)
+{
+  const char *v = p->version;
+  if (p->word_len == 0)
+    return refuse(p, 400, "malformed request line");
+  if (p->words == 2)
+    return refuse(p, 400, "request line without an HTTP version");
+  if (p->words < 2)
+    return refuse(p, 400, "malformed request line");
+  if (p->word_len != 8 || memcmp(v, "HTTP/", 5) != 0 || v[5] < '0' ||
+      v[5] > '9' || v[6] != '.' || v[7] < '0' || v[7] > '9')
+    return refuse(p, 400, "malformed HTTP version");
+  if (v[5] != '1' || (v[7] != '0' && v[7] != '1'))
+    return refuse(p, 505, "HTTP version not supported (1.0 and 1.1 are)");
+  return 0;
+}
+
+static int scan_head(sb_http_parser_t *p, const char *data, size_t len)
+{
+  for (size_t i = 0; i < len && p->scan != SCAN_DONE; i++) {
+    unsigned char c = (unsigned char)data[i];
+    switch (p->scan) {
+    case SCAN_LEAD:
+      if (c == '\r' || c == '\n') {
+        if (++p->lead > MAX_LEADING_EOL)
+          return refuse(p, 400, "empty lines before the request line");
+        break;
+      }
+      p->scan = SCAN_WORD;
+      p->words = 1;
+      p->word_len = 0;
+      /* fall through */
+    case SCAN_WORD:
+      if (c == ' ') {
+        if (p->word_len == 0 || ++p->words > 3)
+          return refuse(p, 400, "malformed request line");
+        p->word_len = 0;
+      } else if (c == '\r') {
+        p->scan = SCAN_LINE_CR;
+      } else if (c == '\n') {
+        if (request_line_end(p) != 0)
+          return -1;
+        p->scan = SCAN_FIELD_START;
+      } else if (c < 0x21 || c == 0x7f) {
+        return refuse(p, 400, "invalid character in the request line");
+      } else {
+        if (p->word_len < sizeof(p->version))
+          p->version[p->word_len] = (char)c;
+        if (p->word_len < UCHAR_MAX)
+          p->word_len++;
+      }
+      break;
+    case SCAN_LINE_CR:
+      if (c != '\n')
+        return refuse(p, 400, "request line not ended by CRLF");
+      if (request_line_end(p) != 0)
+        return -1;
+      p->scan = SCAN_FIELD_START;
+      break;
+    case SCAN_FIELD_START:
+      if (c == ' ' || c == '\t')
+        return refuse(p, 400, "field line begins with whitespace "
+                              "(obsolete line folding)");
+      p->scan = c == '\r' ? SCAN_END_LF : c == '\n' ? SCAN_DONE : SCAN_FIELD;
+      break;
+    case SCAN_FIELD: {
+      const char *nl = memchr(data + i, '\n', len - i);
+      if (nl == NULL)
+        return 0;
+      i = (size_t)(nl - data);
+      p->scan = SCAN_FIELD_START;
+      break;
+    }
+    case SCAN_END_LF:
+      if (c != '\n')
+        return refuse(p, 400, "head not ended by CRLF");
+      p->scan = SCAN_DONE;
+      break;
+    }
+  }
   return 0;
 }
 
@@ -180,6 +367,7 @@ void sb_http_parser_init(sb_http_parser_t *p, const sb_http_limits_t *limits)
   p->settings.on_message_complete = on_message_complete;
   sb_buf_init(&p->head, limits->max_header_bytes);
   sb_buf_init(&p->body, limits->max_body_bytes);
+  sb_http_chunked_init(&p->chunked);
   http_parser_init(&p->hp, HTTP_REQUEST);
 }
 
@@ -207,9 +395,33 @@ void sb_http_parser_reset(sb_http_parser_t *p)
   p->headers_done = false;
   p->complete = false;
   p->expect_continue = false;
+  p->body_chunked = false;
+  p->scan = SCAN_LEAD;
+  p->lead = 0;
+  p->words = 0;
+  p->word_len = 0;
+  sb_http_chunked_init(&p->chunked);
   p->error_status = 0;
   p->error = NULL;
   http_parser_init(&p->hp, HTTP_REQUEST);
+}
+
+/* The chunked body, from `data`, once the head is parsed. */
+static sb_status_t feed_chunked(sb_http_parser_t *p, const char *data,
+                                size_t len, size_t *consumed)
+{
+  size_t used = 0;
+  sb_status_t rc = sb_http_chunked_feed(
+      &p->chunked, &p->body, p->limits->max_header_bytes - p->head.len, data,
+      len, &used);
+  *consumed += used;
+  if (rc == SB_ERROR) {
+    refuse(p, p->chunked.status, p->chunked.why);
+    return SB_ERROR;
+  }
+  if (rc == SB_OK)
+    p->complete = true;
+  return rc;
 }
 
 sb_status_t sb_http_parser_feed(sb_http_parser_t *p, const char *data,
@@ -220,23 +432,29 @@ sb_status_t sb_http_parser_feed(sb_http_parser_t *p, const char *data,
     return SB_ERROR;
   if (p->complete)
     return SB_OK;
+  if (len == 0) {
+    /* EOF before the request was complete */
+    refuse(p, 400, "incomplete request");
+    return SB_ERROR;
+  }
+  if (p->body_chunked && p->headers_done)
+    return feed_chunked(p, data, len, consumed);
+  if (p->scan != SCAN_DONE && scan_head(p, data, len) != 0)
+    return SB_ERROR;
   size_t n = http_parser_execute(&p->hp, &p->settings, data, len);
   *consumed = n;
-  if (p->complete)
-    return SB_OK;
   if (p->error_status != 0)
     return SB_ERROR;
+  if (p->complete)
+    return SB_OK;
   enum http_errno e = HTTP_PARSER_ERRNO(&p->hp);
+  if (p->body_chunked && p->headers_done && e == HPE_PAUSED)
+    return feed_chunked(p, data + n, len - n, consumed);
   if (e != HPE_OK) {
     if (e == HPE_HEADER_OVERFLOW)
       refuse(p, 431, "request header fields too large");
     else
       refuse(p, 400, http_errno_description(e));
-    return SB_ERROR;
-  }
-  if (len == 0) {
-    /* EOF before the request was complete */
-    refuse(p, 400, "incomplete request");
     return SB_ERROR;
   }
   return SB_AGAIN;

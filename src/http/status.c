@@ -21,6 +21,7 @@ const char *sb_http_status_text(int status)
   case 409: return "Conflict";
   case 411: return "Length Required";
   case 413: return "Payload Too Large";
+  case 414: return "URI Too Long";
   case 415: return "Unsupported Media Type";
   case 417: return "Expectation Failed";
   case 422: return "Unprocessable Entity";
@@ -31,6 +32,7 @@ const char *sb_http_status_text(int status)
   case 502: return "Bad Gateway";
   case 503: return "Service Unavailable";
   case 504: return "Gateway Timeout";
+  case 505: return "HTTP Version Not Supported";
   default: return status < 400 ? "OK" : status < 500 ? "Client Error" : "Server Error";
   }
 }

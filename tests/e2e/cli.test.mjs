@@ -6,8 +6,9 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import net from "node:net";
 import { startGateway, fakeProviderConfig, switchboardBin } from "./lib/gateway.mjs";
-import { setup } from "./lib/harness.mjs";
+import { setup, freePort } from "./lib/harness.mjs";
 
 const { fake, gw } = setup();
 
@@ -22,6 +23,9 @@ function run(args, { env = {}, input } = {}) {
     p.stdout.on("data", (d) => (stdout += d));
     p.stderr.on("data", (d) => (stderr += d));
     p.on("close", (code) => resolve({ code, stdout, stderr }));
+    // a command that exits without reading its stdin closes it first: the
+    // write then fails with EPIPE, which is no failure of the command
+    p.stdin.on("error", () => {});
     p.stdin.end(input ?? "");
   });
 }
@@ -147,6 +151,41 @@ test("serve refuses local mode on a public address", async () => {
   const r = await run(["serve", "--listen", "0.0.0.0:0"]);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /refusing to listen on 0\.0\.0\.0 without admin_key/);
+});
+
+test("a second gateway on a port the first serves is refused; the first's workers share it", async () => {
+  const port = await freePort();
+  const first = await startGateway({
+    config: { workers: 2, providers: { openai: fakeProviderConfig(fake) } },
+    listen: `127.0.0.1:${port}`,
+  });
+  try {
+    assert.equal(first.port, port);
+    const r = await run(["serve", "--listen", `127.0.0.1:${port}`], { env: { SWITCHBOARD_LOCAL_PROBE_PORTS: "" } });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, new RegExp(`^switchboard: 127\\.0\\.0\\.1:${port} is already in use by another process$`, "m"));
+    assert.equal(r.stdout, "");
+    // every connection still reaches the first gateway (both its workers)
+    const statuses = await Promise.all(
+      Array.from({ length: 50 }, async () => (await fetch(`${first.url}/health`)).status),
+    );
+    assert.deepEqual(statuses, Array(50).fill(200));
+  } finally {
+    assert.deepEqual(await first.stop(), { code: 0, signal: null });
+  }
+});
+
+test("a port held by another program: the same refusal", async () => {
+  const other = net.createServer();
+  await new Promise((r) => other.listen(0, "127.0.0.1", r));
+  const { port } = other.address();
+  try {
+    const r = await run(["serve", "--listen", `127.0.0.1:${port}`], { env: { SWITCHBOARD_LOCAL_PROBE_PORTS: "" } });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /is already in use by another process/);
+  } finally {
+    await new Promise((r) => other.close(r));
+  }
 });
 
 test("SIGTERM: in-flight requests finish, then the gateway exits 0", async () => {

@@ -127,6 +127,86 @@ test("malformed requests: 400 and the connection closes", async () => {
   }
 });
 
+// Sends `bytes` on a new connection and resolves once the server has
+// answered and closed it: { status, data }.
+async function refusal(bytes) {
+  const c = connect();
+  c.sock.write(bytes);
+  await c.closed;
+  const m = c.data.match(/^HTTP\/1\.1 (\d{3}) /);
+  assert.ok(m, `no response; got:\n${c.data}`);
+  assert.match(c.data, /\r\nConnection: close\r\n/i);
+  return { status: Number(m[1]), data: c.data };
+}
+
+// What a front proxy could read differently from the gateway (request
+// smuggling): refused, and the connection closed, before any handler runs.
+test("chunk data followed by junk instead of CRLF: 400, the rest is not a request", async () => {
+  const { status, data } = await refusal(
+    "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
+      "5\r\nhelloXY0\r\n\r\nGET /health HTTP/1.1\r\nHost: x\r\n\r\n",
+  );
+  assert.equal(status, 400);
+  assert.equal(countResponses(data), 1);
+  assert.doesNotMatch(data, /"status":"ok"/);
+});
+
+test("chunk data longer than its size: 400", async () => {
+  // read leniently, "lo" would stand for the CRLF and "0" end the body
+  const { status } = await refusal(
+    "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nhello0\r\n\r\n",
+  );
+  assert.equal(status, 400);
+});
+
+test("chunked applied twice: 400", async () => {
+  for (const te of ["Transfer-Encoding: chunked, chunked", "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked"]) {
+    const { status } = await refusal(
+      `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n${te}\r\n\r\n1\r\na\r\n0\r\n\r\n`,
+    );
+    assert.equal(status, 400, te);
+  }
+});
+
+test("an endless chunk-size line: 413 at once, not the request timeout's 408", async () => {
+  // 10 KB of one chunk-size line and no line end; the request timeout
+  // (400 ms here) would answer 408.
+  const { status, data } = await refusal(
+    "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1;" + "a".repeat(10000),
+  );
+  assert.equal(status, 413);
+  assert.match(data, /chunk size line too long/);
+});
+
+test("HTTP/1.1 without Host: 400", async () => {
+  const { status, data } = await refusal("GET /health HTTP/1.1\r\n\r\n");
+  assert.equal(status, 400);
+  assert.match(data, /Host/);
+});
+
+test("HTTP/9.9: 505", async () => {
+  const { status } = await refusal("GET /health HTTP/9.9\r\nHost: x\r\n\r\n");
+  assert.equal(status, 505);
+});
+
+test("obsolete line folding: 400", async () => {
+  const { status } = await refusal("GET /health HTTP/1.1\r\nHost: x\r\nX-A: b\r\n c\r\n\r\n");
+  assert.equal(status, 400);
+});
+
+test("a request line without a version: 400", async () => {
+  const { status } = await refusal("GET /health\r\nHost: x\r\n\r\n");
+  assert.equal(status, 400);
+});
+
+test("a 100 KB target: 414, not 431", async () => {
+  const c = connect();
+  c.sock.write(`GET /health?q=${"a".repeat(100 * 1024)} HTTP/1.1\r\nHost: x\r\n\r\n`);
+  const d = await c.until((s) => s.includes("}"));
+  assert.match(d, /^HTTP\/1\.1 414 URI Too Long\r\n/);
+  c.sock.destroy();
+});
+
 test("a slow-loris client gets 408 and is dropped", async () => {
   const c = connect();
   c.sock.write("GET /health HTTP/1.1\r\nHost: x\r\n"); // never finishes

@@ -1,5 +1,6 @@
 /* libFuzzer driver: the HTTP request parser, fed the input in pieces whose
- * sizes come from the input itself, with pipelined requests. Checks that
+ * sizes come from the input itself (its first byte: 1 + byte % 64; the
+ * seeds in corpus/http/ begin with it), with pipelined requests. Checks that
  * it never reads out of bounds, that a complete request converts to slices
  * within its bounds, and that the caps hold. */
 #include <assert.h>
@@ -12,8 +13,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-  static const sb_http_limits_t limits = {
-      .max_header_bytes = 2048, .max_headers = 16, .max_body_bytes = 4096};
+  static const sb_http_limits_t limits = {.max_header_bytes = 2048,
+                                          .max_headers = 16,
+                                          .max_body_bytes = 4096,
+                                          .max_target_bytes = 512};
   if (size < 1)
     return 0;
   size_t step = 1 + data[0] % 64;

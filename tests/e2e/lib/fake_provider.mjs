@@ -16,13 +16,13 @@ const repoRoot = resolve(here, "../../..");
 
 /**
  * startFakeProvider({ bin, args, startTimeoutMs })
- *  - bin: the binary; default $FAKE_PROVIDER_BIN, else build/fake_provider
+ *  - bin: the binary; default $FAKE_PROVIDER_BIN, else build-test/fake_provider
  *  - args: extra arguments, e.g. ["--max-recorded", "50"]
  * Resolves to { url, port, proc, script, setDefault, requests, reset,
  * stats, stop }.
  */
 export async function startFakeProvider({ bin, args = [], startTimeoutMs = 10000 } = {}) {
-  const path = bin ?? process.env.FAKE_PROVIDER_BIN ?? join(repoRoot, "build", "fake_provider");
+  const path = bin ?? process.env.FAKE_PROVIDER_BIN ?? join(repoRoot, "build-test", "fake_provider");
   const proc = spawn(path, ["--port", "0", ...args], { stdio: ["ignore", "pipe", "pipe"] });
   let stderr = "";
   proc.stderr.on("data", (d) => (stderr += d));

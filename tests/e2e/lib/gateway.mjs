@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 const here = dirname(fileURLToPath(import.meta.url));
 export const repoRoot = resolve(here, "../../..");
 export const switchboardBin =
-  process.env.SWITCHBOARD_BIN ?? join(repoRoot, "build", "switchboard");
+  process.env.SWITCHBOARD_BIN ?? join(repoRoot, "build-test", "switchboard");
 
 // A tiny YAML writer for config objects (flow style, every string quoted).
 export function toYaml(value) {
@@ -24,12 +24,14 @@ export function toYaml(value) {
   return String(value);
 }
 
-// Clean environment: no provider variables leak in from the machine.
+// Clean environment: no provider variables leak in from the machine, and
+// a gateway without providers does not look for local model servers on
+// the machine's ports (first_run.test.mjs turns that on).
 function baseEnv(extra) {
   const env = {};
   for (const k of ["PATH", "HOME", "LANG", "TMPDIR", "ASAN_OPTIONS", "UBSAN_OPTIONS"])
     if (process.env[k] !== undefined) env[k] = process.env[k];
-  return { ...env, SWITCHBOARD_LOG: "warn", ...extra };
+  return { ...env, SWITCHBOARD_LOG: "warn", SWITCHBOARD_LOCAL_PROBE_PORTS: "", ...extra };
 }
 
 /**

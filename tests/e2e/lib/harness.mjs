@@ -14,6 +14,7 @@
 // `before` hook, so use them inside hooks and tests, not at module level.
 import { before, after, beforeEach } from "node:test";
 import assert from "node:assert/strict";
+import net from "node:net";
 import OpenAI from "openai";
 import Anthropic from "@anthropic-ai/sdk";
 import { startFakeProvider } from "./fake_provider.mjs";
@@ -115,6 +116,15 @@ export function setupModel({ model, providers, ...options }) {
     collect: (stream) => collectChat(stream, model),
     ask: (extra = {}) => client.chat.completions.create({ model, messages: [{ role: "user", content: "x" }], ...extra }),
   };
+}
+
+/** A loopback port nothing listens on at the moment (the kernel's pick for port 0). */
+export async function freePort() {
+  const srv = net.createServer();
+  await new Promise((r) => srv.listen(0, "127.0.0.1", r));
+  const { port } = srv.address();
+  await new Promise((r) => srv.close(r));
+  return port;
 }
 
 /** Polls `cond` every 20 ms until it returns a truthy value, which it returns. */
