@@ -179,6 +179,9 @@ typedef struct {
   size_t n;
   bool has_usage;
   sb_usage_t usage;
+  /* has_usage, but the provider reports none: `usage` is the format's
+   * estimate from the input's text (the ledger marks it estimated) */
+  bool usage_estimated;
 } sb_hub_embeddings_t;
 
 typedef struct {
