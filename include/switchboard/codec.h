@@ -228,5 +228,7 @@ const sb_codec_t *sb_codec_find(const char *name);
 extern const sb_codec_t sb_codec_openai;
 extern const sb_codec_t sb_codec_anthropic;
 extern const sb_codec_t sb_codec_gemini;
+/* The canonical skill contract (POST /api/skills/{skill}/chat): a door. */
+extern const sb_codec_t sb_codec_skill;
 
 #endif
