@@ -51,6 +51,10 @@ void sb_catalog_free(sb_catalog_t *cat);
 
 const sb_model_t *sb_catalog_find(const sb_catalog_t *cat, sb_slice_t id);
 
+/* Does the model reason (its supported_parameters name reasoning)? True
+ * when the catalog does not say. */
+bool sb_model_reasons(const sb_model_t *m);
+
 /* The endpoint requests go to by default: the cheapest endpoint whose
  * provider is configured and supported, or NULL. */
 const sb_endpoint_t *sb_model_default_endpoint(const sb_model_t *m);

@@ -36,6 +36,9 @@ typedef struct {
   sb_slice_t model_id;           /* the catalog id, which answers carry */
   int64_t max_output;            /* the model's largest output; 0 unknown */
   int reasons;                   /* the model reasons: -1 unknown, 0, 1 */
+  bool no_fallbacks;             /* the provider must not fall back to other
+                                    models by itself (the caller's key may
+                                    not use them) */
 } sb_codec_route_t;
 
 /* What the gateway calls an answer, as JSON texts (quoted strings, and the
@@ -157,6 +160,13 @@ typedef struct {
   sb_status_t (*decode)(sb_hub_req_t *req, sb_arena_t *a, char *why,
                         size_t whylen);
   const sb_codec_encoder_t *encoder;
+  /* The format's token-counting endpoint (Anthropic's count_tokens,
+   * Gemini's countTokens ...): check `body` as such a request, fill `req`
+   * (its model, at least), and write the answer with the input estimate
+   * (sb_hub_estimate_input). NULL: the format has none. SB_DECLINED: `why`
+   * (a 400). */
+  sb_status_t (*count)(const sb_json_t *body, sb_arena_t *a, sb_hub_req_t *req,
+                       sb_buf_t *out, char *why, size_t whylen);
 } sb_codec_door_t;
 
 /* ---- embeddings ------------------------------------------------------------ */
@@ -177,11 +187,10 @@ typedef struct {
 typedef struct {
   const sb_slice_t *vectors; /* each a JSON array of numbers */
   size_t n;
-  bool has_usage;
+  bool has_usage;            /* the provider reported it (else `usage` is
+                                the format's estimate, or zero) */
   sb_usage_t usage;
-  /* has_usage, but the provider reports none: `usage` is the format's
-   * estimate from the input's text (the ledger marks it estimated) */
-  bool usage_estimated;
+  sb_slice_t usage_json;     /* the provider's usage object, if any */
 } sb_hub_embeddings_t;
 
 typedef struct {
@@ -228,7 +237,6 @@ const sb_codec_t *sb_codec_find(const char *name);
 extern const sb_codec_t sb_codec_openai;
 extern const sb_codec_t sb_codec_anthropic;
 extern const sb_codec_t sb_codec_gemini;
-/* The canonical skill contract (POST /api/skills/{skill}/chat): a door. */
-extern const sb_codec_t sb_codec_skill;
+extern const sb_codec_t sb_codec_skill; /* the skill contract (a door) */
 
 #endif

@@ -19,23 +19,24 @@ typedef struct sb_gateway {
   sb_config_t *config;
   sb_catalog_t catalog;
   struct sb_ledger *ledger;
-  struct sb_skills *skills;
+  struct sb_skills *skills; /* the doors' (src/api/, sb_api_open) */
   struct sb_health *health; /* endpoint health and key states (health.h) */
   sb_worker_t *workers;
   unsigned n_workers;
   int64_t started_ms;
 } sb_gateway_t;
 
-/* Open the catalog, ledger and skills for a loaded config. */
+/* Open the catalog, health and ledger for a loaded config. */
 sb_status_t sb_gateway_open(sb_gateway_t *gw, sb_config_t *cfg, char *err,
                             size_t errlen);
 void sb_gateway_close(sb_gateway_t *gw);
 
-/* Run the workers until SIGINT/SIGTERM, then drain gracefully. Tells the
+/* Run the workers until SIGINT/SIGTERM, then drain gracefully; every
+ * request goes to `handler` (the doors: sb_api_handle, wired by `serve`). Tells the
  * service manager (notify.h) READY=1 once listening and STOPPING=1 at the
  * shutdown; SIGHUP calls sb_gateway_reload() between RELOADING=1 and
  * READY=1. */
-sb_status_t sb_server_run(sb_gateway_t *gw);
+sb_status_t sb_server_run(sb_gateway_t *gw, sb_http_handler_fn handler);
 
 /* Block SIGINT/SIGTERM/SIGHUP (and ignore SIGPIPE) in the calling thread and
  * every thread it creates afterwards: call before starting any thread. */

@@ -25,6 +25,7 @@
 #include "switchboard/buf.h"
 #include "switchboard/common.h"
 #include "switchboard/json.h"
+#include "switchboard/provider.h"
 #include "switchboard/usage.h"
 
 /* ---- finish reasons ----------------------------------------------------- */
@@ -109,6 +110,9 @@ typedef struct {
   const sb_hub_block_t *blocks;
   size_t n_blocks;
   sb_slice_t name;         /* jtext: a participant's name, when given */
+  bool plain;              /* the client gave the content as a plain string
+                              (one TEXT block): a format that has both
+                              forms writes it back as one */
 } sb_hub_msg_t;
 
 typedef enum {
@@ -181,6 +185,12 @@ typedef struct sb_hub_req {
   const char *door_format;     /* "openai", "anthropic", "gemini" ... */
   const sb_json_t *native;     /* the client's body, as parsed */
   sb_slice_t native_raw;
+  /* Headers of the client's that a provider may get: attribution
+   * (HTTP-Referer, X-Title) and those of the door's own format
+   * (anthropic-beta); and the client's query string (without '?'). */
+  const sb_kv_t *client_headers;
+  size_t n_client_headers;
+  sb_slice_t query;
 
   /* ---- read by the gateway (routing, admission, escalation) ---- */
   sb_slice_t model;            /* the model asked for (unescaped) */
@@ -238,8 +248,8 @@ typedef enum {
   SB_HUB_EV_FINISH,
   SB_HUB_EV_USAGE,         /* usage; usage_json: the provider's own object
                               when it carries more (OpenRouter's cost) */
-  /* The provider reported an error in its answer: status, text (message,
-   * unescaped bytes). Nothing follows. */
+  /* The answer failed: status, text (the message, unescaped bytes),
+   * from_provider. Nothing follows. */
   SB_HUB_EV_ERROR,
   /* Bytes already in the door's format (the pass-through path): text is
    * one stream event's data (name: its SSE event name, if any), or a whole
@@ -262,6 +272,8 @@ typedef struct {
   sb_usage_t usage;        /* START, USAGE */
   sb_slice_t usage_json;   /* USAGE */
   int status;              /* ERROR */
+  bool from_provider;      /* ERROR: the text is the provider's own report
+                              (not the gateway's account of a problem) */
   bool has_output;         /* NATIVE */
   uint64_t output_bytes;   /* NATIVE */
 } sb_hub_event_t;

@@ -14,9 +14,12 @@
  * every later lookup on every worker fails at once.
  *
  * Persistence: changes go through the ledger's queue (ledger.h), in order
- * with the ledger rows, so the request path never waits on the disk. At
- * start the table is loaded from the store together with each key's spend
- * (from the per-key daily totals the writer keeps next to the ledger).
+ * with the ledger rows, so the request path never waits on the disk. A
+ * change is made in memory first and queued; the key API answers once the
+ * store has it (sb_ledger_when_committed with the change's sequence
+ * number), and undoes it in memory if the store refused it. At start the
+ * table is loaded from the store together with each key's spend (from the
+ * per-key daily totals the writer keeps next to the ledger).
  */
 #ifndef SWITCHBOARD_KEYS_H
 #define SWITCHBOARD_KEYS_H
@@ -61,6 +64,8 @@ typedef struct sb_key {
   int64_t day_start, week_start, month_start;
   uint64_t requests;          /* ledger rows, refused requests included */
   sb_window_t req_window, tok_window;
+  uint64_t saved_seq;         /* the store's sequence number of the last
+                                 change queued for it (0: none) */
   struct sb_key *next;        /* hash chain */
 } sb_key_t;
 
@@ -81,7 +86,8 @@ sb_status_t sb_keys_load(sb_keys_t *t, const sb_key_record_t *rec,
                          int64_t now_ms);
 
 /* Create a key from `rec` (name, limits...; hash/label/created are filled
- * in). Writes the secret (NUL-terminated) into `secret` (>= 80 bytes).
+ * in) and queue it for the store (its sequence number: k->saved_seq).
+ * Writes the secret (NUL-terminated) into `secret` (>= 80 bytes).
  * Returns a reference, or NULL (out of memory / no randomness). */
 sb_key_t *sb_keys_create(sb_keys_t *t, sb_key_record_t *rec, char *secret,
                          size_t secret_cap);
@@ -102,10 +108,25 @@ sb_key_record_t *sb_keys_snapshot(sb_keys_t *t, size_t *n);
 /* After `k->rec` changed (under its lock): make its budget follow the
  * record's limit and reset period. */
 void sb_key_apply_limits(sb_key_t *k, int64_t now_ms);
-/* Persist `k`'s current record (after an update under its lock). */
-void sb_keys_save(sb_keys_t *t, sb_key_t *k);
+/* Persist `k`'s current record (after an update under its lock). Returns
+ * the store's sequence number of the change (0: no store, or the key is
+ * revoked). */
+uint64_t sb_keys_save(sb_keys_t *t, sb_key_t *k);
 /* Remove a key: refused at once everywhere. SB_DECLINED if unknown. */
 sb_status_t sb_keys_revoke(sb_keys_t *t, sb_slice_t hash);
+/* The same, returning the removed key as a new reference (NULL if
+ * unknown); the deletion's sequence number is in k->saved_seq. */
+sb_key_t *sb_keys_remove(sb_keys_t *t, sb_slice_t hash);
+
+/* Undoing a change the store refused (the key API's 503). */
+/* A key just created: out of the table, nothing written. */
+void sb_keys_forget(sb_keys_t *t, sb_key_t *k);
+/* A key just removed (sb_keys_remove): back in the table. */
+void sb_keys_restore(sb_keys_t *t, sb_key_t *k);
+/* An update: put `before` back, unless the record is no longer the one
+ * the update wrote (`written`: a later change won). */
+void sb_key_undo_update(sb_key_t *k, const sb_key_record_t *written,
+                        const sb_key_record_t *before, int64_t now_ms);
 
 /* Spend of everything settled since start-up plus what was loaded,
  * keys and keyless callers (admin, local) together. */
@@ -150,6 +171,11 @@ bool sb_key_allows_model(sb_key_t *k, sb_slice_t model, bool *restricted);
 /* Release the reservation, add the cost and tokens. */
 void sb_key_settle(sb_keys_t *t, sb_key_t *k, int64_t reserved_pico,
                    int64_t cost_pico, uint64_t tokens, int64_t now_ms);
+/* Give back spend settled for a response that was not delivered (its
+ * ledger row records it as unbilled): from key `k`'s counters, or from
+ * the keyless totals when `k` is NULL. */
+void sb_keys_refund(sb_keys_t *t, sb_key_t *k, int64_t cost_pico,
+                    int64_t now_ms);
 
 /* A consistent copy of a key's counters for reporting. */
 typedef struct {

@@ -9,8 +9,20 @@
  * Workers never touch the disk: sb_ledger_record() copies the row into an
  * in-memory queue (a mutex held for a pointer swap) and one writer thread
  * commits queued rows in batches. The queue is bounded: when the writer
- * is 8192 rows behind, sb_ledger_record() waits for its next commit. sb_ledger_close() drains the queue before
- * it returns, so a graceful shutdown loses nothing.
+ * is 8192 rows behind, sb_ledger_record() waits for its next commit.
+ * sb_ledger_close() drains the queue before it returns, so a graceful
+ * shutdown loses nothing.
+ *
+ * When the store refuses a commit (a full disk, an I/O error, a lock held
+ * too long), the batch goes back to the head of the queue and is retried,
+ * with a growing pause, until the store takes it: no row is dropped. While
+ * it fails, nobody waits for room in the queue (a full queue makes
+ * sb_ledger_admit() refuse new requests instead), waits for commits end
+ * with SB_ERROR at once (see sb_ledger_when_committed), the failure is
+ * logged once when it begins and once when it ends, and sb_ledger_stats()
+ * says why. A store that still fails at close gets its rows written to
+ * `PATH-unsaved.jsonl` next to the database, which the next open writes
+ * into the store (docs/accounts.md, "When the store fails").
  */
 #ifndef SWITCHBOARD_LEDGER_H
 #define SWITCHBOARD_LEDGER_H
@@ -62,11 +74,11 @@ typedef struct {
   /* Delete ledger rows older than this many days (0: keep forever). The
    * per-key daily totals are kept, so budgets and totals stay exact. */
   uint32_t retention_days;
+  /* At close, how long a failing store is still retried before what it
+   * refused is written to `PATH-unsaved.jsonl` (0: one last attempt). */
+  uint32_t close_grace_ms;
 } sb_ledger_options_t;
 
-/* Open (creating or migrating) the store named by `database`
- * ("sqlite:PATH"), load the client keys with their spend, start the
- * writer. */
 /* A generation id, "gen-<unix seconds>-<20 base62 characters>", written to
  * `out` (48 bytes) with its terminating NUL; returns its length. The first
  * 4 characters after the seconds are the microsecond within that second
@@ -76,6 +88,12 @@ typedef struct {
  * many pages as it has rows (2.5x less CPU per row, bench/ledger_bench). */
 size_t sb_ledger_make_id(char *out, int64_t wall_us, uint64_t r1, uint64_t r2);
 
+/* Open (creating or migrating) the store named by `database`
+ * ("sqlite:PATH"), write any `PATH-unsaved.jsonl` a failing store left at
+ * its last close into it, load the client keys with their spend, start
+ * the writer. NULL, with the reason in `err`, when the store cannot be
+ * opened or cannot be written (a read-only file or file system, a full
+ * disk): a gateway that could not keep its ledger must not start. */
 sb_ledger_t *sb_ledger_open(const char *database, char *err, size_t errlen);
 sb_ledger_t *sb_ledger_open_with(const char *database,
                                  const sb_ledger_options_t *opts, char *err,
@@ -84,26 +102,46 @@ bool sb_ledger_is_durable(const sb_ledger_t *l);
 
 /* The client key table loaded from the store (owned by the ledger). */
 sb_keys_t *sb_ledger_keys(sb_ledger_t *l);
-/* Queue a key's new state (or its deletion) for the store. */
-void sb_ledger_save_key(sb_ledger_t *l, const sb_key_record_t *rec,
-                        bool deleted);
-/* Flush everything queued, stop the writer, close the store. */
+/* Queue a key's new state (or its deletion) for the store. Returns its
+ * sequence number (for sb_ledger_when_committed), 0 if it could not be
+ * queued. */
+uint64_t sb_ledger_save_key(sb_ledger_t *l, const sb_key_record_t *rec,
+                            bool deleted);
+/* Flush everything queued, stop the writer, close the store. A store that
+ * fails is retried for `close_grace_ms`; what it still refuses then is
+ * written to `PATH-unsaved.jsonl` (or, if that cannot be written either,
+ * to the log, one JSON line per entry, in the same form). */
 void sb_ledger_close(sb_ledger_t *l);
+
+/* Whether a new model request may start. SB_DECLINED, with a message for
+ * the client in `why`, while the store fails and either the store is
+ * durable (the response could not be delivered) or the queue is full (the
+ * request's row could not be kept). Each refusal is counted (`refused`). */
+sb_status_t sb_ledger_admit(sb_ledger_t *l, char *why, size_t cap);
 
 /* Queue a row (copied). Never blocks on I/O. Returns the row's sequence
  * number (for sb_ledger_when_committed), 0 if it could not be queued. */
 uint64_t sb_ledger_record(sb_ledger_t *l, const sb_ledger_row_t *row);
 
-/* Group commit: call `cb(data)` on `loop`'s thread once the row with
- * sequence `seq` is committed. The writer commits whatever is queued in
- * one transaction and wakes every waiter it covers; the wait itself runs
- * on libuv's thread pool, so the loop never blocks. `w` must stay valid
+/* Group commit: call `cb(data)` on `loop`'s thread once the entry with
+ * sequence `seq` is committed (w->status SB_OK), or once the store has
+ * refused it (SB_ERROR). The writer commits whatever is queued in one
+ * transaction and wakes every waiter it covers; the wait itself runs on
+ * libuv's thread pool, so the loop never blocks. `w` must stay valid
  * until the callback. SB_ERROR if the wait cannot be started (then call
- * `cb` yourself). */
+ * `cb` yourself).
+ *
+ * A refusal is final and decided together with the entry's fate, so the
+ * caller's answer and the store always agree: a key change is withdrawn
+ * (it will never be written; undo it in memory), and a ledger row is
+ * kept as a response that was not delivered: status 503, cost 0 (its
+ * upstream cost named in `error`), written once the store takes it (give
+ * the settled spend back: sb_keys_refund). */
 typedef struct {
   uv_work_t work;
   sb_ledger_t *l;
   uint64_t seq;
+  sb_status_t status;
   void (*cb)(void *data);
   void *data;
 } sb_ledger_waiter_t;
@@ -115,7 +153,8 @@ sb_status_t sb_ledger_when_committed(sb_ledger_t *l, uv_loop_t *loop,
  * store: call it off the event loop. SB_DECLINED when unknown. */
 sb_status_t sb_ledger_get(sb_ledger_t *l, const char *id, sb_ledger_row_t *out);
 
-/* Wait until every row queued so far is committed (tests, shutdown). */
+/* Wait until every row queued so far is committed (tests, shutdown); while
+ * the store fails, that is until it takes them. */
 void sb_ledger_flush(sb_ledger_t *l);
 
 /* Rows committed since open. */
@@ -127,6 +166,15 @@ typedef struct {
   uint64_t full_waits; /* times a worker waited because the queue was full */
   bool writer_yields;    /* the writer runs at idle priority now */
   uint64_t writer_boosts; /* times it was raised to normal priority */
+  /* when the store fails */
+  uint64_t errors;      /* commits the store refused since open */
+  uint64_t refused;     /* requests refused by sb_ledger_admit */
+  uint64_t undelivered; /* responses not delivered: their rows failed */
+  bool failing;         /* the last commit failed */
+  bool degraded;        /* failing, or rows held back by failures wait */
+  bool refusing;        /* sb_ledger_admit refuses new requests now */
+  int64_t degraded_since_ms; /* when the failures began (while degraded) */
+  char reason[192];     /* the store's last error (while degraded) */
 } sb_ledger_stats_t;
 void sb_ledger_stats(sb_ledger_t *l, sb_ledger_stats_t *out);
 

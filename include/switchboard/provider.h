@@ -10,8 +10,6 @@
 
 #include "switchboard/common.h"
 
-struct sb_codec;
-
 typedef struct {
   uint32_t connect_ms;    /* TCP + TLS handshake */
   uint32_t first_byte_ms; /* request sent to first response byte */
@@ -43,7 +41,6 @@ typedef struct sb_provider {
   const char *name;         /* config key: "openai", "groq", "local" */
   const char *display_name; /* "OpenAI" (the response's `provider`) */
   const char *format;       /* "openai", "anthropic", "gemini" */
-  const struct sb_codec *codec; /* NULL when the format is not supported */
   const char *base_url;     /* no trailing slash */
   const char **keys;        /* may be empty (local servers) */
   size_t n_keys;
@@ -71,8 +68,13 @@ typedef struct {
   uint32_t quirks;
 } sb_known_provider_t;
 
-/* The table of known services, terminated by a NULL name. */
+/* The table of known services, terminated by a NULL name
+ * (src/core/services.c). */
 extern const sb_known_provider_t sb_known_providers[];
 const sb_known_provider_t *sb_known_provider(const char *name, size_t n);
+
+/* The wire formats a provider may speak, NULL-terminated; is `name` one? */
+extern const char *const sb_wire_formats[];
+bool sb_wire_format_known(const char *name);
 
 #endif

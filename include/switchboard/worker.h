@@ -9,6 +9,7 @@
 
 #include <uv.h>
 
+#include "switchboard/clock.h"
 #include "switchboard/http.h"
 
 struct sb_gateway;
@@ -56,10 +57,5 @@ void sb_overhead_metrics(const struct sb_gateway *gw, sb_buf_t *out);
 /* Fast non-cryptographic randomness for ids (per worker, no locks). */
 uint64_t sb_worker_rand(sb_worker_t *w);
 
-/* Monotonic time in nanoseconds. */
-uint64_t sb_now_ns(void);
-/* Wall-clock time in milliseconds / microseconds since the epoch. */
-int64_t sb_wall_ms(void);
-int64_t sb_wall_us(void);
 
 #endif

@@ -292,23 +292,24 @@ void sb_key_apply_limits(sb_key_t *k, int64_t now_ms)
   pthread_mutex_unlock(&k->lock);
 }
 
-void sb_keys_save(sb_keys_t *t, sb_key_t *k)
+uint64_t sb_keys_save(sb_keys_t *t, sb_key_t *k)
 {
+  uint64_t seq = 0;
   if (t->store == NULL)
-    return;
+    return 0;
   /* Queued under the key's lock, so a save and a revoke reach the store
    * in the order they happened (a deleted key is never written back). */
   pthread_mutex_lock(&k->lock);
   if (!k->revoked)
-    sb_ledger_save_key(t->store, &k->rec, false);
+    seq = k->saved_seq = sb_ledger_save_key(t->store, &k->rec, false);
   pthread_mutex_unlock(&k->lock);
+  return seq;
 }
 
-sb_status_t sb_keys_revoke(sb_keys_t *t, sb_slice_t hash)
+/* Take the key with digest `d` out of the table; returns the table's
+ * reference, or NULL. */
+static sb_key_t *unlink_digest(sb_keys_t *t, const unsigned char d[32])
 {
-  unsigned char d[32];
-  if (!from_hex(hash, d))
-    return SB_DECLINED;
   sb_key_t *found = NULL;
   pthread_rwlock_wrlock(&t->lock);
   for (sb_key_t **pp = &t->bucket[d[0]]; *pp != NULL; pp = &(*pp)->next)
@@ -319,19 +320,73 @@ sb_status_t sb_keys_revoke(sb_keys_t *t, sb_slice_t hash)
       break;
     }
   pthread_rwlock_unlock(&t->lock);
+  return found;
+}
+
+sb_key_t *sb_keys_remove(sb_keys_t *t, sb_slice_t hash)
+{
+  unsigned char d[32];
+  if (!from_hex(hash, d))
+    return NULL;
+  sb_key_t *found = unlink_digest(t, d);
   if (found == NULL)
-    return SB_DECLINED;
+    return NULL;
   pthread_mutex_lock(&found->lock);
   found->revoked = true;
   int64_t spent = found->usage_total;
   if (t->store != NULL)
-    sb_ledger_save_key(t->store, &found->rec, true);
+    found->saved_seq = sb_ledger_save_key(t->store, &found->rec, true);
   pthread_mutex_unlock(&found->lock);
   pthread_mutex_lock(&t->totals_lock);
   t->revoked_usage += spent;
   pthread_mutex_unlock(&t->totals_lock);
-  sb_key_unref(found); /* the table's reference */
+  return found; /* the table's reference, now the caller's */
+}
+
+sb_status_t sb_keys_revoke(sb_keys_t *t, sb_slice_t hash)
+{
+  sb_key_t *k = sb_keys_remove(t, hash);
+  if (k == NULL)
+    return SB_DECLINED;
+  sb_key_unref(k);
   return SB_OK;
+}
+
+void sb_keys_forget(sb_keys_t *t, sb_key_t *k)
+{
+  sb_key_t *found = unlink_digest(t, k->digest);
+  pthread_mutex_lock(&k->lock);
+  k->revoked = true; /* references still held refuse it too */
+  pthread_mutex_unlock(&k->lock);
+  sb_key_unref(found);
+}
+
+void sb_keys_restore(sb_keys_t *t, sb_key_t *k)
+{
+  pthread_mutex_lock(&k->lock);
+  k->revoked = false;
+  int64_t spent = k->usage_total; /* what the removal moved to the totals,
+                                     and what was settled on it since */
+  pthread_mutex_unlock(&k->lock);
+  pthread_mutex_lock(&t->totals_lock);
+  t->revoked_usage -= spent;
+  pthread_mutex_unlock(&t->totals_lock);
+  sb_key_ref(k); /* the table's again */
+  pthread_rwlock_wrlock(&t->lock);
+  insert(t, k);
+  pthread_rwlock_unlock(&t->lock);
+}
+
+void sb_key_undo_update(sb_key_t *k, const sb_key_record_t *written,
+                        const sb_key_record_t *before, int64_t now_ms)
+{
+  pthread_mutex_lock(&k->lock);
+  bool ours = memcmp(&k->rec, written, sizeof(*written)) == 0;
+  if (ours)
+    k->rec = *before;
+  pthread_mutex_unlock(&k->lock);
+  if (ours)
+    sb_key_apply_limits(k, now_ms);
 }
 
 /* The sum over the live keys of their usage, or of their limits (keys
@@ -492,6 +547,40 @@ void sb_key_settle(sb_keys_t *t, sb_key_t *k, int64_t reserved_pico,
      * totals. */
     pthread_mutex_lock(&t->totals_lock);
     t->revoked_usage += cost_pico;
+    pthread_mutex_unlock(&t->totals_lock);
+  }
+}
+
+/* `v` less `cost`, not below 0 (a period may have begun since). */
+static int64_t less(int64_t v, int64_t cost)
+{
+  return v > cost ? v - cost : 0;
+}
+
+void sb_keys_refund(sb_keys_t *t, sb_key_t *k, int64_t cost_pico,
+                    int64_t now_ms)
+{
+  if (cost_pico <= 0)
+    return;
+  if (k == NULL) {
+    pthread_mutex_lock(&t->totals_lock);
+    t->unkeyed_usage -= cost_pico;
+    pthread_mutex_unlock(&t->totals_lock);
+    return;
+  }
+  pthread_mutex_lock(&k->lock);
+  sb_budget_roll(&k->budget, now_ms);
+  roll_usage(k, now_ms);
+  k->budget.used = less(k->budget.used, cost_pico);
+  k->usage_total = less(k->usage_total, cost_pico);
+  k->usage_day = less(k->usage_day, cost_pico);
+  k->usage_week = less(k->usage_week, cost_pico);
+  k->usage_month = less(k->usage_month, cost_pico);
+  bool revoked = k->revoked;
+  pthread_mutex_unlock(&k->lock);
+  if (revoked) {
+    pthread_mutex_lock(&t->totals_lock);
+    t->revoked_usage -= cost_pico;
     pthread_mutex_unlock(&t->totals_lock);
   }
 }

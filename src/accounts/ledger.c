@@ -13,6 +13,26 @@
  * the gateway holds each response's last byte until its row's batch is
  * committed (group commit: one fsync covers every row of the batch).
  *
+ * When the store fails. A batch is one transaction: if any statement or
+ * the commit fails, it is rolled back and the batch goes back to the head
+ * of the queue, to be retried after a pause (RETRY_FIRST_MS, doubling to
+ * RETRY_MAX_MS); later rows queue behind it, so the store still receives
+ * everything in queue order. Every error counts as the store's (the
+ * gateway's own rows break no constraint of its schema; one that a changed
+ * schema rejects waits, loudly, until the schema is fixed). The first
+ * failure of a burst is logged with the store's reason, and the burst's
+ * end (once every row queued before the last failure is committed) with
+ * how many rows waited and for how long. While the last commit failed: workers never wait for room in the
+ * queue (sb_ledger_admit refuses new requests instead once it is full),
+ * and waiters (durable responses, key changes) are answered SB_ERROR at
+ * once, their entries made final under the lock so that the answer and
+ * the store agree: a key change is withdrawn (NODE_VOID), a durable row
+ * becomes an undelivered, unbilled 503. Every retry also rewrites the
+ * schema version, so that a batch with nothing left to write still tells
+ * whether the store takes writes again. At close a failing store is
+ * retried for close_grace_ms; what it still refuses is spilled to
+ * PATH-unsaved.jsonl (ledger_spill.h), which open() writes into the store.
+ *
  * Schema (PRAGMA user_version):
  *   1  generations: one compact row per request
  *   2  generations.key_hash; keys; usage_daily (key_hash, UTC day) totals
@@ -25,6 +45,8 @@
  */
 #include "switchboard/ledger.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <sqlite3.h>
@@ -32,13 +54,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "ledger_spill.h"
 #include "switchboard/common.h"
 #include "switchboard/log.h"
 
 #define SCHEMA_VERSION 5
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x) STRINGIFY_(x)
 #define DAY_MS 86400000LL
 /* How long a batch may gather before it is committed, and how many rows
  * commit at once without waiting for the window: under load one commit
@@ -57,6 +83,10 @@
  * cannot keep up with, the gateway slows down to the store's pace instead
  * of growing without bound (and no row is ever dropped). */
 #define QUEUE_MAX 8192
+/* The pause before a refused batch is retried: doubling from the first to
+ * the last, so a store that is back is used again within a second. */
+#define RETRY_FIRST_MS 50
+#define RETRY_MAX_MS 1000
 
 static const char base62[] =
     "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -82,11 +112,15 @@ size_t sb_ledger_make_id(char *out, int64_t wall_us, uint64_t r1, uint64_t r2)
   return n;
 }
 
-typedef enum { NODE_ROW, NODE_KEY, NODE_KEY_DELETE } node_kind_t;
+/* NODE_VOID: a key change withdrawn after the store refused it (its
+ * waiter was answered SB_ERROR): skipped, but still counted in sequence. */
+typedef enum { NODE_ROW, NODE_KEY, NODE_KEY_DELETE, NODE_VOID } node_kind_t;
 
 typedef struct row_node {
   struct row_node *next;
+  uint64_t seq;
   node_kind_t kind;
+  bool awaited; /* a waiter waits for it (sb_ledger_when_committed) */
   union {
     sb_ledger_row_t row;
     sb_key_record_t key;
@@ -120,6 +154,25 @@ struct sb_ledger {
   bool can_yield;          /* the writer may run at idle priority */
   bool yielding;           /* ... and does now */
   uint64_t boosts;         /* times it was raised back to normal */
+  char *path;              /* the database file */
+  /* the writer's own: the first statement of a batch that failed */
+  int batch_rc;
+  char batch_err[160];
+  /* failures (see "When the store fails" above), under `lock` */
+  bool failing;            /* the last commit failed (also read without the
+                              lock, atomically, by sb_ledger_admit) */
+  bool degraded;           /* a burst: until what it held back is written */
+  int64_t degraded_since_ms;
+  uint64_t degraded_until; /* the burst ends once this seq is committed */
+  uint64_t burst_from;     /* committed_seq when the burst began */
+  uint64_t burst_errors;   /* failed commits in the burst */
+  uint64_t errors;         /* failed commits since open */
+  uint64_t refused;        /* requests refused by sb_ledger_admit */
+  uint64_t undelivered;    /* durable rows made undelivered */
+  char reason[192];        /* the store's last error */
+  int64_t stop_deadline_ms; /* close: a failing store is retried until then */
+  bool tried_after_stop;   /* ... and at least once after close began */
+  bool closed;             /* the writer is gone: waits end */
 };
 
 static const char *const migrations[] = {
@@ -205,18 +258,45 @@ static int64_t wall_ms(void)
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static sb_status_t exec(sqlite3 *db, const char *sql, char *err, size_t errlen)
+/* The name of an SQLite result code's primary code, for the log and
+ * /health ("SQLITE_FULL"). */
+static const char *rc_name(int rc)
+{
+  static const struct {
+    int rc;
+    const char *name;
+  } names[] = {
+      {SQLITE_ERROR, "SQLITE_ERROR"},       {SQLITE_PERM, "SQLITE_PERM"},
+      {SQLITE_BUSY, "SQLITE_BUSY"},         {SQLITE_LOCKED, "SQLITE_LOCKED"},
+      {SQLITE_NOMEM, "SQLITE_NOMEM"},       {SQLITE_READONLY, "SQLITE_READONLY"},
+      {SQLITE_IOERR, "SQLITE_IOERR"},       {SQLITE_CORRUPT, "SQLITE_CORRUPT"},
+      {SQLITE_FULL, "SQLITE_FULL"},         {SQLITE_CANTOPEN, "SQLITE_CANTOPEN"},
+      {SQLITE_PROTOCOL, "SQLITE_PROTOCOL"}, {SQLITE_NOTADB, "SQLITE_NOTADB"},
+      {SQLITE_CONSTRAINT, "SQLITE_CONSTRAINT"},
+  };
+  for (size_t i = 0; i < SB_ARRAY_LEN(names); i++)
+    if (names[i].rc == (rc & 0xff))
+      return names[i].name;
+  return "SQLITE_ERROR";
+}
+
+/* A write at open (a pragma, a migration) to the database at `path`. */
+static sb_status_t exec(sqlite3 *db, const char *path, const char *sql,
+                        char *err, size_t errlen)
 {
   char *msg = NULL;
   if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-    snprintf(err, errlen, "ledger: %s", msg ? msg : sqlite3_errmsg(db));
+    snprintf(err, errlen, "ledger: cannot write %s: %s (%s)", path,
+             msg ? msg : sqlite3_errmsg(db),
+             rc_name(sqlite3_extended_errcode(db)));
     sqlite3_free(msg);
     return SB_ERROR;
   }
   return SB_OK;
 }
 
-static sb_status_t migrate(sqlite3 *db, char *err, size_t errlen)
+static sb_status_t migrate(sqlite3 *db, const char *path, char *err,
+                           size_t errlen)
 {
   sqlite3_stmt *st;
   int version = 0;
@@ -233,11 +313,12 @@ static sb_status_t migrate(sqlite3 *db, char *err, size_t errlen)
   }
   for (int v = version; v < SCHEMA_VERSION; v++) {
     char sql[64];
-    if (exec(db, "BEGIN", err, errlen) != SB_OK ||
-        exec(db, migrations[v], err, errlen) != SB_OK)
+    if (exec(db, path, "BEGIN", err, errlen) != SB_OK ||
+        exec(db, path, migrations[v], err, errlen) != SB_OK)
       return SB_ERROR;
     snprintf(sql, sizeof(sql), "PRAGMA user_version=%d", v + 1);
-    if (exec(db, sql, err, errlen) != SB_OK || exec(db, "COMMIT", err, errlen) != SB_OK)
+    if (exec(db, path, sql, err, errlen) != SB_OK ||
+        exec(db, path, "COMMIT", err, errlen) != SB_OK)
       return SB_ERROR;
   }
   return SB_OK;
@@ -251,15 +332,36 @@ static void bind_text(sqlite3_stmt *st, int i, const char *s)
     sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
 }
 
-/* Run a bound write statement and make it ready for the next; a failure
- * is logged as "cannot <what> <id>". */
-static void run_write(sb_ledger_t *l, sqlite3_stmt *st, const char *what,
-                      const char *id)
+/* Note a failed step of the batch being written (the first one counts:
+ * the rest of the batch is not attempted). */
+static void batch_fail(sb_ledger_t *l, int rc)
 {
-  if (sqlite3_step(st) != SQLITE_DONE)
-    SB_ERR("ledger: cannot %s %s: %s", what, id, sqlite3_errmsg(l->db));
+  if (l->batch_rc != SQLITE_OK)
+    return;
+  l->batch_rc = rc;
+  snprintf(l->batch_err, sizeof(l->batch_err), "%s (%s)",
+           sqlite3_errmsg(l->db), rc_name(sqlite3_extended_errcode(l->db)));
+}
+
+/* Run a bound write statement and make it ready for the next. */
+static void run_write(sb_ledger_t *l, sqlite3_stmt *st)
+{
+  if (l->batch_rc == SQLITE_OK) {
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE)
+      batch_fail(l, rc);
+  }
   sqlite3_reset(st);
   sqlite3_clear_bindings(st);
+}
+
+static void run_sql(sb_ledger_t *l, const char *sql)
+{
+  if (l->batch_rc != SQLITE_OK)
+    return;
+  int rc = sqlite3_exec(l->db, sql, NULL, NULL, NULL);
+  if (rc != SQLITE_OK)
+    batch_fail(l, rc);
 }
 
 static void insert_row(sb_ledger_t *l, const sb_ledger_row_t *r)
@@ -296,7 +398,7 @@ static void insert_row(sb_ledger_t *l, const sb_ledger_row_t *r)
   sqlite3_bind_int64(st, i++, r->escalation_pico);
   sqlite3_bind_int64(st, i++, r->top_rung_pico);
   sqlite3_bind_int64(st, i++, r->overhead_us);
-  run_write(l, st, "store row", r->id);
+  run_write(l, st);
 }
 
 /* A batch's additions to usage_daily, summed per (key, day) before they
@@ -325,7 +427,7 @@ static void usage_flush(sb_ledger_t *l, usage_sums_t *u)
     sqlite3_bind_int64(st, 4, s->cost_pico);
     sqlite3_bind_int64(st, 5, s->prompt);
     sqlite3_bind_int64(st, 6, s->completion);
-    run_write(l, st, "add usage of key", s->key_hash[0] ? s->key_hash : "-");
+    run_write(l, st);
   }
   u->n = 0;
 }
@@ -387,7 +489,7 @@ static void store_key(sb_ledger_t *l, const sb_key_record_t *k, bool deleted)
     sqlite3_bind_int64(st, i++, k->updated_ms);
     bind_text(st, i++, k->escalation);
   }
-  run_write(l, st, "store key", k->hash);
+  run_write(l, st);
 }
 
 /* Retention: delete ledger rows older than the window, a slice at a time
@@ -519,12 +621,278 @@ static bool poll_once(sb_ledger_t *l)
   return l->head != NULL;
 }
 
+/* End a transaction begun with run_sql(l, "BEGIN"): commit it, or roll it
+ * back if a step failed. Whether it committed. */
+static bool batch_end(sb_ledger_t *l)
+{
+  run_sql(l, "COMMIT");
+  if (l->batch_rc == SQLITE_OK)
+    return true;
+  /* A failed statement may have rolled the transaction back already; a
+   * failed COMMIT (SQLITE_BUSY) leaves it open. */
+  if (!sqlite3_get_autocommit(l->db))
+    sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
+  return false;
+}
+
+/* Write one batch in one transaction. False if the store refused any of
+ * it: then nothing of it is kept (rolled back) and `l->batch_err` says
+ * why. `probe`: also rewrite the schema version, so that the commit
+ * writes to the store even if every entry was withdrawn. */
+static bool write_batch(sb_ledger_t *l, row_node_t *batch, bool probe)
+{
+  usage_sums_t usage;
+  usage.n = 0;
+  l->batch_rc = SQLITE_OK;
+  run_sql(l, "BEGIN");
+  for (row_node_t *r = batch; r != NULL && l->batch_rc == SQLITE_OK;
+       r = r->next) {
+    switch (r->kind) {
+    case NODE_ROW:
+      insert_row(l, &r->u.row);
+      usage_add(l, &usage, &r->u.row);
+      break;
+    case NODE_KEY:
+    case NODE_KEY_DELETE:
+      store_key(l, &r->u.key, r->kind == NODE_KEY_DELETE);
+      break;
+    case NODE_VOID:
+      break;
+    }
+  }
+  usage_flush(l, &usage);
+  if (probe)
+    run_sql(l, "PRAGMA user_version=" STRINGIFY(SCHEMA_VERSION));
+  return batch_end(l);
+}
+
+static uint64_t count_entries(const row_node_t *n, node_kind_t kind)
+{
+  uint64_t c = 0;
+  for (; n != NULL; n = n->next)
+    c += n->kind == kind;
+  return c;
+}
+
+/* With the lock held: the store took a batch of `n` entries. Ends the
+ * failure burst once every entry it held back is committed; the line to
+ * log then is written into `note`. */
+static void batch_committed(sb_ledger_t *l, uint64_t n, char *note,
+                            size_t cap)
+{
+  l->committed_seq += n;
+  __atomic_store_n(&l->failing, false, __ATOMIC_RELAXED);
+  if (!l->degraded || l->committed_seq < l->degraded_until)
+    return;
+  l->degraded = false;
+  int64_t ms = wall_ms() - l->degraded_since_ms;
+  snprintf(note, cap,
+           "ledger: the store takes writes again: %llu entries that waited "
+           "are written, after %lld.%03lld s and %llu refused commits",
+           (unsigned long long)(l->committed_seq - l->burst_from),
+           (long long)(ms / 1000), (long long)(ms % 1000),
+           (unsigned long long)l->burst_errors);
+}
+
+/* With the lock held: the store refused the batch `batch`..`last` (`n`
+ * entries, taken from the head of the queue): put it back there. The line
+ * to log if a burst begins is written into `note`. */
+static void batch_refused(sb_ledger_t *l, row_node_t *batch, row_node_t *last,
+                          size_t n, char *note, size_t cap)
+{
+  last->next = l->head;
+  l->head = batch;
+  if (l->tail == NULL)
+    l->tail = last;
+  l->n_queued += n;
+  l->errors++;
+  __atomic_store_n(&l->failing, true, __ATOMIC_RELAXED);
+  if (l->stop)
+    l->tried_after_stop = true;
+  snprintf(l->reason, sizeof(l->reason), "%s", l->batch_err);
+  if (!l->degraded) {
+    l->degraded = true;
+    l->degraded_since_ms = wall_ms();
+    l->burst_from = l->committed_seq;
+    l->burst_errors = 0;
+    snprintf(note, cap,
+             "ledger: the store refuses writes: %s; %llu entries wait in "
+             "memory and are retried (GET /health, "
+             "switchboard_ledger_errors_total)",
+             l->reason, (unsigned long long)(l->queued_seq - l->committed_seq));
+  }
+  l->burst_errors++;
+  l->degraded_until = l->queued_seq;
+  /* waiters decide now (see wait_work); full-queue waits end */
+  pthread_cond_broadcast(&l->flushed);
+}
+
+/* With the lock held, after a refused batch: wait before the retry,
+ * RETRY_FIRST_MS doubling to RETRY_MAX_MS, or until close's deadline. New
+ * rows do not cut the pause short. */
+static void retry_pause(sb_ledger_t *l)
+{
+  uint64_t shift = l->burst_errors > 5 ? 5 : l->burst_errors - 1;
+  long ms = SB_MIN(RETRY_MAX_MS, RETRY_FIRST_MS << shift);
+  int64_t until = wall_ms() + ms;
+  for (;;) {
+    int64_t end = l->stop ? SB_MIN(until, l->stop_deadline_ms) : until;
+    int64_t left = end - wall_ms();
+    if (left <= 0)
+      return;
+    wait_ms(l, (long)left);
+  }
+}
+
+/* With the lock held: the queued entry with sequence `seq`, or NULL (it is
+ * being written, or no longer queued). */
+static row_node_t *find_seq(row_node_t *n, uint64_t seq)
+{
+  for (; n != NULL && n->seq <= seq; n = n->next)
+    if (n->seq == seq)
+      return n;
+  return NULL;
+}
+
+/* With the lock held: the store refused the entry a waiter waits for, and
+ * the waiter is told so; make that final. A key change is withdrawn. A
+ * row becomes what the client got: a 503 that billed nothing (the cost
+ * the upstream charged is named in its error), written once the store
+ * takes it. */
+static void refuse_entry(sb_ledger_t *l, row_node_t *n)
+{
+  if (n->kind != NODE_ROW) {
+    n->kind = NODE_VOID;
+    return;
+  }
+  sb_ledger_row_t *r = &n->u.row;
+  char cost[40];
+  sb_cost_format(r->cost_pico, cost, sizeof(cost));
+  snprintf(r->error, sizeof(r->error),
+           "ledger unavailable: the response was not delivered and $%s was "
+           "not billed (%.120s)",
+           cost, l->reason);
+  r->status = 503;
+  r->cost_pico = 0;
+  snprintf(r->finish_reason, sizeof(r->finish_reason), "error");
+  l->undelivered++;
+}
+
+/* Append `list`'s entries as JSON lines to `b`. */
+static void spill_lines(sb_buf_t *b, const row_node_t *list)
+{
+  for (const row_node_t *n = list; n != NULL; n = n->next) {
+    sb_status_t rc = SB_OK;
+    if (n->kind == NODE_ROW)
+      rc = sb_spill_row(b, &n->u.row);
+    else if (n->kind != NODE_VOID)
+      rc = sb_spill_key(b, &n->u.key, n->kind == NODE_KEY_DELETE);
+    if (rc != SB_OK)
+      SB_ERR("ledger: out of memory: an unsaved entry is lost");
+  }
+}
+
+/* Append `b` to `path` and sync it; errno on failure, else 0. A failed
+ * append is taken back whole (the file is cut to its former size, or
+ * removed if it is new), so the file never holds half an entry. */
+static int append_file(const char *path, sb_slice_t b)
+{
+  int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return errno;
+  int e = 0;
+  off_t was = lseek(fd, 0, SEEK_END);
+  for (size_t off = 0; off < b.len && e == 0 && was >= 0;) {
+    ssize_t w = write(fd, b.ptr + off, b.len - off);
+    if (w < 0 && errno != EINTR)
+      e = errno;
+    else if (w > 0)
+      off += (size_t)w;
+  }
+  if (was < 0)
+    e = errno;
+  if (e == 0 && fsync(fd) != 0)
+    e = errno;
+  if (e != 0 && was >= 0 && ftruncate(fd, was) == 0 && was == 0)
+    unlink(path);
+  if (close(fd) != 0 && e == 0)
+    e = errno;
+  return e;
+}
+
+/* The file a failing store's last entries are kept in. */
+static void unsaved_path(const sb_ledger_t *l, char *out, size_t cap)
+{
+  snprintf(out, cap, "%s-unsaved.jsonl", l->path);
+}
+
+/* Write each line of `lines` to the log as "ledger: unsaved <line>", whole
+ * (log lines are cut at 2 KB; a row can be longer). */
+static void log_unsaved(sb_slice_t lines)
+{
+  static const char prefix[] = "ledger: unsaved ";
+  while (lines.len > 0) {
+    const char *nl = memchr(lines.ptr, '\n', lines.len);
+    size_t n = nl != NULL ? (size_t)(nl - lines.ptr) + 1 : lines.len;
+    struct iovec iov[2] = {{(void *)prefix, sizeof(prefix) - 1},
+                           {(void *)lines.ptr, n}};
+    ssize_t w = writev(STDERR_FILENO, iov, 2);
+    (void)w;
+    lines = sb_slice(lines.ptr + n, lines.len - n);
+  }
+}
+
+/* Close: the store still refuses what is queued. Keep it in the unsaved
+ * file, or else in the log. Called with the lock held; takes the queue. */
+static void spill(sb_ledger_t *l)
+{
+  row_node_t *list = l->head;
+  /* Their waiters are answered SB_ERROR (l->closed): make that final, as
+   * wait_work does. */
+  for (row_node_t *n = list; n != NULL; n = n->next)
+    if (n->awaited)
+      refuse_entry(l, n);
+  l->head = l->tail = NULL;
+  l->n_queued = 0;
+  char reason[sizeof(l->reason)], path[4096];
+  memcpy(reason, l->reason, sizeof(reason));
+  pthread_mutex_unlock(&l->lock);
+  uint64_t rows = count_entries(list, NODE_ROW);
+  uint64_t keys = count_entries(list, NODE_KEY) +
+                  count_entries(list, NODE_KEY_DELETE);
+  unsaved_path(l, path, sizeof(path));
+  sb_buf_t b;
+  sb_buf_init(&b, 0); /* no cap */
+  spill_lines(&b, list);
+  int e = append_file(path, sb_buf_slice(&b));
+  if (e == 0) {
+    SB_ERR("ledger: at shutdown the store still refuses writes (%s): %llu "
+           "rows and %llu key changes are kept in %s and will be written "
+           "into the store at the next start",
+           reason, (unsigned long long)rows, (unsigned long long)keys, path);
+  } else {
+    SB_ERR("ledger: at shutdown the store still refuses writes (%s) and %s "
+           "cannot be written either (%s): the %llu rows and %llu key "
+           "changes follow, one JSON line each after \"ledger: unsaved \"; "
+           "put those lines into %s to have them written at the next start",
+           reason, path, strerror(e), (unsigned long long)rows,
+           (unsigned long long)keys, path);
+    log_unsaved(sb_buf_slice(&b));
+  }
+  sb_buf_free(&b);
+  while (list != NULL) {
+    row_node_t *next = list->next;
+    free(list);
+    list = next;
+  }
+  pthread_mutex_lock(&l->lock);
+}
+
 /* The writer; its priority is set from outside (writer_yield). */
 static void *writer_main(void *arg)
 {
   sb_ledger_t *l = arg;
-  usage_sums_t usage;
-  usage.n = 0;
+  char note[512];
   pthread_setname_np(pthread_self(), "sb-ledger");
   pthread_mutex_lock(&l->lock);
   for (;;) {
@@ -543,7 +911,12 @@ static void *writer_main(void *arg)
     l->sleeping = false;
     if (l->head == NULL && l->stop)
       break;
-    if (!l->opts.durable && !gathered)
+    if (l->failing && l->stop && l->tried_after_stop &&
+        wall_ms() >= l->stop_deadline_ms) {
+      spill(l);
+      break;
+    }
+    if (!l->opts.durable && !gathered && !l->failing)
       gather(l);
     /* At most BATCH_MAX rows per transaction: a worker waiting for room
      * in a full queue waits for one such commit, not for all of it. */
@@ -563,27 +936,31 @@ static void *writer_main(void *arg)
       l->n_queued -= taken;
     }
     l->writing = batch;
+    bool probe = l->degraded;
     pthread_mutex_unlock(&l->lock);
 
-    uint64_t n = 0;
-    sqlite3_exec(l->db, "BEGIN", NULL, NULL, NULL);
-    for (row_node_t *r = batch; r != NULL; r = r->next, n++) {
-      if (r->kind == NODE_ROW) {
-        insert_row(l, &r->u.row);
-        usage_add(l, &usage, &r->u.row);
-      } else {
-        store_key(l, &r->u.key, r->kind == NODE_KEY_DELETE);
-      }
-    }
-    usage_flush(l, &usage);
-    if (sqlite3_exec(l->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-      SB_ERR("ledger: commit failed: %s", sqlite3_errmsg(l->db));
-      sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
-    }
+    bool ok = write_batch(l, batch, probe);
 
+    note[0] = '\0';
     pthread_mutex_lock(&l->lock);
     l->writing = NULL;
-    l->committed_seq += n;
+    if (!ok) {
+      batch_refused(l, batch, last, taken, note, sizeof(note));
+      if (note[0] != '\0') {
+        pthread_mutex_unlock(&l->lock);
+        SB_ERR("%s", note);
+        pthread_mutex_lock(&l->lock);
+      }
+      retry_pause(l);
+      continue;
+    }
+    batch_committed(l, taken, note, sizeof(note));
+    if (note[0] != '\0') {
+      /* before anyone learns of the commit: the burst's last word */
+      pthread_mutex_unlock(&l->lock);
+      SB_WARN("%s", note);
+      pthread_mutex_lock(&l->lock);
+    }
     if (l->n_queued <= RELAX_AT && !l->urgent && !l->stop)
       writer_yield(l, true);
     pthread_cond_broadcast(&l->flushed);
@@ -595,6 +972,8 @@ static void *writer_main(void *arg)
     }
     pthread_mutex_lock(&l->lock);
   }
+  l->closed = true;
+  pthread_cond_broadcast(&l->flushed);
   pthread_mutex_unlock(&l->lock);
   return NULL;
 }
@@ -728,9 +1107,136 @@ static sb_status_t load_keys(sb_ledger_t *l, char *err, size_t errlen)
   return SB_OK;
 }
 
+/* Whether the store takes writes: a read-only file (or file system), a
+ * full disk or a lock held by another process refuse the probe. */
+static sb_status_t check_writable(sb_ledger_t *l, char *err, size_t errlen)
+{
+  if (sqlite3_db_readonly(l->db, "main") == 1) {
+    snprintf(err, errlen,
+             "ledger: cannot write %s: the file (or its file system) is "
+             "read-only for this process",
+             l->path);
+    return SB_ERROR;
+  }
+  if (write_batch(l, NULL, true))
+    return SB_OK;
+  snprintf(err, errlen, "ledger: cannot write %s: %s", l->path, l->batch_err);
+  return SB_ERROR;
+}
+
+static bool row_stored(sb_ledger_t *l, const char *id)
+{
+  sqlite3_stmt *st = NULL;
+  bool found = false;
+  if (sqlite3_prepare_v2(l->db, "SELECT 1 FROM generations WHERE id = ?", -1,
+                         &st, NULL) == SQLITE_OK) {
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    found = sqlite3_step(st) == SQLITE_ROW;
+  }
+  sqlite3_finalize(st);
+  return found;
+}
+
+/* Read all of `path` into `b`; errno on failure, else 0. */
+static int read_file(const char *path, sb_buf_t *b)
+{
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return errno;
+  int e = 0;
+  char chunk[65536];
+  for (;;) {
+    ssize_t n = read(fd, chunk, sizeof(chunk));
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      e = errno;
+    else if (n > 0 && sb_buf_append(b, chunk, (size_t)n) != SB_OK)
+      e = ENOMEM;
+    if (n <= 0 || e != 0)
+      break;
+  }
+  close(fd);
+  return e;
+}
+
+/* Write the entries a failing store left in the unsaved file at its last
+ * close into the store, in one transaction, then remove the file. A row
+ * that is already stored is not written (nor counted) twice; a line that
+ * is not an entry is logged and left out. */
+static sb_status_t replay_unsaved(sb_ledger_t *l, char *err, size_t errlen)
+{
+  char path[4096];
+  unsaved_path(l, path, sizeof(path));
+  sb_buf_t b;
+  sb_buf_init(&b, 0); /* no cap */
+  int e = read_file(path, &b);
+  if (e == ENOENT) {
+    sb_buf_free(&b);
+    return SB_OK;
+  }
+  if (e != 0) {
+    snprintf(err, errlen, "ledger: cannot read %s: %s", path, strerror(e));
+    sb_buf_free(&b);
+    return SB_ERROR;
+  }
+  usage_sums_t usage;
+  usage.n = 0;
+  uint64_t rows = 0, keys = 0, bad = 0, line_no = 0;
+  l->batch_rc = SQLITE_OK;
+  run_sql(l, "BEGIN");
+  sb_slice_t rest = sb_buf_slice(&b);
+  while (rest.len > 0 && l->batch_rc == SQLITE_OK) {
+    const char *nl = memchr(rest.ptr, '\n', rest.len);
+    size_t n = nl != NULL ? (size_t)(nl - rest.ptr) : rest.len;
+    sb_slice_t line = sb_slice(rest.ptr, n);
+    rest = sb_slice(rest.ptr + n + (nl != NULL), rest.len - n - (nl != NULL));
+    line_no++;
+    if (line.len == 0)
+      continue;
+    sb_spill_kind_t kind;
+    sb_ledger_row_t row;
+    sb_key_record_t key;
+    if (sb_spill_parse(line, &kind, &row, &key) != SB_OK) {
+      SB_ERR("ledger: %s line %llu is not a ledger entry; left out: %.*s",
+             path, (unsigned long long)line_no, (int)SB_MIN(line.len, 4096),
+             line.ptr);
+      bad++;
+    } else if (kind == SB_SPILL_ROW) {
+      if (!row_stored(l, row.id)) {
+        insert_row(l, &row);
+        usage_add(l, &usage, &row);
+        rows++;
+      }
+    } else {
+      store_key(l, &key, kind == SB_SPILL_KEY_DELETED);
+      keys++;
+    }
+  }
+  usage_flush(l, &usage);
+  sb_buf_free(&b);
+  if (!batch_end(l)) {
+    snprintf(err, errlen, "ledger: cannot write the entries of %s: %s", path,
+             l->batch_err);
+    return SB_ERROR;
+  }
+  if (unlink(path) != 0) {
+    snprintf(err, errlen,
+             "ledger: wrote the entries of %s but cannot remove it (%s); "
+             "remove it before the next start",
+             path, strerror(errno));
+    return SB_ERROR;
+  }
+  SB_WARN("ledger: wrote %llu rows and %llu key changes kept in %s at the "
+          "last shutdown into the store%s",
+          (unsigned long long)rows, (unsigned long long)keys, path,
+          bad > 0 ? " (lines that were not entries are in the log)" : "");
+  return SB_OK;
+}
+
 sb_ledger_t *sb_ledger_open(const char *database, char *err, size_t errlen)
 {
-  sb_ledger_options_t opts = {false, 0};
+  sb_ledger_options_t opts = {false, 0, 0};
   return sb_ledger_open_with(database, &opts, err, errlen);
 }
 
@@ -750,16 +1256,22 @@ sb_ledger_t *sb_ledger_open_with(const char *database,
     return NULL;
   l->opts = *opts;
   l->keys = sb_keys_new();
-  if (l->keys == NULL)
+  l->path = strdup(path);
+  if (l->keys == NULL || l->path == NULL)
     goto fail;
   l->db = open_db(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, err, errlen);
   if (l->db == NULL)
     goto fail;
-  if (exec(l->db,
+  if (sqlite3_db_readonly(l->db, "main") == 1) {
+    check_writable(l, err, errlen);
+    goto fail;
+  }
+  if (exec(l->db, path,
            opts->durable ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
                          : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
            err, errlen) != SB_OK ||
-      migrate(l->db, err, errlen) != SB_OK)
+      migrate(l->db, path, err, errlen) != SB_OK ||
+      check_writable(l, err, errlen) != SB_OK)
     goto fail;
   if (prepare(l,
           "INSERT OR REPLACE INTO generations (id, created_ms, api, key_label, "
@@ -789,7 +1301,8 @@ sb_ledger_t *sb_ledger_open_with(const char *database,
       prepare(l, "UPDATE keys SET deleted_ms = ? WHERE hash = ?", &l->del_key,
               err, errlen) != SB_OK)
     goto fail;
-  if (load_keys(l, err, errlen) != SB_OK)
+  if (replay_unsaved(l, err, errlen) != SB_OK ||
+      load_keys(l, err, errlen) != SB_OK)
     goto fail;
   sb_keys_set_store(l->keys, l);
   prune(l);
@@ -821,6 +1334,7 @@ fail:
   sqlite3_close(l->reader);
   sqlite3_close(l->db);
   sb_keys_free(l->keys);
+  free(l->path);
   free(l);
   return NULL;
 }
@@ -841,6 +1355,7 @@ void sb_ledger_close(sb_ledger_t *l)
     return;
   pthread_mutex_lock(&l->lock);
   l->stop = true;
+  l->stop_deadline_ms = wall_ms() + l->opts.close_grace_ms;
   l->urgent = true;
   writer_yield(l, false);
   pthread_cond_signal(&l->wake);
@@ -857,19 +1372,29 @@ void sb_ledger_close(sb_ledger_t *l)
   pthread_mutex_destroy(&l->read_lock);
   pthread_cond_destroy(&l->wake);
   pthread_cond_destroy(&l->flushed);
+  free(l->path);
   free(l);
+}
+
+/* With the lock held: no room for another entry while the store keeps up
+ * (a failing store gets its entries anyway: the wait could be endless;
+ * sb_ledger_admit keeps their number bounded instead). */
+static bool must_wait_for_room(const sb_ledger_t *l)
+{
+  return l->queued_seq - l->committed_seq >= QUEUE_MAX && !l->stop &&
+         !l->failing;
 }
 
 static uint64_t enqueue(sb_ledger_t *l, row_node_t *n)
 {
   n->next = NULL;
   pthread_mutex_lock(&l->lock);
-  if (l->queued_seq - l->committed_seq >= QUEUE_MAX && !l->stop) {
+  if (must_wait_for_room(l)) {
     if (l->full_waits++ == 0)
       SB_WARN("ledger: %d rows wait for the store; requests now wait for "
               "its commits (switchboard_ledger_full_waits_total)",
               QUEUE_MAX);
-    while (l->queued_seq - l->committed_seq >= QUEUE_MAX && !l->stop) {
+    while (must_wait_for_room(l)) {
       l->urgent = true;
       writer_yield(l, false);
       pthread_cond_signal(&l->wake);
@@ -882,7 +1407,8 @@ static uint64_t enqueue(sb_ledger_t *l, row_node_t *n)
   else
     l->head = n;
   l->tail = n;
-  uint64_t seq = ++l->queued_seq;
+  uint64_t seq = n->seq = ++l->queued_seq;
+  n->awaited = false;
   /* Wake the writer for the first row of a batch if it sleeps (or a
    * durable response waits for it) and for a full batch; other rows join
    * the batch without a wake-up. */
@@ -907,17 +1433,17 @@ uint64_t sb_ledger_record(sb_ledger_t *l, const sb_ledger_row_t *row)
   return enqueue(l, n);
 }
 
-void sb_ledger_save_key(sb_ledger_t *l, const sb_key_record_t *rec,
-                        bool deleted)
+uint64_t sb_ledger_save_key(sb_ledger_t *l, const sb_key_record_t *rec,
+                            bool deleted)
 {
   row_node_t *n = malloc(sizeof(row_node_t));
   if (n == NULL) {
     SB_ERR("ledger: out of memory, key %s not saved", rec->hash);
-    return;
+    return 0;
   }
   n->kind = deleted ? NODE_KEY_DELETE : NODE_KEY;
   memcpy(&n->u.key, rec, sizeof(*rec));
-  enqueue(l, n);
+  return enqueue(l, n);
 }
 
 static void wait_work(uv_work_t *req)
@@ -925,8 +1451,22 @@ static void wait_work(uv_work_t *req)
   sb_ledger_waiter_t *w = SB_CONTAINER_OF(req, sb_ledger_waiter_t, work);
   sb_ledger_t *l = w->l;
   pthread_mutex_lock(&l->lock);
-  while (l->committed_seq < w->seq)
+  for (;;) {
+    if (l->committed_seq >= w->seq) {
+      w->status = SB_OK;
+      break;
+    }
+    /* The store refused the last commit: an entry that waits in the queue
+     * (not one being written now) is refused. */
+    row_node_t *n = l->failing ? find_seq(l->head, w->seq) : NULL;
+    if (n != NULL || l->closed) {
+      if (n != NULL)
+        refuse_entry(l, n);
+      w->status = SB_ERROR;
+      break;
+    }
     pthread_cond_wait(&l->flushed, &l->lock);
+  }
   pthread_mutex_unlock(&l->lock);
 }
 
@@ -943,8 +1483,21 @@ sb_status_t sb_ledger_when_committed(sb_ledger_t *l, uv_loop_t *loop,
 {
   w->l = l;
   w->seq = seq;
+  w->status = SB_ERROR;
   w->cb = cb;
   w->data = data;
+  /* Mark the entry (usually the last one queued), so that whoever takes
+   * it off the queue without committing it (spill) knows its waiter will
+   * be told it failed. */
+  pthread_mutex_lock(&l->lock);
+  row_node_t *n = l->tail != NULL && l->tail->seq == seq
+                      ? l->tail
+                      : find_seq(l->head, seq);
+  if (n == NULL)
+    n = find_seq(l->writing, seq);
+  if (n != NULL)
+    n->awaited = true;
+  pthread_mutex_unlock(&l->lock);
   return uv_queue_work(loop, &w->work, wait_work, wait_done) == 0 ? SB_OK
                                                                  : SB_ERROR;
 }
@@ -969,6 +1522,36 @@ uint64_t sb_ledger_committed(sb_ledger_t *l)
   return n;
 }
 
+/* With the lock held. */
+static bool refusing(const sb_ledger_t *l)
+{
+  return l->failing &&
+         (l->opts.durable || l->queued_seq - l->committed_seq >= QUEUE_MAX);
+}
+
+sb_status_t sb_ledger_admit(sb_ledger_t *l, char *why, size_t cap)
+{
+  /* every model request asks: no lock while the store takes writes */
+  if (!__atomic_load_n(&l->failing, __ATOMIC_RELAXED))
+    return SB_OK;
+  pthread_mutex_lock(&l->lock);
+  bool no = refusing(l);
+  if (no) {
+    l->refused++;
+    if (l->opts.durable)
+      snprintf(why, cap, "ledger unavailable: the store refuses writes (%s)",
+               l->reason);
+    else
+      snprintf(why, cap,
+               "ledger unavailable: %llu rows wait for the store, which "
+               "refuses writes (%s)",
+               (unsigned long long)(l->queued_seq - l->committed_seq),
+               l->reason);
+  }
+  pthread_mutex_unlock(&l->lock);
+  return no ? SB_DECLINED : SB_OK;
+}
+
 void sb_ledger_stats(sb_ledger_t *l, sb_ledger_stats_t *out)
 {
   pthread_mutex_lock(&l->lock);
@@ -977,6 +1560,15 @@ void sb_ledger_stats(sb_ledger_t *l, sb_ledger_stats_t *out)
   out->full_waits = l->full_waits;
   out->writer_yields = l->yielding;
   out->writer_boosts = l->boosts;
+  out->errors = l->errors;
+  out->refused = l->refused;
+  out->undelivered = l->undelivered;
+  out->failing = l->failing;
+  out->degraded = l->degraded;
+  out->refusing = refusing(l);
+  out->degraded_since_ms = l->degraded ? l->degraded_since_ms : 0;
+  snprintf(out->reason, sizeof(out->reason), "%s",
+           l->degraded ? l->reason : "");
   pthread_mutex_unlock(&l->lock);
 }
 

@@ -1,33 +1,22 @@
 /*
- * Helpers shared by the endpoint files (endpoint.h, api.h): errors in each
- * API's shape, the request body, and the endpoint-independent parts of a
- * call's answer and upstream request.
+ * Helpers shared by the door files (endpoint.h, api.h): errors in each
+ * API's shape (written by its format), the request body, and starting a
+ * call.
  */
 #include <stdarg.h>
 #include <stdio.h>
 
 #include "endpoint.h"
-#include "switchboard/json_edit.h"
 
-/* {"error":{"code","message","metadata":{"error_type"}?}} */
-static void openai_error_body(sb_buf_t *b, int status, const char *type,
-                              const char *msg)
+/* The format a shape's errors are written in: its door's encoder writes
+ * the body. */
+static const sb_codec_t *shape_format(sb_api_shape_t shape)
 {
-  sb_jw_t w;
-  sb_jw_init(&w, b);
-  sb_jw_obj_begin(&w);
-  sb_jw_key_lit(&w, "error");
-  sb_jw_obj_begin(&w);
-  sb_jw_kv_int(&w, SB_STRLIT("code"), status);
-  sb_jw_kv_str(&w, SB_STRLIT("message"), msg, strlen(msg));
-  if (type != NULL) {
-    sb_jw_key_lit(&w, "metadata");
-    sb_jw_obj_begin(&w);
-    sb_jw_kv_str(&w, SB_STRLIT("error_type"), type, strlen(type));
-    sb_jw_obj_end(&w);
+  switch (shape) {
+  case SB_API_ANTHROPIC: return &sb_codec_anthropic;
+  case SB_API_SKILL: return &sb_codec_skill;
+  default: return &sb_codec_openai;
   }
-  sb_jw_obj_end(&w);
-  sb_jw_obj_end(&w);
 }
 
 static void vfail(sb_http_exchange_t *x, sb_api_shape_t shape, int status,
@@ -40,23 +29,9 @@ static void vfail(sb_http_exchange_t *x, sb_api_shape_t shape, int status,
   vsnprintf(msg, sizeof(msg), fmt, ap);
   sb_buf_t b;
   sb_buf_init(&b, 64 * 1024);
-  switch (shape) {
-  case SB_API_ANTHROPIC:
-    sb_anthropic_error_body(&b, sb_anthropic_error_type(status), msg,
-                            strlen(msg));
-    break;
-  case SB_API_SKILL: {
-    sb_jw_t w;
-    sb_jw_init(&w, &b);
-    sb_jw_obj_begin(&w);
-    sb_jw_kv_str(&w, SB_STRLIT("error"), msg, strlen(msg));
-    sb_jw_obj_end(&w);
-    break;
-  }
-  default:
-    openai_error_body(&b, status, type, msg);
-    break;
-  }
+  sb_answer_error_t e = {.status = status, .type = type,
+                         .message = sb_slice_z(msg)};
+  shape_format(shape)->door->encoder->error(&e, &status, &b);
   sb_api_json(x, status, sb_buf_slice(&b));
   sb_buf_free(&b);
 }
@@ -76,15 +51,6 @@ void sb_api_error(sb_http_exchange_t *x, int status, const char *type,
   va_list ap;
   va_start(ap, fmt);
   vfail(x, SB_API_OPENAI, status, type, fmt, ap);
-  va_end(ap);
-}
-
-void sb_api_anthropic_error(sb_http_exchange_t *x, int status,
-                            const char *fmt, ...)
-{
-  va_list ap;
-  va_start(ap, fmt);
-  vfail(x, SB_API_ANTHROPIC, status, NULL, fmt, ap);
   va_end(ap);
 }
 
@@ -132,85 +98,67 @@ sb_json_t *sb_api_parse_object(sb_http_exchange_t *x, sb_api_shape_t shape)
   return req;
 }
 
-/* ---- a call's answer ----------------------------------------------------- */
 
-sb_http_header_t sb_api_gen_header(sb_call_t *c)
-{
-  sb_http_header_t h = {SB_SLICE_LIT("X-Generation-Id"), sb_slice_z(c->id)};
-  return h;
-}
+/* ---- calls ------------------------------------------------------------------------ */
 
-void sb_api_call_error_reply(sb_call_t *c, int status, const sb_call_error_t *e,
-                             sb_slice_t body)
+#define MAX_CLIENT_HEADERS 8
+
+sb_call_t *sb_api_call(sb_http_exchange_t *x, const sb_identity_t *who,
+                       const sb_codec_t *door, const char *api,
+                       sb_api_shape_t shape, const char *const *extra)
 {
-  sb_http_header_t h[2] = {sb_api_gen_header(c)};
-  size_t nh = 1;
-  if (status == 429) {
-    h[nh].name = SB_SLICE_LIT("Retry-After");
-    h[nh].value = e->retry_after.len > 0 ? e->retry_after : SB_SLICE_LIT("1");
-    nh++;
+  sb_call_t *c = sb_call_new(x, door, api);
+  if (c == NULL) {
+    sb_api_fail(x, shape, 503, "server", "out of memory");
+    return NULL;
   }
-  sb_http_respond(c->x, status, h, nh, "application/json", body);
+  const sb_http_request_t *r = &x->req;
+  sb_slice_t agent = SB_HTTP_HEADER(r, "x-agent");
+  if (agent.len > 0)
+    agent = sb_slice(agent.ptr, SB_MIN(agent.len, 64));
+  else if (who->local)
+    agent = SB_SLICE_LIT("local");
+  sb_slice_t referer = SB_HTTP_HEADER(r, "http-referer");
+  sb_slice_t title = SB_HTTP_HEADER(r, "x-title");
+  if (title.len == 0)
+    title = SB_HTTP_HEADER(r, "x-openrouter-title");
+  sb_call_attribute(c, agent, who->label, title.len > 0 ? title : referer);
+  /* the headers a provider may get */
+  sb_kv_t *h = sb_arena_calloc(&x->arena, MAX_CLIENT_HEADERS * sizeof(*h));
+  if (h == NULL) {
+    sb_api_fail(x, shape, 503, "server", "out of memory");
+    return NULL;
+  }
+  size_t n = 0;
+  if (referer.len > 0)
+    h[n++] = (sb_kv_t){"HTTP-Referer",
+                       sb_arena_strndup(&x->arena, referer.ptr, referer.len)};
+  if (title.len > 0)
+    h[n++] = (sb_kv_t){"X-Title",
+                       sb_arena_strndup(&x->arena, title.ptr, title.len)};
+  for (size_t i = 0; extra != NULL && extra[i] != NULL && n < MAX_CLIENT_HEADERS;
+       i++) {
+    sb_slice_t v = sb_http_header(r, extra[i], strlen(extra[i]));
+    if (v.ptr != NULL)
+      h[n++] = (sb_kv_t){extra[i], sb_arena_strndup(&x->arena, v.ptr, v.len)};
+  }
+  sb_hub_req_t *req = sb_call_hub(c);
+  req->client_headers = h;
+  req->n_client_headers = n;
+  req->query = r->query;
+  return c;
 }
 
-void sb_api_call_error_openai(sb_call_t *c, const sb_call_error_t *e)
+bool sb_api_envelope(sb_http_exchange_t *x, sb_call_t *c, const sb_codec_t *door,
+                     const sb_json_t *body, sb_api_shape_t shape)
 {
-  sb_buf_t b;
-  sb_jw_t w;
-  sb_buf_init(&b, 256 * 1024);
-  sb_jw_init(&w, &b);
-  sb_jw_obj_begin(&w);
-  sb_jw_key_lit(&w, "error");
-  sb_jw_obj_begin(&w);
-  sb_jw_kv_int(&w, SB_STRLIT("code"), e->status);
-  sb_jw_kv_str(&w, SB_STRLIT("message"), e->message.ptr, e->message.len);
-  sb_jw_key_lit(&w, "metadata");
-  sb_jw_obj_begin(&w);
-  if (e->type != NULL)
-    sb_jw_kv_str(&w, SB_STRLIT("error_type"), e->type, strlen(e->type));
-  if (c->route.provider != NULL)
-    sb_jw_kv_str(&w, SB_STRLIT("provider_name"), c->route.provider->name,
-                 strlen(c->route.provider->name));
-  if (e->upstream_status != 0)
-    sb_jw_kv_int(&w, SB_STRLIT("provider_status"), e->upstream_status);
-  if (e->provider_body.len > 0)
-    sb_jw_kv_str(&w, SB_STRLIT("raw"), e->provider_body.ptr,
-                 SB_MIN(e->provider_body.len, 4096));
-  sb_jw_obj_end(&w);
-  sb_jw_obj_end(&w);
-  sb_jw_obj_end(&w);
-  sb_api_call_error_reply(c, e->status, e, sb_buf_slice(&b));
-  sb_buf_free(&b);
-}
-
-bool sb_api_call_backlogged(sb_call_t *c)
-{
-  return sb_http_pending_bytes(c->x) > c->worker->http.write_high_water;
-}
-
-/* ---- the upstream request ------------------------------------------------ */
-
-sb_status_t sb_api_up_body_with_model(sb_call_t *c, const sb_json_t *body)
-{
-  sb_buf_t q;
-  sb_buf_init(&q, 4096);
-  sb_status_t rc = sb_json_escape(&q, c->route.upstream_model.ptr,
-                                  c->route.upstream_model.len);
-  sb_slice_t model = sb_arena_slice_dup(c->arena, sb_buf_slice(&q));
-  sb_buf_free(&q);
-  if (rc != SB_OK || model.ptr == NULL)
-    return SB_ERROR;
-  sb_json_edit_t e[] = {{"model", 5, model.ptr, model.len, SB_EDIT_MODE_SET}};
-  sb_jw_t w;
-  sb_jw_init(&w, &c->up_body);
-  sb_json_rewrite(&w, body, e, 1);
-  return sb_jw_status(&w) == SB_OK ? SB_OK : SB_DECLINED;
-}
-
-sb_status_t sb_api_up_finish(sb_call_t *c, sb_upstream_request_t *r)
-{
-  sb_call_up_auth(c);
-  r->headers = c->up_headers;
-  r->n_headers = c->n_up_headers;
-  return r->url != NULL ? SB_OK : SB_ERROR;
+  char why[512] = "";
+  sb_status_t rc = door->door->envelope(body, &x->arena, sb_call_hub(c), why,
+                                        sizeof(why));
+  if (rc == SB_OK)
+    return true;
+  sb_api_fail(x, shape, rc == SB_DECLINED ? 400 : 503,
+              rc == SB_DECLINED ? "invalid_request" : "server", "%s",
+              rc == SB_DECLINED ? why : "out of memory");
+  return false;
 }

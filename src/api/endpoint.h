@@ -1,7 +1,5 @@
 /*
- * What the endpoint files in src/api/ share about the calls they run: the
- * answer's headers, errors in the OpenAI shape, and the parts of an
- * upstream request that do not depend on the endpoint.
+ * What the door files in src/api/ share about the calls they start.
  */
 #ifndef SWITCHBOARD_API_ENDPOINT_H
 #define SWITCHBOARD_API_ENDPOINT_H
@@ -9,23 +7,19 @@
 #include "switchboard/api.h"
 #include "switchboard/call.h"
 
-/* X-Generation-Id: the call's id. */
-sb_http_header_t sb_api_gen_header(sb_call_t *c);
-/* Answer a failed call with `body` (JSON) and `status`: the generation id,
- * and on a 429 Retry-After (the upstream's, else 1 second). */
-void sb_api_call_error_reply(sb_call_t *c, int status, const sb_call_error_t *e,
-                             sb_slice_t body);
-/* A sink's `error` for the OpenAI shape: {"error":{"code","message",
- * "metadata":{error_type, provider_name, provider_status, raw}}}. */
-void sb_api_call_error_openai(sb_call_t *c, const sb_call_error_t *e);
-/* A sink's `backlogged`: the client's write queue is over the high water. */
-bool sb_api_call_backlogged(sb_call_t *c);
+/* A call for this exchange answered in `door`'s format and recorded as
+ * `api`, attributed to its caller (X-Agent, the key's label, the app from
+ * HTTP-Referer / X-Title) and carrying the client headers a provider may
+ * get (attribution; `extra`, the door format's own, e.g. anthropic-beta,
+ * NULL-terminated). NULL: the exchange was answered (out of memory). */
+sb_call_t *sb_api_call(sb_http_exchange_t *x, const sb_identity_t *who,
+                       const sb_codec_t *door, const char *api,
+                       sb_api_shape_t shape, const char *const *extra);
 
-/* c->up_body := `body` with "model" set to the route's upstream model.
- * SB_ERROR: out of memory; SB_DECLINED: the body does not fit. */
-sb_status_t sb_api_up_body_with_model(sb_call_t *c, const sb_json_t *body);
-/* Finish `r`: the provider's key (one of them, at random) and its own
- * headers after those added so far. SB_ERROR if r->url is missing. */
-sb_status_t sb_api_up_finish(sb_call_t *c, sb_upstream_request_t *r);
+/* Fill the call's hub request from `body` with the door format's envelope
+ * (which checks the body against the format's schema). False: answered
+ * with a 400 in `shape`. */
+bool sb_api_envelope(sb_http_exchange_t *x, sb_call_t *c, const sb_codec_t *door,
+                     const sb_json_t *body, sb_api_shape_t shape);
 
 #endif

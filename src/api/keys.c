@@ -8,8 +8,11 @@
  *   GET    /api/v1/key, /api/v1/auth/key   the calling key
  *   GET    /api/v1/credits         totals
  * Managing keys needs the admin key (or local mode). Amounts are USD,
- * written from integer picodollars without rounding.
+ * written from integer picodollars without rounding. A change is answered
+ * once the store has it; if the store refuses it, it is undone and the
+ * answer is a 503 (docs/accounts.md, "When the store fails").
  */
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -366,6 +369,112 @@ static sb_status_t apply_body(sb_arena_t *a, const sb_json_t *body,
   return SB_OK;
 }
 
+/* ---- waiting for the store ---------------------------------------------- */
+
+typedef enum { CHANGE_CREATE, CHANGE_UPDATE, CHANGE_REVOKE } change_kind_t;
+
+/* A key change waiting for its commit (the wait runs on libuv's pool). */
+typedef struct {
+  sb_ledger_waiter_t w;
+  sb_http_exchange_t *x;
+  change_kind_t kind;
+  sb_key_t *k;                     /* a reference */
+  sb_key_record_t before, written; /* CHANGE_UPDATE */
+  char secret[96];                 /* CHANGE_CREATE */
+  bool aborted;
+} change_t;
+
+static void change_abort(sb_http_exchange_t *x)
+{
+  change_t *ch = x->data;
+  ch->aborted = true;
+}
+
+/* The store refused the change: it never happened. */
+static void undo_change(change_t *ch)
+{
+  sb_keys_t *t = table(ch->x);
+  switch (ch->kind) {
+  case CHANGE_CREATE:
+    sb_keys_forget(t, ch->k);
+    break;
+  case CHANGE_UPDATE:
+    sb_key_undo_update(ch->k, &ch->written, &ch->before, sb_wall_ms());
+    break;
+  case CHANGE_REVOKE:
+    sb_keys_restore(t, ch->k);
+    break;
+  }
+}
+
+static void change_done(void *data)
+{
+  change_t *ch = data;
+  sb_http_exchange_t *x = ch->x;
+  bool stored = ch->w.status == SB_OK;
+  if (!stored)
+    undo_change(ch);
+  if (ch->aborted) {
+    /* the client left; the exchange waited for us to finish it */
+    sb_http_respond(x, 499, NULL, 0, NULL, SB_NULL_SLICE);
+  } else if (!stored) {
+    sb_ledger_stats_t st;
+    x->on_abort = NULL;
+    sb_ledger_stats(x->worker->gw->ledger, &st);
+    sb_api_error(x, 503, "ledger_unavailable",
+                 "ledger unavailable: the store refuses writes (%s); the key "
+                 "was not %s",
+                 st.reason[0] != '\0' ? st.reason : "closing",
+                 ch->kind == CHANGE_CREATE   ? "created"
+                 : ch->kind == CHANGE_UPDATE ? "changed"
+                                             : "deleted");
+  } else {
+    x->on_abort = NULL;
+    if (ch->kind == CHANGE_REVOKE)
+      sb_api_json(x, 200, SB_SLICE_LIT("{\"deleted\":true}"));
+    else
+      reply_key(x, ch->kind == CHANGE_CREATE ? 201 : 200, ch->k,
+                ch->kind == CHANGE_CREATE ? ch->secret : NULL);
+  }
+  sb_key_unref(ch->k);
+  OPENSSL_cleanse(ch->secret, sizeof(ch->secret));
+  free(ch);
+}
+
+/* Answer `ch` (which owns a reference to its key) once the store has the
+ * change with sequence `seq`. */
+static void await_store(sb_http_exchange_t *x, change_t *ch, uint64_t seq)
+{
+  ch->x = x;
+  x->data = ch;
+  x->on_abort = change_abort;
+  if (seq == 0 ||
+      sb_ledger_when_committed(x->worker->gw->ledger, &x->worker->loop, &ch->w,
+                               seq, change_done, ch) != SB_OK) {
+    ch->w.status = SB_ERROR;
+    change_done(ch);
+  }
+}
+
+static change_t *change_new(sb_http_exchange_t *x, change_kind_t kind)
+{
+  change_t *ch = calloc(1, sizeof(*ch));
+  if (ch == NULL)
+    sb_api_error(x, 500, "server", "out of memory");
+  else
+    ch->kind = kind;
+  return ch;
+}
+
+/* k->saved_seq, read under the key's lock. */
+static uint64_t saved_seq(sb_key_t *k)
+{
+  pthread_mutex_lock(&k->lock);
+  uint64_t seq = k->saved_seq;
+  pthread_mutex_unlock(&k->lock);
+  return seq;
+}
+
 /* ---- endpoints ---------------------------------------------------------- */
 
 static void create_key(sb_http_exchange_t *x)
@@ -374,7 +483,7 @@ static void create_key(sb_http_exchange_t *x)
   if (body == NULL)
     return;
   sb_key_record_t r;
-  char err[256], secret[96];
+  char err[256];
   memset(&r, 0, sizeof(r));
   r.limit_pico = -1;
   if (apply_body(&x->arena, body, &r, true, err, sizeof(err)) != SB_OK) {
@@ -382,14 +491,17 @@ static void create_key(sb_http_exchange_t *x)
     return;
   }
   r.created_ms = r.updated_ms = sb_wall_ms();
-  sb_key_t *k = sb_keys_create(table(x), &r, secret, sizeof(secret));
+  change_t *ch = change_new(x, CHANGE_CREATE);
+  if (ch == NULL)
+    return;
+  sb_key_t *k = sb_keys_create(table(x), &r, ch->secret, sizeof(ch->secret));
   if (k == NULL) {
+    free(ch);
     sb_api_error(x, 500, "server", "could not create the key");
     return;
   }
-  reply_key(x, 201, k, secret);
-  sb_key_unref(k);
-  memset(secret, 0, sizeof(secret));
+  ch->k = k;
+  await_store(x, ch, saved_seq(k));
 }
 
 static void list_keys(sb_http_exchange_t *x)
@@ -431,12 +543,12 @@ static void update_key(sb_http_exchange_t *x, sb_key_t *k)
   if (body == NULL)
     return;
   char err[256];
-  sb_key_record_t r;
+  sb_key_record_t r, before, written;
   int64_t now = sb_wall_ms();
   /* Read, change and write back under the key's lock, so two PATCHes at
    * once cannot undo each other's fields. */
   pthread_mutex_lock(&k->lock);
-  r = k->rec;
+  r = before = k->rec;
   sb_status_t rc = apply_body(&x->arena, body, &r, false, err, sizeof(err));
   if (rc == SB_OK) {
     /* Only the fields a body can change; hash, label and created stay. */
@@ -451,14 +563,23 @@ static void update_key(sb_http_exchange_t *x, sb_key_t *k)
     memcpy(k->rec.escalation, r.escalation, sizeof(r.escalation));
     k->rec.updated_ms = now;
   }
+  written = k->rec;
   pthread_mutex_unlock(&k->lock);
   if (rc != SB_OK) {
     sb_api_error(x, 400, "invalid_request", "%s", err);
     return;
   }
+  change_t *ch = change_new(x, CHANGE_UPDATE);
+  if (ch == NULL) {
+    sb_key_undo_update(k, &written, &before, now);
+    return;
+  }
   sb_key_apply_limits(k, now);
-  sb_keys_save(table(x), k);
-  reply_key(x, 200, k, NULL);
+  sb_key_ref(k);
+  ch->k = k;
+  ch->before = before;
+  ch->written = written;
+  await_store(x, ch, sb_keys_save(table(x), k));
 }
 
 static bool need_admin(sb_http_exchange_t *x, const sb_identity_t *who)
@@ -489,12 +610,17 @@ void sb_api_keys(sb_http_exchange_t *x, const sb_identity_t *who,
   }
   sb_slice_t hash = sb_slice(rest.ptr + 1, rest.len - 1); /* after '/' */
   if (m == HTTP_DELETE) {
-    if (sb_keys_revoke(table(x), hash) != SB_OK) {
+    change_t *ch = change_new(x, CHANGE_REVOKE);
+    if (ch == NULL)
+      return;
+    ch->k = sb_keys_remove(table(x), hash);
+    if (ch->k == NULL) {
+      free(ch);
       sb_api_error(x, 404, "not_found", "no key with hash '%.*s'",
                    (int)SB_MIN(hash.len, 80), hash.ptr);
       return;
     }
-    sb_api_json(x, 200, SB_SLICE_LIT("{\"deleted\":true}"));
+    await_store(x, ch, saved_seq(ch->k));
     return;
   }
   if (m != HTTP_GET && m != HTTP_HEAD && m != HTTP_PATCH) {

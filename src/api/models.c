@@ -5,7 +5,9 @@
  * rendered once at start-up and served from memory.
  */
 #include <stdio.h>
+#include <time.h>
 
+#include "switchboard/codec.h"
 #include "switchboard/api.h"
 #include "switchboard/health.h"
 #include "switchboard/json_edit.h"
@@ -179,7 +181,7 @@ void sb_api_model_endpoints(sb_http_exchange_t *x, sb_slice_t id)
   sb_jw_arr_begin(&w);
   for (size_t i = 0; i < m->n_endpoints; i++) {
     const sb_endpoint_t *e = &m->endpoints[i];
-    if (e->provider == NULL || e->provider->codec == NULL)
+    if (e->provider == NULL || sb_codec_find(e->provider->format) == NULL)
       continue;
     sb_health_view_t v;
     sb_health_view(gw->health, e->slot, now, &v);
@@ -248,17 +250,79 @@ void sb_api_model_endpoints(sb_http_exchange_t *x, sb_slice_t id)
   sb_buf_free(&b);
 }
 
+/* "2026-11-30T15:13:00Z" */
+static size_t utc_time(int64_t ms, char *out, size_t cap)
+{
+  time_t t = (time_t)(ms / 1000);
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  return strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* The ledger's part of /health. */
+static void health_ledger(sb_jw_t *w, const sb_ledger_stats_t *ls,
+                          const char *since, size_t since_len)
+{
+  const char *state = ls->failing    ? "failing"
+                      : ls->degraded ? "catching_up"
+                                     : "ok";
+  sb_jw_key_lit(w, "ledger");
+  sb_jw_obj_begin(w);
+  sb_jw_kv_str(w, SB_STRLIT("status"), state, strlen(state));
+  sb_jw_key_lit(w, "waiting");
+  sb_jw_uint(w, ls->waiting);
+  sb_jw_key_lit(w, "errors");
+  sb_jw_uint(w, ls->errors);
+  sb_jw_key_lit(w, "refusing_requests");
+  sb_jw_bool(w, ls->refusing);
+  if (ls->degraded) {
+    sb_jw_kv_str(w, SB_STRLIT("since"), since, since_len);
+    sb_jw_kv_str(w, SB_STRLIT("error"), ls->reason, strlen(ls->reason));
+  }
+  sb_jw_obj_end(w);
+}
+
+/* 200 {"status": "ok"} while all is well; "degraded" with its reason while
+ * the ledger's store fails or catches up: 200 while the gateway still
+ * serves, 503 while it refuses model requests (docs/observability.md). */
 void sb_api_health(sb_http_exchange_t *x)
 {
   const sb_gateway_t *gw = x->worker->gw;
-  char body[256];
-  int n = snprintf(body, sizeof(body),
-                   "{\"status\":\"ok\",\"uptime_s\":%lld,\"workers\":%u,"
-                   "\"providers\":%zu,\"models\":%zu}",
-                   (long long)((sb_wall_ms() - gw->started_ms) / 1000),
-                   gw->n_workers, gw->config->n_providers,
-                   gw->catalog.n_models);
-  sb_api_json(x, 200, sb_slice(body, (size_t)n));
+  sb_ledger_stats_t ls;
+  memset(&ls, 0, sizeof(ls));
+  if (gw->ledger != NULL)
+    sb_ledger_stats(gw->ledger, &ls);
+  char since[32] = "", reason[512];
+  size_t since_len = ls.degraded
+                         ? utc_time(ls.degraded_since_ms, since, sizeof(since))
+                         : 0;
+  sb_buf_t b;
+  sb_jw_t w;
+  sb_buf_init(&b, 8192);
+  sb_jw_init(&w, &b);
+  sb_jw_obj_begin(&w);
+  sb_jw_kv_str(&w, SB_STRLIT("status"), ls.degraded ? "degraded" : "ok",
+               ls.degraded ? 8 : 2);
+  if (ls.degraded) {
+    int n = snprintf(reason, sizeof(reason), "ledger: %s since %s; %llu rows wait%s",
+                     ls.reason, since, (unsigned long long)ls.waiting,
+                     ls.failing ? "" : " (the store takes writes again)");
+    sb_jw_kv_str(&w, SB_STRLIT("reason"), reason,
+                 SB_MIN((size_t)n, sizeof(reason) - 1));
+  }
+  sb_jw_kv_int(&w, SB_STRLIT("uptime_s"),
+               (sb_wall_ms() - gw->started_ms) / 1000);
+  sb_jw_kv_int(&w, SB_STRLIT("workers"), gw->n_workers);
+  sb_jw_kv_int(&w, SB_STRLIT("providers"), (int64_t)gw->config->n_providers);
+  sb_jw_kv_int(&w, SB_STRLIT("models"), (int64_t)gw->catalog.n_models);
+  if (gw->ledger != NULL)
+    health_ledger(&w, &ls, since, since_len);
+  sb_jw_obj_end(&w);
+  if (sb_jw_status(&w) == SB_OK)
+    sb_api_json(x, ls.refusing ? 503 : 200, sb_buf_slice(&b));
+  else
+    sb_api_error(x, 500, "server", "the health report could not be rendered");
+  sb_buf_free(&b);
 }
 
 void sb_api_metrics(sb_http_exchange_t *x)
@@ -303,10 +367,28 @@ void sb_api_metrics(sb_http_exchange_t *x)
         "# HELP switchboard_ledger_writer_boosts_total Times the ledger "
         "writer was raised from idle to normal priority to catch up.\n"
         "# TYPE switchboard_ledger_writer_boosts_total counter\n"
-        "switchboard_ledger_writer_boosts_total %llu\n",
+        "switchboard_ledger_writer_boosts_total %llu\n"
+        "# HELP switchboard_ledger_errors_total Commits the ledger's store "
+        "refused (their rows are kept and retried).\n"
+        "# TYPE switchboard_ledger_errors_total counter\n"
+        "switchboard_ledger_errors_total %llu\n"
+        "# HELP switchboard_ledger_failing Whether the store refused the "
+        "ledger's last commit (1) or took it (0).\n"
+        "# TYPE switchboard_ledger_failing gauge\n"
+        "switchboard_ledger_failing %d\n"
+        "# HELP switchboard_ledger_refused_total Model requests refused with "
+        "503 because the ledger could not take their rows.\n"
+        "# TYPE switchboard_ledger_refused_total counter\n"
+        "switchboard_ledger_refused_total %llu\n"
+        "# HELP switchboard_ledger_undelivered_total Durable responses not "
+        "delivered (503) because their rows could not be committed.\n"
+        "# TYPE switchboard_ledger_undelivered_total counter\n"
+        "switchboard_ledger_undelivered_total %llu\n",
         (unsigned long long)ls.committed, (unsigned long long)ls.waiting,
         (unsigned long long)ls.full_waits, ls.writer_yields ? 1 : 0,
-        (unsigned long long)ls.writer_boosts);
+        (unsigned long long)ls.writer_boosts, (unsigned long long)ls.errors,
+        ls.failing ? 1 : 0, (unsigned long long)ls.refused,
+        (unsigned long long)ls.undelivered);
   }
   sb_http_respond(x, 200, NULL, 0, "text/plain; version=0.0.4",
                   sb_buf_slice(&b));

@@ -7,6 +7,7 @@
 
 #include "switchboard/api.h"
 #include "switchboard/json.h"
+#include "switchboard/skills.h"
 
 /* "/api/v1/x" and "/v1/x" both become "/x"; anything else is returned
  * unchanged with *versioned false. */
@@ -77,6 +78,24 @@ static void route_skills(sb_http_exchange_t *x, sb_slice_t rest)
     return;
   }
   sb_api_skill_call(x, &who, skill, utility);
+}
+
+sb_status_t sb_api_open(sb_gateway_t *gw, char *err, size_t errlen)
+{
+  gw->skills = sb_skills_load(err, errlen);
+  if (gw->skills == NULL)
+    return SB_ERROR;
+  if (sb_api_models_build(gw) != SB_OK) {
+    snprintf(err, errlen, "cannot render the model list");
+    return SB_ERROR;
+  }
+  return SB_OK;
+}
+
+void sb_api_close(sb_gateway_t *gw)
+{
+  sb_skills_free(gw->skills);
+  gw->skills = NULL;
 }
 
 void sb_api_handle(sb_http_exchange_t *x)

@@ -184,70 +184,6 @@ void sb_api_skill_show(sb_http_exchange_t *x, sb_slice_t id)
   sb_buf_free(&b);
 }
 
-/* ---- the skill sink --------------------------------------------------- */
-
-static void skill_response(sb_call_t *c, sb_slice_t json)
-{
-  sb_json_t *r;
-  sb_buf_t b;
-  sb_buf_init(&b, 64u << 20);
-  if (sb_json_parse(&c->scratch, json.ptr, json.len, 0, &r, NULL) != SB_OK ||
-      sb_skill_chat_reply(&c->scratch, r,
-                          c->usage_known ? sb_json_get(r, "usage") : NULL,
-                          &b) != SB_OK) {
-    sb_buf_free(&b);
-    sb_api_skill_error(c->x, 502, "the provider's reply could not be read");
-    return;
-  }
-  sb_http_header_t h = sb_api_gen_header(c);
-  sb_http_respond(c->x, 200, &h, 1, "application/json", sb_buf_slice(&b));
-  sb_buf_free(&b);
-}
-
-static void skill_error(sb_call_t *c, const sb_call_error_t *e)
-{
-  sb_buf_t b;
-  sb_jw_t w;
-  sb_buf_init(&b, 64 * 1024);
-  sb_jw_init(&w, &b);
-  sb_jw_obj_begin(&w);
-  sb_jw_kv_str(&w, SB_STRLIT("error"), e->message.ptr, e->message.len);
-  sb_jw_obj_end(&w);
-  sb_api_call_error_reply(c, e->status, e, sb_buf_slice(&b));
-  sb_buf_free(&b);
-}
-
-/* The skill contract has no streaming: these are never called. */
-static sb_status_t skill_no_stream(sb_call_t *c)
-{
-  (void)c;
-  return SB_ERROR;
-}
-static sb_status_t skill_no_chunk(sb_call_t *c, sb_slice_t json)
-{
-  (void)c;
-  (void)json;
-  return SB_ERROR;
-}
-static void skill_no_end(sb_call_t *c)
-{
-  sb_http_stream_end(c->x);
-}
-static bool skill_backlogged(sb_call_t *c)
-{
-  (void)c;
-  return false;
-}
-
-static const sb_call_sink_t skill_sink = {
-    .response = skill_response,
-    .stream_begin = skill_no_stream,
-    .stream_chunk = skill_no_chunk,
-    .stream_end = skill_no_end,
-    .error = skill_error,
-    .backlogged = skill_backlogged,
-};
-
 void sb_api_skill_call(sb_http_exchange_t *x, const sb_identity_t *who,
                        sb_slice_t skill, sb_slice_t utility)
 {
@@ -265,37 +201,9 @@ void sb_api_skill_call(sb_http_exchange_t *x, const sb_identity_t *who,
   sb_json_t *params = sb_api_parse_json(x, SB_API_SKILL);
   if (params == NULL)
     return;
-  sb_buf_t body;
-  const char *why;
-  sb_buf_init(&body, x->worker->gw->config->max_body_bytes + 64 * 1024);
-  sb_status_t rc = sb_skill_chat_body(&x->arena, params, &body, &why);
-  if (rc != SB_OK) {
-    sb_buf_free(&body);
-    if (rc == SB_DECLINED)
-      sb_api_skill_error(x, 400, "%s", why);
-    else
-      sb_api_skill_error(x, 413, "the request is too large");
+  sb_call_t *c = sb_api_call(x, who, &sb_codec_skill, "skill", SB_API_SKILL,
+                             NULL);
+  if (c == NULL || !sb_api_envelope(x, c, &sb_codec_skill, params, SB_API_SKILL))
     return;
-  }
-  /* The OpenAI-shaped body lives in the exchange's arena like a client's. */
-  sb_slice_t text = sb_arena_slice_dup(&x->arena, sb_buf_slice(&body));
-  sb_buf_free(&body);
-  sb_json_t *req;
-  if (text.ptr == NULL ||
-      sb_json_parse(&x->arena, text.ptr, text.len, 0, &req, NULL) != SB_OK) {
-    sb_api_skill_error(x, 503, "out of memory");
-    return;
-  }
-  sb_call_t *c = sb_call_new(x, &skill_sink, NULL);
-  if (c == NULL) {
-    sb_api_skill_error(x, 503, "out of memory");
-    return;
-  }
-  c->api = "skill";
-  c->req = req;
-  c->req_raw = text;
-  sb_json_string(&x->arena, sb_json_get(req, "model"), &c->requested_model);
-  c->stream = false;
-  sb_api_attribute(x, who, c);
   sb_call_start(c);
 }

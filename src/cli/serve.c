@@ -1,8 +1,10 @@
 /* switchboard serve / check / models: the commands that read a config. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "switchboard/api.h"
 #include "switchboard/cli.h"
 #include "switchboard/gateway.h"
 #include "switchboard/heap.h"
@@ -59,11 +61,18 @@ int sb_cli_serve(int argc, char **argv)
   sigset_t signals;
   sb_heap_tune();
   sb_server_block_signals(&signals); /* before the ledger's thread starts */
-  if (sb_gateway_open(&gw, &cfg, err, sizeof(err)) != SB_OK) {
+  /* A write past a file-size limit (RLIMIT_FSIZE) then fails with EFBIG,
+   * which the ledger handles like a full disk, instead of killing the
+   * process. */
+  signal(SIGXFSZ, SIG_IGN);
+  /* the gateway, then the doors on it, then the workers serving them */
+  if (sb_gateway_open(&gw, &cfg, err, sizeof(err)) != SB_OK ||
+      sb_api_open(&gw, err, sizeof(err)) != SB_OK) {
     fprintf(stderr, "switchboard: %s\n", err);
-  } else if (sb_server_run(&gw) == SB_OK) {
+  } else if (sb_server_run(&gw, sb_api_handle) == SB_OK) {
     rc = 0;
   }
+  sb_api_close(&gw);
   sb_gateway_close(&gw);
   sb_config_free(&cfg);
   if (rc == 0)
@@ -73,8 +82,8 @@ int sb_cli_serve(int argc, char **argv)
 
 static void print_provider(const sb_provider_t *p)
 {
-  printf("  %-12s format=%s base_url=%s keys=%zu%s", p->name, p->format,
-         p->base_url, p->n_keys, p->codec == NULL ? " (format not supported yet)" : "");
+  printf("  %-12s format=%s base_url=%s keys=%zu", p->name, p->format,
+         p->base_url, p->n_keys);
   if (p->n_keys > 0) {
     const char *k = p->keys[0];
     size_t n = strlen(k);

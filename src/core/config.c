@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "switchboard/codec.h"
 #include "switchboard/log.h"
 #include "switchboard/yaml.h"
 
@@ -232,7 +231,6 @@ static sb_status_t add_provider(loader_t *l, sb_provider_t *p)
   sb_config_t *c = l->cfg;
   if (c->n_providers >= MAX_PROVIDERS)
     return fail(l, "too many providers (at most %d)", MAX_PROVIDERS);
-  p->codec = sb_codec_find(p->format);
   p->index = (unsigned)c->n_providers;
   c->providers[c->n_providers++] = *p;
   return SB_OK;
@@ -263,8 +261,7 @@ static sb_status_t load_provider(loader_t *l, const sb_json_t *m)
     return SB_ERROR;
   if (p.format == NULL)
     return fail(l, "%s: 'format' is required (openai, anthropic, gemini)", where);
-  if (sb_codec_find(p.format) == NULL && strcmp(p.format, "anthropic") != 0 &&
-      strcmp(p.format, "gemini") != 0)
+  if (!sb_wire_format_known(p.format))
     return fail(l, "%s: unknown format '%s' (openai, anthropic, gemini)", where,
                 p.format);
   if (p.base_url == NULL)
@@ -350,9 +347,6 @@ static sb_status_t load_provider(loader_t *l, const sb_json_t *m)
   p.quirks = (orf ? SB_QUIRK_OPENROUTER_FIELDS : 0) |
              (so ? 0 : SB_QUIRK_NO_STREAM_OPTIONS) |
              (fah ? SB_QUIRK_FORWARD_APP_HEADERS : 0);
-  if (sb_codec_find(p.format) == NULL)
-    SB_WARN("provider %s: format '%s' is not supported by this build yet; "
-            "its models will answer 503", name, p.format);
   return add_provider(l, &p);
 }
 
@@ -388,11 +382,6 @@ static sb_status_t providers_from_env(loader_t *l)
       keys[0] = dupz(l, key);
       p.keys = keys;
       p.n_keys = 1;
-    }
-    if (sb_codec_find(p.format) == NULL) {
-      SB_WARN("%s is set but the %s format is not supported by this build "
-              "yet; skipping provider %s", k->key_env, p.format, k->name);
-      continue;
     }
     if (add_provider(l, &p) != SB_OK)
       return SB_ERROR;

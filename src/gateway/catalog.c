@@ -4,6 +4,7 @@
  * entries are read from the config's own tree; both keep pointing at their
  * source, so nothing is copied but the endpoint tables.
  */
+#include "switchboard/codec.h"
 #include "switchboard/catalog.h"
 
 #include <stdarg.h>
@@ -247,7 +248,7 @@ const sb_endpoint_t *sb_model_default_endpoint(const sb_model_t *m)
   const sb_endpoint_t *best = NULL;
   for (size_t i = 0; i < m->n_endpoints; i++) {
     const sb_endpoint_t *e = &m->endpoints[i];
-    if (e->provider == NULL || e->provider->codec == NULL)
+    if (e->provider == NULL || sb_codec_find(e->provider->format) == NULL)
       continue;
     /* The implicit OpenRouter route is a last resort, not a price win. */
     if (best == NULL || (best->implicit && !e->implicit) ||
@@ -255,4 +256,16 @@ const sb_endpoint_t *sb_model_default_endpoint(const sb_model_t *m)
       best = e;
   }
   return best;
+}
+
+bool sb_model_reasons(const sb_model_t *m)
+{
+  const sb_json_t *sp =
+      m != NULL ? sb_json_get(m->json, "supported_parameters") : NULL;
+  if (!sb_json_is(sp, SB_JSON_ARRAY))
+    return true;
+  for (const sb_json_t *e = sp->child; e != NULL; e = e->next)
+    if (SB_JSON_STR_IS(e, "reasoning") || SB_JSON_STR_IS(e, "reasoning_effort"))
+      return true;
+  return false;
 }

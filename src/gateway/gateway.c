@@ -4,10 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "switchboard/api.h"
 #include "switchboard/health.h"
 #include "switchboard/ledger.h"
-#include "switchboard/skills.h"
 
 sb_status_t sb_gateway_open(sb_gateway_t *gw, sb_config_t *cfg, char *err,
                             size_t errlen)
@@ -28,14 +26,8 @@ sb_status_t sb_gateway_open(sb_gateway_t *gw, sb_config_t *cfg, char *err,
       sb_health_set_label(gw->health, m->endpoints[j].slot, m->id,
                           m->endpoints[j].provider_name);
   }
-  gw->skills = sb_skills_load(err, errlen);
-  if (gw->skills == NULL)
-    return SB_ERROR;
-  if (sb_api_models_build(gw) != SB_OK) {
-    snprintf(err, errlen, "cannot render the model list");
-    return SB_ERROR;
-  }
-  sb_ledger_options_t lopts = {cfg->durable, cfg->retention_days};
+  sb_ledger_options_t lopts = {cfg->durable, cfg->retention_days,
+                               cfg->shutdown_grace_ms};
   gw->ledger = sb_ledger_open_with(cfg->database, &lopts, err, errlen);
   if (gw->ledger == NULL)
     return SB_ERROR;
@@ -46,8 +38,6 @@ void sb_gateway_close(sb_gateway_t *gw)
 {
   sb_ledger_close(gw->ledger); /* drains the queue */
   gw->ledger = NULL;
-  sb_skills_free(gw->skills);
-  gw->skills = NULL;
   sb_catalog_free(&gw->catalog);
   sb_health_free(gw->health);
   gw->health = NULL;

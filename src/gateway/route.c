@@ -1,4 +1,5 @@
 /* Model id -> provider endpoint; see include/switchboard/gateway.h. */
+#include "switchboard/codec.h"
 #include "switchboard/gateway.h"
 
 /* A bare slug ("gpt-4o-mini") matches a catalog id ending in "/gpt-4o-mini"
@@ -50,14 +51,14 @@ sb_route_status_t sb_route(const sb_gateway_t *gw, sb_slice_t model,
     /* "anthropic/claude-x" with only OpenRouter configured: OpenRouter
      * knows more models than our catalog, so let it try. */
     p = sb_config_provider(gw->config, SB_SLICE_LIT("openrouter"));
-    if (p == NULL || p->codec == NULL)
+    if (p == NULL || sb_codec_find(p->format) == NULL)
       return SB_ROUTE_UNKNOWN_MODEL;
     out->provider = p;
     out->model_id = model;
     out->upstream_model = model;
     return SB_ROUTE_OK;
   }
-  if (p->codec == NULL)
+  if (sb_codec_find(p->format) == NULL)
     return SB_ROUTE_UNSUPPORTED;
   out->provider = p;
   out->model_id = model;
@@ -347,7 +348,7 @@ size_t sb_route_plan(const sb_gateway_t *gw, const sb_slice_t *ids,
         continue;
       for (size_t ei = 0; ei < m->n_endpoints && n < cap; ei++) {
         const sb_endpoint_t *e = &m->endpoints[ei];
-        if (e->provider == NULL || e->provider->codec == NULL)
+        if (e->provider == NULL || sb_codec_find(e->provider->format) == NULL)
           continue;
         if (p->n_only > 0 &&
             !name_in(e->provider, e->provider_name, p->only, p->n_only, NULL))

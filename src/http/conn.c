@@ -68,25 +68,6 @@ static void conn_read_start(sb_http_conn_t *c);
 
 /* ---- helpers ------------------------------------------------------------ */
 
-uint64_t sb_now_ns(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-int64_t sb_wall_ms(void)
-{
-  return sb_wall_us() / 1000;
-}
-
-int64_t sb_wall_us(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 uint64_t sb_worker_rand(sb_worker_t *w)
 {
   uint64_t s1 = w->rng[0];

@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "switchboard/log.h"
-#include "switchboard/worker.h"
+#include "switchboard/clock.h"
 #include "upstream/internal.h"
 
 /* ---- delivery ------------------------------------------------------------ */

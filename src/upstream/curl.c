@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "switchboard/log.h"
-#include "switchboard/worker.h"
+#include "switchboard/clock.h"
 #include "upstream/internal.h"
 
 typedef struct sock_ctx {

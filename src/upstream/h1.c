@@ -31,7 +31,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "switchboard/worker.h"
+#include "switchboard/clock.h"
 #include "upstream/internal.h"
 
 #define MAX_IDLE 1024u

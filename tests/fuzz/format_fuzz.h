@@ -18,8 +18,6 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-extern const sb_codec_door_t sb_openai_chat_door; /* formats/openai */
-
 static void fuzz_assert_jtext(sb_slice_t s)
 {
   sb_buf_t q;
@@ -143,8 +141,9 @@ static int format_fuzz_run(const sb_codec_t *codec, const uint8_t *data,
       in->type == SB_JSON_OBJECT) {
     sb_hub_req_t req;
     memset(&req, 0, sizeof(req));
-    if (sb_openai_chat_door.envelope(in, &a, &req, why, sizeof(why)) == SB_OK &&
-        sb_openai_chat_door.decode(&req, &a, why, sizeof(why)) == SB_OK) {
+    const sb_codec_door_t *door = sb_codec_openai.door;
+    if (door->envelope(in, &a, &req, why, sizeof(why)) == SB_OK &&
+        door->decode(&req, &a, why, sizeof(why)) == SB_OK) {
       sb_buf_t body;
       sb_codec_request_t r;
       sb_buf_init(&body, 2u << 20);

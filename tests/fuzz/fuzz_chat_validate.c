@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "api/chat_validate.h"
+#include "formats/openai/chat_validate.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -8,7 +8,8 @@
  * - Provider side, answers: a recorded stream (tests/fixtures/<format>/
  *   *.sse) fed through the SSE parser cut at every byte, or a whole body
  *   (*.json); the hub events it gives are written one per line and
- *   compared with the golden `<fixture>.events`.
+ *   compared with the golden `<fixture>.events` (on the pass-through path,
+ *   `<fixture>.passthrough.events`).
  * - Client side, answers: an events file read back into events and fed to
  *   a door's encoder; what it writes is compared with the golden
  *   `<events file>.<suffix>`.
@@ -532,7 +533,7 @@ SB_UNUSED static void fmt_check_stream(const fmt_cfg_t *cfg,
     sb_arena_destroy(&t.scratch);
     fmt_free(&f);
   }
-  fmt_golden(path, "events", &first);
+  fmt_golden(path, passthrough ? "passthrough.events" : "events", &first);
   sb_buf_free(&first);
   free(d);
 }
@@ -554,7 +555,7 @@ SB_UNUSED static void fmt_check_response(const fmt_cfg_t *cfg,
   fmt_answer_init(&t, &f, codec, passthrough);
   sb_status_t rc = codec->response(&t.an, sb_slice(d, n));
   fmt_outcome(&t, rc);
-  fmt_golden(path, "events", &f.dump);
+  fmt_golden(path, passthrough ? "passthrough.events" : "events", &f.dump);
   sb_arena_destroy(&t.scratch);
   fmt_free(&f);
   free(d);
@@ -611,6 +612,94 @@ SB_UNUSED static void fmt_check_encoder(const fmt_cfg_t *cfg,
   assert_int_equal(enc->end(st, &end, &out), SB_OK);
   fmt_golden(events_path, suffix, &out);
   sb_buf_free(&out);
+  fmt_free(&f);
+  free(d);
+}
+
+/* ---- a provider's answer through a door's encoder ------------------------------------ */
+
+/* A sink that hands every event to an encoder at once, keeping the usage
+ * and finish for the end, as the gateway's call does. */
+typedef struct {
+  const sb_codec_encoder_t *enc;
+  void *st;
+  sb_buf_t out;
+  sb_usage_t usage;
+  sb_answer_end_t end;
+  sb_arena_t *a;
+} fmt_pipe_t;
+
+static sb_status_t fmt_pipe_emit(void *data, const sb_hub_event_t *ev)
+{
+  fmt_pipe_t *p = data;
+  if (ev->kind == SB_HUB_EV_USAGE) {
+    p->usage = ev->usage;
+    p->end.usage_json = sb_arena_slice_dup(p->a, ev->usage_json);
+  }
+  if (ev->kind == SB_HUB_EV_FINISH) {
+    p->end.finish = ev->finish;
+    p->end.native_finish = sb_arena_slice_dup(p->a, ev->native);
+  }
+  if (ev->kind == SB_HUB_EV_ERROR) {
+    p->end.error_status = ev->status;
+    p->end.error_message = sb_arena_slice_dup(p->a, ev->text);
+  }
+  return p->enc->event(p->st, ev, &p->out);
+}
+
+/* The answer at `path` (a stream when it ends in .sse, else a body) through
+ * `codec` and then `enc`; the client's bytes are the golden
+ * `<path>.<suffix>`. `keep_usage_json`: the provider's usage object goes to
+ * the end (the door's format is the provider's). Cost: 0.000123. */
+SB_UNUSED static void fmt_check_chain(const fmt_cfg_t *cfg,
+                                      const sb_codec_provider_t *codec,
+                                      const sb_codec_encoder_t *enc,
+                                      const char *path, const char *req_json,
+                                      bool passthrough, bool keep_usage_json,
+                                      const char *suffix)
+{
+  size_t n = 0;
+  char *d = read_file(path, &n);
+  if (d == NULL)
+    fail_msg("cannot read %s", path);
+  size_t pl = strlen(path);
+  bool stream = pl > 4 && strcmp(path + pl - 4, ".sse") == 0;
+  fmt_t f;
+  fmt_init(&f, cfg);
+  fmt_openai_req(&f, req_json);
+  f.req.stream = stream;
+  fmt_pipe_t pipe;
+  memset(&pipe, 0, sizeof(pipe));
+  pipe.enc = enc;
+  pipe.a = &f.arena;
+  pipe.st = sb_arena_calloc(&f.arena, enc->state_size);
+  sb_buf_init(&pipe.out, 0);
+  pipe.end.usage = &pipe.usage;
+  pipe.end.cost = SB_SLICE_LIT("0.000123");
+  enc->begin(pipe.st, &f.arena, &f.req, &f.names, stream, passthrough);
+  fmt_answer_t t;
+  fmt_answer_init(&t, &f, codec, passthrough);
+  t.an.sink.emit = fmt_pipe_emit;
+  t.an.sink.data = &pipe;
+  sb_status_t rc;
+  if (stream) {
+    sb_sse_parser_t p;
+    sb_sse_init(&p, 1 << 20);
+    p.data_join = ' ';
+    rc = sb_sse_feed(&p, d, n, fmt_feed_event, &t);
+    if (rc == SB_OK)
+      rc = sb_sse_feed(&p, "\n\n", 2, fmt_feed_event, &t);
+    sb_sse_free(&p);
+  } else {
+    rc = codec->response(&t.an, sb_slice(d, n));
+  }
+  (void)rc;
+  if (!keep_usage_json)
+    pipe.end.usage_json = SB_NULL_SLICE;
+  assert_int_equal(enc->end(pipe.st, &pipe.end, &pipe.out), SB_OK);
+  fmt_golden(path, suffix, &pipe.out);
+  sb_buf_free(&pipe.out);
+  sb_arena_destroy(&t.scratch);
   fmt_free(&f);
   free(d);
 }

@@ -3,7 +3,7 @@
  * path; unknown members pass. */
 #include "test_helpers.h"
 
-#include "api/chat_validate.h"
+#include "formats/openai/chat_validate.h"
 
 static sb_arena_t arena;
 

@@ -24,6 +24,8 @@ static const sb_codec_provider_t *provider(void)
 }
 
 #define M "\"model\":\"google/gemini-2.5-flash\","
+/* the OpenAI door wants a message */
+#define ONE "\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]"
 
 /* ---- requests ------------------------------------------------------------------ */
 
@@ -133,14 +135,15 @@ static const fmt_req_case_t request_cases[] = {
     {"unknown tool_call_id refused",
      "{" M "\"messages\":[{\"role\":\"tool\",\"tool_call_id\":\"nope\",\"content\":\"x\"}]}",
      NULL, "matches no earlier assistant tool call"},
-    {"n > 1 refused", "{" M "\"messages\":[],\"n\":3}", NULL, "n > 1"},
+    {"n > 1 refused", "{" M ONE ",\"n\":3}", NULL, "n > 1"},
     {"$ref refused",
-     "{" M "\"messages\":[],\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\","
+     "{" M ONE ",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\","
      "\"parameters\":{\"type\":\"object\",\"properties\":{\"a\":{\"$ref\":\"#/$defs/A\"}}}}}]}",
      NULL, "$ref"},
-    {"audio refused",
-     "{" M "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"input_audio\"}]}]}", NULL,
-     "\"input_audio\" are not supported"},
+    {"audio without data refused",
+     "{" M "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"input_audio\","
+     "\"input_audio\":{\"data\":\"\",\"format\":\"wav\"}}]}]}",
+     NULL, "\"input_audio\" are not supported"},
     {"a file by id refused",
      "{" M "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"file\",\"file\":"
      "{\"file_id\":\"file-1\"}}]}]}",
@@ -165,10 +168,6 @@ static const fmt_req_case_t request_cases[] = {
      "{" M "\"messages\":[{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"t\",\"type\":"
      "\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"[1]\"}}]}]}",
      NULL, "not a JSON object"},
-    {"a tool call without a name refused",
-     "{" M "\"messages\":[{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"t\",\"type\":"
-     "\"function\",\"function\":{\"arguments\":\"{}\"}}]}]}",
-     NULL, "needs a function name"},
 };
 
 static void test_requests(void **state)
@@ -201,7 +200,7 @@ static void test_request_native(void **state)
   (void)state;
   fmt_t f;
   fmt_init(&f, &cfg);
-  fmt_openai_req(&f, "{" M "\"messages\":[]}");
+  fmt_openai_req(&f, "{" M ONE "}");
   static const sb_hub_block_t user[] = {
       {.kind = SB_HUB_TEXT, .text = SB_SLICE_LIT("look")},
       {.kind = SB_HUB_NATIVE, .format = "gemini",
@@ -231,6 +230,44 @@ static void test_request_native(void **state)
   fmt_free(&f);
 }
 
+/* What the OpenAI door never gives but another door may: a tool call
+ * without a name, a tool result without a name or a matching call. */
+static void test_request_refused_blocks(void **state)
+{
+  (void)state;
+  static const sb_hub_block_t call[] = {
+      {.kind = SB_HUB_TOOL_CALL, .id = SB_SLICE_LIT("t1"),
+       .args = SB_SLICE_LIT("{}")},
+  };
+  static const sb_hub_block_t result[] = {
+      {.kind = SB_HUB_TOOL_RESULT, .id = SB_SLICE_LIT("t2"),
+       .text = SB_SLICE_LIT("ok")},
+  };
+  static const sb_hub_msg_t with_call[] = {
+      {.role = SB_HUB_ASSISTANT, .blocks = call, .n_blocks = 1}};
+  static const sb_hub_msg_t with_result[] = {
+      {.role = SB_HUB_USER, .blocks = result, .n_blocks = 1}};
+  static const struct {
+    const sb_hub_msg_t *msgs;
+    const char *error;
+  } cases[] = {
+      {with_call, "an assistant tool call needs a function name"},
+      {with_result, "matches no earlier assistant tool call"},
+  };
+  for (size_t i = 0; i < SB_ARRAY_LEN(cases); i++) {
+    fmt_t f;
+    sb_codec_request_t r;
+    fmt_init(&f, &cfg);
+    fmt_openai_req(&f, "{" M ONE "}");
+    f.req.msgs = cases[i].msgs;
+    f.req.n_msgs = 1;
+    assert_int_equal(fmt_build(&f, provider(), false, &r), SB_ERROR);
+    if (strstr(r.error, cases[i].error) == NULL)
+      fail_msg("case %zu: %s", i, r.error);
+    fmt_free(&f);
+  }
+}
+
 static void test_request_url_and_headers(void **state)
 {
   (void)state;
@@ -251,7 +288,7 @@ static void test_request_url_and_headers(void **state)
   fmt_init(&f, &cfg);
   f.provider.base_url = "https://generativelanguage.googleapis.com/v1beta";
   f.route.upstream_model = SB_SLICE_LIT("models/gemini-2.0-flash-001");
-  fmt_openai_req(&f, "{" M "\"messages\":[]}");
+  fmt_openai_req(&f, "{" M ONE "}");
   assert_int_equal(fmt_build(&f, provider(), false, &r), SB_OK);
   assert_string_equal(r.url, "https://generativelanguage.googleapis.com/v1beta/"
                              "models/gemini-2.0-flash-001:generateContent");
@@ -263,7 +300,7 @@ static void test_request_url_and_headers(void **state)
   for (size_t i = 0; i < SB_ARRAY_LEN(bad); i++) {
     fmt_init(&f, &cfg);
     f.route.upstream_model = sb_slice_z(bad[i]);
-    fmt_openai_req(&f, "{" M "\"messages\":[]}");
+    fmt_openai_req(&f, "{" M ONE "}");
     assert_int_equal(fmt_build(&f, provider(), false, &r), SB_ERROR);
     assert_non_null(strstr(r.error, "not a valid Gemini model name"));
     fmt_free(&f);
@@ -410,7 +447,7 @@ static void test_response_errors(void **state)
     fmt_t f;
     fmt_answer_t t;
     fmt_init(&f, &cfg);
-    fmt_openai_req(&f, "{" M "\"messages\":[]}");
+    fmt_openai_req(&f, "{" M ONE "}");
     fmt_answer_init(&t, &f, provider(), false);
     assert_int_equal(provider()->response(&t.an, sb_slice_z(cases[i].body)),
                      SB_ERROR);
@@ -589,8 +626,7 @@ static void test_embed_response(void **state)
   assert_slice_equal(e.vectors[1], "[1e-3, 0]");
   assert_null(native.ptr);
   /* no usage from Gemini: 22 bytes of text, 6 tokens, estimated */
-  assert_true(e.has_usage);
-  assert_true(e.usage_estimated);
+  assert_false(e.has_usage);
   assert_int_equal(e.usage.prompt, 6);
   assert_int_equal(e.usage.completion, 0);
 
@@ -620,6 +656,7 @@ int main(void)
       cmocka_unit_test(test_requests),
       cmocka_unit_test(test_request_model_without_reasoning),
       cmocka_unit_test(test_request_native),
+      cmocka_unit_test(test_request_refused_blocks),
       cmocka_unit_test(test_request_url_and_headers),
       cmocka_unit_test(test_request_too_large),
       cmocka_unit_test(test_stream_transcripts),

@@ -94,11 +94,291 @@ static void test_encoder(void **state)
   }
 }
 
+/* ---- provider side: requests ------------------------------------------------- */
+
+static void build_pass(fmt_t *f, uint32_t quirks, const char *json,
+                       sb_codec_request_t *r)
+{
+  fmt_openai_req(f, json);
+  f->provider.quirks = quirks;
+  assert_int_equal(fmt_build(f, &sb_openai_chat_provider, true, r), SB_OK);
+}
+
+static void want_body(const fmt_t *f, const char *want)
+{
+  if (f->body.len != strlen(want) || memcmp(f->body.data, want, f->body.len) != 0)
+    fail_msg("body:\n%.*s\nwant:\n%s", (int)f->body.len, f->body.data, want);
+}
+
+static void test_request_passthrough(void **state)
+{
+  (void)state;
+  fmt_t f;
+  sb_codec_request_t r;
+  fmt_init(&f, &cfg);
+  /* members the gateway does not know are forwarded byte for byte */
+  build_pass(&f, 0,
+             "{\"model\":\"openai/gpt-4o-mini\",\"messages\":[{\"role\":\"user\","
+             "\"content\":\"hi \\u00e9\"}],\"stream\":true,\"temperature\":0.25,"
+             "\"x_custom\":{\"keep\":[1, 2]},\"models\":[\"a\",\"b\"],"
+             "\"provider\":{\"order\":[\"x\"]},\"transforms\":[],"
+             "\"reasoning\":{\"effort\":\"high\"},\"tools\":[],"
+             "\"tool_choice\":\"auto\",\"stream_options\":{\"include_usage\":false,"
+             "\"other\":1}}",
+             &r);
+  assert_string_equal(r.url, "http://127.0.0.1:9/v1/chat/completions");
+  want_body(&f, "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\","
+                "\"content\":\"hi \\u00e9\"}],\"stream\":true,\"temperature\":0.25,"
+                "\"x_custom\":{\"keep\":[1, 2]},"
+                "\"stream_options\":{\"include_usage\":true,\"other\":1},"
+                "\"reasoning_effort\":\"high\"}");
+  assert_string_equal(fmt_header(&r, "content-type"), "application/json");
+  assert_string_equal(fmt_header(&r, "accept"), "text/event-stream");
+  assert_null(fmt_header(&r, "HTTP-Referer"));
+  fmt_free(&f);
+}
+
+static void test_request_openrouter(void **state)
+{
+  (void)state;
+  fmt_t f;
+  sb_codec_request_t r;
+  static const sb_kv_t app[] = {{"HTTP-Referer", "https://app.example"},
+                                {"X-Title", "My App"},
+                                {"anthropic-beta", "x"}};
+  const char *req = "{\"model\":\"openai/gpt-4o-mini\",\"messages\":[],"
+                    "\"models\":[\"a\"],\"provider\":{\"sort\":\"price\"},"
+                    "\"tools\":[],\"reasoning\":{\"effort\":\"low\"}}";
+  fmt_init(&f, &cfg);
+  f.route.upstream_model = SB_SLICE_LIT("openai/gpt-4o-mini");
+  fmt_openai_req(&f, req);
+  f.req.client_headers = app;
+  f.req.n_client_headers = 3;
+  f.provider.quirks = SB_QUIRK_OPENROUTER_FIELDS | SB_QUIRK_FORWARD_APP_HEADERS;
+  assert_int_equal(fmt_build(&f, &sb_openai_chat_provider, true, &r), SB_OK);
+  /* OpenRouter understands its own fields: all kept; not streaming, so no
+   * stream_options */
+  want_body(&f, req);
+  assert_string_equal(fmt_header(&r, "HTTP-Referer"), "https://app.example");
+  assert_string_equal(fmt_header(&r, "X-Title"), "My App");
+  assert_null(fmt_header(&r, "anthropic-beta"));
+  assert_string_equal(fmt_header(&r, "accept"), "application/json");
+  /* a key restricted to some models: OpenRouter gets no fallbacks */
+  f.route.no_fallbacks = true;
+  assert_int_equal(fmt_build(&f, &sb_openai_chat_provider, true, &r), SB_OK);
+  want_body(&f, "{\"model\":\"openai/gpt-4o-mini\",\"messages\":[],"
+                "\"provider\":{\"sort\":\"price\"},"
+                "\"tools\":[],\"reasoning\":{\"effort\":\"low\"}}");
+  fmt_free(&f);
+}
+
+static void test_request_no_stream_options(void **state)
+{
+  (void)state;
+  fmt_t f;
+  sb_codec_request_t r;
+  fmt_init(&f, &cfg);
+  build_pass(&f, SB_QUIRK_NO_STREAM_OPTIONS,
+             "{\"model\":\"m\",\"messages\":[],\"stream\":true,"
+             "\"stream_options\":{\"include_usage\":true}}",
+             &r);
+  want_body(&f, "{\"model\":\"gpt-4o-mini\",\"messages\":[],\"stream\":true}");
+  fmt_free(&f);
+}
+
+/* Bodies written from the hub (another door's request): what a plain
+ * service and OpenRouter get. */
+static const fmt_req_case_t translate_cases[] = {
+    {"plain: reasoning details and cache_control left out, effort as "
+     "reasoning_effort, a stream asks for usage",
+     "{\"model\":\"m\",\"stream\":true,\"max_tokens\":20,\"messages\":["
+     "{\"role\":\"system\",\"content\":\"be brief\"},"
+     "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"hi\","
+     "\"cache_control\":{\"type\":\"ephemeral\"}}]},"
+     "{\"role\":\"assistant\",\"content\":null,\"reasoning_details\":[{\"type\":"
+     "\"reasoning.text\",\"text\":\"t\",\"signature\":\"S\",\"format\":"
+     "\"anthropic-claude-v1\"}],\"tool_calls\":[{\"id\":\"c1\",\"type\":\"function\","
+     "\"function\":{\"name\":\"f\",\"arguments\":\"{ \\\"a\\\" : 1 }\"}}]},"
+     "{\"role\":\"tool\",\"tool_call_id\":\"c1\",\"content\":\"ok\"}],"
+     "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\","
+     "\"parameters\":{\"type\":\"object\"}}}],\"tool_choice\":\"required\","
+     "\"reasoning\":{\"effort\":\"high\"},\"stop\":\"X\",\"user\":\"u\"}",
+     "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"system\",\"content\":"
+     "\"be brief\"},{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":"
+     "\"hi\"}]},{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":"
+     "\"c1\",\"type\":\"function\",\"function\":{\"name\":\"f\",\"arguments\":"
+     "\"{\\\"a\\\":1}\"}}]},{\"role\":\"tool\",\"tool_call_id\":\"c1\",\"content\":"
+     "\"ok\"}],\"max_tokens\":20,\"stop\":[\"X\"],\"tools\":[{\"type\":\"function\","
+     "\"function\":{\"name\":\"f\",\"parameters\":{\"type\":\"object\"}}}],"
+     "\"tool_choice\":\"required\",\"user\":\"u\",\"stream\":true,"
+     "\"reasoning_effort\":\"high\",\"stream_options\":{\"include_usage\":true}}",
+     NULL},
+};
+
+static void test_request_translate(void **state)
+{
+  (void)state;
+  fmt_cfg_t c = cfg;
+  c.reasons = 1;
+  fmt_request_cases(&c, &sb_openai_chat_provider, translate_cases,
+                    SB_ARRAY_LEN(translate_cases));
+  /* OpenRouter takes the details, cache_control and `reasoning` */
+  fmt_t f;
+  sb_codec_request_t r;
+  fmt_init(&f, &c);
+  f.provider.quirks = SB_QUIRK_OPENROUTER_FIELDS;
+  fmt_openai_req(&f, translate_cases[0].in);
+  assert_int_equal(fmt_build(&f, &sb_openai_chat_provider, false, &r), SB_OK);
+  sb_buf_cstr(&f.body);
+  assert_non_null(strstr(f.body.data, "\"cache_control\":{\"type\":\"ephemeral\"}"));
+  assert_non_null(strstr(f.body.data, "\"reasoning_details\":[{\"type\":"
+                                      "\"reasoning.text\",\"text\":\"t\","
+                                      "\"signature\":\"S\",\"format\":"
+                                      "\"anthropic-claude-v1\",\"index\":0}]"));
+  assert_non_null(strstr(f.body.data, "\"reasoning\":{\"effort\":\"high\"}"));
+  assert_null(strstr(f.body.data, "reasoning_effort"));
+  /* a model that does not reason gets no reasoning settings */
+  f.route.reasons = 0;
+  assert_int_equal(fmt_build(&f, &sb_openai_chat_provider, false, &r), SB_OK);
+  sb_buf_cstr(&f.body);
+  assert_null(strstr(f.body.data, "\"reasoning\":"));
+  fmt_free(&f);
+}
+
+/* ---- provider side: answers --------------------------------------------------------- */
+
+static const char *const streams[] = {
+    "tests/fixtures/openai/plain.sse",
+    "tests/fixtures/openai/plain_crlf.sse",
+    "tests/fixtures/openai/tool_call.sse",
+    "tests/fixtures/openai/parallel_tool_calls.sse",
+    "tests/fixtures/openai/usage_in_finish.sse",
+    "tests/fixtures/openai/reasoning_cached.sse",
+    "tests/fixtures/openai/multiline.sse",
+    "tests/fixtures/openai/error_midstream.sse",
+};
+
+#define STREAM_REQ "{\"model\":\"openai/gpt-4o-mini\",\"stream\":true,\"messages\":[]}"
+
+static void test_streams(void **state)
+{
+  (void)state;
+  for (size_t i = 0; i < SB_ARRAY_LEN(streams); i++) {
+    fmt_check_stream(&cfg, &sb_openai_chat_provider, streams[i], STREAM_REQ,
+                     false);
+    fmt_check_stream(&cfg, &sb_openai_chat_provider, streams[i], STREAM_REQ,
+                     true);
+    /* what the client gets on the pass-through path */
+    fmt_check_chain(&cfg, &sb_openai_chat_provider, &sb_openai_chat_encoder,
+                    streams[i], STREAM_REQ, true, true, "chunks");
+  }
+}
+
+static void test_stream_garbage(void **state)
+{
+  (void)state;
+  static const char bad[] =
+      "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n"
+      "data: {not json\n\n";
+  for (int pass = 0; pass < 2; pass++) {
+    fmt_t f;
+    fmt_init(&f, &cfg);
+    fmt_openai_req(&f, STREAM_REQ);
+    fmt_answer_t t;
+    fmt_answer_init(&t, &f, &sb_openai_chat_provider, pass == 1);
+    sb_sse_parser_t p;
+    sb_sse_init(&p, 1 << 20);
+    assert_int_equal(sb_sse_feed(&p, bad, sizeof(bad) - 1, fmt_feed_event, &t),
+                     SB_ERROR);
+    sb_buf_cstr(&f.dump);
+    assert_non_null(strstr(f.dump.data, "error 502 \"the provider sent an "
+                                        "invalid stream event\""));
+    sb_sse_free(&p);
+    sb_arena_destroy(&t.scratch);
+    fmt_free(&f);
+  }
+}
+
+static void test_response(void **state)
+{
+  (void)state;
+  const char *path = "tests/fixtures/openai/response_tools.json";
+  const char *req = "{\"model\":\"openai/gpt-4o-mini\",\"messages\":[]}";
+  fmt_check_response(&cfg, &sb_openai_chat_provider, path, req, false);
+  fmt_check_response(&cfg, &sb_openai_chat_provider, path, req, true);
+  fmt_check_chain(&cfg, &sb_openai_chat_provider, &sb_openai_chat_encoder,
+                  path, req, true, true, "completion");
+}
+
+static void test_response_errors(void **state)
+{
+  (void)state;
+  static const struct {
+    const char *body, *contains;
+  } cases[] = {
+      {"not json", "error 502 \"the provider returned a response that is not"},
+      {"[1,2]", "error 502 \"the provider returned a response that is not"},
+      {"{\"error\":{\"message\":\"quota exceeded\"}}",
+       "error 502 \"quota exceeded\""},
+  };
+  for (size_t i = 0; i < SB_ARRAY_LEN(cases); i++) {
+    fmt_t f;
+    fmt_init(&f, &cfg);
+    fmt_openai_req(&f, "{\"model\":\"m\",\"messages\":[]}");
+    fmt_answer_t t;
+    fmt_answer_init(&t, &f, &sb_openai_chat_provider, true);
+    assert_int_equal(
+        sb_openai_chat_provider.response(&t.an, sb_slice_z(cases[i].body)),
+        SB_ERROR);
+    sb_buf_cstr(&f.dump);
+    if (strstr(f.dump.data, cases[i].contains) == NULL)
+      fail_msg("case %zu: %s", i, f.dump.data);
+    sb_arena_destroy(&t.scratch);
+    fmt_free(&f);
+  }
+}
+
+static void test_error_info(void **state)
+{
+  (void)state;
+  static const struct {
+    const char *body, *message, *code;
+  } cases[] = {
+      {"{\"error\":{\"message\":\"Rate limit\",\"type\":\"requests\",\"code\":"
+       "\"rate_limit_exceeded\"}}", "Rate limit", "rate_limit_exceeded"},
+      {"{\"error\":{\"message\":\"bad \\\"x\\\"\",\"code\":400}}", "bad \"x\"", "400"},
+      {"{\"error\":\"plain string\"}", "plain string", ""},
+      {"{\"message\":\"top level\"}", "top level", ""},
+      {"<html>502 Bad Gateway</html>", "<html>502 Bad Gateway</html>", ""},
+  };
+  sb_arena_t a;
+  sb_arena_init(&a, 4096, 0);
+  for (size_t i = 0; i < SB_ARRAY_LEN(cases); i++) {
+    sb_slice_t m, c;
+    sb_openai_chat_provider.error_info(&a, sb_slice_z(cases[i].body), &m, &c);
+    assert_slice_equal(m, cases[i].message);
+    if (cases[i].code[0] != '\0')
+      assert_slice_equal(c, cases[i].code);
+    else
+      assert_int_equal(c.len, 0);
+  }
+  sb_arena_destroy(&a);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_decode),
       cmocka_unit_test(test_encoder),
+      cmocka_unit_test(test_request_passthrough),
+      cmocka_unit_test(test_request_openrouter),
+      cmocka_unit_test(test_request_no_stream_options),
+      cmocka_unit_test(test_request_translate),
+      cmocka_unit_test(test_streams),
+      cmocka_unit_test(test_stream_garbage),
+      cmocka_unit_test(test_response),
+      cmocka_unit_test(test_response_errors),
+      cmocka_unit_test(test_error_info),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -124,7 +124,8 @@ static void dump_hub(sb_buf_t *b, const sb_hub_req_t *r)
   sb_buf_appendf(b, "model %.*s stream=%d max_tokens=%lld\n", (int)r->model.len,
                  r->model.ptr, r->stream, (long long)r->max_tokens);
   for (size_t i = 0; i < r->n_msgs; i++) {
-    sb_buf_appendf(b, "msg %d", (int)r->msgs[i].role);
+    sb_buf_appendf(b, "msg %d plain=%d", (int)r->msgs[i].role,
+                   r->msgs[i].plain);
     canon_jtext(b, " name=", r->msgs[i].name);
     sb_buf_appendz(b, "\n");
     dump_blocks(b, r->msgs[i].blocks, r->msgs[i].n_blocks, "  ");
@@ -207,7 +208,7 @@ static void test_params(void **state)
   expect_hub("{\"model\":\"openai/gpt-4o-mini\",\"messages\":[{\"role\":\"user\","
              "\"content\":\"hi\"}]}",
              "model openai/gpt-4o-mini stream=0 max_tokens=4096\n"
-             "msg 2 " NO_NAME USER_BLOCK("hi") TAIL("0"));
+             "msg 2 plain=1 " NO_NAME USER_BLOCK("hi") TAIL("0"));
   /* system prepended; tools mapped with their defaults; values kept */
   expect_hub("{\"model\":\"m\",\"system\":\"Be brief.\",\"messages\":[{\"role\":"
              "\"user\",\"content\":\"x\"}],\"tools\":[{\"name\":\"get\","
@@ -215,8 +216,8 @@ static void test_params(void **state)
              "\"properties\":{\"q\":{\"type\":\"string\"}}}},{\"name\":\"bare\"}],"
              "\"max_tokens\":100,\"temperature\":0.7}",
              "model m stream=0 max_tokens=100\n"
-             "msg 0 " NO_NAME USER_BLOCK("Be brief.")
-             "msg 2 " NO_NAME USER_BLOCK("x")
+             "msg 0 plain=1 " NO_NAME USER_BLOCK("Be brief.")
+             "msg 2 plain=1 " NO_NAME USER_BLOCK("x")
              "tool 0 strict=-1 name=\"get\" description=\"Get it\" parameters="
              "{type:\"object\",properties:{q:{type:\"string\"}}}\n"
              "tool 0 strict=-1 name=\"bare\" description=\"\" parameters="
@@ -225,7 +226,7 @@ static void test_params(void **state)
   expect_hub("{\"model\":\"m\",\"messages\":[],\"system\":\"\",\"max_tokens\":1,"
              "\"temperature\":0,\"tools\":null}",
              "model m stream=0 max_tokens=1\n"
-             "msg 0 " NO_NAME USER_BLOCK("") TAIL("0"));
+             "msg 0 plain=1 " NO_NAME USER_BLOCK("") TAIL("0"));
   /* ...except that false counts as absent */
   expect_hub("{\"model\":\"m\",\"messages\":[],\"system\":false,\"max_tokens\":false}",
              "model m stream=0 max_tokens=4096\n" TAIL("0"));
@@ -239,8 +240,8 @@ static void test_params(void **state)
              "model m stream=0 max_tokens=4096\n" TAIL("0"));
 }
 
-/* The params' declared types; each refusal names the param. (The
- * messages' own schema is the chat door's, checked by the endpoint.) */
+/* The params' declared types (the messages' as the chat door checks
+ * them); each refusal names the param. */
 static void test_params_refused(void **state)
 {
   (void)state;
@@ -252,6 +253,10 @@ static void test_params_refused(void **state)
       {"{\"model\":1,\"messages\":[]}", "'model' is required and must be a string"},
       {"{\"model\":\"m\"}", "'messages' is required and must be an array"},
       {"{\"model\":\"m\",\"messages\":{}}", "'messages' is required and must be an array"},
+      {"{\"model\":\"m\",\"messages\":[{\"content\":\"x\"}]}",
+       "'messages[0].role' is required"},
+      {"{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":7}]}",
+       "'messages[0].content' must be a string or an array of content parts"},
       {"{\"model\":\"m\",\"messages\":[],\"tools\":\"x\"}",
        "'tools' must be an array of {name, description, input_schema}"},
       {"{\"model\":\"m\",\"messages\":[],\"tools\":{\"a\":{\"name\":\"x\"}}}",
@@ -283,10 +288,9 @@ static void test_params_refused(void **state)
        "'temperature' must be a number between 0 and 2"},
       {"{\"model\":\"m\",\"messages\":[],\"temperature\":\"hot\"}",
        "'temperature' must be a number between 0 and 2"},
-      /* the OpenAI door's own refusal of a message it cannot read */
       {"{\"model\":\"m\",\"messages\":[{\"role\":\"robot\",\"content\":\"x\"}]}",
-       "unknown message role (system, developer, user, assistant and tool are "
-       "understood)"},
+       "'messages[0].role' must be one of \"system\", \"developer\", \"user\", "
+       "\"assistant\", \"tool\", \"function\""},
   };
   for (size_t i = 0; i < SB_ARRAY_LEN(bad); i++) {
     door_t d;
@@ -517,8 +521,10 @@ static const char *const params_corpus[] = {
     "{\"role\":\"tool\",\"tool_call_id\":\"call_1\",\"content\":\"{\\\"temp\\\": 12}\"}],"
     "\"tools\":[{\"name\":\"get_weather\",\"input_schema\":{\"type\":\"object\"}}],"
     "\"extra_param_not_in_the_contract\":true}",
-    "{\"model\":\"m\",\"messages\":[],\"max_tokens\":0,\"temperature\":2}",
-    "{\"model\":\"m\",\"messages\":[],\"system\":false,\"max_tokens\":false,\"stop\":[\"x\"]}",
+    "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
+    "\"max_tokens\":5,\"temperature\":2}",
+    "{\"model\":\"m\",\"messages\":[{\"role\":\"developer\",\"content\":\"d\"}],"
+    "\"system\":false,\"max_tokens\":false,\"stop\":[\"x\"]}",
 };
 
 /* params -> jq's rest.body -> the OpenAI door must give the hub the skill

@@ -10,60 +10,7 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
-#include "switchboard/keys.h"
-#include "switchboard/ledger.h"
-
-#define DAY 86400000LL
-
-static char dir[64];
-static char dbspec[128];
-
-static int setup(void **state)
-{
-  (void)state;
-  snprintf(dir, sizeof(dir), "/tmp/sb-keys-store-XXXXXX");
-  if (mkdtemp(dir) == NULL)
-    return -1;
-  snprintf(dbspec, sizeof(dbspec), "sqlite:%s/ledger.db", dir);
-  return 0;
-}
-
-static int teardown(void **state)
-{
-  (void)state;
-  char path[160];
-  const char *suffix[] = {"", "-wal", "-shm"};
-  for (int i = 0; i < 3; i++) {
-    snprintf(path, sizeof(path), "%s/ledger.db%s", dir, suffix[i]);
-    unlink(path);
-  }
-  rmdir(dir);
-  return 0;
-}
-
-static int64_t now_ms(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void row_for(sb_ledger_row_t *r, const char *id, const sb_key_t *k,
-                    int64_t created, int64_t cost)
-{
-  memset(r, 0, sizeof(*r));
-  snprintf(r->id, sizeof(r->id), "%s", id);
-  snprintf(r->api, sizeof(r->api), "chat");
-  r->created_ms = created;
-  r->cost_pico = cost;
-  r->usage.prompt = 10;
-  r->usage.completion = 5;
-  r->status = 200;
-  if (k != NULL) {
-    snprintf(r->key_hash, sizeof(r->key_hash), "%s", k->rec.hash);
-    snprintf(r->key_label, sizeof(r->key_label), "%s", k->rec.name);
-  }
-}
+#include "ledger_fixture.h"
 
 static void test_restart_keeps_keys_and_spend(void **state)
 {
@@ -149,7 +96,7 @@ static void test_restart_keeps_keys_and_spend(void **state)
   sb_ledger_close(l);
 
   /* retention: rows older than a day go, the spend stays */
-  sb_ledger_options_t o = {false, 1};
+  sb_ledger_options_t o = {false, 1, 0};
   l = sb_ledger_open_with(dbspec, &o, err, sizeof(err));
   assert_non_null(l);
   assert_int_equal(sb_ledger_get(l, "gen-2", &got), SB_DECLINED);
@@ -194,15 +141,14 @@ static void *record_rows(void *arg)
 static void test_queue_bounded(void **state)
 {
   (void)state;
-  char err[256], path[160];
+  char err[256];
   sb_ledger_t *l = sb_ledger_open(dbspec, err, sizeof(err));
   assert_non_null(l);
   sb_ledger_stats_t st;
   sb_ledger_stats(l, &st);
   uint64_t base = st.committed;
-  snprintf(path, sizeof(path), "%s/ledger.db", dir);
   sqlite3 *blocker;
-  assert_int_equal(sqlite3_open(path, &blocker), SQLITE_OK);
+  assert_int_equal(sqlite3_open(dbpath, &blocker), SQLITE_OK);
   assert_int_equal(sqlite3_exec(blocker, "BEGIN IMMEDIATE", NULL, NULL, NULL),
                    SQLITE_OK);
   recorder_t rc = {l, 8192 + 2000, 0};
@@ -226,10 +172,7 @@ static void test_queue_bounded(void **state)
   assert_int_equal(st.committed - base, rc.rows);
   assert_int_equal(st.waiting, 0);
   sb_ledger_close(l);
-  l = sb_ledger_open(dbspec, err, sizeof(err));
-  assert_non_null(l);
-  assert_int_equal(sb_keys_total_usage(sb_ledger_keys(l)), rc.rows);
-  sb_ledger_close(l);
+  assert_stored_usage(rc.rows);
 }
 
 /* Whether this process may put a thread at idle priority and take it
@@ -258,7 +201,7 @@ static bool may_leave_idle(void)
 static void test_writer_priority(void **state)
 {
   (void)state;
-  char err[256], path[160];
+  char err[256];
   bool can = may_leave_idle();
   sb_ledger_t *l = sb_ledger_open(dbspec, err, sizeof(err));
   assert_non_null(l);
@@ -269,9 +212,8 @@ static void test_writer_priority(void **state)
 
   /* a backlog: the store is held while 2000 rows wait (the writer takes
    * at most one batch of 512, then waits for the lock with it) */
-  snprintf(path, sizeof(path), "%s/ledger.db", dir);
   sqlite3 *blocker;
-  assert_int_equal(sqlite3_open(path, &blocker), SQLITE_OK);
+  assert_int_equal(sqlite3_open(dbpath, &blocker), SQLITE_OK);
   assert_int_equal(sqlite3_exec(blocker, "BEGIN IMMEDIATE", NULL, NULL, NULL),
                    SQLITE_OK);
   sb_ledger_row_t row;
@@ -347,20 +289,16 @@ static void test_batch_usage_many_days(void **state)
       sb_ledger_record(l, &row);
     }
   sb_ledger_close(l);
-  l = sb_ledger_open(dbspec, err, sizeof(err));
-  assert_non_null(l);
-  assert_int_equal(sb_keys_total_usage(sb_ledger_keys(l)), want);
-  sb_ledger_close(l);
+  assert_stored_usage(want);
 }
 
 /* A version-1 database (before keys) is migrated, its spend back-filled. */
 static void test_migrate_v1(void **state)
 {
   (void)state;
-  char path[160], err[256];
-  snprintf(path, sizeof(path), "%s/ledger.db", dir);
+  char err[256];
   sqlite3 *db;
-  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_open(dbpath, &db), SQLITE_OK);
   assert_int_equal(
       sqlite3_exec(db,
                    "CREATE TABLE generations (id TEXT PRIMARY KEY, created_ms "
@@ -390,7 +328,7 @@ static void test_migrate_v1(void **state)
   assert_int_equal(sb_ledger_get(l, "old-2", &got), SB_OK);
   assert_string_equal(got.key_hash, "");
   sb_ledger_close(l);
-  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_open(dbpath, &db), SQLITE_OK);
   sqlite3_stmt *st;
   assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
   assert_int_equal(sqlite3_step(st), SQLITE_ROW);

@@ -113,8 +113,7 @@ static sb_status_t embed_response(const sb_hub_embed_req_t *req,
   }
   out->vectors = v;
   out->n = n;
-  out->has_usage = true;
-  out->usage_estimated = true;
+  out->has_usage = false; /* the estimate, marked so */
   out->usage.prompt = estimate(req->input);
   return SB_OK;
 }

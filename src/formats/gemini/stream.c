@@ -19,8 +19,11 @@ static sb_status_t stream_error(sb_codec_answer_t *an, sb_slice_t data)
     status = 503;
   else if (SB_SLICE_IS(code, "RESOURCE_EXHAUSTED"))
     status = 429;
-  return sb_gemini_fail(an, status,
-                        msg.len > 0 ? msg : SB_SLICE_LIT("provider error"));
+  sb_hub_event_t ev = {.kind = SB_HUB_EV_ERROR, .status = status,
+                       .text = msg.len > 0 ? msg : SB_SLICE_LIT("provider error"),
+                       .from_provider = true};
+  (void)sb_gemini_emit(an, &ev);
+  return SB_ERROR;
 }
 
 sb_status_t sb_gemini_event(sb_codec_answer_t *an, const sb_sse_event_t *ev)

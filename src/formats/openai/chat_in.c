@@ -3,11 +3,11 @@
  * into the hub request (include/switchboard/hub.h).
  *
  * The envelope (model, models, provider, stream, the output cap) is read
- * for every request; the conversation only when a provider of another
- * format needs it (a pass-through call forwards the body itself). The
- * door checked the body against the chat schema before (chat_validate.c),
- * so this reads what it finds and leaves out what it does not know; it
- * never trusts a type it did not check.
+ * for every request, after the body is checked against the chat schema
+ * (chat_validate.c); the conversation only when a provider of another
+ * format needs it (a pass-through call forwards the body itself). It
+ * reads what it finds and leaves out what it does not know; it never
+ * trusts a type it did not check.
  *
  * OpenRouter's extensions are understood: `reasoning` ({effort,
  * max_tokens, exclude, enabled}) and the assistant's `reasoning_details`
@@ -18,6 +18,7 @@
  */
 #include <stdio.h>
 
+#include "chat_validate.h"
 #include "openai.h"
 
 typedef struct {
@@ -49,7 +50,12 @@ static sb_status_t refuse(dec_t *d, const char *msg)
 static sb_status_t chat_envelope(const sb_json_t *body, sb_arena_t *a,
                                  sb_hub_req_t *req, char *why, size_t whylen)
 {
+  if (sb_chat_validate(body, why, whylen) != SB_OK)
+    return SB_DECLINED;
   const sb_json_t *model = sb_json_get(body, "model");
+  if (model == NULL || model->type == SB_JSON_NULL)
+    /* OpenRouter allows `models` alone: the first is the primary. */
+    model = sb_json_at(sb_json_get(body, "models"), 0);
   if (model != NULL && model->type != SB_JSON_NULL) {
     if (!is_str(model) || sb_json_string(a, model, &req->model) != SB_OK) {
       snprintf(why, whylen, "'model' must be a string");
@@ -252,6 +258,7 @@ static sb_status_t message(dec_t *d, const sb_json_t *m, sb_hub_msg_t *out)
   blocks_t b = {0};
   memset(out, 0, sizeof(*out));
   out->name = jtext(sb_json_get(m, "name"));
+  out->plain = is_str(c);
   if (SB_JSON_STR_IS(role, "system") || SB_JSON_STR_IS(role, "developer")) {
     out->role = SB_JSON_STR_IS(role, "system") ? SB_HUB_SYSTEM
                                                : SB_HUB_DEVELOPER;

@@ -22,6 +22,14 @@
 extern const sb_codec_door_t sb_openai_chat_door;
 extern const sb_codec_encoder_t sb_openai_chat_encoder;
 extern const sb_codec_provider_t sb_openai_chat_provider;
+extern const sb_codec_embed_door_t sb_openai_embed_door;
+extern const sb_codec_embed_provider_t sb_openai_embed_provider;
+
+/* The provider's request (request.c): the client's body rewritten on the
+ * pass-through path, else a body written from the hub. */
+sb_status_t sb_openai_request(const sb_hub_req_t *req,
+                              const sb_codec_route_t *route, bool passthrough,
+                              sb_arena_t *a, sb_codec_request_t *out);
 
 /* "low" -> SB_HUB_EFFORT_LOW; UNSET for anything else. */
 sb_hub_effort_t sb_openai_effort(const sb_json_t *s);
@@ -31,6 +39,32 @@ const char *sb_openai_effort_name(sb_hub_effort_t e);
 /* An error in OpenRouter's shape: {"error":{"code","message","metadata"}}
  * (chat_out.c; the embeddings door answers with it too). */
 void sb_openai_error_body(const sb_answer_error_t *err, sb_buf_t *out);
+
+/* What the pass-through path reads in a chat.completion.chunk while it
+ * rewrites it (passthrough.c). */
+typedef struct {
+  sb_slice_t finish, native; /* the first choice's reasons (jtext), if any */
+  sb_slice_t usage;          /* the usage object's text, if any */
+  bool error;                /* an `error` member that is not null/false */
+  bool has_choices;
+  size_t n_choices;
+  bool has_output;           /* text that is not blank, a tool call,
+                                reasoning */
+  uint64_t output_bytes;     /* the content's escaped length */
+} sb_openai_chunk_t;
+
+/* Check `data` (one stream event's JSON) and append it to `out` with the
+ * gateway's id, created, model and provider, without usage, and with
+ * native_finish_reason beside finish_reason; fills `f`. SB_ERROR: not a
+ * JSON object, or `out` is full. */
+sb_status_t sb_openai_rewrite_chunk(sb_slice_t data,
+                                    const sb_answer_names_t *names,
+                                    sb_buf_t *out, sb_openai_chunk_t *f);
+
+/* The canonical counts of an OpenAI usage object (prompt_tokens with its
+ * cached and cache-write details, completion_tokens with its reasoning
+ * details). False when `v` is not an object. */
+bool sb_openai_usage(const sb_json_t *v, sb_usage_t *u);
 
 /* The format's reasons (finish.c). */
 sb_finish_t sb_openai_finish_in(sb_slice_t native);

@@ -13,18 +13,19 @@
  *   temperature: .params.temperature // 0
  *
  * Nothing else in the params reaches the hub. The params are checked
- * against the seed's declared types first (model and messages required;
- * system a string; tools an array of {name, description, input_schema};
- * max_tokens an integer, temperature a number in the chat door's range);
- * what jq's `//` and `if` take as absent (null, false) is absent here
- * too. The messages' own schema is the chat door's, checked by the
- * endpoint before (api/chat_validate.c); they are decoded by the OpenAI
- * chat door. max_tokens 0 is kept, as jq keeps it: the hub's 0 is "no
- * cap asked", so the provider's default applies.
+ * against the seed's declared types first (model and messages required,
+ * the messages as the chat door checks them; system a string; tools an
+ * array of {name, description, input_schema}; max_tokens an integer,
+ * temperature a number in the chat door's range); what jq's `//` and `if`
+ * take as absent (null, false) is absent here too. The messages are
+ * decoded by the OpenAI chat door. max_tokens 0 is kept, as jq keeps it
+ * (the chat door refuses it): the hub's 0 is "no cap asked", so the
+ * provider's default applies.
  */
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "formats/openai/chat_validate.h"
 #include "skill.h"
 
 #define MAX_TOKENS_CAP 2147483647
@@ -68,8 +69,12 @@ static sb_status_t check(const sb_json_t *params, char *why, size_t whylen)
   const sb_json_t *temperature = sb_json_get(params, "temperature");
   if (!sb_json_is(sb_json_get(params, "model"), SB_JSON_STRING))
     return refuse(why, whylen, "'model' is required and must be a string");
-  if (!sb_json_is(sb_json_get(params, "messages"), SB_JSON_ARRAY))
+  const sb_json_t *messages = sb_json_get(params, "messages");
+  if (!sb_json_is(messages, SB_JSON_ARRAY))
     return refuse(why, whylen, "'messages' is required and must be an array");
+  if (messages->count > 0 &&
+      sb_chat_validate_messages(messages, why, whylen) != SB_OK)
+    return SB_DECLINED;
   if (sb_json_truthy(system) && system->type != SB_JSON_STRING)
     return refuse(why, whylen, "'system' must be a string");
   if (sb_json_truthy(tools)) {
@@ -89,11 +94,9 @@ static sb_status_t check(const sb_json_t *params, char *why, size_t whylen)
     return refuse(why, whylen,
                   "'max_tokens' must be an integer between 0 and %d",
                   MAX_TOKENS_CAP);
-  double t;
   if (sb_json_truthy(temperature) &&
-      (!sb_json_is(temperature, SB_JSON_NUMBER) ||
-       sb_json_double(temperature, &t) != SB_OK || !(t >= 0 && t <= 2)))
-    return refuse(why, whylen, "'temperature' must be a number between 0 and 2");
+      sb_chat_validate_member("temperature", temperature, why, whylen) != SB_OK)
+    return SB_DECLINED;
   return SB_OK;
 }
 
@@ -147,7 +150,7 @@ static sb_status_t messages(sb_hub_req_t *req, sb_arena_t *a, char *why,
   chat.door_format = "openai";
   chat.native = body;
   chat.native_raw = sb_slice(text, n);
-  sb_status_t rc = sb_openai_chat_door.decode(&chat, a, why, whylen);
+  sb_status_t rc = sb_codec_openai.door->decode(&chat, a, why, whylen);
   if (rc != SB_OK)
     return rc;
   bool has_system = sb_json_truthy(system);
@@ -164,6 +167,7 @@ static sb_status_t messages(sb_hub_req_t *req, sb_arena_t *a, char *why,
     m[0].role = SB_HUB_SYSTEM;
     m[0].blocks = b;
     m[0].n_blocks = 1;
+    m[0].plain = true; /* {role: "system", content: .params.system} */
   }
   if (chat.n_msgs > 0)
     memcpy(m + has_system, chat.msgs, chat.n_msgs * sizeof(*m));

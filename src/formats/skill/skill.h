@@ -3,7 +3,9 @@
  * "The canonical skill contract"), internal to src/formats/skill/: a door
  * only, whose semantics are the jq programs of the seed skill file
  * (seeds/openrouter.md: `rest.body` and `response.transform`).
- *   params.c   the params -> the hub request (rest.body)
+ *   params.c   the params -> the hub request (rest.body); the messages
+ *              are OpenAI chat messages, checked and decoded as the OpenAI
+ *              chat door does
  *   reply.c    hub events -> {content, tool_calls, stop_reason, usage}
  *              (response.transform), errors as {"error": message}
  *   finish.c   stop reasons both ways
@@ -17,10 +19,6 @@
 #define SB_FORMATS_SKILL_H
 
 #include "switchboard/codec.h"
-
-/* The skill's messages are OpenAI chat messages: the OpenAI chat door
- * (formats/openai) decodes them. */
-extern const sb_codec_door_t sb_openai_chat_door;
 
 /* max_tokens when the params give none (`.params.max_tokens // 4096`). */
 #define SB_SKILL_MAX_TOKENS 4096

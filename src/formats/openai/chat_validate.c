@@ -24,7 +24,7 @@
 #include <pthread.h>
 #include <stdio.h>
 
-#include "api/chat_validate.h"
+#include "formats/openai/chat_validate.h"
 
 /* The largest token count a request may ask for: the providers' own
  * bound is the context length; anything past 32 bits is not a count. */

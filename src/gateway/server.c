@@ -20,7 +20,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "switchboard/api.h"
 #include "switchboard/gateway.h"
 #include "switchboard/heap.h"
 #include "switchboard/log.h"
@@ -133,7 +132,8 @@ static void worker_main(void *arg)
 }
 
 static sb_status_t worker_init(sb_gateway_t *gw, sb_worker_t *w, unsigned id,
-                               worker_ctx_t *ctx, int fd)
+                               worker_ctx_t *ctx, int fd,
+                               sb_http_handler_fn handler)
 {
   const sb_config_t *cfg = gw->config;
   w->id = id;
@@ -152,7 +152,7 @@ static sb_status_t worker_init(sb_gateway_t *gw, sb_worker_t *w, unsigned id,
   w->http.write_high_water = 256 * 1024;
   w->http.write_low_water = 64 * 1024;
   w->http.max_write_queue = 16u << 20;
-  w->http.handler = sb_api_handle;
+  w->http.handler = handler;
   w->upstream = sb_upstream_multi_new(&w->loop);
   if (w->upstream == NULL)
     return SB_ERROR;
@@ -195,7 +195,7 @@ static void raise_fd_limit(void)
   }
 }
 
-sb_status_t sb_server_run(sb_gateway_t *gw)
+sb_status_t sb_server_run(sb_gateway_t *gw, sb_http_handler_fn handler)
 {
   const sb_config_t *cfg = gw->config;
   char err[256], port[8];
@@ -252,7 +252,7 @@ sb_status_t sb_server_run(sb_gateway_t *gw)
   sb_server_block_signals(&set);
 
   for (unsigned i = 0; i < n; i++) {
-    if (worker_init(gw, &gw->workers[i], i, &ctx[i], fds[i]) != SB_OK) {
+    if (worker_init(gw, &gw->workers[i], i, &ctx[i], fds[i], handler) != SB_OK) {
       SB_ERR("worker %u could not start", i);
       goto stop;
     }

@@ -5,8 +5,8 @@
  * Used by the chat door on the client's body and by the skill door on the
  * messages it is given.
  */
-#ifndef SWITCHBOARD_API_CHAT_VALIDATE_H
-#define SWITCHBOARD_API_CHAT_VALIDATE_H
+#ifndef SB_FORMATS_OPENAI_CHAT_VALIDATE_H
+#define SB_FORMATS_OPENAI_CHAT_VALIDATE_H
 
 #include "switchboard/json.h"
 

@@ -1,7 +1,9 @@
 /*
- * The services switchboard knows by name. `serve` without a config builds
- * a provider for each one whose key (or host) variable is set; a config
- * entry named after one of them inherits its format, base URL and quirks.
+ * The services switchboard knows by name (data the config reads): `serve`
+ * without a config builds a provider for each one whose key (or host)
+ * variable is set; a config entry named after one of them inherits its
+ * format, base URL and quirks. And the names of the wire formats a
+ * provider may speak (each is a folder of src/formats/).
  */
 #include "switchboard/provider.h"
 
@@ -46,4 +48,14 @@ const sb_known_provider_t *sb_known_provider(const char *name, size_t n)
     if (strlen(k->name) == n && memcmp(k->name, name, n) == 0)
       return k;
   return NULL;
+}
+
+const char *const sb_wire_formats[] = {"openai", "anthropic", "gemini", NULL};
+
+bool sb_wire_format_known(const char *name)
+{
+  for (size_t i = 0; sb_wire_formats[i] != NULL; i++)
+    if (strcmp(sb_wire_formats[i], name) == 0)
+      return true;
+  return false;
 }

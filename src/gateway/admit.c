@@ -1,6 +1,8 @@
 /*
  * Admission and settlement of a call against its client key; see call.h
- * (sb_call_admit, sb_call_settle) and docs/accounts.md.
+ * (sb_admit, sb_admit_settle) and docs/accounts.md. The accounts answer
+ * the questions (may this key, reserve, settle); the call answers the
+ * client.
  *
  * The reservation is the call's worst case at the routed endpoint's
  * prices: the estimated prompt tokens (request bytes / 4 plus a margin:
@@ -13,7 +15,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 
-#include "switchboard/call.h"
+#include "call.h"
 #include "switchboard/keys.h"
 #include "switchboard/ledger.h"
 #include "switchboard/limits.h"
@@ -21,13 +23,10 @@
 
 static uint64_t completion_cap(const sb_call_t *c)
 {
-  int64_t v;
-  const char *fields[] = {"max_completion_tokens", "max_tokens"};
-  for (size_t i = 0; i < SB_ARRAY_LEN(fields); i++)
-    if (sb_json_int64(sb_json_getn(c->req, fields[i], strlen(fields[i])), &v) ==
-            SB_OK &&
-        v > 0)
-      return (uint64_t)v;
+  if (!c->embeddings && c->req.max_tokens > 0)
+    return (uint64_t)c->req.max_tokens;
+  if (c->embeddings)
+    return 0;
   if (c->route.endpoint != NULL && c->route.endpoint->context_length > 0)
     return c->route.endpoint->context_length;
   if (c->route.model != NULL && c->route.model->context_length > 0)
@@ -73,8 +72,21 @@ static void rate_headers(sb_call_t *c, const sb_admit_info_t *info,
       (now_ms / 1000 + (int64_t)info->reset_s) * 1000);
 }
 
-sb_status_t sb_call_admit(sb_call_t *c)
+sb_status_t sb_admit(sb_call_t *c)
 {
+  char why[320];
+  if (c->gw->ledger != NULL &&
+      sb_ledger_admit(c->gw->ledger, why, sizeof(why)) != SB_OK) {
+    /* Nothing goes upstream; no row is recorded either: the ledger cannot
+     * take one (switchboard_ledger_refused_total counts these). */
+    sb_call_error_t e;
+    memset(&e, 0, sizeof(e));
+    e.status = 503;
+    e.type = "ledger_unavailable";
+    e.message = sb_slice_z(why);
+    sb_call_refuse(c, &e);
+    return SB_ERROR;
+  }
   sb_key_t *k = c->x->principal;
   if (k == NULL)
     return SB_OK;
@@ -143,7 +155,7 @@ sb_status_t sb_call_admit(sb_call_t *c)
   return SB_ERROR;
 }
 
-void sb_call_settle(sb_call_t *c, char *key_hash, size_t cap)
+void sb_admit_settle(sb_call_t *c, char *key_hash, size_t cap)
 {
   sb_keys_t *keys = sb_ledger_keys(c->gw->ledger);
   int64_t now = sb_wall_ms();

@@ -1,0 +1,15 @@
+/*
+ * Clocks: monotonic time for durations, wall time for what is recorded.
+ */
+#ifndef SWITCHBOARD_CLOCK_H
+#define SWITCHBOARD_CLOCK_H
+
+#include <stdint.h>
+
+/* Monotonic time in nanoseconds. */
+uint64_t sb_now_ns(void);
+/* Wall-clock time in milliseconds / microseconds since the epoch. */
+int64_t sb_wall_ms(void);
+int64_t sb_wall_us(void);
+
+#endif
