@@ -146,7 +146,7 @@ static void test_request_openrouter(void **state)
   static const sb_kv_t app[] = {{"HTTP-Referer", "https://app.example"},
                                 {"X-Title", "My App"},
                                 {"anthropic-beta", "x"}};
-  const char *req = "{\"model\":\"openai/gpt-4o-mini\",\"messages\":[],"
+  const char *req = "{\"model\":\"openai/gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
                     "\"models\":[\"a\"],\"provider\":{\"sort\":\"price\"},"
                     "\"tools\":[],\"reasoning\":{\"effort\":\"low\"}}";
   fmt_init(&f, &cfg);
@@ -166,7 +166,7 @@ static void test_request_openrouter(void **state)
   /* a key restricted to some models: OpenRouter gets no fallbacks */
   f.route.no_fallbacks = true;
   assert_int_equal(fmt_build(&f, &sb_openai_chat_provider, true, &r), SB_OK);
-  want_body(&f, "{\"model\":\"openai/gpt-4o-mini\",\"messages\":[],"
+  want_body(&f, "{\"model\":\"openai/gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
                 "\"provider\":{\"sort\":\"price\"},"
                 "\"tools\":[],\"reasoning\":{\"effort\":\"low\"}}");
   fmt_free(&f);
@@ -179,10 +179,10 @@ static void test_request_no_stream_options(void **state)
   sb_codec_request_t r;
   fmt_init(&f, &cfg);
   build_pass(&f, SB_QUIRK_NO_STREAM_OPTIONS,
-             "{\"model\":\"m\",\"messages\":[],\"stream\":true,"
+             "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"stream\":true,"
              "\"stream_options\":{\"include_usage\":true}}",
              &r);
-  want_body(&f, "{\"model\":\"gpt-4o-mini\",\"messages\":[],\"stream\":true}");
+  want_body(&f, "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"stream\":true}");
   fmt_free(&f);
 }
 
@@ -258,7 +258,7 @@ static const char *const streams[] = {
     "tests/fixtures/openai/error_midstream.sse",
 };
 
-#define STREAM_REQ "{\"model\":\"openai/gpt-4o-mini\",\"stream\":true,\"messages\":[]}"
+#define STREAM_REQ "{\"model\":\"openai/gpt-4o-mini\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}"
 
 static void test_streams(void **state)
 {
@@ -303,7 +303,7 @@ static void test_response(void **state)
 {
   (void)state;
   const char *path = "tests/fixtures/openai/response_tools.json";
-  const char *req = "{\"model\":\"openai/gpt-4o-mini\",\"messages\":[]}";
+  const char *req = "{\"model\":\"openai/gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}";
   fmt_check_response(&cfg, &sb_openai_chat_provider, path, req, false);
   fmt_check_response(&cfg, &sb_openai_chat_provider, path, req, true);
   fmt_check_chain(&cfg, &sb_openai_chat_provider, &sb_openai_chat_encoder,
@@ -324,7 +324,7 @@ static void test_response_errors(void **state)
   for (size_t i = 0; i < SB_ARRAY_LEN(cases); i++) {
     fmt_t f;
     fmt_init(&f, &cfg);
-    fmt_openai_req(&f, "{\"model\":\"m\",\"messages\":[]}");
+    fmt_openai_req(&f, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}");
     fmt_answer_t t;
     fmt_answer_init(&t, &f, &sb_openai_chat_provider, true);
     assert_int_equal(

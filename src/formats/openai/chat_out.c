@@ -113,6 +113,15 @@ static const char *format_name(sb_hub_sig_t f, const char *other)
   return "unknown";
 }
 
+/* Gemini's thought text carries no signature of its own (a signature
+ * comes apart, on the part that follows): it is shown as `reasoning` and
+ * has no detail to replay. */
+static bool has_detail(const sb_hub_event_t *ev)
+{
+  return !(ev->kind == SB_HUB_EV_REASONING &&
+           ev->sig_format == SB_HUB_SIG_GEMINI);
+}
+
 /* The reasoning block an event belongs to: a new one unless the previous
  * event was reasoning of the same block. */
 static unsigned reasoning_block(oa_enc_t *e, const sb_hub_event_t *ev)
@@ -255,7 +264,8 @@ static sb_status_t stream_event(oa_enc_t *e, const sb_hub_event_t *ev,
   case SB_HUB_EV_REDACTED: {
     if (ev->kind == SB_HUB_EV_REASONING && ev->text.len == 0)
       return SB_OK;
-    unsigned index = reasoning_block(e, ev);
+    bool with_detail = has_detail(ev);
+    unsigned index = with_detail ? reasoning_block(e, ev) : 0;
     if (e->req != NULL && e->req->reasoning.exclude)
       return SB_OK;
     chunk_begin(e, &w, out);
@@ -264,10 +274,12 @@ static sb_status_t stream_event(oa_enc_t *e, const sb_hub_event_t *ev,
       sb_jw_key_lit(&w, "reasoning");
       sb_jw_str_raw(&w, ev->text.ptr, ev->text.len);
     }
-    sb_jw_key_lit(&w, "reasoning_details");
-    sb_jw_arr_begin(&w);
-    detail(&w, ev, index, NULL);
-    sb_jw_arr_end(&w);
+    if (with_detail) {
+      sb_jw_key_lit(&w, "reasoning_details");
+      sb_jw_arr_begin(&w);
+      detail(&w, ev, index, NULL);
+      sb_jw_arr_end(&w);
+    }
     sb_jw_obj_end(&w);
     return chunk_end(&w, out, SB_FINISH_NONE, SB_NULL_SLICE);
   }
@@ -399,11 +411,12 @@ static sb_status_t gather(oa_enc_t *e, const sb_hub_event_t *ev)
   case SB_HUB_EV_REDACTED: {
     if (ev->kind == SB_HUB_EV_REASONING && ev->text.len == 0)
       return SB_OK;
-    unsigned index = reasoning_block(e, ev);
     if (ev->kind == SB_HUB_EV_REASONING &&
         sb_buf_append_slice(&e->reasoning, ev->text) != SB_OK)
       return SB_ERROR;
-    return gather_detail(e, ev, index);
+    if (!has_detail(ev))
+      return SB_OK;
+    return gather_detail(e, ev, reasoning_block(e, ev));
   }
   case SB_HUB_EV_TOOL_START: {
     oa_tool_t *t = tool_at(e, ev->index);
