@@ -3,8 +3,11 @@
  * (1) as the provider's SSE stream, event by event, (2) as a whole
  * response body, and (3) when it is a JSON object, as a client's OpenAI
  * chat body decoded by the OpenAI door and built into the provider's
- * request. Every event's text must be a JSON string's contents, every
- * request body valid JSON, every refusal must say why. A driver names its
+ * request; (1) and (2) both translating and on the pass-through path
+ * (the client speaks the format: native events), (3) both built from the
+ * hub and forwarded. Every event's text must be a JSON string's contents,
+ * every native event and request body valid JSON, every refusal must say
+ * why. A driver names its
  * format and calls format_fuzz_run() from LLVMFuzzerTestOneInput. */
 #ifndef SB_TESTS_FUZZ_FORMAT_FUZZ_H
 #define SB_TESTS_FUZZ_FORMAT_FUZZ_H
@@ -54,6 +57,13 @@ static sb_status_t fuzz_emit(void *data, const sb_hub_event_t *ev)
   case SB_HUB_EV_ERROR:
     assert(ev->status >= 400 && ev->status <= 599);
     break;
+  case SB_HUB_EV_NATIVE: {
+    /* what the pass-through path hands the client is one JSON value */
+    sb_json_error_t e;
+    assert(sb_json_validate(ev->text.ptr, ev->text.len, 0, &e) == SB_OK);
+    (void)e;
+    break;
+  }
   default:
     break;
   }
@@ -118,19 +128,23 @@ static int format_fuzz_run(const sb_codec_t *codec, const uint8_t *data,
   f.req.stream = true;
   f.req.decoded = true;
 
-  /* (1) a stream */
-  fuzz_answer_init(&f);
-  sb_sse_parser_t p;
-  sb_sse_init(&p, 1 << 20);
-  p.data_join = ' '; /* as the gateway reads a provider's stream */
-  (void)sb_sse_feed(&p, (const char *)data, size, fuzz_on_event, &f);
-  sb_sse_free(&p);
-  fuzz_answer_free(&f);
+  for (int pass = 0; pass < 2; pass++) {
+    /* (1) a stream */
+    fuzz_answer_init(&f);
+    f.an.passthrough = pass == 1;
+    sb_sse_parser_t p;
+    sb_sse_init(&p, 1 << 20);
+    p.data_join = ' '; /* as the gateway reads a provider's stream */
+    (void)sb_sse_feed(&p, (const char *)data, size, fuzz_on_event, &f);
+    sb_sse_free(&p);
+    fuzz_answer_free(&f);
 
-  /* (2) a whole body */
-  fuzz_answer_init(&f);
-  (void)codec->provider->response(&f.an, sb_slice((const char *)data, size));
-  fuzz_answer_free(&f);
+    /* (2) a whole body */
+    fuzz_answer_init(&f);
+    f.an.passthrough = pass == 1;
+    (void)codec->provider->response(&f.an, sb_slice((const char *)data, size));
+    fuzz_answer_free(&f);
+  }
 
   /* (3) a client's request */
   sb_arena_t a;
@@ -144,20 +158,26 @@ static int format_fuzz_run(const sb_codec_t *codec, const uint8_t *data,
     const sb_codec_door_t *door = sb_codec_openai.door;
     if (door->envelope(in, &a, &req, why, sizeof(why)) == SB_OK &&
         door->decode(&req, &a, why, sizeof(why)) == SB_OK) {
-      sb_buf_t body;
-      sb_codec_request_t r;
-      sb_buf_init(&body, 2u << 20);
-      memset(&r, 0, sizeof(r));
-      r.body = &body;
-      sb_status_t rc = codec->provider->request(&req, &f.route, false, &a, &r);
-      if (rc == SB_OK) {
-        sb_json_error_t e;
-        assert(r.url != NULL);
-        assert(sb_json_validate(body.data, body.len, 0, &e) == SB_OK);
-      } else if (rc == SB_ERROR) {
-        assert(r.error != NULL && r.error[0] != '\0');
+      for (int pass = 0; pass < 2; pass++) {
+        /* a pass-through forwards a body of its own format only */
+        if (pass == 1 && codec != &sb_codec_openai)
+          break;
+        sb_buf_t body;
+        sb_codec_request_t r;
+        sb_buf_init(&body, 2u << 20);
+        memset(&r, 0, sizeof(r));
+        r.body = &body;
+        sb_status_t rc =
+            codec->provider->request(&req, &f.route, pass == 1, &a, &r);
+        if (rc == SB_OK) {
+          sb_json_error_t e;
+          assert(r.url != NULL);
+          assert(sb_json_validate(body.data, body.len, 0, &e) == SB_OK);
+        } else if (rc == SB_ERROR) {
+          assert(r.error != NULL && r.error[0] != '\0');
+        }
+        sb_buf_free(&body);
       }
-      sb_buf_free(&body);
     }
   }
   sb_arena_destroy(&a);
