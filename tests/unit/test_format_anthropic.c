@@ -374,6 +374,7 @@ static void test_stream_transcripts(void **state)
   static const char *const files[] = {
       "plain", "tool_call", "parallel_tool_calls", "thinking", "cache_hit",
       "max_tokens", "refusal", "error_midstream", "error_before",
+      "server_tool",
   };
   for (size_t i = 0; i < SB_ARRAY_LEN(files); i++) {
     char path[256];
@@ -613,7 +614,8 @@ static void test_passthrough(void **state)
 {
   (void)state;
   static const char *const files[] = {"plain", "thinking", "tool_call",
-                                      "cache_hit", "parallel_tool_calls"};
+                                      "cache_hit", "parallel_tool_calls",
+                                      "server_tool"};
   for (size_t i = 0; i < SB_ARRAY_LEN(files); i++) {
     char path[256];
     snprintf(path, sizeof(path), FIX "%s.sse", files[i]);

@@ -244,8 +244,10 @@ static sb_status_t block_start(dec_t *d, size_t i, const sb_json_t *b,
     return put_text(d, SB_HUB_EV_REDACTED, sb_hub_jtext(data));
   }
   /* server tools' calls and results, ...: Anthropic's own work, not part
-   * of the conversation another format holds */
+   * of the conversation another format holds (output all the same, for a
+   * Messages client that gets it as it came) */
   s->kind[i] = B_OTHER;
+  d->output = true;
   return SB_OK;
 }
 
