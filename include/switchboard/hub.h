@@ -146,6 +146,9 @@ typedef enum {
   SB_HUB_FORMAT_TEXT,
   SB_HUB_FORMAT_JSON,        /* any JSON object */
   SB_HUB_FORMAT_JSON_SCHEMA, /* schema (json), schema_name, schema_strict */
+  SB_HUB_FORMAT_OTHER,       /* a kind the door knows and the hub has no
+                                form for (OpenRouter's grammar, ...): a
+                                provider that cannot honour it refuses */
 } sb_hub_format_t;
 
 /* Reasoning effort, as OpenAI names it; a budget of tokens, as Anthropic
@@ -185,12 +188,10 @@ typedef struct sb_hub_req {
   const char *door_format;     /* "openai", "anthropic", "gemini" ... */
   const sb_json_t *native;     /* the client's body, as parsed */
   sb_slice_t native_raw;
-  /* Headers of the client's that a provider may get: attribution
-   * (HTTP-Referer, X-Title) and those of the door's own format
-   * (anthropic-beta); and the client's query string (without '?'). */
+  /* The client's attribution headers (HTTP-Referer, X-Title), for the
+   * providers that take them. */
   const sb_kv_t *client_headers;
   size_t n_client_headers;
-  sb_slice_t query;
 
   /* ---- read by the gateway (routing, admission, escalation) ---- */
   sb_slice_t model;            /* the model asked for (unescaped) */
@@ -223,6 +224,17 @@ typedef struct sb_hub_req {
   sb_slice_t verbosity;        /* jtext: "low", "medium", "high" */
   sb_slice_t service_tier;     /* jtext */
   sb_slice_t metadata;         /* json object */
+
+  /* ---- the pass-through path (filled by the door, read only by a
+   * provider of the door's own format) ---- */
+  /* The client's headers that such a provider forwards (Anthropic's
+   * anthropic-version and anthropic-beta), unless the provider's own
+   * configuration sets the same header. */
+  const sb_kv_t *forward_headers;
+  size_t n_forward_headers;
+  /* A query string (without '?') it appends to the provider's URL
+   * ("beta=true"); empty: none. */
+  sb_slice_t forward_query;
 } sb_hub_req_t;
 
 /* ---- events ------------------------------------------------------------- */
@@ -302,14 +314,39 @@ sb_status_t sb_hub_escape(sb_arena_t *a, const char *p, size_t n,
  * what an OpenAI-style "arguments" string holds. */
 sb_status_t sb_hub_args_jtext(sb_arena_t *a, sb_slice_t args, sb_slice_t *out);
 
+/* For doors decoding a client's parsed body: a JSON string's jtext (empty,
+ * with a NULL pointer, for anything else); a value's JSON text (empty for
+ * absent or null); a number as the client wrote it (unset when it is not
+ * one). */
+sb_slice_t sb_hub_jtext(const sb_json_t *v);
+sb_slice_t sb_hub_json(const sb_json_t *v);
+void sb_hub_number(sb_hub_num_t *n, const sb_json_t *v);
+/* The jtexts of a string, or of an array's strings (stop sequences), in
+ * `a`; none for anything else. SB_ERROR: out of memory. */
+sb_status_t sb_hub_strings(sb_arena_t *a, const sb_json_t *v,
+                           const sb_slice_t **out, size_t *n);
+
+/* A growing array of blocks in an arena, for a door building messages. */
+typedef struct {
+  sb_hub_block_t *v;
+  size_t n, cap;
+} sb_hub_blocks_t;
+
+/* A new zeroed block of `kind` at the end of `b`; NULL when out of memory
+ * (earlier blocks may have moved: hold indexes, not pointers). */
+sb_hub_block_t *sb_hub_blocks_add(sb_arena_t *a, sb_hub_blocks_t *b,
+                                  sb_hub_block_kind_t kind);
+
 /* The text of a message: its TEXT blocks' jtext joined (into `a`), or the
  * one block's slice when there is one. */
 sb_slice_t sb_hub_msg_text(sb_arena_t *a, const sb_hub_msg_t *m);
 
 /* Input tokens of a decoded request, estimated (sb_usage_estimate) from
- * the bytes of its text, arguments, tools and schemas, plus a few tokens a
- * message and a fixed allowance per image, file or audio part: what the
- * token-counting endpoints answer (docs/messages.md). */
+ * the bytes of its text (system messages' included), arguments, tools and
+ * schemas, plus a few tokens per conversation message (system and
+ * developer messages, the system prompt, add none) and a fixed allowance
+ * per image, file or audio part: what the token-counting endpoints answer
+ * (docs/messages.md). */
 uint64_t sb_hub_estimate_input(const sb_hub_req_t *req);
 
 #endif

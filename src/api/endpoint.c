@@ -136,16 +136,22 @@ sb_call_t *sb_api_call(sb_http_exchange_t *x, const sb_identity_t *who,
   if (title.len > 0)
     h[n++] = (sb_kv_t){"X-Title",
                        sb_arena_strndup(&x->arena, title.ptr, title.len)};
-  for (size_t i = 0; extra != NULL && extra[i] != NULL && n < MAX_CLIENT_HEADERS;
-       i++) {
-    sb_slice_t v = sb_http_header(r, extra[i], strlen(extra[i]));
-    if (v.ptr != NULL)
-      h[n++] = (sb_kv_t){extra[i], sb_arena_strndup(&x->arena, v.ptr, v.len)};
-  }
   sb_hub_req_t *req = sb_call_hub(c);
   req->client_headers = h;
   req->n_client_headers = n;
-  req->query = r->query;
+  /* the door format's own headers, for a provider of that format */
+  size_t nf = 0;
+  sb_kv_t *fwd = h + n;
+  for (size_t i = 0; extra != NULL && extra[i] != NULL &&
+                     n + nf < MAX_CLIENT_HEADERS;
+       i++) {
+    sb_slice_t v = sb_http_header(r, extra[i], strlen(extra[i]));
+    if (v.ptr != NULL)
+      fwd[nf++] = (sb_kv_t){
+          extra[i], sb_arena_strndup(&x->arena, v.ptr, SB_MIN(v.len, 1024))};
+  }
+  req->forward_headers = fwd;
+  req->n_forward_headers = nf;
   return c;
 }
 

@@ -10,8 +10,9 @@
 /* A call for this exchange answered in `door`'s format and recorded as
  * `api`, attributed to its caller (X-Agent, the key's label, the app from
  * HTTP-Referer / X-Title) and carrying the client headers a provider may
- * get (attribution; `extra`, the door format's own, e.g. anthropic-beta,
- * NULL-terminated). NULL: the exchange was answered (out of memory). */
+ * get: attribution, and `extra` (NULL-terminated names: the door format's
+ * own, e.g. anthropic-beta), which a provider of that format forwards.
+ * NULL: the exchange was answered (out of memory). */
 sb_call_t *sb_api_call(sb_http_exchange_t *x, const sb_identity_t *who,
                        const sb_codec_t *door, const char *api,
                        sb_api_shape_t shape, const char *const *extra);

@@ -21,6 +21,9 @@ void sb_api_messages(sb_http_exchange_t *x, const sb_identity_t *who)
   if (c == NULL ||
       !sb_api_envelope(x, c, &sb_codec_anthropic, body, SB_API_ANTHROPIC))
     return;
+  /* the SDK's beta client asks with ?beta=true: so does the pass-through */
+  if (SB_SLICE_IS(sb_http_query_param(&x->arena, x->req.query, "beta"), "true"))
+    sb_call_hub(c)->forward_query = SB_SLICE_LIT("beta=true");
   sb_call_start(c);
 }
 

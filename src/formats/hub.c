@@ -56,6 +56,62 @@ sb_status_t sb_hub_args_jtext(sb_arena_t *a, sb_slice_t args, sb_slice_t *out)
   return sb_hub_escape(a, args.ptr, args.len, out);
 }
 
+sb_slice_t sb_hub_jtext(const sb_json_t *v)
+{
+  return sb_json_is(v, SB_JSON_STRING) ? sb_json_str_raw(v) : SB_NULL_SLICE;
+}
+
+sb_slice_t sb_hub_json(const sb_json_t *v)
+{
+  return v != NULL && v->type != SB_JSON_NULL ? v->raw : SB_NULL_SLICE;
+}
+
+void sb_hub_number(sb_hub_num_t *n, const sb_json_t *v)
+{
+  if (!sb_json_is(v, SB_JSON_NUMBER) || sb_json_double(v, &n->value) != SB_OK)
+    return;
+  n->set = true;
+  n->raw = v->raw;
+}
+
+sb_status_t sb_hub_strings(sb_arena_t *a, const sb_json_t *v,
+                           const sb_slice_t **out, size_t *n)
+{
+  bool one = sb_json_is(v, SB_JSON_STRING);
+  *out = NULL;
+  *n = 0;
+  if (!one && !(sb_json_is(v, SB_JSON_ARRAY) && v->count > 0))
+    return SB_OK;
+  sb_slice_t *s = sb_arena_alloc(a, (one ? 1 : v->count) * sizeof(*s));
+  if (s == NULL)
+    return SB_ERROR;
+  for (const sb_json_t *x = one ? v : v->child; x != NULL;
+       x = one ? NULL : x->next)
+    if (sb_json_is(x, SB_JSON_STRING))
+      s[(*n)++] = sb_json_str_raw(x);
+  *out = s;
+  return SB_OK;
+}
+
+sb_hub_block_t *sb_hub_blocks_add(sb_arena_t *a, sb_hub_blocks_t *b,
+                                  sb_hub_block_kind_t kind)
+{
+  if (b->n == b->cap) {
+    size_t cap = b->cap == 0 ? 4 : b->cap * 2;
+    sb_hub_block_t *v = sb_arena_alloc(a, cap * sizeof(*v));
+    if (v == NULL)
+      return NULL;
+    if (b->n > 0)
+      memcpy(v, b->v, b->n * sizeof(*v));
+    b->v = v;
+    b->cap = cap;
+  }
+  sb_hub_block_t *k = &b->v[b->n++];
+  memset(k, 0, sizeof(*k));
+  k->kind = kind;
+  return k;
+}
+
 sb_slice_t sb_hub_msg_text(sb_arena_t *a, const sb_hub_msg_t *m)
 {
   size_t n = 0, total = 0;
@@ -123,14 +179,17 @@ static void count_blocks(const sb_hub_block_t *b, size_t n, uint64_t *bytes,
 
 uint64_t sb_hub_estimate_input(const sb_hub_req_t *req)
 {
-  uint64_t bytes = 0, flat = 0;
-  for (size_t i = 0; i < req->n_msgs; i++)
-    count_blocks(req->msgs[i].blocks, req->msgs[i].n_blocks, &bytes, &flat);
+  uint64_t bytes = 0, flat = 0, turns = 0;
+  for (size_t i = 0; i < req->n_msgs; i++) {
+    const sb_hub_msg_t *m = &req->msgs[i];
+    count_blocks(m->blocks, m->n_blocks, &bytes, &flat);
+    turns += m->role != SB_HUB_SYSTEM && m->role != SB_HUB_DEVELOPER;
+  }
   for (size_t i = 0; i < req->n_tools; i++) {
     const sb_hub_tool_t *t = &req->tools[i];
     bytes += t->name.len + t->description.len + t->parameters.len;
   }
-  return sb_usage_estimate(bytes) + req->n_msgs * MESSAGE_OVERHEAD +
+  return sb_usage_estimate(bytes) + turns * MESSAGE_OVERHEAD +
          flat * IMAGE_TOKENS;
 }
 

@@ -58,7 +58,7 @@ static void test_full_example(void **state)
   assert_int_equal(p->n_keys, 1);
   assert_string_equal(p->keys[0], "sk-openai");
   assert_string_equal(p->auth_header, "Authorization");
-  assert_non_null(p->codec);
+  assert_string_equal(p->format, "openai");
   assert_null(sb_config_provider(&c, SB_SLICE_LIT("anthropic")));
   p = sb_config_provider(&c, SB_SLICE_LIT("openrouter"));
   assert_true(p->quirks & SB_QUIRK_OPENROUTER_FIELDS);
