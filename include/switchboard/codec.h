@@ -150,6 +150,10 @@ typedef struct {
 } sb_codec_encoder_t;
 
 typedef struct {
+  /* The client's body against the format's schema: the type and range of
+   * every member it defines (unknown members pass). SB_DECLINED: `why`
+   * names the member (a 400). The door runs it before the envelope. */
+  sb_status_t (*check)(const sb_json_t *body, char *why, size_t whylen);
   /* The members the gateway needs to route and admit (model, models,
    * provider, stream, max tokens), from the client's parsed body.
    * SB_DECLINED: `why` says what is wrong (a 400). */

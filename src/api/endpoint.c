@@ -159,8 +159,12 @@ bool sb_api_envelope(sb_http_exchange_t *x, sb_call_t *c, const sb_codec_t *door
                      const sb_json_t *body, sb_api_shape_t shape)
 {
   char why[512] = "";
-  sb_status_t rc = door->door->envelope(body, &x->arena, sb_call_hub(c), why,
-                                        sizeof(why));
+  sb_status_t rc = door->door->check != NULL
+                       ? door->door->check(body, why, sizeof(why))
+                       : SB_OK;
+  if (rc == SB_OK)
+    rc = door->door->envelope(body, &x->arena, sb_call_hub(c), why,
+                              sizeof(why));
   if (rc == SB_OK)
     return true;
   sb_api_fail(x, shape, rc == SB_DECLINED ? 400 : 503,

@@ -17,9 +17,9 @@ sb_call_t *sb_api_call(sb_http_exchange_t *x, const sb_identity_t *who,
                        const sb_codec_t *door, const char *api,
                        sb_api_shape_t shape, const char *const *extra);
 
-/* Fill the call's hub request from `body` with the door format's envelope
- * (which checks the body against the format's schema). False: answered
- * with a 400 in `shape`. */
+/* Check `body` against the door format's schema, then fill the call's
+ * hub request with the format's envelope. False: answered with a 400 in
+ * `shape`. */
 bool sb_api_envelope(sb_http_exchange_t *x, sb_call_t *c, const sb_codec_t *door,
                      const sb_json_t *body, sb_api_shape_t shape);
 

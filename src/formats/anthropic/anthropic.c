@@ -13,6 +13,7 @@ const sb_codec_provider_t sb_anthropic_provider = {
 };
 
 const sb_codec_door_t sb_anthropic_door = {
+    .check = sb_anthropic_check,
     .envelope = sb_anthropic_envelope,
     .decode = sb_anthropic_decode,
     .encoder = &sb_anthropic_encoder,

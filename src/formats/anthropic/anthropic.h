@@ -50,6 +50,7 @@ bool sb_anthropic_json_tool(const sb_hub_req_t *req, bool passthrough);
 /* ---- the door ----------------------------------------------------------- */
 
 /* The face's door functions (codec.h): messages_in.c. */
+sb_status_t sb_anthropic_check(const sb_json_t *body, char *why, size_t whylen);
 sb_status_t sb_anthropic_count(const sb_json_t *body, sb_arena_t *a,
                                sb_hub_req_t *req, sb_buf_t *out, char *why,
                                size_t whylen);

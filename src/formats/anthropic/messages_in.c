@@ -53,15 +53,10 @@ static sb_status_t refuse(dec_t *d, const char *msg)
 
 /* ---- envelope ----------------------------------------------------------- */
 
-/* The members the gateway reads, after the schema check (count: the
- * token-counting request, where max_tokens is optional). */
+/* The members the gateway reads. */
 static sb_status_t envelope(const sb_json_t *body, sb_arena_t *a,
-                            sb_hub_req_t *req, bool count, char *why,
-                            size_t whylen)
+                            sb_hub_req_t *req, char *why, size_t whylen)
 {
-  sb_status_t rc = sb_messages_validate(body, count, why, whylen);
-  if (rc != SB_OK)
-    return rc;
   const sb_json_t *model = sb_json_get(body, "model");
   if (!is_str(model) || sb_json_string(a, model, &req->model) != SB_OK) {
     snprintf(why, whylen, "model: must be a string");
@@ -80,7 +75,12 @@ static sb_status_t envelope(const sb_json_t *body, sb_arena_t *a,
 sb_status_t sb_anthropic_envelope(const sb_json_t *body, sb_arena_t *a,
                                   sb_hub_req_t *req, char *why, size_t whylen)
 {
-  return envelope(body, a, req, false, why, whylen);
+  return envelope(body, a, req, why, whylen);
+}
+
+sb_status_t sb_anthropic_check(const sb_json_t *body, char *why, size_t whylen)
+{
+  return sb_messages_validate(body, false, why, whylen);
 }
 
 /* count_tokens: {"input_tokens": the estimate} (an estimate, not a
@@ -89,7 +89,10 @@ sb_status_t sb_anthropic_count(const sb_json_t *body, sb_arena_t *a,
                                sb_hub_req_t *req, sb_buf_t *out, char *why,
                                size_t whylen)
 {
-  sb_status_t rc = envelope(body, a, req, true, why, whylen);
+  /* max_tokens is optional here */
+  sb_status_t rc = sb_messages_validate(body, true, why, whylen);
+  if (rc == SB_OK)
+    rc = envelope(body, a, req, why, whylen);
   if (rc == SB_OK)
     rc = sb_anthropic_decode(req, a, why, whylen);
   if (rc != SB_OK)

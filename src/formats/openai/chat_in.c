@@ -2,12 +2,12 @@
  * The OpenAI / OpenRouter chat door, request half: a chat.completions body
  * into the hub request (include/switchboard/hub.h).
  *
- * The envelope (model, models, provider, stream, the output cap) is read
- * for every request, after the body is checked against the chat schema
- * (chat_validate.c); the conversation only when a provider of another
- * format needs it (a pass-through call forwards the body itself). It
- * reads what it finds and leaves out what it does not know; it never
- * trusts a type it did not check.
+ * The body is checked against the chat schema first (chat_validate.c,
+ * the door's `check`). The envelope (model, models, provider, stream, the
+ * output cap) is read for every request; the conversation only when a
+ * provider of another format needs it (a pass-through call forwards the
+ * body itself). It reads what it finds and leaves out what it does not
+ * know; it never trusts a type it did not check.
  *
  * OpenRouter's extensions are understood: `reasoning` ({effort,
  * max_tokens, exclude, enabled}) and the assistant's `reasoning_details`
@@ -50,8 +50,6 @@ static sb_status_t refuse(dec_t *d, const char *msg)
 static sb_status_t chat_envelope(const sb_json_t *body, sb_arena_t *a,
                                  sb_hub_req_t *req, char *why, size_t whylen)
 {
-  if (sb_chat_validate(body, why, whylen) != SB_OK)
-    return SB_DECLINED;
   const sb_json_t *model = sb_json_get(body, "model");
   if (model == NULL || model->type == SB_JSON_NULL)
     /* OpenRouter allows `models` alone: the first is the primary. */
@@ -501,7 +499,13 @@ static sb_status_t chat_decode(sb_hub_req_t *req, sb_arena_t *a, char *why,
   return SB_OK;
 }
 
+static sb_status_t chat_check(const sb_json_t *body, char *why, size_t whylen)
+{
+  return sb_chat_validate(body, why, whylen) == SB_OK ? SB_OK : SB_DECLINED;
+}
+
 const sb_codec_door_t sb_openai_chat_door = {
+    .check = chat_check,
     .envelope = chat_envelope,
     .decode = chat_decode,
     .encoder = &sb_openai_chat_encoder,
