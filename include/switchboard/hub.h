@@ -207,6 +207,7 @@ typedef struct sb_hub_req {
   size_t n_msgs;
   const sb_hub_tool_t *tools;
   size_t n_tools;
+  bool tools_given;            /* the client sent a tool list, maybe empty */
   sb_hub_choice_t choice;
   sb_slice_t choice_name;      /* jtext */
   int parallel_tool_calls;     /* -1 unset, 0, 1 */

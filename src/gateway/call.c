@@ -443,13 +443,15 @@ void sb_call_respond(sb_call_t *c)
   c->finished = true;
   sb_record_estimate(c);
   sb_record_cost(c);
+  /* the answer's usage shows its own cost; the row adds what the rungs
+   * below cost */
+  sb_answer_end_t end;
+  answer_end(c, &end);
   if (c->plan != NULL && c->plan->escalate) {
     c->cost_pico += c->plan->discarded_pico;
     sb_escalate_head(c);
   }
   c->t_first_token = sb_now_ns();
-  sb_answer_end_t end;
-  answer_end(c, &end);
   sb_buf_reset(&c->out);
   if (c->enc->end(c->enc_state, &end, &c->out) != SB_OK) {
     c->finished = false;

@@ -313,13 +313,14 @@ static sb_status_t assistant_block(dec_t *d, blocks_t *b, const sb_json_t *x)
 /* ---- messages ----------------------------------------------------------- */
 
 static void put_msg(sb_hub_msg_t *m, size_t *n, sb_hub_role_t role,
-                    const blocks_t *b)
+                    const blocks_t *b, bool plain)
 {
   sb_hub_msg_t *out = &m[(*n)++];
   memset(out, 0, sizeof(*out));
   out->role = role;
   out->blocks = b->v;
   out->n_blocks = b->n;
+  out->plain = plain;
 }
 
 /* A turn's content (a string is one text block), block by block: a
@@ -363,10 +364,10 @@ static sb_status_t turn(dec_t *d, sb_hub_role_t role, const sb_json_t *content,
   if (turn_blocks(d, role, content, &results, &rest) != SB_OK)
     return SB_ERROR;
   if (results.n > 0)
-    put_msg(m, n, SB_HUB_TOOL, &results);
+    put_msg(m, n, SB_HUB_TOOL, &results, false);
   if (rest.n > 0 || (role == SB_HUB_USER && results.n == 0) ||
       role == SB_HUB_ASSISTANT)
-    put_msg(m, n, role, &rest);
+    put_msg(m, n, role, &rest, is_str(content));
   return SB_OK;
 }
 
@@ -385,6 +386,7 @@ static bool is_custom_tool(const sb_json_t *t)
  * own and left out. */
 static sb_status_t tools(dec_t *d, sb_hub_req_t *req, const sb_json_t *list)
 {
+  req->tools_given = sb_json_is(list, SB_JSON_ARRAY);
   if (!sb_json_is(list, SB_JSON_ARRAY) || list->count == 0)
     return SB_OK;
   sb_hub_tool_t *t = sb_arena_calloc(d->a, list->count * sizeof(*t));

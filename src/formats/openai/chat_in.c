@@ -314,7 +314,8 @@ static sb_status_t message(dec_t *d, const sb_json_t *m, sb_hub_msg_t *out)
 
 static sb_status_t tools(dec_t *d, sb_hub_req_t *req, const sb_json_t *list)
 {
-  if (!sb_json_is(list, SB_JSON_ARRAY) || list->count == 0)
+  req->tools_given = sb_json_is(list, SB_JSON_ARRAY);
+  if (!req->tools_given || list->count == 0)
     return SB_OK;
   sb_hub_tool_t *t = sb_arena_calloc(d->a, list->count * sizeof(*t));
   if (t == NULL)

@@ -674,6 +674,9 @@ static sb_status_t translate(const sb_hub_req_t *req,
   number(&w, "seed", &req->seed);
   if (write_tools(&t) > 0)
     write_tool_choice(&t);
+  else if (req->tools_given && req->n_tools == 0 && t.orf)
+    /* OpenRouter takes an empty list (plain services refuse one) */
+    sb_jw_kv_raw(&w, SB_STRLIT("tools"), SB_STRLIT("[]"));
   write_reasoning(&t);
   write_response_format(&t);
   if (req->user.len > 0)

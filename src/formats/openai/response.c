@@ -234,7 +234,8 @@ static sb_status_t choice_events(sb_codec_answer_t *an, const sb_json_t *ch,
   if (reasoning(an, m) != SB_OK)
     return SB_ERROR;
   const sb_json_t *content = sb_json_get(m, "content");
-  if (sb_json_is(content, SB_JSON_STRING) && content->raw.len > 2) {
+  /* a whole answer's empty text is still its content ("" is not null) */
+  if (sb_json_is(content, SB_JSON_STRING) && (whole || content->raw.len > 2)) {
     sb_hub_event_t ev = {.kind = SB_HUB_EV_TEXT, .text = jtext(content)};
     EMIT(an, &ev);
   } else if (sb_json_is(content, SB_JSON_ARRAY)) {

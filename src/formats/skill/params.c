@@ -178,6 +178,7 @@ static sb_status_t messages(sb_hub_req_t *req, sb_arena_t *a, char *why,
 
 static sb_status_t tools(sb_hub_req_t *req, sb_arena_t *a)
 {
+  req->tools_given = true; /* (.params.tools // []): always a list */
   const sb_json_t *list = sb_json_get(req->native, "tools");
   if (!sb_json_truthy(list) || list->count == 0)
     return SB_OK;
