@@ -80,6 +80,37 @@ static void test_decode(void **state)
   fmt_free(&f);
 }
 
+/* A data URL whose payload holds bytes outside base64's is kept whole as a
+ * URL (its parts would not be safe as JSON string contents); a
+ * response_format the hub has no form for is marked so a provider that
+ * cannot honour it refuses. */
+static void test_decode_hostile_parts(void **state)
+{
+  (void)state;
+  fmt_t f;
+  fmt_init(&f, &cfg);
+  fmt_openai_req(
+      &f,
+      "{\"model\":\"openai/gpt-4o-mini\",\"messages\":[{\"role\":\"user\","
+      "\"content\":[{\"type\":\"image_url\",\"image_url\":{\"url\":"
+      "\"data:image/png;base64,ab\\\"}c\"}},{\"type\":\"image_url\","
+      "\"image_url\":{\"url\":\"data:image/p\\\"ng;base64,AAAA\"}},"
+      "{\"type\":\"image_url\",\"image_url\":\"data:image/png;base64,"
+      "iVBORw0KGgo=\"}]}],"
+      "\"response_format\":{\"type\":\"grammar\",\"grammar\":\"root ::= x\"}}");
+  const sb_hub_msg_t *u = &f.req.msgs[0];
+  assert_int_equal(u->n_blocks, 3);
+  assert_int_equal(u->blocks[0].kind, SB_HUB_IMAGE);
+  assert_int_equal(u->blocks[0].data.len, 0);
+  assert_int_equal(u->blocks[0].media_type.len, 0);
+  assert_slice_equal(u->blocks[0].url, "data:image/png;base64,ab\\\"}c");
+  assert_int_equal(u->blocks[1].data.len, 0);
+  assert_slice_equal(u->blocks[2].media_type, "image/png");
+  assert_slice_equal(u->blocks[2].data, "iVBORw0KGgo=");
+  assert_int_equal(f.req.response_format, SB_HUB_FORMAT_OTHER);
+  fmt_free(&f);
+}
+
 static void test_encoder(void **state)
 {
   (void)state;
@@ -369,6 +400,7 @@ int main(void)
 {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_decode),
+      cmocka_unit_test(test_decode_hostile_parts),
       cmocka_unit_test(test_encoder),
       cmocka_unit_test(test_request_passthrough),
       cmocka_unit_test(test_request_openrouter),

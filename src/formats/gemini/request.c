@@ -226,6 +226,10 @@ sb_status_t sb_gemini_request(const sb_hub_req_t *req,
   if (req->n > 1)
     return sb_gemini_refuse(a, out,
                             "n > 1 is not supported by the Gemini provider");
+  if (req->response_format == SB_HUB_FORMAT_OTHER)
+    return sb_gemini_refuse(a, out,
+                            "response_format must be text, json_object or "
+                            "json_schema");
   sb_jw_t w;
   sb_jw_init(&w, out->body);
   sb_jw_obj_begin(&w);

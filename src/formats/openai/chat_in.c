@@ -101,9 +101,23 @@ static sb_hub_block_t *add(dec_t *d, blocks_t *b, sb_hub_block_kind_t kind)
   return k;
 }
 
+/* Whether every byte of s is one of base64's (either alphabet) or of a
+ * media type's: nothing a JSON string would escape. */
+static bool data_url_safe(sb_slice_t s)
+{
+  for (size_t i = 0; i < s.len; i++) {
+    unsigned char c = (unsigned char)s.ptr[i];
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+          (c >= '0' && c <= '9') || strchr("+/=-_.;", c) != NULL))
+      return false;
+  }
+  return true;
+}
+
 /* "data:<media type>;base64,<data>": the media type and the data. The URL
- * is unescaped first (JSON may escape its slashes); what comes out holds
- * nothing a JSON string would escape, so it serves as jtext too. */
+ * is unescaped first (JSON may escape its slashes); a URL whose parts hold
+ * anything but base64 and media-type bytes is kept whole as a URL, so what
+ * comes out serves as jtext too. */
 static void data_url(dec_t *d, sb_slice_t url_jtext, sb_slice_t *media,
                      sb_slice_t *data)
 {
@@ -116,8 +130,12 @@ static void data_url(dec_t *d, sb_slice_t url_jtext, sb_slice_t *media,
   size_t head = comma != NULL ? (size_t)(comma - u.ptr) : 0;
   if (comma == NULL || head < 12 || memcmp(comma - 7, ";base64", 7) != 0)
     return;
-  *media = sb_slice(u.ptr + 5, head - 5 - 7);
-  *data = sb_slice(comma + 1, u.len - head - 1);
+  sb_slice_t m = sb_slice(u.ptr + 5, head - 5 - 7);
+  sb_slice_t b = sb_slice(comma + 1, u.len - head - 1);
+  if (!data_url_safe(m) || !data_url_safe(b))
+    return;
+  *media = m;
+  *data = b;
 }
 
 /* One content part (a string is a text part). */
@@ -377,6 +395,8 @@ static void response_format(sb_hub_req_t *req, const sb_json_t *rf)
     req->schema_name = jtext(sb_json_get(js, "name"));
     if (sb_json_is(strict, SB_JSON_TRUE) || sb_json_is(strict, SB_JSON_FALSE))
       req->schema_strict = sb_json_is(strict, SB_JSON_TRUE);
+  } else if (is_str(type)) {
+    req->response_format = SB_HUB_FORMAT_OTHER;
   }
 }
 
