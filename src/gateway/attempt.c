@@ -839,7 +839,6 @@ void sb_attempt_plan_and_start(sb_call_t *c)
     sb_call_fail(c, 500, "server", "out of memory");
     return;
   }
-  sb_buf_init(&pl->held, 16u << 20);
   const sb_http_request_t *hr = &c->x->req;
   if (header_ms(c, SB_HTTP_HEADER(hr, "x-switchboard-timeout-ms"),
                 "X-Switchboard-Timeout-Ms", &pl->req_total_ms) != SB_OK ||
@@ -847,26 +846,25 @@ void sb_attempt_plan_and_start(sb_call_t *c)
                 "X-Switchboard-First-Token-Timeout-Ms",
                 &pl->req_first_ms) != SB_OK ||
       header_ms(c, SB_HTTP_HEADER(hr, "x-switchboard-idle-timeout-ms"),
-                "X-Switchboard-Idle-Timeout-Ms", &pl->req_idle_ms) != SB_OK) {
-    sb_buf_free(&pl->held);
+                "X-Switchboard-Idle-Timeout-Ms", &pl->req_idle_ms) != SB_OK)
     return;
-  }
   sb_prefs_t prefs;
   const char *perr = NULL;
   if (sb_prefs_parse(c->embeddings ? NULL : c->req.provider, &prefs, &perr) !=
       SB_OK) {
-    sb_buf_free(&pl->held);
     sb_call_fail(c, 400, "invalid_request", perr);
     return;
   }
   sb_slice_t ids[SB_MODELS_MAX];
   size_t n_ids = model_ids(c, pl, &prefs, ids, &perr);
   if (n_ids == 0) {
-    sb_buf_free(&pl->held);
     sb_call_fail(c, 400, "invalid_request", perr);
     return;
   }
-  c->plan = pl; /* frees `held` with the call from here on */
+  /* From here on the call frees `held` with the plan; before, a failure
+   * may free the call (and `pl` with its arena) at once. */
+  sb_buf_init(&pl->held, 16u << 20);
+  c->plan = pl;
   const sb_json_t *openai_req =
       !c->embeddings && strcmp(c->door->name, "openai") == 0 ? c->req.native
                                                              : NULL;
@@ -901,13 +899,13 @@ void sb_attempt_plan_and_start(sb_call_t *c)
       m->has_reasoning = true;
     }
   }
-  sb_plan_t *keep = c->plan;
-  c->plan = NULL; /* admission failures are the call's, not an attempt's */
-  if (sb_admit(c) != SB_OK) {
-    c->plan = keep; /* so that `held` is freed */
+  /* Admission failures are the call's, not an attempt's. A refusal may
+   * end the call (and free it) at once: nothing is held yet, so the plan
+   * is simply not handed back. */
+  c->plan = NULL;
+  if (sb_admit(c) != SB_OK)
     return;
-  }
-  c->plan = keep;
+  c->plan = pl;
   pl->key = -1;
   uint32_t budget = c->gw->config->retry.budget_ms;
   if (pl->req_total_ms > 0 && (budget == 0 || pl->req_total_ms < budget))
