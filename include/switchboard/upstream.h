@@ -72,6 +72,10 @@ typedef struct {
   const sb_kv_t *headers;   /* copied */
   size_t n_headers;
   sb_upstream_timeouts_t timeouts;
+  const sb_upstream_tls_t *tls; /* https: trust and client certificate;
+                                 * NULL: the system's store. Not copied:
+                                 * must outlive the transfer (config) */
+  const char *proxy;        /* this request through a proxy (curl), or NULL */
 } sb_upstream_request_t;
 
 sb_upstream_multi_t *sb_upstream_multi_new(uv_loop_t *loop);

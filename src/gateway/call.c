@@ -1225,6 +1225,8 @@ static void start_attempt(sb_call_t *c)
   sb_upstream_request_t r;
   memset(&r, 0, sizeof(r));
   r.timeouts = c->route.provider->timeouts;
+  r.tls = &c->route.provider->tls;
+  r.proxy = c->route.provider->proxy;
   /* A request may only shorten its provider's timeouts; the total is what
    * is left of the request's own. */
   if (pl->req_first_ms > 0 &&

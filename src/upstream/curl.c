@@ -1,6 +1,6 @@
 /*
  * The libcurl transport: curl's multi interface on a libuv loop, for
- * https, proxies, and everything when SWITCHBOARD_UPSTREAM_CLIENT=curl.
+ * proxies, and everything when SWITCHBOARD_UPSTREAM_CLIENT=curl.
  *
  * The shape follows curl's documented multi-socket pattern: curl tells us
  * which sockets to watch (socket_cb -> uv_poll) and when to wake it
@@ -379,6 +379,27 @@ void sb_up_curl_free(sb_upstream_multi_t *m)
   uv_close((uv_handle_t *)&m->curl_timer, multi_timer_close_cb);
 }
 
+/* A provider's TLS settings in curl's terms. curl keeps its default CA
+ * bundle and directory beside a `ca_file` or a `ca_path` (the system's
+ * store stays trusted, as with the native client) and tells connections
+ * with different settings apart. */
+static void set_tls(CURL *e, const sb_upstream_tls_t *t)
+{
+  bool verify = t == NULL || !t->no_verify;
+  curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, verify ? 1L : 0L);
+  curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, verify ? 2L : 0L);
+  if (t == NULL)
+    return;
+  if (t->ca_file != NULL)
+    curl_easy_setopt(e, CURLOPT_CAINFO, t->ca_file);
+  if (t->ca_path != NULL)
+    curl_easy_setopt(e, CURLOPT_CAPATH, t->ca_path);
+  if (t->cert != NULL) {
+    curl_easy_setopt(e, CURLOPT_SSLCERT, t->cert);
+    curl_easy_setopt(e, CURLOPT_SSLKEY, t->key != NULL ? t->key : t->cert);
+  }
+}
+
 bool sb_up_curl_start(sb_upstream_t *u, const sb_upstream_request_t *r)
 {
   sb_upstream_multi_t *m = u->m;
@@ -419,9 +440,15 @@ bool sb_up_curl_start(sb_upstream_t *u, const sb_upstream_request_t *r)
   curl_easy_setopt(e, CURLOPT_WRITEDATA, u);
   curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
-  curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
-  curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
-  if (!env_proxy)
+  /* HTTP/1.1, as the native client: a connection per transfer, pooled per
+   * worker. libcurl 7.88's HTTP/2 multiplexes every transfer of a worker
+   * on one connection, where a busy host's streams wait on each other and
+   * some stall (a stream's data held while no socket event comes). */
+  curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+  set_tls(e, r->tls);
+  if (r->proxy != NULL)
+    curl_easy_setopt(e, CURLOPT_PROXY, r->proxy);
+  else if (!env_proxy)
     curl_easy_setopt(e, CURLOPT_PROXY, "");
   if (u->to.connect_ms > 0)
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)u->to.connect_ms);
