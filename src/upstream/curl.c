@@ -28,6 +28,7 @@
 typedef struct sock_ctx {
   uv_poll_t poll;
   curl_socket_t fd;
+  int events;                /* what curl asked to watch (UV_*) */
   sb_upstream_multi_t *m;
 } sock_ctx_t;
 
@@ -39,18 +40,32 @@ static void sock_close_cb(uv_handle_t *h)
   free(h->data);
 }
 
+static sock_ctx_t *sock_get(sb_upstream_multi_t *m, curl_socket_t s);
+
 static void poll_cb(uv_poll_t *h, int status, int events)
 {
   sock_ctx_t *ctx = h->data;
   sb_upstream_multi_t *m = ctx->m;
+  curl_socket_t fd = ctx->fd;
   int flags = 0, running;
-  if (status < 0)
+  if (status < 0) {
+    /* POLLERR (a reset): libuv stopped the handle and says no more. curl
+     * must read or write to learn what happened: told only "error", it
+     * fails the transfer ("select/poll returned error") where a reset on a
+     * reused connection would have been retried on a fresh one. */
     flags = CURL_CSELECT_ERR;
+    events = ctx->events;
+  }
   if (events & UV_READABLE)
     flags |= CURL_CSELECT_IN;
   if (events & UV_WRITABLE)
     flags |= CURL_CSELECT_OUT;
-  curl_multi_socket_action(m->multi, ctx->fd, flags, &running);
+  curl_multi_socket_action(m->multi, fd, flags, &running);
+  /* Still wanted (curl did not close it nor change its mind): watch it
+   * again, since libuv stopped watching on the error. */
+  if (status < 0 && sock_get(m, fd) == ctx && ctx->events != 0 &&
+      !uv_is_active((uv_handle_t *)&ctx->poll))
+    uv_poll_start(&ctx->poll, ctx->events, poll_cb);
   check_done(m);
 }
 
@@ -78,6 +93,7 @@ static sock_ctx_t *sock_new(sb_upstream_multi_t *m, curl_socket_t s)
   if (ctx == NULL)
     return NULL;
   ctx->fd = s;
+  ctx->events = 0;
   ctx->m = m;
   if (uv_poll_init_socket(m->loop, &ctx->poll, s) != 0) {
     free(ctx);
@@ -111,8 +127,10 @@ static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp,
   if (what == CURL_POLL_REMOVE) {
     /* Idle (kept alive) or about to be closed: stop watching, keep the
      * handle for the next transfer on this connection. */
-    if (ctx != NULL)
+    if (ctx != NULL) {
+      ctx->events = 0;
       uv_poll_stop(&ctx->poll);
+    }
     return 0;
   }
   if (ctx == NULL && (ctx = sock_new(m, s)) == NULL)
@@ -122,6 +140,7 @@ static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp,
     events |= UV_READABLE;
   if (what & CURL_POLL_OUT)
     events |= UV_WRITABLE;
+  ctx->events = events;
   uv_poll_start(&ctx->poll, events, poll_cb);
   return 0;
 }

@@ -196,6 +196,9 @@ sb_up_tls_t *sb_up_tls_profile(sb_upstream_multi_t *m,
     return NULL;
   }
   ctx_build(p);
+  /* Reading the CA store takes milliseconds: the loop's clock, which the
+   * transfer's deadlines start from, moves on by as much. */
+  uv_update_time(m->loop);
   p->next = m->tls;
   m->tls = p;
   return p;
