@@ -235,6 +235,42 @@ static sb_upstream_result_t map_curl_error(sb_upstream_t *u, CURLcode rc)
   }
 }
 
+/* A request sent on a kept-alive connection that the server had closed
+ * (an idle timeout, a limit of requests per connection, a close_notify
+ * that curl took for data): it failed to go out or got nothing back.
+ * curl retries some of these itself, not all (a broken pipe while the
+ * body is being sent fails the transfer). The same rule as the native
+ * client's: once, at once, on a fresh connection; the body is the
+ * caller's buffer, sent again as it is. True when restarted. */
+static bool retry_on_fresh_connection(sb_upstream_t *u, CURLcode rc)
+{
+  sb_upstream_multi_t *m = u->m;
+  CURL *e = u->easy;
+  long connects = -1, header_bytes = -1;
+  curl_off_t received = -1;
+  if (u->retried || u->forced_set || u->head_done ||
+      (rc != CURLE_SEND_ERROR && rc != CURLE_RECV_ERROR &&
+       rc != CURLE_GOT_NOTHING))
+    return false;
+  if (curl_easy_getinfo(e, CURLINFO_NUM_CONNECTS, &connects) != CURLE_OK ||
+      curl_easy_getinfo(e, CURLINFO_HEADER_SIZE, &header_bytes) != CURLE_OK ||
+      curl_easy_getinfo(e, CURLINFO_SIZE_DOWNLOAD_T, &received) != CURLE_OK ||
+      connects != 0 || header_bytes != 0 || received != 0)
+    return false; /* a new connection, or an answer had begun */
+  u->retried = true;
+  curl_multi_remove_handle(m->multi, e);
+  curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+  if (u->to.total_ms > 0) {
+    /* the total deadline still counts from the start */
+    uint64_t spent = uv_now(m->loop) - u->start_ms;
+    long left = spent < u->to.total_ms ? (long)(u->to.total_ms - spent) : 1;
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, left);
+  }
+  u->errbuf[0] = '\0';
+  u->status = 0;
+  return curl_multi_add_handle(m->multi, e) == CURLM_OK;
+}
+
 static void check_done(sb_upstream_multi_t *m)
 {
   CURLMsg *msg;
@@ -252,6 +288,8 @@ static void check_done(sb_upstream_multi_t *m)
       sb_up_release(u); /* cancelled from inside a callback */
       continue;
     }
+    if (retry_on_fresh_connection(u, rc))
+      continue;
     if (u->status == 0)
       curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &u->status);
     sb_upstream_result_t r =

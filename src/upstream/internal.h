@@ -99,6 +99,7 @@ struct sb_upstream {
   bool in_callback;
   bool finished;
   bool kick;                 /* native: run the deferred step on the timer */
+  bool retried;              /* sent again once: a reused connection failed */
   bool connected;            /* native: the connection is up */
   char content_type[128];    /* curl: the head being received */
   char retry_after[64];
@@ -119,7 +120,6 @@ struct sb_upstream {
   size_t sent;               /* bytes of head + body written */
   sb_h1_addr_t addrs[SB_H1_MAX_ADDRS];
   uint8_t n_addrs, addr_i;
-  bool retried;              /* a reused connection failed once already */
   bool starting;             /* inside sb_upstream_start: no callbacks */
   bool write_failed;
   bool pend_set;             /* a failure waiting for the deferred step */

@@ -418,13 +418,18 @@ static void answer_big(sconn_t *c, const char *req, size_t hl, const char *b, si
   SRV_SEND(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
 }
 
-static void test_big_request_body(void **state)
+static void make_big_body(void)
 {
-  fixture_t *f = *state;
   big_body = malloc(BIG);
   assert_non_null(big_body);
   for (size_t i = 0; i < BIG; i++)
     big_body[i] = (char)('a' + (i * 7 + i / 1000) % 26);
+}
+
+static void test_big_request_body(void **state)
+{
+  fixture_t *f = *state;
+  make_big_body();
   rec_t r;
   rec_init(&r, f);
   f->srv.on_request = answer_big;
@@ -574,7 +579,9 @@ static void answer_then_close(sconn_t *c, const char *req, size_t hl, const char
   srv_close(c);
 }
 
-static void two_requests(fixture_t *f, int *requests, int *accepted)
+/* The second request carries `body`. */
+static void two_requests(fixture_t *f, sb_slice_t body, int *requests,
+                         int *accepted)
 {
   rec_t r1, r2;
   rec_init(&r1, f);
@@ -584,7 +591,7 @@ static void two_requests(fixture_t *f, int *requests, int *accepted)
   assert_int_equal(r1.o.result, SB_UP_OK);
   /* Give the server's close time to arrive at the idle connection. */
   run_for(f, 20);
-  start(f, &r2, url(f, "/b"), SB_SLICE_LIT("2"), no_to);
+  start(f, &r2, url(f, "/b"), body, no_to);
   uv_run(&f->loop, UV_RUN_DEFAULT);
   assert_int_equal(r2.o.result, SB_UP_OK);
   assert_true(r2.o.connect_ns > 0);
@@ -599,7 +606,7 @@ static void test_connection_close(void **state)
   fixture_t *f = *state;
   int requests, accepted;
   f->srv.on_request = answer_close;
-  two_requests(f, &requests, &accepted);
+  two_requests(f, SB_SLICE_LIT("2"), &requests, &accepted);
   assert_int_equal(requests, 2);
   assert_int_equal(accepted, 2);
 }
@@ -609,10 +616,36 @@ static void test_idle_closed_by_server(void **state)
   fixture_t *f = *state;
   int requests, accepted;
   f->srv.on_request = answer_then_close;
-  two_requests(f, &requests, &accepted);
+  two_requests(f, SB_SLICE_LIT("2"), &requests, &accepted);
   /* Noticed while idle (or, if the close comes late, sent again). */
   assert_int_equal(requests, 2);
   assert_int_equal(accepted, 2);
+}
+
+static void answer_then_close_then_big(sconn_t *c, const char *req, size_t hl,
+                                       const char *b, size_t bl)
+{
+  if (c->id == 1)
+    answer_then_close(c, req, hl, b, bl);
+  else
+    answer_big(c, req, hl, b, bl);
+}
+
+/* The same with a 1 MB body next: over TLS, curl takes the closed
+ * connection for a live one (the close_notify waiting on it is a byte to
+ * read), and the broken pipe comes while the body is being sent, a
+ * failure curl does not retry itself. Sent again on a fresh connection. */
+static void test_idle_closed_then_big_body(void **state)
+{
+  fixture_t *f = *state;
+  int requests, accepted;
+  make_big_body();
+  f->srv.on_request = answer_then_close_then_big;
+  two_requests(f, sb_slice(big_body, BIG), &requests, &accepted);
+  assert_true(f->srv.body_ok);
+  assert_int_equal(accepted, 2);
+  free(big_body);
+  big_body = NULL;
 }
 
 /* Cancelled while the name is being resolved, and one left to the
@@ -662,6 +695,7 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_resolved_name, setup, teardown),
       cmocka_unit_test_setup_teardown(test_connection_close, setup, teardown),
       cmocka_unit_test_setup_teardown(test_idle_closed_by_server, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_idle_closed_then_big_body, setup, teardown),
       cmocka_unit_test_setup_teardown(test_cancel_while_resolving, setup, teardown),
       cmocka_unit_test_setup_teardown(test_detach_keeps_connection, setup, teardown),
       cmocka_unit_test_setup_teardown(test_detach_rest_never_comes, setup, teardown),
