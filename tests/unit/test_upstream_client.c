@@ -303,7 +303,7 @@ static void answer_trickle(sconn_t *c, const char *req, size_t hl, const char *b
   srv_steps(c, trickle_ms);
 }
 
-/* The idle deadline follows the data: a stream that keeps coming for five
+/* The idle deadline follows the data: a stream that keeps coming for two
  * idle periods is not cut (the timer, armed lazily, fires early and looks
  * again), and the silence after it still ends the transfer. */
 static void test_idle_timeout_follows_data(void **state)
@@ -317,12 +317,12 @@ static void test_idle_timeout_follows_data(void **state)
   trickle_pieces = 15;
   sb_upstream_timeouts_t to = {0};
   to.first_byte_ms = 5000;
-  to.idle_ms = 60;
+  to.idle_ms = 150; /* 7 pieces' worth: room for a busy machine */
   start(f, &r, url(f, "/"), SB_SLICE_LIT("x"), to);
   uv_run(&f->loop, UV_RUN_DEFAULT);
   assert_int_equal(r.o.result, SB_UP_TIMEOUT_IDLE);
   assert_int_equal(r.body.len, 3 + 15 * 2);
-  assert_true(r.o.total_ns >= (15 * 20 + 60 - 10) * 1000000ull);
+  assert_true(r.o.total_ns >= (15 * 20 + 150 - 10) * 1000000ull);
   rec_free(&r);
 }
 
@@ -663,13 +663,12 @@ static void test_cancel_while_resolving(void **state)
   assert_int_equal(sb_upstream_multi_active(f->m), 1);
   uv_run(&f->loop, UV_RUN_NOWAIT);
   assert_int_equal(r1.dones + r1.heads + r1.datas, 0);
-  rec_free(&r1);
-  /* r2 is cancelled by sb_upstream_multi_free in the teardown. */
+  /* r2 is cancelled by sb_upstream_multi_free in the teardown; until then
+   * (through curl it may get its answer) it records nothing. */
+  r2.ignore = true;
   r2.u = NULL;
-  sb_buf_free(&r2.body);
-  sb_buf_free(&r2.refused);
-  uv_close((uv_handle_t *)&r2.resume_timer, NULL);
-  uv_run(&f->loop, UV_RUN_NOWAIT);
+  rec_free(&r1);
+  rec_free(&r2);
 }
 
 int main(void)

@@ -511,6 +511,7 @@ struct rec {
   sb_buf_t body;
   sb_upstream_outcome_t o;
   /* behaviours */
+  bool ignore;              /* left to the multi's free: record nothing */
   bool cancel_on_data;
   bool detach_on_data;      /* detach at the first piece */
   bool detached;            /* ... and the transfer took over */
@@ -528,6 +529,8 @@ static void on_head(sb_upstream_t *u, void *data, const sb_upstream_head_t *h)
 {
   rec_t *r = data;
   (void)u;
+  if (r->ignore)
+    return;
   r->heads++;
   r->status = h->status;
   snprintf(r->ct, sizeof(r->ct), "%.*s", (int)h->content_type.len,
@@ -546,6 +549,8 @@ static void resume_cb(uv_timer_t *t)
 static sb_status_t on_data(sb_upstream_t *u, void *data, const char *p, size_t n)
 {
   rec_t *r = data;
+  if (r->ignore)
+    return SB_OK;
   assert_int_equal(r->dones, 0);
   r->datas++;
   if (r->cancel_on_data) {
@@ -584,6 +589,8 @@ static void on_done(sb_upstream_t *u, void *data, const sb_upstream_outcome_t *o
 {
   rec_t *r = data;
   (void)u;
+  if (r->ignore)
+    return;
   r->dones++;
   r->o = *o;
   snprintf(r->error, sizeof(r->error), "%s", o->error != NULL ? o->error : "");
