@@ -86,32 +86,97 @@ export function testCertificates() {
   return { dir, ca: join(dir, "ca.pem"), localhost: pair("localhost"), wrongHost: pair("wrong-host"), expired: pair("expired") };
 }
 
+// Where requests begin in what a client sends (heads with Content-Length,
+// as switchboard sends them): calls onRequest() as each one begins; a
+// false return drops that request and everything after it.
+function requestStarts(onRequest) {
+  let head = ""; // the head being read; "" between requests
+  let inHead = false;
+  let left = 0; // body bytes still to come
+  return (chunk) => {
+    let keep = 0; // bytes of `chunk` to pass on
+    for (let i = 0; i < chunk.length; ) {
+      if (left > 0) {
+        const n = Math.min(left, chunk.length - i);
+        left -= n;
+        i += n;
+        keep = i;
+        continue;
+      }
+      if (!inHead) {
+        if (!onRequest()) return chunk.subarray(0, keep);
+        inHead = true;
+      }
+      const end = (head + chunk.toString("latin1", i)).indexOf("\r\n\r\n");
+      if (end < 0) {
+        head += chunk.toString("latin1", i);
+        return chunk;
+      }
+      const used = end + 4 - head.length;
+      const m = /\r\ncontent-length:\s*(\d+)/i.exec(head + chunk.toString("latin1", i, i + used));
+      left = m ? Number(m[1]) : 0;
+      head = "";
+      inHead = false;
+      i += used;
+      keep = i;
+    }
+    return chunk;
+  };
+}
+
 /**
- * startTlsFront({ port, cert, key }): TLS on a free loopback port, each
- * connection piped to 127.0.0.1:port. Resolves to { url, port, stats(),
- * stop() }: url is https://localhost:PORT; stats() counts the connections
- * accepted and the handshakes that failed.
+ * startTlsFront({ port, cert, key, closeEvery, reset }): TLS on a free
+ * loopback port, each connection piped to 127.0.0.1:port. With closeEvery
+ * N, a connection is closed as its Nth request arrives, the request
+ * unread: a server with a limit of requests per connection, or timing an
+ * idle connection out just as a request comes; with close_notify and a
+ * FIN, or with `reset` a TCP reset (a server that closes with unread
+ * bytes in its socket, or is restarted). Resolves to
+ * { url, port, stats(), stop() }: url is https://localhost:PORT; stats()
+ * counts the connections accepted, the handshakes that failed and the
+ * requests dropped by closeEvery.
  */
-export async function startTlsFront({ port, cert, key }) {
+export async function startTlsFront({ port, cert, key, closeEvery = 0, reset = false }) {
   const open = new Set();
-  const counts = { connections: 0, handshake_failures: 0 };
-  const server = tls.createServer(
-    { cert: readFileSync(cert), key: readFileSync(key), ALPNProtocols: ["h2", "http/1.1"] },
-    (client) => {
-      counts.connections++;
-      const upstream = net.connect(port, "127.0.0.1");
-      open.add(client);
-      open.add(upstream);
-      // an end on either side ends the other (over TLS: close_notify, FIN)
+  const counts = { connections: 0, handshake_failures: 0, dropped: 0 };
+  const secureContext = tls.createSecureContext({ cert: readFileSync(cert), key: readFileSync(key) });
+  const server = net.createServer((raw) => {
+    counts.connections++;
+    const client = new tls.TLSSocket(raw, { isServer: true, secureContext, ALPNProtocols: ["h2", "http/1.1"] });
+    let secure = false;
+    client.once("secure", () => (secure = true));
+    const upstream = net.connect(port, "127.0.0.1");
+    open.add(raw);
+    open.add(upstream);
+    // an end on either side ends the other (over TLS: close_notify, FIN)
+    if (closeEvery > 0) {
+      let served = 0;
+      const cut = requestStarts(() => {
+        if (++served < closeEvery) return true;
+        counts.dropped++;
+        if (reset) raw.resetAndDestroy();
+        else client.end();
+        upstream.destroy();
+        return false;
+      });
+      client.on("data", (d) => {
+        const pass = cut(d);
+        if (pass.length > 0 && !upstream.destroyed) upstream.write(pass);
+      });
+      client.on("end", () => upstream.end());
+    } else {
       client.pipe(upstream);
-      upstream.pipe(client);
-      client.on("error", () => upstream.destroy());
-      upstream.on("error", () => client.destroy());
-      client.on("close", () => { open.delete(client); upstream.destroy(); });
-      upstream.on("close", () => { open.delete(upstream); client.end(); });
-    },
-  );
-  server.on("tlsClientError", () => counts.handshake_failures++);
+    }
+    upstream.pipe(client);
+    client.on("error", () => {
+      if (!secure) counts.handshake_failures++;
+      upstream.destroy();
+      raw.destroy();
+    });
+    upstream.on("error", () => client.destroy());
+    raw.on("close", () => { open.delete(raw); upstream.destroy(); });
+    upstream.on("close", () => { open.delete(upstream); client.end(); });
+  });
   await new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(0, "127.0.0.1", resolve);
