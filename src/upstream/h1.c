@@ -62,6 +62,7 @@ struct sb_h1_conn {
   bool connecting;             /* TCP connect under way */
   bool handshaking;            /* TLS handshake under way */
   bool tls_sound;              /* handshake done, no fatal TLS error */
+  bool drained;                /* TLS: the socket's last read came short */
   bool rd_wants_write;         /* TLS: the read waits for writability */
   bool wr_wants_read;          /* TLS: the write waits for readability */
   bool reused;
@@ -816,9 +817,11 @@ static void read_some(sb_h1_conn_t *c)
     feed(c, c->m->rbuf, n);
     if (u->finished || u->cancelled || u->paused || u->conn != c)
       return;
-    /* A short plain read emptied the socket; TLS reads a record at a
-     * time and goes on until it wants the socket again. */
-    if (c->ssl == NULL && n < sizeof(c->m->rbuf)) {
+    /* A short read emptied the socket. TLS hands out a record at a time:
+     * it is done when it holds nothing more and its last read of the
+     * socket came short (no need to hear EAGAIN from another). */
+    if (c->ssl == NULL ? n < sizeof(c->m->rbuf)
+                       : c->drained && !sb_up_tls_pending(c->ssl)) {
       rewatch(c);
       return;
     }
@@ -867,15 +870,31 @@ static void handshake_step(sb_h1_conn_t *c)
   fail(u, SB_UP_CONNECT_FAILED, u->errbuf);
 }
 
+/* The address that took the connection goes first in the host's cache:
+ * the next connection does not wait again on one that refused or timed
+ * out (a name whose IPv6 address is unreachable from here). */
+static void address_worked(sb_upstream_t *u)
+{
+  sb_h1_host_t *h = u->host;
+  if (u->addr_i == 0 || u->addr_i >= h->n_addrs ||
+      memcmp(&h->addrs[u->addr_i], &u->addrs[u->addr_i], sizeof(h->addrs[0])) != 0)
+    return;
+  sb_h1_addr_t first = h->addrs[0];
+  h->addrs[0] = h->addrs[u->addr_i];
+  h->addrs[u->addr_i] = first;
+}
+
 static void connected(sb_h1_conn_t *c)
 {
   sb_upstream_t *u = c->u;
   c->connecting = false;
+  address_worked(u);
   if (u->host->tls == NULL) {
     ready(c);
     return;
   }
-  c->ssl = sb_up_tls_new(u->host, c->fd, u->errbuf, sizeof(u->errbuf));
+  c->ssl = sb_up_tls_new(u->host, c->fd, &c->drained, u->errbuf,
+                         sizeof(u->errbuf));
   if (c->ssl == NULL) {
     fail(u, SB_UP_FAILED, u->errbuf);
     return;

@@ -183,8 +183,11 @@ const char *sb_up_tls_profile_error(const sb_up_tls_t *p);
 void sb_up_tls_free_all(sb_upstream_multi_t *m);
 void sb_up_tls_host_free(sb_h1_host_t *h);
 /* tls.c: one connection of host `h` (which has a usable profile) on the
- * connected socket `fd`: SNI, host name check, the host's session. */
-SSL *sb_up_tls_new(sb_h1_host_t *h, int fd, char *err, size_t errlen);
+ * connected socket `fd`: SNI, host name check, the host's session.
+ * `*drained` (the caller's, as long as the connection lives) is set after
+ * each read of the socket: true when it got less than it asked for. */
+SSL *sb_up_tls_new(sb_h1_host_t *h, int fd, bool *drained, char *err,
+                   size_t errlen);
 /* `peer` ("host:port") names the server in `err`. */
 sb_tls_rc_t sb_up_tls_handshake(SSL *ssl, const char *peer, char *err,
                                 size_t errlen);

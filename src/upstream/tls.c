@@ -227,13 +227,33 @@ void sb_up_tls_host_free(sb_h1_host_t *h)
 
 /* ---- one connection ---------------------------------------------------------- */
 
-SSL *sb_up_tls_new(sb_h1_host_t *h, int fd, char *err, size_t errlen)
+/* The socket BIO's reads: `*drained` says whether the last one got fewer
+ * bytes than it asked for (the socket had no more), so that the caller
+ * need not read again to hear EAGAIN. */
+static long socket_read_cb(BIO *b, int oper, const char *argp, size_t len,
+                           int argi, long argl, int ret, size_t *processed)
+{
+  (void)argp;
+  (void)argi;
+  (void)argl;
+  if (oper == (BIO_CB_READ | BIO_CB_RETURN)) {
+    bool *drained = (bool *)BIO_get_callback_arg(b);
+    *drained = ret <= 0 || processed == NULL || *processed < len;
+  }
+  return ret;
+}
+
+SSL *sb_up_tls_new(sb_h1_host_t *h, int fd, bool *drained, char *err,
+                   size_t errlen)
 {
   sb_up_tls_t *p = h->tls;
   char why[160];
   SSL *ssl = SSL_new(p->ctx);
   if (ssl == NULL || SSL_set_fd(ssl, fd) != 1)
     goto fail;
+  BIO *rbio = SSL_get_rbio(ssl);
+  BIO_set_callback_arg(rbio, (char *)drained);
+  BIO_set_callback_ex(rbio, socket_read_cb);
   SSL_set_connect_state(ssl);
   SSL_set_app_data(ssl, h);
   /* SNI names a host, never an address (RFC 6066). */
