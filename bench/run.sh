@@ -3,14 +3,16 @@
 #
 # On loopback, against one fake provider, it measures three targets in the same
 # run: the fake provider directly, nginx as a plain reverse proxy in front of it,
-# and switchboard in front of it. The load generator (bench/loadgen.c) runs on
+# and switchboard in front of it; then (bench/https.sh) the same provider behind
+# a TLS terminator, through nginx and through switchboard. The load generator (bench/loadgen.c) runs on
 # one CPU, the servers on the other(s). Each measurement is repeated RUNS times
 # and the medians are reported; "added" is a target's number minus the direct
 # one.
 #
 # Usage: bench/run.sh BUILD_DIR
 # Knobs: RUNS (5), DURATION (s per run, 5), STREAMS (10000), STREAM_SECONDS
-#        (10), SOAK_SECONDS (600; 0 skips the soak), SOAK_RATE (1000 req/s).
+#        (10), SOAK_SECONDS (600; 0 skips the soak), SOAK_RATE (1000 req/s),
+#        OUT (bench/results: where the report and charts go).
 set -euo pipefail
 BUILD=${1:-build}
 RUNS=${RUNS:-5}
@@ -20,7 +22,7 @@ STREAM_SECONDS=${STREAM_SECONDS:-10}
 SOAK_SECONDS=${SOAK_SECONDS:-600}
 SOAK_RATE=${SOAK_RATE:-1000}
 HERE=$(cd "$(dirname "$0")" && pwd)
-OUT="$HERE/results"
+OUT=${OUT:-$HERE/results}
 WORK=$(mktemp -d)
 mkdir -p "$OUT"
 
@@ -148,18 +150,18 @@ M() { med "$WORK/res-$1-$2" "$3"; } # label target key -> median
 
 # ---- 1. added latency at 1 connection ----------------------------------------------------
 fake_default "$FAST"
-say "1/8 latency at 1 connection (non-stream, stream)"
+say "1/9 latency at 1 connection (non-stream, stream)"
 measure lat-plain plain --conns 1 --duration "$DURATION" --warmup 0.5
 measure lat-stream stream --conns 1 --duration "$DURATION" --warmup 0.5
 
 # ---- 2. throughput --------------------------------------------------------------------------
-say "2/8 throughput at 64 and 256 connections"
+say "2/9 throughput at 64 and 256 connections"
 measure tput-plain-64 plain --conns 64 --duration "$DURATION" --warmup 0.5
 measure tput-plain-256 plain --conns 256 --duration "$DURATION" --warmup 0.5 --ramp 0.2
 measure tput-stream-64 stream --conns 64 --duration "$DURATION" --warmup 0.5
 
 # ---- 3. rate sweep: the highest rate with p99 under 20 ms ------------------------------------
-say "3/8 rate sweep (open loop, 64 connections, p99 < 20 ms)"
+say "3/9 rate sweep (open loop, 64 connections, p99 < 20 ms)"
 declare -A SWEEP_RATE SWEEP_P99
 : >"$WORK/sweep.txt"
 sweep_step() { # target rate -> 0 when p99 < 20 ms, no errors and the rate was reached
@@ -197,13 +199,13 @@ done
 # ---- 4. streams: time to first token, per-chunk lateness ----------------------------------------
 # 20 content chunks 5 ms apart; a chunk's lateness is its arrival minus the
 # time the fake provider scheduled it (send + k x 5 ms).
-say "4/8 paced streams (8 connections, a chunk every 5 ms)"
+say "4/9 paced streams (8 connections, a chunk every 5 ms)"
 words=$(for i in $(seq 1 20); do printf 'tok%d ' "$i"; done)
 fake_default "{\"content\":\"${words% }\",\"token_interval_ms\":5,\"times\":-1}"
 measure paced stream --conns 8 --duration "$DURATION" --warmup 0.5 --sse-first-ms 0 --sse-interval-ms 5
 
 # ---- 5. slow streams: STREAMS at once, ~20 tokens/s -------------------------------------------------
-say "5/8 $STREAMS concurrent slow streams (a chunk every 50 ms for ${STREAM_SECONDS}s)"
+say "5/9 $STREAMS concurrent slow streams (a chunk every 50 ms for ${STREAM_SECONDS}s)"
 nchunks=$((STREAM_SECONDS * 20 - 2))
 [ "$nchunks" -ge 1 ] || nchunks=1
 words=$(for i in $(seq 1 "$nchunks"); do printf 't%d ' "$i"; done)
@@ -256,12 +258,12 @@ for t in "${TARGETS[@]}"; do
 done
 
 # ---- 6. a 1 MB request body -------------------------------------------------------------------
-say "6/8 1 MB request body (1 connection)"
+say "6/9 1 MB request body (1 connection)"
 fake_default '{"content":"ok","times":-1}'
 measure big big --conns 1 --duration "$DURATION" --warmup 0.5
 
 # ---- 7. translation: OpenAI in, Anthropic out (streamed) ------------------------------------------
-say "7/8 translation path (OpenAI in, Anthropic provider, streamed)"
+say "7/9 translation path (OpenAI in, Anthropic provider, streamed)"
 fake_default "$FAST"
 sed 's#"model":"openai/gpt-4o-mini"#"model":"anthropic/claude-3.5-haiku"#' "$WORK/stream-switchboard.json" >"$WORK/anth-sb.json"
 printf '{"model":"claude-3.5-haiku","max_tokens":64,"stream":true,"system":"You are a helpful assistant.","messages":[{"role":"user","content":"Write one short sentence about gateways."}]}' >"$WORK/anth-direct.json"
@@ -292,7 +294,7 @@ if [ "$SOAK_SECONDS" -gt 0 ]; then
   [ "$SOAK_SECONDS" -lt 120 ] && INTERVAL=$(( SOAK_SECONDS / 10 > 0 ? SOAK_SECONDS / 10 : 1 ))
   WINDOW=60
   [ "$SOAK_SECONDS" -lt 240 ] && WINDOW=$(( SOAK_SECONDS / 4 > 0 ? SOAK_SECONDS / 4 : 1 ))
-  say "8/8 soak: switchboard at $SOAK_RATE req/s (half streamed) for ${SOAK_SECONDS}s, RSS every ${INTERVAL}s"
+  say "8/9 soak: switchboard at $SOAK_RATE req/s (half streamed) for ${SOAK_SECONDS}s, RSS every ${INTERVAL}s"
   "${PIN_LG[@]}" "$LOADGEN" --url "${URL[switchboard]}" "${SOAK_BODIES[@]}" "${AUTH[@]}" \
     --conns 32 --rate "$SOAK_RATE" --duration "$SOAK_SECONDS" >"$WORK/soak.out" 2>"$WORK/soak.err" &
   lgpid=$!
@@ -322,10 +324,15 @@ if [ "$SOAK_SECONDS" -gt 0 ]; then
   e=$(kv "$SOAK_LINE" errors); n=$(kv "$SOAK_LINE" non2xx)
   [ "${e:-0}" = 0 ] && [ "${n:-0}" = 0 ] || NOTES+=("soak: $e errors, $n non-2xx responses")
 else
-  say "8/8 soak skipped (SOAK_SECONDS=0)"
+  say "8/9 soak skipped (SOAK_SECONDS=0)"
   rm -f "$OUT/soak.png"
 fi
 END_RSS_KB=$(rss_kb "$SB_PID")
+
+# ---- 9. https providers: its own servers (bench/https.sh) -----------------------------
+say "9/9 https providers (bench/https.sh)"
+RUNS=$RUNS DURATION=$DURATION "$HERE/https.sh" "$BUILD" "$OUT/https.md" ||
+  { say "https.sh failed"; exit 1; }
 JSON_LINE="json parse: (json_bench failed)"
 "$BUILD/json_bench" >"$WORK/json.out" 2>/dev/null || true
 grep -q 'json parse' "$WORK/json.out" && JSON_LINE=$(grep -m1 'json parse' "$WORK/json.out")
@@ -462,6 +469,9 @@ say "writing $OUT/latest.md"
     echo "Soak: skipped (SOAK_SECONDS=0)."
     target "flat in the soak" "skipped" "< 2 MB" "-"
   fi
+  echo
+
+  cat "$OUT/https.md"
   echo
 
   echo "## Issue 6 targets"
