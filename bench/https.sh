@@ -65,11 +65,7 @@ $(nginx_temp_paths "$WORK/front")
     ssl_certificate $T/srv.pem;
     ssl_certificate_key $T/srv.key;
     location / {
-      proxy_pass http://fake;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_buffering off;
-      proxy_request_buffering off;
+$(nginx_pass http://fake)
     }
   }
 }
@@ -90,11 +86,7 @@ $(nginx_temp_paths "$WORK/nginx")
   server {
     listen 127.0.0.1:$NGX_PORT backlog=4096;
     location / {
-      proxy_pass https://tls;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_buffering off;
-      proxy_request_buffering off;
+$(nginx_pass https://tls)
       proxy_ssl_server_name on;
       proxy_ssl_name localhost;
       proxy_ssl_session_reuse on;

@@ -121,6 +121,13 @@ nginx_temp_paths() { # dir -> prints the http-level temp path lines
     fi
   done
 }
+nginx_pass() { # upstream URL -> the lines of a location that proxies to it: keep-alive, unbuffered
+  echo "      proxy_pass $1;"
+  echo "      proxy_http_version 1.1;"
+  echo "      proxy_set_header Connection \"\";"
+  echo "      proxy_buffering off;"
+  echo "      proxy_request_buffering off;"
+}
 start_nginx() { # dir port -> NGX_STARTED (master pid), NGX_STARTED_WORKER; dir/nginx.conf written
   local dir=$1 port=$2 pid worker=""
   mkdir -p "$dir/logs"

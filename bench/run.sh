@@ -66,11 +66,7 @@ $(nginx_temp_paths "$WORK/nginx")
   server {
     listen 127.0.0.1:$NGX_PORT backlog=4096;
     location / {
-      proxy_pass http://fake;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_buffering off;
-      proxy_request_buffering off;
+$(nginx_pass http://fake)
       proxy_read_timeout 300s;
     }
   }

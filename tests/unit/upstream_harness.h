@@ -773,16 +773,4 @@ HARNESS_FN void answer_nothing(sconn_t *c, const char *req, size_t hl,
   (void)bl;
 }
 
-/* The server closes the kept-alive connection when the second request
- * arrives (it had timed it out): sent again on a fresh one. */
-HARNESS_FN void answer_then_drop(sconn_t *c, const char *req, size_t hl,
-                                 const char *b, size_t bl)
-{
-  if (c->id == 1 && c->served == 1) {
-    srv_close(c);
-    return;
-  }
-  answer_hello(c, req, hl, b, bl);
-}
-
 #endif
