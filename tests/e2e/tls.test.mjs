@@ -8,6 +8,7 @@
 //    names the cause; tls_verify: false takes any certificate, loudly;
 //  - a server that closes its kept-alive connections after a few requests
 //    (as a request arrives) loses no request and counts no failure;
+//  - a provider's `proxy`, and HTTPS_PROXY, tunnel through a proxy;
 //  - settings the gateway cannot read are refused at start.
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -16,7 +17,7 @@ import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setup, fakeProviderConfig, fetchText } from "./lib/harness.mjs";
 import { startGateway } from "./lib/gateway.mjs";
-import { testCertificates, startTlsFront } from "./lib/tls_front.mjs";
+import { testCertificates, startTlsFront, startConnectProxy } from "./lib/tls_front.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const certs = testCertificates();
@@ -152,6 +153,35 @@ for (const [name, env] of TRANSPORTS)
     assert.equal(h.failures, 0);
     assert.equal(h.breaker, "closed");
   });
+
+// ---- proxies: through libcurl -------------------------------------------------------
+
+test("a provider's proxy: https through the proxy's tunnel, the certificate still checked", async (t) => {
+  const proxy = await startConnectProxy();
+  t.after(() => proxy.stop());
+  const { front, gw } = await httpsGateway(t, { provider: { proxy: proxy.url } });
+  for (const stream of [false, true]) {
+    const r = await chat(gw, { stream });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(answerText(r), "echo: hi");
+  }
+  assert.ok(proxy.tunnels.length >= 1);
+  assert.ok(proxy.tunnels.every((h) => h === `localhost:${front.port}`), proxy.tunnels.join(" "));
+  // an unknown CA through the proxy is refused as well
+  const { gw: gw2 } = await httpsGateway(t, { provider: { proxy: proxy.url, tls: null } });
+  const r = await chat(gw2);
+  assert.equal(r.status, 502);
+  assert.match(r.json.error.message, /unable to get local issuer certificate/);
+});
+
+test("HTTPS_PROXY sends https providers through the proxy", async (t) => {
+  const proxy = await startConnectProxy();
+  t.after(() => proxy.stop());
+  const { front, gw } = await httpsGateway(t, { env: { HTTPS_PROXY: proxy.url } });
+  const r = await chat(gw);
+  assert.equal(r.status, 200, r.text);
+  assert.deepEqual(proxy.tunnels, [`localhost:${front.port}`]);
+});
 
 // ---- settings ------------------------------------------------------------------------
 

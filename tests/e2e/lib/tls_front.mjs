@@ -20,6 +20,7 @@
 // the CA too.
 import tls from "node:tls";
 import net from "node:net";
+import http from "node:http";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, writeFileSync, readFileSync, existsSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -190,6 +191,42 @@ export async function startTlsFront({ port, cert, key, closeEvery = 0, reset = f
       for (const s of open) s.destroy();
       await new Promise((r) => server.close(r));
       return {};
+    },
+  };
+}
+
+/**
+ * startConnectProxy(): an HTTP proxy on a free loopback port that only
+ * tunnels (CONNECT host:port), as https goes through proxies. Resolves to
+ * { url, tunnels, stop() }: `tunnels` lists the "host:port" asked for.
+ */
+export async function startConnectProxy() {
+  const tunnels = [];
+  const open = new Set();
+  const server = http.createServer((req, res) => res.writeHead(405).end());
+  server.on("connect", (req, client, head) => {
+    tunnels.push(req.url);
+    const [host, port] = [req.url.slice(0, req.url.lastIndexOf(":")), Number(req.url.slice(req.url.lastIndexOf(":") + 1))];
+    const upstream = net.connect(port, host === "localhost" ? "127.0.0.1" : host, () => {
+      client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
+      if (head.length > 0) upstream.write(head);
+      client.pipe(upstream);
+      upstream.pipe(client);
+    });
+    open.add(client);
+    open.add(upstream);
+    client.on("error", () => upstream.destroy());
+    upstream.on("error", () => client.destroy());
+    client.on("close", () => { open.delete(client); upstream.destroy(); });
+    upstream.on("close", () => { open.delete(upstream); client.destroy(); });
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    tunnels,
+    async stop() {
+      for (const s of open) s.destroy();
+      await new Promise((r) => server.close(r));
     },
   };
 }
