@@ -3,14 +3,16 @@
 #
 # On loopback, against one fake provider, it measures three targets in the same
 # run: the fake provider directly, nginx as a plain reverse proxy in front of it,
-# and switchboard in front of it. The load generator (bench/loadgen.c) runs on
+# and switchboard in front of it; then (bench/https.sh) the same provider behind
+# a TLS terminator, through nginx and through switchboard. The load generator (bench/loadgen.c) runs on
 # one CPU, the servers on the other(s). Each measurement is repeated RUNS times
 # and the medians are reported; "added" is a target's number minus the direct
 # one.
 #
 # Usage: bench/run.sh BUILD_DIR
 # Knobs: RUNS (5), DURATION (s per run, 5), STREAMS (10000), STREAM_SECONDS
-#        (10), SOAK_SECONDS (600; 0 skips the soak), SOAK_RATE (1000 req/s).
+#        (10), SOAK_SECONDS (600; 0 skips the soak), SOAK_RATE (1000 req/s),
+#        OUT (bench/results: where the report and charts go).
 set -euo pipefail
 BUILD=${1:-build}
 RUNS=${RUNS:-5}
@@ -20,8 +22,7 @@ STREAM_SECONDS=${STREAM_SECONDS:-10}
 SOAK_SECONDS=${SOAK_SECONDS:-600}
 SOAK_RATE=${SOAK_RATE:-1000}
 HERE=$(cd "$(dirname "$0")" && pwd)
-OUT="$HERE/results"
-LOADGEN="$BUILD/loadgen"
+OUT=${OUT:-$HERE/results}
 WORK=$(mktemp -d)
 mkdir -p "$OUT"
 
@@ -33,119 +34,27 @@ done
 for bin in switchboard fake_provider loadgen json_bench; do
   [ -x "$BUILD/$bin" ] || { echo "run.sh: $BUILD/$bin is missing (build first)" >&2; exit 2; }
 done
-NGINX=$(command -v nginx || true)
-[ -n "$NGINX" ] || NGINX=/usr/sbin/nginx
-[ -x "$NGINX" ] || { echo "run.sh: nginx is missing (scripts/install-deps --bench)" >&2; exit 2; }
+# shellcheck source=bench/lib.sh
+. "$HERE/lib.sh"
 
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-say() { printf '[bench %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
-
-# ---- limits and CPUs ------------------------------------------------------------
 # Every stream holds a client socket and, through a proxy, an upstream one.
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-NOFILE=$(ulimit -n)
 STREAMS_WANTED=$STREAMS
-if [ "$NOFILE" != unlimited ] && [ $((2 * STREAMS + 200)) -gt "$NOFILE" ]; then
+if [ $((2 * STREAMS + 200)) -gt "$NOFILE" ]; then
   STREAMS=$(((NOFILE - 200) / 2))
   say "open-file limit $NOFILE: $STREAMS concurrent streams instead of $STREAMS_WANTED"
 fi
-[ "$NOFILE" = unlimited ] && NOFILE=1048576
-
-cpus=$(nproc)
-if [ "$cpus" -ge 2 ]; then
-  LG_CPU=$((cpus - 1)); SRV_CPUS="0-$((cpus - 2))"
-  [ "$cpus" = 2 ] && SRV_CPUS=0
-else
-  LG_CPU=0; SRV_CPUS=0
-fi
-PIN_LG=(taskset -c "$LG_CPU")
-PIN_SRV=(taskset -c "$SRV_CPUS")
-
-# ---- helpers ----------------------------------------------------------------------
-wait_line() { # file pattern -> prints the first match
-  for _ in $(seq 1 200); do
-    if grep -q "$2" "$1" 2>/dev/null; then grep -m1 -o "$2" "$1"; return 0; fi
-    sleep 0.05
-  done
-  say "timed out waiting for '$2' in $1"; cat "$1" >&2; return 1
-}
-listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; } # port -> 0 when something accepts
-free_port() { # a free port below the ephemeral range
-  local p
-  for _ in $(seq 1 100); do
-    p=$((20000 + RANDOM % 10000))
-    if ! listening "$p"; then echo "$p"; return 0; fi
-  done
-  return 1
-}
-rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
-# CPU time a process has used, user and system, in clock ticks: "U S"
-cpu_ticks() { awk '{ print $14, $15 }' "/proc/$1/stat" 2>/dev/null || echo "0 0"; }
-CLK_TCK=$(getconf CLK_TCK)
-kv() { # line key -> value ("" when absent)
-  awk -v k="$2" '{ for (i = 1; i <= NF; i++) { n = index($i, "="); if (substr($i, 1, n - 1) == k) { print substr($i, n + 1); exit } } }' <<<"$1"
-}
-median() { sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print 0; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
-med() { # file key -> median of key over the lines
-  local f=$1 k=$2
-  while IFS= read -r l; do kv "$l" "$k"; done <"$f" | median
-}
-calc() { awk "BEGIN { printf \"%.${2:-1}f\", $1 }"; }
-fake_default() { # scenario JSON
-  curl -sf -o /dev/null -X POST "http://127.0.0.1:$FAKE_PORT/_fake/default" -d "$1" ||
-    { say "the fake provider refused scenario $1"; exit 1; }
-}
-
-NOTES=()
-LINE=""
-loadgen() { # label args... -> sets LINE to the result line (not in a subshell: NOTES must stick)
-  local label=$1
-  shift
-  if ! LINE=$("${PIN_LG[@]}" "$LOADGEN" "$@" 2>"$WORK/loadgen.err"); then
-    say "$label: loadgen failed"; cat "$WORK/loadgen.err" >&2; exit 1
-  fi
-  local e n
-  e=$(kv "$LINE" errors); n=$(kv "$LINE" non2xx)
-  if [ "${e:-0}" != 0 ] || [ "${n:-0}" != 0 ]; then
-    NOTES+=("$label: $e errors, $n non-2xx responses")
-    say "$label: $e errors, $n non-2xx responses"
-  fi
-}
 
 # ---- servers ------------------------------------------------------------------------
-"${PIN_SRV[@]}" "$BUILD/fake_provider" --port 0 --max-recorded 16 --max-recorded-mb 8 >"$WORK/fake.out" 2>&1 &
-FAKE_PID=$!
-PIDS+=("$FAKE_PID")
-FAKE_PORT=$(wait_line "$WORK/fake.out" 'listening on 127.0.0.1:[0-9]*' | sed 's/.*://')
+start_fake
 
 # nginx: a plain reverse proxy with a keep-alive pool to the fake, no buffering.
 NGX_PORT=$(free_port) || { say "no free port for nginx"; exit 1; }
-mkdir -p "$WORK/nginx/logs"
-NGX_USER=""
-[ "$(id -u)" = 0 ] && NGX_USER="user root root;"
-NGX_TEMP=""
-for m in client_body proxy fastcgi uwsgi scgi; do
-  if [ "$m" = client_body ] || [ "$m" = proxy ] || ! "$NGINX" -V 2>&1 | grep -q -- "--without-http_${m}_module"; then
-    NGX_TEMP="$NGX_TEMP ${m}_temp_path $WORK/nginx/${m}_temp;"
-  fi
-done
+mkdir -p "$WORK/nginx"
 cat >"$WORK/nginx/nginx.conf" <<CFG
-$NGX_USER
-worker_processes 1;
-worker_rlimit_nofile $NOFILE;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/logs/error.log warn;
-events { worker_connections $((NOFILE - 50)); }
+$(nginx_preamble "$WORK/nginx")
 http {
   access_log off;
-  $NGX_TEMP
+$(nginx_temp_paths "$WORK/nginx")
   client_max_body_size 64m;
   keepalive_requests 10000000;
   keepalive_timeout 120s;
@@ -157,38 +66,14 @@ http {
   server {
     listen 127.0.0.1:$NGX_PORT backlog=4096;
     location / {
-      proxy_pass http://fake;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_buffering off;
-      proxy_request_buffering off;
+$(nginx_pass http://fake)
       proxy_read_timeout 300s;
     }
   }
 }
 CFG
-"${PIN_SRV[@]}" "$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/logs/error.log" \
-  -g 'daemon off;' >"$WORK/nginx.out" 2>&1 &
-NGX_PID=$!
-PIDS+=("$NGX_PID")
-for _ in $(seq 1 100); do
-  listening "$NGX_PORT" && break
-  kill -0 "$NGX_PID" 2>/dev/null || { say "nginx did not start:"; cat "$WORK/nginx.out" "$WORK/nginx/logs/error.log" >&2; exit 1; }
-  sleep 0.05
-done
-NGX_WORKER=""
-for _ in $(seq 1 50); do
-  NGX_WORKER=$(cat "/proc/$NGX_PID/task/$NGX_PID/children" 2>/dev/null | awk '{ print $1 }' || true)
-  if [ -z "$NGX_WORKER" ]; then # kernels without the children file
-    for st in /proc/[0-9]*/stat; do
-      read -r wpid _ _ ppid _ <"$st" 2>/dev/null || continue
-      if [ "$ppid" = "$NGX_PID" ]; then NGX_WORKER=$wpid; break; fi
-    done
-  fi
-  [ -n "$NGX_WORKER" ] && break
-  sleep 0.05
-done
-[ -n "$NGX_WORKER" ] || { say "nginx has no worker process"; exit 1; }
+start_nginx "$WORK/nginx" "$NGX_PORT"
+NGX_PID=$NGX_STARTED NGX_WORKER=$NGX_STARTED_WORKER
 
 # switchboard: 1 worker, SQLite ledger in the temp dir, the fake as provider
 # `openai` and as provider `anthropic`.
@@ -201,20 +86,8 @@ start_switchboard() {
     echo "  openai: { format: openai, base_url: \"http://127.0.0.1:$FAKE_PORT/v1\", api_key: bench }"
     echo "  anthropic: { format: anthropic, base_url: \"http://127.0.0.1:$FAKE_PORT\", api_key: bench }"
   } >"$WORK/switchboard.yaml"
-  : >"$WORK/sb.out"
-  SWITCHBOARD_LOG=warn "${PIN_SRV[@]}" "$BUILD/switchboard" serve --config "$WORK/switchboard.yaml" >"$WORK/sb.out" 2>&1 &
-  SB_PID=$!
-  for _ in $(seq 1 200); do
-    if grep -q 'listening on http://127.0.0.1:[0-9]*' "$WORK/sb.out"; then
-      SB_PORT=$(grep -m1 -o 'listening on http://127.0.0.1:[0-9]*' "$WORK/sb.out" | sed 's/.*://')
-      PIDS+=("$SB_PID")
-      return 0
-    fi
-    kill -0 "$SB_PID" 2>/dev/null || return 1
-    sleep 0.05
-  done
-  kill "$SB_PID" 2>/dev/null || true
-  return 1
+  start_switchboard_with "$WORK/switchboard.yaml" "$WORK/sb.out" || return 1
+  SB_PID=$SB_STARTED SB_PORT=$SB_STARTED_PORT
 }
 start_switchboard || { say "switchboard did not start:"; cat "$WORK/sb.out" >&2; exit 1; }
 sleep 0.5
@@ -273,18 +146,18 @@ M() { med "$WORK/res-$1-$2" "$3"; } # label target key -> median
 
 # ---- 1. added latency at 1 connection ----------------------------------------------------
 fake_default "$FAST"
-say "1/8 latency at 1 connection (non-stream, stream)"
+say "1/9 latency at 1 connection (non-stream, stream)"
 measure lat-plain plain --conns 1 --duration "$DURATION" --warmup 0.5
 measure lat-stream stream --conns 1 --duration "$DURATION" --warmup 0.5
 
 # ---- 2. throughput --------------------------------------------------------------------------
-say "2/8 throughput at 64 and 256 connections"
+say "2/9 throughput at 64 and 256 connections"
 measure tput-plain-64 plain --conns 64 --duration "$DURATION" --warmup 0.5
 measure tput-plain-256 plain --conns 256 --duration "$DURATION" --warmup 0.5 --ramp 0.2
 measure tput-stream-64 stream --conns 64 --duration "$DURATION" --warmup 0.5
 
 # ---- 3. rate sweep: the highest rate with p99 under 20 ms ------------------------------------
-say "3/8 rate sweep (open loop, 64 connections, p99 < 20 ms)"
+say "3/9 rate sweep (open loop, 64 connections, p99 < 20 ms)"
 declare -A SWEEP_RATE SWEEP_P99
 : >"$WORK/sweep.txt"
 sweep_step() { # target rate -> 0 when p99 < 20 ms, no errors and the rate was reached
@@ -322,13 +195,13 @@ done
 # ---- 4. streams: time to first token, per-chunk lateness ----------------------------------------
 # 20 content chunks 5 ms apart; a chunk's lateness is its arrival minus the
 # time the fake provider scheduled it (send + k x 5 ms).
-say "4/8 paced streams (8 connections, a chunk every 5 ms)"
+say "4/9 paced streams (8 connections, a chunk every 5 ms)"
 words=$(for i in $(seq 1 20); do printf 'tok%d ' "$i"; done)
 fake_default "{\"content\":\"${words% }\",\"token_interval_ms\":5,\"times\":-1}"
 measure paced stream --conns 8 --duration "$DURATION" --warmup 0.5 --sse-first-ms 0 --sse-interval-ms 5
 
 # ---- 5. slow streams: STREAMS at once, ~20 tokens/s -------------------------------------------------
-say "5/8 $STREAMS concurrent slow streams (a chunk every 50 ms for ${STREAM_SECONDS}s)"
+say "5/9 $STREAMS concurrent slow streams (a chunk every 50 ms for ${STREAM_SECONDS}s)"
 nchunks=$((STREAM_SECONDS * 20 - 2))
 [ "$nchunks" -ge 1 ] || nchunks=1
 words=$(for i in $(seq 1 "$nchunks"); do printf 't%d ' "$i"; done)
@@ -385,12 +258,12 @@ for t in "${TARGETS[@]}"; do
 done
 
 # ---- 6. a 1 MB request body -------------------------------------------------------------------
-say "6/8 1 MB request body (1 connection)"
+say "6/9 1 MB request body (1 connection)"
 fake_default '{"content":"ok","times":-1}'
 measure big big --conns 1 --duration "$DURATION" --warmup 0.5
 
 # ---- 7. translation: OpenAI in, Anthropic out (streamed) ------------------------------------------
-say "7/8 translation path (OpenAI in, Anthropic provider, streamed)"
+say "7/9 translation path (OpenAI in, Anthropic provider, streamed)"
 fake_default "$FAST"
 sed 's#"model":"openai/gpt-4o-mini"#"model":"anthropic/claude-3.5-haiku"#' "$WORK/stream-switchboard.json" >"$WORK/anth-sb.json"
 printf '{"model":"claude-3.5-haiku","max_tokens":64,"stream":true,"system":"You are a helpful assistant.","messages":[{"role":"user","content":"Write one short sentence about gateways."}]}' >"$WORK/anth-direct.json"
@@ -421,7 +294,7 @@ if [ "$SOAK_SECONDS" -gt 0 ]; then
   [ "$SOAK_SECONDS" -lt 120 ] && INTERVAL=$(( SOAK_SECONDS / 10 > 0 ? SOAK_SECONDS / 10 : 1 ))
   WINDOW=60
   [ "$SOAK_SECONDS" -lt 240 ] && WINDOW=$(( SOAK_SECONDS / 4 > 0 ? SOAK_SECONDS / 4 : 1 ))
-  say "8/8 soak: switchboard at $SOAK_RATE req/s (half streamed) for ${SOAK_SECONDS}s, RSS every ${INTERVAL}s"
+  say "8/9 soak: switchboard at $SOAK_RATE req/s (half streamed) for ${SOAK_SECONDS}s, RSS every ${INTERVAL}s"
   "${PIN_LG[@]}" "$LOADGEN" --url "${URL[switchboard]}" "${SOAK_BODIES[@]}" "${AUTH[@]}" \
     --conns 32 --rate "$SOAK_RATE" --duration "$SOAK_SECONDS" >"$WORK/soak.out" 2>"$WORK/soak.err" &
   lgpid=$!
@@ -451,22 +324,21 @@ if [ "$SOAK_SECONDS" -gt 0 ]; then
   e=$(kv "$SOAK_LINE" errors); n=$(kv "$SOAK_LINE" non2xx)
   [ "${e:-0}" = 0 ] && [ "${n:-0}" = 0 ] || NOTES+=("soak: $e errors, $n non-2xx responses")
 else
-  say "8/8 soak skipped (SOAK_SECONDS=0)"
+  say "8/9 soak skipped (SOAK_SECONDS=0)"
   rm -f "$OUT/soak.png"
 fi
 END_RSS_KB=$(rss_kb "$SB_PID")
+
+# ---- 9. https providers: its own servers (bench/https.sh) -----------------------------
+say "9/9 https providers (bench/https.sh)"
+RUNS=$RUNS DURATION=$DURATION "$HERE/https.sh" "$BUILD" "$OUT/https.md" ||
+  { say "https.sh failed"; exit 1; }
 JSON_LINE="json parse: (json_bench failed)"
 "$BUILD/json_bench" >"$WORK/json.out" 2>/dev/null || true
 grep -q 'json parse' "$WORK/json.out" && JSON_LINE=$(grep -m1 'json parse' "$WORK/json.out")
 
 # ---- report --------------------------------------------------------------------------------------
 say "writing $OUT/latest.md"
-f1() { awk -v v="$1" 'BEGIN { if (v == "-" || v == "") print "-"; else printf "%.1f", v }'; }
-f0() { awk -v v="$1" 'BEGIN { if (v == "-" || v == "") print "-"; else printf "%.0f", v }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || a == "" || b == "" || b <= 0) print "-"; else printf "%.2f", a / b }'; }
-passfail() { if awk "BEGIN { exit !($1) }"; then echo "**pass**"; else echo "**FAIL**"; fi; }
-TARGET_ROWS=()
-target() { TARGET_ROWS+=("| $1 | $2 | $3 | $4 |"); }
 
 : >"$OUT/latency.dat"
 {
@@ -597,6 +469,9 @@ target() { TARGET_ROWS+=("| $1 | $2 | $3 | $4 |"); }
     echo "Soak: skipped (SOAK_SECONDS=0)."
     target "flat in the soak" "skipped" "< 2 MB" "-"
   fi
+  echo
+
+  cat "$OUT/https.md"
   echo
 
   echo "## Issue 6 targets"

@@ -66,6 +66,7 @@ typedef struct {
   /* upstream defaults (a provider entry may override) */
   sb_upstream_timeouts_t upstream_timeouts;
   size_t max_upstream_body_bytes; /* non-stream response / error bodies */
+  sb_upstream_tls_t tls;          /* `tls: {ca_file, ca_path}` for every provider */
 
   /* routing (docs/routing.md); a provider entry may override `retry` */
   sb_retry_policy_t retry;

@@ -17,6 +17,16 @@ typedef struct {
   uint32_t total_ms;      /* whole transfer */
 } sb_upstream_timeouts_t;
 
+/* How a provider's https connections are checked (docs/upstream.md). CAs
+ * named here are trusted besides the system's store. */
+typedef struct {
+  const char *ca_file;  /* PEM file of CA certificates, or NULL */
+  const char *ca_path;  /* directory of hashed CA certificates, or NULL */
+  const char *cert;     /* client certificate (PEM) for mutual TLS, or NULL */
+  const char *key;      /* its private key (PEM); NULL: in `cert` */
+  bool no_verify;       /* tls_verify: false (no certificate or host check) */
+} sb_upstream_tls_t;
+
 /* Retries of one endpoint (docs/routing.md): how many extra attempts after
  * the first, the exponential backoff's base and cap, and the time budget
  * of the whole request across every attempt and fallback. */
@@ -49,6 +59,8 @@ typedef struct sb_provider {
   const sb_kv_t *headers;   /* extra headers sent upstream */
   size_t n_headers;
   sb_upstream_timeouts_t timeouts;
+  sb_upstream_tls_t tls;
+  const char *proxy;        /* HTTP(S) proxy URL for this provider, or NULL */
   sb_retry_policy_t retry;
   uint32_t weight;
   uint32_t quirks;

@@ -1,10 +1,13 @@
 /*
  * Upstream HTTP client, one per worker on the worker's libuv loop, with
  * connections pooled and reused per worker. Two transports behind this one
- * API (docs/upstream.md): a native HTTP/1.1 client for plain http:// when
- * no proxy applies, and libcurl's multi interface (curl_multi_socket_action)
- * for https://, proxies, and everything when the environment says
- * SWITCHBOARD_UPSTREAM_CLIENT=curl.
+ * API (docs/upstream.md): a native HTTP/1.1 client for http:// and
+ * https:// (TLS with OpenSSL) when no proxy applies, and libcurl's multi
+ * interface (curl_multi_socket_action) for proxies, and everything when
+ * the environment says SWITCHBOARD_UPSTREAM_CLIENT=curl. Either way, a
+ * request that fails on a reused connection before any byte of a response
+ * (the server had closed it) is sent again at once, once, on a fresh one:
+ * the caller sees one transfer.
  *
  * A transfer reports through three callbacks, always on the worker thread:
  *   on_head  once, when the response status and headers are complete;
@@ -72,6 +75,10 @@ typedef struct {
   const sb_kv_t *headers;   /* copied */
   size_t n_headers;
   sb_upstream_timeouts_t timeouts;
+  const sb_upstream_tls_t *tls; /* https: trust and client certificate;
+                                 * NULL: the system's store. Not copied:
+                                 * must outlive the transfer (config) */
+  const char *proxy;        /* this request through a proxy (curl), or NULL */
 } sb_upstream_request_t;
 
 sb_upstream_multi_t *sb_upstream_multi_new(uv_loop_t *loop);

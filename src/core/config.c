@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "switchboard/log.h"
@@ -204,6 +205,7 @@ static void provider_defaults(loader_t *l, sb_provider_t *p,
   p->auth_header = "Authorization";
   p->auth_prefix = "Bearer ";
   p->timeouts = l->cfg->upstream_timeouts;
+  p->tls = l->cfg->tls;
   p->retry = l->cfg->retry;
   p->weight = 1;
   if (k != NULL) {
@@ -236,6 +238,76 @@ static sb_status_t add_provider(loader_t *l, sb_provider_t *p)
   return SB_OK;
 }
 
+/* ---- how providers are reached: TLS and proxies (docs/upstream.md) ---- */
+
+/* A file the gateway must read later (per worker, on first use): checked
+ * now so that `switchboard check` finds a typo. */
+static sb_status_t check_path(loader_t *l, const char *where, const char *key,
+                              const char *path, bool dir)
+{
+  struct stat st;
+  if (path == NULL)
+    return SB_OK;
+  if (stat(path, &st) != 0 || access(path, R_OK) != 0)
+    return fail(l, "%s%s: cannot read %s: %s", where, key, path, strerror(errno));
+  if (dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode))
+    return fail(l, "%s%s: %s is not a %s", where, key, path,
+                dir ? "directory" : "file");
+  return SB_OK;
+}
+
+/* `tls: {ca_file, ca_path}`, over `t`'s current values (a provider's
+ * start from the global ones). `where` is "" or "providers.NAME.". */
+static sb_status_t get_tls(loader_t *l, const sb_json_t *obj, const char *where,
+                           sb_upstream_tls_t *t)
+{
+  static const char *const keys[] = {"ca_file", "ca_path", NULL};
+  const sb_json_t *v = sb_json_get(obj, "tls");
+  char at[200];
+  if (v == NULL || v->type == SB_JSON_NULL)
+    return SB_OK;
+  snprintf(at, sizeof(at), "%stls", where);
+  if (v->type != SB_JSON_OBJECT)
+    return fail(l, "'%s' must be a mapping (ca_file, ca_path)", at);
+  snprintf(at, sizeof(at), "%stls.", where);
+  if (check_keys(l, v, at, keys) != SB_OK ||
+      get_str(l, v, "ca_file", &t->ca_file) != SB_OK ||
+      get_str(l, v, "ca_path", &t->ca_path) != SB_OK ||
+      check_path(l, at, "ca_file", t->ca_file, false) != SB_OK ||
+      check_path(l, at, "ca_path", t->ca_path, true) != SB_OK)
+    return SB_ERROR;
+  return SB_OK;
+}
+
+/* A provider's `tls`, `tls_verify`, `tls_cert`, `tls_key` and `proxy`. */
+static sb_status_t get_provider_link(loader_t *l, const sb_json_t *m,
+                                     const char *name, sb_provider_t *p)
+{
+  char where[200];
+  snprintf(where, sizeof(where), "providers.%s.", name);
+  bool verify = true;
+  if (get_tls(l, m, where, &p->tls) != SB_OK ||
+      get_bool(l, m, "tls_verify", &verify) != SB_OK ||
+      get_str(l, m, "tls_cert", &p->tls.cert) != SB_OK ||
+      get_str(l, m, "tls_key", &p->tls.key) != SB_OK ||
+      get_str(l, m, "proxy", &p->proxy) != SB_OK ||
+      check_path(l, where, "tls_cert", p->tls.cert, false) != SB_OK ||
+      check_path(l, where, "tls_key", p->tls.key, false) != SB_OK)
+    return SB_ERROR;
+  if (p->tls.key != NULL && p->tls.cert == NULL)
+    return fail(l, "%stls_key needs tls_cert", where);
+  if (p->proxy != NULL && p->proxy[0] == '\0')
+    p->proxy = NULL; /* an unset ${VAR} */
+  if (p->proxy != NULL && strstr(p->proxy, "://") == NULL)
+    return fail(l, "%sproxy must be a URL (http://host:port)", where);
+  p->tls.no_verify = !verify;
+  if (p->tls.no_verify)
+    SB_WARN("provider %s: tls_verify is false: its TLS certificate and host "
+            "name are NOT checked; anyone on the path can read and change "
+            "its traffic", name);
+  return SB_OK;
+}
+
 static sb_status_t load_provider(loader_t *l, const sb_json_t *m)
 {
   static const char *const keys[] = {
@@ -243,7 +315,7 @@ static sb_status_t load_provider(loader_t *l, const sb_json_t *m)
       "connect_timeout_ms", "first_byte_timeout_ms", "idle_timeout_ms",
       "weight", "display_name", "auth_header", "auth_prefix",
       "openrouter_fields", "stream_options", "forward_app_headers", "retry",
-      NULL};
+      "tls", "tls_verify", "tls_cert", "tls_key", "proxy", NULL};
   sb_provider_t p;
   const char *name = dup_slice(l, m->key);
   char where[160];
@@ -335,7 +407,8 @@ static sb_status_t load_provider(loader_t *l, const sb_json_t *m)
       get_u32(l, m, "first_byte_timeout_ms", &p.timeouts.first_byte_ms) != SB_OK ||
       get_u32(l, m, "idle_timeout_ms", &p.timeouts.idle_ms) != SB_OK ||
       get_u32(l, m, "weight", &p.weight) != SB_OK ||
-      get_retry(l, m, where, &p.retry) != SB_OK)
+      get_retry(l, m, where, &p.retry) != SB_OK ||
+      get_provider_link(l, m, name, &p) != SB_OK)
     return SB_ERROR;
   bool orf = (p.quirks & SB_QUIRK_OPENROUTER_FIELDS) != 0;
   bool so = (p.quirks & SB_QUIRK_NO_STREAM_OPTIONS) == 0;
@@ -529,7 +602,7 @@ static sb_status_t load_file(loader_t *l, const char *path)
       "providers", "models", "max_header_bytes", "max_body_bytes",
       "request_timeout_ms", "idle_timeout_ms", "shutdown_grace_ms", "upstream",
       "durable", "retention_days", "default_max_tokens", "retry", "health",
-      "escalation", NULL};
+      "escalation", "tls", NULL};
   static const char *const health_keys[] = {
       "breaker_failures", "breaker_cooldown_ms", "key_auth_cooldown_ms", NULL};
   static const char *const upstream_keys[] = {
@@ -601,6 +674,7 @@ static sb_status_t load_file(loader_t *l, const char *path)
       return SB_ERROR;
   }
   if (get_retry(l, r, "", &c->retry) != SB_OK ||
+      get_tls(l, r, "", &c->tls) != SB_OK ||
       get_escalation(l, r) != SB_OK)
     return SB_ERROR;
   const sb_json_t *hl = sb_json_get(r, "health");

@@ -641,6 +641,8 @@ void sb_attempt_start(sb_call_t *c)
   ur.headers = c->up_headers;
   ur.n_headers = c->n_up_headers;
   ur.timeouts = c->route.provider->timeouts;
+  ur.tls = &c->route.provider->tls;
+  ur.proxy = c->route.provider->proxy;
   /* A request may only shorten its provider's timeouts; the total is what
    * is left of the request's own. */
   if (pl->req_first_ms > 0 && (ur.timeouts.first_byte_ms == 0 ||

@@ -3,9 +3,11 @@
  * what its two transports share: delivering the head and the body to the
  * caller, the per-transfer timer, the end of a transfer.
  *
- * Which transport: plain `http://` URLs without a proxy go to the native
- * HTTP/1.1 client (h1.c), everything else to libcurl (curl.c).
- * SWITCHBOARD_UPSTREAM_CLIENT=curl sends everything to curl.
+ * Which transport: `http://` and `https://` URLs without a proxy go to the
+ * native HTTP/1.1 client (h1.c, TLS in tls.c), everything else to libcurl
+ * (curl.c): a provider's `proxy`, a proxy in the environment for that
+ * scheme, odd URLs. SWITCHBOARD_UPSTREAM_CLIENT=curl sends everything to
+ * curl.
  *
  * The timer: first byte and idle for both transports (curl has no such
  * notion); for the native one also connect and total (curl does its own),
@@ -13,6 +15,7 @@
  * inside sb_upstream_start() or sb_upstream_resume(), where the caller does
  * not expect on_done.
  */
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -205,24 +208,37 @@ void sb_up_handle_closed(sb_upstream_multi_t *m)
 
 /* ---- public API ---------------------------------------------------------- */
 
-/* Read once by sb_upstream_global_init: plain http through curl anyway
- * (SWITCHBOARD_UPSTREAM_CLIENT=curl), or a proxy that curl must apply. */
-static bool native_off;
+/* Read once by sb_upstream_global_init: a scheme goes through curl when
+ * SWITCHBOARD_UPSTREAM_CLIENT=curl, or when the environment names a proxy
+ * that curl must apply to it. */
+static bool http_via_curl, https_via_curl;
+
+static bool env_set(const char *const *names, size_t n)
+{
+  for (size_t i = 0; i < n; i++) {
+    const char *p = getenv(names[i]);
+    if (p != NULL && p[0] != '\0')
+      return true;
+  }
+  return false;
+}
 
 void sb_upstream_global_init(void)
 {
-  static const char *const proxies[] = {"http_proxy", "ALL_PROXY", "all_proxy"};
+  /* curl honours these (not HTTP_PROXY for http://: httpoxy), and no_proxy
+   * with them: leave that whole logic to curl. */
+  static const char *const http_proxies[] = {"http_proxy", "ALL_PROXY",
+                                             "all_proxy"};
+  static const char *const https_proxies[] = {"HTTPS_PROXY", "https_proxy",
+                                              "ALL_PROXY", "all_proxy"};
   sb_up_curl_global_init();
+  /* TLS writes go through OpenSSL's socket BIO, a plain write() that
+   * raises SIGPIPE on a connection the server closed. */
+  signal(SIGPIPE, SIG_IGN);
   const char *v = getenv("SWITCHBOARD_UPSTREAM_CLIENT");
-  if (v != NULL && strcmp(v, "curl") == 0)
-    native_off = true;
-  /* curl honours these for http:// (not HTTP_PROXY: httpoxy), and
-   * no_proxy with them: leave that whole logic to curl. */
-  for (size_t i = 0; i < sizeof(proxies) / sizeof(proxies[0]); i++) {
-    const char *p = getenv(proxies[i]);
-    if (p != NULL && p[0] != '\0')
-      native_off = true;
-  }
+  bool all_curl = v != NULL && strcmp(v, "curl") == 0;
+  http_via_curl = all_curl || env_set(http_proxies, 3);
+  https_via_curl = all_curl || env_set(https_proxies, 4);
 }
 
 void sb_upstream_global_cleanup(void)
@@ -283,9 +299,9 @@ sb_upstream_t *sb_upstream_start(sb_upstream_multi_t *m,
   if (m->closing)
     return NULL;
   sb_upstream_t *u = NULL;
-  if (!native_off) {
+  if (r->proxy == NULL) {
     bool failed = false;
-    u = sb_up_h1_alloc(m, r, &failed);
+    u = sb_up_h1_alloc(m, r, !http_via_curl, !https_via_curl, &failed);
     if (failed)
       return NULL;
   }

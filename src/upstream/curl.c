@@ -1,6 +1,6 @@
 /*
  * The libcurl transport: curl's multi interface on a libuv loop, for
- * https, proxies, and everything when SWITCHBOARD_UPSTREAM_CLIENT=curl.
+ * proxies, and everything when SWITCHBOARD_UPSTREAM_CLIENT=curl.
  *
  * The shape follows curl's documented multi-socket pattern: curl tells us
  * which sockets to watch (socket_cb -> uv_poll) and when to wake it
@@ -28,6 +28,7 @@
 typedef struct sock_ctx {
   uv_poll_t poll;
   curl_socket_t fd;
+  int events;                /* what curl asked to watch (UV_*) */
   sb_upstream_multi_t *m;
 } sock_ctx_t;
 
@@ -39,18 +40,32 @@ static void sock_close_cb(uv_handle_t *h)
   free(h->data);
 }
 
+static sock_ctx_t *sock_get(sb_upstream_multi_t *m, curl_socket_t s);
+
 static void poll_cb(uv_poll_t *h, int status, int events)
 {
   sock_ctx_t *ctx = h->data;
   sb_upstream_multi_t *m = ctx->m;
+  curl_socket_t fd = ctx->fd;
   int flags = 0, running;
-  if (status < 0)
+  if (status < 0) {
+    /* POLLERR (a reset): libuv stopped the handle and says no more. curl
+     * must read or write to learn what happened: told only "error", it
+     * fails the transfer ("select/poll returned error") where a reset on a
+     * reused connection would have been retried on a fresh one. */
     flags = CURL_CSELECT_ERR;
+    events = ctx->events;
+  }
   if (events & UV_READABLE)
     flags |= CURL_CSELECT_IN;
   if (events & UV_WRITABLE)
     flags |= CURL_CSELECT_OUT;
-  curl_multi_socket_action(m->multi, ctx->fd, flags, &running);
+  curl_multi_socket_action(m->multi, fd, flags, &running);
+  /* Still wanted (curl did not close it nor change its mind): watch it
+   * again, since libuv stopped watching on the error. */
+  if (status < 0 && sock_get(m, fd) == ctx && ctx->events != 0 &&
+      !uv_is_active((uv_handle_t *)&ctx->poll))
+    uv_poll_start(&ctx->poll, ctx->events, poll_cb);
   check_done(m);
 }
 
@@ -78,6 +93,7 @@ static sock_ctx_t *sock_new(sb_upstream_multi_t *m, curl_socket_t s)
   if (ctx == NULL)
     return NULL;
   ctx->fd = s;
+  ctx->events = 0;
   ctx->m = m;
   if (uv_poll_init_socket(m->loop, &ctx->poll, s) != 0) {
     free(ctx);
@@ -111,8 +127,10 @@ static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp,
   if (what == CURL_POLL_REMOVE) {
     /* Idle (kept alive) or about to be closed: stop watching, keep the
      * handle for the next transfer on this connection. */
-    if (ctx != NULL)
+    if (ctx != NULL) {
+      ctx->events = 0;
       uv_poll_stop(&ctx->poll);
+    }
     return 0;
   }
   if (ctx == NULL && (ctx = sock_new(m, s)) == NULL)
@@ -122,6 +140,7 @@ static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp,
     events |= UV_READABLE;
   if (what & CURL_POLL_OUT)
     events |= UV_WRITABLE;
+  ctx->events = events;
   uv_poll_start(&ctx->poll, events, poll_cb);
   return 0;
 }
@@ -216,6 +235,42 @@ static sb_upstream_result_t map_curl_error(sb_upstream_t *u, CURLcode rc)
   }
 }
 
+/* A request sent on a kept-alive connection that the server had closed
+ * (an idle timeout, a limit of requests per connection, a close_notify
+ * that curl took for data): it failed to go out or got nothing back.
+ * curl retries some of these itself, not all (a broken pipe while the
+ * body is being sent fails the transfer). The same rule as the native
+ * client's: once, at once, on a fresh connection; the body is the
+ * caller's buffer, sent again as it is. True when restarted. */
+static bool retry_on_fresh_connection(sb_upstream_t *u, CURLcode rc)
+{
+  sb_upstream_multi_t *m = u->m;
+  CURL *e = u->easy;
+  long connects = -1, header_bytes = -1;
+  curl_off_t received = -1;
+  if (u->retried || u->forced_set || u->head_done ||
+      (rc != CURLE_SEND_ERROR && rc != CURLE_RECV_ERROR &&
+       rc != CURLE_GOT_NOTHING))
+    return false;
+  if (curl_easy_getinfo(e, CURLINFO_NUM_CONNECTS, &connects) != CURLE_OK ||
+      curl_easy_getinfo(e, CURLINFO_HEADER_SIZE, &header_bytes) != CURLE_OK ||
+      curl_easy_getinfo(e, CURLINFO_SIZE_DOWNLOAD_T, &received) != CURLE_OK ||
+      connects != 0 || header_bytes != 0 || received != 0)
+    return false; /* a new connection, or an answer had begun */
+  u->retried = true;
+  curl_multi_remove_handle(m->multi, e);
+  curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+  if (u->to.total_ms > 0) {
+    /* the total deadline still counts from the start */
+    uint64_t spent = uv_now(m->loop) - u->start_ms;
+    long left = spent < u->to.total_ms ? (long)(u->to.total_ms - spent) : 1;
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, left);
+  }
+  u->errbuf[0] = '\0';
+  u->status = 0;
+  return curl_multi_add_handle(m->multi, e) == CURLM_OK;
+}
+
 static void check_done(sb_upstream_multi_t *m)
 {
   CURLMsg *msg;
@@ -233,6 +288,8 @@ static void check_done(sb_upstream_multi_t *m)
       sb_up_release(u); /* cancelled from inside a callback */
       continue;
     }
+    if (retry_on_fresh_connection(u, rc))
+      continue;
     if (u->status == 0)
       curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &u->status);
     sb_upstream_result_t r =
@@ -379,6 +436,27 @@ void sb_up_curl_free(sb_upstream_multi_t *m)
   uv_close((uv_handle_t *)&m->curl_timer, multi_timer_close_cb);
 }
 
+/* A provider's TLS settings in curl's terms. curl keeps its default CA
+ * bundle and directory beside a `ca_file` or a `ca_path` (the system's
+ * store stays trusted, as with the native client) and tells connections
+ * with different settings apart. */
+static void set_tls(CURL *e, const sb_upstream_tls_t *t)
+{
+  bool verify = t == NULL || !t->no_verify;
+  curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, verify ? 1L : 0L);
+  curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, verify ? 2L : 0L);
+  if (t == NULL)
+    return;
+  if (t->ca_file != NULL)
+    curl_easy_setopt(e, CURLOPT_CAINFO, t->ca_file);
+  if (t->ca_path != NULL)
+    curl_easy_setopt(e, CURLOPT_CAPATH, t->ca_path);
+  if (t->cert != NULL) {
+    curl_easy_setopt(e, CURLOPT_SSLCERT, t->cert);
+    curl_easy_setopt(e, CURLOPT_SSLKEY, t->key != NULL ? t->key : t->cert);
+  }
+}
+
 bool sb_up_curl_start(sb_upstream_t *u, const sb_upstream_request_t *r)
 {
   sb_upstream_multi_t *m = u->m;
@@ -419,9 +497,15 @@ bool sb_up_curl_start(sb_upstream_t *u, const sb_upstream_request_t *r)
   curl_easy_setopt(e, CURLOPT_WRITEDATA, u);
   curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
-  curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
-  curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
-  if (!env_proxy)
+  /* HTTP/1.1, as the native client: a connection per transfer, pooled per
+   * worker. libcurl 7.88's HTTP/2 multiplexes every transfer of a worker
+   * on one connection, where a busy host's streams wait on each other and
+   * some stall (a stream's data held while no socket event comes). */
+  curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+  set_tls(e, r->tls);
+  if (r->proxy != NULL)
+    curl_easy_setopt(e, CURLOPT_PROXY, r->proxy);
+  else if (!env_proxy)
     curl_easy_setopt(e, CURLOPT_PROXY, "");
   if (u->to.connect_ms > 0)
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)u->to.connect_ms);

@@ -1,8 +1,9 @@
 /*
- * The native HTTP/1.1 transport for plain http:// upstreams: non-blocking
- * sockets watched by one uv_poll each, a per-worker pool of kept-alive
- * connections per host:port, a per-worker DNS cache, and the response
- * parser of h1_response.c. See docs/upstream.md.
+ * The native HTTP/1.1 transport for http:// and https:// upstreams:
+ * non-blocking sockets watched by one uv_poll each, TLS on them for https
+ * (tls.c), a per-worker pool of kept-alive connections per
+ * scheme://host:port, a per-worker DNS cache, and the response parser of
+ * h1_response.c. See docs/upstream.md.
  *
  * Lifetimes and re-entrancy, the rules that keep it safe:
  * - a connection belongs to at most one transfer (c->u / u->conn) or to
@@ -16,9 +17,13 @@
  * - the connection goes back to the pool before on_done runs, so a
  *   transfer started from on_done reuses it;
  * - nothing calls back from inside sb_upstream_start() or resume(): work
- *   that could end the transfer there goes to a 0 ms timer (u->kick).
- * TODO(issue 6): no TLS here (https stays on curl), no HTTP/2, no
- * 100-continue, no happy-eyeballs (addresses are tried one after another).
+ *   that could end the transfer there goes to a 0 ms timer (u->kick);
+ * - TLS holds bytes the socket no longer has (a record read whole, of which
+ *   only part was delivered): a poll event never announces them, so every
+ *   place that would wait for the socket looks at sb_up_tls_pending first
+ *   and reads at once, or on the loop's next turn (tls_read_later).
+ * Not done: HTTP/2, 100-continue, happy eyeballs (addresses are tried one
+ * after another).
  */
 #include <errno.h>
 #include <arpa/inet.h>
@@ -52,7 +57,14 @@ struct sb_h1_conn {
   char *saved;                 /* bytes kept while the transfer is paused */
   size_t saved_off, saved_len;
   size_t piece;                /* at saved_off: the piece to deliver again */
-  bool connecting;
+  SSL *ssl;                    /* https: the TLS connection; NULL: http */
+  int hs_want;                 /* handshaking: the event TLS waits for */
+  bool connecting;             /* TCP connect under way */
+  bool handshaking;            /* TLS handshake under way */
+  bool tls_sound;              /* handshake done, no fatal TLS error */
+  bool drained;                /* TLS: the socket's last read came short */
+  bool rd_wants_write;         /* TLS: the read waits for writability */
+  bool wr_wants_read;          /* TLS: the write waits for readability */
   bool reused;
   bool idle;
 };
@@ -72,6 +84,7 @@ typedef struct {
   char host[256];
   size_t host_len;
   bool v6;
+  bool tls;                    /* https */
   uint16_t port;
   const char *path;            /* path and query, without the fragment */
   size_t path_len;
@@ -87,9 +100,16 @@ static bool host_char(char ch)
  * left to curl, which knows every corner of URL syntax. */
 static bool parse_url(const char *url, h1_url_t *out)
 {
-  if (strncasecmp(url, "http://", 7) != 0)
+  const char *p;
+  if (strncasecmp(url, "http://", 7) == 0) {
+    p = url + 7;
+    out->tls = false;
+  } else if (strncasecmp(url, "https://", 8) == 0) {
+    p = url + 8;
+    out->tls = true;
+  } else {
     return false;
-  const char *p = url + 7;
+  }
   const char *a = p;
   while (*p != '\0' && *p != '/' && *p != '?' && *p != '#')
     p++;
@@ -124,7 +144,7 @@ static bool parse_url(const char *url, h1_url_t *out)
   memcpy(out->host, h, hl);
   out->host[hl] = '\0';
   out->host_len = hl;
-  out->port = 80;
+  out->port = out->tls ? 443 : 80;
   if (a < aend) {
     if (*a != ':' || a + 1 == aend || aend - a > 6)
       return false;
@@ -150,11 +170,13 @@ static bool parse_url(const char *url, h1_url_t *out)
   return true;
 }
 
-static sb_h1_host_t *host_get(sb_upstream_multi_t *m, const h1_url_t *url)
+/* `tls`: the https profile, or NULL for http. */
+static sb_h1_host_t *host_get(sb_upstream_multi_t *m, const h1_url_t *url,
+                              sb_up_tls_t *tls)
 {
   for (size_t i = 0; i < m->n_hosts; i++) {
     sb_h1_host_t *h = m->hosts[i];
-    if (h->port == url->port && strcmp(h->name, url->host) == 0)
+    if (h->port == url->port && h->tls == tls && strcmp(h->name, url->host) == 0)
       return h;
   }
   if (m->n_hosts == SB_H1_MAX_HOSTS)
@@ -164,8 +186,9 @@ static sb_h1_host_t *host_get(sb_upstream_multi_t *m, const h1_url_t *url)
     return NULL;
   memcpy(h->name, url->host, url->host_len + 1);
   h->port = url->port;
+  h->tls = tls;
   const char *lb = url->v6 ? "[" : "", *rb = url->v6 ? "]" : "";
-  if (url->port == 80)
+  if (url->port == (url->tls ? 443 : 80))
     snprintf(h->authority, sizeof(h->authority), "%s%s%s", lb, h->name, rb);
   else
     snprintf(h->authority, sizeof(h->authority), "%s%s%s:%u", lb, h->name, rb,
@@ -260,17 +283,23 @@ static size_t build_head(const sb_upstream_request_t *r, const h1_url_t *url,
 }
 
 sb_upstream_t *sb_up_h1_alloc(sb_upstream_multi_t *m,
-                              const sb_upstream_request_t *r, bool *failed)
+                              const sb_upstream_request_t *r, bool http,
+                              bool https, bool *failed)
 {
   h1_url_t url;
-  if (r->url == NULL || !parse_url(r->url, &url))
+  if (r->url == NULL || !parse_url(r->url, &url) || !(url.tls ? https : http))
     return NULL;
   const char *method = r->method != NULL ? r->method
                        : r->body.ptr != NULL ? "POST" : "GET";
   for (const char *q = method; *q != '\0'; q++)
     if ((unsigned char)*q <= 0x20 || (unsigned char)*q >= 0x7f)
       return NULL;
-  sb_h1_host_t *host = host_get(m, &url);
+  sb_up_tls_t *tls = NULL;
+  if (url.tls && (tls = sb_up_tls_profile(m, r->tls)) == NULL) {
+    *failed = true; /* out of memory */
+    return NULL;
+  }
+  sb_h1_host_t *host = host_get(m, &url, tls);
   if (host == NULL)
     return NULL;
   size_t n = build_head(r, &url, host, method, NULL);
@@ -303,6 +332,37 @@ static void conn_watch(sb_h1_conn_t *c, int events)
     uv_poll_stop(&c->poll);
   else
     uv_poll_start(&c->poll, events, conn_poll_cb);
+}
+
+static bool request_unsent(const sb_upstream_t *u)
+{
+  return u->sent < u->req_len + u->body.len && !u->write_failed;
+}
+
+/* What the connection waits for, from its state: connecting, the TLS
+ * handshake, idle (readable: the server closed it), or a transfer's
+ * reading (unless paused) and writing (while the request is unsent), each
+ * of which TLS may turn into waiting for the other direction. */
+static int wanted_events(const sb_h1_conn_t *c)
+{
+  const sb_upstream_t *u = c->u;
+  if (u == NULL)
+    return UV_READABLE;
+  if (c->connecting)
+    return UV_WRITABLE;
+  if (c->handshaking)
+    return c->hs_want;
+  int ev = 0;
+  if (request_unsent(u))
+    ev |= c->wr_wants_read ? UV_READABLE : UV_WRITABLE;
+  if (!u->paused)
+    ev |= c->rd_wants_write ? UV_WRITABLE : UV_READABLE;
+  return ev;
+}
+
+static void rewatch(sb_h1_conn_t *c)
+{
+  conn_watch(c, wanted_events(c));
 }
 
 static void conn_close_cb(uv_handle_t *h)
@@ -345,6 +405,9 @@ static void conn_close(sb_h1_conn_t *c)
   c->u = NULL;
   free(c->saved);
   c->saved = NULL;
+  /* close_notify on a sound connection, before the socket goes */
+  sb_up_tls_free(c->ssl, c->tls_sound);
+  c->ssl = NULL;
   /* uv_close takes the descriptor out of epoll at once: close it now. */
   uv_close((uv_handle_t *)&c->poll, conn_close_cb);
   close(c->fd);
@@ -368,6 +431,7 @@ static void pool_put(sb_h1_conn_t *c)
   c->u = NULL;
   c->idle = true;
   c->reused = true;
+  c->rd_wants_write = c->wr_wants_read = false;
   c->idle_since = uv_now(m->loop);
   c->next = m->idle_head;
   if (m->idle_head != NULL)
@@ -381,11 +445,19 @@ static void pool_put(sb_h1_conn_t *c)
   c->host->idle = c;
   m->n_idle++;
   /* Readable while idle means the server closed it (or sent garbage). */
-  conn_watch(c, UV_READABLE);
+  rewatch(c);
   if (m->n_idle > MAX_IDLE)
     conn_close(m->idle_tail);
   if (!uv_is_active((uv_handle_t *)&m->idle_timer))
     uv_timer_start(&m->idle_timer, idle_timer_cb, IDLE_MS, 0);
+}
+
+/* An idle connection has something to read: only TLS housekeeping (a
+ * session ticket, a key update) leaves it fit for another request. */
+static bool idle_still_good(sb_h1_conn_t *c)
+{
+  return c->ssl != NULL && c->tls_sound &&
+         sb_up_tls_idle_ok(c->ssl, c->m->rbuf, sizeof(c->m->rbuf));
 }
 
 /* ---- transfer outcomes --------------------------------------------------------- */
@@ -398,6 +470,8 @@ static void fail(sb_upstream_t *u, sb_upstream_result_t r, const char *why)
     u->pend_result = r;
     u->pend_why = why;
     u->kick = true;
+    if (u->conn != NULL)
+      conn_watch(u->conn, 0); /* nothing more happens on it until then */
     return; /* sb_upstream_start arms the timer */
   }
   if (u->conn != NULL)
@@ -405,19 +479,27 @@ static void fail(sb_upstream_t *u, sb_upstream_result_t r, const char *why)
   sb_up_finish(u, r, why);
 }
 
-static const char *errno_why(sb_upstream_t *u, const char *what, int err)
+static const char *conn_why(sb_upstream_t *u, const char *what, const char *s)
 {
   snprintf(u->errbuf, sizeof(u->errbuf), "%s %.100s:%u: %s", what, u->host->name,
-           (unsigned)u->host->port, strerror(err));
+           (unsigned)u->host->port, s);
   return u->errbuf;
 }
 
-/* The connection ended (EOF or error) while the transfer was using it. */
-static void conn_lost(sb_h1_conn_t *c, int err)
+static const char *errno_why(sb_upstream_t *u, const char *what, int err)
+{
+  return conn_why(u, what, strerror(err));
+}
+
+/* The connection ended while the transfer was using it: the end of the
+ * stream (`why` NULL), or an error (`why` says what). */
+static void conn_lost(sb_h1_conn_t *c, const char *why)
 {
   sb_upstream_t *u = c->u;
-  /* A kept-alive connection the server had closed: the request never got
-   * an answer, send it again once on a fresh connection. */
+  /* A kept-alive connection the server had closed (idle timeout, a limit
+   * of requests per connection, a close_notify that crossed the request):
+   * the request never got an answer, send it again at once, once, on a
+   * fresh connection. The caller sees one transfer. */
   if (c->reused && !u->resp.any_byte && !u->retried) {
     u->retried = true;
     conn_close(c);
@@ -430,20 +512,19 @@ static void conn_lost(sb_h1_conn_t *c, int err)
     open_connection(u);
     return;
   }
-  if (err == 0) {
+  sb_upstream_result_t r = u->head_done ? SB_UP_CUT
+                           : u->resp.any_byte ? SB_UP_FAILED
+                                              : SB_UP_CONNECT_FAILED;
+  if (why == NULL) {
     if (sb_h1_response_eof(&u->resp) == SB_H1_DONE) {
       conn_close(c); /* close-delimited body: complete */
       sb_up_finish(u, SB_UP_OK, NULL);
       return;
     }
-    fail(u, u->head_done ? SB_UP_CUT
-            : u->resp.any_byte ? SB_UP_FAILED : SB_UP_CONNECT_FAILED,
-         u->resp.error);
+    fail(u, r, u->resp.error);
     return;
   }
-  fail(u, u->head_done ? SB_UP_CUT
-          : u->resp.any_byte ? SB_UP_FAILED : SB_UP_CONNECT_FAILED,
-       errno_why(u, "connection to", err));
+  fail(u, r, conn_why(u, "connection to", why));
 }
 
 /* The response is complete; `extra` bytes followed it. */
@@ -452,6 +533,9 @@ static void complete(sb_h1_conn_t *c, size_t extra)
   sb_upstream_t *u = c->u;
   bool reuse = u->resp.keep_alive && extra == 0 && !u->write_failed &&
                u->sent == u->req_len + u->body.len && !c->m->closing;
+  /* Anything TLS still holds past the response must be housekeeping. */
+  if (reuse && c->ssl != NULL && sb_up_tls_pending(c->ssl))
+    reuse = idle_still_good(c);
   c->u = NULL;
   u->conn = NULL;
   free(c->saved);
@@ -465,46 +549,101 @@ static void complete(sb_h1_conn_t *c, size_t extra)
 
 /* ---- writing ------------------------------------------------------------------- */
 
+/* The request from byte `u->sent` on, up to `cap` bytes of it, copied
+ * into `dst`: the same bytes for the same `u->sent` (TLS retries a write
+ * with them). */
+static size_t gather_request(const sb_upstream_t *u, char *dst, size_t cap)
+{
+  size_t n = 0, off = u->sent;
+  if (off < u->req_len) {
+    n = SB_MIN(u->req_len - off, cap);
+    memcpy(dst, u->req + off, n);
+    off += n;
+  }
+  if (n < cap && off < u->req_len + u->body.len) {
+    size_t b = off - u->req_len;
+    size_t k = SB_MIN(u->body.len - b, cap - n);
+    memcpy(dst + n, u->body.ptr + b, k);
+    n += k;
+  }
+  return n;
+}
+
+/* One write of the request: false when it would block or failed. */
+static bool write_plain(sb_h1_conn_t *c)
+{
+  sb_upstream_t *u = c->u;
+  struct iovec iov[2];
+  int k = 0;
+  if (u->sent < u->req_len) {
+    iov[k].iov_base = u->req + u->sent;
+    iov[k++].iov_len = u->req_len - u->sent;
+    if (u->body.len > 0) {
+      iov[k].iov_base = (void *)u->body.ptr;
+      iov[k++].iov_len = u->body.len;
+    }
+  } else {
+    size_t off = u->sent - u->req_len;
+    iov[k].iov_base = (void *)(u->body.ptr + off);
+    iov[k++].iov_len = u->body.len - off;
+  }
+  struct msghdr msg;
+  memset(&msg, 0, sizeof(msg));
+  msg.msg_iov = iov;
+  msg.msg_iovlen = (size_t)k;
+  ssize_t n;
+  do
+    n = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    /* The server may have answered and closed (a 413 before reading a
+     * large body): what it said, if anything, is read next. */
+    if (errno != EAGAIN && errno != EWOULDBLOCK)
+      u->write_failed = true;
+    return false;
+  }
+  u->sent += (size_t)n;
+  return true;
+}
+
+/* One TLS record of the request: false when it would block, or failed
+ * (then the connection is lost: TLS cannot read after a failed write). */
+static bool write_tls(sb_h1_conn_t *c, bool *lost)
+{
+  sb_upstream_t *u = c->u;
+  char *buf = c->m->wbuf;
+  size_t put, len = gather_request(u, buf, sizeof(c->m->wbuf));
+  char why[200];
+  switch (sb_up_tls_write(c->ssl, buf, len, &put, why, sizeof(why))) {
+  case SB_TLS_OK:
+    u->sent += put;
+    return true;
+  case SB_TLS_WANT_READ:
+    c->wr_wants_read = true;
+    return false;
+  case SB_TLS_WANT_WRITE:
+    return false;
+  case SB_TLS_EOF:
+  case SB_TLS_ERROR:
+    break;
+  }
+  c->tls_sound = false;
+  u->write_failed = true;
+  *lost = true;
+  conn_lost(c, why);
+  return false;
+}
+
 static void write_request(sb_h1_conn_t *c)
 {
   sb_upstream_t *u = c->u;
-  size_t total = u->req_len + u->body.len;
-  while (u->sent < total && !u->write_failed) {
-    struct iovec iov[2];
-    int k = 0;
-    if (u->sent < u->req_len) {
-      iov[k].iov_base = u->req + u->sent;
-      iov[k++].iov_len = u->req_len - u->sent;
-      if (u->body.len > 0) {
-        iov[k].iov_base = (void *)u->body.ptr;
-        iov[k++].iov_len = u->body.len;
-      }
-    } else {
-      size_t off = u->sent - u->req_len;
-      iov[k].iov_base = (void *)(u->body.ptr + off);
-      iov[k++].iov_len = u->body.len - off;
-    }
-    struct msghdr msg;
-    memset(&msg, 0, sizeof(msg));
-    msg.msg_iov = iov;
-    msg.msg_iovlen = (size_t)k;
-    ssize_t n = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
-    if (n < 0) {
-      if (errno == EINTR)
-        continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK)
-        break;
-      /* The server may have answered and closed (a 413 before reading a
-       * large body): what it said, if anything, is read next. */
-      u->write_failed = true;
+  bool lost = false;
+  c->wr_wants_read = false;
+  while (request_unsent(u))
+    if (!(c->ssl != NULL ? write_tls(c, &lost) : write_plain(c)))
       break;
-    }
-    u->sent += (size_t)n;
-  }
-  int ev = u->paused ? 0 : UV_READABLE;
-  if (u->sent < total && !u->write_failed)
-    ev |= UV_WRITABLE;
-  conn_watch(c, ev);
+  if (!lost)
+    rewatch(c);
 }
 
 /* ---- reading and delivery ------------------------------------------------------ */
@@ -541,8 +680,7 @@ static void paused_now(sb_h1_conn_t *c, const char *p, size_t piece,
     fail(u, SB_UP_FAILED, "out of memory");
     return;
   }
-  bool writing = u->sent < u->req_len + u->body.len && !u->write_failed;
-  conn_watch(c, writing ? UV_WRITABLE : 0);
+  rewatch(c);
 }
 
 /* Parse and deliver `n` bytes read for c's transfer. Returns when they are
@@ -604,42 +742,165 @@ static void feed(sb_h1_conn_t *c, const char *p, size_t n)
   }
 }
 
+typedef enum { RD_DATA, RD_AGAIN, RD_EOF, RD_ERROR } rd_t;
+
+/* One read into the worker's buffer. RD_ERROR: `why` says what. */
+static rd_t conn_read(sb_h1_conn_t *c, size_t *got, char *why, size_t whylen)
+{
+  sb_upstream_multi_t *m = c->m;
+  if (c->ssl == NULL) {
+    ssize_t n;
+    do
+      n = recv(c->fd, m->rbuf, sizeof(m->rbuf), 0);
+    while (n < 0 && errno == EINTR);
+    if (n > 0) {
+      *got = (size_t)n;
+      return RD_DATA;
+    }
+    if (n == 0)
+      return RD_EOF;
+    if (errno == EAGAIN || errno == EWOULDBLOCK)
+      return RD_AGAIN;
+    snprintf(why, whylen, "%s", strerror(errno));
+    return RD_ERROR;
+  }
+  switch (sb_up_tls_read(c->ssl, m->rbuf, sizeof(m->rbuf), got, why, whylen)) {
+  case SB_TLS_OK:
+    return RD_DATA;
+  case SB_TLS_WANT_WRITE:
+    c->rd_wants_write = true; /* a key update or renegotiation to send */
+    return RD_AGAIN;
+  case SB_TLS_WANT_READ:
+    return RD_AGAIN;
+  case SB_TLS_EOF:
+    return RD_EOF;
+  case SB_TLS_ERROR:
+    break;
+  }
+  c->tls_sound = false;
+  return RD_ERROR;
+}
+
+/* Bytes TLS holds would wait for a poll event that never comes: read them
+ * on the loop's next turn (the deferred step), not from here, so that one
+ * busy connection does not starve the others. */
+static void tls_read_later(sb_upstream_t *u)
+{
+  u->kick = true;
+  sb_up_arm(u);
+}
+
+#define READ_ROUNDS 8 /* reads per wake-up before the others get a turn */
+
 static void read_some(sb_h1_conn_t *c)
 {
   sb_upstream_t *u = c->u;
-  sb_upstream_multi_t *m = c->m;
   if (u->paused)
     return;
-  for (int round = 0; round < 4; round++) {
-    ssize_t n = recv(c->fd, m->rbuf, sizeof(m->rbuf), 0);
-    if (n < 0) {
-      if (errno == EINTR)
-        continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK)
-        return;
-      conn_lost(c, errno);
+  c->rd_wants_write = false;
+  for (int round = 0; round < READ_ROUNDS; round++) {
+    size_t n = 0;
+    char why[200];
+    switch (conn_read(c, &n, why, sizeof(why))) {
+    case RD_DATA:
+      break;
+    case RD_AGAIN:
+      rewatch(c);
+      return;
+    case RD_EOF:
+      conn_lost(c, NULL);
+      return;
+    case RD_ERROR:
+      conn_lost(c, why);
       return;
     }
-    if (n == 0) {
-      conn_lost(c, 0);
-      return;
-    }
-    feed(c, m->rbuf, (size_t)n);
+    feed(c, c->m->rbuf, n);
     if (u->finished || u->cancelled || u->paused || u->conn != c)
       return;
-    if ((size_t)n < sizeof(m->rbuf))
+    /* A short read emptied the socket. TLS hands out a record at a time:
+     * it is done when it holds nothing more and its last read of the
+     * socket came short (no need to hear EAGAIN from another). */
+    if (c->ssl == NULL ? n < sizeof(c->m->rbuf)
+                       : c->drained && !sb_up_tls_pending(c->ssl)) {
+      rewatch(c);
       return;
+    }
   }
+  if (c->ssl != NULL && sb_up_tls_pending(c->ssl))
+    tls_read_later(u);
+  rewatch(c);
+}
+
+/* The connection carries the transfer now: TCP (and TLS) are up. */
+static void ready(sb_h1_conn_t *c)
+{
+  sb_upstream_t *u = c->u;
+  u->connected = true;
+  u->connect_ns = sb_now_ns() - u->start_ns;
+  sb_up_arm(u); /* the connect deadline no longer applies */
+  write_request(c);
+}
+
+static void handshake_step(sb_h1_conn_t *c)
+{
+  sb_upstream_t *u = c->u;
+  char peer[300];
+  snprintf(peer, sizeof(peer), "%.255s:%u", u->host->name,
+           (unsigned)u->host->port);
+  switch (sb_up_tls_handshake(c->ssl, peer, u->errbuf, sizeof(u->errbuf))) {
+  case SB_TLS_OK:
+    c->handshaking = false;
+    c->tls_sound = true;
+    ready(c);
+    return;
+  case SB_TLS_WANT_READ:
+    c->hs_want = UV_READABLE;
+    rewatch(c);
+    return;
+  case SB_TLS_WANT_WRITE:
+    c->hs_want = UV_WRITABLE;
+    rewatch(c);
+    return;
+  case SB_TLS_EOF:
+  case SB_TLS_ERROR:
+    break;
+  }
+  /* Certificates, protocol versions, a server that is not TLS: the same
+   * on every address, so no other one is tried. */
+  fail(u, SB_UP_CONNECT_FAILED, u->errbuf);
+}
+
+/* The address that took the connection goes first in the host's cache:
+ * the next connection does not wait again on one that refused or timed
+ * out (a name whose IPv6 address is unreachable from here). */
+static void address_worked(sb_upstream_t *u)
+{
+  sb_h1_host_t *h = u->host;
+  if (u->addr_i == 0 || u->addr_i >= h->n_addrs ||
+      memcmp(&h->addrs[u->addr_i], &u->addrs[u->addr_i], sizeof(h->addrs[0])) != 0)
+    return;
+  sb_h1_addr_t first = h->addrs[0];
+  h->addrs[0] = h->addrs[u->addr_i];
+  h->addrs[u->addr_i] = first;
 }
 
 static void connected(sb_h1_conn_t *c)
 {
   sb_upstream_t *u = c->u;
   c->connecting = false;
-  u->connected = true;
-  u->connect_ns = sb_now_ns() - u->start_ns;
-  sb_up_arm(u); /* the connect deadline no longer applies */
-  write_request(c);
+  address_worked(u);
+  if (u->host->tls == NULL) {
+    ready(c);
+    return;
+  }
+  c->ssl = sb_up_tls_new(u->host, c->fd, &c->drained, u->errbuf,
+                         sizeof(u->errbuf));
+  if (c->ssl == NULL) {
+    fail(u, SB_UP_FAILED, u->errbuf);
+    return;
+  }
+  c->handshaking = true;
+  handshake_step(c);
 }
 
 static void connect_failed(sb_h1_conn_t *c, int err)
@@ -659,7 +920,10 @@ static void conn_poll_cb(uv_poll_t *h, int status, int events)
   sb_h1_conn_t *c = h->data;
   sb_upstream_t *u = c->u;
   if (u == NULL) {
-    conn_close(c); /* idle and readable: closed by the server, or garbage */
+    /* Idle and readable: closed by the server or garbage, unless it was
+     * TLS housekeeping. */
+    if (status < 0 || !idle_still_good(c))
+      conn_close(c);
     return;
   }
   if (status < 0) {
@@ -686,17 +950,23 @@ static void conn_poll_cb(uv_poll_t *h, int status, int events)
     connected(c);
     return;
   }
-  if (events & UV_WRITABLE) {
-    write_request(c);
-    if (u->finished || u->conn != c)
-      return;
+  if (c->handshaking) {
+    handshake_step(c);
+    return;
   }
-  if (events & UV_READABLE)
+  bool readable = (events & UV_READABLE) != 0;
+  bool writable = (events & UV_WRITABLE) != 0;
+  if ((writable && !c->wr_wants_read) || (readable && c->wr_wants_read)) {
+    if (request_unsent(u)) {
+      write_request(c);
+      if (u->finished || u->conn != c)
+        return;
+    }
+  }
+  if ((readable && !c->rd_wants_write) || (writable && c->rd_wants_write))
     read_some(c);
-  if (status < 0 && !u->finished && u->conn == c && !u->paused) {
-    bool writing = u->sent < u->req_len + u->body.len && !u->write_failed;
-    conn_watch(c, UV_READABLE | (writing ? UV_WRITABLE : 0));
-  }
+  if (status < 0 && !u->finished && u->conn == c)
+    rewatch(c);
 }
 
 /* ---- opening connections ------------------------------------------------------- */
@@ -741,7 +1011,7 @@ static void connect_addr(sb_upstream_t *u)
     u->conn = c;
     if (rc != 0) {
       c->connecting = true;
-      conn_watch(c, UV_WRITABLE);
+      rewatch(c);
     } else {
       connected(c);
     }
@@ -835,8 +1105,11 @@ static void open_connection(sb_upstream_t *u)
 bool sb_up_h1_start(sb_upstream_t *u)
 {
   sb_h1_host_t *h = u->host;
+  const char *tls_err = h->tls != NULL ? sb_up_tls_profile_error(h->tls) : NULL;
   u->starting = true;
-  if (h->idle != NULL) {
+  if (tls_err != NULL) {
+    fail(u, SB_UP_CONNECT_FAILED, tls_err);
+  } else if (h->idle != NULL) {
     sb_h1_conn_t *c = h->idle;
     idle_unlink(c);
     c->u = u;
@@ -865,10 +1138,9 @@ void sb_up_h1_release(sb_upstream_t *u)
 void sb_up_h1_pause(sb_upstream_t *u)
 {
   sb_h1_conn_t *c = u->conn;
-  if (c == NULL || c->connecting)
+  if (c == NULL || c->connecting || c->handshaking)
     return;
-  bool writing = u->sent < u->req_len + u->body.len && !u->write_failed;
-  conn_watch(c, writing ? UV_WRITABLE : 0);
+  rewatch(c);
 }
 
 void sb_up_h1_resume(sb_upstream_t *u)
@@ -878,7 +1150,7 @@ void sb_up_h1_resume(sb_upstream_t *u)
 }
 
 /* The deferred step: a failure from inside start, or the bytes kept while
- * paused, then reading again. */
+ * paused (and those TLS holds), then reading again. */
 void sb_up_h1_step(sb_upstream_t *u)
 {
   if (u->finished)
@@ -889,7 +1161,7 @@ void sb_up_h1_step(sb_upstream_t *u)
     return;
   }
   sb_h1_conn_t *c = u->conn;
-  if (c == NULL || u->paused || c->connecting) {
+  if (c == NULL || u->paused || c->connecting || c->handshaking) {
     sb_up_arm(u);
     return;
   }
@@ -921,9 +1193,12 @@ void sb_up_h1_step(sb_upstream_t *u)
       c->saved_off = c->saved_len = c->piece = 0;
     }
   }
-  bool writing = u->sent < u->req_len + u->body.len && !u->write_failed;
-  conn_watch(c, UV_READABLE | (writing ? UV_WRITABLE : 0));
-  sb_up_arm(u);
+  if (c->ssl != NULL && sb_up_tls_pending(c->ssl))
+    read_some(c); /* no poll event would say so */
+  else
+    rewatch(c);
+  if (!u->finished)
+    sb_up_arm(u);
 }
 
 /* ---- the multi's part ---------------------------------------------------------- */
@@ -944,9 +1219,12 @@ void sb_up_h1_free(sb_upstream_multi_t *m)
 {
   while (m->idle_head != NULL)
     conn_close(m->idle_head);
-  for (size_t i = 0; i < m->n_hosts; i++)
+  for (size_t i = 0; i < m->n_hosts; i++) {
+    sb_up_tls_host_free(m->hosts[i]);
     free(m->hosts[i]);
+  }
   m->n_hosts = 0;
+  sb_up_tls_free_all(m);
   uv_timer_stop(&m->idle_timer);
   uv_close((uv_handle_t *)&m->idle_timer, idle_timer_close_cb);
 }

@@ -1,334 +1,12 @@
-/* The upstream client against an in-process loopback HTTP server, scripted
- * per case, on a real libuv loop: plain http:// goes through the native
- * HTTP/1.1 transport (src/upstream/h1.c). Each case asserts what the
+/* The upstream client against an in-process loopback server, scripted per
+ * case, on a real libuv loop (tests/unit/upstream_harness.h): every case
+ * runs over http:// and over https:// (the server speaking TLS with a
+ * certificate from the test's own CA, trusted through tls.ca_file), each
+ * through the native transport (src/upstream/h1.c, tls.c) and through
+ * curl (SWITCHBOARD_UPSTREAM_CLIENT=curl). Each case asserts what the
  * caller sees (head, exact body bytes, outcome) and what the server saw
  * (the request, how many connections). */
-#include "test_helpers.h"
-
-#include <arpa/inet.h>
-#include <unistd.h>
-#include <uv.h>
-
-#include "switchboard/buf.h"
-#include "switchboard/upstream.h"
-
-/* ---- the scripted server ---------------------------------------------------- */
-
-typedef struct server server_t;
-
-typedef struct sconn {
-  uv_tcp_t tcp;
-  server_t *s;
-  int id;                /* 1, 2, ... in accept order */
-  int served;            /* requests answered on this connection */
-  sb_buf_t in;           /* bytes of the request being received */
-  uv_timer_t timer;      /* staged writes */
-  int step;
-  bool closed;
-  struct sconn *next;
-} sconn_t;
-
-struct server {
-  uv_loop_t *loop;
-  uv_tcp_t listener;
-  int port;
-  int accepted;
-  int requests;
-  sconn_t *conns;
-  /* what the case does with a complete request (head + body) */
-  void (*on_request)(sconn_t *c, const char *req, size_t head_len,
-                     const char *body, size_t body_len);
-  void (*on_step)(sconn_t *c); /* staged writes, on c->timer */
-  char last_req[2048];
-  size_t last_body_len;
-  bool body_ok;          /* the 1 MB case: the body was intact */
-};
-
-typedef struct {
-  uv_write_t req;
-  char data[];
-} wreq_t;
-
-static void write_done(uv_write_t *w, int status)
-{
-  (void)status;
-  free(w);
-}
-
-static void srv_write(sconn_t *c, const char *s, size_t n)
-{
-  if (c->closed)
-    return;
-  wreq_t *w = malloc(sizeof(*w) + n);
-  assert_non_null(w);
-  memcpy(w->data, s, n);
-  uv_buf_t b = uv_buf_init(w->data, (unsigned)n);
-  if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, write_done) != 0)
-    free(w);
-}
-
-#define SRV_SEND(c, lit) srv_write((c), (lit), sizeof(lit) - 1)
-
-static void sconn_close_cb(uv_handle_t *h)
-{
-  (void)h; /* freed when the server goes */
-}
-
-static void srv_close(sconn_t *c)
-{
-  if (c->closed)
-    return;
-  c->closed = true;
-  uv_timer_stop(&c->timer);
-  uv_close((uv_handle_t *)&c->timer, sconn_close_cb);
-  uv_close((uv_handle_t *)&c->tcp, sconn_close_cb);
-}
-
-static void srv_step_cb(uv_timer_t *t)
-{
-  sconn_t *c = t->data;
-  c->step++;
-  c->s->on_step(c);
-}
-
-/* Call on_step every `ms` (until srv_stop_steps). */
-static void srv_steps(sconn_t *c, uint64_t ms)
-{
-  uv_timer_start(&c->timer, srv_step_cb, ms, ms);
-}
-
-static void srv_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
-{
-  static char buf[65536];
-  (void)h;
-  (void)hint;
-  *b = uv_buf_init(buf, sizeof(buf));
-}
-
-static size_t content_length(const char *head, size_t n)
-{
-  const char *p = head;
-  while ((p = memmem(p, n - (size_t)(p - head), "\r\nContent-Length: ", 18)) != NULL)
-    return (size_t)strtoul(p + 18, NULL, 10);
-  return 0;
-}
-
-static void srv_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
-{
-  sconn_t *c = st->data;
-  if (n < 0) {
-    srv_close(c);
-    return;
-  }
-  sb_buf_append(&c->in, b->base, (size_t)n);
-  for (;;) {
-    const char *d = c->in.data;
-    const char *end = c->in.len > 0 ? memmem(d, c->in.len, "\r\n\r\n", 4) : NULL;
-    if (end == NULL)
-      return;
-    size_t head = (size_t)(end - d) + 4;
-    size_t blen = content_length(d, head);
-    if (c->in.len < head + blen)
-      return;
-    server_t *s = c->s;
-    s->requests++;
-    snprintf(s->last_req, sizeof(s->last_req), "%.*s", (int)head, d);
-    s->last_body_len = blen;
-    s->on_request(c, d, head, d + head, blen);
-    c->served++;
-    if (c->closed)
-      return;
-    memmove(c->in.data, c->in.data + head + blen, c->in.len - head - blen);
-    c->in.len -= head + blen;
-  }
-}
-
-static void srv_accept(uv_stream_t *l, int status)
-{
-  server_t *s = l->data;
-  assert_int_equal(status, 0);
-  sconn_t *c = calloc(1, sizeof(*c));
-  assert_non_null(c);
-  c->s = s;
-  c->id = ++s->accepted;
-  sb_buf_init(&c->in, 0);
-  uv_tcp_init(s->loop, &c->tcp);
-  uv_timer_init(s->loop, &c->timer);
-  c->tcp.data = c;
-  c->timer.data = c;
-  c->next = s->conns;
-  s->conns = c;
-  assert_int_equal(uv_accept(l, (uv_stream_t *)&c->tcp), 0);
-  uv_read_start((uv_stream_t *)&c->tcp, srv_alloc, srv_read);
-}
-
-static void srv_start(server_t *s, uv_loop_t *loop)
-{
-  struct sockaddr_in a;
-  s->loop = loop;
-  uv_tcp_init(loop, &s->listener);
-  s->listener.data = s;
-  uv_ip4_addr("127.0.0.1", 0, &a);
-  assert_int_equal(uv_tcp_bind(&s->listener, (struct sockaddr *)&a, 0), 0);
-  assert_int_equal(uv_listen((uv_stream_t *)&s->listener, 64, srv_accept), 0);
-  int len = sizeof(a);
-  uv_tcp_getsockname(&s->listener, (struct sockaddr *)&a, &len);
-  s->port = ntohs(a.sin_port);
-}
-
-static void srv_stop(server_t *s)
-{
-  for (sconn_t *c = s->conns; c != NULL; c = c->next)
-    srv_close(c);
-  uv_close((uv_handle_t *)&s->listener, NULL);
-}
-
-static void srv_free(server_t *s)
-{
-  sconn_t *c = s->conns;
-  while (c != NULL) {
-    sconn_t *next = c->next;
-    sb_buf_free(&c->in);
-    free(c);
-    c = next;
-  }
-  s->conns = NULL;
-}
-
-/* ---- the client side ---------------------------------------------------------- */
-
-typedef struct rec rec_t;
-struct rec {
-  uv_loop_t *loop;
-  sb_upstream_multi_t *m;
-  sb_upstream_t *u;
-  int heads, dones, datas;
-  long status;
-  char ct[128];
-  char ra[64];
-  sb_buf_t body;
-  sb_upstream_outcome_t o;
-  /* behaviours */
-  bool cancel_on_data;
-  bool detach_on_data;      /* detach at the first piece */
-  bool detached;            /* ... and the transfer took over */
-  bool pause_every_other;   /* refuse each new piece once */
-  bool refused_pending;
-  sb_buf_t refused;         /* the piece refused last */
-  int redelivered;
-  uv_timer_t resume_timer;
-  void (*then)(rec_t *r);   /* from on_done */
-  rec_t *next_rec;
-  bool stop_on_done;
-};
-
-static void on_head(sb_upstream_t *u, void *data, const sb_upstream_head_t *h)
-{
-  rec_t *r = data;
-  (void)u;
-  r->heads++;
-  r->status = h->status;
-  snprintf(r->ct, sizeof(r->ct), "%.*s", (int)h->content_type.len,
-           h->content_type.ptr ? h->content_type.ptr : "");
-  snprintf(r->ra, sizeof(r->ra), "%.*s", (int)h->retry_after.len,
-           h->retry_after.ptr ? h->retry_after.ptr : "");
-}
-
-static void resume_cb(uv_timer_t *t)
-{
-  rec_t *r = t->data;
-  if (r->u != NULL)
-    sb_upstream_resume(r->u);
-}
-
-static sb_status_t on_data(sb_upstream_t *u, void *data, const char *p, size_t n)
-{
-  rec_t *r = data;
-  assert_int_equal(r->dones, 0);
-  r->datas++;
-  if (r->cancel_on_data) {
-    sb_upstream_cancel(u);
-    r->u = NULL;
-    uv_stop(r->loop);
-    return SB_OK;
-  }
-  if (r->detach_on_data) {
-    sb_buf_append(&r->body, p, n);
-    r->detached = sb_upstream_detach(u);
-    r->u = NULL;
-    return SB_OK;
-  }
-  if (r->pause_every_other) {
-    if (r->refused_pending) {
-      /* The same bytes again, exactly. */
-      assert_int_equal(n, r->refused.len);
-      assert_memory_equal(p, r->refused.data, n);
-      r->refused_pending = false;
-      r->redelivered++;
-    } else {
-      r->refused.len = 0;
-      sb_buf_append(&r->refused, p, n);
-      r->refused_pending = true;
-      sb_upstream_resume(u); /* a no-op inside a callback */
-      uv_timer_start(&r->resume_timer, resume_cb, 1, 0);
-      return SB_AGAIN;
-    }
-  }
-  sb_buf_append(&r->body, p, n);
-  return SB_OK;
-}
-
-static const sb_upstream_callbacks_t cbs;
-
-static void on_done(sb_upstream_t *u, void *data, const sb_upstream_outcome_t *o)
-{
-  rec_t *r = data;
-  (void)u;
-  r->dones++;
-  r->o = *o;
-  r->u = NULL;
-  uv_timer_stop(&r->resume_timer);
-  if (r->then != NULL)
-    r->then(r);
-  else
-    uv_stop(r->loop);
-}
-
-static const sb_upstream_callbacks_t cbs = {on_head, on_data, on_done};
-
-typedef struct {
-  uv_loop_t loop;
-  server_t srv;
-  sb_upstream_multi_t *m;
-  uv_timer_t guard;
-} fixture_t;
-
-static void rec_init(rec_t *r, fixture_t *f)
-{
-  memset(r, 0, sizeof(*r));
-  r->loop = &f->loop;
-  r->m = f->m;
-  sb_buf_init(&r->body, 0);
-  sb_buf_init(&r->refused, 0);
-  uv_timer_init(&f->loop, &r->resume_timer);
-  r->resume_timer.data = r;
-}
-
-static void rec_free(rec_t *r)
-{
-  sb_buf_free(&r->body);
-  sb_buf_free(&r->refused);
-  uv_close((uv_handle_t *)&r->resume_timer, NULL);
-  uv_run(r->loop, UV_RUN_NOWAIT); /* the handle is on the caller's stack */
-}
-
-static void guard_cb(uv_timer_t *t)
-{
-  (void)t;
-  /* Not fail_msg: a longjmp out of the loop would hang the teardown. */
-  fprintf(stderr, "the case took more than 10 s\n");
-  abort();
-}
+#include "upstream_harness.h"
 
 /* answer_trickle: pieces of "ab", one every trickle_ms; trickle_pieces of
  * them, then silence (0: until the client goes). Reset for every test. */
@@ -338,69 +16,17 @@ static int setup(void **state)
 {
   trickle_ms = 10;
   trickle_pieces = 0;
-  fixture_t *f = calloc(1, sizeof(*f));
-  assert_non_null(f);
-  uv_loop_init(&f->loop);
-  srv_start(&f->srv, &f->loop);
-  f->m = sb_upstream_multi_new(&f->loop);
-  assert_non_null(f->m);
-  uv_timer_init(&f->loop, &f->guard);
-  uv_timer_start(&f->guard, guard_cb, 10000, 0);
-  uv_unref((uv_handle_t *)&f->guard);
-  *state = f;
+  *state = fixture_new(harness_tls ? tls_server_ctx(&harness_srv, false) : NULL);
   return 0;
 }
 
 static int teardown(void **state)
 {
-  fixture_t *f = *state;
-  sb_upstream_multi_free(f->m);
-  srv_stop(&f->srv);
-  uv_close((uv_handle_t *)&f->guard, NULL);
-  uv_run(&f->loop, UV_RUN_DEFAULT);
-  srv_free(&f->srv);
-  assert_int_equal(uv_loop_close(&f->loop), 0);
-  free(f);
+  fixture_free(*state);
   return 0;
 }
 
-static char url_buf[256];
-
-static const char *url(fixture_t *f, const char *path)
-{
-  snprintf(url_buf, sizeof(url_buf), "http://127.0.0.1:%d%s", f->srv.port, path);
-  return url_buf;
-}
-
-static sb_upstream_t *start(fixture_t *f, rec_t *r, const char *u, sb_slice_t body,
-                            sb_upstream_timeouts_t to)
-{
-  static const sb_kv_t hdrs[] = {{"X-Test", "1"}, {"Content-Type", "application/json"}};
-  sb_upstream_request_t req;
-  memset(&req, 0, sizeof(req));
-  req.url = u;
-  req.body = body;
-  req.headers = hdrs;
-  req.n_headers = 2;
-  req.timeouts = to;
-  r->u = sb_upstream_start(f->m, &req, &cbs, r);
-  assert_non_null(r->u);
-  return r->u;
-}
-
-static const sb_upstream_timeouts_t no_to = {0};
-
 /* ---- cases ----------------------------------------------------------------------- */
-
-static void answer_hello(sconn_t *c, const char *req, size_t hl, const char *b, size_t bl)
-{
-  (void)req;
-  (void)hl;
-  (void)b;
-  (void)bl;
-  SRV_SEND(c, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-              "Retry-After: 3\r\nContent-Length: 11\r\n\r\nhello world");
-}
 
 static void test_plain(void **state)
 {
@@ -501,6 +127,23 @@ static void test_pause_resume(void **state)
   rec_free(&r);
 }
 
+/* Over https both transports offer HTTP/1.1 only (ALPN): curl would
+ * otherwise take HTTP/2 from a server that offers it. */
+static void test_alpn_http1_only(void **state)
+{
+  fixture_t *f = *state;
+  if (!harness_tls)
+    skip();
+  rec_t r;
+  rec_init(&r, f);
+  f->srv.on_request = answer_hello;
+  start(f, &r, url(f, "/"), SB_SLICE_LIT("{}"), no_to);
+  uv_run(&f->loop, UV_RUN_DEFAULT);
+  assert_int_equal(r.o.result, SB_UP_OK);
+  assert_string_equal(f->srv.conns->seen.alpn, "http/1.1");
+  rec_free(&r);
+}
+
 static void test_keep_alive_reuse(void **state)
 {
   fixture_t *f = *state;
@@ -523,20 +166,27 @@ static void test_keep_alive_reuse(void **state)
   rec_free(&r2);
 }
 
-/* The server closes the kept-alive connection when the second request
- * arrives (it had timed it out): sent again on a fresh one. */
-static void answer_then_drop(sconn_t *c, const char *req, size_t hl, const char *b, size_t bl)
+/* The server ends the kept-alive connection when the second request
+ * arrives (it had timed it out): with a close (close_notify and a FIN over
+ * TLS), or with a reset when `drop_reset`. The request is sent again at
+ * once on a fresh connection. */
+static bool drop_reset;
+
+static void answer_then_drop(sconn_t *c, const char *req, size_t hl,
+                             const char *b, size_t bl)
 {
   if (c->id == 1 && c->served == 1) {
-    srv_close(c);
+    if (drop_reset)
+      srv_reset(c);
+    else
+      srv_close(c);
     return;
   }
   answer_hello(c, req, hl, b, bl);
 }
 
-static void test_retry_on_stale_connection(void **state)
+static void stale_connection_case(fixture_t *f)
 {
-  fixture_t *f = *state;
   rec_t r1, r2;
   rec_init(&r1, f);
   rec_init(&r2, f);
@@ -556,6 +206,19 @@ static void test_retry_on_stale_connection(void **state)
   rec_free(&r2);
 }
 
+static void test_retry_on_stale_connection(void **state)
+{
+  drop_reset = false;
+  stale_connection_case(*state);
+}
+
+/* Through curl, a reset was "select/poll returned error", not retried. */
+static void test_retry_on_reset_connection(void **state)
+{
+  drop_reset = true;
+  stale_connection_case(*state);
+}
+
 static void test_refused(void **state)
 {
   fixture_t *f = *state;
@@ -570,7 +233,8 @@ static void test_refused(void **state)
   uv_close((uv_handle_t *)&t, NULL);
   uv_run(&f->loop, UV_RUN_NOWAIT);
   char u[64];
-  snprintf(u, sizeof(u), "http://127.0.0.1:%d/", ntohs(a.sin_port));
+  snprintf(u, sizeof(u), "%s://127.0.0.1:%d/", harness_tls ? "https" : "http",
+           ntohs(a.sin_port));
   rec_t r;
   rec_init(&r, f);
   start(f, &r, u, SB_SLICE_LIT("x"), no_to);
@@ -581,15 +245,6 @@ static void test_refused(void **state)
   assert_int_equal(r.o.result, SB_UP_CONNECT_FAILED);
   assert_non_null(r.o.error);
   rec_free(&r);
-}
-
-static void answer_nothing(sconn_t *c, const char *req, size_t hl, const char *b, size_t bl)
-{
-  (void)c;
-  (void)req;
-  (void)hl;
-  (void)b;
-  (void)bl;
 }
 
 static void test_first_byte_timeout(void **state)
@@ -647,7 +302,7 @@ static void answer_trickle(sconn_t *c, const char *req, size_t hl, const char *b
   srv_steps(c, trickle_ms);
 }
 
-/* The idle deadline follows the data: a stream that keeps coming for five
+/* The idle deadline follows the data: a stream that keeps coming for two
  * idle periods is not cut (the timer, armed lazily, fires early and looks
  * again), and the silence after it still ends the transfer. */
 static void test_idle_timeout_follows_data(void **state)
@@ -661,12 +316,12 @@ static void test_idle_timeout_follows_data(void **state)
   trickle_pieces = 15;
   sb_upstream_timeouts_t to = {0};
   to.first_byte_ms = 5000;
-  to.idle_ms = 60;
+  to.idle_ms = 150; /* 7 pieces' worth: room for a busy machine */
   start(f, &r, url(f, "/"), SB_SLICE_LIT("x"), to);
   uv_run(&f->loop, UV_RUN_DEFAULT);
   assert_int_equal(r.o.result, SB_UP_TIMEOUT_IDLE);
   assert_int_equal(r.body.len, 3 + 15 * 2);
-  assert_true(r.o.total_ns >= (15 * 20 + 60 - 10) * 1000000ull);
+  assert_true(r.o.total_ns >= (15 * 20 + 150 - 10) * 1000000ull);
   rec_free(&r);
 }
 
@@ -732,22 +387,6 @@ static void test_garbage(void **state)
   rec_free(&r);
 }
 
-static void stop_cb(uv_timer_t *t)
-{
-  uv_stop(t->loop);
-}
-
-/* Runs the loop for `ms` (the server's handles keep it alive otherwise). */
-static void run_for(fixture_t *f, uint64_t ms)
-{
-  uv_timer_t t;
-  uv_timer_init(&f->loop, &t);
-  uv_timer_start(&t, stop_cb, ms, 0);
-  uv_run(&f->loop, UV_RUN_DEFAULT);
-  uv_close((uv_handle_t *)&t, NULL);
-  uv_run(&f->loop, UV_RUN_NOWAIT);
-}
-
 static void test_cancel_in_on_data(void **state)
 {
   fixture_t *f = *state;
@@ -778,13 +417,18 @@ static void answer_big(sconn_t *c, const char *req, size_t hl, const char *b, si
   SRV_SEND(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
 }
 
-static void test_big_request_body(void **state)
+static void make_big_body(void)
 {
-  fixture_t *f = *state;
   big_body = malloc(BIG);
   assert_non_null(big_body);
   for (size_t i = 0; i < BIG; i++)
     big_body[i] = (char)('a' + (i * 7 + i / 1000) % 26);
+}
+
+static void test_big_request_body(void **state)
+{
+  fixture_t *f = *state;
+  make_big_body();
   rec_t r;
   rec_init(&r, f);
   f->srv.on_request = answer_big;
@@ -850,33 +494,6 @@ static void answer_first_then_rest(sconn_t *c, const char *req, size_t hl,
   srv_steps(c, 30);
 }
 
-/* Runs the loop until no transfer is left (the server's handles keep it
- * alive otherwise). */
-static void until_idle_cb(uv_timer_t *t)
-{
-  fixture_t *f = t->data;
-  if (sb_upstream_multi_active(f->m) == 0)
-    uv_stop(t->loop);
-}
-
-static void run_until_idle(fixture_t *f)
-{
-  uv_timer_t t;
-  uv_timer_init(&f->loop, &t);
-  t.data = f;
-  uv_timer_start(&t, until_idle_cb, 5, 5);
-  uv_run(&f->loop, UV_RUN_DEFAULT);
-  uv_close((uv_handle_t *)&t, NULL);
-  uv_run(&f->loop, UV_RUN_NOWAIT);
-}
-
-/* curl's transfers cannot go on alone (sb_upstream_detach says so). */
-static bool curl_forced(void)
-{
-  const char *v = getenv("SWITCHBOARD_UPSTREAM_CLIENT");
-  return v != NULL && strcmp(v, "curl") == 0;
-}
-
 static void test_detach_keeps_connection(void **state)
 {
   fixture_t *f = *state;
@@ -937,9 +554,7 @@ static void test_resolved_name(void **state)
   rec_t r;
   rec_init(&r, f);
   f->srv.on_request = answer_hello;
-  char u[64];
-  snprintf(u, sizeof(u), "http://localhost:%d/", f->srv.port);
-  start(f, &r, u, sb_slice(NULL, 0), no_to);
+  start(f, &r, url_host(f, "localhost", "/"), sb_slice(NULL, 0), no_to);
   uv_run(&f->loop, UV_RUN_DEFAULT);
   assert_int_equal(r.o.result, SB_UP_OK);
   assert_int_equal(r.body.len, 11);
@@ -963,7 +578,9 @@ static void answer_then_close(sconn_t *c, const char *req, size_t hl, const char
   srv_close(c);
 }
 
-static void two_requests(fixture_t *f, int *requests, int *accepted)
+/* The second request carries `body`. */
+static void two_requests(fixture_t *f, sb_slice_t body, int *requests,
+                         int *accepted)
 {
   rec_t r1, r2;
   rec_init(&r1, f);
@@ -973,7 +590,7 @@ static void two_requests(fixture_t *f, int *requests, int *accepted)
   assert_int_equal(r1.o.result, SB_UP_OK);
   /* Give the server's close time to arrive at the idle connection. */
   run_for(f, 20);
-  start(f, &r2, url(f, "/b"), SB_SLICE_LIT("2"), no_to);
+  start(f, &r2, url(f, "/b"), body, no_to);
   uv_run(&f->loop, UV_RUN_DEFAULT);
   assert_int_equal(r2.o.result, SB_UP_OK);
   assert_true(r2.o.connect_ns > 0);
@@ -988,7 +605,7 @@ static void test_connection_close(void **state)
   fixture_t *f = *state;
   int requests, accepted;
   f->srv.on_request = answer_close;
-  two_requests(f, &requests, &accepted);
+  two_requests(f, SB_SLICE_LIT("2"), &requests, &accepted);
   assert_int_equal(requests, 2);
   assert_int_equal(accepted, 2);
 }
@@ -998,10 +615,36 @@ static void test_idle_closed_by_server(void **state)
   fixture_t *f = *state;
   int requests, accepted;
   f->srv.on_request = answer_then_close;
-  two_requests(f, &requests, &accepted);
+  two_requests(f, SB_SLICE_LIT("2"), &requests, &accepted);
   /* Noticed while idle (or, if the close comes late, sent again). */
   assert_int_equal(requests, 2);
   assert_int_equal(accepted, 2);
+}
+
+static void answer_then_close_then_big(sconn_t *c, const char *req, size_t hl,
+                                       const char *b, size_t bl)
+{
+  if (c->id == 1)
+    answer_then_close(c, req, hl, b, bl);
+  else
+    answer_big(c, req, hl, b, bl);
+}
+
+/* The same with a 1 MB body next: over TLS, curl takes the closed
+ * connection for a live one (the close_notify waiting on it is a byte to
+ * read), and the broken pipe comes while the body is being sent, a
+ * failure curl does not retry itself. Sent again on a fresh connection. */
+static void test_idle_closed_then_big_body(void **state)
+{
+  fixture_t *f = *state;
+  int requests, accepted;
+  make_big_body();
+  f->srv.on_request = answer_then_close_then_big;
+  two_requests(f, sb_slice(big_body, BIG), &requests, &accepted);
+  assert_true(f->srv.body_ok);
+  assert_int_equal(accepted, 2);
+  free(big_body);
+  big_body = NULL;
 }
 
 /* Cancelled while the name is being resolved, and one left to the
@@ -1013,21 +656,18 @@ static void test_cancel_while_resolving(void **state)
   rec_init(&r1, f);
   rec_init(&r2, f);
   f->srv.on_request = answer_hello;
-  char u[64];
-  snprintf(u, sizeof(u), "http://localhost:%d/", f->srv.port);
-  start(f, &r1, u, sb_slice(NULL, 0), no_to);
-  start(f, &r2, u, sb_slice(NULL, 0), no_to);
+  start(f, &r1, url_host(f, "localhost", "/"), sb_slice(NULL, 0), no_to);
+  start(f, &r2, url_host(f, "localhost", "/"), sb_slice(NULL, 0), no_to);
   sb_upstream_cancel(r1.u);
   assert_int_equal(sb_upstream_multi_active(f->m), 1);
   uv_run(&f->loop, UV_RUN_NOWAIT);
   assert_int_equal(r1.dones + r1.heads + r1.datas, 0);
-  rec_free(&r1);
-  /* r2 is cancelled by sb_upstream_multi_free in the teardown. */
+  /* r2 is cancelled by sb_upstream_multi_free in the teardown; until then
+   * (through curl it may get its answer) it records nothing. */
+  r2.ignore = true;
   r2.u = NULL;
-  sb_buf_free(&r2.body);
-  sb_buf_free(&r2.refused);
-  uv_close((uv_handle_t *)&r2.resume_timer, NULL);
-  uv_run(&f->loop, UV_RUN_NOWAIT);
+  rec_free(&r1);
+  rec_free(&r2);
 }
 
 int main(void)
@@ -1036,8 +676,10 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_plain, setup, teardown),
       cmocka_unit_test_setup_teardown(test_chunked_pieces, setup, teardown),
       cmocka_unit_test_setup_teardown(test_pause_resume, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_alpn_http1_only, setup, teardown),
       cmocka_unit_test_setup_teardown(test_keep_alive_reuse, setup, teardown),
       cmocka_unit_test_setup_teardown(test_retry_on_stale_connection, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_retry_on_reset_connection, setup, teardown),
       cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_first_byte_timeout, setup, teardown),
       cmocka_unit_test_setup_teardown(test_idle_timeout, setup, teardown),
@@ -1051,12 +693,27 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_resolved_name, setup, teardown),
       cmocka_unit_test_setup_teardown(test_connection_close, setup, teardown),
       cmocka_unit_test_setup_teardown(test_idle_closed_by_server, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_idle_closed_then_big_body, setup, teardown),
       cmocka_unit_test_setup_teardown(test_cancel_while_resolving, setup, teardown),
       cmocka_unit_test_setup_teardown(test_detach_keeps_connection, setup, teardown),
       cmocka_unit_test_setup_teardown(test_detach_rest_never_comes, setup, teardown),
   };
-  sb_upstream_global_init();
-  int rc = cmocka_run_group_tests(tests, NULL, NULL);
-  sb_upstream_global_cleanup();
+  /* The native transport, then curl (the transport is chosen at the
+   * global init, from the environment). */
+  int rc = 0;
+  harness_tls_init();
+  for (int curl = 0; curl < 2; curl++) {
+    if (curl)
+      setenv("SWITCHBOARD_UPSTREAM_CLIENT", "curl", 1);
+    sb_upstream_global_init();
+    harness_tls = false;
+    rc |= cmocka_run_group_tests_name(curl ? "http through curl" : "http",
+                                      tests, NULL, NULL);
+    harness_tls = true;
+    rc |= cmocka_run_group_tests_name(curl ? "https through curl" : "https",
+                                      tests, NULL, NULL);
+    sb_upstream_global_cleanup();
+  }
+  harness_tls_cleanup();
   return rc;
 }

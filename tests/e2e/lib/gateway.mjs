@@ -27,9 +27,12 @@ export function toYaml(value) {
 // Clean environment: no provider variables leak in from the machine, and
 // a gateway without providers does not look for local model servers on
 // the machine's ports (first_run.test.mjs turns that on).
+// SWITCHBOARD_UPSTREAM_CLIENT=curl passes through: the suite can run
+// against the curl transport.
 function baseEnv(extra) {
   const env = {};
-  for (const k of ["PATH", "HOME", "LANG", "TMPDIR", "ASAN_OPTIONS", "UBSAN_OPTIONS"])
+  for (const k of ["PATH", "HOME", "LANG", "TMPDIR", "ASAN_OPTIONS", "UBSAN_OPTIONS",
+                   "SWITCHBOARD_UPSTREAM_CLIENT"])
     if (process.env[k] !== undefined) env[k] = process.env[k];
   return { ...env, SWITCHBOARD_LOG: "warn", SWITCHBOARD_LOCAL_PROBE_PORTS: "", ...extra };
 }
@@ -94,6 +97,8 @@ export async function startGateway({ config, env = {}, listen = "127.0.0.1:0", a
 // One OpenAI-format provider entry pointing at the fake provider. Retries
 // are off for it: most files check how one upstream answer or failure
 // reaches the client; retries themselves are tested in routing*.test.mjs.
+// Behind a TLS front (fake.caFile set) the entry trusts the test's CA.
 export function fakeProviderConfig(fake, extra = {}) {
-  return { format: "openai", base_url: `${fake.url}/v1`, api_key: "sk-fake-upstream", retry: { attempts: 0 }, ...extra };
+  const tls = fake.caFile ? { tls: { ca_file: fake.caFile } } : {};
+  return { format: "openai", base_url: `${fake.url}/v1`, api_key: "sk-fake-upstream", retry: { attempts: 0 }, ...tls, ...extra };
 }

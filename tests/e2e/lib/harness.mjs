@@ -12,6 +12,10 @@
 // `fake` and `gw` are the objects of startFakeProvider() and startGateway()
 // (lib/fake_provider.mjs, lib/gateway.mjs); they are filled in by the
 // `before` hook, so use them inside hooks and tests, not at module level.
+//
+// With SB_E2E_UPSTREAM=https or https-curl (lib/tls_front.mjs) the fake
+// provider is reached over TLS: `fake.url` is a TLS front's https URL,
+// `fake.caFile` the CA that fakeProviderConfig() gives the gateway.
 import { before, after, beforeEach } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
@@ -19,6 +23,7 @@ import OpenAI from "openai";
 import Anthropic from "@anthropic-ai/sdk";
 import { startFakeProvider } from "./fake_provider.mjs";
 import { startGateway, fakeProviderConfig } from "./gateway.mjs";
+import { upstreamMode, testCertificates, startTlsFront } from "./tls_front.mjs";
 
 export { fakeProviderConfig };
 
@@ -65,6 +70,12 @@ export function setup({ config = openaiOnly, gateways = {}, reset = true, starte
 
   before(async () => {
     running.push(Object.assign(fake, await startFakeProvider()));
+    if (upstreamMode() !== "http") {
+      const certs = testCertificates();
+      const front = await startTlsFront({ port: fake.port, ...certs.localhost });
+      running.push(front);
+      Object.assign(fake, { url: front.url, caFile: certs.ca, front });
+    }
     if (config !== null) await startOne(gw, config);
     for (const [name, cfg] of Object.entries(gateways)) await startOne(named[name], cfg);
     await started?.({ fake, gw, gateways: named });
@@ -73,6 +84,7 @@ export function setup({ config = openaiOnly, gateways = {}, reset = true, starte
   // Every gateway must shut down cleanly on SIGTERM: exit status 0, which
   // under ASan also means no leak and no error report at exit.
   after(async () => {
+    if (fake.front) assert.ok(fake.front.stats().connections > 0, "nothing went through the TLS front");
     for (const p of running.reverse()) {
       const exit = await p.stop();
       if (gatewaysUp.has(p)) assert.deepEqual(exit, { code: 0, signal: null }, `gateway exit\n${p.logs().slice(-2000)}`);
