@@ -73,9 +73,6 @@ void sb_api_keys(sb_http_exchange_t *x, const sb_identity_t *who,
 void sb_api_key_self(sb_http_exchange_t *x, const sb_identity_t *who);
 void sb_api_credits(sb_http_exchange_t *x, const sb_identity_t *who);
 
-/* Precomputed model lists (the catalog is immutable). */
-sb_status_t sb_api_models_build(sb_gateway_t *gw);
-
 /* Attribution headers shared by endpoints that create calls. */
 struct sb_call;
 void sb_api_attribute(sb_http_exchange_t *x, const sb_identity_t *who,

@@ -378,7 +378,7 @@ void sb_api_embeddings(sb_http_exchange_t *x, const sb_identity_t *who)
    * deterministic, so the call routes the same way below. */
   sb_route_t route;
   bool gemini = false;
-  if (sb_route(x->worker->gw, name, &route) == SB_ROUTE_OK) {
+  if (sb_route(sb_gateway_catalog(x), name, &route) == SB_ROUTE_OK) {
     gemini = strcmp(route.provider->format, "gemini") == 0;
     if (!gemini && strcmp(route.provider->format, "openai") != 0) {
       sb_api_error(x, 400, "invalid_request",

@@ -658,8 +658,8 @@ static bool translate(sb_http_exchange_t *x, const sb_json_t *req,
   sb_route_t route;
   const sb_json_t *model = sb_json_get(req, "model");
   *flags = 0;
-  if (is_str(model) &&
-      sb_route(x->worker->gw, sb_json_str_raw(model), &route) == SB_ROUTE_OK)
+  if (is_str(model) && sb_route(sb_gateway_catalog(x), sb_json_str_raw(model),
+                                &route) == SB_ROUTE_OK)
     *flags = route_flags(&route);
   sb_buf_init(&b, x->worker->gw->config->max_body_bytes + (1u << 20));
   sb_status_t rc = sb_messages_to_openai(&x->arena, req, *flags, &b, why,
@@ -742,7 +742,8 @@ void sb_api_messages_count_tokens(sb_http_exchange_t *x,
     sb_api_anthropic_error(x, 500, "out of memory");
     return;
   }
-  if (sb_route(x->worker->gw, model, &route) == SB_ROUTE_UNKNOWN_MODEL) {
+  if (sb_route(sb_gateway_catalog(x), model, &route) ==
+      SB_ROUTE_UNKNOWN_MODEL) {
     sb_api_anthropic_error(x, 404,
                            "model '%.*s' is not in the catalog and its prefix "
                            "names no configured provider",

@@ -85,6 +85,14 @@ void sb_api_handle(sb_http_exchange_t *x)
   unsigned m = x->req.method;
   bool get = m == HTTP_GET || m == HTTP_HEAD, post = m == HTTP_POST;
 
+  /* The catalog this request will route with, taken before anything else
+   * ties itself to the exchange: it is given back last, after every
+   * cleanup that may still read the model it routed to. */
+  if (sb_gateway_catalog(x) == NULL) {
+    sb_api_error(x, 503, "server", "out of memory");
+    return;
+  }
+
   if (SB_SLICE_IS(path, "/health")) {
     if (!get)
       return method_not_allowed(x, "GET");

@@ -1385,8 +1385,8 @@ void sb_call_start(sb_call_t *c)
     return;
   }
   sb_route_status_t why;
-  pl->n = sb_route_plan(c->gw, ids, n_ids, &prefs, c->req, now_wall(),
-                        pl->cands, SB_PLAN_MAX, &why);
+  pl->n = sb_route_plan(c->gw, sb_gateway_catalog(c->x), ids, n_ids, &prefs,
+                        c->req, now_wall(), pl->cands, SB_PLAN_MAX, &why);
   if (pl->n > 0 && c->build_request != NULL) {
     /* Endpoints with their own request builder (embeddings, Messages)
      * chose it for the first endpoint's wire format: keep to that one. */
@@ -1436,6 +1436,7 @@ void sb_call_start(sb_call_t *c)
   for (size_t i = 1; i < pl->n; i++) {
     const sb_price_t *q = &pl->cands[i].route.price;
     sb_price_t *m = &c->route.price;
+    m->unknown = m->unknown || q->unknown;
     m->prompt = SB_MAX(m->prompt, q->prompt);
     m->completion = SB_MAX(m->completion, q->completion);
     m->request = SB_MAX(m->request, q->request);

@@ -1,15 +1,24 @@
 /*
- * Model catalog loading and lookup; see include/switchboard/catalog.h.
- * The embedded catalog is parsed in place (its bytes are static), config
- * entries are read from the config's own tree; both keep pointing at their
- * source, so nothing is copied but the endpoint tables.
+ * Building a catalog and looking models up; see include/switchboard/catalog.h
+ * and docs/catalog.md.
+ *
+ * Every catalog owns all its memory in one arena: the embedded catalog is
+ * parsed in place (its bytes are static), each refreshed list is copied in
+ * and parsed there, and config entries are read from the config's own
+ * tree (the config outlives every catalog built from it). Models and
+ * endpoints point into those trees; nothing else is copied.
  */
 #include "switchboard/catalog.h"
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <time.h>
 
+#include "switchboard/catalog_feed.h"
 #include "switchboard/embedded.h"
+#include "switchboard/health.h"
 #include "switchboard/log.h"
 
 #define CATALOG_FILE "catalog/models.json"
@@ -35,15 +44,70 @@ static sb_status_t fail(char *err, size_t errlen, const char *fmt, ...)
   return SB_ERROR;
 }
 
-static const char *str_member(sb_catalog_t *cat, const sb_json_t *obj,
+/* A string index over `n` names (model ids, a provider's model names):
+ * open addressing, name index + 1 per cell, 0 = empty. */
+typedef struct {
+  uint32_t *cells;
+  size_t mask;
+} names_t;
+
+static bool names_init(sb_arena_t *a, names_t *t, size_t n)
+{
+  size_t size = 16;
+  while (size < n * 2)
+    size *= 2;
+  t->cells = sb_arena_calloc(a, size * sizeof(uint32_t));
+  t->mask = size - 1;
+  return t->cells != NULL;
+}
+
+/* The cell for `key`: the one holding it, or the empty one it would go
+ * in. `name_of(ctx, i)` is the name at index i. */
+static uint32_t *names_cell(const names_t *t, sb_slice_t key,
+                            sb_slice_t (*name_of)(const void *ctx, uint32_t i),
+                            const void *ctx)
+{
+  size_t h = (size_t)hash_slice(key) & t->mask;
+  while (t->cells[h] != 0 &&
+         !sb_slice_eq(name_of(ctx, t->cells[h] - 1), key))
+    h = (h + 1) & t->mask;
+  return &t->cells[h];
+}
+
+static sb_slice_t model_id_at(const void *ctx, uint32_t i)
+{
+  return sb_slice_z(((const sb_catalog_t *)ctx)->models[i].id);
+}
+
+/* ---- the builder -------------------------------------------------------- */
+
+/* What a model under construction has from OpenRouter's list. */
+typedef struct {
+  bool listed;
+  sb_price_t price;
+  const sb_json_t *pricing;
+  int64_t at;
+} or_info_t;
+
+typedef struct {
+  sb_catalog_t *cat;
+  const sb_config_t *cfg;
+  char *err;
+  size_t errlen;
+  size_t cap;        /* models the table can hold */
+  names_t ids;       /* cat->models by id, while building */
+  or_info_t *or_info; /* per model */
+  size_t *ep_cap;     /* per model: room in its endpoints array */
+} builder_t;
+
+static const char *str_member(sb_arena_t *a, const sb_json_t *obj,
                               const char *key)
 {
   const sb_json_t *v = sb_json_getn(obj, key, strlen(key));
   sb_slice_t s;
-  if (v == NULL || v->type != SB_JSON_STRING ||
-      sb_json_string(&cat->arena, v, &s) != SB_OK)
+  if (v == NULL || v->type != SB_JSON_STRING || sb_json_string(a, v, &s) != SB_OK)
     return NULL;
-  return sb_arena_strndup(&cat->arena, s.ptr, s.len);
+  return sb_arena_strndup(a, s.ptr, s.len);
 }
 
 static uint32_t u32_member(const sb_json_t *obj, const char *key)
@@ -55,191 +119,589 @@ static uint32_t u32_member(const sb_json_t *obj, const char *key)
   return (uint32_t)n;
 }
 
-/* One price field: a decimal string (or a plain number). */
-static sb_status_t price_field(const sb_json_t *pricing, const char *key,
-                               int64_t *out, bool *present)
+/* The model at id, or NULL. */
+static sb_model_t *find(builder_t *b, sb_slice_t id)
 {
-  const sb_json_t *v = sb_json_getn(pricing, key, strlen(key));
-  if (present != NULL)
-    *present = false;
-  if (v == NULL || v->type == SB_JSON_NULL)
-    return SB_OK;
-  sb_slice_t s = v->type == SB_JSON_STRING ? sb_json_str_raw(v) : v->raw;
-  if ((v->type != SB_JSON_STRING && v->type != SB_JSON_NUMBER) ||
-      sb_price_parse(s, out) != SB_OK)
-    return SB_ERROR;
-  if (present != NULL)
-    *present = true;
-  return SB_OK;
+  uint32_t *c = names_cell(&b->ids, id, model_id_at, b->cat);
+  return *c != 0 ? &b->cat->models[*c - 1] : NULL;
 }
 
-static sb_status_t parse_price(const sb_json_t *pricing, sb_price_t *p)
+/* A new model at the end of the table with room for `eps` endpoints (and
+ * the two the builder usually adds: a direct provider's, OpenRouter's). */
+static sb_model_t *add_model(builder_t *b, const char *id, size_t eps)
 {
-  memset(p, 0, sizeof(*p));
-  if (pricing == NULL || pricing->type != SB_JSON_OBJECT)
-    return pricing == NULL || pricing->type == SB_JSON_NULL ? SB_OK : SB_ERROR;
-  if (price_field(pricing, "prompt", &p->prompt, NULL) != SB_OK ||
-      price_field(pricing, "completion", &p->completion, NULL) != SB_OK ||
-      price_field(pricing, "request", &p->request, NULL) != SB_OK ||
-      price_field(pricing, "input_cache_read", &p->cache_read,
-                  &p->has_cache_read) != SB_OK ||
-      price_field(pricing, "input_cache_write", &p->cache_write,
-                  &p->has_cache_write) != SB_OK ||
-      price_field(pricing, "internal_reasoning", &p->reasoning,
-                  &p->has_reasoning) != SB_OK)
-    return SB_ERROR;
-  return SB_OK;
-}
-
-static sb_status_t load_model(sb_catalog_t *cat, const sb_config_t *cfg,
-                              const sb_json_t *e, sb_model_t *m,
-                              const char *source, char *err, size_t errlen)
-{
+  sb_catalog_t *cat = b->cat;
+  if (cat->n_models >= b->cap)
+    return NULL;
+  size_t i = cat->n_models;
+  sb_model_t *m = &cat->models[i];
   memset(m, 0, sizeof(*m));
+  m->id = id;
+  m->endpoints = sb_arena_calloc(&cat->arena, (eps + 2) * sizeof(sb_endpoint_t));
+  if (m->endpoints == NULL)
+    return NULL;
+  b->ep_cap[i] = eps + 2;
+  uint32_t *c = names_cell(&b->ids, sb_slice_z(id), model_id_at, cat);
+  cat->n_models++; /* before the cell is read back by names_cell */
+  *c = (uint32_t)i + 1;
+  return m;
+}
+
+static size_t model_index(const builder_t *b, const sb_model_t *m)
+{
+  return (size_t)(m - b->cat->models);
+}
+
+/* One more endpoint, zeroed (the array grows when full); NULL when out of
+ * memory. */
+static sb_endpoint_t *push_endpoint(builder_t *b, sb_model_t *m)
+{
+  size_t *cap = &b->ep_cap[model_index(b, m)];
+  if (m->n_endpoints == *cap) {
+    sb_endpoint_t *more =
+        sb_arena_alloc(&b->cat->arena, *cap * 2 * sizeof(sb_endpoint_t));
+    if (more == NULL)
+      return NULL;
+    memcpy(more, m->endpoints, m->n_endpoints * sizeof(sb_endpoint_t));
+    m->endpoints = more;
+    *cap *= 2;
+  }
+  sb_endpoint_t *ep = &m->endpoints[m->n_endpoints++];
+  memset(ep, 0, sizeof(*ep));
+  return ep;
+}
+
+static sb_endpoint_t *add_endpoint(builder_t *b, sb_model_t *m,
+                                   const char *provider, const char *upstream)
+{
+  sb_endpoint_t *ep = push_endpoint(b, m);
+  if (ep == NULL)
+    return NULL;
+  ep->provider_name = provider;
+  ep->upstream_model = upstream;
+  ep->provider = sb_config_provider(b->cfg, sb_slice_z(provider));
+  return ep;
+}
+
+/* A model entry of the embedded catalog or the config (their shape: id,
+ * name, context_length, endpoints [{provider, model, pricing}]). */
+static sb_status_t load_entry(builder_t *b, const sb_json_t *e, const char *where,
+                              const char *source, int64_t at)
+{
+  sb_arena_t *a = &b->cat->arena;
   if (e->type != SB_JSON_OBJECT)
-    return fail(err, errlen, "%s: each model must be a mapping", source);
-  m->id = str_member(cat, e, "id");
-  if (m->id == NULL || strchr(m->id, '/') == NULL)
-    return fail(err, errlen, "%s: a model needs an id like author/slug", source);
-  m->name = str_member(cat, e, "name");
+    return fail(b->err, b->errlen, "%s: each model must be a mapping", where);
+  const char *id = str_member(a, e, "id");
+  if (id == NULL || strchr(id, '/') == NULL)
+    return fail(b->err, b->errlen, "%s: a model needs an id like author/slug",
+                where);
+  const sb_json_t *eps = sb_json_get(e, "endpoints");
+  if (eps == NULL || eps->type != SB_JSON_ARRAY || eps->count == 0)
+    return fail(b->err, b->errlen, "%s: model %s needs a list of endpoints",
+                where, id);
+  /* An entry with an id already in the table replaces it, in place. */
+  sb_model_t *m = find(b, sb_slice_z(id));
+  if (m != NULL) {
+    size_t i = model_index(b, m);
+    memset(&b->or_info[i], 0, sizeof(b->or_info[i]));
+    memset(m, 0, sizeof(*m));
+    m->id = id;
+    m->endpoints = sb_arena_calloc(a, (eps->count + 2) * sizeof(sb_endpoint_t));
+    b->ep_cap[i] = eps->count + 2;
+    if (m->endpoints == NULL)
+      return fail(b->err, b->errlen, "out of memory");
+  } else if ((m = add_model(b, id, eps->count)) == NULL) {
+    return fail(b->err, b->errlen, "out of memory");
+  }
+  m->name = str_member(a, e, "name");
   if (m->name == NULL)
     m->name = m->id;
   m->json = e;
+  m->source = source;
   m->context_length = u32_member(e, "context_length");
-  const sb_json_t *eps = sb_json_get(e, "endpoints");
-  if (eps == NULL || eps->type != SB_JSON_ARRAY || eps->count == 0)
-    return fail(err, errlen, "%s: model %s needs a list of endpoints", source,
-                m->id);
-  const sb_provider_t *openrouter =
-      sb_config_provider(cfg, SB_SLICE_LIT("openrouter"));
-  size_t cap = eps->count + 1;
-  m->endpoints = sb_arena_calloc(&cat->arena, cap * sizeof(sb_endpoint_t));
-  if (m->endpoints == NULL)
-    return fail(err, errlen, "out of memory");
-  bool via_openrouter = false;
   for (const sb_json_t *x = eps->child; x != NULL; x = x->next) {
-    sb_endpoint_t *ep = &m->endpoints[m->n_endpoints];
     if (x->type != SB_JSON_OBJECT)
-      return fail(err, errlen, "%s: %s: endpoints must be mappings", source,
-                  m->id);
-    ep->provider_name = str_member(cat, x, "provider");
-    ep->upstream_model = str_member(cat, x, "model");
-    if (ep->provider_name == NULL || ep->upstream_model == NULL)
-      return fail(err, errlen, "%s: %s: an endpoint needs provider and model",
-                  source, m->id);
+      return fail(b->err, b->errlen, "%s: %s: endpoints must be mappings",
+                  where, m->id);
+    const char *provider = str_member(a, x, "provider");
+    const char *upstream = str_member(a, x, "model");
+    if (provider == NULL || upstream == NULL)
+      return fail(b->err, b->errlen,
+                  "%s: %s: an endpoint needs provider and model", where, m->id);
+    sb_endpoint_t *ep = add_endpoint(b, m, provider, upstream);
+    const char *why;
+    if (ep == NULL)
+      return fail(b->err, b->errlen, "out of memory");
     ep->pricing = sb_json_get(x, "pricing");
-    if (parse_price(ep->pricing, &ep->price) != SB_OK)
-      return fail(err, errlen,
-                  "%s: %s: prices must be decimal strings in USD per token",
-                  source, m->id);
+    if (sb_feed_price(ep->pricing, &ep->price, &why) != SB_OK)
+      return fail(b->err, b->errlen,
+                  "%s: %s: %s (prices are decimal strings in USD per token, "
+                  "\"-1\" for unknown)", where, m->id, why);
+    ep->pricing_source = source;
+    ep->pricing_updated_at = at;
     ep->context_length = u32_member(x, "context_length");
-    ep->provider = sb_config_provider(cfg, sb_slice_z(ep->provider_name));
-    if (strcmp(ep->provider_name, "openrouter") == 0)
-      via_openrouter = true;
-    m->n_endpoints++;
-  }
-  if (openrouter != NULL && !via_openrouter) {
-    /* OpenRouter serves every catalog model under its own id, at about the
-     * list price of the first endpoint. */
-    sb_endpoint_t *ep = &m->endpoints[m->n_endpoints++];
-    *ep = m->endpoints[0];
-    ep->provider_name = "openrouter";
-    ep->provider = openrouter;
-    ep->upstream_model = m->id;
-    ep->implicit = true;
   }
   return SB_OK;
 }
 
-static sb_status_t index_build(sb_catalog_t *cat)
+/* "2026-11-24" -> unix seconds at 00:00 UTC; 0 when it is not a date. */
+static int64_t date_seconds(const sb_json_t *v)
 {
-  size_t size = 16;
-  while (size < cat->n_models * 2)
-    size *= 2;
-  cat->index = sb_arena_calloc(&cat->arena, size * sizeof(uint32_t));
-  if (cat->index == NULL)
-    return SB_ERROR;
-  cat->index_mask = size - 1;
-  for (size_t i = 0; i < cat->n_models; i++) {
-    size_t h = (size_t)hash_slice(sb_slice_z(cat->models[i].id)) &
-               cat->index_mask;
-    while (cat->index[h] != 0)
-      h = (h + 1) & cat->index_mask;
-    cat->index[h] = (uint32_t)i + 1;
-  }
-  return SB_OK;
+  struct tm tm;
+  char buf[16];
+  sb_slice_t s = sb_json_is(v, SB_JSON_STRING) ? sb_json_str_raw(v)
+                                               : SB_NULL_SLICE;
+  if (s.len != 10)
+    return 0;
+  memcpy(buf, s.ptr, 10);
+  buf[10] = '\0';
+  memset(&tm, 0, sizeof(tm));
+  const char *end = strptime(buf, "%Y-%m-%d", &tm);
+  return end != NULL && *end == '\0' ? (int64_t)timegm(&tm) : 0;
 }
 
-sb_status_t sb_catalog_load(sb_catalog_t *cat, const sb_config_t *cfg,
-                            char *err, size_t errlen)
+static sb_status_t load_embedded(builder_t *b, const sb_json_t **list_out)
 {
-  memset(cat, 0, sizeof(*cat));
-  sb_arena_init(&cat->arena, 64 * 1024, 0);
   const sb_embedded_file_t *f = sb_embedded_find(CATALOG_FILE);
   if (f == NULL)
-    return fail(err, errlen, "the embedded catalog is missing");
+    return fail(b->err, b->errlen, "the embedded catalog is missing");
   sb_json_t *root;
   sb_json_error_t jerr;
-  if (sb_json_parse(&cat->arena, f->data, f->len, 0, &root, &jerr) != SB_OK)
-    return fail(err, errlen, "%s: %s at byte %zu", CATALOG_FILE, jerr.message,
-                jerr.offset);
+  if (sb_json_parse(&b->cat->arena, f->data, f->len, 0, &root, &jerr) != SB_OK)
+    return fail(b->err, b->errlen, "%s: %s at byte %zu", CATALOG_FILE,
+                jerr.message, jerr.offset);
   const sb_json_t *list = sb_json_get(root, "models");
   if (list == NULL || list->type != SB_JSON_ARRAY)
-    return fail(err, errlen, "%s: no models list", CATALOG_FILE);
-  size_t extra = cfg->models != NULL ? cfg->models->count : 0;
-  cat->models = sb_arena_calloc(&cat->arena,
-                                (list->count + extra + 1) * sizeof(sb_model_t));
-  if (cat->models == NULL)
-    return fail(err, errlen, "out of memory");
-  for (const sb_json_t *e = list->child; e != NULL; e = e->next)
-    if (load_model(cat, cfg, e, &cat->models[cat->n_models++], CATALOG_FILE,
-                   err, errlen) != SB_OK)
-      return SB_ERROR;
-  if (cfg->models != NULL) {
-    for (const sb_json_t *e = cfg->models->child; e != NULL; e = e->next) {
-      sb_model_t m;
-      if (load_model(cat, cfg, e, &m, "config models", err, errlen) != SB_OK)
-        return SB_ERROR;
-      /* A config entry with a catalog id replaces the catalog's entry. */
-      size_t i;
-      for (i = 0; i < cat->n_models; i++)
-        if (strcmp(cat->models[i].id, m.id) == 0)
-          break;
-      cat->models[i] = m;
-      if (i == cat->n_models)
-        cat->n_models++;
-    }
-  }
-  if (index_build(cat) != SB_OK)
-    return fail(err, errlen, "out of memory");
-  for (size_t i = 0; i < cat->n_models; i++)
-    for (size_t j = 0; j < cat->models[i].n_endpoints; j++)
-      cat->models[i].endpoints[j].slot = (uint32_t)cat->n_endpoints++;
+    return fail(b->err, b->errlen, "%s: no models list", CATALOG_FILE);
+  b->cat->embedded_at = date_seconds(sb_json_get(root, "updated"));
+  *list_out = list;
   return SB_OK;
 }
 
-void sb_catalog_free(sb_catalog_t *cat)
+/* A refreshed list's normal form, copied into the catalog and parsed;
+ * its `data` array or NULL (with a warning). */
+static const sb_json_t *source_list(builder_t *b, const sb_catalog_source_t *s)
 {
+  sb_json_t *root;
+  sb_json_error_t jerr;
+  char *copy = sb_arena_strndup(&b->cat->arena, s->body.ptr, s->body.len);
+  if (copy == NULL ||
+      sb_json_parse(&b->cat->arena, copy, s->body.len, SB_FEED_MAX_DEPTH + 2,
+                    &root, &jerr) != SB_OK ||
+      !sb_json_is(sb_json_get(root, "data"), SB_JSON_ARRAY)) {
+    SB_WARN("catalog: the stored %s list is not usable (%s); left out",
+            s->name, copy == NULL ? "out of memory" : jerr.message);
+    return NULL;
+  }
+  return sb_json_get(root, "data");
+}
+
+/* Does `provider` serve the models of `id`'s author first hand? The
+ * provider named after the author, or the known service of an author
+ * whose name differs. */
+static bool first_party(const char *id, const char *provider)
+{
+  static const char *const alias[][2] = {{"google", "gemini"},
+                                         {"mistralai", "mistral"},
+                                         {"x-ai", "xai"}};
+  const char *slash = strchr(id, '/');
+  sb_slice_t author = sb_slice(id, (size_t)(slash - id));
+  if (sb_slice_eq(author, sb_slice_z(provider)))
+    return true;
+  for (size_t i = 0; i < SB_ARRAY_LEN(alias); i++)
+    if (sb_slice_eq(author, sb_slice_z(alias[i][0])) &&
+        strcmp(provider, alias[i][1]) == 0)
+      return true;
+  return false;
+}
+
+static void set_price(sb_endpoint_t *ep, const sb_price_t *p,
+                      const sb_json_t *pricing, const char *source, int64_t at)
+{
+  ep->price = *p;
+  ep->pricing = pricing;
+  ep->pricing_source = source;
+  ep->pricing_updated_at = at;
+}
+
+/* OpenRouter's list: new models, and fresher names, context lengths and
+ * metadata for known ones. Its prices are OpenRouter's: they go to the
+ * OpenRouter endpoint and to a direct endpoint of the model's own author
+ * (whose list price OpenRouter passes on), not to other hosts'. */
+static size_t merge_openrouter(builder_t *b, const sb_catalog_source_t *s)
+{
+  const sb_json_t *list = source_list(b, s);
+  size_t used = 0, bad = 0;
+  if (list == NULL)
+    return 0;
+  for (const sb_json_t *e = list->child; e != NULL; e = e->next) {
+    sb_price_t price;
+    const char *why;
+    if (sb_feed_openrouter_entry(e, &price, &why) != SB_OK) {
+      bad++;
+      continue;
+    }
+    const char *id = str_member(&b->cat->arena, e, "id");
+    if (id == NULL)
+      break; /* out of memory */
+    sb_model_t *m = find(b, sb_slice_z(id));
+    if (m == NULL) {
+      if ((m = add_model(b, id, 0)) == NULL)
+        break;
+      m->source = "openrouter";
+    } else if (b->or_info[model_index(b, m)].listed) {
+      continue; /* a second entry with the same id */
+    }
+    const char *name = str_member(&b->cat->arena, e, "name");
+    uint32_t ctx = u32_member(e, "context_length");
+    m->json = e;
+    m->name = name != NULL ? name : m->id;
+    if (ctx > 0)
+      m->context_length = ctx;
+    or_info_t *oi = &b->or_info[model_index(b, m)];
+    oi->listed = true;
+    oi->price = price;
+    oi->pricing = sb_json_get(e, "pricing");
+    oi->at = s->fetched_at;
+    for (size_t i = 0; i < m->n_endpoints; i++)
+      if (strcmp(m->endpoints[i].provider_name, "openrouter") == 0 ||
+          first_party(m->id, m->endpoints[i].provider_name))
+        set_price(&m->endpoints[i], &price, oi->pricing, "openrouter", oi->at);
+    used++;
+  }
+  if (bad > 0)
+    SB_WARN("catalog: %zu entries of the stored %s list are malformed; left "
+            "out", bad, s->name);
+  return used;
+}
+
+/* A provider's list as a set of its model names. */
+typedef struct {
+  const sb_json_t **entries;
+  bool *matched;
+  size_t n;
+  names_t names;
+} served_t;
+
+static sb_slice_t served_name_at(const void *ctx, uint32_t i)
+{
+  return sb_json_str_raw(sb_json_get(((const served_t *)ctx)->entries[i], "id"));
+}
+
+/* The entry of `name` in the list, or -1. Names are compared as written
+ * in the normal form (which the gateway wrote without escapes but for
+ * quotes and backslashes, which no model name has). */
+static long served_find(const served_t *sv, sb_slice_t name)
+{
+  uint32_t c = *names_cell(&sv->names, name, served_name_at, sv);
+  return c != 0 ? (long)c - 1 : -1;
+}
+
+/* The provider's price for a model it lists, when its list has one. */
+static bool served_price(const served_t *sv, long i, sb_price_t *p,
+                         const sb_json_t **pricing)
+{
+  const char *why;
+  *pricing = sb_json_get(sv->entries[i], "pricing");
+  return *pricing != NULL && sb_feed_price(*pricing, p, &why) == SB_OK;
+}
+
+/* A provider's own list: which of its endpoints still exist, which models
+ * of its author OpenRouter's list has and it serves directly, and models
+ * only it lists (as PROVIDER/name, price unknown unless the list says). */
+static size_t merge_provider(builder_t *b, const sb_catalog_source_t *s,
+                             const sb_provider_t *p)
+{
+  const sb_json_t *list = source_list(b, s);
+  sb_arena_t *a = &b->cat->arena;
+  const char *source = sb_arena_join(a, "provider:", p->name);
+  served_t sv;
+  memset(&sv, 0, sizeof(sv));
+  if (list == NULL || source == NULL)
+    return 0;
+  sv.entries = sb_arena_calloc(a, (list->count + 1) * sizeof(*sv.entries));
+  sv.matched = sb_arena_calloc(a, list->count + 1);
+  if (sv.entries == NULL || sv.matched == NULL ||
+      !names_init(a, &sv.names, list->count))
+    return 0;
+  for (const sb_json_t *e = list->child; e != NULL; e = e->next) {
+    const sb_json_t *id = sb_json_get(e, "id");
+    if (!sb_json_is(id, SB_JSON_STRING) || !sb_feed_id_ok(sb_json_str_raw(id)))
+      continue;
+    uint32_t *c = names_cell(&sv.names, sb_json_str_raw(id), served_name_at, &sv);
+    if (*c != 0)
+      continue;
+    sv.entries[sv.n] = e;
+    *c = (uint32_t)++sv.n;
+  }
+  bool gemini = strcmp(p->format, "gemini") == 0;
+  size_t n_models = b->cat->n_models;
+  for (size_t mi = 0; mi < n_models; mi++) {
+    sb_model_t *m = &b->cat->models[mi];
+    bool has = false;
+    for (size_t i = 0; i < m->n_endpoints; i++) {
+      sb_endpoint_t *ep = &m->endpoints[i];
+      if (strcmp(ep->provider_name, p->name) != 0)
+        continue;
+      sb_slice_t name = sb_slice_z(ep->upstream_model);
+      if (gemini && sb_slice_starts(name, SB_STRLIT("models/")))
+        name = sb_slice(name.ptr + 7, name.len - 7);
+      long k = served_find(&sv, name);
+      if (k < 0) {
+        ep->upstream_model = NULL; /* not served any more: dropped below */
+        continue;
+      }
+      has = true;
+      sv.matched[k] = true;
+      sb_price_t price;
+      const sb_json_t *pricing;
+      if (served_price(&sv, k, &price, &pricing))
+        set_price(ep, &price, pricing, source, s->fetched_at);
+    }
+    const or_info_t *oi = &b->or_info[mi];
+    if (has || !oi->listed || !first_party(m->id, p->name))
+      continue;
+    const char *slug = strchr(m->id, '/') + 1;
+    long k = served_find(&sv, sb_slice_z(slug));
+    if (k < 0)
+      continue;
+    sb_endpoint_t *ep = add_endpoint(b, m, p->name, slug);
+    if (ep == NULL)
+      continue;
+    sv.matched[k] = true;
+    sb_price_t price;
+    const sb_json_t *pricing;
+    if (served_price(&sv, k, &price, &pricing))
+      set_price(ep, &price, pricing, source, s->fetched_at);
+    else
+      set_price(ep, &oi->price, oi->pricing, "openrouter", oi->at);
+  }
+  for (size_t k = 0; k < sv.n; k++) {
+    if (sv.matched[k])
+      continue;
+    sb_slice_t name = served_name_at(&sv, (uint32_t)k);
+    char *id = sb_arena_printf(a, "%s/%.*s", p->name, (int)name.len, name.ptr);
+    if (id == NULL || find(b, sb_slice_z(id)) != NULL)
+      continue;
+    sb_model_t *m = add_model(b, id, 1);
+    if (m == NULL)
+      break;
+    m->name = id;
+    m->json = sv.entries[k];
+    m->source = source;
+    sb_endpoint_t *ep = add_endpoint(b, m, p->name, id + strlen(p->name) + 1);
+    if (ep == NULL)
+      break;
+    sb_price_t price;
+    const sb_json_t *pricing;
+    if (!served_price(&sv, k, &price, &pricing)) {
+      memset(&price, 0, sizeof(price));
+      price.unknown = true;
+      pricing = NULL;
+    }
+    set_price(ep, &price, pricing, source, s->fetched_at);
+  }
+  return sv.n;
+}
+
+/* The config's entries win over everything else. Their prices date from
+ * the file's last change. */
+static sb_status_t load_config(builder_t *b)
+{
+  struct stat st;
+  int64_t at = 0;
+  if (b->cfg->models == NULL)
+    return SB_OK;
+  if (b->cfg->root != NULL && stat(b->cfg->source, &st) == 0)
+    at = (int64_t)st.st_mtime;
+  for (const sb_json_t *e = b->cfg->models->child; e != NULL; e = e->next)
+    if (load_entry(b, e, "config models", "config", at) != SB_OK)
+      return SB_ERROR;
+  return SB_OK;
+}
+
+/* Per model: drop endpoints that are not served any more, add the
+ * OpenRouter route, number health slots; drop models left with no
+ * endpoint; index the rest. */
+static sb_status_t finish(builder_t *b, sb_health_t *health)
+{
+  sb_catalog_t *cat = b->cat;
+  const sb_provider_t *openrouter =
+      sb_config_provider(b->cfg, SB_SLICE_LIT("openrouter"));
+  size_t kept = 0;
+  for (size_t mi = 0; mi < cat->n_models; mi++) {
+    sb_model_t *m = &cat->models[mi];
+    const or_info_t *oi = &b->or_info[mi];
+    size_t n = 0;
+    bool via_openrouter = false;
+    for (size_t i = 0; i < m->n_endpoints; i++)
+      if (m->endpoints[i].upstream_model != NULL) {
+        m->endpoints[n++] = m->endpoints[i];
+        if (strcmp(m->endpoints[i].provider_name, "openrouter") == 0)
+          via_openrouter = true;
+      }
+    m->n_endpoints = n;
+    bool own_name = m->source != NULL && strncmp(m->source, "provider:", 9) == 0;
+    if (!via_openrouter && !own_name &&
+        (oi->listed || (openrouter != NULL && n > 0))) {
+      /* OpenRouter serves every catalog model under its own id: at the
+       * price of its list when the model is on it, else at about the list
+       * price of the first endpoint. */
+      sb_endpoint_t *ep = push_endpoint(b, m);
+      if (ep == NULL)
+        return fail(b->err, b->errlen, "out of memory");
+      if (oi->listed)
+        set_price(ep, &oi->price, oi->pricing, "openrouter", oi->at);
+      else
+        *ep = m->endpoints[0];
+      ep->provider_name = "openrouter";
+      ep->provider = openrouter;
+      ep->upstream_model = m->id;
+      ep->context_length = 0;
+      ep->implicit = true;
+    }
+    if (m->n_endpoints == 0)
+      continue;
+    for (size_t i = 0; i < m->n_endpoints; i++) {
+      sb_endpoint_t *ep = &m->endpoints[i];
+      size_t slot = health != NULL
+                        ? sb_health_endpoint_slot(health, m->id, ep->provider_name)
+                        : cat->n_endpoints;
+      if (slot == SIZE_MAX || slot > UINT32_MAX)
+        return fail(b->err, b->errlen, "out of memory (health slots)");
+      ep->slot = (uint32_t)slot;
+      cat->n_endpoints++;
+    }
+    cat->models[kept++] = *m;
+  }
+  cat->n_models = kept;
+  names_t idx;
+  if (!names_init(&cat->arena, &idx, kept))
+    return fail(b->err, b->errlen, "out of memory");
+  for (size_t i = 0; i < kept; i++)
+    *names_cell(&idx, sb_slice_z(cat->models[i].id), model_id_at, cat) =
+        (uint32_t)i + 1;
+  cat->index = idx.cells;
+  cat->index_mask = idx.mask;
+  return SB_OK;
+}
+
+static void catalog_destroy(sb_snap_t *s)
+{
+  sb_catalog_t *cat = SB_CONTAINER_OF(s, sb_catalog_t, snap);
+  sb_catalog_extra_t *e = sb_catalog_extra(cat);
+  if (e != NULL)
+    e->free(e);
   sb_arena_destroy(&cat->arena);
+  free(cat);
+}
+
+/* How many entries a list's normal form has, without parsing it: an
+ * upper bound from its "id" members, for sizing the table. */
+static size_t count_ids(sb_slice_t body)
+{
+  size_t n = 0;
+  for (const char *p = body.ptr, *end = body.ptr + body.len;
+       (p = memmem(p, (size_t)(end - p), "\"id\":", 5)) != NULL; p += 5)
+    n++;
+  return n;
+}
+
+sb_catalog_t *sb_catalog_build(const sb_config_t *cfg,
+                               const sb_catalog_source_t *src, size_t n_src,
+                               sb_health_t *health, char *err, size_t errlen)
+{
+  sb_catalog_t *cat = calloc(1, sizeof(*cat));
+  builder_t b;
+  const sb_json_t *embedded = NULL;
+  memset(&b, 0, sizeof(b));
+  if (cat == NULL) {
+    fail(err, errlen, "out of memory");
+    return NULL;
+  }
+  sb_snap_init(&cat->snap, catalog_destroy);
+  atomic_init(&cat->extra, NULL);
+  sb_arena_init(&cat->arena, 64 * 1024, 0);
+  cat->config = cfg;
+  b.cat = cat;
+  b.cfg = cfg;
+  b.err = err;
+  b.errlen = errlen;
+  if (load_embedded(&b, &embedded) != SB_OK)
+    goto fail;
+  b.cap = embedded->count + (cfg->models != NULL ? cfg->models->count : 0) + 1;
+  for (size_t i = 0; i < n_src; i++)
+    b.cap += count_ids(src[i].body);
+  cat->models = sb_arena_calloc(&cat->arena, b.cap * sizeof(sb_model_t));
+  b.or_info = sb_arena_calloc(&cat->arena, b.cap * sizeof(or_info_t));
+  b.ep_cap = sb_arena_calloc(&cat->arena, b.cap * sizeof(size_t));
+  if (cat->models == NULL || b.or_info == NULL || b.ep_cap == NULL ||
+      !names_init(&cat->arena, &b.ids, b.cap)) {
+    fail(err, errlen, "out of memory");
+    goto fail;
+  }
+  for (const sb_json_t *e = embedded->child; e != NULL; e = e->next)
+    if (load_entry(&b, e, CATALOG_FILE, "embedded", cat->embedded_at) != SB_OK)
+      goto fail;
+  /* OpenRouter's list first: the provider lists match against its models. */
+  for (int pass = 0; pass < 2; pass++)
+    for (size_t i = 0; i < n_src && cat->n_sources < SB_CATALOG_MAX_SOURCES;
+         i++) {
+      bool is_or = strcmp(src[i].name, "openrouter") == 0;
+      const sb_provider_t *p =
+          strncmp(src[i].name, "provider:", 9) == 0
+              ? sb_config_provider(cfg, sb_slice_z(src[i].name + 9))
+              : NULL;
+      if ((pass == 0) != is_or || (!is_or && p == NULL))
+        continue; /* the other pass's, or a provider no longer configured */
+      size_t used = is_or ? merge_openrouter(&b, &src[i])
+                          : merge_provider(&b, &src[i], p);
+      cat->sources[cat->n_sources].name =
+          sb_arena_strndup(&cat->arena, src[i].name, strlen(src[i].name));
+      cat->sources[cat->n_sources].fetched_at = src[i].fetched_at;
+      cat->sources[cat->n_sources].models = used;
+      cat->n_sources++;
+    }
+  if (load_config(&b) != SB_OK || finish(&b, health) != SB_OK)
+    goto fail;
+  return cat;
+fail:
+  sb_catalog_release(cat);
+  return NULL;
+}
+
+sb_catalog_t *sb_catalog_load(const sb_config_t *cfg, char *err, size_t errlen)
+{
+  return sb_catalog_build(cfg, NULL, 0, NULL, err, errlen);
+}
+
+void sb_catalog_release(const sb_catalog_t *cat)
+{
+  if (cat != NULL)
+    sb_snap_release(&((sb_catalog_t *)cat)->snap);
+}
+
+bool sb_catalog_attach(const sb_catalog_t *cat, sb_catalog_extra_t *e)
+{
+  sb_catalog_extra_t *none = NULL;
+  return atomic_compare_exchange_strong_explicit(
+      &((sb_catalog_t *)cat)->extra, &none, e, memory_order_acq_rel,
+      memory_order_acquire);
 }
 
 const sb_model_t *sb_catalog_find(const sb_catalog_t *cat, sb_slice_t id)
 {
-  if (cat->index == NULL)
+  if (cat == NULL || cat->index == NULL)
     return NULL;
-  size_t h = (size_t)hash_slice(id) & cat->index_mask;
-  while (cat->index[h] != 0) {
-    const sb_model_t *m = &cat->models[cat->index[h] - 1];
-    if (sb_slice_eq(sb_slice_z(m->id), id))
-      return m;
-    h = (h + 1) & cat->index_mask;
-  }
-  return NULL;
+  names_t idx = {cat->index, cat->index_mask};
+  uint32_t c = *names_cell(&idx, id, model_id_at, cat);
+  return c != 0 ? &cat->models[c - 1] : NULL;
 }
 
+/* Prompt + completion; an unknown price after every known one. */
 static int64_t list_price(const sb_endpoint_t *e)
 {
-  return e->price.prompt + e->price.completion;
+  return e->price.unknown ? INT64_MAX / 4 : e->price.prompt + e->price.completion;
 }
 
 const sb_endpoint_t *sb_model_default_endpoint(const sb_model_t *m)
@@ -255,4 +717,66 @@ const sb_endpoint_t *sb_model_default_endpoint(const sb_model_t *m)
       best = e;
   }
   return best;
+}
+
+/* ---- reports -------------------------------------------------------------- */
+
+static void note(size_t *count, const char **ids, const char *id)
+{
+  if (*count < SB_CATALOG_DIFF_SHOW)
+    ids[*count] = id;
+  (*count)++;
+}
+
+static bool same_price(const sb_price_t *a, const sb_price_t *b)
+{
+  return a->unknown == b->unknown && a->prompt == b->prompt &&
+         a->completion == b->completion && a->request == b->request &&
+         a->cache_read == b->cache_read && a->cache_write == b->cache_write &&
+         a->reasoning == b->reasoning && a->has_cache_read == b->has_cache_read &&
+         a->has_cache_write == b->has_cache_write &&
+         a->has_reasoning == b->has_reasoning;
+}
+
+void sb_catalog_diff(const sb_catalog_t *before, const sb_catalog_t *now,
+                     sb_catalog_diff_t *d)
+{
+  memset(d, 0, sizeof(*d));
+  for (size_t i = 0; i < now->n_models; i++) {
+    const sb_model_t *m = &now->models[i];
+    const sb_model_t *o = sb_catalog_find(before, sb_slice_z(m->id));
+    if (o == NULL) {
+      note(&d->added, d->added_ids, m->id);
+      continue;
+    }
+    bool changed = false;
+    for (size_t j = 0; j < m->n_endpoints && !changed; j++)
+      for (size_t k = 0; k < o->n_endpoints; k++)
+        if (strcmp(m->endpoints[j].provider_name, o->endpoints[k].provider_name) == 0) {
+          changed = !same_price(&m->endpoints[j].price, &o->endpoints[k].price);
+          break;
+        }
+    if (changed)
+      note(&d->repriced, d->repriced_ids, m->id);
+  }
+  for (size_t i = 0; before != NULL && i < before->n_models; i++)
+    if (sb_catalog_find(now, sb_slice_z(before->models[i].id)) == NULL)
+      note(&d->removed, d->removed_ids, before->models[i].id);
+}
+
+void sb_catalog_age(const sb_catalog_t *cat, int64_t now_s, int64_t max_age_s,
+                    sb_catalog_age_t *out)
+{
+  memset(out, 0, sizeof(*out));
+  for (size_t i = 0; i < cat->n_models; i++) {
+    const sb_model_t *m = &cat->models[i];
+    const sb_endpoint_t *e = sb_model_default_endpoint(m);
+    if (e == NULL)
+      continue;
+    if (e->price.unknown)
+      note(&out->unknown, out->unknown_ids, m->id);
+    else if (e->pricing_updated_at > 0 &&
+             now_s - e->pricing_updated_at > max_age_s)
+      note(&out->stale, out->stale_ids, m->id);
+  }
 }

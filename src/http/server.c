@@ -264,7 +264,7 @@ sb_status_t sb_server_run(sb_gateway_t *gw)
          "providers, %zu models, %s)\n",
          ss.ss_family == AF_INET6 ? "[" : "", cfg->listen_host,
          ss.ss_family == AF_INET6 ? "]" : "", bound, n, cfg->n_providers,
-         gw->catalog.n_models, cfg->admin_key ? "admin key required" : "local mode");
+         sb_gateway_n_models(gw), cfg->admin_key ? "admin key required" : "local mode");
   fflush(stdout);
   int sig = 0;
   sigwait(&set, &sig);

@@ -19,7 +19,7 @@ static void env_reset(void)
 
 typedef struct {
   sb_config_t cfg;
-  sb_gateway_t gw;
+  sb_catalog_t *cat;
 } fixture_t;
 
 static void open_gw(fixture_t *f, const char *config_path)
@@ -28,14 +28,13 @@ static void open_gw(fixture_t *f, const char *config_path)
   memset(f, 0, sizeof(*f));
   if (sb_config_load(&f->cfg, config_path, NULL, err, sizeof(err)) != SB_OK)
     fail_msg("config: %s", err);
-  f->gw.config = &f->cfg;
-  if (sb_catalog_load(&f->gw.catalog, &f->cfg, err, sizeof(err)) != SB_OK)
+  if ((f->cat = sb_catalog_load(&f->cfg, err, sizeof(err))) == NULL)
     fail_msg("catalog: %s", err);
 }
 
 static void close_gw(fixture_t *f)
 {
-  sb_catalog_free(&f->gw.catalog);
+  sb_catalog_release(f->cat);
   sb_config_free(&f->cfg);
 }
 
@@ -45,9 +44,9 @@ static void test_catalog_well_formed(void **state)
   fixture_t f;
   env_reset();
   open_gw(&f, NULL);
-  assert_true(f.gw.catalog.n_models >= 25);
-  for (size_t i = 0; i < f.gw.catalog.n_models; i++) {
-    const sb_model_t *m = &f.gw.catalog.models[i];
+  assert_true(f.cat->n_models >= 25);
+  for (size_t i = 0; i < f.cat->n_models; i++) {
+    const sb_model_t *m = &f.cat->models[i];
     assert_non_null(strchr(m->id, '/'));
     assert_true(m->context_length > 0);
     assert_true(m->n_endpoints > 0);
@@ -61,9 +60,9 @@ static void test_catalog_well_formed(void **state)
       /* no provider is configured here */
       assert_null(e->provider);
     }
-    assert_ptr_equal(sb_catalog_find(&f.gw.catalog, sb_slice_z(m->id)), m);
+    assert_ptr_equal(sb_catalog_find(f.cat, sb_slice_z(m->id)), m);
   }
-  assert_null(sb_catalog_find(&f.gw.catalog, SB_SLICE_LIT("openai/gpt-4o-mini ")));
+  assert_null(sb_catalog_find(f.cat, SB_SLICE_LIT("openai/gpt-4o-mini ")));
   close_gw(&f);
 }
 
@@ -79,7 +78,7 @@ static void test_routes(void **state)
   open_gw(&f, NULL);
 
   /* a catalog id */
-  assert_int_equal(sb_route(&f.gw, SB_SLICE_LIT("openai/gpt-4o-mini"), &r),
+  assert_int_equal(sb_route(f.cat, SB_SLICE_LIT("openai/gpt-4o-mini"), &r),
                    SB_ROUTE_OK);
   assert_slice_equal(r.upstream_model, "gpt-4o-mini");
   assert_slice_equal(r.model_id, "openai/gpt-4o-mini");
@@ -87,34 +86,34 @@ static void test_routes(void **state)
   assert_int_equal(r.price.prompt, 150000);
   /* the cheapest configured endpoint of a model served by several */
   assert_int_equal(
-      sb_route(&f.gw, SB_SLICE_LIT("meta-llama/llama-3.1-70b-instruct"), &r),
+      sb_route(f.cat, SB_SLICE_LIT("meta-llama/llama-3.1-70b-instruct"), &r),
       SB_ROUTE_OK);
   assert_string_equal(r.provider->name, "groq");
   assert_slice_equal(r.upstream_model, "llama-3.1-70b-versatile");
   /* a bare slug that is unique */
-  assert_int_equal(sb_route(&f.gw, SB_SLICE_LIT("gpt-4o-mini"), &r), SB_ROUTE_OK);
+  assert_int_equal(sb_route(f.cat, SB_SLICE_LIT("gpt-4o-mini"), &r), SB_ROUTE_OK);
   assert_slice_equal(r.model_id, "openai/gpt-4o-mini");
   /* pass-through: prefix names a configured provider */
-  assert_int_equal(sb_route(&f.gw, SB_SLICE_LIT("openai/gpt-9-preview"), &r),
+  assert_int_equal(sb_route(f.cat, SB_SLICE_LIT("openai/gpt-9-preview"), &r),
                    SB_ROUTE_OK);
   assert_slice_equal(r.upstream_model, "gpt-9-preview");
   assert_slice_equal(r.model_id, "openai/gpt-9-preview");
   assert_int_equal(r.price.prompt, 0);
   assert_null(r.model);
-  assert_int_equal(sb_route(&f.gw, SB_SLICE_LIT("groq/llama-x/with/slashes"), &r),
+  assert_int_equal(sb_route(f.cat, SB_SLICE_LIT("groq/llama-x/with/slashes"), &r),
                    SB_ROUTE_OK);
   assert_slice_equal(r.upstream_model, "llama-x/with/slashes");
   /* known model, no configured provider for it */
-  assert_int_equal(sb_route(&f.gw, SB_SLICE_LIT("anthropic/claude-3.5-haiku"), &r),
+  assert_int_equal(sb_route(f.cat, SB_SLICE_LIT("anthropic/claude-3.5-haiku"), &r),
                    SB_ROUTE_NO_PROVIDER);
   /* unknown everything */
-  assert_int_equal(sb_route(&f.gw, SB_SLICE_LIT("nobody/model"), &r),
+  assert_int_equal(sb_route(f.cat, SB_SLICE_LIT("nobody/model"), &r),
                    SB_ROUTE_UNKNOWN_MODEL);
-  assert_int_equal(sb_route(&f.gw, SB_SLICE_LIT("no-slash-unknown"), &r),
+  assert_int_equal(sb_route(f.cat, SB_SLICE_LIT("no-slash-unknown"), &r),
                    SB_ROUTE_UNKNOWN_MODEL);
-  assert_int_equal(sb_route(&f.gw, SB_SLICE_LIT("openai/"), &r),
+  assert_int_equal(sb_route(f.cat, SB_SLICE_LIT("openai/"), &r),
                    SB_ROUTE_UNKNOWN_MODEL);
-  assert_int_equal(sb_route(&f.gw, SB_SLICE_LIT("/x"), &r),
+  assert_int_equal(sb_route(f.cat, SB_SLICE_LIT("/x"), &r),
                    SB_ROUTE_UNKNOWN_MODEL);
   close_gw(&f);
   env_reset();
@@ -130,16 +129,16 @@ static void test_openrouter_serves_everything(void **state)
   setenv("OPENAI_API_KEY", "sk", 1);
   open_gw(&f, NULL);
   /* the direct provider wins over the implicit OpenRouter route */
-  assert_int_equal(sb_route(&f.gw, SB_SLICE_LIT("openai/gpt-4o"), &r), SB_ROUTE_OK);
+  assert_int_equal(sb_route(f.cat, SB_SLICE_LIT("openai/gpt-4o"), &r), SB_ROUTE_OK);
   assert_string_equal(r.provider->name, "openai");
   /* without a direct provider, OpenRouter with the full id */
-  assert_int_equal(sb_route(&f.gw, SB_SLICE_LIT("anthropic/claude-3.5-haiku"), &r),
+  assert_int_equal(sb_route(f.cat, SB_SLICE_LIT("anthropic/claude-3.5-haiku"), &r),
                    SB_ROUTE_OK);
   assert_string_equal(r.provider->name, "openrouter");
   assert_slice_equal(r.upstream_model, "anthropic/claude-3.5-haiku");
   assert_int_equal(r.price.prompt, 800000);
   /* and models the catalog does not know */
-  assert_int_equal(sb_route(&f.gw, SB_SLICE_LIT("cohere/command-r-plus"), &r),
+  assert_int_equal(sb_route(f.cat, SB_SLICE_LIT("cohere/command-r-plus"), &r),
                    SB_ROUTE_OK);
   assert_string_equal(r.provider->name, "openrouter");
   assert_slice_equal(r.upstream_model, "cohere/command-r-plus");
@@ -158,15 +157,15 @@ static void test_config_models(void **state)
   /* a config entry replaces the catalog's entry of the same id: only groq
    * and together here, and together is not configured */
   const sb_model_t *m = sb_catalog_find(
-      &f.gw.catalog, SB_SLICE_LIT("meta-llama/llama-3.1-70b-instruct"));
+      f.cat, SB_SLICE_LIT("meta-llama/llama-3.1-70b-instruct"));
   assert_non_null(m);
   assert_int_equal(m->n_endpoints, 3); /* groq, together, implicit openrouter */
-  assert_int_equal(sb_route(&f.gw, SB_SLICE_LIT("meta-llama/llama-3.1-70b-instruct"),
+  assert_int_equal(sb_route(f.cat, SB_SLICE_LIT("meta-llama/llama-3.1-70b-instruct"),
                             &r), SB_ROUTE_OK);
   assert_string_equal(r.provider->name, "groq");
   assert_int_equal(r.price.completion, 790000);
   /* a new model on a local provider, priced at zero */
-  assert_int_equal(sb_route(&f.gw, SB_SLICE_LIT("acme/house-model"), &r), SB_ROUTE_OK);
+  assert_int_equal(sb_route(f.cat, SB_SLICE_LIT("acme/house-model"), &r), SB_ROUTE_OK);
   assert_string_equal(r.provider->name, "local");
   assert_slice_equal(r.upstream_model, "house:latest");
   assert_string_equal(r.model->name, "Acme: House Model");
