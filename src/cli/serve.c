@@ -310,8 +310,8 @@ int sb_cli_models(int argc, char **argv)
     sb_config_free(&cfg);
     return rc;
   }
-  printf("%-40s %9s %10s %10s  %-16s %s\n", "MODEL", "CONTEXT", "IN $/M",
-         "OUT $/M", "PRICE FROM", "PROVIDERS (* = configured, first = default)");
+  printf("%-40s %9s %10s %10s  %s\n", "MODEL", "CONTEXT", "IN $/M", "OUT $/M",
+         "PROVIDERS (* = configured, first = default)");
   size_t shown = 0;
   for (size_t i = 0; i < cat->n_models; i++) {
     const sb_model_t *m = &cat->models[i];
@@ -335,8 +335,8 @@ int sb_cli_models(int argc, char **argv)
                              pn > 0 ? ", " : "", e->provider_name,
                              e->provider != NULL ? "*" : "");
     }
-    printf("%-40s %9u %10s %10s  %-16s %s\n", m->id, m->context_length, in,
-           out, ep->pricing_source, providers);
+    printf("%-40s %9u %10s %10s  %s\n", m->id, m->context_length, in, out,
+           providers);
     shown++;
   }
   if (shown == 0)

@@ -83,7 +83,8 @@ static sb_slice_t model_id_at(const void *ctx, uint32_t i)
 
 /* What a model under construction has from OpenRouter's list. */
 typedef struct {
-  bool listed;
+  bool listed;   /* OpenRouter's list has it */
+  bool replaced; /* a config entry replaced it since: its prices win */
   sb_price_t price;
   const sb_json_t *pricing;
   int64_t at;
@@ -98,6 +99,7 @@ typedef struct {
   names_t ids;       /* cat->models by id, while building */
   or_info_t *or_info; /* per model */
   size_t *ep_cap;     /* per model: room in its endpoints array */
+  bool or_list;       /* OpenRouter's list is in: it says what OpenRouter serves */
 } builder_t;
 
 static const char *str_member(sb_arena_t *a, const sb_json_t *obj,
@@ -203,7 +205,7 @@ static sb_status_t load_entry(builder_t *b, const sb_json_t *e, const char *wher
   sb_model_t *m = find(b, sb_slice_z(id));
   if (m != NULL) {
     size_t i = model_index(b, m);
-    memset(&b->or_info[i], 0, sizeof(b->or_info[i]));
+    b->or_info[i].replaced = true;
     memset(m, 0, sizeof(*m));
     m->id = id;
     m->endpoints = sb_arena_calloc(a, (eps->count + 2) * sizeof(sb_endpoint_t));
@@ -334,6 +336,7 @@ static size_t merge_openrouter(builder_t *b, const sb_catalog_source_t *s)
   size_t used = 0, bad = 0;
   if (list == NULL)
     return 0;
+  b->or_list = true;
   for (const sb_json_t *e = list->child; e != NULL; e = e->next) {
     sb_price_t price;
     const char *why;
@@ -521,8 +524,10 @@ static sb_status_t load_config(builder_t *b)
 }
 
 /* Per model: drop endpoints that are not served any more, add the
- * OpenRouter route, number health slots; drop models left with no
- * endpoint; index the rest. */
+ * OpenRouter route (to the models on OpenRouter's list when the catalog
+ * has one, else to every model with an endpoint when OpenRouter is
+ * configured), number health slots; drop models left with no endpoint;
+ * index the rest. */
 static sb_status_t finish(builder_t *b, sb_health_t *health)
 {
   sb_catalog_t *cat = b->cat;
@@ -543,17 +548,19 @@ static sb_status_t finish(builder_t *b, sb_health_t *health)
     m->n_endpoints = n;
     bool own_name = m->source != NULL && strncmp(m->source, "provider:", 9) == 0;
     if (!via_openrouter && !own_name &&
-        (oi->listed || (openrouter != NULL && n > 0))) {
-      /* OpenRouter serves every catalog model under its own id: at the
-       * price of its list when the model is on it, else at about the list
-       * price of the first endpoint. */
+        (b->or_list ? oi->listed : openrouter != NULL && n > 0)) {
+      /* OpenRouter serves catalog models under their own ids: at the price
+       * of its list (unless a config entry set the model's), else at about
+       * the list price of the first endpoint. */
       sb_endpoint_t *ep = push_endpoint(b, m);
       if (ep == NULL)
         return fail(b->err, b->errlen, "out of memory");
-      if (oi->listed)
+      if (oi->listed && !oi->replaced)
         set_price(ep, &oi->price, oi->pricing, "openrouter", oi->at);
-      else
+      else if (n > 0)
         *ep = m->endpoints[0];
+      else
+        m->n_endpoints--; /* a config entry whose endpoints all went */
       ep->provider_name = "openrouter";
       ep->provider = openrouter;
       ep->upstream_model = m->id;
