@@ -309,9 +309,11 @@ bool fp_models_list(fp_conn_t *c, fp_request_t *r)
   const char *path = fp_req_path(r);
   const json_t *list = json_object_get(json_object_get(state, "lists"), path);
   bool openrouter = ends_with(path, "/api/v1/models") && list == NULL;
-  if (state == NULL || (list == NULL && !openrouter))
+  /* a fault applies to any model list, scripted or the default one */
+  json_t *fault = state != NULL && ends_with(path, "/models") ? take_fault(path)
+                                                               : NULL;
+  if (fault == NULL && (state == NULL || (list == NULL && !openrouter)))
     return false;
-  json_t *fault = take_fault(path);
   if (fault != NULL && serve_fault(c, fault))
     ; /* answered (or, for a timeout, never will be) */
   else if (openrouter)
