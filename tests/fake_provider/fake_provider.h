@@ -15,6 +15,7 @@
  *   anthropic.c the Anthropic Messages wire format
  *   gemini.c    the Gemini generateContent wire format
  *   events.c    pre-rendered event lists and splitting for those two
+ *   models_list.c  OpenRouter's and the providers' model lists
  *   jscan.c     a validating JSON scanner that finds top-level members
  *   util.c      growable buffers, JSON string writing, UTF-8
  *
