@@ -91,6 +91,11 @@ sb_status_t sb_feed_price(const sb_json_t *pricing, sb_price_t *p,
 sb_status_t sb_feed_openrouter_entry(const sb_json_t *e, sb_price_t *price,
                                      const char **why);
 
+/* Write a reason into err (errlen bytes) and return SB_ERROR: how the
+ * catalog's modules fail with a message for the log or the user. */
+sb_status_t sb_catalog_errf(char *err, size_t errlen, const char *fmt, ...)
+    SB_PRINTF(3, 4);
+
 /* A model id as switchboard accepts one from a list: 1..SB_FEED_MAX_ID
  * printable ASCII bytes without spaces, quotes or backslashes (so its
  * JSON text is the id itself). */

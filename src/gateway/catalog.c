@@ -10,7 +10,6 @@
  */
 #include "switchboard/catalog.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -31,17 +30,6 @@ static uint64_t hash_slice(sb_slice_t s)
     h *= 1099511628211ull;
   }
   return h;
-}
-
-static sb_status_t fail(char *err, size_t errlen, const char *fmt, ...)
-    SB_PRINTF(3, 4);
-static sb_status_t fail(char *err, size_t errlen, const char *fmt, ...)
-{
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
-  return SB_ERROR;
 }
 
 /* A string index over `n` names (model ids, a provider's model names):
@@ -192,14 +180,14 @@ static sb_status_t load_entry(builder_t *b, const sb_json_t *e, const char *wher
 {
   sb_arena_t *a = &b->cat->arena;
   if (e->type != SB_JSON_OBJECT)
-    return fail(b->err, b->errlen, "%s: each model must be a mapping", where);
+    return sb_catalog_errf(b->err, b->errlen, "%s: each model must be a mapping", where);
   const char *id = str_member(a, e, "id");
   if (id == NULL || strchr(id, '/') == NULL)
-    return fail(b->err, b->errlen, "%s: a model needs an id like author/slug",
+    return sb_catalog_errf(b->err, b->errlen, "%s: a model needs an id like author/slug",
                 where);
   const sb_json_t *eps = sb_json_get(e, "endpoints");
   if (eps == NULL || eps->type != SB_JSON_ARRAY || eps->count == 0)
-    return fail(b->err, b->errlen, "%s: model %s needs a list of endpoints",
+    return sb_catalog_errf(b->err, b->errlen, "%s: model %s needs a list of endpoints",
                 where, id);
   /* An entry with an id already in the table replaces it, in place. */
   sb_model_t *m = find(b, sb_slice_z(id));
@@ -211,9 +199,9 @@ static sb_status_t load_entry(builder_t *b, const sb_json_t *e, const char *wher
     m->endpoints = sb_arena_calloc(a, (eps->count + 2) * sizeof(sb_endpoint_t));
     b->ep_cap[i] = eps->count + 2;
     if (m->endpoints == NULL)
-      return fail(b->err, b->errlen, "out of memory");
+      return sb_catalog_errf(b->err, b->errlen, "out of memory");
   } else if ((m = add_model(b, id, eps->count)) == NULL) {
-    return fail(b->err, b->errlen, "out of memory");
+    return sb_catalog_errf(b->err, b->errlen, "out of memory");
   }
   m->name = str_member(a, e, "name");
   if (m->name == NULL)
@@ -223,20 +211,20 @@ static sb_status_t load_entry(builder_t *b, const sb_json_t *e, const char *wher
   m->context_length = u32_member(e, "context_length");
   for (const sb_json_t *x = eps->child; x != NULL; x = x->next) {
     if (x->type != SB_JSON_OBJECT)
-      return fail(b->err, b->errlen, "%s: %s: endpoints must be mappings",
+      return sb_catalog_errf(b->err, b->errlen, "%s: %s: endpoints must be mappings",
                   where, m->id);
     const char *provider = str_member(a, x, "provider");
     const char *upstream = str_member(a, x, "model");
     if (provider == NULL || upstream == NULL)
-      return fail(b->err, b->errlen,
+      return sb_catalog_errf(b->err, b->errlen,
                   "%s: %s: an endpoint needs provider and model", where, m->id);
     sb_endpoint_t *ep = add_endpoint(b, m, provider, upstream);
     const char *why;
     if (ep == NULL)
-      return fail(b->err, b->errlen, "out of memory");
+      return sb_catalog_errf(b->err, b->errlen, "out of memory");
     ep->pricing = sb_json_get(x, "pricing");
     if (sb_feed_price(ep->pricing, &ep->price, &why) != SB_OK)
-      return fail(b->err, b->errlen,
+      return sb_catalog_errf(b->err, b->errlen,
                   "%s: %s: %s (prices are decimal strings in USD per token, "
                   "\"-1\" for unknown)", where, m->id, why);
     ep->pricing_source = source;
@@ -266,15 +254,15 @@ static sb_status_t load_embedded(builder_t *b, const sb_json_t **list_out)
 {
   const sb_embedded_file_t *f = sb_embedded_find(CATALOG_FILE);
   if (f == NULL)
-    return fail(b->err, b->errlen, "the embedded catalog is missing");
+    return sb_catalog_errf(b->err, b->errlen, "the embedded catalog is missing");
   sb_json_t *root;
   sb_json_error_t jerr;
   if (sb_json_parse(&b->cat->arena, f->data, f->len, 0, &root, &jerr) != SB_OK)
-    return fail(b->err, b->errlen, "%s: %s at byte %zu", CATALOG_FILE,
+    return sb_catalog_errf(b->err, b->errlen, "%s: %s at byte %zu", CATALOG_FILE,
                 jerr.message, jerr.offset);
   const sb_json_t *list = sb_json_get(root, "models");
   if (list == NULL || list->type != SB_JSON_ARRAY)
-    return fail(b->err, b->errlen, "%s: no models list", CATALOG_FILE);
+    return sb_catalog_errf(b->err, b->errlen, "%s: no models list", CATALOG_FILE);
   b->cat->embedded_at = date_seconds(sb_json_get(root, "updated"));
   *list_out = list;
   return SB_OK;
@@ -554,7 +542,7 @@ static sb_status_t finish(builder_t *b, sb_health_t *health)
        * the list price of the first endpoint. */
       sb_endpoint_t *ep = push_endpoint(b, m);
       if (ep == NULL)
-        return fail(b->err, b->errlen, "out of memory");
+        return sb_catalog_errf(b->err, b->errlen, "out of memory");
       if (oi->listed && !oi->replaced)
         set_price(ep, &oi->price, oi->pricing, "openrouter", oi->at);
       else if (n > 0)
@@ -575,7 +563,7 @@ static sb_status_t finish(builder_t *b, sb_health_t *health)
                         ? sb_health_endpoint_slot(health, m->id, ep->provider_name)
                         : cat->n_endpoints;
       if (slot == SIZE_MAX || slot > UINT32_MAX)
-        return fail(b->err, b->errlen, "out of memory (health slots)");
+        return sb_catalog_errf(b->err, b->errlen, "out of memory (health slots)");
       ep->slot = (uint32_t)slot;
       cat->n_endpoints++;
     }
@@ -584,7 +572,7 @@ static sb_status_t finish(builder_t *b, sb_health_t *health)
   cat->n_models = kept;
   names_t idx;
   if (!names_init(&cat->arena, &idx, kept))
-    return fail(b->err, b->errlen, "out of memory");
+    return sb_catalog_errf(b->err, b->errlen, "out of memory");
   for (size_t i = 0; i < kept; i++)
     *names_cell(&idx, sb_slice_z(cat->models[i].id), model_id_at, cat) =
         (uint32_t)i + 1;
@@ -623,7 +611,7 @@ sb_catalog_t *sb_catalog_build(const sb_config_t *cfg,
   const sb_json_t *embedded = NULL;
   memset(&b, 0, sizeof(b));
   if (cat == NULL) {
-    fail(err, errlen, "out of memory");
+    sb_catalog_errf(err, errlen, "out of memory");
     return NULL;
   }
   sb_snap_init(&cat->snap, catalog_destroy);
@@ -644,7 +632,7 @@ sb_catalog_t *sb_catalog_build(const sb_config_t *cfg,
   b.ep_cap = sb_arena_calloc(&cat->arena, b.cap * sizeof(size_t));
   if (cat->models == NULL || b.or_info == NULL || b.ep_cap == NULL ||
       !names_init(&cat->arena, &b.ids, b.cap)) {
-    fail(err, errlen, "out of memory");
+    sb_catalog_errf(err, errlen, "out of memory");
     goto fail;
   }
   for (const sb_json_t *e = embedded->child; e != NULL; e = e->next)

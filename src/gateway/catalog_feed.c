@@ -260,9 +260,7 @@ sb_status_t sb_feed_openrouter_entry(const sb_json_t *e, sb_price_t *price,
 
 /* ---- the normal form ---------------------------------------------------- */
 
-static sb_status_t failf(char *err, size_t errlen, const char *fmt, ...)
-    SB_PRINTF(3, 4);
-static sb_status_t failf(char *err, size_t errlen, const char *fmt, ...)
+sb_status_t sb_catalog_errf(char *err, size_t errlen, const char *fmt, ...)
 {
   va_list ap;
   va_start(ap, fmt);
@@ -312,10 +310,10 @@ static sb_status_t list_of(sb_slice_t body, const char *key, bool bare_ok,
 {
   sb_json_error_t jerr;
   if (body.len > SB_FEED_MAX_BODY)
-    return failf(err, errlen, "the list is larger than %u MB",
+    return sb_catalog_errf(err, errlen, "the list is larger than %u MB",
                  SB_FEED_MAX_BODY >> 20);
   if (sb_json_validate(body.ptr, body.len, 0, &jerr) != SB_OK)
-    return failf(err, errlen, "the list is not JSON: %s at byte %zu",
+    return sb_catalog_errf(err, errlen, "the list is not JSON: %s at byte %zu",
                  jerr.message, jerr.offset);
   size_t i = skip_ws(body, 0);
   if (bare_ok && body.ptr[i] == '[') {
@@ -323,7 +321,7 @@ static sb_status_t list_of(sb_slice_t body, const char *key, bool bare_ok,
     return SB_OK;
   }
   if (!top_member(body, key, arr) || arr->len == 0 || arr->ptr[0] != '[')
-    return failf(err, errlen, "the list has no '%s' array", key);
+    return sb_catalog_errf(err, errlen, "the list has no '%s' array", key);
   return SB_OK;
 }
 
@@ -484,10 +482,10 @@ sb_status_t sb_feed_provider_page(sb_feed_t *f, sb_list_format_t fmt,
     if (top_member(body, "has_more", &v) && SB_SLICE_IS(v, "true") &&
         (!top_member(body, "last_id", &v) ||
          cursor(f, v, next, next_cap) != SB_OK))
-      return failf(err, errlen, "has_more without a usable last_id");
+      return sb_catalog_errf(err, errlen, "has_more without a usable last_id");
   } else if (top_member(body, "nextPageToken", &v) && v.len > 2 &&
              v.ptr[0] == '"' && cursor(f, v, next, next_cap) != SB_OK) {
-    return failf(err, errlen, "an unusable nextPageToken");
+    return sb_catalog_errf(err, errlen, "an unusable nextPageToken");
   }
   return SB_OK;
 }
@@ -498,13 +496,13 @@ sb_status_t sb_feed_end(sb_feed_t *f, sb_slice_t *body, char *err,
   sb_jw_arr_end(&f->w);
   sb_jw_obj_end(&f->w);
   if (sb_jw_status(&f->w) != SB_OK)
-    return failf(err, errlen, "the list is larger than %u MB once read",
+    return sb_catalog_errf(err, errlen, "the list is larger than %u MB once read",
                  SB_FEED_MAX_BODY >> 20);
   if (f->st.kept == 0)
-    return failf(err, errlen, "the list has no usable model%s%s",
+    return sb_catalog_errf(err, errlen, "the list has no usable model%s%s",
                  f->st.skipped > 0 ? "; " : "", f->st.why);
   if (f->st.skipped > f->st.kept)
-    return failf(err, errlen,
+    return sb_catalog_errf(err, errlen,
                  "%zu of %zu entries are malformed (%s): not trusted",
                  f->st.skipped, f->st.skipped + f->st.kept, f->st.why);
   *body = sb_buf_slice(&f->out);

@@ -7,24 +7,13 @@
  * connect and a total timeout and a byte cap, and stops when asked to.
  */
 #include <curl/curl.h>
-#include <stdarg.h>
 #include <stdio.h>
+#include <strings.h>
 
 #include "switchboard/catalog_refresh.h"
 
 #define OPENROUTER_DEFAULT "https://openrouter.ai/api/v1"
 #define MAX_PAGES 50 /* of a paged list (1000 models a page) */
-
-static sb_status_t failf(char *err, size_t errlen, const char *fmt, ...)
-    SB_PRINTF(3, 4);
-static sb_status_t failf(char *err, size_t errlen, const char *fmt, ...)
-{
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
-  return SB_ERROR;
-}
 
 void sb_catalog_openrouter_url(const sb_config_t *cfg, char *out, size_t cap)
 {
@@ -78,7 +67,7 @@ static sb_status_t http_get(const sb_config_t *cfg, const char *url,
   transfer_t t = {body, stop, false};
   long status = 0;
   if (e == NULL)
-    return failf(err, errlen, "out of memory");
+    return sb_catalog_errf(err, errlen, "out of memory");
   sb_buf_reset(body);
   curl_easy_setopt(e, CURLOPT_URL, url);
   curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
@@ -101,19 +90,19 @@ static sb_status_t http_get(const sb_config_t *cfg, const char *url,
   curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
   curl_easy_cleanup(e);
   if (t.too_big)
-    return failf(err, errlen, "the list is larger than %u MB",
+    return sb_catalog_errf(err, errlen, "the list is larger than %u MB",
                  SB_FEED_MAX_BODY >> 20);
   if (rc == CURLE_ABORTED_BY_CALLBACK)
-    return failf(err, errlen, "stopped");
+    return sb_catalog_errf(err, errlen, "stopped");
   if (rc == CURLE_OPERATION_TIMEDOUT)
-    return failf(err, errlen, "no complete answer within %u ms",
+    return sb_catalog_errf(err, errlen, "no complete answer within %u ms",
                  cfg->catalog.timeout_ms);
   if (rc != CURLE_OK)
-    return failf(err, errlen, "%s", cerr[0] ? cerr : curl_easy_strerror(rc));
+    return sb_catalog_errf(err, errlen, "%s", cerr[0] ? cerr : curl_easy_strerror(rc));
   if (status < 200 || status > 299) {
     char ex[168];
     body_excerpt(body, ex, sizeof(ex));
-    return failf(err, errlen, "HTTP %ld: %s", status, ex);
+    return sb_catalog_errf(err, errlen, "HTTP %ld: %s", status, ex);
   }
   return SB_OK;
 }
@@ -180,7 +169,7 @@ static sb_status_t fetch_provider(const sb_config_t *cfg,
   sb_buf_init(&body, SB_FEED_MAX_BODY);
   for (int page = 0; rc == SB_OK; page++) {
     if (page == MAX_PAGES) {
-      rc = failf(err, errlen, "more than %d pages", MAX_PAGES);
+      rc = sb_catalog_errf(err, errlen, "more than %d pages", MAX_PAGES);
       break;
     }
     if (next[0] == '\0') {
@@ -229,6 +218,6 @@ sb_status_t sb_catalog_fetch(const sb_config_t *cfg, const char *source,
           ? sb_config_provider(cfg, sb_slice_z(source + 9))
           : NULL;
   if (p == NULL)
-    return failf(err, errlen, "no such source");
+    return sb_catalog_errf(err, errlen, "no such source");
   return fetch_provider(cfg, p, stop, feed, err, errlen);
 }

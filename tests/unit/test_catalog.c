@@ -184,10 +184,20 @@ static void test_config_models(void **state)
 
 /* ---- refreshed lists: the precedence of the layers ------------------------ */
 
-/* A config file with openai, openrouter, groq and gemini, and `models`. */
-static void write_config(const char *path, const char *models)
+/* A config with openai, openrouter, groq and gemini, and `models`, loaded
+ * from a file that stays until config_close (its time dates the config's
+ * prices). */
+typedef struct {
+  sb_config_t cfg;
+  char path[32];
+} config_file_t;
+
+static void config_open(config_file_t *c, const char *models)
 {
-  FILE *f = fopen(path, "w");
+  char err[256];
+  snprintf(c->path, sizeof(c->path), "/tmp/sb-catalog-XXXXXX");
+  int fd = mkstemp(c->path);
+  FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
   assert_non_null(f);
   fprintf(f,
           "providers:\n"
@@ -198,6 +208,15 @@ static void write_config(const char *path, const char *models)
           "%s",
           models);
   fclose(f);
+  env_reset();
+  if (sb_config_load(&c->cfg, c->path, NULL, err, sizeof(err)) != SB_OK)
+    fail_msg("config: %s", err);
+}
+
+static void config_close(config_file_t *c)
+{
+  sb_config_free(&c->cfg);
+  unlink(c->path);
 }
 
 #define T0 1796000000 /* when the lists below were fetched */
@@ -261,20 +280,15 @@ static const sb_model_t *model(const sb_catalog_t *cat, const char *id)
 static void test_refreshed_precedence(void **state)
 {
   (void)state;
-  char path[] = "/tmp/sb-catalog-XXXXXX", err[256];
-  int fd = mkstemp(path);
-  assert_true(fd >= 0);
-  close(fd);
-  env_reset();
-  write_config(path,
-               "models:\n"
-               "  - id: openai/gpt-4o\n"
-               "    endpoints: [{ provider: openai, model: gpt-4o, pricing: "
-               "{ prompt: \"0.000009\", completion: \"0.00009\" } }]\n");
-  sb_config_t cfg;
-  if (sb_config_load(&cfg, path, NULL, err, sizeof(err)) != SB_OK)
-    fail_msg("config: %s", err);
-  sb_catalog_t *cat = sb_catalog_build(&cfg, refreshed, SB_ARRAY_LEN(refreshed),
+  char err[256];
+  config_file_t cf;
+  config_open(&cf,
+              "models:\n"
+              "  - id: openai/gpt-4o\n"
+              "    endpoints: [{ provider: openai, model: gpt-4o, pricing: "
+              "{ prompt: \"0.000009\", completion: \"0.00009\" } }]\n");
+  const sb_config_t *cfg = &cf.cfg;
+  sb_catalog_t *cat = sb_catalog_build(cfg, refreshed, SB_ARRAY_LEN(refreshed),
                                        NULL, err, sizeof(err));
   if (cat == NULL)
     fail_msg("build: %s", err);
@@ -383,7 +397,7 @@ static void test_refreshed_precedence(void **state)
   assert_non_null(endpoint_of(model(cat, "google/gemini-2.5-flash"), "gemini"));
 
   /* what changed from the embedded catalog */
-  sb_catalog_t *before = sb_catalog_load(&cfg, err, sizeof(err));
+  sb_catalog_t *before = sb_catalog_load(cfg, err, sizeof(err));
   assert_non_null(before);
   sb_catalog_diff_t d;
   sb_catalog_diff(before, cat, &d);
@@ -418,8 +432,7 @@ static void test_refreshed_precedence(void **state)
 
   sb_catalog_release(before);
   sb_catalog_release(cat);
-  sb_config_free(&cfg);
-  unlink(path);
+  config_close(&cf);
 }
 
 /* Catalogs built for one gateway share health slots by model and
@@ -427,18 +440,14 @@ static void test_refreshed_precedence(void **state)
 static void test_health_slots_survive_refresh(void **state)
 {
   (void)state;
-  char path[] = "/tmp/sb-catalog-XXXXXX", err[256];
-  int fd = mkstemp(path);
-  assert_true(fd >= 0);
-  close(fd);
-  env_reset();
-  write_config(path, "");
-  sb_config_t cfg;
-  assert_int_equal(sb_config_load(&cfg, path, NULL, err, sizeof(err)), SB_OK);
-  sb_health_t *h = sb_health_new(&cfg, 0);
+  char err[256];
+  config_file_t cf;
+  config_open(&cf, "");
+  const sb_config_t *cfg = &cf.cfg;
+  sb_health_t *h = sb_health_new(cfg, 0);
   assert_non_null(h);
-  sb_catalog_t *a = sb_catalog_build(&cfg, NULL, 0, h, err, sizeof(err));
-  sb_catalog_t *b = sb_catalog_build(&cfg, refreshed, SB_ARRAY_LEN(refreshed),
+  sb_catalog_t *a = sb_catalog_build(cfg, NULL, 0, h, err, sizeof(err));
+  sb_catalog_t *b = sb_catalog_build(cfg, refreshed, SB_ARRAY_LEN(refreshed),
                                      h, err, sizeof(err));
   assert_non_null(a);
   assert_non_null(b);
@@ -455,13 +464,12 @@ static void test_health_slots_survive_refresh(void **state)
   const sb_endpoint_t *n = endpoint_of(model(b, "newlab/new-model"), "openrouter");
   assert_true(n->slot >= a->n_endpoints);
   assert_true(n->slot < atomic_load(&h->n_slots));
-  for (size_t i = 0; i < cfg.n_providers; i++)
-    assert_int_not_equal(n->slot, sb_health_provider_slot(h, &cfg.providers[i]));
+  for (size_t i = 0; i < cfg->n_providers; i++)
+    assert_int_not_equal(n->slot, sb_health_provider_slot(h, &cfg->providers[i]));
   sb_catalog_release(a);
   sb_catalog_release(b);
   sb_health_free(h);
-  sb_config_free(&cfg);
-  unlink(path);
+  config_close(&cf);
 }
 
 /* ---- catalogs swapped while threads route -------------------------------- */
@@ -516,19 +524,14 @@ static sb_catalog_t *generation(const sb_config_t *cfg, sb_health_t *h, int gen)
 static void test_swap_while_routing(void **state)
 {
   (void)state;
-  char path[] = "/tmp/sb-catalog-XXXXXX", err[256];
-  int fd = mkstemp(path);
-  assert_true(fd >= 0);
-  close(fd);
-  env_reset();
-  write_config(path, "");
-  sb_config_t cfg;
-  assert_int_equal(sb_config_load(&cfg, path, NULL, err, sizeof(err)), SB_OK);
-  sb_health_t *h = sb_health_new(&cfg, 0);
+  config_file_t cf;
+  config_open(&cf, "");
+  const sb_config_t *cfg = &cf.cfg;
+  sb_health_t *h = sb_health_new(cfg, 0);
   sb_snap_cell_t cell;
   atomic_bool done;
   atomic_init(&done, false);
-  sb_snap_cell_init(&cell, &generation(&cfg, h, 1)->snap);
+  sb_snap_cell_init(&cell, &generation(cfg, h, 1)->snap);
   router_arg_t ra[2];
   pthread_t t[2];
   for (int i = 0; i < 2; i++) {
@@ -536,7 +539,7 @@ static void test_swap_while_routing(void **state)
     assert_int_equal(pthread_create(&t[i], NULL, router_main, &ra[i]), 0);
   }
   for (int gen = 2; gen <= SWAPS + 1; gen++)
-    sb_snap_publish(&cell, &generation(&cfg, h, gen)->snap);
+    sb_snap_publish(&cell, &generation(cfg, h, gen)->snap);
   atomic_store(&done, true);
   for (int i = 0; i < 2; i++) {
     pthread_join(t[i], NULL);
@@ -553,8 +556,7 @@ static void test_swap_while_routing(void **state)
   sb_catalog_release(last);
   sb_snap_cell_destroy(&cell);
   sb_health_free(h);
-  sb_config_free(&cfg);
-  unlink(path);
+  config_close(&cf);
 }
 
 /* ---- the store --------------------------------------------------------------- */
