@@ -120,6 +120,8 @@ sb_catalog_store_t *sb_catalog_store_open(const char *database, bool writable,
     return NULL;
   }
   sqlite3_busy_timeout(q->db, 5000);
+  /* a few reads and writes a day: a small page cache is plenty */
+  sqlite3_exec(q->db, "PRAGMA cache_size=-256", NULL, NULL, NULL);
   if (writable &&
       sqlite3_exec(q->db,
                    "PRAGMA journal_mode=WAL;"

@@ -8,6 +8,7 @@
 #include "switchboard/catalog_refresh.h"
 #include "switchboard/health.h"
 #include "switchboard/ledger.h"
+#include "switchboard/log.h"
 #include "switchboard/skills.h"
 
 /* The catalog: the embedded one with the stored refreshed lists and the
@@ -20,7 +21,7 @@ static sb_status_t open_catalog(sb_gateway_t *gw, sb_config_t *cfg, char *err,
   sb_catalog_store_t *store =
       sb_catalog_store_open(cfg->database, true, err, errlen);
   if (store == NULL)
-    return SB_ERROR;
+    SB_WARN("%s: refreshed model lists are not kept across restarts", err);
   gw->refresher = sb_catalog_refresher_new(cfg, store, gw->health, &first, err,
                                            errlen);
   if (gw->refresher == NULL)
