@@ -366,17 +366,55 @@ static size_t merge_openrouter(builder_t *b, const sb_catalog_source_t *s)
   return used;
 }
 
-/* A provider's list as a set of its model names. */
+/* A provider's list as a set of its model names, and of their families. */
 typedef struct {
   const sb_json_t **entries;
   bool *matched;
+  sb_slice_t *family; /* per entry: its name's family (family_of) */
   size_t n;
   names_t names;
+  names_t families;   /* the newest entry of each family */
 } served_t;
 
 static sb_slice_t served_name_at(const void *ctx, uint32_t i)
 {
   return sb_json_str_raw(sb_json_get(((const served_t *)ctx)->entries[i], "id"));
+}
+
+static sb_slice_t served_family_at(const void *ctx, uint32_t i)
+{
+  return ((const served_t *)ctx)->family[i];
+}
+
+static bool all_digits(const char *p, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    if (p[i] < '0' || p[i] > '9')
+      return false;
+  return true;
+}
+
+/* A model name's family, for matching OpenRouter's slugs to a provider's
+ * own names: lower case, '.' as '-', without a trailing release date
+ * ("-20250514", "-2024-11-20") or "-latest". "claude-3-5-haiku-20241022"
+ * and OpenRouter's "claude-3.5-haiku" are both "claude-3-5-haiku". */
+static sb_slice_t family_of(sb_arena_t *a, sb_slice_t name)
+{
+  char *f = sb_arena_strndup(a, name.ptr, name.len);
+  size_t n = name.len;
+  if (f == NULL)
+    return SB_NULL_SLICE;
+  for (size_t i = 0; i < n; i++)
+    f[i] = f[i] == '.' ? '-' : (f[i] >= 'A' && f[i] <= 'Z') ? f[i] + 32 : f[i];
+  if (n > 9 && f[n - 9] == '-' && all_digits(f + n - 8, 8))
+    n -= 9;
+  else if (n > 11 && f[n - 11] == '-' && all_digits(f + n - 10, 4) &&
+           f[n - 6] == '-' && all_digits(f + n - 5, 2) && f[n - 3] == '-' &&
+           all_digits(f + n - 2, 2))
+    n -= 11;
+  else if (n > 7 && memcmp(f + n - 7, "-latest", 7) == 0)
+    n -= 7;
+  return sb_slice(f, n);
 }
 
 /* The entry of `name` in the list, or -1. Names are compared as written
@@ -412,18 +450,33 @@ static size_t merge_provider(builder_t *b, const sb_catalog_source_t *s,
     return 0;
   sv.entries = sb_arena_calloc(a, (list->count + 1) * sizeof(*sv.entries));
   sv.matched = sb_arena_calloc(a, list->count + 1);
-  if (sv.entries == NULL || sv.matched == NULL ||
-      !names_init(a, &sv.names, list->count))
+  sv.family = sb_arena_calloc(a, (list->count + 1) * sizeof(sb_slice_t));
+  if (sv.entries == NULL || sv.matched == NULL || sv.family == NULL ||
+      !names_init(a, &sv.names, list->count) ||
+      !names_init(a, &sv.families, list->count))
     return 0;
   for (const sb_json_t *e = list->child; e != NULL; e = e->next) {
     const sb_json_t *id = sb_json_get(e, "id");
     if (!sb_json_is(id, SB_JSON_STRING) || !sb_feed_id_ok(sb_json_str_raw(id)))
       continue;
-    uint32_t *c = names_cell(&sv.names, sb_json_str_raw(id), served_name_at, &sv);
+    sb_slice_t name = sb_json_str_raw(id);
+    uint32_t *c = names_cell(&sv.names, name, served_name_at, &sv);
     if (*c != 0)
       continue;
     sv.entries[sv.n] = e;
+    sv.family[sv.n] = family_of(a, name);
     *c = (uint32_t)++sv.n;
+    /* a family's newest release: the greatest name (dates sort) */
+    uint32_t *f = names_cell(&sv.families, sv.family[sv.n - 1],
+                             served_family_at, &sv);
+    if (*f == 0)
+      *f = (uint32_t)sv.n;
+    else {
+      sb_slice_t have = served_name_at(&sv, *f - 1);
+      int cmp = memcmp(name.ptr, have.ptr, SB_MIN(name.len, have.len));
+      if (cmp > 0 || (cmp == 0 && name.len > have.len))
+        *f = (uint32_t)sv.n;
+    }
   }
   bool gemini = strcmp(p->format, "gemini") == 0;
   size_t n_models = b->cat->n_models;
@@ -452,11 +505,20 @@ static size_t merge_provider(builder_t *b, const sb_catalog_source_t *s,
     const or_info_t *oi = &b->or_info[mi];
     if (has || !oi->listed || !first_party(m->id, p->name))
       continue;
+    /* OpenRouter's slug as the provider names it, or the newest release
+     * of its family ("claude-sonnet-4" as "claude-sonnet-4-20250514") */
     const char *slug = strchr(m->id, '/') + 1;
     long k = served_find(&sv, sb_slice_z(slug));
+    if (k < 0) {
+      uint32_t f = *names_cell(&sv.families, family_of(a, sb_slice_z(slug)),
+                               served_family_at, &sv);
+      k = (long)f - 1;
+    }
     if (k < 0)
       continue;
-    sb_endpoint_t *ep = add_endpoint(b, m, p->name, slug);
+    sb_slice_t upstream = served_name_at(&sv, (uint32_t)k);
+    sb_endpoint_t *ep = add_endpoint(
+        b, m, p->name, sb_arena_strndup(a, upstream.ptr, upstream.len));
     if (ep == NULL)
       continue;
     sv.matched[k] = true;

@@ -205,6 +205,7 @@ static void config_open(config_file_t *c, const char *models)
           "  openrouter: { format: openai, base_url: http://127.0.0.1:9/api/v1, api_key: or }\n"
           "  groq:       { format: openai, base_url: http://127.0.0.1:9/groq, api_key: gk }\n"
           "  gemini:     { format: gemini, base_url: http://127.0.0.1:9, api_key: gm }\n"
+          "  anthropic:  { format: anthropic, base_url: http://127.0.0.1:9, api_key: ak }\n"
           "%s",
           models);
   fclose(f);
@@ -240,6 +241,9 @@ static const char openrouter_list[] =
     "{\"prompt\":\"0.0000005\",\"completion\":\"0.0000015\"}},"
     "{\"id\":\"openrouter/auto\",\"pricing\":{\"prompt\":\"-1\",\"completion\":"
     "\"-1\"}},"
+    /* Anthropic names its models with a release date */
+    "{\"id\":\"anthropic/claude-new-4.5\",\"pricing\":{\"prompt\":\"0.000002\","
+    "\"completion\":\"0.00001\"}},"
     /* a second entry with an id already listed is ignored */
     "{\"id\":\"newlab/new-model\",\"pricing\":{\"prompt\":\"9\",\"completion\":"
     "\"9\"}}]}";
@@ -248,6 +252,9 @@ static const char openrouter_list[] =
 static const char openai_list[] =
     "{\"data\":[{\"id\":\"gpt-4.1\"},{\"id\":\"gpt-4o\"},{\"id\":\"gpt-5-new\"},"
     "{\"id\":\"gpt-4.1-mini\"}]}";
+static const char anthropic_list[] =
+    "{\"data\":[{\"id\":\"claude-new-4-5-20250101\"},{\"id\":"
+    "\"claude-new-4-5-20260101\"},{\"id\":\"claude-sonnet-4-20250514\"}]}";
 static const char groq_list[] =
     "{\"data\":[{\"id\":\"llama-3.3-70b-versatile\"},{\"id\":\"groq-new\"},"
     "{\"id\":\"groq-priced\",\"pricing\":{\"prompt\":\"0.0000003\","
@@ -257,6 +264,7 @@ static const sb_catalog_source_t refreshed[] = {
     {"provider:openai", T0 + 1, SB_SLICE_LIT(openai_list)},
     {"openrouter", T0, SB_SLICE_LIT(openrouter_list)},
     {"provider:groq", T0 + 2, SB_SLICE_LIT(groq_list)},
+    {"provider:anthropic", T0, SB_SLICE_LIT(anthropic_list)},
     {"provider:nobody", T0, SB_SLICE_LIT("{\"data\":[{\"id\":\"x\"}]}")},
     {"provider:gemini", T0, SB_SLICE_LIT("{\"data\": not json")},
 };
@@ -298,9 +306,9 @@ static void test_refreshed_precedence(void **state)
 
   /* the lists it was built from; the unconfigured provider's and the
    * broken one are left out */
-  assert_int_equal(cat->n_sources, 4);
+  assert_int_equal(cat->n_sources, 5);
   assert_string_equal(cat->sources[0].name, "openrouter");
-  assert_int_equal(cat->sources[0].models, 6);
+  assert_int_equal(cat->sources[0].models, 7);
   assert_int_equal(cat->sources[0].fetched_at, T0);
 
   /* refreshed > embedded: OpenRouter's name, context and price; the
@@ -352,6 +360,20 @@ static void test_refreshed_precedence(void **state)
   assert_int_equal(sb_route(cat, SB_SLICE_LIT("openai/gpt-5-new"), &r), SB_ROUTE_OK);
   assert_string_equal(r.provider->name, "openai");
 
+  /* OpenRouter's slug matched to the provider's own name: the newest
+   * release of its family; the older one is the provider's own model */
+  m = model(cat, "anthropic/claude-new-4.5");
+  e = endpoint_of(m, "anthropic");
+  assert_non_null(e);
+  assert_string_equal(e->upstream_model, "claude-new-4-5-20260101");
+  assert_int_equal(e->price.completion, 10000000);
+  assert_string_equal(e->pricing_source, "openrouter");
+  assert_true(endpoint_of(model(cat, "anthropic/claude-new-4-5-20250101"),
+                          "anthropic")->price.unknown);
+  assert_non_null(endpoint_of(model(cat, "anthropic/claude-sonnet-4"),
+                              "anthropic"));
+  assert_null(sb_catalog_find(cat, SB_SLICE_LIT("anthropic/claude-3.5-haiku")));
+
   /* a new model only OpenRouter has: through OpenRouter, under its id */
   assert_int_equal(sb_route(cat, SB_SLICE_LIT("newlab/new-model"), &r),
                    SB_ROUTE_OK);
@@ -401,7 +423,8 @@ static void test_refreshed_precedence(void **state)
   assert_non_null(before);
   sb_catalog_diff_t d;
   sb_catalog_diff(before, cat, &d);
-  assert_int_equal(d.added, 5); /* gpt-5-new, newlab, auto, 2 groq */
+  /* gpt-5-new, newlab, auto, claude-new-4.5, 2 groq, 1 anthropic */
+  assert_int_equal(d.added, 7);
   assert_true(d.removed > 5);    /* gpt-4o-mini and every model neither
                                     OpenRouter nor its provider lists */
   bool found = false;
@@ -410,7 +433,7 @@ static void test_refreshed_precedence(void **state)
   assert_true(found);
   size_t removed = d.removed;
   sb_catalog_diff(cat, before, &d);
-  assert_int_equal(d.removed, 5);
+  assert_int_equal(d.removed, 7);
   assert_int_equal(d.added, removed);
 
   /* prices worth a warning: a month on, every routable model with a
@@ -418,7 +441,8 @@ static void test_refreshed_precedence(void **state)
   sb_catalog_age_t age;
   sb_catalog_age(cat, T0 + 10, 30 * 86400, &age);
   assert_int_equal(age.stale, 0);
-  assert_int_equal(age.unknown, 2); /* openrouter/auto, groq/groq-new */
+  /* openrouter/auto, groq/groq-new, anthropic/claude-new-4-5-20250101 */
+  assert_int_equal(age.unknown, 3);
   /* 31 days after the embedded prices: those are stale, OpenRouter's
    * (fetched later) are not */
   sb_catalog_age(cat, cat->embedded_at + 31 * 86400, 30 * 86400, &age);
