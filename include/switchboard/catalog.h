@@ -32,23 +32,23 @@ typedef struct {
   const char *provider_name;
   const sb_provider_t *provider; /* NULL when that provider is not configured */
   const char *upstream_model;
-  sb_price_t price;              /* price.unknown: no known price */
-  const sb_json_t *pricing;      /* the pricing object as written, or NULL */
+  sb_price_t price;         /* price.unknown: no known price */
+  const sb_json_t *pricing; /* the pricing object as written, or NULL */
   /* where the price came from: "embedded", "openrouter", "config" or
    * "provider:NAME" (that provider's own list), and when (unix seconds;
    * 0 when not known) */
   const char *pricing_source;
   int64_t pricing_updated_at;
-  uint32_t context_length;       /* 0 = the model's */
-  bool implicit;                 /* the OpenRouter route the gateway adds */
-  uint32_t slot;                 /* its health slot (health.h), 0.. */
+  uint32_t context_length; /* 0 = the model's */
+  bool implicit;           /* the OpenRouter route the gateway adds */
+  uint32_t slot;           /* its health slot (health.h), 0.. */
 } sb_endpoint_t;
 
 typedef struct {
-  const char *id;            /* "openai/gpt-4o-mini" */
+  const char *id; /* "openai/gpt-4o-mini" */
   const char *name;
-  const sb_json_t *json;     /* the entry (architecture, ...) */
-  const char *source;        /* where the entry came from, as above */
+  const sb_json_t *json; /* the entry (architecture, ...) */
+  const char *source;    /* where the entry came from, as above */
   uint32_t context_length;
   sb_endpoint_t *endpoints;
   size_t n_endpoints;
@@ -86,7 +86,7 @@ typedef struct sb_catalog {
   struct {
     const char *name;
     int64_t fetched_at;
-    size_t models;     /* entries of the list used */
+    size_t models; /* entries of the list used */
   } sources[SB_CATALOG_MAX_SOURCES];
   size_t n_sources;
   _Atomic(sb_catalog_extra_t *) extra;
@@ -108,8 +108,7 @@ sb_catalog_t *sb_catalog_build(const sb_config_t *cfg,
                                size_t errlen);
 
 /* The embedded catalog and cfg->models only. */
-sb_catalog_t *sb_catalog_load(const sb_config_t *cfg, char *err,
-                              size_t errlen);
+sb_catalog_t *sb_catalog_load(const sb_config_t *cfg, char *err, size_t errlen);
 
 /* Give back a reference (NULL is a no-op); the last one frees it. */
 void sb_catalog_release(const sb_catalog_t *cat);

@@ -41,10 +41,10 @@ typedef enum {
 } sb_list_format_t;
 
 typedef struct {
-  size_t kept;     /* entries in the normal form */
-  size_t skipped;  /* malformed entries left out */
-  bool truncated;  /* entries past SB_FEED_MAX_MODELS were dropped */
-  char why[256];   /* the first entry left out and why */
+  size_t kept;    /* entries in the normal form */
+  size_t skipped; /* malformed entries left out */
+  bool truncated; /* entries past SB_FEED_MAX_MODELS were dropped */
+  char why[256];  /* the first entry left out and why */
 } sb_feed_stats_t;
 
 /* A normal form being written: sb_feed_begin, one or more bodies (a paged
@@ -54,7 +54,7 @@ typedef struct {
   sb_jw_t w;
   sb_arena_t scratch; /* one entry at a time */
   sb_feed_stats_t st;
-  size_t entries;     /* entries seen, for the messages (data[N]) */
+  size_t entries; /* entries seen, for the messages (data[N]) */
 } sb_feed_t;
 
 void sb_feed_begin(sb_feed_t *f);

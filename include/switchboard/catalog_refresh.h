@@ -26,11 +26,11 @@ struct sb_health;
 
 /* One source of a refresher, as the last refresh left it. */
 typedef struct {
-  char name[80];       /* "openrouter", "provider:NAME" */
-  bool fetched;        /* the last refresh fetched it */
-  int64_t fetched_at;  /* of the list in use; 0: none yet */
-  sb_feed_stats_t st;  /* of the last successful fetch */
-  char error[320];     /* why the last refresh failed for it, or "" */
+  char name[80];      /* "openrouter", "provider:NAME" */
+  bool fetched;       /* the last refresh fetched it */
+  int64_t fetched_at; /* of the list in use; 0: none yet */
+  sb_feed_stats_t st; /* of the last successful fetch */
+  char error[320];    /* why the last refresh failed for it, or "" */
 } sb_catalog_source_status_t;
 
 typedef struct sb_catalog_refresher sb_catalog_refresher_t;
@@ -52,10 +52,10 @@ void sb_catalog_refresher_free(sb_catalog_refresher_t *r);
 
 /* The result of one refresh. */
 typedef struct {
-  size_t fetched, failed;  /* sources */
-  size_t models;           /* in the catalog now */
-  bool rebuilt;            /* a new catalog was built (something fetched) */
-  sb_catalog_diff_t diff;  /* against the previous catalog */
+  size_t fetched, failed; /* sources */
+  size_t models;          /* in the catalog now */
+  bool rebuilt;           /* a new catalog was built (something fetched) */
+  sb_catalog_diff_t diff; /* against the previous catalog */
 } sb_catalog_refresh_result_t;
 
 /* Fetch every source now (blocking; the caller's thread), store what came
@@ -76,7 +76,7 @@ sb_status_t sb_catalog_refresher_start(sb_catalog_refresher_t *r,
 const sb_catalog_source_status_t *
 sb_catalog_refresher_sources(const sb_catalog_refresher_t *r, size_t *n);
 
-/* ---- fetching one list (catalog_fetch.c) ---------------------------------- */
+/* ---- fetching one list (catalog_fetch.c) --------------------------------- */
 
 /* The list of `source` ("openrouter" or "provider:NAME") into `feed`'s
  * normal form: GET with cfg's URL and the provider's key, timeouts

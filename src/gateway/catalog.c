@@ -20,6 +20,8 @@
 #include "switchboard/health.h"
 #include "switchboard/log.h"
 
+#include "catalog_build.h"
+
 #define CATALOG_FILE "catalog/models.json"
 
 static uint64_t hash_slice(sb_slice_t s)
@@ -32,14 +34,7 @@ static uint64_t hash_slice(sb_slice_t s)
   return h;
 }
 
-/* A string index over `n` names (model ids, a provider's model names):
- * open addressing, name index + 1 per cell, 0 = empty. */
-typedef struct {
-  uint32_t *cells;
-  size_t mask;
-} names_t;
-
-static bool names_init(sb_arena_t *a, names_t *t, size_t n)
+bool sb_cb_names_init(sb_arena_t *a, sb_cb_names_t *t, size_t n)
 {
   size_t size = 16;
   while (size < n * 2)
@@ -49,58 +44,34 @@ static bool names_init(sb_arena_t *a, names_t *t, size_t n)
   return t->cells != NULL;
 }
 
-/* The cell for `key`: the one holding it, or the empty one it would go
- * in. `name_of(ctx, i)` is the name at index i. */
-static uint32_t *names_cell(const names_t *t, sb_slice_t key,
-                            sb_slice_t (*name_of)(const void *ctx, uint32_t i),
-                            const void *ctx)
+uint32_t *sb_cb_names_cell(const sb_cb_names_t *t, sb_slice_t key,
+                           sb_slice_t (*name_of)(const void *ctx, uint32_t i),
+                           const void *ctx)
 {
   size_t h = (size_t)hash_slice(key) & t->mask;
-  while (t->cells[h] != 0 &&
-         !sb_slice_eq(name_of(ctx, t->cells[h] - 1), key))
+  while (t->cells[h] != 0 && !sb_slice_eq(name_of(ctx, t->cells[h] - 1), key))
     h = (h + 1) & t->mask;
   return &t->cells[h];
 }
 
-static sb_slice_t model_id_at(const void *ctx, uint32_t i)
+sb_slice_t sb_cb_model_id_at(const void *ctx, uint32_t i)
 {
   return sb_slice_z(((const sb_catalog_t *)ctx)->models[i].id);
 }
 
 /* ---- the builder -------------------------------------------------------- */
 
-/* What a model under construction has from OpenRouter's list. */
-typedef struct {
-  bool listed;   /* OpenRouter's list has it */
-  bool replaced; /* a config entry replaced it since: its prices win */
-  sb_price_t price;
-  const sb_json_t *pricing;
-  int64_t at;
-} or_info_t;
-
-typedef struct {
-  sb_catalog_t *cat;
-  const sb_config_t *cfg;
-  char *err;
-  size_t errlen;
-  size_t cap;        /* models the table can hold */
-  names_t ids;       /* cat->models by id, while building */
-  or_info_t *or_info; /* per model */
-  size_t *ep_cap;     /* per model: room in its endpoints array */
-  bool or_list;       /* OpenRouter's list is in: it says what OpenRouter serves */
-} builder_t;
-
-static const char *str_member(sb_arena_t *a, const sb_json_t *obj,
-                              const char *key)
+const char *sb_cb_str(sb_arena_t *a, const sb_json_t *obj, const char *key)
 {
   const sb_json_t *v = sb_json_getn(obj, key, strlen(key));
   sb_slice_t s;
-  if (v == NULL || v->type != SB_JSON_STRING || sb_json_string(a, v, &s) != SB_OK)
+  if (v == NULL || v->type != SB_JSON_STRING ||
+      sb_json_string(a, v, &s) != SB_OK)
     return NULL;
   return sb_arena_strndup(a, s.ptr, s.len);
 }
 
-static uint32_t u32_member(const sb_json_t *obj, const char *key)
+uint32_t sb_cb_u32(const sb_json_t *obj, const char *key)
 {
   const sb_json_t *v = sb_json_getn(obj, key, strlen(key));
   int64_t n;
@@ -110,15 +81,15 @@ static uint32_t u32_member(const sb_json_t *obj, const char *key)
 }
 
 /* The model at id, or NULL. */
-static sb_model_t *find(builder_t *b, sb_slice_t id)
+sb_model_t *sb_cb_find(sb_cb_t *b, sb_slice_t id)
 {
-  uint32_t *c = names_cell(&b->ids, id, model_id_at, b->cat);
+  uint32_t *c = sb_cb_names_cell(&b->ids, id, sb_cb_model_id_at, b->cat);
   return *c != 0 ? &b->cat->models[*c - 1] : NULL;
 }
 
 /* A new model at the end of the table with room for `eps` endpoints (and
  * the two the builder usually adds: a direct provider's, OpenRouter's). */
-static sb_model_t *add_model(builder_t *b, const char *id, size_t eps)
+sb_model_t *sb_cb_add_model(sb_cb_t *b, const char *id, size_t eps)
 {
   sb_catalog_t *cat = b->cat;
   if (cat->n_models >= b->cap)
@@ -127,26 +98,28 @@ static sb_model_t *add_model(builder_t *b, const char *id, size_t eps)
   sb_model_t *m = &cat->models[i];
   memset(m, 0, sizeof(*m));
   m->id = id;
-  m->endpoints = sb_arena_calloc(&cat->arena, (eps + 2) * sizeof(sb_endpoint_t));
+  m->endpoints =
+      sb_arena_calloc(&cat->arena, (eps + 2) * sizeof(sb_endpoint_t));
   if (m->endpoints == NULL)
     return NULL;
   b->ep_cap[i] = eps + 2;
-  uint32_t *c = names_cell(&b->ids, sb_slice_z(id), model_id_at, cat);
-  cat->n_models++; /* before the cell is read back by names_cell */
+  uint32_t *c =
+      sb_cb_names_cell(&b->ids, sb_slice_z(id), sb_cb_model_id_at, cat);
+  cat->n_models++; /* before the cell is read back by sb_cb_names_cell */
   *c = (uint32_t)i + 1;
   return m;
 }
 
-static size_t model_index(const builder_t *b, const sb_model_t *m)
+size_t sb_cb_index(const sb_cb_t *b, const sb_model_t *m)
 {
   return (size_t)(m - b->cat->models);
 }
 
 /* One more endpoint, zeroed (the array grows when full); NULL when out of
  * memory. */
-static sb_endpoint_t *push_endpoint(builder_t *b, sb_model_t *m)
+sb_endpoint_t *sb_cb_push_endpoint(sb_cb_t *b, sb_model_t *m)
 {
-  size_t *cap = &b->ep_cap[model_index(b, m)];
+  size_t *cap = &b->ep_cap[sb_cb_index(b, m)];
   if (m->n_endpoints == *cap) {
     sb_endpoint_t *more =
         sb_arena_alloc(&b->cat->arena, *cap * 2 * sizeof(sb_endpoint_t));
@@ -161,10 +134,10 @@ static sb_endpoint_t *push_endpoint(builder_t *b, sb_model_t *m)
   return ep;
 }
 
-static sb_endpoint_t *add_endpoint(builder_t *b, sb_model_t *m,
-                                   const char *provider, const char *upstream)
+sb_endpoint_t *sb_cb_add_endpoint(sb_cb_t *b, sb_model_t *m,
+                                  const char *provider, const char *upstream)
 {
-  sb_endpoint_t *ep = push_endpoint(b, m);
+  sb_endpoint_t *ep = sb_cb_push_endpoint(b, m);
   if (ep == NULL)
     return NULL;
   ep->provider_name = provider;
@@ -175,24 +148,25 @@ static sb_endpoint_t *add_endpoint(builder_t *b, sb_model_t *m,
 
 /* A model entry of the embedded catalog or the config (their shape: id,
  * name, context_length, endpoints [{provider, model, pricing}]). */
-static sb_status_t load_entry(builder_t *b, const sb_json_t *e, const char *where,
+static sb_status_t load_entry(sb_cb_t *b, const sb_json_t *e, const char *where,
                               const char *source, int64_t at)
 {
   sb_arena_t *a = &b->cat->arena;
   if (e->type != SB_JSON_OBJECT)
-    return sb_catalog_errf(b->err, b->errlen, "%s: each model must be a mapping", where);
-  const char *id = str_member(a, e, "id");
+    return sb_catalog_errf(b->err, b->errlen,
+                           "%s: each model must be a mapping", where);
+  const char *id = sb_cb_str(a, e, "id");
   if (id == NULL || strchr(id, '/') == NULL)
-    return sb_catalog_errf(b->err, b->errlen, "%s: a model needs an id like author/slug",
-                where);
+    return sb_catalog_errf(b->err, b->errlen,
+                           "%s: a model needs an id like author/slug", where);
   const sb_json_t *eps = sb_json_get(e, "endpoints");
   if (eps == NULL || eps->type != SB_JSON_ARRAY || eps->count == 0)
-    return sb_catalog_errf(b->err, b->errlen, "%s: model %s needs a list of endpoints",
-                where, id);
+    return sb_catalog_errf(b->err, b->errlen,
+                           "%s: model %s needs a list of endpoints", where, id);
   /* An entry with an id already in the table replaces it, in place. */
-  sb_model_t *m = find(b, sb_slice_z(id));
+  sb_model_t *m = sb_cb_find(b, sb_slice_z(id));
   if (m != NULL) {
-    size_t i = model_index(b, m);
+    size_t i = sb_cb_index(b, m);
     b->or_info[i].replaced = true;
     memset(m, 0, sizeof(*m));
     m->id = id;
@@ -200,36 +174,40 @@ static sb_status_t load_entry(builder_t *b, const sb_json_t *e, const char *wher
     b->ep_cap[i] = eps->count + 2;
     if (m->endpoints == NULL)
       return sb_catalog_errf(b->err, b->errlen, "out of memory");
-  } else if ((m = add_model(b, id, eps->count)) == NULL) {
+  } else if ((m = sb_cb_add_model(b, id, eps->count)) == NULL) {
     return sb_catalog_errf(b->err, b->errlen, "out of memory");
   }
-  m->name = str_member(a, e, "name");
+  m->name = sb_cb_str(a, e, "name");
   if (m->name == NULL)
     m->name = m->id;
   m->json = e;
   m->source = source;
-  m->context_length = u32_member(e, "context_length");
+  m->context_length = sb_cb_u32(e, "context_length");
   for (const sb_json_t *x = eps->child; x != NULL; x = x->next) {
     if (x->type != SB_JSON_OBJECT)
-      return sb_catalog_errf(b->err, b->errlen, "%s: %s: endpoints must be mappings",
-                  where, m->id);
-    const char *provider = str_member(a, x, "provider");
-    const char *upstream = str_member(a, x, "model");
+      return sb_catalog_errf(b->err, b->errlen,
+                             "%s: %s: endpoints must be mappings", where,
+                             m->id);
+    const char *provider = sb_cb_str(a, x, "provider");
+    const char *upstream = sb_cb_str(a, x, "model");
     if (provider == NULL || upstream == NULL)
       return sb_catalog_errf(b->err, b->errlen,
-                  "%s: %s: an endpoint needs provider and model", where, m->id);
-    sb_endpoint_t *ep = add_endpoint(b, m, provider, upstream);
+                             "%s: %s: an endpoint needs provider and model",
+                             where, m->id);
+    sb_endpoint_t *ep = sb_cb_add_endpoint(b, m, provider, upstream);
     const char *why;
     if (ep == NULL)
       return sb_catalog_errf(b->err, b->errlen, "out of memory");
     ep->pricing = sb_json_get(x, "pricing");
     if (sb_feed_price(ep->pricing, &ep->price, &why) != SB_OK)
-      return sb_catalog_errf(b->err, b->errlen,
-                  "%s: %s: %s (prices are decimal strings in USD per token, "
-                  "\"-1\" for unknown)", where, m->id, why);
+      return sb_catalog_errf(
+          b->err, b->errlen,
+          "%s: %s: %s (prices are decimal strings in USD per token, "
+          "\"-1\" for unknown)",
+          where, m->id, why);
     ep->pricing_source = source;
     ep->pricing_updated_at = at;
-    ep->context_length = u32_member(x, "context_length");
+    ep->context_length = sb_cb_u32(x, "context_length");
   }
   return SB_OK;
 }
@@ -239,8 +217,8 @@ static int64_t date_seconds(const sb_json_t *v)
 {
   struct tm tm;
   char buf[16];
-  sb_slice_t s = sb_json_is(v, SB_JSON_STRING) ? sb_json_str_raw(v)
-                                               : SB_NULL_SLICE;
+  sb_slice_t s =
+      sb_json_is(v, SB_JSON_STRING) ? sb_json_str_raw(v) : SB_NULL_SLICE;
   if (s.len != 10)
     return 0;
   memcpy(buf, s.ptr, 10);
@@ -250,63 +228,28 @@ static int64_t date_seconds(const sb_json_t *v)
   return end != NULL && *end == '\0' ? (int64_t)timegm(&tm) : 0;
 }
 
-static sb_status_t load_embedded(builder_t *b, const sb_json_t **list_out)
+static sb_status_t load_embedded(sb_cb_t *b, const sb_json_t **list_out)
 {
   const sb_embedded_file_t *f = sb_embedded_find(CATALOG_FILE);
   if (f == NULL)
-    return sb_catalog_errf(b->err, b->errlen, "the embedded catalog is missing");
+    return sb_catalog_errf(b->err, b->errlen,
+                           "the embedded catalog is missing");
   sb_json_t *root;
   sb_json_error_t jerr;
   if (sb_json_parse(&b->cat->arena, f->data, f->len, 0, &root, &jerr) != SB_OK)
-    return sb_catalog_errf(b->err, b->errlen, "%s: %s at byte %zu", CATALOG_FILE,
-                jerr.message, jerr.offset);
+    return sb_catalog_errf(b->err, b->errlen, "%s: %s at byte %zu",
+                           CATALOG_FILE, jerr.message, jerr.offset);
   const sb_json_t *list = sb_json_get(root, "models");
   if (list == NULL || list->type != SB_JSON_ARRAY)
-    return sb_catalog_errf(b->err, b->errlen, "%s: no models list", CATALOG_FILE);
+    return sb_catalog_errf(b->err, b->errlen, "%s: no models list",
+                           CATALOG_FILE);
   b->cat->embedded_at = date_seconds(sb_json_get(root, "updated"));
   *list_out = list;
   return SB_OK;
 }
 
-/* A refreshed list's normal form, copied into the catalog and parsed;
- * its `data` array or NULL (with a warning). */
-static const sb_json_t *source_list(builder_t *b, const sb_catalog_source_t *s)
-{
-  sb_json_t *root;
-  sb_json_error_t jerr;
-  char *copy = sb_arena_strndup(&b->cat->arena, s->body.ptr, s->body.len);
-  if (copy == NULL ||
-      sb_json_parse(&b->cat->arena, copy, s->body.len, SB_FEED_MAX_DEPTH + 2,
-                    &root, &jerr) != SB_OK ||
-      !sb_json_is(sb_json_get(root, "data"), SB_JSON_ARRAY)) {
-    SB_WARN("catalog: the stored %s list is not usable (%s); left out",
-            s->name, copy == NULL ? "out of memory" : jerr.message);
-    return NULL;
-  }
-  return sb_json_get(root, "data");
-}
-
-/* Does `provider` serve the models of `id`'s author first hand? The
- * provider named after the author, or the known service of an author
- * whose name differs. */
-static bool first_party(const char *id, const char *provider)
-{
-  static const char *const alias[][2] = {{"google", "gemini"},
-                                         {"mistralai", "mistral"},
-                                         {"x-ai", "xai"}};
-  const char *slash = strchr(id, '/');
-  sb_slice_t author = sb_slice(id, (size_t)(slash - id));
-  if (sb_slice_eq(author, sb_slice_z(provider)))
-    return true;
-  for (size_t i = 0; i < SB_ARRAY_LEN(alias); i++)
-    if (sb_slice_eq(author, sb_slice_z(alias[i][0])) &&
-        strcmp(provider, alias[i][1]) == 0)
-      return true;
-  return false;
-}
-
-static void set_price(sb_endpoint_t *ep, const sb_price_t *p,
-                      const sb_json_t *pricing, const char *source, int64_t at)
+void sb_cb_set_price(sb_endpoint_t *ep, const sb_price_t *p,
+                     const sb_json_t *pricing, const char *source, int64_t at)
 {
   ep->price = *p;
   ep->pricing = pricing;
@@ -314,252 +257,9 @@ static void set_price(sb_endpoint_t *ep, const sb_price_t *p,
   ep->pricing_updated_at = at;
 }
 
-/* OpenRouter's list: new models, and fresher names, context lengths and
- * metadata for known ones. Its prices are OpenRouter's: they go to the
- * OpenRouter endpoint and to a direct endpoint of the model's own author
- * (whose list price OpenRouter passes on), not to other hosts'. */
-static size_t merge_openrouter(builder_t *b, const sb_catalog_source_t *s)
-{
-  const sb_json_t *list = source_list(b, s);
-  size_t used = 0, bad = 0;
-  if (list == NULL)
-    return 0;
-  b->or_list = true;
-  for (const sb_json_t *e = list->child; e != NULL; e = e->next) {
-    sb_price_t price;
-    const char *why;
-    if (sb_feed_openrouter_entry(e, &price, &why) != SB_OK) {
-      bad++;
-      continue;
-    }
-    const char *id = str_member(&b->cat->arena, e, "id");
-    if (id == NULL)
-      break; /* out of memory */
-    sb_model_t *m = find(b, sb_slice_z(id));
-    if (m == NULL) {
-      if ((m = add_model(b, id, 0)) == NULL)
-        break;
-      m->source = "openrouter";
-    } else if (b->or_info[model_index(b, m)].listed) {
-      continue; /* a second entry with the same id */
-    }
-    const char *name = str_member(&b->cat->arena, e, "name");
-    uint32_t ctx = u32_member(e, "context_length");
-    m->json = e;
-    m->name = name != NULL ? name : m->id;
-    if (ctx > 0)
-      m->context_length = ctx;
-    or_info_t *oi = &b->or_info[model_index(b, m)];
-    oi->listed = true;
-    oi->price = price;
-    oi->pricing = sb_json_get(e, "pricing");
-    oi->at = s->fetched_at;
-    for (size_t i = 0; i < m->n_endpoints; i++)
-      if (strcmp(m->endpoints[i].provider_name, "openrouter") == 0 ||
-          first_party(m->id, m->endpoints[i].provider_name))
-        set_price(&m->endpoints[i], &price, oi->pricing, "openrouter", oi->at);
-    used++;
-  }
-  if (bad > 0)
-    SB_WARN("catalog: %zu entries of the stored %s list are malformed; left "
-            "out", bad, s->name);
-  return used;
-}
-
-/* A provider's list as a set of its model names, and of their families. */
-typedef struct {
-  const sb_json_t **entries;
-  bool *matched;
-  sb_slice_t *family; /* per entry: its name's family (family_of) */
-  size_t n;
-  names_t names;
-  names_t families;   /* the newest entry of each family */
-} served_t;
-
-static sb_slice_t served_name_at(const void *ctx, uint32_t i)
-{
-  return sb_json_str_raw(sb_json_get(((const served_t *)ctx)->entries[i], "id"));
-}
-
-static sb_slice_t served_family_at(const void *ctx, uint32_t i)
-{
-  return ((const served_t *)ctx)->family[i];
-}
-
-static bool all_digits(const char *p, size_t n)
-{
-  for (size_t i = 0; i < n; i++)
-    if (p[i] < '0' || p[i] > '9')
-      return false;
-  return true;
-}
-
-/* A model name's family, for matching OpenRouter's slugs to a provider's
- * own names: lower case, '.' as '-', without a trailing release date
- * ("-20250514", "-2024-11-20") or "-latest". "claude-3-5-haiku-20241022"
- * and OpenRouter's "claude-3.5-haiku" are both "claude-3-5-haiku". */
-static sb_slice_t family_of(sb_arena_t *a, sb_slice_t name)
-{
-  char *f = sb_arena_strndup(a, name.ptr, name.len);
-  size_t n = name.len;
-  if (f == NULL)
-    return SB_NULL_SLICE;
-  for (size_t i = 0; i < n; i++)
-    f[i] = f[i] == '.' ? '-' : (f[i] >= 'A' && f[i] <= 'Z') ? f[i] + 32 : f[i];
-  if (n > 9 && f[n - 9] == '-' && all_digits(f + n - 8, 8))
-    n -= 9;
-  else if (n > 11 && f[n - 11] == '-' && all_digits(f + n - 10, 4) &&
-           f[n - 6] == '-' && all_digits(f + n - 5, 2) && f[n - 3] == '-' &&
-           all_digits(f + n - 2, 2))
-    n -= 11;
-  else if (n > 7 && memcmp(f + n - 7, "-latest", 7) == 0)
-    n -= 7;
-  return sb_slice(f, n);
-}
-
-/* The entry of `name` in the list, or -1. Names are compared as written
- * in the normal form (which the gateway wrote without escapes but for
- * quotes and backslashes, which no model name has). */
-static long served_find(const served_t *sv, sb_slice_t name)
-{
-  uint32_t c = *names_cell(&sv->names, name, served_name_at, sv);
-  return c != 0 ? (long)c - 1 : -1;
-}
-
-/* The provider's price for a model it lists, when its list has one. */
-static bool served_price(const served_t *sv, long i, sb_price_t *p,
-                         const sb_json_t **pricing)
-{
-  const char *why;
-  *pricing = sb_json_get(sv->entries[i], "pricing");
-  return *pricing != NULL && sb_feed_price(*pricing, p, &why) == SB_OK;
-}
-
-/* A provider's own list: which of its endpoints still exist, which models
- * of its author OpenRouter's list has and it serves directly, and models
- * only it lists (as PROVIDER/name, price unknown unless the list says). */
-static size_t merge_provider(builder_t *b, const sb_catalog_source_t *s,
-                             const sb_provider_t *p)
-{
-  const sb_json_t *list = source_list(b, s);
-  sb_arena_t *a = &b->cat->arena;
-  const char *source = sb_arena_join(a, "provider:", p->name);
-  served_t sv;
-  memset(&sv, 0, sizeof(sv));
-  if (list == NULL || source == NULL)
-    return 0;
-  sv.entries = sb_arena_calloc(a, (list->count + 1) * sizeof(*sv.entries));
-  sv.matched = sb_arena_calloc(a, list->count + 1);
-  sv.family = sb_arena_calloc(a, (list->count + 1) * sizeof(sb_slice_t));
-  if (sv.entries == NULL || sv.matched == NULL || sv.family == NULL ||
-      !names_init(a, &sv.names, list->count) ||
-      !names_init(a, &sv.families, list->count))
-    return 0;
-  for (const sb_json_t *e = list->child; e != NULL; e = e->next) {
-    const sb_json_t *id = sb_json_get(e, "id");
-    if (!sb_json_is(id, SB_JSON_STRING) || !sb_feed_id_ok(sb_json_str_raw(id)))
-      continue;
-    sb_slice_t name = sb_json_str_raw(id);
-    uint32_t *c = names_cell(&sv.names, name, served_name_at, &sv);
-    if (*c != 0)
-      continue;
-    sv.entries[sv.n] = e;
-    sv.family[sv.n] = family_of(a, name);
-    *c = (uint32_t)++sv.n;
-    /* a family's newest release: the greatest name (dates sort) */
-    uint32_t *f = names_cell(&sv.families, sv.family[sv.n - 1],
-                             served_family_at, &sv);
-    if (*f == 0)
-      *f = (uint32_t)sv.n;
-    else {
-      sb_slice_t have = served_name_at(&sv, *f - 1);
-      int cmp = memcmp(name.ptr, have.ptr, SB_MIN(name.len, have.len));
-      if (cmp > 0 || (cmp == 0 && name.len > have.len))
-        *f = (uint32_t)sv.n;
-    }
-  }
-  bool gemini = strcmp(p->format, "gemini") == 0;
-  size_t n_models = b->cat->n_models;
-  for (size_t mi = 0; mi < n_models; mi++) {
-    sb_model_t *m = &b->cat->models[mi];
-    bool has = false;
-    for (size_t i = 0; i < m->n_endpoints; i++) {
-      sb_endpoint_t *ep = &m->endpoints[i];
-      if (strcmp(ep->provider_name, p->name) != 0)
-        continue;
-      sb_slice_t name = sb_slice_z(ep->upstream_model);
-      if (gemini && sb_slice_starts(name, SB_STRLIT("models/")))
-        name = sb_slice(name.ptr + 7, name.len - 7);
-      long k = served_find(&sv, name);
-      if (k < 0) {
-        ep->upstream_model = NULL; /* not served any more: dropped below */
-        continue;
-      }
-      has = true;
-      sv.matched[k] = true;
-      sb_price_t price;
-      const sb_json_t *pricing;
-      if (served_price(&sv, k, &price, &pricing))
-        set_price(ep, &price, pricing, source, s->fetched_at);
-    }
-    const or_info_t *oi = &b->or_info[mi];
-    if (has || !oi->listed || !first_party(m->id, p->name))
-      continue;
-    /* OpenRouter's slug as the provider names it, or the newest release
-     * of its family ("claude-sonnet-4" as "claude-sonnet-4-20250514") */
-    const char *slug = strchr(m->id, '/') + 1;
-    long k = served_find(&sv, sb_slice_z(slug));
-    if (k < 0) {
-      uint32_t f = *names_cell(&sv.families, family_of(a, sb_slice_z(slug)),
-                               served_family_at, &sv);
-      k = (long)f - 1;
-    }
-    if (k < 0)
-      continue;
-    sb_slice_t upstream = served_name_at(&sv, (uint32_t)k);
-    sb_endpoint_t *ep = add_endpoint(
-        b, m, p->name, sb_arena_strndup(a, upstream.ptr, upstream.len));
-    if (ep == NULL)
-      continue;
-    sv.matched[k] = true;
-    sb_price_t price;
-    const sb_json_t *pricing;
-    if (served_price(&sv, k, &price, &pricing))
-      set_price(ep, &price, pricing, source, s->fetched_at);
-    else
-      set_price(ep, &oi->price, oi->pricing, "openrouter", oi->at);
-  }
-  for (size_t k = 0; k < sv.n; k++) {
-    if (sv.matched[k])
-      continue;
-    sb_slice_t name = served_name_at(&sv, (uint32_t)k);
-    char *id = sb_arena_printf(a, "%s/%.*s", p->name, (int)name.len, name.ptr);
-    if (id == NULL || find(b, sb_slice_z(id)) != NULL)
-      continue;
-    sb_model_t *m = add_model(b, id, 1);
-    if (m == NULL)
-      break;
-    m->name = id;
-    m->json = sv.entries[k];
-    m->source = source;
-    sb_endpoint_t *ep = add_endpoint(b, m, p->name, id + strlen(p->name) + 1);
-    if (ep == NULL)
-      break;
-    sb_price_t price;
-    const sb_json_t *pricing;
-    if (!served_price(&sv, k, &price, &pricing)) {
-      memset(&price, 0, sizeof(price));
-      price.unknown = true;
-      pricing = NULL;
-    }
-    set_price(ep, &price, pricing, source, s->fetched_at);
-  }
-  return sv.n;
-}
-
 /* The config's entries win over everything else. Their prices date from
  * the file's last change. */
-static sb_status_t load_config(builder_t *b)
+static sb_status_t load_config(sb_cb_t *b)
 {
   struct stat st;
   int64_t at = 0;
@@ -578,7 +278,7 @@ static sb_status_t load_config(builder_t *b)
  * has one, else to every model with an endpoint when OpenRouter is
  * configured), number health slots; drop models left with no endpoint;
  * index the rest. */
-static sb_status_t finish(builder_t *b, sb_health_t *health)
+static sb_status_t finish(sb_cb_t *b, sb_health_t *health)
 {
   sb_catalog_t *cat = b->cat;
   const sb_provider_t *openrouter =
@@ -586,7 +286,7 @@ static sb_status_t finish(builder_t *b, sb_health_t *health)
   size_t kept = 0;
   for (size_t mi = 0; mi < cat->n_models; mi++) {
     sb_model_t *m = &cat->models[mi];
-    const or_info_t *oi = &b->or_info[mi];
+    const sb_cb_or_info_t *oi = &b->or_info[mi];
     size_t n = 0;
     bool via_openrouter = false;
     for (size_t i = 0; i < m->n_endpoints; i++)
@@ -596,17 +296,18 @@ static sb_status_t finish(builder_t *b, sb_health_t *health)
           via_openrouter = true;
       }
     m->n_endpoints = n;
-    bool own_name = m->source != NULL && strncmp(m->source, "provider:", 9) == 0;
+    bool own_name =
+        m->source != NULL && strncmp(m->source, "provider:", 9) == 0;
     if (!via_openrouter && !own_name &&
         (b->or_list ? oi->listed : openrouter != NULL && n > 0)) {
       /* OpenRouter serves catalog models under their own ids: at the price
        * of its list (unless a config entry set the model's), else at about
        * the list price of the first endpoint. */
-      sb_endpoint_t *ep = push_endpoint(b, m);
+      sb_endpoint_t *ep = sb_cb_push_endpoint(b, m);
       if (ep == NULL)
         return sb_catalog_errf(b->err, b->errlen, "out of memory");
       if (oi->listed && !oi->replaced)
-        set_price(ep, &oi->price, oi->pricing, "openrouter", oi->at);
+        sb_cb_set_price(ep, &oi->price, oi->pricing, "openrouter", oi->at);
       else if (n > 0)
         *ep = m->endpoints[0];
       else
@@ -621,23 +322,24 @@ static sb_status_t finish(builder_t *b, sb_health_t *health)
       continue;
     for (size_t i = 0; i < m->n_endpoints; i++) {
       sb_endpoint_t *ep = &m->endpoints[i];
-      size_t slot = health != NULL
-                        ? sb_health_endpoint_slot(health, m->id, ep->provider_name)
-                        : cat->n_endpoints;
+      size_t slot = health != NULL ? sb_health_endpoint_slot(health, m->id,
+                                                             ep->provider_name)
+                                   : cat->n_endpoints;
       if (slot == SIZE_MAX || slot > UINT32_MAX)
-        return sb_catalog_errf(b->err, b->errlen, "out of memory (health slots)");
+        return sb_catalog_errf(b->err, b->errlen,
+                               "out of memory (health slots)");
       ep->slot = (uint32_t)slot;
       cat->n_endpoints++;
     }
     cat->models[kept++] = *m;
   }
   cat->n_models = kept;
-  names_t idx;
-  if (!names_init(&cat->arena, &idx, kept))
+  sb_cb_names_t idx;
+  if (!sb_cb_names_init(&cat->arena, &idx, kept))
     return sb_catalog_errf(b->err, b->errlen, "out of memory");
   for (size_t i = 0; i < kept; i++)
-    *names_cell(&idx, sb_slice_z(cat->models[i].id), model_id_at, cat) =
-        (uint32_t)i + 1;
+    *sb_cb_names_cell(&idx, sb_slice_z(cat->models[i].id), sb_cb_model_id_at,
+                      cat) = (uint32_t)i + 1;
   cat->index = idx.cells;
   cat->index_mask = idx.mask;
   return SB_OK;
@@ -669,7 +371,7 @@ sb_catalog_t *sb_catalog_build(const sb_config_t *cfg,
                                sb_health_t *health, char *err, size_t errlen)
 {
   sb_catalog_t *cat = calloc(1, sizeof(*cat));
-  builder_t b;
+  sb_cb_t b;
   const sb_json_t *embedded = NULL;
   memset(&b, 0, sizeof(b));
   if (cat == NULL) {
@@ -690,10 +392,10 @@ sb_catalog_t *sb_catalog_build(const sb_config_t *cfg,
   for (size_t i = 0; i < n_src; i++)
     b.cap += count_ids(src[i].body);
   cat->models = sb_arena_calloc(&cat->arena, b.cap * sizeof(sb_model_t));
-  b.or_info = sb_arena_calloc(&cat->arena, b.cap * sizeof(or_info_t));
+  b.or_info = sb_arena_calloc(&cat->arena, b.cap * sizeof(sb_cb_or_info_t));
   b.ep_cap = sb_arena_calloc(&cat->arena, b.cap * sizeof(size_t));
   if (cat->models == NULL || b.or_info == NULL || b.ep_cap == NULL ||
-      !names_init(&cat->arena, &b.ids, b.cap)) {
+      !sb_cb_names_init(&cat->arena, &b.ids, b.cap)) {
     sb_catalog_errf(err, errlen, "out of memory");
     goto fail;
   }
@@ -711,8 +413,8 @@ sb_catalog_t *sb_catalog_build(const sb_config_t *cfg,
               : NULL;
       if ((pass == 0) != is_or || (!is_or && p == NULL))
         continue; /* the other pass's, or a provider no longer configured */
-      size_t used = is_or ? merge_openrouter(&b, &src[i])
-                          : merge_provider(&b, &src[i], p);
+      size_t used = is_or ? sb_cb_merge_openrouter(&b, &src[i])
+                          : sb_cb_merge_provider(&b, &src[i], p);
       cat->sources[cat->n_sources].name =
           sb_arena_strndup(&cat->arena, src[i].name, strlen(src[i].name));
       cat->sources[cat->n_sources].fetched_at = src[i].fetched_at;
@@ -741,24 +443,25 @@ void sb_catalog_release(const sb_catalog_t *cat)
 bool sb_catalog_attach(const sb_catalog_t *cat, sb_catalog_extra_t *e)
 {
   sb_catalog_extra_t *none = NULL;
-  return atomic_compare_exchange_strong_explicit(
-      &((sb_catalog_t *)cat)->extra, &none, e, memory_order_acq_rel,
-      memory_order_acquire);
+  return atomic_compare_exchange_strong_explicit(&((sb_catalog_t *)cat)->extra,
+                                                 &none, e, memory_order_acq_rel,
+                                                 memory_order_acquire);
 }
 
 const sb_model_t *sb_catalog_find(const sb_catalog_t *cat, sb_slice_t id)
 {
   if (cat == NULL || cat->index == NULL)
     return NULL;
-  names_t idx = {cat->index, cat->index_mask};
-  uint32_t c = *names_cell(&idx, id, model_id_at, cat);
+  sb_cb_names_t idx = {cat->index, cat->index_mask};
+  uint32_t c = *sb_cb_names_cell(&idx, id, sb_cb_model_id_at, cat);
   return c != 0 ? &cat->models[c - 1] : NULL;
 }
 
 /* Prompt + completion; an unknown price after every known one. */
 static int64_t list_price(const sb_endpoint_t *e)
 {
-  return e->price.unknown ? INT64_MAX / 4 : e->price.prompt + e->price.completion;
+  return e->price.unknown ? INT64_MAX / 4
+                          : e->price.prompt + e->price.completion;
 }
 
 const sb_endpoint_t *sb_model_default_endpoint(const sb_model_t *m)
@@ -776,7 +479,7 @@ const sb_endpoint_t *sb_model_default_endpoint(const sb_model_t *m)
   return best;
 }
 
-/* ---- reports -------------------------------------------------------------- */
+/* ---- reports ------------------------------------------------------------- */
 
 static void note(size_t *count, const char **ids, const char *id)
 {
@@ -790,7 +493,8 @@ static bool same_price(const sb_price_t *a, const sb_price_t *b)
   return a->unknown == b->unknown && a->prompt == b->prompt &&
          a->completion == b->completion && a->request == b->request &&
          a->cache_read == b->cache_read && a->cache_write == b->cache_write &&
-         a->reasoning == b->reasoning && a->has_cache_read == b->has_cache_read &&
+         a->reasoning == b->reasoning &&
+         a->has_cache_read == b->has_cache_read &&
          a->has_cache_write == b->has_cache_write &&
          a->has_reasoning == b->has_reasoning;
 }
@@ -809,7 +513,8 @@ void sb_catalog_diff(const sb_catalog_t *before, const sb_catalog_t *now,
     bool changed = false;
     for (size_t j = 0; j < m->n_endpoints && !changed; j++)
       for (size_t k = 0; k < o->n_endpoints; k++)
-        if (strcmp(m->endpoints[j].provider_name, o->endpoints[k].provider_name) == 0) {
+        if (strcmp(m->endpoints[j].provider_name,
+                   o->endpoints[k].provider_name) == 0) {
           changed = !same_price(&m->endpoints[j].price, &o->endpoints[k].price);
           break;
         }

@@ -177,10 +177,10 @@ sb_status_t sb_feed_price(const sb_json_t *pricing, sb_price_t *p,
   bool unknown = false;
   for (size_t i = 0; i < SB_ARRAY_LEN(fields); i++) {
     char *base = (char *)p;
-    if (amount(pricing, fields[i].key, (int64_t *)(void *)(base + fields[i].off),
-               fields[i].has != 0 ? (bool *)(void *)(base + fields[i].has)
-                                  : NULL,
-               &unknown) != SB_OK) {
+    if (amount(
+            pricing, fields[i].key, (int64_t *)(void *)(base + fields[i].off),
+            fields[i].has != 0 ? (bool *)(void *)(base + fields[i].has) : NULL,
+            &unknown) != SB_OK) {
       *why = bad[i];
       return SB_ERROR;
     }
@@ -241,8 +241,8 @@ sb_status_t sb_feed_openrouter_entry(const sb_json_t *e, sb_price_t *price,
     return SB_ERROR;
   }
   const sb_json_t *tp = sb_json_get(e, "top_provider");
-  const sb_json_t *mct = tp != NULL ? sb_json_get(tp, "max_completion_tokens")
-                                    : NULL;
+  const sb_json_t *mct =
+      tp != NULL ? sb_json_get(tp, "max_completion_tokens") : NULL;
   if (mct != NULL && mct->type != SB_JSON_NULL &&
       (sb_json_int64(mct, &n) != SB_OK || n < 0)) {
     *why = "top_provider.max_completion_tokens is not a count of tokens";
@@ -294,8 +294,8 @@ static void skip(sb_feed_t *f, const sb_json_t *e, const char *why)
   if (f->st.skipped++ > 0)
     return;
   const sb_json_t *id = e != NULL ? sb_json_get(e, "id") : NULL;
-  sb_slice_t s = sb_json_is(id, SB_JSON_STRING) ? sb_json_str_raw(id)
-                                                : SB_NULL_SLICE;
+  sb_slice_t s =
+      sb_json_is(id, SB_JSON_STRING) ? sb_json_str_raw(id) : SB_NULL_SLICE;
   if (sb_feed_id_ok(s))
     snprintf(f->st.why, sizeof(f->st.why), "entry %zu (%.*s): %s", f->entries,
              (int)SB_MIN(s.len, 100), s.ptr, why);
@@ -311,10 +311,10 @@ static sb_status_t list_of(sb_slice_t body, const char *key, bool bare_ok,
   sb_json_error_t jerr;
   if (body.len > SB_FEED_MAX_BODY)
     return sb_catalog_errf(err, errlen, "the list is larger than %u MB",
-                 SB_FEED_MAX_BODY >> 20);
+                           SB_FEED_MAX_BODY >> 20);
   if (sb_json_validate(body.ptr, body.len, 0, &jerr) != SB_OK)
     return sb_catalog_errf(err, errlen, "the list is not JSON: %s at byte %zu",
-                 jerr.message, jerr.offset);
+                           jerr.message, jerr.offset);
   size_t i = skip_ws(body, 0);
   if (bare_ok && body.ptr[i] == '[') {
     *arr = sb_slice(body.ptr + i, skip_value(body, i) - i);
@@ -356,12 +356,22 @@ sb_status_t sb_feed_openrouter(sb_feed_t *f, sb_slice_t body, char *err,
                                size_t errlen)
 {
   /* The members of a model the gateway shows or uses, in this order. */
-  static const char *const keep[] = {
-      "id", "canonical_slug", "hugging_face_id", "name", "created",
-      "description", "context_length", "architecture", "pricing",
-      "top_provider", "per_request_limits", "supported_parameters",
-      "default_parameters", "knowledge_cutoff", "expiration_date",
-      "reasoning"};
+  static const char *const keep[] = {"id",
+                                     "canonical_slug",
+                                     "hugging_face_id",
+                                     "name",
+                                     "created",
+                                     "description",
+                                     "context_length",
+                                     "architecture",
+                                     "pricing",
+                                     "top_provider",
+                                     "per_request_limits",
+                                     "supported_parameters",
+                                     "default_parameters",
+                                     "knowledge_cutoff",
+                                     "expiration_date",
+                                     "reasoning"};
   elems_t it = {SB_NULL_SLICE, 1};
   if (list_of(body, "data", false, &it.arr, err, errlen) != SB_OK)
     return SB_ERROR;
@@ -406,8 +416,7 @@ static bool gemini_usable(const sb_json_t *e)
 
 /* A cursor for the next page (the text of a string value), unescaped and
  * copied when it is printable and fits. */
-static sb_status_t cursor(sb_feed_t *f, sb_slice_t text, char *next,
-                          size_t cap)
+static sb_status_t cursor(sb_feed_t *f, sb_slice_t text, char *next, size_t cap)
 {
   sb_slice_t s;
   sb_json_t *v;
@@ -415,8 +424,7 @@ static sb_status_t cursor(sb_feed_t *f, sb_slice_t text, char *next,
   if (text.len > SB_FEED_MAX_ID * 8 ||
       sb_json_parse(&f->scratch, text.ptr, text.len, 1, &v, NULL) != SB_OK ||
       !sb_json_is(v, SB_JSON_STRING) ||
-      sb_json_string(&f->scratch, v, &s) != SB_OK || s.len == 0 ||
-      s.len >= cap)
+      sb_json_string(&f->scratch, v, &s) != SB_OK || s.len == 0 || s.len >= cap)
     return SB_ERROR;
   for (size_t i = 0; i < s.len; i++)
     if ((unsigned char)s.ptr[i] <= 0x20 || (unsigned char)s.ptr[i] >= 0x7f)
@@ -496,15 +504,16 @@ sb_status_t sb_feed_end(sb_feed_t *f, sb_slice_t *body, char *err,
   sb_jw_arr_end(&f->w);
   sb_jw_obj_end(&f->w);
   if (sb_jw_status(&f->w) != SB_OK)
-    return sb_catalog_errf(err, errlen, "the list is larger than %u MB once read",
-                 SB_FEED_MAX_BODY >> 20);
+    return sb_catalog_errf(err, errlen,
+                           "the list is larger than %u MB once read",
+                           SB_FEED_MAX_BODY >> 20);
   if (f->st.kept == 0)
     return sb_catalog_errf(err, errlen, "the list has no usable model%s%s",
-                 f->st.skipped > 0 ? "; " : "", f->st.why);
+                           f->st.skipped > 0 ? "; " : "", f->st.why);
   if (f->st.skipped > f->st.kept)
-    return sb_catalog_errf(err, errlen,
-                 "%zu of %zu entries are malformed (%s): not trusted",
-                 f->st.skipped, f->st.skipped + f->st.kept, f->st.why);
+    return sb_catalog_errf(
+        err, errlen, "%zu of %zu entries are malformed (%s): not trusted",
+        f->st.skipped, f->st.skipped + f->st.kept, f->st.why);
   *body = sb_buf_slice(&f->out);
   return SB_OK;
 }

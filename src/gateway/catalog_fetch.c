@@ -76,29 +76,31 @@ static sb_status_t http_get(const sb_config_t *cfg, const char *url,
   curl_easy_setopt(e, CURLOPT_USERAGENT, "switchboard/0.1");
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, cerr);
-  curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, ""); /* the cap counts decoded bytes */
+  curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING,
+                   ""); /* the cap counts decoded bytes */
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, &t);
   curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
   curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
   curl_easy_setopt(e, CURLOPT_XFERINFODATA, &t);
-  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
-                   (long)SB_MIN(cfg->upstream_timeouts.connect_ms,
-                                cfg->catalog.timeout_ms));
+  curl_easy_setopt(
+      e, CURLOPT_CONNECTTIMEOUT_MS,
+      (long)SB_MIN(cfg->upstream_timeouts.connect_ms, cfg->catalog.timeout_ms));
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)cfg->catalog.timeout_ms);
   CURLcode rc = curl_easy_perform(e);
   curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
   curl_easy_cleanup(e);
   if (t.too_big)
     return sb_catalog_errf(err, errlen, "the list is larger than %u MB",
-                 SB_FEED_MAX_BODY >> 20);
+                           SB_FEED_MAX_BODY >> 20);
   if (rc == CURLE_ABORTED_BY_CALLBACK)
     return sb_catalog_errf(err, errlen, "stopped");
   if (rc == CURLE_OPERATION_TIMEDOUT)
     return sb_catalog_errf(err, errlen, "no complete answer within %u ms",
-                 cfg->catalog.timeout_ms);
+                           cfg->catalog.timeout_ms);
   if (rc != CURLE_OK)
-    return sb_catalog_errf(err, errlen, "%s", cerr[0] ? cerr : curl_easy_strerror(rc));
+    return sb_catalog_errf(err, errlen, "%s",
+                           cerr[0] ? cerr : curl_easy_strerror(rc));
   if (status < 200 || status > 299) {
     char ex[168];
     body_excerpt(body, ex, sizeof(ex));
@@ -202,8 +204,8 @@ sb_status_t sb_catalog_fetch(const sb_config_t *cfg, const char *source,
     sb_buf_t body;
     /* The list is public; the configured key, if any, is sent along (it
      * may see models the anonymous list does not). */
-    struct curl_slist *h = provider_headers(
-        sb_config_provider(cfg, SB_SLICE_LIT("openrouter")));
+    struct curl_slist *h =
+        provider_headers(sb_config_provider(cfg, SB_SLICE_LIT("openrouter")));
     sb_catalog_openrouter_url(cfg, url, sizeof(url));
     sb_buf_init(&body, SB_FEED_MAX_BODY);
     sb_status_t rc = http_get(cfg, url, h, stop, &body, err, errlen);
@@ -213,10 +215,9 @@ sb_status_t sb_catalog_fetch(const sb_config_t *cfg, const char *source,
     curl_slist_free_all(h);
     return rc;
   }
-  const sb_provider_t *p =
-      strncmp(source, "provider:", 9) == 0
-          ? sb_config_provider(cfg, sb_slice_z(source + 9))
-          : NULL;
+  const sb_provider_t *p = strncmp(source, "provider:", 9) == 0
+                               ? sb_config_provider(cfg, sb_slice_z(source + 9))
+                               : NULL;
   if (p == NULL)
     return sb_catalog_errf(err, errlen, "no such source");
   return fetch_provider(cfg, p, stop, feed, err, errlen);

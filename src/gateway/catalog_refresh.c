@@ -161,8 +161,10 @@ static bool refresh_source(sb_catalog_refresher_t *r, source_t *s)
     snprintf(st->error, sizeof(st->error), "%s", why);
     if (!atomic_load(&r->stop))
       SB_WARN("catalog: %s: refresh failed: %s; %s%s", st->name, why,
-              s->body.len > 0 ? "keeping the list of " : "no list yet (the "
-              "embedded catalog stays in use)", s->body.len > 0 ? was : "");
+              s->body.len > 0 ? "keeping the list of "
+                              : "no list yet (the "
+                                "embedded catalog stays in use)",
+              s->body.len > 0 ? was : "");
     sb_feed_free(&feed);
     return false;
   }
@@ -180,9 +182,8 @@ static bool refresh_source(sb_catalog_refresher_t *r, source_t *s)
   if (feed.st.truncated)
     SB_WARN("catalog: %s: only the first %d models are kept", st->name,
             SB_FEED_MAX_MODELS);
-  if (r->store != NULL &&
-      r->store->ops->save(r->store, st->name, at, body, why, sizeof(why)) !=
-          SB_OK)
+  if (r->store != NULL && r->store->ops->save(r->store, st->name, at, body, why,
+                                              sizeof(why)) != SB_OK)
     SB_WARN("catalog: %s: not stored (%s); in use until a restart", st->name,
             why);
   sb_feed_free(&feed);
@@ -205,7 +206,8 @@ sb_status_t sb_catalog_refresh_once(sb_catalog_refresher_t *r,
     sb_catalog_t *next = build(r, err, sizeof(err));
     if (next == NULL) {
       SB_WARN("catalog: the refreshed catalog cannot be built (%s); keeping "
-              "the one in use", err);
+              "the one in use",
+              err);
     } else {
       char a[400], d[400], p[400];
       sb_catalog_diff(r->current, next, &res->diff);
@@ -257,9 +259,8 @@ static void *refresher_main(void *arg)
    * (at once when a source has none yet). */
   int64_t due = INT64_MAX;
   for (size_t i = 0; i < r->n_src; i++)
-    due = SB_MIN(due, r->src[i].body.len > 0 ? r->src[i].status.fetched_at +
-                                                   period
-                                             : 0);
+    due = SB_MIN(
+        due, r->src[i].body.len > 0 ? r->src[i].status.fetched_at + period : 0);
   int64_t backoff = SB_MIN(RETRY_FIRST_S, period);
   while (!wait_until(r, due)) {
     sb_catalog_refresh_result_t res;

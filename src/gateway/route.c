@@ -363,7 +363,8 @@ size_t sb_route_plan(const sb_gateway_t *gw, const sb_catalog_t *cat,
         if ((p->has_max_prompt &&
              (e->price.unknown || e->price.prompt > p->max_prompt_pico)) ||
             (p->has_max_completion &&
-             (e->price.unknown || e->price.completion > p->max_completion_pico)))
+             (e->price.unknown ||
+              e->price.completion > p->max_completion_pico)))
           continue;
         sb_candidate_t *c = &out[n];
         memset(c, 0, sizeof(*c));

@@ -40,7 +40,8 @@ static bool ends_with(const char *s, const char *suffix)
 
 /* ?name=value from the raw query (no decoding: the gateway's cursors are
  * plain), into out; false when absent. */
-static bool query_param(const char *query, const char *name, char *out, size_t cap)
+static bool query_param(const char *query, const char *name, char *out,
+                        size_t cap)
 {
   size_t nl = strlen(name);
   for (const char *p = query; *p != '\0';) {
@@ -61,7 +62,7 @@ static bool query_param(const char *query, const char *name, char *out, size_t c
   return false;
 }
 
-/* ---- faults --------------------------------------------------------------- */
+/* ---- faults -------------------------------------------------------------- */
 
 /* The first fault whose path matches, counting it down; NULL when none. */
 static json_t *take_fault(const char *path)
@@ -69,8 +70,7 @@ static json_t *take_fault(const char *path)
   json_t *faults = json_object_get(state, "faults");
   size_t i;
   json_t *f;
-  json_array_foreach(faults, i, f)
-  {
+  json_array_foreach(faults, i, f) {
     const char *want = json_string_value(json_object_get(f, "path_contains"));
     long times = int_member(f, "times", 1);
     if (times == 0 || (want != NULL && strstr(path, want) == NULL))
@@ -103,14 +103,15 @@ static bool serve_fault(fp_conn_t *c, const json_t *f)
     return true;
   }
   if (strcmp(kind, "truncated") == 0) {
-    static const char cut[] = "{\"data\":[{\"id\":\"fake-lab-0/model-0\",\"pricing\":{\"pro";
+    static const char cut[] =
+        "{\"data\":[{\"id\":\"fake-lab-0/model-0\",\"pricing\":{\"pro";
     fp_conn_respond(c, 200, "application/json", cut, sizeof(cut) - 1);
     return true;
   }
   return false;
 }
 
-/* ---- OpenRouter's list ------------------------------------------------------ */
+/* ---- OpenRouter's list --------------------------------------------------- */
 
 /* Picodollars as a decimal string of USD ("0.000000125"). */
 static void usd(char *out, size_t cap, long long pico)
@@ -152,16 +153,16 @@ static json_t *generated(long i)
       "image", "0", "web_search", "0", "input_cache_read", cache,
       "top_provider", "context_length", (int)ctx, "max_completion_tokens", 4096,
       "is_moderated", 0, "per_request_limits", "supported_parameters",
-      "max_tokens", "temperature", "tools", "tool_choice",
-      "default_parameters", "links", "details", "/api/v1/models/x/endpoints");
+      "max_tokens", "temperature", "tools", "tool_choice", "default_parameters",
+      "links", "details", "/api/v1/models/x/endpoints");
 }
 
 /* Malformed entry k (of ten kinds, each id unique). */
 static json_t *malformed(long k)
 {
   char id[400];
-  json_t *ok_price = json_pack("{s:s,s:s}", "prompt", "0.000001", "completion",
-                               "0.000002");
+  json_t *ok_price =
+      json_pack("{s:s,s:s}", "prompt", "0.000001", "completion", "0.000002");
   switch (k % 10) {
   case 0:
     json_decref(ok_price);
@@ -179,8 +180,8 @@ static json_t *malformed(long k)
   case 4:
     json_decref(ok_price);
     snprintf(id, sizeof(id), "bad/negative-%ld", k);
-    return json_pack("{s:s,s:{s:s,s:s}}", "id", id, "pricing", "prompt",
-                     "-0.5", "completion", "0");
+    return json_pack("{s:s,s:{s:s,s:s}}", "id", id, "pricing", "prompt", "-0.5",
+                     "completion", "0");
   case 5:
     snprintf(id, sizeof(id), "bad/context-%ld", k);
     return json_pack("{s:s,s:s,s:o}", "id", id, "context_length", "lots",
@@ -216,8 +217,9 @@ static void serve_openrouter(fp_conn_t *c)
   json_t *data = json_array();
   size_t i;
   json_t *m;
-  json_array_foreach(json_object_get(o, "models"), i, m)
+  json_array_foreach(json_object_get(o, "models"), i, m) {
     json_array_append(data, m);
+  }
   /* the malformed entries spread evenly through the generated ones */
   long every = bad > 0 ? n / bad + 1 : 0;
   for (long k = 0, b = 0; k < n || b < bad; k++) {
@@ -229,7 +231,8 @@ static void serve_openrouter(fp_conn_t *c)
   fp_respond_json(c, 200, json_pack("{s:o}", "data", data));
 }
 
-/* ---- a provider's own list --------------------------------------------------- */
+/* ---- a provider's own list
+ * --------------------------------------------------- */
 
 /* Entry i of a list as the format shows it: a string is an id. */
 static json_t *list_entry(const json_t *e, int shape)
@@ -273,7 +276,8 @@ static void serve_list(fp_conn_t *c, fp_request_t *r, const json_t *list)
         }
       }
   } else if (shape == 2) {
-    size = query_param(fp_req_query(r), "pageSize", v, sizeof(v)) ? atol(v) : 50;
+    size =
+        query_param(fp_req_query(r), "pageSize", v, sizeof(v)) ? atol(v) : 50;
     if (query_param(fp_req_query(r), "pageToken", v, sizeof(v)) && v[0] == 'p')
       from = atol(v + 1);
   }
@@ -285,13 +289,16 @@ static void serve_list(fp_conn_t *c, fp_request_t *r, const json_t *list)
   long to = shape == 0 ? total : (from + size < total ? from + size : total);
   json_t *data = json_array();
   for (long i = from; i < to; i++)
-    json_array_append_new(data, list_entry(json_array_get(list, (size_t)i), shape));
+    json_array_append_new(data,
+                          list_entry(json_array_get(list, (size_t)i), shape));
   json_t *body;
   if (shape == 1) {
-    json_t *first = json_array_get(data, 0), *last = json_array_get(data, json_array_size(data) - 1);
-    body = json_pack("{s:o,s:b,s:O,s:O}", "data", data, "has_more", to < total,
-                     "first_id", first ? json_object_get(first, "id") : json_null(),
-                     "last_id", last ? json_object_get(last, "id") : json_null());
+    json_t *first = json_array_get(data, 0),
+           *last = json_array_get(data, json_array_size(data) - 1);
+    body = json_pack(
+        "{s:o,s:b,s:O,s:O}", "data", data, "has_more", to < total, "first_id",
+        first ? json_object_get(first, "id") : json_null(), "last_id",
+        last ? json_object_get(last, "id") : json_null());
   } else if (shape == 2) {
     body = json_pack("{s:o}", "models", data);
     if (to < total) {
@@ -310,8 +317,8 @@ bool fp_models_list(fp_conn_t *c, fp_request_t *r)
   const json_t *list = json_object_get(json_object_get(state, "lists"), path);
   bool openrouter = ends_with(path, "/api/v1/models") && list == NULL;
   /* a fault applies to any model list, scripted or the default one */
-  json_t *fault = state != NULL && ends_with(path, "/models") ? take_fault(path)
-                                                               : NULL;
+  json_t *fault =
+      state != NULL && ends_with(path, "/models") ? take_fault(path) : NULL;
   if (fault == NULL && (state == NULL || (list == NULL && !openrouter)))
     return false;
   if (fault != NULL && serve_fault(c, fault))
@@ -332,11 +339,13 @@ void fp_models_control(fp_conn_t *c, fp_request_t *r)
     fp_respond_error(c, 405, "invalid_request_error", "use POST /_fake/models");
     return;
   }
-  json_t *v = json_loadb(r->body.data != NULL ? r->body.data : "", r->body.len, 0, &jerr);
+  json_t *v = json_loadb(r->body.data != NULL ? r->body.data : "", r->body.len,
+                         0, &jerr);
   if (!json_is_object(v)) {
     json_decref(v);
-    fp_respond_error(c, 400, "invalid_request_error",
-                     "want {\"openrouter\": {...}, \"lists\": {...}, \"faults\": [...]}");
+    fp_respond_error(
+        c, 400, "invalid_request_error",
+        "want {\"openrouter\": {...}, \"lists\": {...}, \"faults\": [...]}");
     return;
   }
   json_decref(state);
