@@ -8,6 +8,7 @@
  */
 #include "switchboard/catalog_refresh.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,7 +93,11 @@ sb_catalog_refresher_t *sb_catalog_refresher_new(const sb_config_t *cfg,
   r->health = health;
   atomic_init(&r->stop, false);
   pthread_mutex_init(&r->lock, NULL);
-  pthread_cond_init(&r->wake, NULL);
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&r->wake, &ca);
+  pthread_condattr_destroy(&ca);
   if (cfg->catalog.sources & SB_CATALOG_SRC_OPENROUTER)
     add_source(r, "openrouter");
   if (cfg->catalog.sources & SB_CATALOG_SRC_PROVIDERS)
@@ -239,13 +244,23 @@ sb_catalog_refresher_sources(const sb_catalog_refresher_t *r, size_t *n)
   return r->view;
 }
 
-/* Sleep until `until_s` (unix seconds) or a stop; true when stopped. */
-static bool wait_until(sb_catalog_refresher_t *r, int64_t until_s)
+/* Milliseconds on the monotonic clock, which the wake-up condition waits
+ * on too (a wall-clock second is coarse, and the wall clock may jump). */
+static int64_t mono_ms(void)
 {
-  struct timespec ts = {(time_t)until_s, 0};
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Sleep until `until_ms` (mono_ms) or a stop; true when stopped. */
+static bool wait_until(sb_catalog_refresher_t *r, int64_t until_ms)
+{
+  struct timespec ts = {(time_t)(until_ms / 1000),
+                        (long)(until_ms % 1000) * 1000000};
   pthread_mutex_lock(&r->lock);
-  while (!atomic_load(&r->stop) && now_s() < until_s)
-    if (pthread_cond_timedwait(&r->wake, &r->lock, &ts) != 0)
+  while (!atomic_load(&r->stop) && mono_ms() < until_ms)
+    if (pthread_cond_timedwait(&r->wake, &r->lock, &ts) == ETIMEDOUT)
       break;
   pthread_mutex_unlock(&r->lock);
   return atomic_load(&r->stop);
@@ -254,22 +269,24 @@ static bool wait_until(sb_catalog_refresher_t *r, int64_t until_s)
 static void *refresher_main(void *arg)
 {
   sb_catalog_refresher_t *r = arg;
-  int64_t period = r->cfg->catalog.refresh_s;
+  int64_t period_ms = (int64_t)r->cfg->catalog.refresh_s * 1000;
   /* The first refresh is due when the oldest list in hand is a period old
    * (at once when a source has none yet). */
-  int64_t due = INT64_MAX;
+  int64_t age_ms = INT64_MAX / 2, now = now_s();
   for (size_t i = 0; i < r->n_src; i++)
-    due = SB_MIN(
-        due, r->src[i].body.len > 0 ? r->src[i].status.fetched_at + period : 0);
-  int64_t backoff = SB_MIN(RETRY_FIRST_S, period);
+    age_ms = SB_MIN(age_ms, r->src[i].body.len > 0
+                                ? (now - r->src[i].status.fetched_at) * 1000
+                                : period_ms);
+  int64_t due = mono_ms() + SB_MAX(period_ms - age_ms, 0);
+  int64_t backoff = SB_MIN(RETRY_FIRST_S * 1000, period_ms);
   while (!wait_until(r, due)) {
     sb_catalog_refresh_result_t res;
     if (sb_catalog_refresh_once(r, &res) == SB_OK) {
-      due = now_s() + period;
-      backoff = SB_MIN(RETRY_FIRST_S, period);
+      due = mono_ms() + period_ms;
+      backoff = SB_MIN(RETRY_FIRST_S * 1000, period_ms);
     } else {
-      due = now_s() + backoff;
-      backoff = SB_MIN(backoff * 2, period);
+      due = mono_ms() + backoff;
+      backoff = SB_MIN(backoff * 2, period_ms);
     }
   }
   return NULL;

@@ -286,7 +286,7 @@ test("a bad refresh keeps the last good catalog and logs why", async () => {
   await fake.models({ openrouter: { generate: 200, malformed: 5, models: [orModel("acme/alpha", "0.000005", "0.000006")] } });
   await waitFor(async () => (await modelsById(gw)).byId.get("acme/alpha").pricing.prompt === "0.000005", "a good list again");
   const exit = await gw.stop();
-  assert.deepEqual(exit, { code: 0, signal: null });
+  assert.deepEqual(exit, { code: 0, signal: null }, gw.logs().slice(-4000));
 });
 
 test("a restart without network uses the stored lists", async (t) => {
@@ -307,7 +307,7 @@ test("a restart without network uses the stored lists", async (t) => {
     assert.equal(r.status, 200, r.text);
     assert.equal(pico(r.json.usage.cost), costOf(r.json.usage, "0.000005", "0.000006"));
   } finally {
-    assert.deepEqual(await gw.stop(), { code: 0, signal: null });
+    assert.deepEqual(await gw.stop(), { code: 0, signal: null }, gw.logs().slice(-4000));
   }
   // and without any catalog block (no refresh at all), the stored list too
   const plain = { ...shared.config };
@@ -317,7 +317,7 @@ test("a restart without network uses the stored lists", async (t) => {
     const { byId } = await modelsById(gw2);
     assert.equal(byId.get("acme/alpha").pricing.prompt, "0.000005");
   } finally {
-    assert.deepEqual(await gw2.stop(), { code: 0, signal: null });
+    assert.deepEqual(await gw2.stop(), { code: 0, signal: null }, gw2.logs().slice(-4000));
   }
 });
 
@@ -382,6 +382,6 @@ test("a key with a credit limit cannot use a model of unknown price; a key witho
     const seen = (await fake.requests()).filter((q) => q.path.endsWith("/chat/completions")).map((q) => q.json.model);
     assert.deepEqual(seen, ["acme/priced", "acme/free", "openrouter/auto"], "the refused calls never went upstream");
   } finally {
-    assert.deepEqual(await gw.stop(), { code: 0, signal: null });
+    assert.deepEqual(await gw.stop(), { code: 0, signal: null }, gw.logs().slice(-4000));
   }
 });
