@@ -330,5 +330,6 @@ void fp_google_error_body(fp_buf_t *out, int status, const char *st);
 
 extern const fp_format_t fp_anthropic_messages;
 extern const fp_format_t fp_gemini_generate;
+extern const fp_format_t fp_openai_responses; /* responses.c */
 
 #endif

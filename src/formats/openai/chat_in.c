@@ -114,17 +114,13 @@ static bool data_url_safe(sb_slice_t s)
   return true;
 }
 
-/* "data:<media type>;base64,<data>": the media type and the data. The URL
- * is unescaped first (JSON may escape its slashes); a URL whose parts hold
- * anything but base64 and media-type bytes is kept whole as a URL, so what
- * comes out serves as jtext too. */
-static void data_url(dec_t *d, sb_slice_t url_jtext, sb_slice_t *media,
-                     sb_slice_t *data)
+void sb_openai_data_url(sb_arena_t *a, sb_slice_t url_jtext, sb_slice_t *media,
+                        sb_slice_t *data)
 {
   sb_slice_t u;
   *media = *data = SB_NULL_SLICE;
   if (!sb_slice_starts(url_jtext, SB_STRLIT("data:")) ||
-      sb_json_unescape(d->a, url_jtext, &u) != SB_OK)
+      sb_json_unescape(a, url_jtext, &u) != SB_OK)
     return;
   const char *comma = memchr(u.ptr, ',', u.len);
   size_t head = comma != NULL ? (size_t)(comma - u.ptr) : 0;
@@ -160,7 +156,7 @@ static sb_status_t part(dec_t *d, blocks_t *b, const sb_json_t *p)
       return SB_ERROR;
     k->url = jtext(url);
     k->detail = jtext(sb_json_get(iu, "detail"));
-    data_url(d, k->url, &k->media_type, &k->data);
+    sb_openai_data_url(d->a, k->url, &k->media_type, &k->data);
   } else if (SB_JSON_STR_IS(type, "input_audio")) {
     const sb_json_t *ia = sb_json_get(p, "input_audio");
     if ((k = add(d, b, SB_HUB_AUDIO)) == NULL)
@@ -174,7 +170,7 @@ static sb_status_t part(dec_t *d, blocks_t *b, const sb_json_t *p)
     k->id = jtext(sb_json_get(f, "file_id"));
     k->name = jtext(sb_json_get(f, "filename"));
     k->url = jtext(sb_json_get(f, "file_data"));
-    data_url(d, k->url, &k->media_type, &k->data);
+    sb_openai_data_url(d->a, k->url, &k->media_type, &k->data);
   } else {
     /* refusal parts, and whatever comes next: OpenAI's own */
     if ((k = add(d, b, SB_HUB_NATIVE)) == NULL)

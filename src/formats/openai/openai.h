@@ -31,6 +31,13 @@ sb_status_t sb_openai_request(const sb_hub_req_t *req,
                               const sb_codec_route_t *route, bool passthrough,
                               sb_arena_t *a, sb_codec_request_t *out);
 
+/* "data:<media type>;base64,<data>" (jtext): the media type and the data.
+ * The URL is unescaped first (JSON may escape its slashes); a URL whose
+ * parts hold anything but base64 and media-type bytes is kept whole as a
+ * URL (both empty), so what comes out serves as jtext too. In `a`. */
+void sb_openai_data_url(sb_arena_t *a, sb_slice_t url_jtext, sb_slice_t *media,
+                        sb_slice_t *data);
+
 /* "low" -> SB_HUB_EFFORT_LOW; UNSET for anything else. */
 sb_hub_effort_t sb_openai_effort(const sb_json_t *s);
 /* SB_HUB_EFFORT_LOW -> "low"; NULL for UNSET. */
@@ -52,6 +59,10 @@ typedef struct {
                                 reasoning */
   uint64_t output_bytes;     /* the content's escaped length */
 } sb_openai_chunk_t;
+
+/* Text (a jtext) with something but spaces and line breaks in it
+ * (passthrough.c). */
+bool sb_openai_nonblank(sb_slice_t jtext);
 
 /* Check `data` (one stream event's JSON) and append it to `out` with the
  * gateway's id, created, model and provider, without usage, and with

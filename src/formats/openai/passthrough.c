@@ -11,8 +11,7 @@
 #include "openai.h"
 #include "switchboard/json_scan.h"
 
-/* Text (a jtext) with something but spaces and line breaks in it. */
-static bool nonblank(sb_slice_t s)
+bool sb_openai_nonblank(sb_slice_t s)
 {
   for (size_t i = 0; i < s.len; i++) {
     char c = s.ptr[i];
@@ -54,7 +53,7 @@ static sb_status_t choice(sb_slice_t v, bool first, sb_buf_t *out,
           sb_slice_t s = sb_json_scan_string(dm.value);
           if (SB_JSON_NAME_IS(&dm, "content") && s.ptr != NULL) {
             f->output_bytes += s.len;
-            f->has_output |= nonblank(s);
+            f->has_output |= sb_openai_nonblank(s);
           } else if (SB_JSON_NAME_IS(&dm, "tool_calls")) {
             f->has_output |= dm.value.len > 0 && dm.value.ptr[0] == '[' &&
                              dm.value.len > 2;

@@ -1,22 +1,24 @@
 /*
- * Reasoning the Messages API has no form for, carried through it.
+ * Reasoning carried through a format that has no form for it
+ * (include/switchboard/hub.h, "opaque reasoning").
  *
- * A Messages client can hold only Anthropic's reasoning: thinking blocks
- * with Anthropic's signatures and redacted_thinking data. Another format's
- * (a Gemini thought signature tied to a tool call, a Responses API
- * encrypted item) is handed to the client as a redacted_thinking block
- * whose data is SB_ANTHROPIC_RD_PREFIX and the reasoning as OpenRouter's
- * reasoning_details entry:
+ * A Messages client can hold only Anthropic's reasoning (thinking blocks
+ * with Anthropic's signatures, redacted_thinking data), a Responses client
+ * only OpenAI's encrypted reasoning. Another format's (a Gemini thought
+ * signature tied to a tool call, an Anthropic signature) is handed to the
+ * client as the opaque data those formats have (redacted_thinking's data,
+ * a reasoning item's encrypted_content): SB_HUB_OPAQUE_PREFIX and the
+ * reasoning as OpenRouter's reasoning_details entry:
  *
  *   sb-rd:{"type":"reasoning.encrypted","data":D,"format":F,"id":I}
  *   sb-rd:{"type":"reasoning.text","text":"","signature":S,"format":F}
  *
- * The client sends the block back with its next turn, as it sends any
- * redacted_thinking, and the door restores the reasoning exactly, so the
- * provider that made it can replay it. (This is also the form switchboard
- * wrote before the hub, so blocks held by clients since then still read.)
+ * The client sends it back with its next turn, as it sends any opaque
+ * reasoning, and the door restores the reasoning exactly, so the provider
+ * that made it can replay it. (This is also the form switchboard wrote
+ * before the hub, so blocks held by clients since then still read.)
  */
-#include "anthropic.h"
+#include "switchboard/hub.h"
 
 /* OpenRouter's names of the formats reasoning comes in. */
 static const char *const sig_names[] = {
@@ -27,12 +29,12 @@ static const char *const sig_names[] = {
     [SB_HUB_SIG_OTHER] = "unknown",
 };
 
-void sb_anthropic_rd_write(sb_jw_t *w, const sb_hub_event_t *ev)
+void sb_hub_opaque_write(sb_jw_t *w, const sb_hub_event_t *ev)
 {
   sb_buf_t tmp;
   sb_jw_t dw;
   sb_buf_init(&tmp, w->buf->max);
-  sb_buf_append(&tmp, SB_STRLIT(SB_ANTHROPIC_RD_PREFIX));
+  sb_buf_append(&tmp, SB_STRLIT(SB_HUB_OPAQUE_PREFIX));
   sb_jw_init(&dw, &tmp);
   sb_jw_obj_begin(&dw);
   if (ev->kind == SB_HUB_EV_REDACTED) {
@@ -74,13 +76,13 @@ static sb_hub_sig_t sig_of(sb_arena_t *a, const sb_json_t *f,
   return SB_HUB_SIG_OTHER;
 }
 
-sb_status_t sb_anthropic_rd_read(sb_arena_t *a, sb_slice_t data,
+sb_status_t sb_hub_opaque_read(sb_arena_t *a, sb_slice_t data,
                                  sb_hub_block_t *out)
 {
-  const size_t plen = sizeof(SB_ANTHROPIC_RD_PREFIX) - 1;
+  const size_t plen = sizeof(SB_HUB_OPAQUE_PREFIX) - 1;
   sb_slice_t bytes;
   sb_json_t *d;
-  if (!sb_slice_starts(data, SB_ANTHROPIC_RD_PREFIX, plen) ||
+  if (!sb_slice_starts(data, SB_HUB_OPAQUE_PREFIX, plen) ||
       sb_hub_unescape(a, data, &bytes) != SB_OK ||
       sb_json_parse(a, bytes.ptr + plen, bytes.len - plen, 0, &d, NULL) !=
           SB_OK ||
