@@ -115,9 +115,9 @@ static bool item(ck_t *k, const sb_json_t *x, size_t i)
     snprintf(sub, sizeof(sub), "%s.name", path);
     if (!sb_json_is(sb_json_get(x, "name"), SB_JSON_STRING))
       return bad(k, sub, "a string");
-    snprintf(sub, sizeof(sub), "%s.%s", path, fn ? "arguments" : "input");
-    if (!sb_json_is(sb_json_get(x, fn ? "arguments" : "input"),
-                    SB_JSON_STRING))
+    const char *field = fn ? "arguments" : "input";
+    snprintf(sub, sizeof(sub), "%s.%s", path, field);
+    if (!sb_json_is(sb_json_getn(x, field, strlen(field)), SB_JSON_STRING))
       return bad(k, sub, "a string");
     return true;
   }

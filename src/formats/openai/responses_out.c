@@ -497,6 +497,9 @@ static sb_status_t native_event(rs_enc_t *e, const sb_hub_event_t *ev,
     sb_buf_reset(&e->held);
     return sb_buf_append_slice(&e->held, ev->text);
   }
+  /* the provider numbers its events from 0: an event of the gateway's
+   * own at the end (a failure) goes on from there */
+  e->seq++;
   sb_buf_appendz(out, "event: ");
   sb_buf_append_slice(out, ev->name);
   sb_buf_append(out, SB_STRLIT("\ndata: "));

@@ -11,11 +11,11 @@
  *   take them, and from `input` what only switchboard can read: reasoning
  *   another provider made (opaque reasoning switchboard handed out) and
  *   the ids switchboard gave items it wrote.
- * - A whole answer: the body with the response's `id` and `model`
- *   rewritten (one NATIVE event), and its output told as typed events too
+ * - A whole answer: the body with the response's `id`, `model` and
+ *   `created_at` rewritten (one NATIVE event), and its output told as typed events too
  *   (escalation reads the text and the calls), its status and usage.
- * - A stream: each event checked and copied with the response's `id` and
- *   `model` rewritten where it has one, without a DOM; output deltas
+ * - A stream: each event checked and copied with the response's `id`,
+ *   `model` and `created_at` rewritten where it has one, without a DOM; output deltas
  *   counted; response.completed / response.incomplete end the answer
  *   (SB_DONE) with its finish and usage; `error` and response.failed are
  *   the provider's error (an ERROR event), so the client gets the
@@ -308,12 +308,13 @@ static sb_status_t rs_response(sb_codec_answer_t *an, sb_slice_t body)
   sb_json_edit_t e[] = {
       {"id", 2, id, strlen(id), SB_EDIT_MODE_SET},
       {"model", 5, n->model.ptr, n->model.len, SB_EDIT_MODE_SET},
+      {"created_at", 10, n->created.ptr, n->created.len, SB_EDIT_MODE_REPLACE},
   };
   sb_buf_t b;
   sb_jw_t w;
   sb_buf_init(&b, 256u << 20);
   sb_jw_init(&w, &b);
-  sb_json_rewrite(&w, root, e, 2);
+  sb_json_rewrite(&w, root, e, n->created.len > 0 ? 3 : 2);
   sb_hub_event_t ev = {.kind = SB_HUB_EV_NATIVE, .has_output = true};
   ev.text = sb_jw_status(&w) == SB_OK
                 ? sb_arena_slice_dup(an->arena, sb_buf_slice(&b))
@@ -369,6 +370,12 @@ static sb_status_t rewrite_response(sb_slice_t v, const sb_answer_names_t *n,
       comma = true;
       sb_buf_append(out, SB_STRLIT("\"model\":"));
       sb_buf_append_slice(out, n->model);
+    } else if (SB_JSON_NAME_IS(&m, "created_at") && n->created.len > 0) {
+      if (comma)
+        sb_buf_append(out, ",", 1);
+      comma = true;
+      sb_buf_append(out, SB_STRLIT("\"created_at\":"));
+      sb_buf_append_slice(out, n->created);
     } else if (put(out, &comma, m.member) != SB_OK) {
       return SB_ERROR;
     }
