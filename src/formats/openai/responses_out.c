@@ -524,16 +524,16 @@ static sb_status_t passthrough_end(rs_enc_t *e, const sb_answer_end_t *end,
                                    sb_buf_t *out)
 {
   sb_arena_t a;
-  sb_json_t *root;
+  sb_json_t *root = NULL;
   sb_jw_t w;
   sb_status_t rc = SB_OK;
   sb_slice_t held = e->stream ? sb_buf_slice(&e->held) : e->body;
   sb_arena_init(&a, 16 * 1024, 0);
-  bool parsed = held.len > 0 &&
-                sb_json_parse(&a, held.ptr, held.len, 0, &root, NULL) == SB_OK &&
-                root->type == SB_JSON_OBJECT;
+  if (held.len == 0 ||
+      sb_json_parse(&a, held.ptr, held.len, 0, &root, NULL) != SB_OK)
+    root = NULL;
   const sb_json_t *resp = e->stream ? sb_json_get(root, "response") : root;
-  if (end->error_status != 0 || !parsed || !sb_json_is(resp, SB_JSON_OBJECT)) {
+  if (end->error_status != 0 || !sb_json_is(resp, SB_JSON_OBJECT)) {
     /* the provider's stream broke off: the gateway's own failure */
     sb_arena_destroy(&a);
     sb_buf_reset(&e->kept);
