@@ -12,7 +12,8 @@
  *   another provider made (opaque reasoning switchboard handed out) and
  *   the ids switchboard gave items it wrote.
  * - A whole answer: the body with the response's `id`, `model` and
- *   `created_at` rewritten (one NATIVE event), and its output told as typed events too
+ *   `created_at` rewritten, and the `previous_response_id` the client
+ *   named (one NATIVE event), and its output told as typed events too
  *   (escalation reads the text and the calls), its status and usage.
  * - A stream: each event checked and copied with the response's `id`,
  *   `model` and `created_at` rewritten where it has one, without a DOM; output deltas
@@ -194,6 +195,16 @@ bool sb_responses_usage(const sb_json_t *u, sb_usage_t *out)
   return true;
 }
 
+/* The previous_response_id the client named (JSON text), which the
+ * provider never saw: its answer names it as the client expects. */
+static sb_slice_t previous_of(const sb_codec_answer_t *an)
+{
+  const sb_json_t *p = an->req != NULL
+                           ? sb_json_get(an->req->native, "previous_response_id")
+                           : NULL;
+  return sb_json_is(p, SB_JSON_STRING) ? p->raw : SB_NULL_SLICE;
+}
+
 /* The end of a response object: its finish (a response that called tools
  * finished with them) and its usage. */
 static sb_status_t ending(sb_codec_answer_t *an, const sb_json_t *resp,
@@ -305,16 +316,23 @@ static sb_status_t rs_response(sb_codec_answer_t *an, sb_slice_t body)
                              sb_responses_tail(n->id).ptr);
   if (id == NULL)
     return FAIL(an, "out of memory");
-  sb_json_edit_t e[] = {
+  sb_slice_t prev = previous_of(an);
+  sb_json_edit_t e[4] = {
       {"id", 2, id, strlen(id), SB_EDIT_MODE_SET},
       {"model", 5, n->model.ptr, n->model.len, SB_EDIT_MODE_SET},
-      {"created_at", 10, n->created.ptr, n->created.len, SB_EDIT_MODE_REPLACE},
   };
+  size_t ne = 2;
+  if (n->created.len > 0)
+    e[ne++] = (sb_json_edit_t){"created_at", 10, n->created.ptr, n->created.len,
+                               SB_EDIT_MODE_REPLACE};
+  if (prev.len > 0)
+    e[ne++] = (sb_json_edit_t){"previous_response_id", 20, prev.ptr, prev.len,
+                               SB_EDIT_MODE_SET};
   sb_buf_t b;
   sb_jw_t w;
   sb_buf_init(&b, 256u << 20);
   sb_jw_init(&w, &b);
-  sb_json_rewrite(&w, root, e, n->created.len > 0 ? 3 : 2);
+  sb_json_rewrite(&w, root, e, ne);
   sb_hub_event_t ev = {.kind = SB_HUB_EV_NATIVE, .has_output = true};
   ev.text = sb_jw_status(&w) == SB_OK
                 ? sb_arena_slice_dup(an->arena, sb_buf_slice(&b))
@@ -345,15 +363,16 @@ static sb_status_t put(sb_buf_t *out, bool *comma, sb_slice_t member)
   return sb_buf_append_slice(out, member);
 }
 
-/* A response object's members, `id` and `model` the gateway's. */
+/* A response object's members, `id`, `model`, `created_at` the gateway's,
+ * `previous_response_id` the client's (`prev`, when it named one). */
 static sb_status_t rewrite_response(sb_slice_t v, const sb_answer_names_t *n,
-                                    sb_buf_t *out)
+                                    sb_slice_t prev, sb_buf_t *out)
 {
   sb_json_iter_t it;
   sb_json_member_t m;
   if (!sb_json_iter_object(&it, v))
     return sb_buf_append_slice(out, v);
-  bool comma = false;
+  bool comma = false, prev_seen = false;
   sb_slice_t tail = sb_responses_tail(n->id);
   sb_buf_append(out, "{", 1);
   while (sb_json_iter_next(&it, &m)) {
@@ -376,15 +395,28 @@ static sb_status_t rewrite_response(sb_slice_t v, const sb_answer_names_t *n,
       comma = true;
       sb_buf_append(out, SB_STRLIT("\"created_at\":"));
       sb_buf_append_slice(out, n->created);
+    } else if (SB_JSON_NAME_IS(&m, "previous_response_id") && prev.len > 0) {
+      if (comma)
+        sb_buf_append(out, ",", 1);
+      comma = true;
+      prev_seen = true;
+      sb_buf_append(out, SB_STRLIT("\"previous_response_id\":"));
+      sb_buf_append_slice(out, prev);
     } else if (put(out, &comma, m.member) != SB_OK) {
       return SB_ERROR;
     }
+  }
+  if (prev.len > 0 && !prev_seen) {
+    if (comma)
+      sb_buf_append(out, ",", 1);
+    sb_buf_append(out, SB_STRLIT("\"previous_response_id\":"));
+    sb_buf_append_slice(out, prev);
   }
   return sb_buf_append(out, "}", 1);
 }
 
 static sb_status_t rewrite_event(sb_slice_t data, const sb_answer_names_t *n,
-                                 sb_buf_t *out, rs_facts_t *f)
+                                 sb_slice_t prev, sb_buf_t *out, rs_facts_t *f)
 {
   sb_json_iter_t it;
   sb_json_member_t m;
@@ -401,7 +433,7 @@ static sb_status_t rewrite_event(sb_slice_t data, const sb_answer_names_t *n,
       comma = true;
       sb_buf_append(out, SB_STRLIT("\"response\":"));
       size_t at = out->len;
-      if (rewrite_response(m.value, n, out) != SB_OK)
+      if (rewrite_response(m.value, n, prev, out) != SB_OK)
         return SB_ERROR;
       f->response = sb_slice(out->data + at, out->len - at);
       continue;
@@ -463,7 +495,7 @@ static sb_status_t rs_event(sb_codec_answer_t *an, const sb_sse_event_t *e)
     sb_buf_free(&out);
     return FAIL(an, "a stream event is too large");
   }
-  if (rewrite_event(e->data, an->names, &out, &f) != SB_OK) {
+  if (rewrite_event(e->data, an->names, previous_of(an), &out, &f) != SB_OK) {
     sb_buf_free(&out);
     return FAIL(an, "the provider sent an invalid stream event");
   }
