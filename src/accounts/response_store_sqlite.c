@@ -104,6 +104,28 @@ static sb_status_t exec(sq_t *q, const char *sql)
                                                                  : SB_ERROR;
 }
 
+/* A statement with one parameter, the id (or, with `ms`, a time). */
+static sb_status_t run_with(sq_t *q, const char *sql, sb_slice_t id, int64_t ms)
+{
+  sqlite3_stmt *st = prep(q, sql);
+  if (st != NULL && id.ptr != NULL)
+    bind_slice(st, 1, id);
+  else if (st != NULL)
+    sqlite3_bind_int64(st, 1, ms);
+  return step_done(st);
+}
+
+/* The end of a transaction: committed when `rc` is SB_OK, else rolled
+ * back; SB_ERROR when the commit fails. */
+static sb_status_t end_tx(sq_t *q, sb_status_t rc)
+{
+  if (exec(q, rc == SB_OK ? "COMMIT" : "ROLLBACK") != SB_OK) {
+    exec(q, "ROLLBACK");
+    rc = SB_ERROR;
+  }
+  return rc;
+}
+
 /* ---- put ---------------------------------------------------------------------- */
 
 static sb_status_t put_items(sq_t *q, sb_slice_t id, sb_slice_t input)
@@ -158,19 +180,12 @@ static sb_status_t sq_put(void *impl, const sb_rstore_entry_t *e)
     bind_slice(st, 5, e->response);
   }
   sb_status_t rc = step_done(st);
-  if (rc == SB_OK) {
-    st = prep(q, "DELETE FROM response_items WHERE response_id = ?");
-    if (st != NULL)
-      bind_slice(st, 1, e->id);
-    rc = step_done(st);
-  }
+  if (rc == SB_OK)
+    rc = run_with(q, "DELETE FROM response_items WHERE response_id = ?", e->id,
+                  0);
   if (rc == SB_OK && e->input.len > 0)
     rc = put_items(q, e->id, e->input);
-  if (exec(q, rc == SB_OK ? "COMMIT" : "ROLLBACK") != SB_OK) {
-    exec(q, "ROLLBACK");
-    rc = SB_ERROR;
-  }
-  return rc;
+  return end_tx(q, rc);
 }
 
 /* ---- get, delete ------------------------------------------------------------------- */
@@ -255,21 +270,10 @@ static sb_status_t sq_del(void *impl, sb_slice_t id, sb_slice_t owner)
     return rc;
   if (exec(q, "BEGIN IMMEDIATE") != SB_OK)
     return SB_ERROR;
-  sqlite3_stmt *st = prep(q, "DELETE FROM responses WHERE id = ?");
-  if (st != NULL)
-    bind_slice(st, 1, id);
-  rc = step_done(st);
-  if (rc == SB_OK) {
-    st = prep(q, "DELETE FROM response_items WHERE response_id = ?");
-    if (st != NULL)
-      bind_slice(st, 1, id);
-    rc = step_done(st);
-  }
-  if (exec(q, rc == SB_OK ? "COMMIT" : "ROLLBACK") != SB_OK) {
-    exec(q, "ROLLBACK");
-    rc = SB_ERROR;
-  }
-  return rc;
+  rc = run_with(q, "DELETE FROM responses WHERE id = ?", id, 0);
+  if (rc == SB_OK)
+    rc = run_with(q, "DELETE FROM response_items WHERE response_id = ?", id, 0);
+  return end_tx(q, rc);
 }
 
 /* ---- input items, a page at a time ------------------------------------------------ */
@@ -361,25 +365,17 @@ static sb_status_t sq_expire(void *impl, int64_t before_ms, uint64_t *n)
   *n = 0;
   if (exec(q, "BEGIN IMMEDIATE") != SB_OK)
     return SB_ERROR;
-  sqlite3_stmt *st = prep(q, "DELETE FROM response_items WHERE response_id "
-                             "IN (SELECT id FROM responses WHERE "
-                             "created_ms < ?)");
-  if (st != NULL)
-    sqlite3_bind_int64(st, 1, before_ms);
-  sb_status_t rc = step_done(st);
+  sb_status_t rc = run_with(q, "DELETE FROM response_items WHERE response_id "
+                               "IN (SELECT id FROM responses WHERE "
+                               "created_ms < ?)",
+                            SB_NULL_SLICE, before_ms);
   if (rc == SB_OK) {
-    st = prep(q, "DELETE FROM responses WHERE created_ms < ?");
-    if (st != NULL)
-      sqlite3_bind_int64(st, 1, before_ms);
-    rc = step_done(st);
+    rc = run_with(q, "DELETE FROM responses WHERE created_ms < ?",
+                  SB_NULL_SLICE, before_ms);
     if (rc == SB_OK)
       *n = (uint64_t)sqlite3_changes(q->db);
   }
-  if (exec(q, rc == SB_OK ? "COMMIT" : "ROLLBACK") != SB_OK) {
-    exec(q, "ROLLBACK");
-    rc = SB_ERROR;
-  }
-  return rc;
+  return end_tx(q, rc);
 }
 
 const sb_rstore_backend_t sb_rstore_sqlite = {

@@ -101,9 +101,11 @@ static bool submit(rs_req_t *r, sb_rstore_job_t *j, sb_rstore_done_fn done)
   return true;
 }
 
-/* The job's request, back on the worker: false when the client left (the
- * exchange is ended here). */
-static rs_req_t *answered_req(sb_rstore_job_t *j)
+/* The job's request, back on the worker, when the job found what it
+ * looked for; NULL when the exchange was ended here: the client left, the
+ * response (`what` with the id asked for) is not there, or the store
+ * failed. */
+static rs_req_t *answered(sb_rstore_job_t *j, const char *what)
 {
   rs_req_t *r = j->data;
   if (r->aborted) {
@@ -112,7 +114,11 @@ static rs_req_t *answered_req(sb_rstore_job_t *j)
   }
   r->x->on_abort = NULL;
   r->x->data = NULL;
-  return r;
+  if (j->status == SB_DECLINED)
+    not_found(r->x, j->id, what);
+  else if (j->status != SB_OK)
+    store_failed(r->x);
+  return j->status == SB_OK ? r : NULL;
 }
 
 static sb_rstore_job_t *job(rs_req_t *r, sb_rstore_op_t op, sb_slice_t id)
@@ -197,40 +203,11 @@ static void start_call(rs_req_t *r, sb_json_t *body)
   sb_call_start(c);
 }
 
-static void count(rs_req_t *r, const sb_json_t *body)
-{
-  sb_http_exchange_t *x = r->x;
-  char why[512] = "";
-  sb_hub_req_t req;
-  sb_buf_t out;
-  sb_route_t route;
-  memset(&req, 0, sizeof(req));
-  sb_buf_init(&out, 1 << 16);
-  sb_status_t rc = sb_codec_responses.door->count(body, &x->arena, &req, &out,
-                                                  why, sizeof(why));
-  if (rc != SB_OK) {
-    sb_api_fail(x, SHAPE, rc == SB_DECLINED ? 400 : 503,
-                rc == SB_DECLINED ? "invalid_request" : "server", "%s",
-                rc == SB_DECLINED ? why : "out of memory");
-  } else if (sb_route(x->worker->gw, req.model, &route) ==
-             SB_ROUTE_UNKNOWN_MODEL) {
-    sb_api_fail(x, SHAPE, 404, "not_found",
-                "model '%.*s' is not in the catalog and its prefix names no "
-                "configured provider",
-                (int)SB_MIN(req.model.len, 200), req.model.ptr);
-  } else {
-    sb_http_header_t h = {SB_SLICE_LIT("X-Token-Count"),
-                          SB_SLICE_LIT("estimate")};
-    sb_http_respond(x, 200, &h, 1, "application/json", sb_buf_slice(&out));
-  }
-  sb_buf_free(&out);
-}
-
 /* The request goes on with `body`: a call, or a count. */
 static void proceed(rs_req_t *r, sb_json_t *body)
 {
   if (r->counting)
-    count(r, body);
+    sb_api_count(r->x, &sb_codec_responses, body, SHAPE);
   else
     start_call(r, body);
 }
@@ -239,18 +216,10 @@ static void proceed(rs_req_t *r, sb_json_t *body)
  * on with it ahead of its own input. */
 static void chain_read(sb_rstore_job_t *j)
 {
-  rs_req_t *r = answered_req(j);
+  rs_req_t *r = answered(j, "Previous response");
   if (r == NULL)
     return;
   sb_http_exchange_t *x = r->x;
-  if (j->status == SB_DECLINED) {
-    not_found(x, r->previous_id, "Previous response");
-    return;
-  }
-  if (j->status != SB_OK) {
-    store_failed(x);
-    return;
-  }
   sb_buf_t conv;
   sb_buf_init(&conv, 256u << 20);
   sb_status_t rc = SB_OK;
@@ -303,39 +272,27 @@ static void create(sb_http_exchange_t *x, const sb_identity_t *who,
 
 static void got(sb_rstore_job_t *j)
 {
-  rs_req_t *r = answered_req(j);
-  if (r == NULL)
-    return;
-  if (j->status == SB_DECLINED)
-    not_found(r->x, r->id, "Response");
-  else if (j->status != SB_OK)
-    store_failed(r->x);
-  else
+  rs_req_t *r = answered(j, "Response");
+  if (r != NULL)
     sb_api_json(r->x, 200, j->entry.response);
 }
 
 static void deleted(sb_rstore_job_t *j)
 {
-  rs_req_t *r = answered_req(j);
+  rs_req_t *r = answered(j, "Response");
   if (r == NULL)
     return;
-  if (j->status == SB_DECLINED) {
-    not_found(r->x, r->id, "Response");
-  } else if (j->status != SB_OK) {
-    store_failed(r->x);
-  } else {
-    sb_buf_t b;
-    sb_jw_t w;
-    sb_buf_init(&b, 1024);
-    sb_jw_init(&w, &b);
-    sb_jw_obj_begin(&w);
-    sb_jw_kv_str(&w, SB_STRLIT("id"), r->id.ptr, r->id.len);
-    sb_jw_kv_str(&w, SB_STRLIT("object"), SB_STRLIT("response"));
-    sb_jw_kv_raw(&w, SB_STRLIT("deleted"), SB_STRLIT("true"));
-    sb_jw_obj_end(&w);
-    sb_api_json(r->x, 200, sb_buf_slice(&b));
-    sb_buf_free(&b);
-  }
+  sb_buf_t b;
+  sb_jw_t w;
+  sb_buf_init(&b, 1024);
+  sb_jw_init(&w, &b);
+  sb_jw_obj_begin(&w);
+  sb_jw_kv_str(&w, SB_STRLIT("id"), r->id.ptr, r->id.len);
+  sb_jw_kv_str(&w, SB_STRLIT("object"), SB_STRLIT("response"));
+  sb_jw_kv_raw(&w, SB_STRLIT("deleted"), SB_STRLIT("true"));
+  sb_jw_obj_end(&w);
+  sb_api_json(r->x, 200, sb_buf_slice(&b));
+  sb_buf_free(&b);
 }
 
 /* An item's id (an item's JSON text), for first_id and last_id. */
@@ -359,17 +316,9 @@ static void item_id(sb_jw_t *w, const char *key, sb_slice_t item)
 
 static void listed(sb_rstore_job_t *j)
 {
-  rs_req_t *r = answered_req(j);
+  rs_req_t *r = answered(j, "Response");
   if (r == NULL)
     return;
-  if (j->status == SB_DECLINED) {
-    not_found(r->x, r->id, "Response");
-    return;
-  }
-  if (j->status != SB_OK) {
-    store_failed(r->x);
-    return;
-  }
   sb_buf_t b;
   sb_jw_t w;
   sb_buf_init(&b, 0);
@@ -393,14 +342,8 @@ static void listed(sb_rstore_job_t *j)
 
 static void cancel_checked(sb_rstore_job_t *j)
 {
-  rs_req_t *r = answered_req(j);
-  if (r == NULL)
-    return;
-  if (j->status == SB_DECLINED)
-    not_found(r->x, r->id, "Response");
-  else if (j->status != SB_OK)
-    store_failed(r->x);
-  else
+  rs_req_t *r = answered(j, "Response");
+  if (r != NULL)
     sb_api_fail(r->x, SHAPE, 400, "invalid_request",
                 "Only responses created with background: true can be "
                 "cancelled; '%.*s' was answered in the request that made it",

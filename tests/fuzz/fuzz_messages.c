@@ -13,23 +13,10 @@
 
 static void build(const sb_hub_req_t *req, bool passthrough, sb_arena_t *a)
 {
-  static sb_provider_t provider = {.name = "anthropic",
-                                   .base_url = "http://127.0.0.1:9"};
-  sb_codec_route_t route = {.provider = &provider,
-                            .upstream_model = SB_SLICE_LIT("claude-x")};
-  sb_buf_t body;
-  sb_codec_request_t r;
-  memset(&r, 0, sizeof(r));
-  sb_buf_init(&body, 4u << 20);
-  r.body = &body;
-  sb_status_t rc = sb_anthropic_request(req, &route, passthrough, a, &r);
-  if (rc == SB_OK) {
-    assert(r.url != NULL);
-    assert_json(sb_buf_slice(&body));
-  } else if (rc == SB_ERROR) {
-    assert(r.error != NULL && r.error[0] != '\0');
-  }
-  sb_buf_free(&body);
+  static const sb_provider_t provider = {.name = "anthropic",
+                                         .base_url = "http://127.0.0.1:9"};
+  door_fuzz_build(&sb_anthropic_provider, &provider, "claude-x", req,
+                  passthrough, a);
 }
 
 static void request(const char *in, size_t n, bool for_count)

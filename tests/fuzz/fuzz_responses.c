@@ -23,22 +23,11 @@ static const sb_answer_names_t pass_names = {
 
 static void forward(const sb_hub_req_t *req, sb_arena_t *a)
 {
-  static sb_provider_t provider = {.name = "openai",
-                                   .format = "openai",
-                                   .base_url = "http://127.0.0.1:9/v1",
-                                   .quirks = SB_QUIRK_RESPONSES_API};
-  sb_codec_route_t route = {.provider = &provider,
-                            .upstream_model = SB_SLICE_LIT("gpt-x")};
-  sb_buf_t body;
-  sb_codec_request_t r;
-  memset(&r, 0, sizeof(r));
-  sb_buf_init(&body, 4u << 20);
-  r.body = &body;
-  if (sb_responses_provider.request(req, &route, true, a, &r) == SB_OK) {
-    assert(r.url != NULL);
-    assert_json(sb_buf_slice(&body));
-  }
-  sb_buf_free(&body);
+  static const sb_provider_t provider = {.name = "openai",
+                                         .format = "openai",
+                                         .base_url = "http://127.0.0.1:9/v1",
+                                         .quirks = SB_QUIRK_RESPONSES_API};
+  door_fuzz_build(&sb_responses_provider, &provider, "gpt-x", req, true, a);
 }
 
 static void keep(const sb_json_t *body, sb_arena_t *a)
@@ -47,7 +36,7 @@ static void keep(const sb_json_t *body, sb_arena_t *a)
   sb_buf_init(&items, 8u << 20);
   if (sb_responses_input_items(body, SB_SLICE_LIT("resp_1-x"), &items) ==
       SB_OK) {
-    assert_json(sb_buf_slice(&items));
+    fuzz_assert_json(sb_buf_slice(&items));
     sb_buf_t conv;
     sb_buf_init(&conv, 8u << 20);
     sb_json_t *cont;
@@ -78,9 +67,9 @@ static void request(const char *in, size_t n)
         for (size_t i = 0; i < req.n_msgs; i++)
           check_blocks(req.msgs[i].blocks, req.msgs[i].n_blocks);
         for (size_t i = 0; i < req.n_tools; i++) {
-          assert_jtext(req.tools[i].name);
-          assert_jtext(req.tools[i].description);
-          assert_json(req.tools[i].parameters);
+          fuzz_assert_jtext(req.tools[i].name);
+          fuzz_assert_jtext(req.tools[i].description);
+          fuzz_assert_json(req.tools[i].parameters);
         }
         (void)sb_hub_estimate_input(&req);
       }
@@ -104,7 +93,7 @@ static sb_status_t pass_emit(void *data, const sb_hub_event_t *ev)
 {
   pass_t *p = data;
   if (ev->kind == SB_HUB_EV_NATIVE)
-    assert_json(ev->text);
+    fuzz_assert_json(ev->text);
   sb_buf_reset(&p->out);
   sb_status_t rc = sb_responses_encoder.event(p->enc, ev, &p->out);
   check_events(&p->out);
@@ -155,7 +144,7 @@ static void stream(const char *in, size_t n)
   sb_buf_reset(&p.out);
   if (sb_responses_encoder.end(p.enc, &end, &p.out) == SB_OK) {
     check_events(&p.out);
-    assert_json(sb_responses_encoder.kept(p.enc));
+    fuzz_assert_json(sb_responses_encoder.kept(p.enc));
   }
   sb_sse_free(&sse);
   sb_buf_free(&p.out);

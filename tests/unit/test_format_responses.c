@@ -100,20 +100,6 @@ static void test_whole_answers(void **state)
   }
 }
 
-/* Feed `text` whole; the decoder's status and the events in f->dump. */
-static sb_status_t feed(fmt_t *f, const char *text)
-{
-  fmt_answer_t t;
-  fmt_answer_init(&t, f, &sb_responses_provider, true);
-  sb_sse_parser_t p;
-  sb_sse_init(&p, 1 << 20);
-  p.data_join = ' ';
-  sb_status_t rc = sb_sse_feed(&p, text, strlen(text), fmt_feed_event, &t);
-  sb_sse_free(&p);
-  sb_arena_destroy(&t.scratch);
-  return rc;
-}
-
 /* Streams that break the rules end with one ERROR event; a provider of
  * Responses answers only its own door. */
 static void test_stream_violations(void **state)
@@ -128,7 +114,7 @@ static void test_stream_violations(void **state)
     fmt_t f;
     fmt_init(&f, &cfg);
     fmt_openai_req(&f, STREAM_REQ);
-    assert_int_equal(feed(&f, bad[i]), SB_ERROR);
+    assert_int_equal(fmt_feed(&f, &sb_responses_provider, bad[i], true), SB_ERROR);
     assert_non_null(strstr(f.dump.data, "error 502"));
     fmt_free(&f);
   }

@@ -47,8 +47,9 @@ static sb_status_t refuse(dec_t *d, const char *msg)
 
 /* ---- envelope ------------------------------------------------------------ */
 
-static sb_status_t chat_envelope(const sb_json_t *body, sb_arena_t *a,
-                                 sb_hub_req_t *req, char *why, size_t whylen)
+sb_status_t sb_openai_envelope(const sb_json_t *body, const char *door_format,
+                               sb_arena_t *a, sb_hub_req_t *req, char *why,
+                               size_t whylen)
 {
   const sb_json_t *model = sb_json_get(body, "model");
   if (model == NULL || model->type == SB_JSON_NULL)
@@ -60,12 +61,21 @@ static sb_status_t chat_envelope(const sb_json_t *body, sb_arena_t *a,
       return SB_DECLINED;
     }
   }
-  req->door_format = "openai";
+  req->door_format = door_format;
   req->native = body;
   req->native_raw = body->raw;
   req->models = sb_json_get(body, "models");
   req->provider = sb_json_get(body, "provider");
   req->stream = sb_json_is(sb_json_get(body, "stream"), SB_JSON_TRUE);
+  return SB_OK;
+}
+
+static sb_status_t chat_envelope(const sb_json_t *body, sb_arena_t *a,
+                                 sb_hub_req_t *req, char *why, size_t whylen)
+{
+  sb_status_t rc = sb_openai_envelope(body, "openai", a, req, why, whylen);
+  if (rc != SB_OK)
+    return rc;
   int64_t v;
   if (sb_json_int64(sb_json_get(body, "max_completion_tokens"), &v) == SB_OK &&
       v > 0)
@@ -376,24 +386,29 @@ static void tool_choice(sb_hub_req_t *req, const sb_json_t *c)
   }
 }
 
-static void response_format(sb_hub_req_t *req, const sb_json_t *rf)
+void sb_openai_output_format(sb_hub_req_t *req, const sb_json_t *type,
+                             const sb_json_t *schema)
 {
-  const sb_json_t *type = sb_json_get(rf, "type");
   if (SB_JSON_STR_IS(type, "text")) {
     req->response_format = SB_HUB_FORMAT_TEXT;
   } else if (SB_JSON_STR_IS(type, "json_object")) {
     req->response_format = SB_HUB_FORMAT_JSON;
   } else if (SB_JSON_STR_IS(type, "json_schema")) {
-    const sb_json_t *js = sb_json_get(rf, "json_schema");
-    const sb_json_t *strict = sb_json_get(js, "strict");
+    const sb_json_t *strict = sb_json_get(schema, "strict");
     req->response_format = SB_HUB_FORMAT_JSON_SCHEMA;
-    req->schema = raw_of(sb_json_get(js, "schema"));
-    req->schema_name = jtext(sb_json_get(js, "name"));
+    req->schema = raw_of(sb_json_get(schema, "schema"));
+    req->schema_name = jtext(sb_json_get(schema, "name"));
     if (sb_json_is(strict, SB_JSON_TRUE) || sb_json_is(strict, SB_JSON_FALSE))
       req->schema_strict = sb_json_is(strict, SB_JSON_TRUE);
   } else if (is_str(type)) {
     req->response_format = SB_HUB_FORMAT_OTHER;
   }
+}
+
+static void response_format(sb_hub_req_t *req, const sb_json_t *rf)
+{
+  sb_openai_output_format(req, sb_json_get(rf, "type"),
+                          sb_json_get(rf, "json_schema"));
 }
 
 /* `reasoning` (OpenRouter), `reasoning_effort` (OpenAI) and `thinking`

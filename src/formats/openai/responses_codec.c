@@ -113,14 +113,7 @@ void sb_responses_error_body(const sb_answer_error_t *err, sb_buf_t *out)
       err->provider_body.len > 0) {
     sb_jw_key_lit(&w, "metadata");
     sb_jw_obj_begin(&w);
-    if (err->provider_name != NULL)
-      sb_jw_kv_str(&w, SB_STRLIT("provider_name"), err->provider_name,
-                   strlen(err->provider_name));
-    if (err->upstream_status != 0)
-      sb_jw_kv_int(&w, SB_STRLIT("provider_status"), err->upstream_status);
-    if (err->provider_body.len > 0)
-      sb_jw_kv_str(&w, SB_STRLIT("raw"), err->provider_body.ptr,
-                   SB_MIN(err->provider_body.len, 4096));
+    sb_openai_error_metadata(&w, err);
     sb_jw_obj_end(&w);
   }
   sb_jw_obj_end(&w);

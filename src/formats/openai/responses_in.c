@@ -17,30 +17,15 @@
 
 #include "responses.h"
 
-static sb_status_t refuse(char *why, size_t whylen, const char *msg)
-{
-  snprintf(why, whylen, "%s", msg);
-  return SB_DECLINED;
-}
-
 /* ---- envelope ------------------------------------------------------------ */
 
 static sb_status_t rs_envelope(const sb_json_t *body, sb_arena_t *a,
                                sb_hub_req_t *req, char *why, size_t whylen)
 {
-  const sb_json_t *model = sb_json_get(body, "model");
-  if (model == NULL || model->type == SB_JSON_NULL)
-    model = sb_json_at(sb_json_get(body, "models"), 0);
-  if (model != NULL && model->type != SB_JSON_NULL &&
-      (!sb_json_is(model, SB_JSON_STRING) ||
-       sb_json_string(a, model, &req->model) != SB_OK))
-    return refuse(why, whylen, "'model' must be a string");
-  req->door_format = SB_RESPONSES_FORMAT;
-  req->native = body;
-  req->native_raw = body->raw;
-  req->models = sb_json_get(body, "models");
-  req->provider = sb_json_get(body, "provider");
-  req->stream = sb_json_is(sb_json_get(body, "stream"), SB_JSON_TRUE);
+  sb_status_t rc =
+      sb_openai_envelope(body, SB_RESPONSES_FORMAT, a, req, why, whylen);
+  if (rc != SB_OK)
+    return rc;
   int64_t v;
   if (sb_json_int64(sb_json_get(body, "max_output_tokens"), &v) == SB_OK &&
       v > 0)
@@ -164,22 +149,9 @@ static void tool_choice(sb_hub_req_t *req, const sb_json_t *c)
 static void text_format(sb_hub_req_t *req, const sb_json_t *text)
 {
   const sb_json_t *f = sb_json_get(text, "format");
-  const sb_json_t *type = sb_json_get(f, "type");
   req->verbosity = sb_hub_jtext(sb_json_get(text, "verbosity"));
-  if (SB_JSON_STR_IS(type, "text")) {
-    req->response_format = SB_HUB_FORMAT_TEXT;
-  } else if (SB_JSON_STR_IS(type, "json_object")) {
-    req->response_format = SB_HUB_FORMAT_JSON;
-  } else if (SB_JSON_STR_IS(type, "json_schema")) {
-    const sb_json_t *strict = sb_json_get(f, "strict");
-    req->response_format = SB_HUB_FORMAT_JSON_SCHEMA;
-    req->schema = sb_hub_json(sb_json_get(f, "schema"));
-    req->schema_name = sb_hub_jtext(sb_json_get(f, "name"));
-    if (sb_json_is(strict, SB_JSON_TRUE) || sb_json_is(strict, SB_JSON_FALSE))
-      req->schema_strict = sb_json_is(strict, SB_JSON_TRUE);
-  } else if (sb_json_is(type, SB_JSON_STRING)) {
-    req->response_format = SB_HUB_FORMAT_OTHER;
-  }
+  /* the schema's name and strictness stand in the format itself */
+  sb_openai_output_format(req, sb_json_get(f, "type"), f);
 }
 
 /* reasoning: {effort, summary}; an effort asks for reasoning ("none":

@@ -103,21 +103,8 @@ void sb_responses_write_usage(sb_jw_t *w, const sb_answer_end_t *end)
 {
   const sb_usage_t *u = end->usage;
   sb_slice_t cost = end->cost.len > 0 ? end->cost : SB_SLICE_LIT("0");
-  if (end->usage_json.len > 0) {
-    sb_arena_t a;
-    sb_json_t *obj;
-    sb_arena_init(&a, 4096, 1u << 20);
-    bool ok = sb_json_parse(&a, end->usage_json.ptr, end->usage_json.len, 0,
-                            &obj, NULL) == SB_OK &&
-              obj->type == SB_JSON_OBJECT;
-    if (ok) {
-      sb_json_edit_t ed[] = {{"cost", 4, cost.ptr, cost.len, SB_EDIT_MODE_SET}};
-      sb_json_rewrite(w, obj, ed, 1);
-    }
-    sb_arena_destroy(&a);
-    if (ok)
-      return;
-  }
+  if (sb_openai_usage_with_cost(w, end->usage_json, cost))
+    return;
   sb_jw_obj_begin(w);
   sb_jw_kv_int(w, SB_STRLIT("input_tokens"), (int64_t)u->prompt);
   sb_jw_key_lit(w, "input_tokens_details");

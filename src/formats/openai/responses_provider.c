@@ -22,6 +22,7 @@
  *   the provider's error (an ERROR event), so the client gets the
  *   gateway's failure in its own terms.
  */
+#include <stdio.h>
 #include <strings.h>
 
 #include "responses.h"
@@ -372,47 +373,32 @@ static sb_status_t rewrite_response(sb_slice_t v, const sb_answer_names_t *n,
   sb_json_member_t m;
   if (!sb_json_iter_object(&it, v))
     return sb_buf_append_slice(out, v);
-  bool comma = false, prev_seen = false;
+  char id[SB_RESPONSES_ID_MAX + 2];
   sb_slice_t tail = sb_responses_tail(n->id);
-  sb_buf_append(out, "{", 1);
-  while (sb_json_iter_next(&it, &m)) {
-    if (SB_JSON_NAME_IS(&m, "id")) {
-      if (comma)
-        sb_buf_append(out, ",", 1);
-      comma = true;
-      sb_buf_append(out, SB_STRLIT("\"id\":\"resp_"));
-      sb_buf_append_slice(out, tail);
-      sb_buf_append(out, "\"", 1);
-    } else if (SB_JSON_NAME_IS(&m, "model")) {
-      if (comma)
-        sb_buf_append(out, ",", 1);
-      comma = true;
-      sb_buf_append(out, SB_STRLIT("\"model\":"));
-      sb_buf_append_slice(out, n->model);
-    } else if (SB_JSON_NAME_IS(&m, "created_at") && n->created.len > 0) {
-      if (comma)
-        sb_buf_append(out, ",", 1);
-      comma = true;
-      sb_buf_append(out, SB_STRLIT("\"created_at\":"));
-      sb_buf_append_slice(out, n->created);
-    } else if (SB_JSON_NAME_IS(&m, "previous_response_id") && prev.len > 0) {
-      if (comma)
-        sb_buf_append(out, ",", 1);
-      comma = true;
+  int idn = snprintf(id, sizeof(id), "\"resp_%.*s\"", (int)tail.len, tail.ptr);
+  bool comma = false, prev_seen = false;
+  sb_status_t rc = sb_buf_append(out, "{", 1);
+  while (rc == SB_OK && sb_json_iter_next(&it, &m)) {
+    if (SB_JSON_NAME_IS(&m, "id"))
+      rc = sb_openai_put_member(out, &comma, SB_STRLIT("id"),
+                                sb_slice(id, (size_t)SB_MIN(idn, (int)sizeof(id) - 1)));
+    else if (SB_JSON_NAME_IS(&m, "model"))
+      rc = sb_openai_put_member(out, &comma, SB_STRLIT("model"), n->model);
+    else if (SB_JSON_NAME_IS(&m, "created_at") && n->created.len > 0)
+      rc = sb_openai_put_member(out, &comma, SB_STRLIT("created_at"),
+                                n->created);
+    else if (SB_JSON_NAME_IS(&m, "previous_response_id") && prev.len > 0) {
       prev_seen = true;
-      sb_buf_append(out, SB_STRLIT("\"previous_response_id\":"));
-      sb_buf_append_slice(out, prev);
-    } else if (put(out, &comma, m.member) != SB_OK) {
-      return SB_ERROR;
+      rc = sb_openai_put_member(out, &comma, SB_STRLIT("previous_response_id"),
+                                prev);
+    } else {
+      rc = put(out, &comma, m.member);
     }
   }
-  if (prev.len > 0 && !prev_seen) {
-    if (comma)
-      sb_buf_append(out, ",", 1);
-    sb_buf_append(out, SB_STRLIT("\"previous_response_id\":"));
-    sb_buf_append_slice(out, prev);
-  }
-  return sb_buf_append(out, "}", 1);
+  if (rc == SB_OK && prev.len > 0 && !prev_seen)
+    rc = sb_openai_put_member(out, &comma, SB_STRLIT("previous_response_id"),
+                              prev);
+  return rc == SB_OK ? sb_buf_append(out, "}", 1) : SB_ERROR;
 }
 
 static sb_status_t rewrite_event(sb_slice_t data, const sb_answer_names_t *n,
@@ -425,6 +411,7 @@ static sb_status_t rewrite_event(sb_slice_t data, const sb_answer_names_t *n,
       !sb_json_iter_object(&it, data))
     return SB_ERROR;
   bool comma = false;
+  size_t resp_at = 0, resp_len = 0; /* `out` may move as it grows */
   sb_buf_append(out, "{", 1);
   while (sb_json_iter_next(&it, &m)) {
     if (SB_JSON_NAME_IS(&m, "response") && m.value.ptr[0] == '{') {
@@ -432,10 +419,10 @@ static sb_status_t rewrite_event(sb_slice_t data, const sb_answer_names_t *n,
         sb_buf_append(out, ",", 1);
       comma = true;
       sb_buf_append(out, SB_STRLIT("\"response\":"));
-      size_t at = out->len;
+      resp_at = out->len;
       if (rewrite_response(m.value, n, prev, out) != SB_OK)
         return SB_ERROR;
-      f->response = sb_slice(out->data + at, out->len - at);
+      resp_len = out->len - resp_at;
       continue;
     }
     if (SB_JSON_NAME_IS(&m, "type"))
@@ -455,7 +442,11 @@ static sb_status_t rewrite_event(sb_slice_t data, const sb_answer_names_t *n,
     if (put(out, &comma, m.member) != SB_OK)
       return SB_ERROR;
   }
-  return sb_buf_append(out, "}", 1);
+  if (sb_buf_append(out, "}", 1) != SB_OK)
+    return SB_ERROR;
+  if (resp_len > 0)
+    f->response = sb_slice(out->data + resp_at, resp_len);
+  return SB_OK;
 }
 
 /* Does the event carry output (text that is not blank, a call, its
