@@ -28,6 +28,7 @@ typedef enum {
   SB_API_OPENAI,    /* {"error":{"code","message","metadata"}} */
   SB_API_ANTHROPIC, /* {"type":"error","error":{"type","message"}} */
   SB_API_SKILL,     /* {"error":"message"} */
+  SB_API_RESPONSES, /* OpenAI's: {"error":{"message","type","param","code"}} */
 } sb_api_shape_t;
 
 /* Authenticate the request. SB_OK fills `who`; SB_ERROR means it was
@@ -92,5 +93,9 @@ void sb_api_messages_count_tokens(sb_http_exchange_t *x,
                                   const sb_identity_t *who);
 /* POST /v1/embeddings (embeddings.c). */
 void sb_api_embeddings(sb_http_exchange_t *x, const sb_identity_t *who);
+/* /v1/responses and what follows it (`rest`: "", "/input_tokens",
+ * "/{id}", "/{id}/input_items", "/{id}/cancel"): OpenAI's Responses API
+ * and its stored responses (responses.c); authenticates itself. */
+void sb_api_responses(sb_http_exchange_t *x, sb_slice_t rest);
 
 #endif

@@ -16,6 +16,7 @@ struct sb_ledger;
 struct sb_skills;
 struct sb_health;
 struct sb_catalog_refresher;
+struct sb_rstore;
 
 typedef struct sb_gateway {
   sb_config_t *config;
@@ -26,6 +27,8 @@ typedef struct sb_gateway {
   struct sb_catalog_refresher *refresher; /* catalog_refresh.h */
   struct sb_ledger *ledger;
   struct sb_skills *skills; /* the doors' (src/api/, sb_api_open) */
+  struct sb_rstore *responses; /* the Responses door's stored responses
+                                  (src/api/, sb_api_open) */
   struct sb_health *health; /* endpoint health and key states (health.h) */
   sb_worker_t *workers;
   unsigned n_workers;

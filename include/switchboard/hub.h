@@ -345,6 +345,21 @@ sb_hub_block_t *sb_hub_blocks_add(sb_arena_t *a, sb_hub_blocks_t *b,
  * one block's slice when there is one. */
 sb_slice_t sb_hub_msg_text(sb_arena_t *a, const sb_hub_msg_t *m);
 
+/* Opaque reasoning (src/formats/opaque.c): reasoning of another format
+ * carried through a format whose clients can hold only opaque data (the
+ * Messages API's redacted_thinking, the Responses API's encrypted
+ * reasoning): the prefix, then OpenRouter's reasoning_details entry in
+ * JSON. The client sends the data back as it got it, and the door
+ * restores the reasoning for the provider that made it. */
+#define SB_HUB_OPAQUE_PREFIX "sb-rd:"
+/* Write, as a JSON string value, the opaque data that carries a REDACTED
+ * or SIGNATURE event. */
+void sb_hub_opaque_write(sb_jw_t *w, const sb_hub_event_t *ev);
+/* The reasoning an opaque data (jtext) carries, as a block in `a`: SB_OK;
+ * SB_DECLINED when `data` is not such a payload. */
+sb_status_t sb_hub_opaque_read(sb_arena_t *a, sb_slice_t data,
+                               sb_hub_block_t *out);
+
 /* Input tokens of a decoded request, estimated (sb_usage_estimate) from
  * the bytes of its text (system messages' included), arguments, tools and
  * schemas, plus a few tokens per conversation message (system and

@@ -7,6 +7,7 @@
 
 #include "switchboard/api.h"
 #include "switchboard/json.h"
+#include "switchboard/response_store.h"
 #include "switchboard/skills.h"
 
 /* "/api/v1/x" and "/v1/x" both become "/x"; anything else is returned
@@ -85,11 +86,15 @@ sb_status_t sb_api_open(sb_gateway_t *gw, char *err, size_t errlen)
   gw->skills = sb_skills_load(err, errlen);
   if (gw->skills == NULL)
     return SB_ERROR;
-  return SB_OK;
+  gw->responses = sb_rstore_open(gw->config->database,
+                                 gw->config->retention_days, err, errlen);
+  return gw->responses != NULL ? SB_OK : SB_ERROR;
 }
 
 void sb_api_close(sb_gateway_t *gw)
 {
+  sb_rstore_close(gw->responses); /* runs what is queued */
+  gw->responses = NULL;
   sb_skills_free(gw->skills);
   gw->skills = NULL;
 }
@@ -104,6 +109,7 @@ static void root(sb_http_exchange_t *x)
       body, sizeof(body),
       "{\"name\":\"switchboard\",\"providers\":%zu,%s%s%s\"endpoints\":["
       "\"POST /v1/chat/completions\",\"POST /v1/messages\","
+      "\"POST /v1/responses\","
       "\"POST /v1/embeddings\",\"GET /v1/models\","
       "\"POST /api/skills/openrouter/chat\",\"GET /health\",\"GET /metrics\"]}",
       providers, providers == 0 ? "\"setup\":\"" : "",
@@ -159,6 +165,11 @@ void sb_api_handle(sb_http_exchange_t *x)
       sb_api_messages_count_tokens(x, &who);
     else
       sb_api_messages(x, &who);
+    return;
+  }
+  if (versioned && (SB_SLICE_IS(p, "/responses") ||
+                    sb_slice_starts(p, SB_STRLIT("/responses/")))) {
+    sb_api_responses(x, sb_slice(p.ptr + 10, p.len - 10));
     return;
   }
   if (versioned && SB_SLICE_IS(p, "/embeddings")) {

@@ -118,6 +118,22 @@ sb_call_t *sb_call_new(sb_http_exchange_t *x, const sb_codec_t *door,
   return c;
 }
 
+void sb_call_on_answered(sb_call_t *c, sb_call_answered_fn fn, void *data)
+{
+  c->answered = fn;
+  c->answered_data = data;
+}
+
+/* The door hears that the call answered, with what its encoder kept. */
+static void tell_answered(sb_call_t *c, int status)
+{
+  if (c->answered == NULL)
+    return;
+  sb_slice_t kept = c->enc->kept != NULL ? c->enc->kept(c->enc_state)
+                                         : SB_NULL_SLICE;
+  c->answered(c->answered_data, status, kept);
+}
+
 sb_hub_req_t *sb_call_hub(sb_call_t *c) { return &c->req; }
 sb_hub_embed_req_t *sb_call_embed(sb_call_t *c) { return &c->ereq; }
 const char *sb_call_id(const sb_call_t *c) { return c->id; }
@@ -138,14 +154,30 @@ static sb_http_header_t gen_header(const sb_call_t *c)
   return h;
 }
 
+#define MAX_DOOR_HEADERS 4
+
+/* The door encoder's own headers (codec.h, `head`) after `h[n]`; the new
+ * count. */
+static size_t door_headers(sb_call_t *c, sb_http_header_t *h, size_t n)
+{
+  sb_kv_t kv[MAX_DOOR_HEADERS];
+  size_t k = c->enc->head != NULL
+                 ? c->enc->head(c->enc_state, kv, MAX_DOOR_HEADERS)
+                 : 0;
+  for (size_t i = 0; i < k && i < MAX_DOOR_HEADERS; i++)
+    h[n++] = (sb_http_header_t){sb_slice_z(kv[i].name), sb_slice_z(kv[i].value)};
+  return n;
+}
+
 static sb_status_t stream_begin(sb_call_t *c)
 {
-  sb_http_header_t h[] = {
+  sb_http_header_t h[3 + MAX_DOOR_HEADERS] = {
       gen_header(c),
       {SB_SLICE_LIT("Cache-Control"), SB_SLICE_LIT("no-cache")},
       {SB_SLICE_LIT("X-Accel-Buffering"), SB_SLICE_LIT("no")},
   };
-  return sb_http_stream_begin(c->x, 200, c->enc->stream_type, h, 3);
+  size_t n = door_headers(c, h, 3);
+  return sb_http_stream_begin(c->x, 200, c->enc->stream_type, h, n);
 }
 
 sb_status_t sb_call_flush(sb_call_t *c)
@@ -427,10 +459,12 @@ static void answer_end(sb_call_t *c, sb_answer_end_t *end)
 }
 
 /* A whole answer's end: the body goes out (or waits for its row). */
-static void respond_body(sb_call_t *c, sb_slice_t body)
+void sb_call_respond_body(sb_call_t *c, sb_slice_t body)
 {
-  sb_http_header_t h = gen_header(c);
-  sb_http_respond(c->x, 200, &h, 1, c->enc->body_type, body);
+  sb_http_header_t h[1 + MAX_DOOR_HEADERS] = {gen_header(c)};
+  size_t n = c->embeddings ? 1 : door_headers(c, h, 1);
+  sb_http_respond(c->x, 200, h, n,
+                  c->embeddings ? "application/json" : c->enc->body_type, body);
 }
 
 void sb_call_respond(sb_call_t *c)
@@ -460,9 +494,10 @@ void sb_call_respond(sb_call_t *c)
   }
   sb_attempt_health_success(c);
   sb_record(c, 200, NULL);
+  tell_answered(c, 200);
   if (sb_record_defer(c, sb_buf_slice(&c->out)))
     return;
-  respond_body(c, sb_buf_slice(&c->out));
+  sb_call_respond_body(c, sb_buf_slice(&c->out));
 }
 
 void sb_call_finish_stream(sb_call_t *c)
@@ -483,6 +518,7 @@ void sb_call_finish_stream(sb_call_t *c)
   sb_attempt_health_success(c);
   sb_record(c, c->stream_failed ? c->stream_error_code : 200,
             c->stream_failed ? c->stream_error : NULL);
+  tell_answered(c, c->stream_failed ? c->stream_error_code : 200);
   /* `durable`: the closing bytes wait for the row (record.c) */
   if (sb_record_defer(c, SB_NULL_SLICE))
     return;

@@ -493,6 +493,22 @@ static void fmt_outcome(fmt_answer_t *t, sb_status_t rc)
                  rc != SB_OK ? "error" : t->done ? "done" : "ok");
 }
 
+/* `text` fed whole to `codec` as a provider's stream; the decoder's
+ * status, the events in f->dump. */
+SB_UNUSED static sb_status_t fmt_feed(fmt_t *f, const sb_codec_provider_t *codec,
+                                      const char *text, bool passthrough)
+{
+  fmt_answer_t t;
+  fmt_answer_init(&t, f, codec, passthrough);
+  sb_sse_parser_t p;
+  sb_sse_init(&p, 1 << 20);
+  p.data_join = ' ';
+  sb_status_t rc = sb_sse_feed(&p, text, strlen(text), fmt_feed_event, &t);
+  sb_sse_free(&p);
+  sb_arena_destroy(&t.scratch);
+  return rc;
+}
+
 /* The request `req_json` (an OpenAI chat body) is decoded for each run;
  * the stream at `path` is fed cut at every byte; each cut gives the same
  * events, which are the golden `<path>.events`. */

@@ -402,20 +402,6 @@ static void test_responses(void **state)
   }
 }
 
-/* Feed `text` whole as a provider's stream; the decoder's status. */
-static sb_status_t feed(fmt_t *f, const char *text, bool passthrough)
-{
-  fmt_answer_t t;
-  fmt_answer_init(&t, f, &sb_anthropic_provider, passthrough);
-  sb_sse_parser_t p;
-  sb_sse_init(&p, 1 << 20);
-  p.data_join = ' ';
-  sb_status_t rc = sb_sse_feed(&p, text, strlen(text), fmt_feed_event, &t);
-  sb_sse_free(&p);
-  sb_arena_destroy(&t.scratch);
-  return rc;
-}
-
 /* Streams that break the rules fail with one ERROR event (502). */
 static void test_stream_violations(void **state)
 {
@@ -461,7 +447,8 @@ static void test_stream_violations(void **state)
       fmt_t f;
       fmt_init(&f, &cfg);
       fmt_openai_req(&f, stream_req);
-      assert_int_equal(feed(&f, bad[i].stream, pt), SB_ERROR);
+      assert_int_equal(fmt_feed(&f, &sb_anthropic_provider, bad[i].stream, pt),
+                       SB_ERROR);
       sb_buf_cstr(&f.dump);
       const char *err = strstr(f.dump.data, "error 502 \"");
       if (err == NULL || strstr(err, bad[i].why) == NULL ||

@@ -289,7 +289,7 @@ static sb_status_t assistant_block(dec_t *d, blocks_t *b, const sb_json_t *x)
     sb_slice_t data = sb_hub_jtext(sb_json_get(x, "data"));
     if ((k = add(d, b, SB_HUB_REDACTED, x)) == NULL)
       return SB_ERROR;
-    if (sb_anthropic_rd_read(d->a, data, k) == SB_OK)
+    if (sb_hub_opaque_read(d->a, data, k) == SB_OK)
       return SB_OK; /* another format's, restored */
     k->kind = SB_HUB_REDACTED;
     k->data = data;
