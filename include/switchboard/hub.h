@@ -83,6 +83,13 @@ typedef enum {
   SB_HUB_SIG_OTHER,     /* a format named in `format` */
 } sb_hub_sig_t;
 
+/* OpenRouter's name of the format reasoning comes in ("anthropic-claude-v1",
+ * "google-gemini-v1", "openai-responses-v1"; "unknown" for NONE and
+ * OTHER), and back (NONE for "unknown", OTHER for a name it does not
+ * know). */
+const char *sb_hub_sig_name(sb_hub_sig_t f);
+sb_hub_sig_t sb_hub_sig_parse(sb_slice_t name);
+
 typedef struct sb_hub_block sb_hub_block_t;
 
 struct sb_hub_block {
@@ -337,6 +344,10 @@ typedef struct {
  * (earlier blocks may have moved: hold indexes, not pointers). */
 sb_hub_block_t *sb_hub_blocks_add(sb_arena_t *a, sb_hub_blocks_t *b,
                                   sb_hub_block_kind_t kind);
+
+/* Does a jtext hold anything but spaces, tabs and line breaks (escaped or
+ * not)? What counts as output. */
+bool sb_hub_nonblank(sb_slice_t jtext);
 
 /* The text of a message: its TEXT blocks' jtext joined (into `a`), or the
  * one block's slice when there is one. */

@@ -15,6 +15,7 @@ static const sb_codec_t *shape_format(sb_api_shape_t shape)
   switch (shape) {
   case SB_API_ANTHROPIC: return &sb_codec_anthropic;
   case SB_API_SKILL: return &sb_codec_skill;
+  case SB_API_GEMINI: return &sb_codec_gemini;
   default: return &sb_codec_openai;
   }
 }

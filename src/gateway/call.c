@@ -138,8 +138,34 @@ static sb_http_header_t gen_header(const sb_call_t *c)
   return h;
 }
 
+/* X-Switchboard-Dropped-Tools: the tools another format's provider runs
+ * (a Gemini client's googleSearch, an Anthropic client's web search) that
+ * the answering provider, of another format, left out. */
+static void dropped_tools_head(sb_call_t *c)
+{
+  char names[512];
+  size_t n = 0;
+  if (c->passthrough || c->embeddings || !c->req.decoded || c->codec == NULL)
+    return;
+  for (size_t i = 0; i < c->req.n_tools; i++) {
+    const sb_hub_tool_t *t = &c->req.tools[i];
+    if (t->kind != SB_HUB_TOOL_NATIVE || t->format == NULL ||
+        strcmp(t->format, c->codec->name) == 0 || t->name.len == 0 ||
+        n + t->name.len + 2 >= sizeof(names))
+      continue;
+    if (n > 0)
+      names[n++] = ',';
+    for (size_t k = 0; k < t->name.len; k++) /* a header value: no CR/LF */
+      names[n++] = (unsigned char)t->name.ptr[k] < 0x20 ? ' ' : t->name.ptr[k];
+  }
+  if (n > 0)
+    sb_http_add_head(c->x, "X-Switchboard-Dropped-Tools: %.*s\r\n", (int)n,
+                     names);
+}
+
 static sb_status_t stream_begin(sb_call_t *c)
 {
+  dropped_tools_head(c);
   sb_http_header_t h[] = {
       gen_header(c),
       {SB_SLICE_LIT("Cache-Control"), SB_SLICE_LIT("no-cache")},
@@ -451,6 +477,7 @@ void sb_call_respond(sb_call_t *c)
     c->cost_pico += c->plan->discarded_pico;
     sb_escalate_head(c);
   }
+  dropped_tools_head(c);
   c->t_first_token = sb_now_ns();
   sb_buf_reset(&c->out);
   if (c->enc->end(c->enc_state, &end, &c->out) != SB_OK) {
