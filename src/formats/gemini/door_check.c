@@ -110,10 +110,11 @@ static sb_status_t number(ck_t *k, const char *path, const sb_json_t *obj,
   if (v == NULL)
     return SB_OK;
   sub(p, sizeof(p), path, key);
-  if (integer && sb_json_int64(v, &i) != SB_OK)
-    return bad(k, p, "must be an integer");
+  if (integer && (sb_json_int64(v, &i) != SB_OK || (double)i < lo ||
+                  (double)i > hi))
+    return bad(k, p, "must be an integer between %.0f and %.0f", lo, hi);
   if (sb_json_double(v, &d) != SB_OK || d < lo || d > hi)
-    return bad(k, p, "must be between %g and %g", lo, hi);
+    return bad(k, p, "must be a number between %g and %g", lo, hi);
   return SB_OK;
 }
 
@@ -426,8 +427,8 @@ static sb_status_t generation_config(ck_t *k, const sb_json_t *body)
           SB_OK ||
       number(k, path, gc, "presencePenalty", false, -2, 2) != SB_OK ||
       number(k, path, gc, "frequencyPenalty", false, -2, 2) != SB_OK ||
-      number(k, path, gc, "seed", true, (double)INT64_MIN,
-             (double)INT64_MAX) != SB_OK ||
+      number(k, path, gc, "seed", true, (double)INT32_MIN,
+             (double)INT32_MAX) != SB_OK ||
       number(k, path, gc, "logprobs", true, 0, 20) != SB_OK ||
       strings(k, path, gc, "stopSequences", MAX_STOP_SEQUENCES) != SB_OK ||
       strings(k, path, gc, "responseModalities", SIZE_MAX) != SB_OK ||

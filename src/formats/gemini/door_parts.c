@@ -2,7 +2,8 @@
  * The Gemini door, request half: a client's systemInstruction and
  * contents as hub messages (the body was checked first, door_check.c).
  *
- * - systemInstruction -> a SYSTEM message of its text parts;
+ * - systemInstruction -> a SYSTEM message of its text parts (a message of
+ *   one text is marked plain, for formats with a plain-string form);
  * - a `user` content -> its functionResponse parts as one TOOL message,
  *   then the rest as a USER message (results answer the calls just
  *   before); a `model` content -> an ASSISTANT message;
@@ -354,6 +355,8 @@ static void put_msg(sb_hub_msg_t *m, size_t *n, sb_hub_role_t role,
   out->role = role;
   out->blocks = b->v;
   out->n_blocks = b->n;
+  /* Gemini has no plain-string form: one text is written as one */
+  out->plain = b->n == 1 && b->v[0].kind == SB_HUB_TEXT;
 }
 
 /* contents[ci]: a model turn, or a user turn's results then the rest. */
