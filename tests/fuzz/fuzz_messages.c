@@ -12,46 +12,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "door_fuzz.h"
 #include "formats/anthropic/anthropic.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static void assert_json(sb_slice_t s)
-{
-  sb_json_error_t e;
-  assert(s.len == 0 || sb_json_validate(s.ptr, s.len, 0, &e) == SB_OK);
-  (void)e;
-}
-
-static void assert_jtext(sb_slice_t s)
-{
-  sb_buf_t q;
-  sb_json_error_t e;
-  sb_buf_init(&q, 0);
-  sb_buf_append(&q, "\"", 1);
-  sb_buf_append_slice(&q, s);
-  sb_buf_append(&q, "\"", 1);
-  assert(sb_json_validate(q.data, q.len, 0, &e) == SB_OK);
-  (void)e;
-  sb_buf_free(&q);
-}
-
-static void check_blocks(const sb_hub_block_t *b, size_t n)
-{
-  for (size_t i = 0; i < n; i++, b++) {
-    assert_jtext(b->text);
-    assert_jtext(b->id);
-    assert_jtext(b->name);
-    assert_jtext(b->url);
-    assert_jtext(b->data);
-    assert_jtext(b->media_type);
-    assert_jtext(b->signature);
-    assert_json(b->args);
-    assert_json(b->native);
-    assert_json(b->cache_control);
-    check_blocks(b->parts, b->n_parts);
-  }
-}
 
 static void build(const sb_hub_req_t *req, bool passthrough, sb_arena_t *a)
 {
@@ -67,7 +29,7 @@ static void build(const sb_hub_req_t *req, bool passthrough, sb_arena_t *a)
   sb_status_t rc = sb_anthropic_request(req, &route, passthrough, a, &r);
   if (rc == SB_OK) {
     assert(r.url != NULL);
-    assert_json(sb_buf_slice(&body));
+    door_assert_json(sb_buf_slice(&body));
   } else if (rc == SB_ERROR) {
     assert(r.error != NULL && r.error[0] != '\0');
   }
@@ -89,7 +51,7 @@ static void request(const char *in, size_t n, bool for_count)
       build(&req, true, &a);
       if (sb_anthropic_decode(&req, &a, why, sizeof(why)) == SB_OK) {
         for (size_t i = 0; i < req.n_msgs; i++)
-          check_blocks(req.msgs[i].blocks, req.msgs[i].n_blocks);
+          door_check_blocks(req.msgs[i].blocks, req.msgs[i].n_blocks);
         (void)sb_hub_estimate_input(&req);
         build(&req, false, &a);
       }
@@ -110,84 +72,18 @@ static void check_events(const sb_buf_t *out)
     const char *d = nl + 7;
     const char *stop = memmem(d, (size_t)(end - d), "\n\n", 2);
     assert(stop != NULL);
-    assert_json(sb_slice(d, (size_t)(stop - d)));
+    door_assert_json(sb_slice(d, (size_t)(stop - d)));
     p = stop + 2;
   }
 }
 
-/* One line -> one event (its text escaped into a jtext). */
-static bool line_event(sb_arena_t *a, const char *p, size_t n,
-                       sb_hub_event_t *ev, sb_usage_t *u)
+/* A stream's events, or the whole message (valid JSON). */
+static void check_output(const sb_buf_t *out, bool stream, bool end)
 {
-  static const sb_hub_ev_kind_t kinds[] = {
-      SB_HUB_EV_START,     SB_HUB_EV_TEXT,       SB_HUB_EV_REASONING,
-      SB_HUB_EV_SIGNATURE, SB_HUB_EV_REDACTED,   SB_HUB_EV_TOOL_START,
-      SB_HUB_EV_TOOL_ARGS, SB_HUB_EV_BLOCK_STOP, SB_HUB_EV_FINISH,
-      SB_HUB_EV_USAGE,     SB_HUB_EV_ERROR,
-  };
-  memset(ev, 0, sizeof(*ev));
-  if (n < 2)
-    return false;
-  ev->kind = kinds[(uint8_t)p[0] % SB_ARRAY_LEN(kinds)];
-  uint8_t k = (uint8_t)p[1];
-  ev->index = k % 4;
-  ev->sig_format = (sb_hub_sig_t)(k % 5);
-  ev->finish = (sb_finish_t)(k % 6);
-  ev->status = 500 + k % 30;
-  sb_slice_t text;
-  if (sb_hub_escape(a, p + 2, n - 2, &text) != SB_OK)
-    return false;
-  if (ev->kind == SB_HUB_EV_ERROR)
-    ev->text = sb_slice(p + 2, n - 2);
-  else
-    ev->text = text;
-  ev->id = ev->name = ev->native = text;
-  ev->usage.prompt = u->prompt = n;
-  ev->usage.completion = u->completion = k;
-  ev->has_usage = k & 1;
-  return true;
-}
-
-static void encode(const char *in, size_t n, bool stream)
-{
-  static const sb_answer_names_t names = {.id = SB_SLICE_LIT("\"gen-x\""),
-                                          .model = SB_SLICE_LIT("\"m\"")};
-  sb_arena_t a;
-  sb_buf_t one;
-  sb_usage_t u = {0};
-  sb_answer_end_t end = {.usage = &u, .cost = SB_SLICE_LIT("0")};
-  sb_arena_init(&a, 4096, 64u << 20);
-  sb_buf_init(&one, 16u << 20);
-  void *st = sb_arena_calloc(&a, sb_anthropic_encoder.state_size);
-  sb_anthropic_encoder.begin(st, &a, NULL, &names, stream, false);
-  bool ok = true;
-  for (const char *p = in, *stop = in + n; p < stop && ok;) {
-    const char *nl = memchr(p, '\n', (size_t)(stop - p));
-    size_t len = nl != NULL ? (size_t)(nl - p) : (size_t)(stop - p);
-    sb_hub_event_t ev;
-    if (line_event(&a, p, len, &ev, &u)) {
-      if (ev.kind == SB_HUB_EV_ERROR) {
-        end.error_status = ev.status;
-        end.error_message = ev.text;
-      }
-      sb_buf_reset(&one);
-      ok = sb_anthropic_encoder.event(st, &ev, &one) == SB_OK;
-      if (ok && stream)
-        check_events(&one);
-    }
-    p += len + (nl != NULL ? 1 : 0);
-  }
-  if (ok) {
-    sb_buf_reset(&one);
-    if (sb_anthropic_encoder.end(st, &end, &one) == SB_OK) {
-      if (stream)
-        check_events(&one);
-      else
-        assert_json(sb_buf_slice(&one));
-    }
-  }
-  sb_buf_free(&one);
-  sb_arena_destroy(&a);
+  if (stream)
+    check_events(out);
+  else if (end)
+    door_assert_json(sb_buf_slice(out));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -201,7 +97,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     request(in, n, (n & 1) != 0);
     break;
   default:
-    encode(in, n, data[0] % 3 == 1);
+    door_encode(&sb_anthropic_encoder, NULL, in, n, data[0] % 3 == 1,
+                check_output);
     break;
   }
   return 0;
