@@ -334,6 +334,9 @@ void sb_hub_number(sb_hub_num_t *n, const sb_json_t *v);
 sb_status_t sb_hub_strings(sb_arena_t *a, const sb_json_t *v,
                            const sb_slice_t **out, size_t *n);
 
+/* jtexts joined, in `a` (a NULL slice when out of memory). */
+sb_slice_t sb_hub_join(sb_arena_t *a, const sb_slice_t *parts, size_t n);
+
 /* A growing array of blocks in an arena, for a door building messages. */
 typedef struct {
   sb_hub_block_t *v;

@@ -173,3 +173,36 @@ bool sb_api_envelope(sb_http_exchange_t *x, sb_call_t *c, const sb_codec_t *door
               rc == SB_DECLINED ? why : "out of memory");
   return false;
 }
+
+void sb_api_count(sb_http_exchange_t *x, const sb_codec_t *door,
+                  sb_api_shape_t shape, sb_slice_t model)
+{
+  sb_json_t *body = sb_api_parse_object(x, shape);
+  if (body == NULL)
+    return;
+  char why[512] = "";
+  sb_hub_req_t req;
+  sb_buf_t out;
+  sb_route_t route;
+  memset(&req, 0, sizeof(req));
+  sb_buf_init(&out, 1 << 16);
+  sb_status_t rc =
+      door->door->count(body, &x->arena, &req, &out, why, sizeof(why));
+  if (model.len == 0)
+    model = req.model;
+  if (rc != SB_OK) {
+    sb_api_fail(x, shape, rc == SB_DECLINED ? 400 : 500, "invalid_request",
+                "%s", rc == SB_DECLINED ? why : "out of memory");
+  } else if (sb_route(x->worker->gw, model, &route) ==
+             SB_ROUTE_UNKNOWN_MODEL) {
+    sb_api_fail(x, shape, 404, "not_found",
+                "model '%.*s' is not in the catalog and its prefix names no "
+                "configured provider",
+                (int)SB_MIN(model.len, 200), model.ptr);
+  } else {
+    sb_http_header_t h = {SB_SLICE_LIT("X-Token-Count"),
+                          SB_SLICE_LIT("estimate")};
+    sb_http_respond(x, 200, &h, 1, "application/json", sb_buf_slice(&out));
+  }
+  sb_buf_free(&out);
+}

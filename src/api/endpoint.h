@@ -23,4 +23,10 @@ sb_call_t *sb_api_call(sb_http_exchange_t *x, const sb_identity_t *who,
 bool sb_api_envelope(sb_http_exchange_t *x, sb_call_t *c, const sb_codec_t *door,
                      const sb_json_t *body, sb_api_shape_t shape);
 
+/* A door's token count of the request body (its format's `count`), for
+ * `model` (empty: the model the body names): the estimate, with
+ * X-Token-Count: estimate, or a 400 / 404 in `shape`. */
+void sb_api_count(sb_http_exchange_t *x, const sb_codec_t *door,
+                  sb_api_shape_t shape, sb_slice_t model);
+
 #endif

@@ -22,17 +22,6 @@
 
 /* ---- the model in the path --------------------------------------------------------- */
 
-static int hex(char c)
-{
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 /* A path segment percent-decoded into `a`; empty when it is malformed or
  * decodes to a control character. */
 static sb_slice_t percent_decode(sb_arena_t *a, sb_slice_t s)
@@ -44,8 +33,8 @@ static sb_slice_t percent_decode(sb_arena_t *a, sb_slice_t s)
   for (size_t i = 0; i < s.len; i++) {
     char c = s.ptr[i];
     if (c == '%') {
-      int hi = i + 2 < s.len ? hex(s.ptr[i + 1]) : -1;
-      int lo = i + 2 < s.len ? hex(s.ptr[i + 2]) : -1;
+      int hi = i + 2 < s.len ? sb_hex_digit(s.ptr[i + 1]) : -1;
+      int lo = i + 2 < s.len ? sb_hex_digit(s.ptr[i + 2]) : -1;
       if (hi < 0 || lo < 0)
         return SB_NULL_SLICE;
       c = (char)(hi * 16 + lo);
@@ -113,37 +102,6 @@ static void generate(sb_http_exchange_t *x, const sb_identity_t *who,
   sb_call_start(c);
 }
 
-static void count_tokens(sb_http_exchange_t *x, sb_slice_t model)
-{
-  sb_json_t *body = sb_api_parse_object(x, SB_API_GEMINI);
-  if (body == NULL)
-    return;
-  char why[512] = "";
-  sb_hub_req_t req;
-  sb_buf_t out;
-  sb_route_t route;
-  memset(&req, 0, sizeof(req));
-  sb_buf_init(&out, 1 << 16);
-  sb_status_t rc = sb_codec_gemini.door->count(body, &x->arena, &req, &out,
-                                               why, sizeof(why));
-  if (rc != SB_OK) {
-    sb_api_fail(x, SB_API_GEMINI, rc == SB_DECLINED ? 400 : 500,
-                "invalid_request", "%s",
-                rc == SB_DECLINED ? why : "out of memory");
-  } else if (sb_route(x->worker->gw, model, &route) ==
-             SB_ROUTE_UNKNOWN_MODEL) {
-    sb_api_fail(x, SB_API_GEMINI, 404, "not_found",
-                "model '%.*s' is not in the catalog and its prefix names no "
-                "configured provider",
-                (int)SB_MIN(model.len, 200), model.ptr);
-  } else {
-    sb_http_header_t h = {SB_SLICE_LIT("X-Token-Count"),
-                          SB_SLICE_LIT("estimate")};
-    sb_http_respond(x, 200, &h, 1, "application/json", sb_buf_slice(&out));
-  }
-  sb_buf_free(&out);
-}
-
 static void embed(sb_http_exchange_t *x, const sb_identity_t *who,
                   sb_slice_t model, bool batch)
 {
@@ -209,7 +167,7 @@ void sb_api_gemini(sb_http_exchange_t *x, const sb_identity_t *who,
   if (stream || SB_SLICE_IS(method, "generateContent"))
     generate(x, who, model, stream);
   else if (SB_SLICE_IS(method, "countTokens"))
-    count_tokens(x, model);
+    sb_api_count(x, &sb_codec_gemini, SB_API_GEMINI, model);
   else if (batch || SB_SLICE_IS(method, "embedContent"))
     embed(x, who, model, batch);
   else

@@ -115,6 +115,22 @@ sb_status_t sb_hub_strings(sb_arena_t *a, const sb_json_t *v,
   return SB_OK;
 }
 
+sb_slice_t sb_hub_join(sb_arena_t *a, const sb_slice_t *parts, size_t n)
+{
+  size_t total = 0, o = 0;
+  for (size_t i = 0; i < n; i++)
+    total += parts[i].len;
+  char *p = sb_arena_alloc(a, total + 1);
+  if (p == NULL)
+    return SB_NULL_SLICE;
+  for (size_t i = 0; i < n; i++) {
+    if (parts[i].len > 0)
+      memcpy(p + o, parts[i].ptr, parts[i].len);
+    o += parts[i].len;
+  }
+  return sb_slice(p, o);
+}
+
 sb_hub_block_t *sb_hub_blocks_add(sb_arena_t *a, sb_hub_blocks_t *b,
                                   sb_hub_block_kind_t kind)
 {

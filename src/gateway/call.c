@@ -214,23 +214,6 @@ void sb_call_stream_error(sb_call_t *c, int code, sb_slice_t message)
   copy_z(c->stream_error, sizeof(c->stream_error), message);
 }
 
-/* Text that is not blank (a jtext: escaped line breaks are blank too). */
-static bool nonblank(sb_slice_t s)
-{
-  for (size_t i = 0; i < s.len; i++) {
-    char ch = s.ptr[i];
-    if (ch == ' ' || ch == '\t')
-      continue;
-    if (ch == '\\' && i + 1 < s.len &&
-        (s.ptr[i + 1] == 'n' || s.ptr[i + 1] == 't' || s.ptr[i + 1] == 'r')) {
-      i++;
-      continue;
-    }
-    return true;
-  }
-  return false;
-}
-
 /* The arguments of tool call `index`, gathered for escalation's check. */
 static void gather_args(sb_call_t *c, const sb_hub_event_t *ev)
 {
@@ -259,7 +242,7 @@ static void count(sb_call_t *c, const sb_hub_event_t *ev)
   switch (ev->kind) {
   case SB_HUB_EV_TEXT:
     c->content_bytes += ev->text.len;
-    c->has_text |= nonblank(ev->text);
+    c->has_text |= sb_hub_nonblank(ev->text);
     break;
   case SB_HUB_EV_NATIVE:
     c->content_bytes += ev->output_bytes;
@@ -300,7 +283,7 @@ static void count(sb_call_t *c, const sb_hub_event_t *ev)
 static bool is_output(const sb_hub_event_t *ev)
 {
   switch (ev->kind) {
-  case SB_HUB_EV_TEXT: return nonblank(ev->text);
+  case SB_HUB_EV_TEXT: return sb_hub_nonblank(ev->text);
   case SB_HUB_EV_NATIVE: return ev->has_output;
   case SB_HUB_EV_TOOL_START:
   case SB_HUB_EV_TOOL_ARGS:

@@ -9,43 +9,24 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "fuzz_assert.h"
 #include "switchboard/codec.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static void door_assert_json(sb_slice_t s)
-{
-  sb_json_error_t e;
-  assert(s.len == 0 || sb_json_validate(s.ptr, s.len, 0, &e) == SB_OK);
-  (void)e;
-}
-
-static void door_assert_jtext(sb_slice_t s)
-{
-  sb_buf_t q;
-  sb_json_error_t e;
-  sb_buf_init(&q, 0);
-  sb_buf_append(&q, "\"", 1);
-  sb_buf_append_slice(&q, s);
-  sb_buf_append(&q, "\"", 1);
-  assert(sb_json_validate(q.data, q.len, 0, &e) == SB_OK);
-  (void)e;
-  sb_buf_free(&q);
-}
-
 static void door_check_blocks(const sb_hub_block_t *b, size_t n)
 {
   for (size_t i = 0; i < n; i++, b++) {
-    door_assert_jtext(b->text);
-    door_assert_jtext(b->id);
-    door_assert_jtext(b->name);
-    door_assert_jtext(b->url);
-    door_assert_jtext(b->data);
-    door_assert_jtext(b->media_type);
-    door_assert_jtext(b->signature);
-    door_assert_json(b->args);
-    door_assert_json(b->native);
-    door_assert_json(b->cache_control);
+    fuzz_assert_jtext(b->text);
+    fuzz_assert_jtext(b->id);
+    fuzz_assert_jtext(b->name);
+    fuzz_assert_jtext(b->url);
+    fuzz_assert_jtext(b->data);
+    fuzz_assert_jtext(b->media_type);
+    fuzz_assert_jtext(b->signature);
+    fuzz_assert_json(b->args);
+    fuzz_assert_json(b->native);
+    fuzz_assert_json(b->cache_control);
     door_check_blocks(b->parts, b->n_parts);
   }
 }

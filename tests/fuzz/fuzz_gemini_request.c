@@ -31,7 +31,7 @@ static void build(const sb_codec_t *codec, const sb_hub_req_t *req,
   sb_status_t rc = codec->provider->request(req, &route, passthrough, a, &r);
   if (rc == SB_OK) {
     assert(r.url != NULL);
-    door_assert_json(sb_buf_slice(&body));
+    fuzz_assert_json(sb_buf_slice(&body));
   } else if (rc == SB_ERROR) {
     assert(r.error != NULL && r.error[0] != '\0');
   }
@@ -57,11 +57,11 @@ static void request(const char *in, size_t n)
         for (size_t i = 0; i < req.n_msgs; i++)
           door_check_blocks(req.msgs[i].blocks, req.msgs[i].n_blocks);
         for (size_t i = 0; i < req.n_tools; i++) {
-          door_assert_jtext(req.tools[i].name);
-          door_assert_json(req.tools[i].parameters);
-          door_assert_json(req.tools[i].native);
+          fuzz_assert_jtext(req.tools[i].name);
+          fuzz_assert_json(req.tools[i].parameters);
+          fuzz_assert_json(req.tools[i].native);
         }
-        door_assert_json(req.schema);
+        fuzz_assert_json(req.schema);
         (void)sb_hub_estimate_input(&req);
         build(&sb_codec_openai, &req, false, &a);
         build(&sb_codec_anthropic, &req, false, &a);
@@ -87,7 +87,7 @@ static void count(const char *in, size_t n)
     sb_hub_req_t req;
     memset(&req, 0, sizeof(req));
     if (sb_gemini_door.count(v, &a, &req, &out, why, sizeof(why)) == SB_OK)
-      door_assert_json(sb_buf_slice(&out));
+      fuzz_assert_json(sb_buf_slice(&out));
   }
   sb_buf_free(&out);
   sb_arena_destroy(&a);
@@ -112,13 +112,13 @@ static void embed(const char *in, size_t n)
     sb_hub_embed_req_t req;
     memset(&req, 0, sizeof(req));
     if (sb_gemini_embed_door.decode(v, &a, &req, why, sizeof(why)) == SB_OK) {
-      door_assert_json(req.input->raw);
+      fuzz_assert_json(req.input->raw);
       sb_hub_embeddings_t e = {.vectors = vecs, .n = 2};
       sb_usage_t u = {0};
       sb_answer_names_t names = {0};
       if (sb_gemini_embed_door.encode(&req, &names, &e, SB_NULL_SLICE, &u,
                                       SB_SLICE_LIT("0"), &a, &out) == SB_OK)
-        door_assert_json(sb_buf_slice(&out));
+        fuzz_assert_json(sb_buf_slice(&out));
       sb_codec_route_t route = {.provider = &provider,
                                 .upstream_model = SB_SLICE_LIT("emb-1")};
       sb_codec_request_t r;
@@ -127,7 +127,7 @@ static void embed(const char *in, size_t n)
       r.body = &out;
       if (sb_gemini_embed_provider.request(&req, &route, true, &a, &r) ==
           SB_OK)
-        door_assert_json(sb_buf_slice(&out));
+        fuzz_assert_json(sb_buf_slice(&out));
     }
   }
   sb_buf_free(&out);
@@ -146,7 +146,7 @@ static void check_sse(const sb_buf_t *out, bool stream, bool end)
     assert((size_t)(stop - p) > 6 && memcmp(p, "data: ", 6) == 0);
     const char *e = memmem(p, (size_t)(stop - p), "\r\n\r\n", 4);
     assert(e != NULL);
-    door_assert_json(sb_slice(p + 6, (size_t)(e - p - 6)));
+    fuzz_assert_json(sb_slice(p + 6, (size_t)(e - p - 6)));
     p = e + 4;
   }
 }
@@ -156,14 +156,14 @@ static void check_array(const sb_buf_t *out, bool stream, bool end)
   (void)stream;
   sb_buf_append_slice(&array, sb_buf_slice(out));
   if (end)
-    door_assert_json(sb_buf_slice(&array));
+    fuzz_assert_json(sb_buf_slice(&array));
 }
 
 static void check_whole(const sb_buf_t *out, bool stream, bool end)
 {
   (void)stream;
   if (end)
-    door_assert_json(sb_buf_slice(out));
+    fuzz_assert_json(sb_buf_slice(out));
   else
     assert(out->len == 0);
 }

@@ -29,7 +29,7 @@ static void build(const sb_hub_req_t *req, bool passthrough, sb_arena_t *a)
   sb_status_t rc = sb_anthropic_request(req, &route, passthrough, a, &r);
   if (rc == SB_OK) {
     assert(r.url != NULL);
-    door_assert_json(sb_buf_slice(&body));
+    fuzz_assert_json(sb_buf_slice(&body));
   } else if (rc == SB_ERROR) {
     assert(r.error != NULL && r.error[0] != '\0');
   }
@@ -72,7 +72,7 @@ static void check_events(const sb_buf_t *out)
     const char *d = nl + 7;
     const char *stop = memmem(d, (size_t)(end - d), "\n\n", 2);
     assert(stop != NULL);
-    door_assert_json(sb_slice(d, (size_t)(stop - d)));
+    fuzz_assert_json(sb_slice(d, (size_t)(stop - d)));
     p = stop + 2;
   }
 }
@@ -83,7 +83,7 @@ static void check_output(const sb_buf_t *out, bool stream, bool end)
   if (stream)
     check_events(out);
   else if (end)
-    door_assert_json(sb_buf_slice(out));
+    fuzz_assert_json(sb_buf_slice(out));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -144,23 +144,6 @@ static sb_status_t add_text(dp_t *d, blocks_t *b, sb_slice_t text)
   return SB_OK;
 }
 
-/* jtexts joined, in the arena. */
-static sb_slice_t join(dp_t *d, const sb_slice_t *parts, size_t n)
-{
-  size_t total = 0, o = 0;
-  for (size_t i = 0; i < n; i++)
-    total += parts[i].len;
-  char *p = sb_arena_alloc(d->a, total + 1);
-  if (p == NULL)
-    return SB_NULL_SLICE;
-  for (size_t i = 0; i < n; i++) {
-    if (parts[i].len > 0)
-      memcpy(p + o, parts[i].ptr, parts[i].len);
-    o += parts[i].len;
-  }
-  return sb_slice(p, o);
-}
-
 /* executableCode: the code fenced in its language ("PYTHON" -> python). */
 static sb_status_t executable_code(dp_t *d, blocks_t *b, const sb_json_t *ec)
 {
@@ -177,7 +160,7 @@ static sb_status_t executable_code(dp_t *d, blocks_t *b, const sb_json_t *ec)
   sb_slice_t parts[] = {SB_SLICE_LIT("```"), name, SB_SLICE_LIT("\\n"),
                         sb_hub_jtext(sb_json_get(ec, "code")),
                         SB_SLICE_LIT("\\n```")};
-  sb_slice_t text = join(d, parts, SB_ARRAY_LEN(parts));
+  sb_slice_t text = sb_hub_join(d->a, parts, SB_ARRAY_LEN(parts));
   return text.ptr != NULL ? add_text(d, b, text) : SB_ERROR;
 }
 
@@ -191,7 +174,7 @@ static sb_status_t execution_result(dp_t *d, blocks_t *b, const sb_json_t *r)
                         SB_SLICE_LIT("```output\\n"),
                         sb_hub_jtext(sb_json_get(r, "output")),
                         SB_SLICE_LIT("\\n```")};
-  sb_slice_t text = join(d, parts, SB_ARRAY_LEN(parts));
+  sb_slice_t text = sb_hub_join(d->a, parts, SB_ARRAY_LEN(parts));
   return text.ptr != NULL ? add_text(d, b, text) : SB_ERROR;
 }
 
