@@ -416,6 +416,10 @@ END_RSS_KB=$(rss_kb "$SB_PID")
 say "10/10 https providers (bench/https.sh)"
 RUNS=$RUNS DURATION=$DURATION "$HERE/https.sh" "$BUILD" "$OUT/https.md" ||
   { say "https.sh failed"; exit 1; }
+# ---- the Gemini door: its own servers (bench/gemini.sh) -------------------------
+say "Gemini door (bench/gemini.sh)"
+RUNS=$RUNS DURATION=$DURATION "$HERE/gemini.sh" "$BUILD" "$OUT/gemini.md" ||
+  { say "gemini.sh failed"; exit 1; }
 JSON_LINE="json parse: (json_bench failed)"
 "$BUILD/json_bench" >"$WORK/json.out" 2>/dev/null || true
 grep -q 'json parse' "$WORK/json.out" && JSON_LINE=$(grep -m1 'json parse' "$WORK/json.out")
@@ -590,6 +594,8 @@ say "writing $OUT/latest.md"
   echo
 
   cat "$OUT/https.md"
+  echo
+  cat "$OUT/gemini.md"
   echo
 
   echo "## Targets"

@@ -33,5 +33,6 @@ void sb_api_messages_count_tokens(sb_http_exchange_t *x,
   (void)who;
   sb_json_t *body = sb_api_parse_object(x, SB_API_ANTHROPIC);
   if (body != NULL)
-    sb_api_count(x, &sb_codec_anthropic, body, SB_API_ANTHROPIC);
+    sb_api_count(x, &sb_codec_anthropic, body, SB_API_ANTHROPIC,
+                 SB_NULL_SLICE);
 }

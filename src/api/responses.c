@@ -207,7 +207,7 @@ static void start_call(rs_req_t *r, sb_json_t *body)
 static void proceed(rs_req_t *r, sb_json_t *body)
 {
   if (r->counting)
-    sb_api_count(r->x, &sb_codec_responses, body, SHAPE);
+    sb_api_count(r->x, &sb_codec_responses, body, SHAPE, SB_NULL_SLICE);
   else
     start_call(r, body);
 }

@@ -20,15 +20,6 @@
  */
 #include "switchboard/hub.h"
 
-/* OpenRouter's names of the formats reasoning comes in. */
-static const char *const sig_names[] = {
-    [SB_HUB_SIG_NONE] = "unknown",
-    [SB_HUB_SIG_ANTHROPIC] = "anthropic-claude-v1",
-    [SB_HUB_SIG_GEMINI] = "google-gemini-v1",
-    [SB_HUB_SIG_OPENAI] = "openai-responses-v1",
-    [SB_HUB_SIG_OTHER] = "unknown",
-};
-
 void sb_hub_opaque_write(sb_jw_t *w, const sb_hub_event_t *ev)
 {
   sb_buf_t tmp;
@@ -47,9 +38,7 @@ void sb_hub_opaque_write(sb_jw_t *w, const sb_hub_event_t *ev)
     sb_jw_key_lit(&dw, "signature");
     sb_jw_str_raw(&dw, ev->text.ptr != NULL ? ev->text.ptr : "", ev->text.len);
   }
-  const char *f = (size_t)ev->sig_format < SB_ARRAY_LEN(sig_names)
-                      ? sig_names[ev->sig_format]
-                      : "unknown";
+  const char *f = sb_hub_sig_name(ev->sig_format);
   sb_jw_kv_str(&dw, SB_STRLIT("format"), f, strlen(f));
   if (ev->kind == SB_HUB_EV_REDACTED && ev->id.len > 0) {
     sb_jw_key_lit(&dw, "id");
@@ -60,20 +49,6 @@ void sb_hub_opaque_write(sb_jw_t *w, const sb_hub_event_t *ev)
     w->status = SB_ERROR;
   sb_jw_str(w, tmp.data != NULL ? tmp.data : "", tmp.len);
   sb_buf_free(&tmp);
-}
-
-static sb_hub_sig_t sig_of(sb_arena_t *a, const sb_json_t *f,
-                           const char **other)
-{
-  *other = NULL;
-  for (size_t i = SB_HUB_SIG_ANTHROPIC; i < SB_HUB_SIG_OTHER; i++)
-    if (sb_json_str_eq(f, sig_names[i], strlen(sig_names[i])))
-      return (sb_hub_sig_t)i;
-  if (!sb_json_is(f, SB_JSON_STRING) || SB_JSON_STR_IS(f, "unknown"))
-    return SB_HUB_SIG_NONE;
-  sb_slice_t name = sb_json_str_raw(f);
-  *other = sb_arena_strndup(a, name.ptr, name.len);
-  return SB_HUB_SIG_OTHER;
 }
 
 sb_status_t sb_hub_opaque_read(sb_arena_t *a, sb_slice_t data,
@@ -102,6 +77,10 @@ sb_status_t sb_hub_opaque_read(sb_arena_t *a, sb_slice_t data,
   } else {
     return SB_DECLINED;
   }
-  out->sig_format = sig_of(a, sb_json_get(d, "format"), &out->format);
+  /* OpenRouter's name of the format; one the hub has no value for is kept */
+  sb_slice_t f = sb_hub_jtext(sb_json_get(d, "format"));
+  out->sig_format = sb_hub_sig_parse(f);
+  if (out->sig_format == SB_HUB_SIG_OTHER)
+    out->format = sb_arena_strndup(a, f.ptr, f.len);
   return SB_OK;
 }

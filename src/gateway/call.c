@@ -156,16 +156,45 @@ static sb_http_header_t gen_header(const sb_call_t *c)
 
 #define MAX_DOOR_HEADERS 4
 
-/* The door encoder's own headers (codec.h, `head`) after `h[n]`; the new
- * count. */
+/* X-Switchboard-Dropped-Tools: the tools another format's provider runs
+ * (a Gemini client's googleSearch, an Anthropic client's web search) that
+ * the answering provider, of another format, left out; in the exchange's
+ * arena, empty when none. */
+static sb_slice_t dropped_tools(sb_call_t *c)
+{
+  char names[512];
+  size_t n = 0;
+  if (c->passthrough || c->embeddings || !c->req.decoded || c->codec == NULL)
+    return SB_NULL_SLICE;
+  for (size_t i = 0; i < c->req.n_tools; i++) {
+    const sb_hub_tool_t *t = &c->req.tools[i];
+    if (t->kind != SB_HUB_TOOL_NATIVE || t->format == NULL ||
+        strcmp(t->format, c->codec->name) == 0 || t->name.len == 0 ||
+        n + t->name.len + 2 >= sizeof(names))
+      continue;
+    if (n > 0)
+      names[n++] = ',';
+    for (size_t k = 0; k < t->name.len; k++) /* a header value: no CR/LF */
+      names[n++] = (unsigned char)t->name.ptr[k] < 0x20 ? ' ' : t->name.ptr[k];
+  }
+  char *v = n > 0 ? sb_arena_strndup(&c->x->arena, names, n) : NULL;
+  return v != NULL ? sb_slice(v, n) : SB_NULL_SLICE;
+}
+
+/* The door encoder's own headers (codec.h, `head`) and the dropped tools
+ * after `h[n]` (room for MAX_DOOR_HEADERS more); the new count. */
 static size_t door_headers(sb_call_t *c, sb_http_header_t *h, size_t n)
 {
-  sb_kv_t kv[MAX_DOOR_HEADERS];
+  sb_kv_t kv[MAX_DOOR_HEADERS - 1];
   size_t k = c->enc->head != NULL
-                 ? c->enc->head(c->enc_state, kv, MAX_DOOR_HEADERS)
+                 ? c->enc->head(c->enc_state, kv, SB_ARRAY_LEN(kv))
                  : 0;
-  for (size_t i = 0; i < k && i < MAX_DOOR_HEADERS; i++)
+  for (size_t i = 0; i < k && i < SB_ARRAY_LEN(kv); i++)
     h[n++] = (sb_http_header_t){sb_slice_z(kv[i].name), sb_slice_z(kv[i].value)};
+  sb_slice_t dropped = dropped_tools(c);
+  if (dropped.len > 0)
+    h[n++] = (sb_http_header_t){SB_SLICE_LIT("X-Switchboard-Dropped-Tools"),
+                                dropped};
   return n;
 }
 
@@ -220,23 +249,6 @@ void sb_call_stream_error(sb_call_t *c, int code, sb_slice_t message)
   copy_z(c->stream_error, sizeof(c->stream_error), message);
 }
 
-/* Text that is not blank (a jtext: escaped line breaks are blank too). */
-static bool nonblank(sb_slice_t s)
-{
-  for (size_t i = 0; i < s.len; i++) {
-    char ch = s.ptr[i];
-    if (ch == ' ' || ch == '\t')
-      continue;
-    if (ch == '\\' && i + 1 < s.len &&
-        (s.ptr[i + 1] == 'n' || s.ptr[i + 1] == 't' || s.ptr[i + 1] == 'r')) {
-      i++;
-      continue;
-    }
-    return true;
-  }
-  return false;
-}
-
 /* The arguments of tool call `index`, gathered for escalation's check. */
 static void gather_args(sb_call_t *c, const sb_hub_event_t *ev)
 {
@@ -264,7 +276,7 @@ static void count(sb_call_t *c, const sb_hub_event_t *ev)
   switch (ev->kind) {
   case SB_HUB_EV_TEXT:
     c->content_bytes += ev->text.len;
-    c->has_text |= nonblank(ev->text);
+    c->has_text |= sb_hub_nonblank(ev->text);
     break;
   case SB_HUB_EV_NATIVE:
     c->content_bytes += ev->output_bytes;
@@ -305,7 +317,7 @@ static void count(sb_call_t *c, const sb_hub_event_t *ev)
 static bool is_output(const sb_hub_event_t *ev)
 {
   switch (ev->kind) {
-  case SB_HUB_EV_TEXT: return nonblank(ev->text);
+  case SB_HUB_EV_TEXT: return sb_hub_nonblank(ev->text);
   case SB_HUB_EV_NATIVE: return ev->has_output;
   case SB_HUB_EV_TOOL_START:
   case SB_HUB_EV_TOOL_ARGS:

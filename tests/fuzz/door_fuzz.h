@@ -1,10 +1,10 @@
-/* Shared by the drivers that fuzz a door's format (fuzz_messages.c,
- * fuzz_responses.c), linking the formats alone: what every decoded
- * request must hold (each jtext a JSON string's contents, each json
- * member JSON), hub events made from input lines (the first byte of a
- * line picks the kind, the second an index, format, finish or status, the
- * rest is the text) fed to a door's encoder, and the check of a stream of
- * `event:` and `data:` lines. */
+/* What the libFuzzer drivers of a door (a client's request into the hub,
+ * hub events into the client's answer) share, linking the formats alone:
+ * the checks that every jtext the door decoded is a JSON string's contents
+ * and every json member JSON, a request built by a provider side, hostile
+ * bytes made into hub events (one a line: the first byte picks the kind,
+ * the second an index, format, finish or status, the rest is the text)
+ * fed to a door's encoder, and the check of `event:` / `data:` streams. */
 #ifndef SB_TESTS_FUZZ_DOOR_FUZZ_H
 #define SB_TESTS_FUZZ_DOOR_FUZZ_H
 
@@ -17,7 +17,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static SB_UNUSED void check_blocks(const sb_hub_block_t *b, size_t n)
+static SB_UNUSED void door_check_blocks(const sb_hub_block_t *b, size_t n)
 {
   for (size_t i = 0; i < n; i++, b++) {
     fuzz_assert_jtext(b->text);
@@ -30,7 +30,7 @@ static SB_UNUSED void check_blocks(const sb_hub_block_t *b, size_t n)
     fuzz_assert_json(b->args);
     fuzz_assert_json(b->native);
     fuzz_assert_json(b->cache_control);
-    check_blocks(b->parts, b->n_parts);
+    door_check_blocks(b->parts, b->n_parts);
   }
 }
 
@@ -60,10 +60,8 @@ static SB_UNUSED void door_fuzz_build(const sb_codec_provider_t *side,
 }
 
 /* Every event an `event:` line and a `data:` line of JSON. */
-static SB_UNUSED void check_events(const sb_buf_t *out)
+static SB_UNUSED void door_check_events(const sb_buf_t *out)
 {
-  if (out->len == 0)
-    return;
   const char *p = out->data, *end = out->data + out->len;
   while (p < end) {
     assert((size_t)(end - p) > 7 && memcmp(p, "event: ", 7) == 0);
@@ -78,9 +76,20 @@ static SB_UNUSED void check_events(const sb_buf_t *out)
   }
 }
 
+/* door_encode's check for a door of named events (Messages, Responses):
+ * a stream's events, or the whole answer (valid JSON). */
+static SB_UNUSED void door_check_named(const sb_buf_t *out, bool stream,
+                                       bool end)
+{
+  if (stream)
+    door_check_events(out);
+  else if (end)
+    fuzz_assert_json(sb_buf_slice(out));
+}
+
 /* One line -> one event (its text escaped into a jtext). */
-static bool line_event(sb_arena_t *a, const char *p, size_t n,
-                       sb_hub_event_t *ev, sb_usage_t *u)
+static bool door_line_event(sb_arena_t *a, const char *p, size_t n,
+                            sb_hub_event_t *ev, sb_usage_t *u)
 {
   static const sb_hub_ev_kind_t kinds[] = {
       SB_HUB_EV_START,     SB_HUB_EV_TEXT,       SB_HUB_EV_REASONING,
@@ -111,11 +120,14 @@ static bool line_event(sb_arena_t *a, const char *p, size_t n,
   return true;
 }
 
-/* The events of the input's lines through `enc` as a stream (each event
- * `event:` and `data:` lines of JSON) or a whole answer (JSON); what it
- * keeps, when it keeps something, JSON too. */
-static SB_UNUSED void door_fuzz_encode(const sb_codec_encoder_t *enc,
-                                       const char *in, size_t n, bool stream)
+/* The events of `in` (one a line, door_line_event) through `enc`, begun
+ * for `req` (may be NULL) as a stream or a whole answer; `check` sees
+ * what each event wrote (end false) and what the end wrote (end true);
+ * what the encoder keeps, when it keeps something, is JSON. */
+static SB_UNUSED void door_encode(const sb_codec_encoder_t *enc, const sb_hub_req_t *req,
+                        const char *in, size_t n, bool stream,
+                        void (*check)(const sb_buf_t *out, bool stream,
+                                      bool end))
 {
   static const sb_answer_names_t names = {.id = SB_SLICE_LIT("\"gen-x\""),
                                           .model = SB_SLICE_LIT("\"m\"")};
@@ -126,31 +138,28 @@ static SB_UNUSED void door_fuzz_encode(const sb_codec_encoder_t *enc,
   sb_arena_init(&a, 4096, 64u << 20);
   sb_buf_init(&one, 16u << 20);
   void *st = sb_arena_calloc(&a, enc->state_size);
-  enc->begin(st, &a, NULL, &names, stream, false);
+  enc->begin(st, &a, req, &names, stream, false);
   bool ok = true;
   for (const char *p = in, *stop = in + n; p < stop && ok;) {
     const char *nl = memchr(p, '\n', (size_t)(stop - p));
     size_t len = nl != NULL ? (size_t)(nl - p) : (size_t)(stop - p);
     sb_hub_event_t ev;
-    if (line_event(&a, p, len, &ev, &u)) {
+    if (door_line_event(&a, p, len, &ev, &u)) {
       if (ev.kind == SB_HUB_EV_ERROR) {
         end.error_status = ev.status;
         end.error_message = ev.text;
       }
       sb_buf_reset(&one);
       ok = enc->event(st, &ev, &one) == SB_OK;
-      if (ok && stream)
-        check_events(&one);
+      if (ok)
+        check(&one, stream, false);
     }
     p += len + (nl != NULL ? 1 : 0);
   }
   if (ok) {
     sb_buf_reset(&one);
     if (enc->end(st, &end, &one) == SB_OK) {
-      if (stream)
-        check_events(&one);
-      else
-        fuzz_assert_json(sb_buf_slice(&one));
+      check(&one, stream, true);
       if (enc->kept != NULL)
         fuzz_assert_json(enc->kept(st));
     }

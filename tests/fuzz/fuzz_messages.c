@@ -34,7 +34,7 @@ static void request(const char *in, size_t n, bool for_count)
       build(&req, true, &a);
       if (sb_anthropic_decode(&req, &a, why, sizeof(why)) == SB_OK) {
         for (size_t i = 0; i < req.n_msgs; i++)
-          check_blocks(req.msgs[i].blocks, req.msgs[i].n_blocks);
+          door_check_blocks(req.msgs[i].blocks, req.msgs[i].n_blocks);
         (void)sb_hub_estimate_input(&req);
         build(&req, false, &a);
       }
@@ -54,7 +54,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     request(in, n, (n & 1) != 0);
     break;
   default:
-    door_fuzz_encode(&sb_anthropic_encoder, in, n, data[0] % 3 == 1);
+    door_encode(&sb_anthropic_encoder, NULL, in, n, data[0] % 3 == 1,
+                door_check_named);
     break;
   }
   return 0;

@@ -65,7 +65,7 @@ static void request(const char *in, size_t n)
       forward(&req, &a);
       if (sb_responses_door.decode(&req, &a, why, sizeof(why)) == SB_OK) {
         for (size_t i = 0; i < req.n_msgs; i++)
-          check_blocks(req.msgs[i].blocks, req.msgs[i].n_blocks);
+          door_check_blocks(req.msgs[i].blocks, req.msgs[i].n_blocks);
         for (size_t i = 0; i < req.n_tools; i++) {
           fuzz_assert_jtext(req.tools[i].name);
           fuzz_assert_jtext(req.tools[i].description);
@@ -96,7 +96,7 @@ static sb_status_t pass_emit(void *data, const sb_hub_event_t *ev)
     fuzz_assert_json(ev->text);
   sb_buf_reset(&p->out);
   sb_status_t rc = sb_responses_encoder.event(p->enc, ev, &p->out);
-  check_events(&p->out);
+  door_check_events(&p->out);
   return rc;
 }
 
@@ -143,7 +143,7 @@ static void stream(const char *in, size_t n)
   }
   sb_buf_reset(&p.out);
   if (sb_responses_encoder.end(p.enc, &end, &p.out) == SB_OK) {
-    check_events(&p.out);
+    door_check_events(&p.out);
     fuzz_assert_json(sb_responses_encoder.kept(p.enc));
   }
   sb_sse_free(&sse);
@@ -166,7 +166,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     stream(in, n);
     break;
   default:
-    door_fuzz_encode(&sb_responses_encoder, in, n, data[0] % 4 == 1);
+    door_encode(&sb_responses_encoder, NULL, in, n, data[0] % 4 == 1,
+                door_check_named);
     break;
   }
   return 0;
