@@ -62,6 +62,8 @@ static SB_UNUSED void door_fuzz_build(const sb_codec_provider_t *side,
 /* Every event an `event:` line and a `data:` line of JSON. */
 static SB_UNUSED void door_check_events(const sb_buf_t *out)
 {
+  if (out->len == 0)
+    return;
   const char *p = out->data, *end = out->data + out->len;
   while (p < end) {
     assert((size_t)(end - p) > 7 && memcmp(p, "event: ", 7) == 0);

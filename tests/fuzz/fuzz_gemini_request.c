@@ -141,6 +141,8 @@ static void check_sse(const sb_buf_t *out, bool stream, bool end)
 {
   (void)stream;
   (void)end;
+  if (out->len == 0)
+    return;
   const char *p = out->data, *stop = out->data + out->len;
   while (p < stop) {
     assert((size_t)(stop - p) > 6 && memcmp(p, "data: ", 6) == 0);

@@ -162,7 +162,8 @@ static sb_slice_t joined(an_enc_t *e, const pieces_t *p)
 {
   sb_buf_reset(&e->tmp);
   for (const piece_t *x = p->head; x != NULL; x = x->next)
-    if (sb_buf_append(&e->tmp, e->store.data + x->off, x->len) != SB_OK)
+    if (x->len > 0 &&
+        sb_buf_append(&e->tmp, e->store.data + x->off, x->len) != SB_OK)
       return SB_NULL_SLICE;
   return sb_slice(e->tmp.data != NULL ? e->tmp.data : "", e->tmp.len);
 }

@@ -255,7 +255,7 @@ static sb_status_t signature(dp_t *d, blocks_t *b, size_t at, sb_slice_t sig,
   sb_status_t rc = sb_gemini_rd_open(d->a, sig, &carried);
   if (rc == SB_ERROR)
     return SB_ERROR;
-  if (rc == SB_OK) {
+  if (rc == SB_OK && carried.n > 0) {
     size_t own = b->n - at;
     for (size_t i = 0; i < carried.n; i++)
       if (sb_hub_blocks_add(d->a, b, SB_HUB_TEXT) == NULL)
@@ -264,6 +264,8 @@ static sb_status_t signature(dp_t *d, blocks_t *b, size_t at, sb_slice_t sig,
     memcpy(&b->v[at], carried.v, carried.n * sizeof(*b->v));
     return SB_OK;
   }
+  if (rc == SB_OK)
+    return SB_OK; /* it carried nothing */
   sb_hub_block_t *k = sb_hub_blocks_add(d->a, b, SB_HUB_REDACTED);
   if (k == NULL)
     return SB_ERROR;
