@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "reports.h"
 #include "switchboard/api.h"
 #include "switchboard/json.h"
 #include "switchboard/skills.h"
@@ -85,6 +86,7 @@ sb_status_t sb_api_open(sb_gateway_t *gw, char *err, size_t errlen)
   gw->skills = sb_skills_load(err, errlen);
   if (gw->skills == NULL)
     return SB_ERROR;
+  sb_api_ui_open();
   if (sb_api_models_build(gw) != SB_OK) {
     snprintf(err, errlen, "cannot render the model list");
     return SB_ERROR;
@@ -98,23 +100,6 @@ void sb_api_close(sb_gateway_t *gw)
   gw->skills = NULL;
 }
 
-/* GET /: what the gateway serves and, with no provider configured, how to
- * add one. Open, like /health (it tells no more than /health does). */
-static void root(sb_http_exchange_t *x)
-{
-  size_t providers = x->worker->gw->config->n_providers;
-  char body[1024];
-  int n = snprintf(
-      body, sizeof(body),
-      "{\"name\":\"switchboard\",\"providers\":%zu,%s%s%s\"endpoints\":["
-      "\"POST /v1/chat/completions\",\"POST /v1/messages\","
-      "\"POST /v1/embeddings\",\"GET /v1/models\","
-      "\"POST /api/skills/openrouter/chat\",\"GET /health\",\"GET /metrics\"]}",
-      providers, providers == 0 ? "\"setup\":\"" : "",
-      providers == 0 ? SB_NO_PROVIDER_HINT : "", providers == 0 ? "\"," : "");
-  sb_api_json(x, 200, sb_slice(body, (size_t)n));
-}
-
 void sb_api_handle(sb_http_exchange_t *x)
 {
   sb_slice_t path = x->req.path;
@@ -122,9 +107,12 @@ void sb_api_handle(sb_http_exchange_t *x)
   bool get = m == HTTP_GET || m == HTTP_HEAD, post = m == HTTP_POST;
 
   if (SB_SLICE_IS(path, "/")) {
-    if (!get)
-      return method_not_allowed(x, "GET");
-    root(x);
+    sb_api_root(x);
+    return;
+  }
+  if (SB_SLICE_IS(path, "/ui") || sb_slice_starts(path, SB_STRLIT("/ui/"))) {
+    sb_api_ui(x, path.len > 4 ? sb_slice(path.ptr + 4, path.len - 4)
+                              : SB_NULL_SLICE);
     return;
   }
   if (SB_SLICE_IS(path, "/health")) {
@@ -176,6 +164,18 @@ void sb_api_handle(sb_http_exchange_t *x)
   if (versioned && SB_SLICE_IS(p, "/generation")) {
     if (enter(x, get, "GET", SB_API_OPENAI, &who))
       sb_api_generation(x);
+    return;
+  }
+  if (versioned && (SB_SLICE_IS(p, "/stats") || SB_SLICE_IS(p, "/generations") ||
+                    SB_SLICE_IS(p, "/providers"))) {
+    if (!enter(x, get, "GET", SB_API_OPENAI, &who))
+      return;
+    if (SB_SLICE_IS(p, "/stats"))
+      sb_api_stats(x, &who);
+    else if (SB_SLICE_IS(p, "/generations"))
+      sb_api_generations(x, &who);
+    else
+      sb_api_providers(x, &who);
     return;
   }
   if (versioned && (SB_SLICE_IS(p, "/keys") ||
