@@ -168,21 +168,24 @@ static bool wants_html(const sb_http_exchange_t *x)
   return false;
 }
 
-/* What the gateway serves and, with no provider configured, how to add
- * one (it tells no more than /health does). */
+/* What the gateway serves, whether the API needs a key ("auth": "key",
+ * or "none" in local mode: a 401 would tell as much) and, with no
+ * provider configured, how to add one. */
 static void summary(sb_http_exchange_t *x)
 {
-  size_t providers = x->worker->gw->config->n_providers;
+  const sb_config_t *cfg = x->worker->gw->config;
+  size_t providers = cfg->n_providers;
   char body[1024];
   int n = snprintf(
       body, sizeof(body),
-      "{\"name\":\"switchboard\",\"providers\":%zu,%s%s%s\"dashboard\":\"/\","
-      "\"endpoints\":["
+      "{\"name\":\"switchboard\",\"providers\":%zu,%s%s%s\"auth\":\"%s\","
+      "\"dashboard\":\"/\",\"endpoints\":["
       "\"POST /v1/chat/completions\",\"POST /v1/messages\","
       "\"POST /v1/embeddings\",\"GET /v1/models\","
       "\"POST /api/skills/openrouter/chat\",\"GET /health\",\"GET /metrics\"]}",
       providers, providers == 0 ? "\"setup\":\"" : "",
-      providers == 0 ? SB_NO_PROVIDER_HINT : "", providers == 0 ? "\"," : "");
+      providers == 0 ? SB_NO_PROVIDER_HINT : "", providers == 0 ? "\"," : "",
+      cfg->admin_key != NULL ? "key" : "none");
   sb_http_add_head(x, "Vary: Accept\r\n");
   sb_api_json(x, 200, sb_slice(body, (size_t)n));
 }
