@@ -14,6 +14,7 @@
 struct sb_ledger;
 struct sb_skills;
 struct sb_health;
+struct sb_ops;
 
 typedef struct sb_gateway {
   sb_config_t *config;
@@ -21,6 +22,7 @@ typedef struct sb_gateway {
   struct sb_ledger *ledger;
   struct sb_skills *skills; /* the doors' (src/api/, sb_api_open) */
   struct sb_health *health; /* endpoint health and key states (health.h) */
+  struct sb_ops *ops;       /* access log, metrics, traces (ops.h) */
   sb_worker_t *workers;
   unsigned n_workers;
   int64_t started_ms;

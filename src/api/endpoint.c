@@ -21,6 +21,21 @@ static const sb_codec_t *shape_format(sb_api_shape_t shape)
   }
 }
 
+/* An error type for the access log when the shape has none (skills). */
+static const char *status_type(int status)
+{
+  switch (status) {
+  case 400: return "invalid_request";
+  case 401: return "authentication";
+  case 403: return "permission_denied";
+  case 404: return "not_found";
+  case 405: return "method_not_allowed";
+  case 413: return "payload_too_large";
+  case 429: return "rate_limit_exceeded";
+  default: return status >= 500 ? "server" : "error";
+  }
+}
+
 static void vfail(sb_http_exchange_t *x, sb_api_shape_t shape, int status,
                   const char *type, const char *fmt, va_list ap)
     SB_PRINTF(5, 0);
@@ -29,6 +44,7 @@ static void vfail(sb_http_exchange_t *x, sb_api_shape_t shape, int status,
 {
   char msg[1024];
   vsnprintf(msg, sizeof(msg), fmt, ap);
+  x->error_type = type != NULL ? type : status_type(status);
   sb_buf_t b;
   sb_buf_init(&b, 64 * 1024);
   sb_answer_error_t e = {.status = status, .type = type,

@@ -13,6 +13,7 @@
 #include "switchboard/health.h"
 #include "switchboard/json_edit.h"
 #include "switchboard/ledger.h"
+#include "switchboard/ops.h"
 #include "switchboard/upstream.h"
 
 typedef struct {
@@ -369,6 +370,7 @@ void sb_api_metrics(sb_http_exchange_t *x)
         ls.failing ? 1 : 0, (unsigned long long)ls.refused,
         (unsigned long long)ls.undelivered);
   }
+  sb_ops_scrape(x->worker->gw, &b);
   sb_http_respond(x, 200, NULL, 0, "text/plain; version=0.0.4",
                   sb_buf_slice(&b));
   sb_buf_free(&b);

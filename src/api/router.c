@@ -38,7 +38,10 @@ static bool enter(sb_http_exchange_t *x, bool method_ok, const char *allow,
                 allow);
     return false;
   }
-  return sb_api_auth(x, shape, who) == SB_OK;
+  if (sb_api_auth(x, shape, who) != SB_OK)
+    return false;
+  x->caller = who->label;
+  return true;
 }
 
 static void route_skills(sb_http_exchange_t *x, sb_slice_t rest)
@@ -58,6 +61,7 @@ static void route_skills(sb_http_exchange_t *x, sb_slice_t rest)
   sb_identity_t who;
   if (sb_api_auth(x, SB_API_SKILL, &who) != SB_OK)
     return;
+  x->caller = who.label;
   if (skill.len == 0) {
     if (post) {
       sb_api_skill_error(x, 405, "method not allowed (use GET)");
@@ -192,6 +196,11 @@ void sb_api_handle(sb_http_exchange_t *x)
       sb_api_credits(x, &who);
     else
       sb_api_key_self(x, &who);
+    return;
+  }
+  if (versioned && sb_slice_starts(p, SB_STRLIT("/admin/"))) {
+    if (enter(x, true, NULL, SB_API_OPENAI, &who))
+      sb_api_admin(x, &who, sb_slice(p.ptr + 6, p.len - 6));
     return;
   }
   if (SB_SLICE_IS(path, "/metrics")) {

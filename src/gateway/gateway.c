@@ -6,6 +6,8 @@
 
 #include "switchboard/health.h"
 #include "switchboard/ledger.h"
+#include "switchboard/log.h"
+#include "switchboard/ops.h"
 
 sb_status_t sb_gateway_open(sb_gateway_t *gw, sb_config_t *cfg, char *err,
                             size_t errlen)
@@ -31,11 +33,19 @@ sb_status_t sb_gateway_open(sb_gateway_t *gw, sb_config_t *cfg, char *err,
   gw->ledger = sb_ledger_open_with(cfg->database, &lopts, err, errlen);
   if (gw->ledger == NULL)
     return SB_ERROR;
+  /* log.level, unless SWITCHBOARD_LOG said otherwise */
+  if (cfg->log.level >= 0 && getenv("SWITCHBOARD_LOG") == NULL)
+    sb_log_level = (sb_log_level_t)cfg->log.level;
+  gw->ops = sb_ops_new(cfg, cfg->workers, err, errlen);
+  if (gw->ops == NULL)
+    return SB_ERROR;
   return SB_OK;
 }
 
 void sb_gateway_close(sb_gateway_t *gw)
 {
+  sb_ops_free(gw->ops); /* writes what is left of the access log */
+  gw->ops = NULL;
   sb_ledger_close(gw->ledger); /* drains the queue */
   gw->ledger = NULL;
   sb_catalog_free(&gw->catalog);

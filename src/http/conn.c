@@ -396,6 +396,8 @@ static void exchange_finish(sb_http_exchange_t *x)
   x->finished = true;
   if (x->streaming && c->w->n_active_streams > 0)
     c->w->n_active_streams--;
+  if (c->settings->on_finish != NULL)
+    c->settings->on_finish(x);
   c->x = NULL;
   exchange_free(x);
   if (c->closing) {
