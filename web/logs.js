@@ -1,11 +1,15 @@
 // Live request log: GET /api/v1/admin/logs/live, server-sent events whose
 // `data:` lines are access-log records (docs/observability.md), newest
 // first, filtered as they arrive; paused, it keeps what it shows.
-import { api, clear, el, errorBox, fmtInt, fmtMs, fmtTime, fmtUSD, sseEvents } from "./lib.js";
+import { api, clear, el, errorBox, fmtInt, fmtMs, fmtTime, fmtUSD, parseJson, sseEvents } from "./lib.js";
 
 export const title = "Live log";
 
 const KEEP = 500; // rows shown at most
+// what access records name as their door (docs/observability.md)
+const DOORS = ["chat", "messages", "responses", "gemini", "embeddings", "skill", "models",
+  "generation", "admin", "dashboard", "health", "metrics", "other"];
+const MODEL_DOORS = "chat,messages,responses,gemini,embeddings,skill";
 
 // One access record, whatever optional members it has.
 function row(r) {
@@ -33,7 +37,7 @@ function row(r) {
 function matches(r, f) {
   if (f.errors === "errors" && !(r.status >= 400)) return false;
   if (f.errors === "ok" && r.status >= 400) return false;
-  if (f.door && r.door !== f.door) return false;
+  if (f.door && !f.door.split(",").includes(r.door)) return false;
   if (f.text) {
     const hay = [r.id, r.path, r.model, r.model_requested, r.provider, r.key, r.agent, r.error_type]
       .filter(Boolean).join(" ").toLowerCase();
@@ -49,16 +53,18 @@ export function mount(root) {
   const count = el("span", { class: "muted" });
   const tbody = el("tbody");
   const message = el("div");
-  const filter = { text: "", errors: "", door: "" };
+  const filter = { text: "", errors: "", door: MODEL_DOORS };
 
   const text = el("input", { type: "search", placeholder: "model, key, agent, path, id…", id: "log-filter",
                              oninput: () => { filter.text = text.value.trim().toLowerCase(); render(); } });
   const status = el("select", { id: "log-status", onchange: () => { filter.errors = status.value; render(); } },
     el("option", { value: "" }, "every status"), el("option", { value: "ok" }, "answered"),
     el("option", { value: "errors" }, "errors"));
+  // by default the model requests only: not the dashboard's own calls
   const door = el("select", { id: "log-door", onchange: () => { filter.door = door.value; render(); } },
-    el("option", { value: "" }, "every door"),
-    ["chat", "messages", "responses", "gemini", "embeddings", "skills", "admin"].map((d) => el("option", { value: d }, d)));
+    el("option", { value: MODEL_DOORS }, "model requests"),
+    el("option", { value: "" }, "every request"),
+    DOORS.map((d) => el("option", { value: d }, d)));
   const pause = el("button", { type: "button", class: "quiet", id: "log-pause",
                                onclick: () => { paused = !paused; pause.textContent = paused ? "Resume" : "Pause"; if (!paused) render(); } },
     "Pause");
@@ -110,7 +116,7 @@ export function mount(root) {
       for await (const ev of sseEvents(r)) {
         let rec;
         try {
-          rec = JSON.parse(ev.data);
+          rec = parseJson(ev.data);
         } catch {
           continue;
         }

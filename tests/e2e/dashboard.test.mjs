@@ -226,6 +226,63 @@ test("the playground streams the answer and shows its cost and generation", asyn
   await context.close();
 });
 
+test("the live log shows each request as it ends, and filters them", async () => {
+  const { page, problems, context } = await signedIn();
+  await visit(page, "logs"); // loaded: the feed is connected
+  assert.equal(await text(page, "#live-state"), "live");
+  const client = admin();
+  const ok = await client.chat.completions.create(
+    { model: MODEL, messages: [{ role: "user", content: "live" }] }, { headers: { "x-agent": "watcher" } });
+  const okRow = page.locator(`#log tr[data-id="${ok.id}"]`);
+  await okRow.waitFor();
+  const cells = await okRow.locator("td").allInnerTexts();
+  assert.equal(cells[1], "chat");
+  assert.equal(cells[2], "POST /v1/chat/completions");
+  assert.equal(cells[3], "200");
+  assert.equal(cells[4], MODEL);
+  assert.equal(cells[5], "openai");
+  assert.equal(cells[6], "admin");
+  assert.equal(cells[7], "watcher");
+  const row = await ledger(ok.id);
+  assert.equal(cells[8], int(row.tokens_prompt + row.tokens_completion));
+  assert.equal(cells[9], `$${row.total_cost}`);
+  assert.equal(cells[12], "stop");
+
+  const bad = await fetch(`${gw.url}/v1/chat/completions`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
+    body: JSON.stringify({ model: "nobody/unknown", messages: [{ role: "user", content: "x" }] }),
+  });
+  const badId = bad.headers.get("x-generation-id");
+  await bad.text();
+  const badRow = page.locator(`#log tr[data-id="${badId}"]`);
+  await badRow.waitFor();
+  assert.equal(await badRow.getAttribute("class"), "err");
+  // errors only; then a text filter that matches the first request alone
+  await page.selectOption("#log-status", "errors");
+  await okRow.waitFor({ state: "detached" });
+  assert.equal(await badRow.count(), 1);
+  await page.selectOption("#log-status", "");
+  await page.fill("#log-filter", "watcher");
+  await badRow.waitFor({ state: "detached" });
+  assert.equal(await okRow.count(), 1);
+  // calls of the admin API (the dashboard's own) are there too, once asked for
+  await page.fill("#log-filter", "");
+  await page.selectOption("#log-door", "admin");
+  assert.equal((await fetchText(`${gw.url}/api/v1/stats?from=1h`, { headers: { authorization: `Bearer ${ADMIN}` } })).status, 200);
+  const stats = page.locator("#log tr[data-status]").first();
+  await stats.waitFor();
+  assert.equal((await stats.locator("td").allInnerTexts())[2], "GET /api/v1/stats");
+  // paused, it keeps what arrives and shows it on resume
+  await page.selectOption("#log-door", "chat");
+  await page.click("#log-pause");
+  const later = await client.chat.completions.create({ model: MODEL, messages: [{ role: "user", content: "later" }] });
+  await page.click("#log-pause");
+  await page.locator(`#log tr[data-id="${later.id}"]`).waitFor();
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
 test("a wrong admin key is refused at sign-in, and signing out forgets the key", async () => {
   const { page, context } = await openPage(browser);
   await page.goto(`${gw.url}/`);
