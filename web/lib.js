@@ -134,16 +134,18 @@ export function errorBox(e) {
 
 export const fmtInt = (n) => (n === null || n === undefined ? "–" : Number(n).toLocaleString("en-US"));
 
-// "$0.0000045" exactly below a dollar (at most 8 decimals), cents above.
+// USD from the exact decimal the gateway wrote: cents from a dollar up,
+// four decimals from a cent up, and below a cent the exact amount (to 8
+// decimals: a request's cost is often a fraction of a cent).
 export function fmtUSD(s) {
   if (s === null || s === undefined) return "–";
   s = String(s);
   const v = Number(s);
   if (!Number.isFinite(v)) return s;
-  if (Math.abs(v) >= 1)
-    return "$" + v.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  const digits = Math.abs(v) >= 1 ? 2 : Math.abs(v) >= 0.01 ? 4 : 0;
+  if (digits) return "$" + v.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
   const [, frac = ""] = s.split(".");
-  if (frac.length <= 8) return "$" + s;
+  if (frac.length <= 8 && !/e/i.test(s)) return "$" + s;
   return "$" + v.toFixed(8).replace(/0+$/, "").replace(/\.$/, "");
 }
 

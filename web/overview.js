@@ -27,8 +27,8 @@ function cards(t) {
     card("tokens_completion", "Completion tokens", fmtInt(t.tokens_completion),
       t.tokens_reasoning ? `${fmtInt(t.tokens_reasoning)} reasoning` : null),
     card("cost", "Spend", fmtUSD(t.cost)),
-    card("latency", "Latency p50 / p95", `${fmtMs(t.latency_ms_p50)} / ${fmtMs(t.latency_ms_p95)}`,
-      t.ttft_ms ? `first token ${fmtMs(t.ttft_ms)} avg` : null));
+    card("latency", "Latency (median)", fmtMs(t.latency_ms_p50),
+      t.requests ? `p95 ${fmtMs(t.latency_ms_p95)}${t.ttft_ms ? ` · first token ${fmtMs(t.ttft_ms)}` : ""}` : null));
 }
 
 function charts(d) {
