@@ -307,6 +307,23 @@ bool sb_api_offload(sb_http_exchange_t *x, void (*work)(void *data),
   return true;
 }
 
+void sb_api_data_begin(sb_buf_t *b, sb_jw_t *w, size_t cap)
+{
+  sb_buf_init(b, cap);
+  sb_jw_init(w, b);
+  sb_jw_obj_begin(w);
+  sb_jw_key_lit(w, "data");
+}
+
+void sb_api_data_reply(sb_http_exchange_t *x, int status, sb_buf_t *b, sb_jw_t *w)
+{
+  if (sb_jw_status(w) != SB_OK)
+    sb_api_error(x, 500, "server", "response too large");
+  else
+    sb_api_json(x, status, sb_buf_slice(b));
+  sb_buf_free(b);
+}
+
 bool sb_api_need_admin(sb_http_exchange_t *x, const sb_identity_t *who,
                        const char *what)
 {

@@ -39,6 +39,13 @@ bool sb_api_offload(sb_http_exchange_t *x, void (*work)(void *data),
                     void (*done)(sb_http_exchange_t *x, void *data),
                     void *data);
 
+/* An answer {"data": ...} in `b` (capped at `cap`): begin writes up to
+ * the value, the caller writes it and closes the object, reply answers
+ * (500 when it did not fit) and frees `b`. */
+void sb_api_data_begin(sb_buf_t *b, sb_jw_t *w, size_t cap);
+void sb_api_data_reply(sb_http_exchange_t *x, int status, sb_buf_t *b,
+                       sb_jw_t *w);
+
 /* True for the admin key and local mode; otherwise answers 403 ("`what`
  * needs the admin key") and returns false. */
 bool sb_api_need_admin(sb_http_exchange_t *x, const sb_identity_t *who,

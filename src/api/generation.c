@@ -103,14 +103,10 @@ static void lookup_done(sb_http_exchange_t *x, void *data)
   } else {
     sb_buf_t b;
     sb_jw_t jw;
-    sb_buf_init(&b, 64 * 1024);
-    sb_jw_init(&jw, &b);
-    sb_jw_obj_begin(&jw);
-    sb_jw_key_lit(&jw, "data");
+    sb_api_data_begin(&b, &jw, 64 * 1024);
     sb_api_generation_json(&jw, &l->row);
     sb_jw_obj_end(&jw);
-    sb_api_json(x, 200, sb_buf_slice(&b));
-    sb_buf_free(&b);
+    sb_api_data_reply(x, 200, &b, &jw);
   }
   free(l);
 }

@@ -121,10 +121,7 @@ void sb_api_providers(sb_http_exchange_t *x, const sb_identity_t *who)
   int64_t now = sb_wall_ms();
   sb_buf_t b;
   sb_jw_t w;
-  sb_buf_init(&b, 16u << 20);
-  sb_jw_init(&w, &b);
-  sb_jw_obj_begin(&w);
-  sb_jw_key_lit(&w, "data");
+  sb_api_data_begin(&b, &w, 16u << 20);
   sb_jw_arr_begin(&w);
   for (size_t i = 0; i < cfg->n_providers; i++) {
     const sb_provider_t *p = &cfg->providers[i];
@@ -148,9 +145,5 @@ void sb_api_providers(sb_http_exchange_t *x, const sb_identity_t *who)
   }
   sb_jw_arr_end(&w);
   sb_jw_obj_end(&w);
-  if (sb_jw_status(&w) == SB_OK)
-    sb_api_json(x, 200, sb_buf_slice(&b));
-  else
-    sb_api_error(x, 500, "server", "the provider list could not be rendered");
-  sb_buf_free(&b);
+  sb_api_data_reply(x, 200, &b, &w);
 }

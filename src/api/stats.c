@@ -178,15 +178,21 @@ static sb_status_t param_dims(sb_http_exchange_t *x, unsigned *dims)
   return SB_OK;
 }
 
-static bool ledger_ready(sb_http_exchange_t *x, const sb_identity_t *who)
+/* A report's job (`size` bytes, zeroed), once the caller may read the
+ * ledger; NULL: answered (403, 503). */
+static void *job_new(sb_http_exchange_t *x, const sb_identity_t *who,
+                     size_t size)
 {
   if (!sb_api_need_admin(x, who, "the ledger's reports"))
-    return false;
+    return NULL;
   if (x->worker->gw->ledger == NULL) {
     sb_api_error(x, 503, "server", "no ledger is configured");
-    return false;
+    return NULL;
   }
-  return true;
+  void *j = calloc(1, size);
+  if (j == NULL)
+    sb_api_error(x, 503, "server", "out of memory");
+  return j;
 }
 
 static void kv_cost(sb_jw_t *w, const char *k, int64_t pico)
@@ -233,11 +239,10 @@ static void report_work(void *data)
   j->rc = sb_ledger_report(j->ledger, &j->q, &j->report, j->err, sizeof(j->err));
 }
 
+/* The report's object ("data"). */
 static void write_report(sb_jw_t *w, const report_job_t *j, uint64_t pending)
 {
   const sb_ledger_report_t *r = &j->report;
-  sb_jw_obj_begin(w);
-  sb_jw_key_lit(w, "data");
   sb_jw_obj_begin(w);
   sb_jw_kv_int(w, SB_STRLIT("from_ms"), j->q.filter.from_ms);
   sb_jw_kv_int(w, SB_STRLIT("to_ms"), j->q.filter.to_ms);
@@ -279,7 +284,6 @@ static void write_report(sb_jw_t *w, const report_job_t *j, uint64_t pending)
   }
   sb_jw_obj_end(w);
   sb_jw_obj_end(w);
-  sb_jw_obj_end(w);
 }
 
 static void report_done(sb_http_exchange_t *x, void *data)
@@ -295,14 +299,10 @@ static void report_done(sb_http_exchange_t *x, void *data)
       sb_ledger_stats(j->ledger, &ls);
       sb_buf_t b;
       sb_jw_t w;
-      sb_buf_init(&b, 16u << 20);
-      sb_jw_init(&w, &b);
+      sb_api_data_begin(&b, &w, 16u << 20);
       write_report(&w, j, ls.waiting);
-      if (sb_jw_status(&w) == SB_OK)
-        sb_api_json(x, 200, sb_buf_slice(&b));
-      else
-        sb_api_error(x, 500, "server", "the report could not be rendered");
-      sb_buf_free(&b);
+      sb_jw_obj_end(&w);
+      sb_api_data_reply(x, 200, &b, &w);
     }
   }
   sb_ledger_report_free(&j->report);
@@ -311,13 +311,9 @@ static void report_done(sb_http_exchange_t *x, void *data)
 
 void sb_api_stats(sb_http_exchange_t *x, const sb_identity_t *who)
 {
-  if (!ledger_ready(x, who))
+  report_job_t *j = job_new(x, who, sizeof(*j));
+  if (j == NULL)
     return;
-  report_job_t *j = calloc(1, sizeof(*j));
-  if (j == NULL) {
-    sb_api_error(x, 503, "server", "out of memory");
-    return;
-  }
   j->ledger = x->worker->gw->ledger;
   if (param_range(x, 86400000, &j->q.filter) != SB_OK ||
       param_bucket(x, &j->q.filter, &j->q.bucket_ms) != SB_OK ||
@@ -356,20 +352,13 @@ static void recent_done(sb_http_exchange_t *x, void *data)
   } else if (x != NULL) {
     sb_buf_t b;
     sb_jw_t w;
-    sb_buf_init(&b, 16u << 20);
-    sb_jw_init(&w, &b);
-    sb_jw_obj_begin(&w);
-    sb_jw_key_lit(&w, "data");
+    sb_api_data_begin(&b, &w, 16u << 20);
     sb_jw_arr_begin(&w);
     for (size_t i = 0; i < j->n; i++)
       sb_api_generation_json(&w, &j->rows[i]);
     sb_jw_arr_end(&w);
     sb_jw_obj_end(&w);
-    if (sb_jw_status(&w) == SB_OK)
-      sb_api_json(x, 200, sb_buf_slice(&b));
-    else
-      sb_api_error(x, 500, "server", "the rows could not be rendered");
-    sb_buf_free(&b);
+    sb_api_data_reply(x, 200, &b, &w);
   }
   free(j->rows);
   free(j);
@@ -377,13 +366,9 @@ static void recent_done(sb_http_exchange_t *x, void *data)
 
 void sb_api_generations(sb_http_exchange_t *x, const sb_identity_t *who)
 {
-  if (!ledger_ready(x, who))
+  recent_job_t *j = job_new(x, who, sizeof(*j));
+  if (j == NULL)
     return;
-  recent_job_t *j = calloc(1, sizeof(*j));
-  if (j == NULL) {
-    sb_api_error(x, 503, "server", "out of memory");
-    return;
-  }
   j->ledger = x->worker->gw->ledger;
   sb_slice_t errors = sb_http_query_param(&x->arena, x->req.query, "errors");
   j->errors_only = SB_SLICE_IS(errors, "true") || SB_SLICE_IS(errors, "1");
