@@ -1,9 +1,16 @@
 /*
  * Reports over the ledger; see ledger_query.h. Every statement is built
  * from the constant fragments below (never from input: the filter's
- * values are bound), runs on a read-only connection opened for the call,
- * and reads inside one transaction, so the totals, the series and the
- * groups of a report describe the same rows.
+ * values are bound) and runs on a read-only connection opened for the
+ * call. A report reads the range's rows once and sums them in memory
+ * (ledger_tally.c): one pass instead of one per figure.
+ *
+ * Generation ids begin with the second they were made in
+ * ("gen-<unix seconds>-...", sb_ledger_make_id), which is also their
+ * row's created_ms: a range of times is a range of the table's primary
+ * key, read in order, where the created_ms index would look every row up
+ * in the table on its own. The id range is a day wider than the range on
+ * both sides; created_ms decides.
  */
 #include "switchboard/ledger_query.h"
 
@@ -11,55 +18,20 @@
 #include <stdlib.h>
 
 #include "ledger_read.h"
+#include "ledger_tally.h"
 
 const char *const sb_ledger_dim_names[SB_DIM_N] = {"model", "provider", "key",
                                                    "agent"};
 
-/* A row's value of each dimension (ledger_query.h). */
-static const char *const dim_value[SB_DIM_N] = {
-    "coalesce(g.model, g.requested_model, '-')",
-    "coalesce(g.provider, '-')",
-    "coalesce(g.key_hash, g.key_label, '-')",
-    "coalesce(g.agent, '-')",
-};
-
-/* What a group is shown as: a client key by its name (deleted keys keep
- * theirs in the keys table), anything else by its value. */
-static const char *const dim_name[SB_DIM_N] = {
-    "min(coalesce(g.model, g.requested_model, '-'))",
-    "min(coalesce(g.provider, '-'))",
-    "coalesce(max(k.name), max(g.key_label), '-')",
-    "min(coalesce(g.agent, '-'))",
-};
-
-/* Parameters ?1 ?2: the range; ?3 .. ?6: the matches, in dimension order. */
+/* Parameters ?1 ?2: the range; ?3 .. ?6: the matches, in dimension
+ * order; ?7 ?8: the ids that may be in the range (see the top). */
 #define WHERE                                                                  \
-  " WHERE g.created_ms >= ?1 AND g.created_ms < ?2"                            \
+  " WHERE g.id >= ?7 AND g.id < ?8"                                            \
+  " AND g.created_ms >= ?1 AND g.created_ms < ?2"                              \
   " AND (?3 IS NULL OR coalesce(g.model, g.requested_model, '-') = ?3)"        \
   " AND (?4 IS NULL OR coalesce(g.provider, '-') = ?4)"                        \
   " AND (?5 IS NULL OR coalesce(g.key_hash, g.key_label, '-') = ?5)"           \
   " AND (?6 IS NULL OR coalesce(g.agent, '-') = ?6)"
-
-/* The sums' columns, read by read_sums() from its first column on. */
-#define SUMS                                                                   \
-  "count(*), coalesce(sum(g.status >= 400), 0), "                             \
-  "coalesce(sum(g.tokens_prompt), 0), coalesce(sum(g.tokens_completion), 0), " \
-  "coalesce(sum(g.tokens_cached), 0), coalesce(sum(g.tokens_reasoning), 0), "  \
-  "coalesce(sum(g.cost_pico), 0), coalesce(avg(g.latency_ms), 0), "           \
-  "coalesce(avg(nullif(g.ttft_ms, 0)), 0)"
-
-static void read_sums(sqlite3_stmt *st, int i, sb_ledger_sums_t *s)
-{
-  s->requests = (uint64_t)sqlite3_column_int64(st, i++);
-  s->errors = (uint64_t)sqlite3_column_int64(st, i++);
-  s->prompt = (uint64_t)sqlite3_column_int64(st, i++);
-  s->completion = (uint64_t)sqlite3_column_int64(st, i++);
-  s->cached = (uint64_t)sqlite3_column_int64(st, i++);
-  s->reasoning = (uint64_t)sqlite3_column_int64(st, i++);
-  s->cost_pico = sqlite3_column_int64(st, i++);
-  s->latency_ms = sqlite3_column_double(st, i++);
-  s->ttft_ms = sqlite3_column_double(st, i++);
-}
 
 static void col_copy(sqlite3_stmt *st, int i, char *dst, size_t cap)
 {
@@ -116,6 +88,11 @@ static sqlite3_stmt *prepare(reader_t *r, const char *sql,
   for (int d = 0; d < SB_DIM_N; d++)
     if (f->match[d] != NULL)
       sqlite3_bind_text(st, 3 + d, f->match[d], -1, SQLITE_STATIC);
+  char lo[32], hi[32];
+  snprintf(lo, sizeof(lo), "gen-%lld", (long long)SB_MAX(f->from_ms / 1000 - 86400, 0));
+  snprintf(hi, sizeof(hi), "gen-%lld", (long long)(f->to_ms / 1000 + 86400));
+  sqlite3_bind_text(st, 7, lo, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st, 8, hi, -1, SQLITE_TRANSIENT);
   return st;
 }
 
@@ -138,98 +115,46 @@ uint64_t sb_ledger_bucket_count(int64_t from_ms, int64_t to_ms,
   return (uint64_t)((to_ms - 1 - start) / bucket_ms) + 1;
 }
 
-static sb_status_t totals(reader_t *r, const sb_ledger_filter_t *f,
-                          sb_ledger_report_t *out)
+/* The columns a report reads, in the order read_row() takes them. */
+#define REPORT_COLUMNS                                                         \
+  "g.created_ms, coalesce(g.model, g.requested_model, '-'), "                 \
+  "coalesce(g.provider, '-'), coalesce(g.key_hash, g.key_label, '-'), "        \
+  "coalesce(g.agent, '-'), g.status, g.tokens_prompt, g.tokens_completion, "   \
+  "g.tokens_cached, g.tokens_reasoning, g.cost_pico, g.latency_ms, g.ttft_ms"
+
+static void read_row(sqlite3_stmt *st, sb_tally_row_t *r)
 {
-  sqlite3_stmt *st = prepare(r, "SELECT " SUMS " FROM generations g" WHERE, f);
-  bool row;
-  sb_status_t rc = st != NULL ? step(r, st, &row) : SB_ERROR;
-  if (rc == SB_OK && row)
-    read_sums(st, 0, &out->total);
-  sqlite3_finalize(st);
-  return rc;
+  int i = 0;
+  r->created_ms = sqlite3_column_int64(st, i++);
+  for (int d = 0; d < SB_DIM_N; d++)
+    r->dim[d] = (const char *)sqlite3_column_text(st, i++);
+  r->status = sqlite3_column_int(st, i++);
+  r->prompt = (uint64_t)sqlite3_column_int64(st, i++);
+  r->completion = (uint64_t)sqlite3_column_int64(st, i++);
+  r->cached = (uint64_t)sqlite3_column_int64(st, i++);
+  r->reasoning = (uint64_t)sqlite3_column_int64(st, i++);
+  r->cost_pico = sqlite3_column_int64(st, i++);
+  r->latency_ms = (uint32_t)sqlite3_column_int64(st, i++);
+  r->ttft_ms = (uint32_t)sqlite3_column_int64(st, i++);
 }
 
-/* The latency at nearest rank ceil(p * n), p in percent. */
-static sb_status_t percentile(reader_t *r, const sb_ledger_filter_t *f,
-                              uint64_t n, unsigned p, uint32_t *out)
+/* Show client keys by name: the keys table keeps a deleted key's too. */
+static sb_status_t key_names(reader_t *r, sb_ledger_report_t *out)
 {
-  *out = 0;
-  if (n == 0)
-    return SB_OK;
-  uint64_t rank = (n * p + 99) / 100;
-  sqlite3_stmt *st = prepare(r,
-                             "SELECT g.latency_ms FROM generations g" WHERE
-                             " ORDER BY g.latency_ms LIMIT 1 OFFSET ?7",
-                             f);
-  if (st == NULL)
-    return SB_ERROR;
-  sqlite3_bind_int64(st, 7, (sqlite3_int64)(rank > 0 ? rank - 1 : 0));
-  bool row;
-  sb_status_t rc = step(r, st, &row);
-  if (rc == SB_OK && row)
-    *out = (uint32_t)sqlite3_column_int64(st, 0);
-  sqlite3_finalize(st);
-  return rc;
-}
-
-static sb_status_t series(reader_t *r, const sb_ledger_report_query_t *q,
-                          sb_ledger_report_t *out)
-{
-  const sb_ledger_filter_t *f = &q->filter;
-  uint64_t n = sb_ledger_bucket_count(f->from_ms, f->to_ms, q->bucket_ms);
-  out->series_start_ms = f->from_ms / q->bucket_ms * q->bucket_ms;
-  if (n == 0)
-    return SB_OK;
-  out->series = calloc((size_t)n, sizeof(*out->series));
-  if (out->series == NULL)
-    return fail(r, "allocate the series");
-  out->n_series = (size_t)n;
-  sqlite3_stmt *st = prepare(r,
-                             "SELECT (g.created_ms - ?7) / ?8, " SUMS
-                             " FROM generations g" WHERE " GROUP BY 1",
-                             f);
-  if (st == NULL)
-    return SB_ERROR;
-  sqlite3_bind_int64(st, 7, out->series_start_ms);
-  sqlite3_bind_int64(st, 8, q->bucket_ms);
-  bool row;
-  sb_status_t rc;
-  while ((rc = step(r, st, &row)) == SB_OK && row) {
-    int64_t b = sqlite3_column_int64(st, 0);
-    if (b >= 0 && (uint64_t)b < n)
-      read_sums(st, 1, &out->series[b]);
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(r->db, "SELECT name FROM keys WHERE hash = ?", -1, &st,
+                         NULL) != SQLITE_OK) {
+    sqlite3_finalize(st);
+    return fail(r, "read the keys");
   }
-  sqlite3_finalize(st);
-  return rc;
-}
-
-static sb_status_t groups(reader_t *r, const sb_ledger_report_query_t *q,
-                          sb_ledger_dim_t d, sb_ledger_report_t *out)
-{
-  size_t limit = SB_MIN(q->group_limit, (size_t)SB_LEDGER_MAX_GROUPS);
-  if (limit == 0)
-    return SB_OK;
-  out->groups[d] = calloc(limit, sizeof(*out->groups[d]));
-  if (out->groups[d] == NULL)
-    return fail(r, "allocate the groups");
-  char sql[2048];
-  snprintf(sql, sizeof(sql),
-           "SELECT %s, %s, " SUMS " FROM generations g%s" WHERE
-           " GROUP BY 1 ORDER BY 9 DESC, 3 DESC, 1 LIMIT ?7",
-           dim_value[d], dim_name[d],
-           d == SB_DIM_KEY ? " LEFT JOIN keys k ON k.hash = g.key_hash" : "");
-  sqlite3_stmt *st = prepare(r, sql, &q->filter);
-  if (st == NULL)
-    return SB_ERROR;
-  sqlite3_bind_int64(st, 7, (sqlite3_int64)limit);
-  bool row;
-  sb_status_t rc;
-  while ((rc = step(r, st, &row)) == SB_OK && row && out->n_groups[d] < limit) {
-    sb_ledger_group_t *g = &out->groups[d][out->n_groups[d]++];
-    col_copy(st, 0, g->id, sizeof(g->id));
-    col_copy(st, 1, g->name, sizeof(g->name));
-    read_sums(st, 2, &g->s);
+  sb_status_t rc = SB_OK;
+  for (size_t i = 0; i < out->n_groups[SB_DIM_KEY] && rc == SB_OK; i++) {
+    sb_ledger_group_t *g = &out->groups[SB_DIM_KEY][i];
+    bool row;
+    sqlite3_bind_text(st, 1, g->id, -1, SQLITE_STATIC);
+    if ((rc = step(r, st, &row)) == SB_OK && row)
+      col_copy(st, 0, g->name, sizeof(g->name));
+    sqlite3_reset(st);
   }
   sqlite3_finalize(st);
   return rc;
@@ -252,29 +177,35 @@ sb_status_t sb_ledger_report(sb_ledger_t *l, const sb_ledger_report_query_t *q,
     return SB_DECLINED;
   }
   reader_t r;
-  if (reader_open(&r, l, err, errlen) != SB_OK) {
-    reader_close(&r);
-    return SB_ERROR;
-  }
   sb_status_t rc = SB_ERROR;
-  /* one snapshot for every statement below */
-  if (sqlite3_exec(r.db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
-    fail(&r, "read the ledger");
+  sqlite3_stmt *st = NULL;
+  sb_tally_t *t = sb_tally_new(q);
+  if (reader_open(&r, l, err, errlen) != SB_OK)
+    goto out;
+  if (t == NULL) {
+    snprintf(err, errlen, "ledger: out of memory for the report");
     goto out;
   }
-  if (totals(&r, f, out) != SB_OK ||
-      percentile(&r, f, out->total.requests, 50, &out->latency_p50_ms) != SB_OK ||
-      percentile(&r, f, out->total.requests, 95, &out->latency_p95_ms) != SB_OK)
+  st = prepare(&r, "SELECT " REPORT_COLUMNS " FROM generations g" WHERE, f);
+  if (st == NULL)
     goto out;
-  if (q->bucket_ms > 0 && series(&r, q, out) != SB_OK)
-    goto out;
-  for (int d = 0; d < SB_DIM_N; d++)
-    if ((q->dims & (1u << d)) != 0 && groups(&r, q, (sb_ledger_dim_t)d, out) != SB_OK)
-      goto out;
-  rc = SB_OK;
+  bool row;
+  while ((rc = step(&r, st, &row)) == SB_OK && row) {
+    sb_tally_row_t tr;
+    read_row(st, &tr);
+    if (sb_tally_add(t, &tr) != SB_OK) {
+      rc = fail(&r, "sum the report");
+      break;
+    }
+  }
+  if (rc == SB_OK && sb_tally_finish(t, out) != SB_OK)
+    rc = fail(&r, "sum the report");
+  if (rc == SB_OK && (q->dims & (1u << SB_DIM_KEY)) != 0)
+    rc = key_names(&r, out);
 out:
-  sqlite3_exec(r.db, "COMMIT", NULL, NULL, NULL);
+  sqlite3_finalize(st);
   reader_close(&r);
+  sb_tally_free(t);
   return rc;
 }
 
@@ -305,19 +236,20 @@ sb_status_t sb_ledger_recent(sb_ledger_t *l, const sb_ledger_filter_t *f,
     fail(&r, "allocate the rows");
     goto out;
   }
-  /* newest first: the created_ms index, read backwards */
+  /* newest first: ids sort by creation time (to the microsecond), so
+   * the primary key read backwards */
   st = prepare(&r,
                errors_only ? "SELECT " SB_LEDGER_ROW_COLUMNS
                              " FROM generations g" WHERE
                              " AND g.status >= 400"
-                             " ORDER BY g.created_ms DESC LIMIT ?7"
+                             " ORDER BY g.id DESC LIMIT ?9"
                            : "SELECT " SB_LEDGER_ROW_COLUMNS
                              " FROM generations g" WHERE
-                             " ORDER BY g.created_ms DESC LIMIT ?7",
+                             " ORDER BY g.id DESC LIMIT ?9",
                f);
   if (st == NULL)
     goto out;
-  sqlite3_bind_int64(st, 7, (sqlite3_int64)limit);
+  sqlite3_bind_int64(st, 9, (sqlite3_int64)limit);
   bool row;
   while ((rc = step(&r, st, &row)) == SB_OK && row && *n < limit)
     sb_ledger_read_row(st, &(*rows)[(*n)++]);

@@ -6,6 +6,7 @@
 
 #include <unistd.h>
 
+#include "accounts/ledger_tally.h"
 #include "ledger_fixture.h"
 #include "switchboard/ledger_query.h"
 
@@ -36,6 +37,19 @@ static const fixture_row_t rows[] = {
 };
 
 static char hash_alpha[65], hash_beta[65];
+/* the rows' generation ids, made as the gateway makes them (reports read
+ * a range of ids: they begin with the second of the row's time) */
+static char ids[SB_ARRAY_LEN(rows)][48];
+
+/* The id of the fixture row named `name` ("gen-a" ...). */
+static const char *id_of(const char *name)
+{
+  for (size_t i = 0; i < SB_ARRAY_LEN(rows); i++)
+    if (strcmp(rows[i].id, name) == 0)
+      return ids[i];
+  fail_msg("no row %s", name);
+  return NULL;
+}
 
 /* A store holding `rows` (flushed); the caller closes it. */
 static sb_ledger_t *store(void)
@@ -60,7 +74,9 @@ static sb_ledger_t *store(void)
   for (size_t i = 0; i < SB_ARRAY_LEN(rows); i++) {
     const fixture_row_t *f = &rows[i];
     sb_ledger_row_t r;
-    row_for(&r, f->id, keys[f->key], T0 + f->at, f->cost);
+    row_for(&r, "", keys[f->key], T0 + f->at, f->cost);
+    sb_ledger_make_id(r.id, (T0 + f->at) * 1000, i, i);
+    memcpy(ids[i], r.id, sizeof(r.id));
     if (f->key == 0)
       snprintf(r.key_label, sizeof(r.key_label), "admin");
     snprintf(r.model, sizeof(r.model), "%s", f->model ? f->model : "");
@@ -253,26 +269,95 @@ static void test_recent(void **state)
   size_t n;
   assert_int_equal(sb_ledger_recent(l, &f, false, 3, &got, &n, err, sizeof(err)), SB_OK);
   assert_int_equal(n, 3);
-  assert_string_equal(got[0].id, "gen-h");
-  assert_string_equal(got[1].id, "gen-g");
-  assert_string_equal(got[2].id, "gen-f");
+  assert_string_equal(got[0].id, id_of("gen-h"));
+  assert_string_equal(got[1].id, id_of("gen-g"));
+  assert_string_equal(got[2].id, id_of("gen-f"));
   assert_int_equal(got[0].usage.prompt, 800);
   free(got);
 
   assert_int_equal(sb_ledger_recent(l, &f, true, 10, &got, &n, err, sizeof(err)), SB_OK);
   assert_int_equal(n, 2);
-  assert_string_equal(got[0].id, "gen-g");
+  assert_string_equal(got[0].id, id_of("gen-g"));
   assert_int_equal(got[0].status, 404);
-  assert_string_equal(got[1].id, "gen-d");
+  assert_string_equal(got[1].id, id_of("gen-d"));
   assert_string_equal(got[1].provider, "p2");
   free(got);
 
   f.match[SB_DIM_PROVIDER] = "p2";
   assert_int_equal(sb_ledger_recent(l, &f, true, 10, &got, &n, err, sizeof(err)), SB_OK);
   assert_int_equal(n, 1);
-  assert_string_equal(got[0].id, "gen-d");
+  assert_string_equal(got[0].id, id_of("gen-d"));
   free(got);
   sb_ledger_close(l);
+}
+
+/* The tally alone: distinct values past its cap count under "(other)",
+ * which competes with the rest; latencies past the histogram (a minute
+ * and more) still give exact percentiles. */
+static void test_tally_bounds(void **state)
+{
+  (void)state;
+  sb_ledger_report_query_t q;
+  memset(&q, 0, sizeof(q));
+  q.filter.to_ms = 1000;
+  q.dims = 1u << SB_DIM_AGENT;
+  q.group_limit = 3;
+  sb_tally_t *t = sb_tally_new(&q);
+  assert_non_null(t);
+  char agent[32];
+  sb_tally_row_t r;
+  memset(&r, 0, sizeof(r));
+  r.status = 200;
+  r.dim[SB_DIM_AGENT] = agent;
+  size_t n = SB_TALLY_MAX_GROUPS + 1000;
+  for (size_t i = 0; i < n; i++) {
+    snprintf(agent, sizeof(agent), "agent-%zu", i);
+    r.cost_pico = 1;
+    /* 1 ms for most; the last 10 rows 70, 80 ... 160 s */
+    r.latency_ms = i >= n - 10 ? (uint32_t)(70000 + (i - (n - 10)) * 10000) : 1;
+    assert_int_equal(sb_tally_add(t, &r), SB_OK);
+  }
+  /* one agent that costs the most */
+  snprintf(agent, sizeof(agent), "agent-7");
+  r.cost_pico = 5000;
+  r.latency_ms = 1;
+  assert_int_equal(sb_tally_add(t, &r), SB_OK);
+  sb_ledger_report_t out;
+  memset(&out, 0, sizeof(out));
+  assert_int_equal(sb_tally_finish(t, &out), SB_OK);
+  assert_int_equal(out.total.requests, n + 1);
+  assert_int_equal(out.n_groups[SB_DIM_AGENT], 3);
+  assert_string_equal(out.groups[SB_DIM_AGENT][0].id, "agent-7");
+  assert_int_equal(out.groups[SB_DIM_AGENT][0].s.requests, 2);
+  /* the 1000 agents past the cap: one group of 1000 requests */
+  assert_string_equal(out.groups[SB_DIM_AGENT][1].id, SB_TALLY_OTHER);
+  assert_int_equal(out.groups[SB_DIM_AGENT][1].s.requests, 1000);
+  assert_int_equal(out.groups[SB_DIM_AGENT][1].s.cost_pico, 1000);
+  /* p50 among the 1 ms rows; p95 too (10 slow rows of 66537) */
+  assert_int_equal(out.latency_p50_ms, 1);
+  assert_int_equal(out.latency_p95_ms, 1);
+  sb_ledger_report_free(&out);
+  sb_tally_free(t);
+
+  /* mostly slow: the percentiles come from the slow ones, in order */
+  t = sb_tally_new(&q);
+  assert_non_null(t);
+  snprintf(agent, sizeof(agent), "one");
+  const uint32_t lat[] = {90000, 5, 70000, 200000, 80000};
+  const uint32_t ttft[] = {0, 4, 0, 0, 8};
+  for (size_t i = 0; i < SB_ARRAY_LEN(lat); i++) {
+    r.latency_ms = lat[i];
+    r.ttft_ms = ttft[i];
+    assert_int_equal(sb_tally_add(t, &r), SB_OK);
+  }
+  memset(&out, 0, sizeof(out));
+  assert_int_equal(sb_tally_finish(t, &out), SB_OK);
+  assert_int_equal(out.latency_p50_ms, 80000);  /* rank 3 of 5 */
+  assert_int_equal(out.latency_p95_ms, 200000); /* rank 5 */
+  assert_true(out.total.ttft_ms == 6.0);         /* the rows that have one */
+  assert_int_equal(out.n_series, 0);
+  sb_ledger_report_free(&out);
+  sb_tally_free(t);
 }
 
 int main(void)
@@ -281,6 +366,7 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_report, setup, teardown),
       cmocka_unit_test_setup_teardown(test_filters_and_bounds, setup, teardown),
       cmocka_unit_test(test_bucket_count),
+      cmocka_unit_test(test_tally_bounds),
       cmocka_unit_test_setup_teardown(test_recent, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
