@@ -52,7 +52,12 @@ export async function api(path, { method = "GET", body, signal, raw = false, hea
     init.headers["content-type"] = "application/json";
     init.body = JSON.stringify(body);
   }
-  const r = await fetch(path, init);
+  let r = await fetch(path, init);
+  // a busy gateway says when to ask again (the reports, a few at a time)
+  for (let tries = 0; r.status === 503 && method === "GET" && r.headers.get("retry-after") && tries < 3; tries++) {
+    await new Promise((ok) => setTimeout(ok, 1000 * Number(r.headers.get("retry-after"))));
+    r = await fetch(path, init);
+  }
   if (r.status === 401) signedOut.dispatchEvent(new Event("signedout"));
   if (raw && r.ok) return r;
   const text = await r.text();

@@ -14,6 +14,7 @@
  * "7d"). The reads may take a while on a large ledger: they run on
  * libuv's thread pool (ledger_query.h).
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -195,6 +196,33 @@ static void *job_new(sb_http_exchange_t *x, const sb_identity_t *who,
   return j;
 }
 
+/* Stats reports being read at once, at most. They share libuv's thread
+ * pool (4 threads unless UV_THREADPOOL_SIZE says otherwise) with the
+ * waits of durable responses and key changes for their commits, and a
+ * long range can take seconds: the other threads stay free for those.
+ * (The most recent rows are a short read backwards: not counted.) */
+#define MAX_REPORTS 2
+static _Atomic int reports;
+
+/* Take a slot; false: answered 503 with Retry-After. */
+static bool report_slot(sb_http_exchange_t *x)
+{
+  if (atomic_fetch_add(&reports, 1) < MAX_REPORTS)
+    return true;
+  atomic_fetch_sub(&reports, 1);
+  sb_http_add_head(x, "Retry-After: 1\r\n");
+  sb_api_error(x, 503, "busy",
+               "%d reports are being read already: retry in a moment",
+               MAX_REPORTS);
+  return false;
+}
+
+static void report_free(void *j)
+{
+  free(j);
+  atomic_fetch_sub(&reports, 1);
+}
+
 static void kv_cost(sb_jw_t *w, const char *k, int64_t pico)
 {
   char buf[40];
@@ -306,14 +334,18 @@ static void report_done(sb_http_exchange_t *x, void *data)
     }
   }
   sb_ledger_report_free(&j->report);
-  free(j);
+  report_free(j);
 }
 
 void sb_api_stats(sb_http_exchange_t *x, const sb_identity_t *who)
 {
-  report_job_t *j = job_new(x, who, sizeof(*j));
-  if (j == NULL)
+  if (!sb_api_need_admin(x, who, "the ledger's reports") || !report_slot(x))
     return;
+  report_job_t *j = job_new(x, who, sizeof(*j));
+  if (j == NULL) {
+    atomic_fetch_sub(&reports, 1);
+    return;
+  }
   j->ledger = x->worker->gw->ledger;
   if (param_range(x, 86400000, &j->q.filter) != SB_OK ||
       param_bucket(x, &j->q.filter, &j->q.bucket_ms) != SB_OK ||
@@ -321,7 +353,7 @@ void sb_api_stats(sb_http_exchange_t *x, const sb_identity_t *who)
       param_count(x, "limit", DEFAULT_GROUPS, SB_LEDGER_MAX_GROUPS,
                   &j->q.group_limit) != SB_OK ||
       !sb_api_offload(x, report_work, report_done, j))
-    free(j);
+    report_free(j);
 }
 
 /* ---- GET /api/v1/generations ------------------------------------------- */
