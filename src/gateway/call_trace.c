@@ -89,10 +89,10 @@ const char *sb_call_trace_attempt(sb_call_t *c)
   return header;
 }
 
-static void end_try(const sb_call_t *c, sb_call_try_t *r, long status,
-                    const char *type)
+static void end_try(const sb_call_t *c, sb_call_try_t *r, uint64_t now,
+                    long status, const char *type)
 {
-  r->end_ns = sb_now_ns();
+  r->end_ns = now;
   r->status = (int)status;
   r->error_type = type;
   if (c->plan != NULL && c->plan->att_first_ns >= r->start_ns)
@@ -103,7 +103,7 @@ void sb_call_trace_attempt_end(sb_call_t *c, long status, const char *type)
 {
   sb_call_try_t *r = open_try(c);
   if (r != NULL)
-    end_try(c, r, status, type);
+    end_try(c, r, sb_now_ns(), status, type);
 }
 
 /* "host[:port]" of a base URL. */
@@ -134,9 +134,11 @@ void sb_call_trace_describe(const sb_call_t *c, sb_access_t *a)
   a->traced = t->exported;
   if (!t->exported)
     return;
+  /* the answering attempt ends with the request (the record's clock) */
   sb_call_try_t *last = open_try(c);
   if (last != NULL)
-    end_try(c, last, c->up_status, c->stream_failed ? c->x->error_type : NULL);
+    end_try(c, last, c->t_start + a->latency_ns, c->up_status,
+            c->stream_failed ? c->x->error_type : NULL);
   uint64_t t0 = c->t_start;
   for (size_t i = 0; i < t->n_tries; i++) {
     const sb_call_try_t *r = &t->tries[i];
