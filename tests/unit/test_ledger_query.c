@@ -205,6 +205,15 @@ static void test_filters_and_bounds(void **state)
   assert_null(r.groups[SB_DIM_MODEL]);
   sb_ledger_report_free(&r);
 
+  /* times of fewer and of more digits than today's seconds */
+  q = everything();
+  q.filter.from_ms = 100000000000LL;   /* 1973 */
+  q.filter.to_ms = 99999999999999LL;   /* 5138 */
+  q.bucket_ms = 0;
+  assert_int_equal(sb_ledger_report(l, &q, &r, err, sizeof(err)), SB_OK);
+  assert_int_equal(r.total.requests, 8);
+  sb_ledger_report_free(&r);
+
   /* an unaligned range: buckets start on a multiple of the step */
   q = everything();
   q.filter.from_ms = T0 + 25;
