@@ -241,7 +241,8 @@ static sb_status_t top_groups(table_t *tb, size_t limit, sb_ledger_group_t **out
     free(tb->other);
     tb->other = NULL;
   }
-  qsort(tb->entries, tb->n, sizeof(*tb->entries), cmp_entry);
+  if (tb->n > 1)
+    qsort(tb->entries, tb->n, sizeof(*tb->entries), cmp_entry);
   *n = SB_MIN(tb->n, limit);
   *out = calloc(*n > 0 ? *n : 1, sizeof(**out));
   if (*out == NULL)
