@@ -87,7 +87,6 @@ static void test_pack_round_trip(void **state)
   assert_slice_equal(b.path, "/v1/chat/completions");
   assert_slice_equal(b.key_label, "team \"blue\"");
   assert_slice_equal(b.operation, "chat");
-  assert_slice_equal(b.error_type, "");
   assert_null(b.error_type.ptr);
   assert_int_equal(b.status, 200);
   assert_int_equal(b.attempts, 2);
