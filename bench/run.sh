@@ -82,6 +82,7 @@ start_switchboard() {
     echo "listen: 127.0.0.1:0"
     echo "workers: 1"
     echo "database: sqlite:$WORK/bench.db"
+    echo "log: { access: false }" # as nginx's access_log off; its cost: bench/ops.sh
     echo "providers:"
     echo "  openai: { format: openai, base_url: \"http://127.0.0.1:$FAKE_PORT/v1\", api_key: bench }"
     echo "  anthropic: { format: anthropic, base_url: \"http://127.0.0.1:$FAKE_PORT\", api_key: bench }"
@@ -333,6 +334,11 @@ END_RSS_KB=$(rss_kb "$SB_PID")
 say "9/9 https providers (bench/https.sh)"
 RUNS=$RUNS DURATION=$DURATION "$HERE/https.sh" "$BUILD" "$OUT/https.md" ||
   { say "https.sh failed"; exit 1; }
+
+# ---- the access log and metrics, on vs off: their own servers (bench/ops.sh) -------------
+say "ops: the access log and metrics on vs off (bench/ops.sh)"
+RUNS=$RUNS DURATION=$DURATION "$HERE/ops.sh" "$BUILD" "$OUT/ops.md" ||
+  { say "ops.sh failed"; exit 1; }
 JSON_LINE="json parse: (json_bench failed)"
 "$BUILD/json_bench" >"$WORK/json.out" 2>/dev/null || true
 grep -q 'json parse' "$WORK/json.out" && JSON_LINE=$(grep -m1 'json parse' "$WORK/json.out")
@@ -472,6 +478,9 @@ say "writing $OUT/latest.md"
   echo
 
   cat "$OUT/https.md"
+  echo
+
+  cat "$OUT/ops.md"
   echo
 
   echo "## Issue 6 targets"

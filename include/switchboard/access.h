@@ -70,10 +70,11 @@ typedef struct sb_access {
   sb_access_attempt_t spans[SB_ACCESS_MAX_SPANS];
 } sb_access_t;
 
-/* Bytes sb_access_pack() writes for `a` (fields cut as they will be). */
-size_t sb_access_packed_size(const sb_access_t *a);
-/* Pack into `dst` (sb_access_packed_size() bytes). */
-void sb_access_pack(const sb_access_t *a, unsigned char *dst);
+/* The most sb_access_pack() may write for `a` (every field at its cut). */
+size_t sb_access_pack_bound(const sb_access_t *a);
+/* Pack into `dst` (sb_access_pack_bound() bytes of room); returns the
+ * bytes written. */
+size_t sb_access_pack(const sb_access_t *a, unsigned char *dst);
 /* Unpack `len` bytes: slices point into `src`. SB_ERROR when they are not
  * a packed record. */
 sb_status_t sb_access_unpack(const unsigned char *src, size_t len,

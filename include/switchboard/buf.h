@@ -43,6 +43,7 @@ static inline sb_status_t sb_buf_append(sb_buf_t *b, const void *p, size_t n)
     return SB_OK;
   if (sb_buf_reserve(b, n) != SB_OK)
     return SB_ERROR;
+  SB_INVARIANT(b->len + n < b->cap); /* room for the bytes and a NUL */
   memcpy(b->data + b->len, p, n);
   b->len += n;
   return SB_OK;

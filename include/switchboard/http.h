@@ -200,6 +200,10 @@ struct sb_http_exchange {
    * authenticated with (a counted reference dropped with the arena), or
    * NULL for the admin key and local mode. */
   void *principal;
+  /* The gateway's catalog this request routes with (sb_gateway_catalog):
+   * a counted reference dropped with the arena, or NULL before the first
+   * use. */
+  const struct sb_catalog *catalog;
   /* What the access log tells of the request (ops.h), set by the layers
    * above as it goes: who called (a key's name, "admin", "local"), the
    * type of the error it was answered with, and for a model call the

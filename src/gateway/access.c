@@ -40,9 +40,9 @@ typedef struct {
 
 #define N_TEXT 12
 #define N_SPAN_TEXT 5
-/* The longest access line: every field at its cut, every byte escaped. */
-#define LINE_MAX_BYTES                                                         \
-  (1024 + 6 * (N_TEXT * SB_ACCESS_FIELD_MAX + SB_ACCESS_PATH_MAX))
+/* The longest access line: every text field at most SB_ACCESS_PATH_MAX
+ * bytes (the writers cut there), each byte escaped to at most six. */
+#define LINE_MAX_BYTES (1024 + 6 * N_TEXT * SB_ACCESS_PATH_MAX)
 
 /* The record's text fields, in packed order. */
 static void texts(sb_access_t *a, sb_slice_t *t[N_TEXT])
@@ -75,22 +75,13 @@ static size_t cut(const sb_slice_t *s, bool path)
   return s->ptr == NULL ? 0 : SB_MIN(s->len, max);
 }
 
-size_t sb_access_packed_size(const sb_access_t *ca)
+size_t sb_access_pack_bound(const sb_access_t *a)
 {
-  sb_access_t *a = (sb_access_t *)ca; /* texts() only reads through it */
-  sb_slice_t *t[N_TEXT];
-  size_t n = sizeof(fixed_t), spans = SB_MIN(a->n_spans, SB_ACCESS_MAX_SPANS);
-  texts(a, t);
-  for (size_t i = 0; i < N_TEXT; i++)
-    n += 2 + cut(t[i], t[i] == &a->path);
-  for (size_t k = 0; k < spans; k++) {
-    sb_slice_t *st[N_SPAN_TEXT];
-    span_texts(&a->spans[k], st);
-    n += sizeof(span_fixed_t);
-    for (size_t i = 0; i < N_SPAN_TEXT; i++)
-      n += 2 + cut(st[i], false);
-  }
-  return n;
+  size_t spans = SB_MIN(a->n_spans, SB_ACCESS_MAX_SPANS);
+  return sizeof(fixed_t) + (N_TEXT - 1) * (2 + SB_ACCESS_FIELD_MAX) +
+         (2 + SB_ACCESS_PATH_MAX) +
+         spans *
+             (sizeof(span_fixed_t) + N_SPAN_TEXT * (2 + SB_ACCESS_FIELD_MAX));
 }
 
 static unsigned char *put_text(unsigned char *p, const sb_slice_t *s, bool path)
@@ -102,8 +93,9 @@ static unsigned char *put_text(unsigned char *p, const sb_slice_t *s, bool path)
   return p + 2 + n;
 }
 
-void sb_access_pack(const sb_access_t *ca, unsigned char *p)
+size_t sb_access_pack(const sb_access_t *ca, unsigned char *dst)
 {
+  unsigned char *p = dst;
   sb_access_t *a = (sb_access_t *)ca;
   fixed_t f;
   memset(&f, 0, sizeof(f));
@@ -146,6 +138,7 @@ void sb_access_pack(const sb_access_t *ca, unsigned char *p)
     for (size_t i = 0; i < N_SPAN_TEXT; i++)
       p = put_text(p, st[i], false);
   }
+  return (size_t)(p - dst);
 }
 
 static bool get_text(const unsigned char **p, const unsigned char *end,
@@ -223,51 +216,85 @@ const char *sb_access_status_class(int status)
   return status >= 100 && status <= 599 ? classes[status / 100 - 1] : "other";
 }
 
-/* ---- lines ----------------------------------------------------------------
- */
+/* ---- lines ------------------------------------------------------------------
+ *
+ * Written by hand, not with the JSON writer: the operations thread writes
+ * one line per request, and a generic writer's per-member checks cost
+ * several times the line's own bytes. Room for the longest line is
+ * reserved first (LINE_MAX_BYTES), so the writes below cannot run out. */
 
-/* "2026-12-05T13:54:25.123Z" (24 bytes) */
-static size_t utc_ms(int64_t unix_ns, char out[32])
+static void put(sb_buf_t *b, const char *s, size_t n)
 {
-  time_t s = (time_t)(unix_ns / 1000000000);
-  struct tm tm;
-  gmtime_r(&s, &tm);
-  int n = snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-                   tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                   tm.tm_min, tm.tm_sec, (int)((unix_ns / 1000000) % 1000));
-  return n > 0 ? (size_t)SB_MIN(n, 31) : 0;
+  memcpy(b->data + b->len, s, n);
+  b->len += n;
+}
+#define PUT(b, lit) put((b), (lit), sizeof(lit) - 1)
+
+static void put_u64(sb_buf_t *b, uint64_t v)
+{
+  b->len += sb_u64_dec(b->data + b->len, v);
+}
+
+/* Per byte: 1 when it needs no escape in a JSON string (printable ASCII
+ * but the quote and the backslash), 2 when it needs none in a text value
+ * (the same without the space and '='). */
+#define PLAIN(c)                                                               \
+  (((c) >= 0x20 && (c) < 0x7f && (c) != '"' && (c) != '\\' ? 1 : 0) |          \
+   ((c) > 0x20 && (c) < 0x7f && (c) != '"' && (c) != '\\' && (c) != '=' ? 2    \
+                                                                        : 0))
+#define PLAIN4(c) PLAIN(c), PLAIN(c + 1), PLAIN(c + 2), PLAIN(c + 3)
+#define PLAIN16(c) PLAIN4(c), PLAIN4(c + 4), PLAIN4(c + 8), PLAIN4(c + 12)
+#define PLAIN64(c) PLAIN16(c), PLAIN16(c + 16), PLAIN16(c + 32), PLAIN16(c + 48)
+static const unsigned char plain_tab[256] = {PLAIN64(0), PLAIN64(64),
+                                             PLAIN64(128), PLAIN64(192)};
+
+static bool plain(sb_slice_t v, bool text)
+{
+  unsigned char want = text ? 2 : 1;
+  const unsigned char *p = (const unsigned char *)v.ptr;
+  for (size_t i = 0; i < v.len; i++)
+    if ((plain_tab[p[i]] & want) == 0)
+      return false;
+  return true;
+}
+
+/* "2026-12-05T13:54:25.123Z": the date and time of the second are kept
+ * until the second changes (the operations thread's lines come in order). */
+static void put_time(sb_buf_t *b, int64_t unix_ns)
+{
+  static _Thread_local int64_t sec = -1;
+  static _Thread_local char text[72];
+  int64_t s = unix_ns / 1000000000;
+  if (s != sec) {
+    time_t t = (time_t)s;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    snprintf(text, sizeof(text), "%04d-%02d-%02dT%02d:%02d:%02d",
+             (tm.tm_year + 1900) % 10000, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+             tm.tm_min, tm.tm_sec);
+    sec = s;
+  }
+  unsigned ms = (unsigned)((unix_ns / 1000000) % 1000);
+  put(b, text, 19);
+  char frac[5] = {'.', (char)('0' + ms / 100), (char)('0' + ms / 10 % 10),
+                  (char)('0' + ms % 10), 'Z'};
+  put(b, frac, 5);
 }
 
 /* Milliseconds with three decimals ("12.345"). */
-static size_t ms3(uint64_t ns, char out[32])
+static void put_ms(sb_buf_t *b, uint64_t ns)
 {
   uint64_t us = ns / 1000;
-  size_t n = sb_u64_dec(out, us / 1000);
-  out[n++] = '.';
-  out[n++] = (char)('0' + us / 100 % 10);
-  out[n++] = (char)('0' + us / 10 % 10);
-  out[n++] = (char)('0' + us % 10);
-  return n;
+  put_u64(b, us / 1000);
+  char frac[4] = {'.', (char)('0' + us / 100 % 10), (char)('0' + us / 10 % 10),
+                  (char)('0' + us % 10)};
+  put(b, frac, 4);
 }
 
-static void jw_str_or_null(sb_jw_t *w, const char *k, size_t kn, sb_slice_t v)
+static void put_cost(sb_buf_t *b, int64_t pico)
 {
-  sb_jw_key(w, k, kn);
-  if (v.len > 0)
-    sb_jw_str_slice(w, v);
-  else
-    sb_jw_null(w);
-}
-#define KV_STR(w, lit, v) jw_str_or_null((w), SB_STRLIT(lit), (v))
-
-static void jw_ms(sb_jw_t *w, const char *k, size_t kn, uint64_t ns, bool known)
-{
-  char num[32];
-  sb_jw_key(w, k, kn);
-  if (known)
-    sb_jw_raw(w, num, ms3(ns, num));
-  else
-    sb_jw_null(w);
+  char tmp[40];
+  put(b, tmp, sb_cost_format(pico, tmp, sizeof(tmp)));
 }
 
 static bool has_trace(const sb_access_t *a)
@@ -278,145 +305,182 @@ static bool has_trace(const sb_access_t *a)
   return false;
 }
 
-sb_status_t sb_access_json(const sb_access_t *a, sb_buf_t *out)
+/* ---- JSON ---- */
+
+/* A JSON string, or null when empty. */
+static void json_str(sb_buf_t *b, sb_slice_t v)
 {
-  char tmp[32];
-  sb_jw_t w;
-  size_t start = out->len;
-  sb_jw_init(&w, out);
-  sb_jw_obj_begin(&w);
-  sb_jw_kv_str(&w, SB_STRLIT("time"), tmp, utc_ms(a->start_unix_ns, tmp));
-  KV_STR(&w, "id", a->id);
-  KV_STR(&w, "door", a->door);
-  KV_STR(&w, "method", a->method);
-  KV_STR(&w, "path", a->path);
-  sb_jw_kv_int(&w, SB_STRLIT("status"), a->status);
-  KV_STR(&w, "model_requested", a->model_requested);
-  KV_STR(&w, "model", a->model);
-  KV_STR(&w, "provider", a->provider);
-  sb_jw_kv_int(&w, SB_STRLIT("attempts"), a->attempts);
-  KV_STR(&w, "key", a->key_label);
-  KV_STR(&w, "agent", a->agent);
-  sb_jw_kv_int(&w, SB_STRLIT("prompt_tokens"), (int64_t)a->usage.prompt);
-  sb_jw_kv_int(&w, SB_STRLIT("completion_tokens"),
-               (int64_t)a->usage.completion);
-  sb_jw_kv_int(&w, SB_STRLIT("cached_tokens"), (int64_t)a->usage.cached);
-  sb_jw_kv_int(&w, SB_STRLIT("reasoning_tokens"), (int64_t)a->usage.reasoning);
-  sb_jw_key_lit(&w, "usage_estimated");
-  sb_jw_bool(&w, a->usage_estimated);
-  sb_jw_kv_raw(&w, SB_STRLIT("cost"), tmp,
-               sb_cost_format(a->cost_pico, tmp, sizeof(tmp)));
-  jw_ms(&w, SB_STRLIT("latency_ms"), a->latency_ns, true);
-  jw_ms(&w, SB_STRLIT("ttft_ms"), a->ttft_ns, a->ttft_ns != 0);
-  sb_jw_kv_int(&w, SB_STRLIT("overhead_us"), (int64_t)(a->overhead_ns / 1000));
-  KV_STR(&w, "finish_reason", a->finish_reason);
-  KV_STR(&w, "error_type", a->error_type);
-  sb_jw_key_lit(&w, "stream");
-  sb_jw_bool(&w, a->stream);
-  if (has_trace(a)) {
-    char hex[32];
-    sb_trace_hex(a->trace_id, 16, hex);
-    sb_jw_kv_str(&w, SB_STRLIT("trace_id"), hex, 32);
+  v.len = SB_MIN(v.len, SB_ACCESS_PATH_MAX);
+  if (v.len == 0) {
+    PUT(b, "null");
+  } else if (plain(v, false)) {
+    b->data[b->len++] = '"';
+    put(b, v.ptr, v.len);
+    b->data[b->len++] = '"';
+  } else {
+    sb_json_escape(b, v.ptr, v.len);
   }
-  sb_jw_obj_end(&w);
-  if (sb_jw_status(&w) != SB_OK || sb_buf_append(out, "\n", 1) != SB_OK) {
-    out->len = start;
+}
+
+sb_status_t sb_access_json(const sb_access_t *a, sb_buf_t *b)
+{
+  if (sb_buf_reserve(b, LINE_MAX_BYTES) != SB_OK)
     return SB_ERROR;
+  PUT(b, "{\"time\":\"");
+  put_time(b, a->start_unix_ns);
+  PUT(b, "\",\"id\":");
+  json_str(b, a->id);
+  PUT(b, ",\"door\":");
+  json_str(b, a->door);
+  PUT(b, ",\"method\":");
+  json_str(b, a->method);
+  PUT(b, ",\"path\":");
+  json_str(b, a->path);
+  PUT(b, ",\"status\":");
+  put_u64(b, (uint64_t)(a->status > 0 ? a->status : 0));
+  PUT(b, ",\"model_requested\":");
+  json_str(b, a->model_requested);
+  PUT(b, ",\"model\":");
+  json_str(b, a->model);
+  PUT(b, ",\"provider\":");
+  json_str(b, a->provider);
+  PUT(b, ",\"attempts\":");
+  put_u64(b, a->attempts);
+  PUT(b, ",\"key\":");
+  json_str(b, a->key_label);
+  PUT(b, ",\"agent\":");
+  json_str(b, a->agent);
+  PUT(b, ",\"prompt_tokens\":");
+  put_u64(b, a->usage.prompt);
+  PUT(b, ",\"completion_tokens\":");
+  put_u64(b, a->usage.completion);
+  PUT(b, ",\"cached_tokens\":");
+  put_u64(b, a->usage.cached);
+  PUT(b, ",\"reasoning_tokens\":");
+  put_u64(b, a->usage.reasoning);
+  if (a->usage_estimated)
+    PUT(b, ",\"usage_estimated\":true,\"cost\":");
+  else
+    PUT(b, ",\"usage_estimated\":false,\"cost\":");
+  put_cost(b, a->cost_pico);
+  PUT(b, ",\"latency_ms\":");
+  put_ms(b, a->latency_ns);
+  PUT(b, ",\"ttft_ms\":");
+  if (a->ttft_ns != 0)
+    put_ms(b, a->ttft_ns);
+  else
+    PUT(b, "null");
+  PUT(b, ",\"overhead_us\":");
+  put_u64(b, a->overhead_ns / 1000);
+  PUT(b, ",\"finish_reason\":");
+  json_str(b, a->finish_reason);
+  PUT(b, ",\"error_type\":");
+  json_str(b, a->error_type);
+  if (a->stream)
+    PUT(b, ",\"stream\":true");
+  else
+    PUT(b, ",\"stream\":false");
+  if (has_trace(a)) {
+    PUT(b, ",\"trace_id\":\"");
+    sb_trace_hex(a->trace_id, 16, b->data + b->len);
+    b->len += 32;
+    PUT(b, "\"");
   }
+  PUT(b, "}\n");
   return SB_OK;
 }
 
-/* A text value: as it is when it is plain, else quoted with \" \\ and
- * control characters escaped; "-" when empty. */
+/* ---- text ---- */
+
+/* A text value: as it is when plain, else quoted with \" \\ and control
+ * characters (\xNN) escaped; "-" when empty. */
 static void text_value(sb_buf_t *b, sb_slice_t v)
 {
-  bool plain = v.len > 0;
-  for (size_t i = 0; i < v.len && plain; i++) {
-    unsigned char c = (unsigned char)v.ptr[i];
-    plain = c > ' ' && c != '"' && c != '\\' && c != '=' && c != 0x7f;
-  }
+  static const char hexdig[] = "0123456789abcdef";
+  v.len = SB_MIN(v.len, SB_ACCESS_PATH_MAX);
   if (v.len == 0) {
-    sb_buf_append(b, "-", 1);
+    PUT(b, "-");
     return;
   }
-  if (plain) {
-    sb_buf_append(b, v.ptr, v.len);
+  if (plain(v, true)) {
+    put(b, v.ptr, v.len);
     return;
   }
-  sb_buf_append(b, "\"", 1);
+  b->data[b->len++] = '"';
   for (size_t i = 0; i < v.len; i++) {
     unsigned char c = (unsigned char)v.ptr[i];
     if (c == '"' || c == '\\') {
-      char e[2] = {'\\', (char)c};
-      sb_buf_append(b, e, 2);
+      b->data[b->len++] = '\\';
+      b->data[b->len++] = (char)c;
     } else if (c < ' ' || c == 0x7f) {
-      sb_buf_appendf(b, "\\x%02x", c);
+      char e[4] = {'\\', 'x', hexdig[c >> 4], hexdig[c & 15]};
+      put(b, e, 4);
     } else {
-      sb_buf_append(b, &v.ptr[i], 1);
+      b->data[b->len++] = (char)c;
     }
   }
-  sb_buf_append(b, "\"", 1);
+  b->data[b->len++] = '"';
 }
 
-static void text_kv(sb_buf_t *b, const char *k, sb_slice_t v)
+static void text_kv(sb_buf_t *b, const char *k, size_t kn, sb_slice_t v)
 {
-  sb_buf_appendf(b, " %s=", k);
+  b->data[b->len++] = ' ';
+  put(b, k, kn);
+  b->data[b->len++] = '=';
   text_value(b, v);
 }
+#define TEXT(b, lit, v) text_kv((b), (lit), sizeof(lit) - 1, (v))
 
-static void text_num(sb_buf_t *b, const char *k, uint64_t v)
+static void text_num(sb_buf_t *b, const char *k, size_t kn, uint64_t v)
 {
-  sb_buf_appendf(b, " %s=%llu", k, (unsigned long long)v);
+  b->data[b->len++] = ' ';
+  put(b, k, kn);
+  b->data[b->len++] = '=';
+  put_u64(b, v);
 }
+#define NUM(b, lit, v) text_num((b), (lit), sizeof(lit) - 1, (v))
 
-static void text_ms(sb_buf_t *b, const char *k, uint64_t ns, bool known)
+sb_status_t sb_access_text(const sb_access_t *a, sb_buf_t *b)
 {
-  char num[32];
-  size_t n = known ? ms3(ns, num) : 0;
-  text_kv(b, k, sb_slice(num, n));
-}
-
-sb_status_t sb_access_text(const sb_access_t *a, sb_buf_t *out)
-{
-  char tmp[32];
-  size_t start = out->len;
-  /* room for the longest line (every field escaped), so that no append
-   * below fails half way */
-  if (sb_buf_reserve(out, LINE_MAX_BYTES) != SB_OK)
+  if (sb_buf_reserve(b, LINE_MAX_BYTES) != SB_OK)
     return SB_ERROR;
-  sb_buf_append(out, tmp, utc_ms(a->start_unix_ns, tmp));
-  text_num(out, "status", (uint64_t)a->status);
-  text_kv(out, "door", a->door);
-  text_kv(out, "method", a->method);
-  text_kv(out, "path", a->path);
-  text_kv(out, "id", a->id);
-  text_kv(out, "model_requested", a->model_requested);
-  text_kv(out, "model", a->model);
-  text_kv(out, "provider", a->provider);
-  text_num(out, "attempts", a->attempts);
-  text_kv(out, "key", a->key_label);
-  text_kv(out, "agent", a->agent);
-  text_num(out, "prompt_tokens", a->usage.prompt);
-  text_num(out, "completion_tokens", a->usage.completion);
-  text_num(out, "cached_tokens", a->usage.cached);
-  text_num(out, "reasoning_tokens", a->usage.reasoning);
-  text_kv(out, "cost",
-          sb_slice(tmp, sb_cost_format(a->cost_pico, tmp, sizeof(tmp))));
-  text_ms(out, "latency_ms", a->latency_ns, true);
-  text_ms(out, "ttft_ms", a->ttft_ns, a->ttft_ns != 0);
-  text_num(out, "overhead_us", a->overhead_ns / 1000);
-  text_kv(out, "finish_reason", a->finish_reason);
-  text_kv(out, "error_type", a->error_type);
-  text_kv(out, "stream",
-          a->stream ? SB_SLICE_LIT("true") : SB_SLICE_LIT("false"));
+  put_time(b, a->start_unix_ns);
+  NUM(b, "status", (uint64_t)(a->status > 0 ? a->status : 0));
+  TEXT(b, "door", a->door);
+  TEXT(b, "method", a->method);
+  TEXT(b, "path", a->path);
+  TEXT(b, "id", a->id);
+  TEXT(b, "model_requested", a->model_requested);
+  TEXT(b, "model", a->model);
+  TEXT(b, "provider", a->provider);
+  NUM(b, "attempts", a->attempts);
+  TEXT(b, "key", a->key_label);
+  TEXT(b, "agent", a->agent);
+  NUM(b, "prompt_tokens", a->usage.prompt);
+  NUM(b, "completion_tokens", a->usage.completion);
+  NUM(b, "cached_tokens", a->usage.cached);
+  NUM(b, "reasoning_tokens", a->usage.reasoning);
+  PUT(b, " cost=");
+  put_cost(b, a->cost_pico);
+  PUT(b, " latency_ms=");
+  put_ms(b, a->latency_ns);
+  PUT(b, " ttft_ms=");
+  if (a->ttft_ns != 0)
+    put_ms(b, a->ttft_ns);
+  else
+    PUT(b, "-");
+  NUM(b, "overhead_us", a->overhead_ns / 1000);
+  TEXT(b, "finish_reason", a->finish_reason);
+  TEXT(b, "error_type", a->error_type);
+  if (a->stream)
+    PUT(b, " stream=true");
+  else
+    PUT(b, " stream=false");
   if (has_trace(a)) {
-    char hex[32];
-    sb_trace_hex(a->trace_id, 16, hex);
-    text_kv(out, "trace_id", sb_slice(hex, 32));
+    PUT(b, " trace_id=");
+    sb_trace_hex(a->trace_id, 16, b->data + b->len);
+    b->len += 32;
   }
-  if (sb_buf_append(out, "\n", 1) != SB_OK) {
-    out->len = start;
-    return SB_ERROR;
-  }
+  PUT(b, "\n");
   return SB_OK;
 }

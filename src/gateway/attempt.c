@@ -878,7 +878,8 @@ void sb_attempt_plan_and_start(sb_call_t *c)
       !c->embeddings && strcmp(c->door->name, "openai") == 0 ? c->req.native
                                                              : NULL;
   sb_route_status_t why;
-  pl->n = sb_route_plan(c->gw, ids, n_ids, &prefs, openai_req, now_wall(),
+  pl->n = sb_route_plan(c->gw, sb_gateway_catalog(c->x), ids, n_ids, &prefs,
+                        openai_req, now_wall(),
                         pl->cands, SB_PLAN_MAX, &why);
   keep_capable(c, pl);
   if (pl->n == 0 && c->gw->config->n_providers == 0) {
@@ -903,6 +904,7 @@ void sb_attempt_plan_and_start(sb_call_t *c)
     m->prompt = SB_MAX(m->prompt, q->prompt);
     m->completion = SB_MAX(m->completion, q->completion);
     m->request = SB_MAX(m->request, q->request);
+    m->unknown = m->unknown || q->unknown;
     if (q->has_reasoning) {
       m->reasoning = SB_MAX(m->reasoning, q->reasoning);
       m->has_reasoning = true;

@@ -359,11 +359,9 @@ static void describe(sb_http_exchange_t *x, sb_access_t *a)
 static void push(sb_ops_t *ops, unsigned worker, const sb_access_t *a)
 {
   sb_ops_worker_t *ow = &ops->workers[worker];
-  size_t n = sb_access_packed_size(a);
-  void *p = sb_ring_reserve(&ow->ring, n);
+  void *p = sb_ring_reserve(&ow->ring, sb_access_pack_bound(a));
   if (p != NULL) {
-    sb_access_pack(a, p);
-    sb_ring_commit(&ow->ring, n);
+    sb_ring_commit(&ow->ring, sb_access_pack(a, p));
   } else {
     atomic_fetch_add_explicit(&ow->lost, 1, memory_order_relaxed);
   }

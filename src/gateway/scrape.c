@@ -41,7 +41,7 @@ static void breakers(sb_gateway_t *gw, sb_buf_t *out)
   sb_buf_init(&state, 0);
   sb_buf_init(&opens, 0);
   int64_t now = sb_wall_ms();
-  const sb_catalog_t *cat = &gw->catalog;
+  const sb_catalog_t *cat = sb_gateway_catalog_now(gw);
   for (size_t i = 0; i < cat->n_models; i++) {
     const sb_model_t *m = &cat->models[i];
     for (size_t j = 0; j < m->n_endpoints; j++)
@@ -50,11 +50,12 @@ static void breakers(sb_gateway_t *gw, sb_buf_t *out)
                 m->endpoints[j].provider_name, now);
   }
   /* a provider as a whole: the ids routed by their prefix */
-  for (size_t i = 0; i < gw->config->n_providers; i++) {
-    const sb_provider_t *p = &gw->config->providers[i];
+  for (size_t i = 0; i < cat->config->n_providers; i++) {
+    const sb_provider_t *p = &cat->config->providers[i];
     breaker(&state, &opens, gw->health, sb_health_provider_slot(gw->health, p),
             "", p->name, now);
   }
+  sb_catalog_release(cat);
   sb_buf_appendz(out, "# HELP switchboard_breaker_state Circuit breaker of "
                       "an endpoint: 0 closed, 1 open, 2 half-open (endpoints "
                       "used since the start; model \"\" is a provider's "

@@ -280,8 +280,11 @@ static sb_status_t block_stop(an_enc_t *e, sb_buf_t *out)
   sb_jw_t w;
   if (e->open == OPEN_NONE)
     return SB_OK;
-  if (e->open == OPEN_TOOL)
+  SB_INVARIANT(e->next_block > 0); /* an open block was started */
+  if (e->open == OPEN_TOOL) {
+    SB_INVARIANT(e->open_tool < e->n_tools);
     e->tools[e->open_tool].closed = true;
+  }
   e->open = OPEN_NONE;
   ev_begin(&w, out, "content_block_stop");
   sb_jw_kv_int(&w, SB_STRLIT("index"), (int64_t)e->next_block - 1);
