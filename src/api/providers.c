@@ -2,8 +2,8 @@
  * GET /api/v1/providers (admin key): every configured provider with its
  * format, base URL (without credentials), its keys' states (counts, never
  * the keys), its own health (requests to ids the catalog does not list go
- * to the provider as a whole) and the catalog endpoints it serves, each
- * with its health: breaker, error rate, latency, throughput.
+ * to the provider as a whole) and the endpoints the current catalog lists
+ * for it, each with its health: breaker, error rate, latency, throughput.
  * docs/dashboard.md.
  */
 #include <stdio.h>
@@ -85,12 +85,13 @@ static void write_keys(sb_jw_t *w, sb_health_t *h, const sb_provider_t *p)
 }
 
 static void write_endpoints(sb_jw_t *w, const sb_gateway_t *gw,
-                            const sb_provider_t *p, int64_t now)
+                            const sb_catalog_t *cat, const sb_provider_t *p,
+                            int64_t now)
 {
   sb_jw_key_lit(w, "endpoints");
   sb_jw_arr_begin(w);
-  for (size_t i = 0; i < gw->catalog.n_models; i++) {
-    const sb_model_t *m = &gw->catalog.models[i];
+  for (size_t i = 0; i < cat->n_models; i++) {
+    const sb_model_t *m = &cat->models[i];
     const sb_endpoint_t *def = sb_model_default_endpoint(m);
     for (size_t j = 0; j < m->n_endpoints; j++) {
       const sb_endpoint_t *e = &m->endpoints[j];
@@ -118,6 +119,9 @@ void sb_api_providers(sb_http_exchange_t *x, const sb_identity_t *who)
     return;
   const sb_gateway_t *gw = x->worker->gw;
   const sb_config_t *cfg = gw->config;
+  /* The catalog this request took as it started (the router takes it
+   * first): a refresh that replaces it meanwhile does not free it. */
+  const sb_catalog_t *cat = sb_gateway_catalog(x);
   int64_t now = sb_wall_ms();
   sb_buf_t b;
   sb_jw_t w;
@@ -140,7 +144,7 @@ void sb_api_providers(sb_http_exchange_t *x, const sb_identity_t *who)
     write_keys(&w, gw->health, p);
     sb_jw_key_lit(&w, "health");
     sb_api_health_json(&w, &v);
-    write_endpoints(&w, gw, p, now);
+    write_endpoints(&w, gw, cat, p, now);
     sb_jw_obj_end(&w);
   }
   sb_jw_arr_end(&w);
