@@ -102,7 +102,7 @@ void sb_api_close(sb_gateway_t *gw)
  * add one. Open, like /health (it tells no more than /health does). */
 static void root(sb_http_exchange_t *x)
 {
-  size_t providers = x->worker->gw->config->n_providers;
+  size_t providers = sb_gateway_config(x)->n_providers;
   char body[1024];
   int n = snprintf(
       body, sizeof(body),

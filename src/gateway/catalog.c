@@ -353,6 +353,7 @@ static void catalog_destroy(sb_snap_t *s)
   if (e != NULL)
     e->free(e);
   sb_arena_destroy(&cat->arena);
+  sb_config_unref(cat->config); /* a reloaded config: kept while in use */
   free(cat);
 }
 
@@ -382,7 +383,7 @@ sb_catalog_t *sb_catalog_build(const sb_config_t *cfg,
   sb_snap_init(&cat->snap, catalog_destroy);
   atomic_init(&cat->extra, NULL);
   sb_arena_init(&cat->arena, 64 * 1024, 0);
-  cat->config = cfg;
+  cat->config = sb_config_ref(cfg);
   b.cat = cat;
   b.cfg = cfg;
   b.err = err;
