@@ -50,6 +50,7 @@ typedef struct {
   const sb_json_t *json; /* the entry (architecture, ...) */
   const char *source;    /* where the entry came from, as above */
   uint32_t context_length;
+  bool reasons; /* sb_model_reasons(), read once when the catalog is built */
   sb_endpoint_t *endpoints;
   size_t n_endpoints;
 } sb_model_t;
@@ -116,8 +117,11 @@ void sb_catalog_release(const sb_catalog_t *cat);
 const sb_model_t *sb_catalog_find(const sb_catalog_t *cat, sb_slice_t id);
 
 /* Does the model reason (its supported_parameters name reasoning)? True
- * when the catalog does not say. */
-bool sb_model_reasons(const sb_model_t *m);
+ * when the catalog does not say, or for no model (a pass-through id). */
+static inline bool sb_model_reasons(const sb_model_t *m)
+{
+  return m == NULL || m->reasons;
+}
 
 /* The endpoint requests go to by default: the cheapest endpoint whose
  * provider is configured and supported (a known price before an unknown

@@ -85,7 +85,7 @@ static void write_model(sb_jw_t *w, const sb_model_t *m)
   sb_jw_obj_begin(w);
   sb_jw_kv_str(w, SB_STRLIT("id"), m->id, strlen(m->id));
   sb_jw_kv_str(w, SB_STRLIT("canonical_slug"), m->id, strlen(m->id));
-  sb_jw_kv_str(w, SB_STRLIT("object"), SB_STRLIT("model"));
+  sb_jw_kv_lit(w, "object", "model");
   sb_jw_kv_str(w, SB_STRLIT("owned_by"), m->id, (size_t)(slash - m->id));
   sb_jw_kv_str(w, SB_STRLIT("name"), m->name, strlen(m->name));
   copy_member(w, m->json, "created", "0");
@@ -118,7 +118,7 @@ static sb_status_t render(const sb_catalog_t *cat, bool all, sb_buf_t *out)
   sb_buf_init(out, 64u << 20);
   sb_jw_init(&w, out);
   sb_jw_obj_begin(&w);
-  sb_jw_kv_str(&w, SB_STRLIT("object"), SB_STRLIT("list"));
+  sb_jw_kv_lit(&w, "object", "list");
   sb_jw_key_lit(&w, "data");
   sb_jw_arr_begin(&w);
   for (size_t i = 0; i < cat->n_models; i++) {

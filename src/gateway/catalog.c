@@ -279,6 +279,19 @@ static sb_status_t load_config(sb_cb_t *b)
  * has one, else to every model with an endpoint when OpenRouter is
  * configured), number health slots; drop models left with no endpoint;
  * index the rest. */
+/* Whether an entry's supported_parameters name reasoning; true when it
+ * has none. */
+static bool entry_reasons(const sb_json_t *json)
+{
+  const sb_json_t *sp = sb_json_get(json, "supported_parameters");
+  if (!sb_json_is(sp, SB_JSON_ARRAY))
+    return true;
+  for (const sb_json_t *e = sp->child; e != NULL; e = e->next)
+    if (SB_JSON_STR_IS(e, "reasoning") || SB_JSON_STR_IS(e, "reasoning_effort"))
+      return true;
+  return false;
+}
+
 static sb_status_t finish(sb_cb_t *b, sb_health_t *health)
 {
   sb_catalog_t *cat = b->cat;
@@ -288,6 +301,7 @@ static sb_status_t finish(sb_cb_t *b, sb_health_t *health)
   for (size_t mi = 0; mi < cat->n_models; mi++) {
     sb_model_t *m = &cat->models[mi];
     const sb_cb_or_info_t *oi = &b->or_info[mi];
+    m->reasons = entry_reasons(m->json);
     size_t n = 0;
     bool via_openrouter = false;
     for (size_t i = 0; i < m->n_endpoints; i++)
@@ -479,18 +493,6 @@ const sb_endpoint_t *sb_model_default_endpoint(const sb_model_t *m)
       best = e;
   }
   return best;
-}
-
-bool sb_model_reasons(const sb_model_t *m)
-{
-  const sb_json_t *sp =
-      m != NULL ? sb_json_get(m->json, "supported_parameters") : NULL;
-  if (!sb_json_is(sp, SB_JSON_ARRAY))
-    return true;
-  for (const sb_json_t *e = sp->child; e != NULL; e = e->next)
-    if (SB_JSON_STR_IS(e, "reasoning") || SB_JSON_STR_IS(e, "reasoning_effort"))
-      return true;
-  return false;
 }
 
 /* ---- reports ------------------------------------------------------------- */
