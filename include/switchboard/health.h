@@ -145,7 +145,7 @@ sb_status_t sb_health_attach(sb_health_t *h, sb_config_t *cfg);
  * next config attached takes over the states in use. */
 void sb_health_detach(sb_health_t *h, sb_config_t *cfg);
 
-/* Name a slot for the log (before the workers start). */
+/* Name a slot for the log: before the workers start, or a slot just made. */
 void sb_health_set_label(sb_health_t *h, size_t slot, const char *model,
                          const char *provider);
 

@@ -445,7 +445,7 @@ int64_t sb_health_key_until(sb_health_t *h, const sb_provider_t *p, int k)
   return atomic_load(&p->run->until[k]);
 }
 
-/* ---- providers' state, across configs -------------------------------------- */
+/* ---- providers' state, across configs ---------------------------------- */
 
 static uint64_t secret_hash(const char *k)
 {
@@ -494,11 +494,13 @@ sb_status_t sb_health_attach(sb_health_t *h, sb_config_t *cfg)
     size_t slot = sb_health_endpoint_slot(h, "", p->name);
     if (slot == SIZE_MAX)
       return SB_ERROR;
-    sb_health_set_label(h, slot, NULL, p->name);
     uv_mutex_lock(&h->grow_lock);
     const sb_provider_run_t *prev = h->runs;
     while (prev != NULL && strcmp(prev->name, p->name) != 0)
       prev = prev->next;
+    /* named once: a slot in use may be read by the scrape meanwhile */
+    if (prev == NULL)
+      sb_health_set_label(h, slot, NULL, p->name);
     sb_provider_run_t *r = run_new(p, slot, prev);
     if (r != NULL) {
       r->next = h->runs;

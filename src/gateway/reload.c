@@ -186,7 +186,8 @@ sb_status_t sb_gateway_reload(sb_gateway_t *gw, char *msg, size_t cap)
   providers_phrase(cur, next, providers, sizeof(providers));
   gw->config = next;
   sb_config_unref(cur);
-  int n = snprintf(msg, cap, "configuration reloaded from %s: %s, %zu models, %s",
+  int n = snprintf(msg, cap,
+                   "configuration reloaded from %s: %s, %zu models, %s",
                    next->source, providers, sb_gateway_n_models(gw),
                    next->admin_key != NULL ? "admin key required"
                                            : "local mode");
@@ -210,9 +211,11 @@ refused:
   return SB_ERROR;
 }
 
-/* ---- the API's requests --------------------------------------------------- */
+/* ---- the API's requests ------------------------------------------------ */
 
 enum { QUEUED, TAKEN, ANSWERED, GONE };
+
+#define STOPPING_MSG "reload refused: the gateway is stopping"
 
 struct sb_reload_waiter {
   struct sb_reload_waiter *next;
@@ -224,8 +227,10 @@ struct sb_reload_waiter {
   char msg[640];
 };
 
-/* The queue of gw->reload_waiters (one gateway per process). */
+/* The queue of gw->reload_waiters (one gateway per process), and whether
+ * the server still takes signals. */
 static pthread_mutex_t waiters_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool stopping;
 
 static void waiter_closed(uv_handle_t *h)
 {
@@ -280,12 +285,20 @@ void sb_gateway_reload_request(sb_http_exchange_t *x, sb_reload_done_fn done)
   x->data = w;
   x->on_abort = waiter_abort;
   pthread_mutex_lock(&waiters_lock);
-  w->state = QUEUED;
-  w->next = gw->reload_waiters;
-  gw->reload_waiters = w;
+  bool queued = !stopping;
+  w->state = queued ? QUEUED : ANSWERED;
+  if (queued) {
+    w->next = gw->reload_waiters;
+    gw->reload_waiters = w;
+  } else {
+    w->rc = SB_DECLINED;
+    snprintf(w->msg, sizeof(w->msg), STOPPING_MSG);
+    uv_async_send(&w->async);
+  }
   pthread_mutex_unlock(&waiters_lock);
   /* the thread that takes the signals does the reload */
-  kill(getpid(), SIGHUP);
+  if (queued)
+    kill(getpid(), SIGHUP);
 }
 
 /* The waiters queued so far: this reload's. */
@@ -323,6 +336,8 @@ void sb_gateway_reload_all(sb_gateway_t *gw)
 
 void sb_gateway_reload_stop(sb_gateway_t *gw)
 {
-  answer(take_waiters(gw), SB_DECLINED,
-         "reload refused: the gateway is stopping");
+  pthread_mutex_lock(&waiters_lock);
+  stopping = true; /* no SIGHUP is taken from now on */
+  pthread_mutex_unlock(&waiters_lock);
+  answer(take_waiters(gw), SB_DECLINED, STOPPING_MSG);
 }
