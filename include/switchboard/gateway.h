@@ -18,6 +18,7 @@ struct sb_health;
 struct sb_catalog_refresher;
 struct sb_ops;
 typedef struct sb_reload_waiter sb_reload_waiter_t;
+struct sb_rstore;
 
 typedef struct sb_gateway {
   sb_config_t *config;
@@ -28,6 +29,8 @@ typedef struct sb_gateway {
   struct sb_catalog_refresher *refresher; /* catalog_refresh.h */
   struct sb_ledger *ledger;
   struct sb_skills *skills; /* the doors' (src/api/, sb_api_open) */
+  struct sb_rstore *responses; /* the Responses door's stored responses
+                                  (src/api/, sb_api_open) */
   struct sb_health *health; /* endpoint health and key states (health.h) */
   struct sb_ops *ops;       /* access log, metrics, traces (ops.h) */
   sb_worker_t *workers;
