@@ -16,9 +16,9 @@ struct sb_ledger;
 struct sb_skills;
 struct sb_health;
 struct sb_catalog_refresher;
+struct sb_rstore;
 struct sb_ops;
 typedef struct sb_reload_waiter sb_reload_waiter_t;
-struct sb_rstore;
 
 typedef struct sb_gateway {
   sb_config_t *config;

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "endpoint.h"
 #include "key_api.h"
 #include "switchboard/api.h"
 #include "switchboard/json.h"
@@ -177,7 +178,7 @@ static void list_keys(sb_http_exchange_t *x)
   }
   sb_buf_t b;
   sb_jw_t w;
-  sb_keyjson_begin(&b, &w, 64u << 20);
+  sb_api_data_begin(&b, &w, 64u << 20);
   sb_jw_arr_begin(&w);
   int64_t now = sb_wall_ms();
   for (size_t i = 0; i < n; i++) {
@@ -194,7 +195,7 @@ static void list_keys(sb_http_exchange_t *x)
   sb_jw_arr_end(&w);
   sb_jw_obj_end(&w);
   free(recs);
-  sb_keyjson_reply(x, 200, &b, &w);
+  sb_api_data_reply(x, 200, &b, &w);
 }
 
 static void update_key(sb_http_exchange_t *x, sb_key_t *k)
@@ -305,7 +306,7 @@ void sb_api_key_self(sb_http_exchange_t *x, const sb_identity_t *who)
 {
   sb_buf_t b;
   sb_jw_t w;
-  sb_keyjson_begin(&b, &w, 64 * 1024);
+  sb_api_data_begin(&b, &w, 64 * 1024);
   if (who->key != NULL) {
     sb_key_view_t v;
     sb_key_view(who->key, sb_wall_ms(), &v);
@@ -331,7 +332,7 @@ void sb_api_key_self(sb_http_exchange_t *x, const sb_identity_t *who)
     sb_jw_obj_end(&w);
   }
   sb_jw_obj_end(&w);
-  sb_keyjson_reply(x, 200, &b, &w);
+  sb_api_data_reply(x, 200, &b, &w);
 }
 
 void sb_api_credits(sb_http_exchange_t *x, const sb_identity_t *who)
@@ -348,11 +349,11 @@ void sb_api_credits(sb_http_exchange_t *x, const sb_identity_t *who)
     credits = sb_keys_total_limits(table(x));
     usage = sb_keys_total_usage(table(x));
   }
-  sb_keyjson_begin(&b, &w, 4096);
+  sb_api_data_begin(&b, &w, 4096);
   sb_jw_obj_begin(&w);
   sb_keyjson_usd(&w, "total_credits", credits);
   sb_keyjson_usd(&w, "total_usage", usage);
   sb_jw_obj_end(&w);
   sb_jw_obj_end(&w);
-  sb_keyjson_reply(x, 200, &b, &w);
+  sb_api_data_reply(x, 200, &b, &w);
 }

@@ -312,8 +312,10 @@ static sb_slice_t door_of(sb_slice_t path)
                {"models", "models"},       {"generation", "generation"},
                {"keys", "admin"},          {"key", "admin"},
                {"auth", "admin"},          {"credits", "admin"},
-               {"admin", "admin"}};
-  if (SB_SLICE_IS(path, "/"))
+               {"admin", "admin"},         {"stats", "admin"},
+               {"generations", "admin"},   {"providers", "admin"}};
+  if (SB_SLICE_IS(path, "/") || SB_SLICE_IS(path, "/ui") ||
+      sb_slice_starts(path, SB_STRLIT("/ui/")))
     return SB_SLICE_LIT("dashboard");
   if (SB_SLICE_IS(path, "/health"))
     return SB_SLICE_LIT("health");
