@@ -72,6 +72,14 @@ sb_status_t sb_catalog_refresh_once(sb_catalog_refresher_t *r,
 sb_status_t sb_catalog_refresher_start(sb_catalog_refresher_t *r,
                                        sb_snap_cell_t *cell);
 
+/* A reloaded config (shared: config.h): build a catalog from it and the
+ * lists in hand, publish it, and fetch with it from now on (the sources
+ * stay those of the config the refresher was made with). SB_ERROR with
+ * the reason in err when it cannot be built: nothing changes then. */
+sb_status_t sb_catalog_refresher_reconfigure(sb_catalog_refresher_t *r,
+                                             const sb_config_t *cfg, char *err,
+                                             size_t errlen);
+
 /* The sources (n in *n); valid until the next refresh. */
 const sb_catalog_source_status_t *
 sb_catalog_refresher_sources(const sb_catalog_refresher_t *r, size_t *n);

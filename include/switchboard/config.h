@@ -15,6 +15,7 @@
 #include "switchboard/buf.h"
 #include "switchboard/json.h"
 #include "switchboard/provider.h"
+#include "switchboard/snapshot.h"
 
 /* What makes cheap-first escalation climb to the next rung. */
 #define SB_CLIMB_ERROR 0x1     /* upstream error (always falls back) */
@@ -66,7 +67,12 @@ typedef struct {
   const char *service_name; /* default "switchboard" */
 } sb_otel_config_t;
 
-typedef struct {
+typedef struct sb_config {
+  /* A config loaded again while the gateway runs (sb_config_load_new) is
+   * shared: every catalog built from it holds a reference, so that it
+   * lives until the last request that uses it is over. NULL for a config
+   * its owner frees itself (sb_config_load: serve's first, the CLI's). */
+  sb_snap_t *shared;
   sb_arena_t arena;
   sb_buf_t json;       /* the config as JSON text; `root` points into it */
   sb_json_t *root;     /* NULL when built from the environment only */
@@ -127,6 +133,15 @@ sb_status_t sb_config_load(sb_config_t *cfg, const char *path,
                            const char *listen_override, char *err,
                            size_t errlen);
 void sb_config_free(sb_config_t *cfg);
+
+/* The same, into a new shared config (one reference, the caller's). NULL
+ * with the reason in `err` on failure. */
+sb_config_t *sb_config_load_new(const char *path, const char *listen_override,
+                                char *err, size_t errlen);
+/* A reference to a shared config (any config: a no-op when not shared),
+ * and giving it back (the last one frees it). */
+const sb_config_t *sb_config_ref(const sb_config_t *cfg);
+void sb_config_unref(const sb_config_t *cfg);
 
 /* How to add a provider, in one sentence: what `serve` logs, a model call
  * answers (503) and GET / says when no provider is configured. */

@@ -18,6 +18,7 @@ struct sb_health;
 struct sb_catalog_refresher;
 struct sb_rstore;
 struct sb_ops;
+typedef struct sb_reload_waiter sb_reload_waiter_t;
 
 typedef struct sb_gateway {
   sb_config_t *config;
@@ -35,6 +36,7 @@ typedef struct sb_gateway {
   sb_worker_t *workers;
   unsigned n_workers;
   int64_t started_ms;
+  struct sb_reload_waiter *reload_waiters; /* API reloads queued (reload.c) */
 } sb_gateway_t;
 
 /* Open the ledger, the catalog (and its refresh) and health for a loaded
@@ -49,6 +51,9 @@ void sb_gateway_close(sb_gateway_t *gw);
  * thread; costs an atomic load and increment. NULL only on that first
  * call, when the exchange's arena is out of memory. */
 const sb_catalog_t *sb_gateway_catalog(sb_http_exchange_t *x);
+/* The configuration a request runs with: its catalog's (a reload replaces
+ * both together, and a request keeps the pair it started with). */
+const sb_config_t *sb_gateway_config(sb_http_exchange_t *x);
 /* A reference to the current catalog for code outside a request (give it
  * back with sb_catalog_release). Takes a mutex. */
 const sb_catalog_t *sb_gateway_catalog_now(sb_gateway_t *gw);
@@ -72,7 +77,8 @@ void sb_server_listeners_close(sb_listeners_t *l);
  * drain gracefully; every request goes to `handler` (the doors:
  * sb_api_handle, wired by `serve`). Tells the service manager (notify.h) READY=1 once
  * listening and STOPPING=1 at the shutdown; SIGHUP calls
- * sb_gateway_reload() between RELOADING=1 and READY=1. */
+ * sb_gateway_reload_all() between RELOADING=1 and READY=1, SIGUSR1 reopens
+ * the access log. */
 sb_status_t sb_server_run(sb_gateway_t *gw, sb_listeners_t *l,
                           sb_http_handler_fn handler);
 
@@ -80,10 +86,24 @@ sb_status_t sb_server_run(sb_gateway_t *gw, sb_listeners_t *l,
  * every thread it creates afterwards: call before starting any thread. */
 void sb_server_block_signals(sigset_t *set);
 
-/* The reload hook, called on SIGHUP by the thread that runs the server.
- * A live reload is not implemented yet: it logs that the configuration in
- * use is unchanged and returns SB_DECLINED (src/gateway/reload.c). */
-sb_status_t sb_gateway_reload(sb_gateway_t *gw);
+/* ---- live reload (src/gateway/reload.c) -------------------------------- */
+
+/* Re-read the config file: on the thread that runs the server (SIGHUP).
+ * SB_OK: new requests run with it; SB_ERROR: the file is invalid (nothing
+ * changed); SB_DECLINED: there is no file to re-read. `msg` says what was
+ * reloaded or why not (and is logged). */
+sb_status_t sb_gateway_reload(sb_gateway_t *gw, char *msg, size_t cap);
+/* SIGHUP: a reload, then the answer to every API request queued before it. */
+void sb_gateway_reload_all(sb_gateway_t *gw);
+/* At shutdown: every API request still waiting is answered SB_DECLINED. */
+void sb_gateway_reload_stop(sb_gateway_t *gw);
+
+/* The answer to POST /api/v1/admin/reload, on the request's worker. */
+typedef void (*sb_reload_done_fn)(sb_http_exchange_t *x, sb_status_t rc,
+                                  const char *msg);
+/* On a worker: have the server's thread reload, and call `done` with the
+ * outcome (the worker is not held meanwhile; a client gone is fine). */
+void sb_gateway_reload_request(sb_http_exchange_t *x, sb_reload_done_fn done);
 
 /* ---- routing ---------------------------------------------------------- */
 

@@ -108,21 +108,44 @@ typedef struct sb_health {
   uv_mutex_t grow_lock;           /* adding slots, the registry below */
   uint32_t *registry;             /* slot + 1 by model and provider */
   size_t registry_mask, registry_used;
-  const sb_provider_t *providers; /* the config's table */
-  size_t n_providers;
-  _Atomic int64_t *key_until;     /* per provider key: unusable before this */
-  size_t *key_base;               /* per provider: its first key_until */
-  _Atomic uint64_t *key_rr;       /* per provider: rotation counter */
-  uint32_t threshold, cooldown_ms, key_auth_cooldown_ms;
+  struct sb_provider_run *runs;   /* every provider attached, newest first */
+  /* the config's `health` settings (a reload changes them) */
+  _Atomic uint32_t threshold, cooldown_ms, key_auth_cooldown_ms;
 } sb_health_t;
 
-/* `n_endpoint_slots` catalog endpoints (numbered by the catalog) plus one
- * slot per configured provider. NULL on allocation failure. */
+/* A configured provider's state (sb_provider_t.run): the slot of its
+ * pass-through ids and its keys' cool-downs. Made when its config is
+ * attached; kept (and freed) by the table, so a config loaded again finds
+ * the state of the provider of the same name, and of each of its keys
+ * that did not change. */
+typedef struct sb_provider_run {
+  struct sb_provider_run *next;
+  char *name;
+  size_t slot;
+  size_t n_keys;
+  _Atomic uint64_t rr;     /* key rotation */
+  uint64_t *key_hash;      /* per key: which key (a hash of it) */
+  _Atomic int64_t *until;  /* per key: unusable before this */
+} sb_provider_run_t;
+
+/* `n_endpoint_slots` catalog endpoints (numbered by the catalog), then
+ * cfg's providers attached (below). NULL on allocation failure. */
 sb_health_t *sb_health_new(const sb_config_t *cfg,
                            size_t n_endpoint_slots);
 void sb_health_free(sb_health_t *h);
 
-/* Name a slot for the log (before the workers start). */
+/* Give each provider of `cfg` its state (sb_provider_t.run): the slot and
+ * key states of the provider of the same name attached before (a key with
+ * the same secret keeps its cool-down), else new ones; and take cfg's
+ * `health` settings. Before requests can see cfg (its providers are
+ * written); any thread. SB_ERROR when out of memory. */
+sb_status_t sb_health_attach(sb_health_t *h, sb_config_t *cfg);
+/* Undo sb_health_attach for a config no request has seen (a reload that
+ * is refused): its providers' states are taken out and freed, so that the
+ * next config attached takes over the states in use. */
+void sb_health_detach(sb_health_t *h, sb_config_t *cfg);
+
+/* Name a slot for the log: before the workers start, or a slot just made. */
 void sb_health_set_label(sb_health_t *h, size_t slot, const char *model,
                          const char *provider);
 

@@ -68,6 +68,9 @@ typedef struct sb_provider {
   uint32_t weight;
   uint32_t quirks;
   unsigned index;           /* position in the config's provider table */
+  /* Its state in a running gateway (health.h: its slot, its keys'
+   * cool-downs), attached when the config is loaded into one. */
+  struct sb_provider_run *run;
 } sb_provider_t;
 
 /* A service switchboard knows by name: used to build providers from the

@@ -122,7 +122,7 @@ static const char *key_refusal(sb_key_t *k, sb_key_view_t *v)
 sb_status_t sb_api_auth(sb_http_exchange_t *x, sb_api_shape_t shape,
                         sb_identity_t *who)
 {
-  const sb_config_t *cfg = x->worker->gw->config;
+  const sb_config_t *cfg = sb_gateway_config(x);
   memset(who, 0, sizeof(*who));
   bool presented;
   sb_slice_t key = credential(x, shape == SB_API_GEMINI, &presented);

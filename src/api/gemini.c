@@ -49,7 +49,6 @@ static sb_slice_t percent_decode(sb_arena_t *a, sb_slice_t s)
 
 sb_slice_t sb_api_gemini_model_id(sb_http_exchange_t *x, sb_slice_t name)
 {
-  const sb_gateway_t *gw = x->worker->gw;
   sb_slice_t id = percent_decode(&x->arena, name);
   if (sb_slice_starts(id, SB_STRLIT("models/")))
     id = sb_slice(id.ptr + 7, id.len - 7);
@@ -69,8 +68,9 @@ sb_slice_t sb_api_gemini_model_id(sb_http_exchange_t *x, sb_slice_t name)
   if (sb_route(sb_gateway_catalog(x), id, &route) == SB_ROUTE_OK)
     return id;
   /* a Gemini model the catalog does not list: the first Gemini provider */
-  for (size_t i = 0; i < gw->config->n_providers; i++) {
-    const sb_provider_t *p = &gw->config->providers[i];
+  const sb_config_t *cfg = sb_gateway_config(x); /* the request's */
+  for (size_t i = 0; i < cfg->n_providers; i++) {
+    const sb_provider_t *p = &cfg->providers[i];
     if (p->format != NULL && strcmp(p->format, "gemini") == 0) {
       const char *q = sb_arena_printf(&x->arena, "%s/%.*s", p->name,
                                       (int)id.len, id.ptr);

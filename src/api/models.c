@@ -337,7 +337,8 @@ void sb_api_health(sb_http_exchange_t *x)
   sb_jw_kv_int(&w, SB_STRLIT("uptime_s"),
                (sb_wall_ms() - gw->started_ms) / 1000);
   sb_jw_kv_int(&w, SB_STRLIT("workers"), gw->n_workers);
-  sb_jw_kv_int(&w, SB_STRLIT("providers"), (int64_t)gw->config->n_providers);
+  sb_jw_kv_int(&w, SB_STRLIT("providers"),
+               (int64_t)sb_gateway_config(x)->n_providers);
   sb_jw_kv_int(&w, SB_STRLIT("models"), (int64_t)sb_gateway_catalog(x)->n_models);
   if (gw->ledger != NULL)
     health_ledger(&w, &ls, since, since_len);

@@ -118,10 +118,11 @@ void sb_api_providers(sb_http_exchange_t *x, const sb_identity_t *who)
   if (!sb_api_need_admin(x, who, "the provider list"))
     return;
   const sb_gateway_t *gw = x->worker->gw;
-  const sb_config_t *cfg = gw->config;
   /* The catalog this request took as it started (the router takes it
-   * first): a refresh that replaces it meanwhile does not free it. */
+   * first), and the config it was built from: a refresh or a reload that
+   * replaces them meanwhile does not free them. */
   const sb_catalog_t *cat = sb_gateway_catalog(x);
+  const sb_config_t *cfg = sb_gateway_config(x);
   int64_t now = sb_wall_ms();
   sb_buf_t b;
   sb_jw_t w;

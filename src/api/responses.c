@@ -173,7 +173,7 @@ static bool prepare_keeping(rs_req_t *r, sb_call_t *c, const sb_json_t *own)
     return true;
   sb_responses_id(sb_call_id(c), r->resp_id, sizeof(r->resp_id));
   sb_buf_t b;
-  sb_buf_init(&b, x->worker->gw->config->max_body_bytes + 65536);
+  sb_buf_init(&b, sb_gateway_config(x)->max_body_bytes + 65536);
   bool ok = sb_responses_input_items(own, sb_slice_z(r->resp_id), &b) == SB_OK;
   r->input_items = sb_arena_slice_dup(&x->arena, sb_buf_slice(&b));
   sb_buf_free(&b);

@@ -173,7 +173,7 @@ static bool wants_html(const sb_http_exchange_t *x)
  * provider configured, how to add one. */
 static void summary(sb_http_exchange_t *x)
 {
-  const sb_config_t *cfg = x->worker->gw->config;
+  const sb_config_t *cfg = sb_gateway_config(x); /* the request's */
   size_t providers = cfg->n_providers;
   char body[2048];
   int n = snprintf(

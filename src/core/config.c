@@ -984,3 +984,48 @@ const sb_provider_t *sb_config_provider(const sb_config_t *c, sb_slice_t name)
       return &c->providers[i];
   return NULL;
 }
+
+/* ---- shared configs (a reload's) --------------------------------------- */
+
+typedef struct {
+  sb_snap_t snap;
+  sb_config_t cfg;
+} shared_t;
+
+static void shared_destroy(sb_snap_t *s)
+{
+  shared_t *b = SB_CONTAINER_OF(s, shared_t, snap);
+  sb_config_free(&b->cfg);
+  free(b);
+}
+
+sb_config_t *sb_config_load_new(const char *path, const char *listen_override,
+                                char *err, size_t errlen)
+{
+  shared_t *b = malloc(sizeof(*b));
+  if (b == NULL) {
+    snprintf(err, errlen, "out of memory");
+    return NULL;
+  }
+  if (sb_config_load(&b->cfg, path, listen_override, err, errlen) != SB_OK) {
+    sb_config_free(&b->cfg);
+    free(b);
+    return NULL;
+  }
+  sb_snap_init(&b->snap, shared_destroy);
+  b->cfg.shared = &b->snap;
+  return &b->cfg;
+}
+
+const sb_config_t *sb_config_ref(const sb_config_t *cfg)
+{
+  if (cfg != NULL && cfg->shared != NULL)
+    sb_snap_ref(cfg->shared);
+  return cfg;
+}
+
+void sb_config_unref(const sb_config_t *cfg)
+{
+  if (cfg != NULL && cfg->shared != NULL)
+    sb_snap_release(cfg->shared);
+}

@@ -31,7 +31,7 @@ static uint64_t completion_cap(const sb_call_t *c)
     return c->route.endpoint->context_length;
   if (c->route.model != NULL && c->route.model->context_length > 0)
     return c->route.model->context_length;
-  return c->gw->config->default_max_tokens;
+  return sb_gateway_config(c->x)->default_max_tokens;
 }
 
 static int64_t worst_case(const sb_price_t *p, uint64_t prompt,

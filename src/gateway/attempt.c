@@ -691,7 +691,8 @@ static size_t model_ids(sb_call_t *c, sb_plan_t *pl, sb_prefs_t *prefs,
   else
     ids[n++] = m;
   const sb_json_t *list = c->embeddings ? NULL : c->req.models;
-  pl->esc_on = c->gw->config->escalation_on;
+  const sb_config_t *cfg = sb_gateway_config(c->x);
+  pl->esc_on = cfg->escalation_on;
   if (autom && c->x->principal != NULL) {
     const sb_json_t *key_ladder = NULL;
     uint32_t key_on;
@@ -703,7 +704,7 @@ static size_t model_ids(sb_call_t *c, sb_plan_t *pl, sb_prefs_t *prefs,
     }
   }
   if (autom && (list == NULL || list->type == SB_JSON_NULL))
-    list = c->gw->config->escalation_ladder;
+    list = cfg->escalation_ladder;
   if (autom && list == NULL) {
     *err = "'switchboard/auto' needs a ladder of models, cheap first: the "
            "request's 'models', the key's escalation.ladder or the config's";
@@ -879,7 +880,7 @@ void sb_attempt_plan_and_start(sb_call_t *c)
                         openai_req, now_wall(),
                         pl->cands, SB_PLAN_MAX, &why);
   keep_capable(c, pl);
-  if (pl->n == 0 && c->gw->config->n_providers == 0) {
+  if (pl->n == 0 && sb_gateway_config(c->x)->n_providers == 0) {
     c->plan = NULL;
     sb_buf_free(&pl->held);
     sb_call_fail(c, 503, "provider_unavailable", SB_NO_PROVIDER_HINT);
@@ -915,7 +916,7 @@ void sb_attempt_plan_and_start(sb_call_t *c)
     return;
   c->plan = pl;
   pl->key = -1;
-  uint32_t budget = c->gw->config->retry.budget_ms;
+  uint32_t budget = sb_gateway_config(c->x)->retry.budget_ms;
   if (pl->req_total_ms > 0 && (budget == 0 || pl->req_total_ms < budget))
     budget = pl->req_total_ms;
   pl->deadline_ns = budget > 0 ? c->t_start + (uint64_t)budget * 1000000u : 0;

@@ -85,7 +85,7 @@ sb_call_t *sb_call_new(sb_http_exchange_t *x, const sb_codec_t *door,
     if (c->enc_state == NULL)
       return NULL;
   }
-  const sb_config_t *cfg = c->gw->config;
+  const sb_config_t *cfg = sb_gateway_config(x);
   sb_buf_init(&c->up_body, cfg->max_body_bytes + 64 * 1024);
   sb_buf_init(&c->up_resp, cfg->max_upstream_body_bytes);
   sb_buf_init(&c->out, MAX_OUT);

@@ -369,6 +369,7 @@ static void catalog_destroy(sb_snap_t *s)
       e->free(e);
   }
   sb_arena_destroy(&cat->arena);
+  sb_config_unref(cat->config); /* a reloaded config: kept while in use */
   free(cat);
 }
 
@@ -399,7 +400,7 @@ sb_catalog_t *sb_catalog_build(const sb_config_t *cfg,
   for (size_t i = 0; i < SB_CATALOG_N_EXTRAS; i++)
     atomic_init(&cat->extra[i], NULL);
   sb_arena_init(&cat->arena, 64 * 1024, 0);
-  cat->config = cfg;
+  cat->config = sb_config_ref(cfg);
   b.cat = cat;
   b.cfg = cfg;
   b.err = err;

@@ -36,6 +36,9 @@ struct sb_catalog_refresher {
   sb_snap_cell_t *cell; /* where new catalogs go, once started */
   pthread_t thread;
   bool running;
+  /* cfg, the lists in hand and their status, current and publishing: the
+   * refresh thread and a reload (sb_catalog_refresher_reconfigure) */
+  pthread_mutex_t build_lock;
   pthread_mutex_t lock;
   pthread_cond_t wake;
   atomic_bool stop;
@@ -89,10 +92,11 @@ sb_catalog_refresher_t *sb_catalog_refresher_new(const sb_config_t *cfg,
     sb_catalog_store_close(store);
     return NULL;
   }
-  r->cfg = cfg;
+  r->cfg = sb_config_ref(cfg);
   r->store = store;
   r->health = health;
   atomic_init(&r->stop, false);
+  pthread_mutex_init(&r->build_lock, NULL);
   pthread_mutex_init(&r->lock, NULL);
   pthread_condattr_t ca;
   pthread_condattr_init(&ca);
@@ -149,8 +153,11 @@ static void ids_phrase(char *out, size_t cap, size_t n, const char *what,
     snprintf(out + k, cap - k, "%s)", n > SB_CATALOG_DIFF_SHOW ? ", ..." : "");
 }
 
-/* Fetch one source; on success its list is replaced (and stored). */
-static bool refresh_source(sb_catalog_refresher_t *r, source_t *s)
+/* Fetch one source with `cfg`; on success its list is replaced (and
+ * stored). The fetch runs without the build lock, the replacement under
+ * it. */
+static bool refresh_source(sb_catalog_refresher_t *r, const sb_config_t *cfg,
+                           source_t *s)
 {
   sb_feed_t feed;
   sb_slice_t body;
@@ -158,29 +165,34 @@ static bool refresh_source(sb_catalog_refresher_t *r, source_t *s)
   int64_t at = now_s();
   sb_catalog_source_status_t *st = &s->status;
   sb_feed_begin(&feed);
-  st->fetched = false;
-  st->error[0] = '\0';
-  if (sb_catalog_fetch(r->cfg, st->name, &r->stop, &feed, why, sizeof(why)) !=
+  if (sb_catalog_fetch(cfg, st->name, &r->stop, &feed, why, sizeof(why)) !=
           SB_OK ||
       sb_feed_end(&feed, &body, why, sizeof(why)) != SB_OK) {
     char was[40];
+    pthread_mutex_lock(&r->build_lock);
+    st->fetched = false;
     utc(st->fetched_at, was, sizeof(was));
     snprintf(st->error, sizeof(st->error), "%s", why);
+    bool have = s->body.len > 0;
+    pthread_mutex_unlock(&r->build_lock);
     if (!atomic_load(&r->stop))
       SB_WARN("catalog: %s: refresh failed: %s; %s%s", st->name, why,
-              s->body.len > 0 ? "keeping the list of "
-                              : "no list yet (the "
-                                "embedded catalog stays in use)",
-              s->body.len > 0 ? was : "");
+              have ? "keeping the list of "
+                   : "no list yet (the "
+                     "embedded catalog stays in use)",
+              have ? was : "");
     sb_feed_free(&feed);
     return false;
   }
+  pthread_mutex_lock(&r->build_lock);
   st->fetched = true;
+  st->error[0] = '\0';
   st->fetched_at = at;
   st->st = feed.st;
   sb_buf_reset(&s->body);
   if (sb_buf_append_slice(&s->body, body) != SB_OK)
     SB_WARN("catalog: %s: out of memory", st->name); /* cannot be: same cap */
+  pthread_mutex_unlock(&r->build_lock);
   if (feed.st.skipped > 0)
     SB_WARN("catalog: %s: %zu models, %zu malformed entries left out (%s)",
             st->name, feed.st.kept, feed.st.skipped, feed.st.why);
@@ -202,12 +214,19 @@ sb_status_t sb_catalog_refresh_once(sb_catalog_refresher_t *r,
 {
   char err[512];
   memset(res, 0, sizeof(*res));
+  /* the config of the fetches: the one in use now, kept while they run
+   * even if a reload replaces it meanwhile */
+  pthread_mutex_lock(&r->build_lock);
+  const sb_config_t *cfg = sb_config_ref(r->cfg);
+  pthread_mutex_unlock(&r->build_lock);
   for (size_t i = 0; i < r->n_src && !atomic_load(&r->stop); i++) {
-    if (refresh_source(r, &r->src[i]))
+    if (refresh_source(r, cfg, &r->src[i]))
       res->fetched++;
     else
       res->failed++;
   }
+  sb_config_unref(cfg);
+  pthread_mutex_lock(&r->build_lock);
   res->models = r->current->n_models;
   if (res->fetched > 0) {
     sb_catalog_t *next = build(r, err, sizeof(err));
@@ -233,15 +252,41 @@ sb_status_t sb_catalog_refresh_once(sb_catalog_refresher_t *r,
       r->current = next;
     }
   }
+  pthread_mutex_unlock(&r->build_lock);
   return res->failed == 0 && res->rebuilt ? SB_OK : SB_ERROR;
+}
+
+sb_status_t sb_catalog_refresher_reconfigure(sb_catalog_refresher_t *r,
+                                             const sb_config_t *cfg, char *err,
+                                             size_t errlen)
+{
+  pthread_mutex_lock(&r->build_lock);
+  const sb_config_t *old = r->cfg;
+  r->cfg = cfg;
+  sb_catalog_t *next = build(r, err, errlen);
+  if (next == NULL) {
+    r->cfg = old;
+    pthread_mutex_unlock(&r->build_lock);
+    return SB_ERROR;
+  }
+  sb_config_ref(cfg);
+  if (r->cell != NULL)
+    sb_snap_publish(r->cell, sb_snap_ref(&next->snap));
+  sb_catalog_release(r->current);
+  r->current = next;
+  pthread_mutex_unlock(&r->build_lock);
+  sb_config_unref(old);
+  return SB_OK;
 }
 
 const sb_catalog_source_status_t *
 sb_catalog_refresher_sources(const sb_catalog_refresher_t *r, size_t *n)
 {
   sb_catalog_refresher_t *w = (sb_catalog_refresher_t *)r;
+  pthread_mutex_lock(&w->build_lock);
   for (size_t i = 0; i < r->n_src; i++)
     w->view[i] = r->src[i].status;
+  pthread_mutex_unlock(&w->build_lock);
   *n = r->n_src;
   return r->view;
 }
@@ -271,7 +316,9 @@ static bool wait_until(sb_catalog_refresher_t *r, int64_t until_ms)
 static void *refresher_main(void *arg)
 {
   sb_catalog_refresher_t *r = arg;
+  pthread_mutex_lock(&r->build_lock);
   int64_t period_ms = (int64_t)r->cfg->catalog.refresh_s * 1000;
+  pthread_mutex_unlock(&r->build_lock);
   /* The first refresh is due when the oldest list in hand is a period old
    * (at once when a source has none yet). */
   int64_t age_ms = INT64_MAX / 2, now = now_s();
@@ -322,10 +369,12 @@ void sb_catalog_refresher_free(sb_catalog_refresher_t *r)
   if (r->running)
     pthread_join(r->thread, NULL);
   sb_catalog_release(r->current);
+  sb_config_unref(r->cfg);
   for (size_t i = 0; i < r->n_src; i++)
     sb_buf_free(&r->src[i].body);
   sb_catalog_store_close(r->store);
   pthread_cond_destroy(&r->wake);
+  pthread_mutex_destroy(&r->build_lock);
   pthread_mutex_destroy(&r->lock);
   free(r);
 }

@@ -81,6 +81,7 @@ void sb_gateway_close(sb_gateway_t *gw)
   gw->catalogs_ready = false;
   sb_health_free(gw->health);
   gw->health = NULL;
+  sb_config_unref(gw->config); /* a reloaded one: the gateway's reference */
   free(gw->workers);
   gw->workers = NULL;
 }
@@ -103,6 +104,15 @@ const sb_catalog_t *sb_gateway_catalog(sb_http_exchange_t *x)
   }
   x->catalog = cat;
   return cat;
+}
+
+const sb_config_t *sb_gateway_config(sb_http_exchange_t *x)
+{
+  const sb_catalog_t *cat = sb_gateway_catalog(x);
+  if (cat == NULL) /* out of memory: the worker's reader still holds the
+                    * catalog just seen, until this thread's next request */
+    cat = SB_CONTAINER_OF(x->worker->catalog_reader.held, sb_catalog_t, snap);
+  return cat->config;
 }
 
 const sb_catalog_t *sb_gateway_catalog_now(sb_gateway_t *gw)

@@ -150,35 +150,14 @@ sb_health_t *sb_health_new(const sb_config_t *cfg, size_t n_endpoint_slots)
   atomic_init(&h->n_slots, 0);
   uv_mutex_init(&h->grow_lock);
   h->n_endpoint_slots = n_endpoint_slots;
-  h->providers = cfg->providers;
-  h->n_providers = cfg->n_providers;
-  h->threshold = cfg->breaker_failures > 0 ? cfg->breaker_failures : 5;
-  h->cooldown_ms = cfg->breaker_cooldown_ms;
-  h->key_auth_cooldown_ms = cfg->key_auth_cooldown_ms;
-  size_t n_keys = 0;
-  for (size_t i = 0; i < cfg->n_providers; i++)
-    n_keys += cfg->providers[i].n_keys;
-  h->key_until = calloc(n_keys + 1, sizeof(*h->key_until));
-  h->key_base = calloc(cfg->n_providers + 1, sizeof(*h->key_base));
-  h->key_rr = calloc(cfg->n_providers + 1, sizeof(*h->key_rr));
-  bool ok = h->key_until != NULL && h->key_base != NULL && h->key_rr != NULL;
-  for (size_t i = 0; ok && i < n_endpoint_slots + cfg->n_providers; i++)
+  bool ok = true;
+  for (size_t i = 0; ok && i < n_endpoint_slots; i++)
     ok = add_slot(h) != SIZE_MAX;
-  if (!ok) {
+  /* the providers' slots follow the endpoints' */
+  if (!ok || sb_health_attach(h, (sb_config_t *)cfg) != SB_OK) {
     sb_health_free(h);
     return NULL;
   }
-  size_t at = 0;
-  for (size_t i = 0; i < cfg->n_providers; i++) {
-    h->key_base[i] = at;
-    at += cfg->providers[i].n_keys;
-  }
-  for (size_t i = 0; i < n_keys; i++)
-    atomic_init(&h->key_until[i], 0);
-  for (size_t i = 0; i < cfg->n_providers; i++)
-    atomic_init(&h->key_rr[i], 0);
-  for (size_t i = 0; i < cfg->n_providers; i++)
-    sb_health_set_label(h, n_endpoint_slots + i, NULL, cfg->providers[i].name);
   return h;
 }
 
@@ -207,15 +186,17 @@ void sb_health_free(sb_health_t *h)
   }
   uv_mutex_destroy(&h->grow_lock);
   free(h->registry);
-  free((void *)h->key_until);
-  free(h->key_base);
-  free((void *)h->key_rr);
+  for (sb_provider_run_t *r = h->runs, *next; r != NULL; r = next) {
+    next = r->next;
+    free(r);
+  }
   free(h);
 }
 
 size_t sb_health_provider_slot(const sb_health_t *h, const sb_provider_t *p)
 {
-  return h->n_endpoint_slots + p->index;
+  (void)h;
+  return p->run != NULL ? p->run->slot : SIZE_MAX;
 }
 
 /* ---- endpoint slots by model and provider ------------------------------ */
@@ -411,18 +392,18 @@ void sb_health_report(sb_health_t *h, size_t slot, bool ok, int64_t now_ms,
 
 int sb_health_pick_key(sb_health_t *h, const sb_provider_t *p, int64_t now_ms)
 {
+  (void)h;
   if (p->n_keys == 0)
     return -1;
-  if (p->n_keys == 1 || h == NULL || p->index >= h->n_providers)
+  sb_provider_run_t *r = p->run;
+  if (p->n_keys == 1 || r == NULL)
     return 0;
-  _Atomic int64_t *until = &h->key_until[h->key_base[p->index]];
-  uint64_t start = atomic_fetch_add_explicit(&h->key_rr[p->index], 1,
-                                             memory_order_relaxed);
+  uint64_t start = atomic_fetch_add_explicit(&r->rr, 1, memory_order_relaxed);
   int best = -1;
   int64_t best_until = INT64_MAX;
   for (size_t i = 0; i < p->n_keys; i++) {
     size_t k = (size_t)((start + i) % p->n_keys);
-    int64_t u = atomic_load_explicit(&until[k], memory_order_relaxed);
+    int64_t u = atomic_load_explicit(&r->until[k], memory_order_relaxed);
     if (u <= now_ms)
       return (int)k;
     if (best < 0 || u < best_until) {
@@ -436,14 +417,13 @@ int sb_health_pick_key(sb_health_t *h, const sb_provider_t *p, int64_t now_ms)
 void sb_health_key_result(sb_health_t *h, const sb_provider_t *p, int k,
                           long status, uint32_t retry_after_ms, int64_t now_ms)
 {
-  if (h == NULL || k < 0 || (size_t)k >= p->n_keys ||
-      p->index >= h->n_providers)
+  if (h == NULL || p->run == NULL || k < 0 || (size_t)k >= p->run->n_keys)
     return;
-  _Atomic int64_t *u = &h->key_until[h->key_base[p->index] + (size_t)k];
+  _Atomic int64_t *u = &p->run->until[k];
+  uint32_t auth_cooldown = atomic_load(&h->key_auth_cooldown_ms);
   if (status == 401 || status == 402 || status == 403) {
-    int64_t until = h->key_auth_cooldown_ms > 0
-                        ? now_ms + (int64_t)h->key_auth_cooldown_ms
-                        : INT64_MAX;
+    int64_t until =
+        auth_cooldown > 0 ? now_ms + (int64_t)auth_cooldown : INT64_MAX;
     if (atomic_exchange(u, until) != until)
       SB_WARN("provider %s: key #%d refused with %ld; set aside %s", p->name,
               k + 1, status,
@@ -459,8 +439,94 @@ void sb_health_key_result(sb_health_t *h, const sb_provider_t *p, int k,
 
 int64_t sb_health_key_until(sb_health_t *h, const sb_provider_t *p, int k)
 {
-  if (h == NULL || k < 0 || (size_t)k >= p->n_keys ||
-      p->index >= h->n_providers)
+  (void)h;
+  if (p->run == NULL || k < 0 || (size_t)k >= p->run->n_keys)
     return 0;
-  return atomic_load(&h->key_until[h->key_base[p->index] + (size_t)k]);
+  return atomic_load(&p->run->until[k]);
+}
+
+/* ---- providers' state, across configs ---------------------------------- */
+
+static uint64_t secret_hash(const char *k)
+{
+  return key_hash(k, strlen(k));
+}
+
+/* One provider's state, taking over `prev`'s (the same name) for the keys
+ * it still has. */
+static sb_provider_run_t *run_new(const sb_provider_t *p, size_t slot,
+                                  const sb_provider_run_t *prev)
+{
+  size_t nk = p->n_keys, name_len = strlen(p->name);
+  sb_provider_run_t *r =
+      malloc(sizeof(*r) + nk * (sizeof(uint64_t) + sizeof(int64_t)) +
+             name_len + 1);
+  if (r == NULL)
+    return NULL;
+  r->next = NULL;
+  r->slot = slot;
+  r->n_keys = nk;
+  r->key_hash = (uint64_t *)(r + 1);
+  r->until = (_Atomic int64_t *)(r->key_hash + nk);
+  r->name = (char *)(r->until + nk);
+  memcpy(r->name, p->name, name_len + 1);
+  atomic_init(&r->rr, prev != NULL ? atomic_load(&prev->rr) : 0);
+  for (size_t k = 0; k < nk; k++) {
+    r->key_hash[k] = secret_hash(p->keys[k]);
+    int64_t until = 0;
+    for (size_t j = 0; prev != NULL && j < prev->n_keys; j++)
+      if (prev->key_hash[j] == r->key_hash[k])
+        until = atomic_load(&prev->until[j]);
+    atomic_init(&r->until[k], until);
+  }
+  return r;
+}
+
+sb_status_t sb_health_attach(sb_health_t *h, sb_config_t *cfg)
+{
+  atomic_store(&h->threshold,
+               cfg->breaker_failures > 0 ? cfg->breaker_failures : 5);
+  atomic_store(&h->cooldown_ms, cfg->breaker_cooldown_ms);
+  atomic_store(&h->key_auth_cooldown_ms, cfg->key_auth_cooldown_ms);
+  for (size_t i = 0; i < cfg->n_providers; i++) {
+    sb_provider_t *p = &cfg->providers[i];
+    /* a provider's pass-through ids: the slot of model "" */
+    size_t slot = sb_health_endpoint_slot(h, "", p->name);
+    if (slot == SIZE_MAX)
+      return SB_ERROR;
+    uv_mutex_lock(&h->grow_lock);
+    const sb_provider_run_t *prev = h->runs;
+    while (prev != NULL && strcmp(prev->name, p->name) != 0)
+      prev = prev->next;
+    /* named once: a slot in use may be read by the scrape meanwhile */
+    if (prev == NULL)
+      sb_health_set_label(h, slot, NULL, p->name);
+    sb_provider_run_t *r = run_new(p, slot, prev);
+    if (r != NULL) {
+      r->next = h->runs;
+      h->runs = r;
+    }
+    uv_mutex_unlock(&h->grow_lock);
+    if (r == NULL)
+      return SB_ERROR;
+    p->run = r;
+  }
+  return SB_OK;
+}
+
+void sb_health_detach(sb_health_t *h, sb_config_t *cfg)
+{
+  uv_mutex_lock(&h->grow_lock);
+  for (size_t i = 0; i < cfg->n_providers; i++) {
+    sb_provider_run_t *r = cfg->providers[i].run;
+    for (sb_provider_run_t **p = &h->runs; r != NULL && *p != NULL;
+         p = &(*p)->next)
+      if (*p == r) {
+        *p = r->next;
+        free(r);
+        break;
+      }
+    cfg->providers[i].run = NULL;
+  }
+  uv_mutex_unlock(&h->grow_lock);
 }

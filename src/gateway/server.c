@@ -302,7 +302,7 @@ sb_status_t sb_server_run(sb_gateway_t *gw, sb_listeners_t *l,
       continue;
     }
     sb_notify("RELOADING=1");
-    sb_gateway_reload(gw);
+    sb_gateway_reload_all(gw);
     sb_notify("READY=1");
   }
   sb_notify("STOPPING=1");
@@ -310,6 +310,7 @@ sb_status_t sb_server_run(sb_gateway_t *gw, sb_listeners_t *l,
           sig == SIGINT ? "SIGINT" : "SIGTERM", cfg->shutdown_grace_ms);
   rc = SB_OK;
 stop:
+  sb_gateway_reload_stop(gw); /* API reloads still waiting get their answer */
   sb_live_close_all(gw->ops); /* live feeds end now, not at the grace's end */
   for (unsigned i = 0; i < started; i++)
     uv_async_send(&gw->workers[i].wakeup);

@@ -9,6 +9,7 @@
 #include "test_helpers.h"
 
 #include "switchboard/catalog.h"
+#include "switchboard/catalog_refresh.h"
 #include "switchboard/catalog_store.h"
 #include "switchboard/gateway.h"
 #include "switchboard/health.h"
@@ -583,6 +584,125 @@ static void test_swap_while_routing(void **state)
   config_close(&cf);
 }
 
+/* ---- a reloaded config --------------------------------------------------- */
+
+/* A shared config (a reload's) from `text`, in a file removed at once. */
+static sb_config_t *shared_config(const char *text, char *err, size_t errlen)
+{
+  char path[] = "/tmp/sb-reload-XXXXXX";
+  int fd = mkstemp(path);
+  FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+  assert_non_null(f);
+  fputs(text, f);
+  fclose(f);
+  sb_config_t *cfg = sb_config_load_new(path, NULL, err, errlen);
+  unlink(path);
+  return cfg;
+}
+
+static const sb_catalog_t *current(sb_snap_cell_t *cell)
+{
+  return SB_CONTAINER_OF(sb_snap_acquire(cell, NULL), sb_catalog_t, snap);
+}
+
+/* The refresher takes a reloaded config: the catalog it publishes is built
+ * from it (and holds it), a catalog taken before keeps the old config and
+ * routes as before; a config whose catalog cannot be built changes
+ * nothing; each config lives exactly as long as its last catalog. */
+static void test_reload_reconfigure(void **state)
+{
+  (void)state;
+  char err[256];
+  config_file_t cf;
+  config_open(&cf, "");
+  sb_health_t *h = sb_health_new(&cf.cfg, 0);
+  sb_catalog_t *first = NULL;
+  sb_catalog_refresher_t *r =
+      sb_catalog_refresher_new(&cf.cfg, NULL, h, &first, err, sizeof(err));
+  if (r == NULL)
+    fail_msg("refresher: %s", err);
+  sb_snap_cell_t cell;
+  sb_snap_cell_init(&cell, &first->snap);
+  assert_int_equal(sb_catalog_refresher_start(r, &cell), SB_OK);
+  const sb_catalog_t *before = current(&cell);
+  sb_route_t rt;
+  /* lab/new: at most openrouter's (it serves every id), never lab's */
+  assert_true(sb_route(before, SB_SLICE_LIT("lab/new"), &rt) != SB_ROUTE_OK ||
+              strcmp(rt.provider->name, "openrouter") == 0);
+
+  /* a new provider and a model on it */
+  sb_config_t *next = shared_config(
+      "providers:\n"
+      "  openai: { format: openai, base_url: http://127.0.0.1:9/v1, api_key: sk2 }\n"
+      "  lab:    { format: openai, base_url: http://127.0.0.1:9/lab }\n"
+      "health: { breaker_failures: 9 }\n"
+      "models:\n"
+      "  - id: lab/new\n"
+      "    endpoints: [{ provider: lab, model: new, pricing: "
+      "{ prompt: \"0.000001\", completion: \"0.000002\" } }]\n",
+      err, sizeof(err));
+  if (next == NULL)
+    fail_msg("config: %s", err);
+  assert_int_equal(sb_health_attach(h, next), SB_OK);
+  assert_int_equal(atomic_load(&h->threshold), 9);
+  assert_int_equal(sb_catalog_refresher_reconfigure(r, next, err, sizeof(err)),
+                   SB_OK);
+  const sb_catalog_t *after = current(&cell);
+  assert_ptr_equal(after->config, next);
+  assert_int_equal(sb_route(after, SB_SLICE_LIT("lab/new"), &rt), SB_ROUTE_OK);
+  assert_string_equal(rt.provider->name, "lab");
+  assert_int_equal(rt.price.completion, 2000000);
+  /* the openai provider kept its slot: the same breaker */
+  const sb_provider_t *o1 = sb_config_provider(&cf.cfg, SB_SLICE_LIT("openai"));
+  const sb_provider_t *o2 = sb_config_provider(next, SB_SLICE_LIT("openai"));
+  assert_int_equal(sb_health_provider_slot(h, o1),
+                   sb_health_provider_slot(h, o2));
+  /* a request that took the old catalog still routes with the old config */
+  assert_ptr_equal(before->config, &cf.cfg);
+  assert_true(sb_route(before, SB_SLICE_LIT("lab/new"), &rt) != SB_ROUTE_OK ||
+              strcmp(rt.provider->name, "openrouter") == 0);
+  assert_int_equal(sb_route(before, SB_SLICE_LIT("groq/llama-3.1-8b-instant"),
+                            &rt), SB_ROUTE_OK);
+  assert_int_not_equal(sb_route(after,
+                                SB_SLICE_LIT("groq/llama-3.1-8b-instant"), &rt),
+                       SB_ROUTE_OK); /* groq is gone */
+  sb_catalog_release(before);
+
+  /* a model whose price is not a number: refused, nothing changes */
+  sb_config_t *bad = shared_config(
+      "providers:\n"
+      "  openai: { format: openai, base_url: http://127.0.0.1:9/v1, api_key: sk }\n"
+      "models:\n"
+      "  - id: lab/other\n"
+      "    endpoints: [{ provider: openai, model: other, pricing: "
+      "{ prompt: \"cheap\", completion: \"0\" } }]\n",
+      err, sizeof(err));
+  if (bad == NULL)
+    fail_msg("config: %s", err);
+  assert_int_equal(sb_health_attach(h, bad), SB_OK);
+  err[0] = '\0';
+  assert_int_equal(sb_catalog_refresher_reconfigure(r, bad, err, sizeof(err)),
+                   SB_ERROR);
+  assert_non_null(strstr(err, "lab/other"));
+  sb_health_detach(h, bad);
+  assert_null(bad->providers[0].run);
+  sb_config_unref(bad);
+  const sb_catalog_t *still = current(&cell);
+  assert_ptr_equal(still, after);
+  sb_catalog_release(still);
+
+  /* references: the caller's, the refresher's, and the published catalog's */
+  assert_int_equal(atomic_load(&next->shared->refs), 3);
+  sb_catalog_release(after);
+  sb_config_unref(next); /* the caller's */
+  sb_catalog_refresher_free(r);
+  /* the cell's catalog is the last to hold it */
+  assert_int_equal(atomic_load(&next->shared->refs), 1);
+  sb_snap_cell_destroy(&cell);
+  sb_health_free(h);
+  config_close(&cf);
+}
+
 /* ---- the store --------------------------------------------------------------- */
 
 static void test_store(void **state)
@@ -650,6 +770,7 @@ int main(void)
       cmocka_unit_test(test_health_slots_survive_refresh),
       cmocka_unit_test(test_swap_while_routing),
       cmocka_unit_test(test_store),
+      cmocka_unit_test(test_reload_reconfigure),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -63,17 +63,23 @@ static void test_breaker_half_open_probe(void **state)
   assert_true(sb_breaker_acquire(&b, 2151, 500));
 }
 
-static sb_health_t *table(sb_config_t *cfg, sb_provider_t *p, const char **keys,
-                          size_t n_keys)
+/* A config of one provider, `p`, named `name`, with `keys`. */
+static void one_provider(sb_config_t *cfg, sb_provider_t *p, const char *name,
+                         const char **keys, size_t n_keys)
 {
   memset(cfg, 0, sizeof(*cfg));
   memset(p, 0, sizeof(*p));
-  p->name = "groq";
+  p->name = name;
   p->keys = keys;
   p->n_keys = n_keys;
-  p->index = 0;
   cfg->providers = p;
   cfg->n_providers = 1;
+}
+
+static sb_health_t *table(sb_config_t *cfg, sb_provider_t *p, const char **keys,
+                          size_t n_keys)
+{
+  one_provider(cfg, p, "groq", keys, n_keys);
   cfg->breaker_failures = 2;
   cfg->breaker_cooldown_ms = 1000;
   sb_health_t *h = sb_health_new(cfg, 4);
@@ -176,13 +182,7 @@ static void test_key_auth_cooldown(void **state)
   const char *keys[] = {"a", "b"};
   sb_config_t cfg;
   sb_provider_t p;
-  memset(&cfg, 0, sizeof(cfg));
-  memset(&p, 0, sizeof(p));
-  p.name = "x";
-  p.keys = keys;
-  p.n_keys = 2;
-  cfg.providers = &p;
-  cfg.n_providers = 1;
+  one_provider(&cfg, &p, "x", keys, 2);
   cfg.key_auth_cooldown_ms = 60000;
   sb_health_t *h = sb_health_new(&cfg, 0);
   assert_non_null(h);
@@ -196,6 +196,77 @@ static void test_key_auth_cooldown(void **state)
   sb_health_free(h);
 }
 
+/* Providers' state across configs (a reload): a provider of the same name
+ * keeps its slot and the cool-down of each key it still has; new keys and
+ * new providers start fresh; a config detached (a refused reload) leaves
+ * the state in use to the next one. */
+static void test_attach_across_configs(void **state)
+{
+  (void)state;
+  const char *keys1[] = {"a", "b", "c"};
+  sb_config_t c1;
+  sb_provider_t p1;
+  sb_health_t *h = table(&c1, &p1, keys1, 3);
+  int64_t now = 1000000;
+  size_t slot = sb_health_provider_slot(h, &p1);
+  sb_health_key_result(h, &p1, 1, 429, 5000, now); /* "b" */
+  sb_health_key_result(h, &p1, 2, 401, 0, now);    /* "c", for good */
+  for (int i = 0; i < 2; i++)
+    sb_health_report(h, slot, false, now, 0, 0, 0);
+
+  /* groq with the keys reordered, one dropped and one added; and a new
+   * provider; other breaker settings */
+  const char *keys2[] = {"b", "d", "c"};
+  sb_provider_t p2[2];
+  sb_config_t c2;
+  memset(&c2, 0, sizeof(c2));
+  memset(p2, 0, sizeof(p2));
+  p2[0].name = "groq";
+  p2[0].keys = keys2;
+  p2[0].n_keys = 3;
+  p2[1].name = "lab";
+  p2[1].index = 1;
+  c2.providers = p2;
+  c2.n_providers = 2;
+  c2.breaker_failures = 7;
+  c2.breaker_cooldown_ms = 3000;
+  c2.key_auth_cooldown_ms = 1234;
+  assert_int_equal(sb_health_attach(h, &c2), SB_OK);
+  assert_int_equal(sb_health_provider_slot(h, &p2[0]), slot);
+  assert_int_not_equal(sb_health_provider_slot(h, &p2[1]), slot);
+  assert_int_equal(sb_health_key_until(h, &p2[0], 0), now + 5000); /* b */
+  assert_int_equal(sb_health_key_until(h, &p2[0], 1), 0);          /* d */
+  assert_int_equal(sb_health_key_until(h, &p2[0], 2), INT64_MAX);  /* c */
+  for (int i = 0; i < 6; i++)
+    assert_int_equal(sb_health_pick_key(h, &p2[0], now + 10), 1);
+  sb_health_view_t v;
+  sb_health_view(h, slot, now, &v);
+  assert_int_equal(v.state, SB_BREAKER_OPEN); /* the breaker stays open */
+  assert_int_equal(atomic_load(&h->threshold), 7);
+  assert_int_equal(atomic_load(&h->cooldown_ms), 3000);
+  /* the new auth cool-down applies to the next refusal */
+  sb_health_key_result(h, &p2[0], 1, 403, 0, now);
+  assert_int_equal(sb_health_key_until(h, &p2[0], 1), now + 1234);
+
+  /* a config attached, then detached: its states are gone, and the next
+   * one takes over c2's (as they are now, not as they were copied) */
+  sb_provider_t p3;
+  sb_config_t c3;
+  one_provider(&c3, &p3, "groq", keys2, 3);
+  assert_int_equal(sb_health_attach(h, &c3), SB_OK);
+  assert_non_null(p3.run);
+  sb_health_detach(h, &c3);
+  assert_null(p3.run);
+  sb_health_key_result(h, &p2[0], 0, 429, 9000, now); /* b, on c2 */
+  sb_provider_t p4 = p3;
+  sb_config_t c4 = c3;
+  c4.providers = &p4;
+  assert_int_equal(sb_health_attach(h, &c4), SB_OK);
+  assert_int_equal(sb_health_key_until(h, &p4, 0), now + 9000);
+  assert_int_equal(sb_health_key_until(h, &p4, 1), now + 1234);
+  sb_health_free(h);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -204,6 +275,7 @@ int main(void)
       cmocka_unit_test(test_health_slots),
       cmocka_unit_test(test_keys_rotate_and_cool),
       cmocka_unit_test(test_key_auth_cooldown),
+      cmocka_unit_test(test_attach_across_configs),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
