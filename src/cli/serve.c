@@ -3,12 +3,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "switchboard/api.h"
 #include "switchboard/cli.h"
 #include "switchboard/gateway.h"
 #include "switchboard/heap.h"
 #include "switchboard/log.h"
+#include "switchboard/store.h"
 
 int sb_cli_parse_common(int argc, char **argv, const char *usage,
                         sb_cli_common_t *out)
@@ -102,6 +104,31 @@ static void print_provider(const sb_provider_t *p)
          p->timeouts.total_ms);
 }
 
+/* `check`'s line about the store: which one, and whether it answers.
+ * False when it does not (a SQLite file not created yet is fine: the
+ * first serve creates it). */
+static bool check_store(const sb_config_t *cfg)
+{
+  char shown[256], what[256], err[512];
+  sb_store_redact(cfg->database, shown, sizeof(shown));
+  if (strncmp(cfg->database, "sqlite:", 7) == 0 &&
+      access(cfg->database + 7, F_OK) != 0) {
+    printf("database:  %s (SQLite; not created yet: the first serve creates "
+           "it)\n", shown);
+    return true;
+  }
+  sb_store_t *s = sb_store_open(cfg->database, SB_STORE_READER, NULL, err,
+                                sizeof(err));
+  bool ok = s != NULL &&
+            s->ops->describe(s, what, sizeof(what), err, sizeof(err)) == SB_OK;
+  sb_store_close(s);
+  if (ok)
+    printf("database:  %s (%s; reachable)\n", shown, what);
+  else
+    printf("database:  %s (NOT reachable: %s)\n", shown, err);
+  return ok;
+}
+
 int sb_cli_check(int argc, char **argv)
 {
   static const char usage[] = "switchboard check [--config FILE]";
@@ -129,7 +156,7 @@ int sb_cli_check(int argc, char **argv)
   printf("config:    %s\n", cfg.source);
   printf("listen:    %s:%u\n", cfg.listen_host, cfg.listen_port);
   printf("workers:   %u\n", cfg.workers);
-  printf("database:  %s\n", cfg.database);
+  bool reachable = check_store(&cfg);
   printf("auth:      %s\n", cfg.admin_key ? "admin key required"
                                           : "local mode (no key; loopback only)");
   printf("limits:    body %zu bytes, headers %zu bytes, request timeout %ums, "
@@ -143,9 +170,14 @@ int sb_cli_check(int argc, char **argv)
          cat.n_models, routable);
   if (cfg.n_providers == 0)
     printf("warning:   no providers: every chat request will fail\n");
-  printf("ok\n");
   sb_catalog_free(&cat);
   sb_config_free(&cfg);
+  if (!reachable) {
+    printf("error:     the config is valid, but what it names does not "
+           "answer: serve would not start\n");
+    return 1;
+  }
+  printf("ok\n");
   return 0;
 }
 
