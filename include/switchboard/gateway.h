@@ -12,6 +12,7 @@
 #include "switchboard/worker.h"
 
 struct sb_ledger;
+struct sb_counters;
 struct sb_skills;
 struct sb_health;
 
@@ -19,6 +20,8 @@ typedef struct sb_gateway {
   sb_config_t *config;
   sb_catalog_t catalog;
   struct sb_ledger *ledger;
+  struct sb_counters *counters; /* shared with other instances (counters.h);
+                                   NULL without `redis` */
   struct sb_skills *skills; /* the doors' (src/api/, sb_api_open) */
   struct sb_health *health; /* endpoint health and key states (health.h) */
   sb_worker_t *workers;
@@ -26,7 +29,8 @@ typedef struct sb_gateway {
   int64_t started_ms;
 } sb_gateway_t;
 
-/* Open the catalog, health and ledger for a loaded config. */
+/* Open the catalog, health, ledger and shared counters for a loaded
+ * config. */
 sb_status_t sb_gateway_open(sb_gateway_t *gw, sb_config_t *cfg, char *err,
                             size_t errlen);
 void sb_gateway_close(sb_gateway_t *gw);

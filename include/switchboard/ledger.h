@@ -109,6 +109,10 @@ typedef void (*sb_ledger_commit_fn)(void *data, uint64_t first, uint64_t last,
                                     uint64_t epoch);
 void sb_ledger_on_commit(sb_ledger_t *l, sb_ledger_commit_fn fn, void *data);
 
+/* The store the ledger writes to (store.h; owned by the ledger). Its
+ * operations other than load_keys, get, seed and usage are the writer's. */
+struct sb_store *sb_ledger_store(sb_ledger_t *l);
+
 /* The client key table loaded from the store (owned by the ledger). */
 sb_keys_t *sb_ledger_keys(sb_ledger_t *l);
 /* Queue a key's new state (or its deletion) for the store. Returns its

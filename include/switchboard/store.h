@@ -60,14 +60,6 @@ enum {
   SB_STORE_READ_EPOCH = 4,
 };
 
-/* A key's spend as the store knows it (settled, picodollars). */
-typedef struct {
-  int64_t total;    /* all time */
-  int64_t period;   /* the key's budget period (its limit_reset) */
-  int64_t day, week, month;
-  uint64_t requests;
-} sb_key_spend_t;
-
 typedef sb_status_t (*sb_store_key_fn)(void *data, const sb_key_record_t *rec,
                                        const sb_key_spend_t *spend);
 

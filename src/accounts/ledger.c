@@ -834,6 +834,11 @@ bool sb_ledger_is_durable(const sb_ledger_t *l)
   return l != NULL && l->opts.durable;
 }
 
+struct sb_store *sb_ledger_store(sb_ledger_t *l)
+{
+  return l != NULL ? l->store : NULL;
+}
+
 sb_keys_t *sb_ledger_keys(sb_ledger_t *l)
 {
   return l != NULL ? l->keys : NULL;

@@ -176,6 +176,13 @@ static void reason(PGconn *c, const PGresult *r, char *out, size_t cap)
   snprintf(out, cap, "%s", msg[0] != '\0' ? msg : "the connection was lost");
 }
 
+/* The server's notices ("already exists, skipping") are not the log's. */
+static void quiet(void *arg, const char *message)
+{
+  (void)arg;
+  (void)message;
+}
+
 static PGconn *connect_to(const pg_store_t *s, char *err, size_t errlen)
 {
   /* Defaults first: what the URL sets wins over them. */
@@ -193,6 +200,7 @@ static PGconn *connect_to(const pg_store_t *s, char *err, size_t errlen)
     PQfinish(c);
     return NULL;
   }
+  PQsetNoticeProcessor(c, quiet, NULL);
   return c;
 }
 
@@ -683,6 +691,16 @@ fail:
 
 /* ---- reading -------------------------------------------------------------- */
 
+/* With read_lock held: the reader's connection, (re)made when needed. */
+static bool reader_ready(pg_store_t *s, char *why, size_t cap)
+{
+  if (s->reader != NULL && PQstatus(s->reader) == CONNECTION_OK)
+    return true;
+  PQfinish(s->reader);
+  s->reader = connect_to(s, why, cap);
+  return s->reader != NULL;
+}
+
 /* Day numbers since the epoch of the UTC day, week and month `now` is in
  * (text, for parameters). */
 static void period_days(int64_t now, char d[3][24])
@@ -778,9 +796,16 @@ static sb_status_t pg_load_keys(sb_store_t *base, int64_t now,
                                 int64_t *others, char *err, size_t errlen)
 {
   pg_store_t *s = (pg_store_t *)base;
-  if (!writer_ready(s, err, errlen))
-    return SB_ERROR;
-  return each_key(&s->db, now, fn, data, others, err, errlen);
+  /* the reader's connection: the writer's is the writer thread's */
+  char why[200];
+  sb_status_t rc = SB_ERROR;
+  pthread_mutex_lock(&s->read_lock);
+  if (reader_ready(s, why, sizeof(why)))
+    rc = each_key(&s->reader, now, fn, data, others, err, errlen);
+  else
+    snprintf(err, errlen, "ledger: %s", why);
+  pthread_mutex_unlock(&s->read_lock);
+  return rc;
 }
 
 static sb_status_t pg_seed(sb_store_t *base, int64_t now, sb_store_key_fn fn,
@@ -874,12 +899,8 @@ static sb_status_t pg_get(sb_store_t *base, const char *id,
   pthread_mutex_lock(&s->read_lock);
   /* a connection the server dropped is made again, once */
   for (int attempt = 0; attempt < 2 && rc == SB_ERROR; attempt++) {
-    if (s->reader == NULL || PQstatus(s->reader) != CONNECTION_OK) {
-      PQfinish(s->reader);
-      s->reader = connect_to(s, why, sizeof(why));
-      if (s->reader == NULL)
-        break;
-    }
+    if (!reader_ready(s, why, sizeof(why)))
+      break;
     const char *vals[] = {id};
     PGresult *r = run(&s->reader,
                       "SELECT " GET_COLUMNS " FROM generations WHERE id = $1",

@@ -566,7 +566,11 @@ static sb_status_t sq_load_keys(sb_store_t *base, int64_t now,
                                 int64_t *others, char *err, size_t errlen)
 {
   sqlite_store_t *s = (sqlite_store_t *)base;
-  return each_key(s->db, now, fn, data, others, err, errlen);
+  /* the reader's connection: the writer's is the writer thread's */
+  pthread_mutex_lock(&s->read_lock);
+  sb_status_t rc = each_key(s->reader, now, fn, data, others, err, errlen);
+  pthread_mutex_unlock(&s->read_lock);
+  return rc;
 }
 
 static sb_status_t sq_seed(sb_store_t *base, int64_t now, sb_store_key_fn fn,

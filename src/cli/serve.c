@@ -9,6 +9,7 @@
 #include "switchboard/cli.h"
 #include "switchboard/gateway.h"
 #include "switchboard/heap.h"
+#include "switchboard/counters.h"
 #include "switchboard/log.h"
 #include "switchboard/store.h"
 
@@ -129,6 +130,26 @@ static bool check_store(const sb_config_t *cfg)
   return ok;
 }
 
+/* `check`'s line about the shared counters. False when Redis does not
+ * answer. */
+static bool check_redis(const sb_config_t *cfg)
+{
+  char shown[512], what[256], err[512];
+  if (cfg->redis == NULL) {
+    printf("redis:     none (budgets and rates are this instance's own)\n");
+    return true;
+  }
+  sb_redis_url_redact(cfg->redis, shown, sizeof(shown));
+  bool ok = sb_counters_probe(cfg->redis, what, sizeof(what), err,
+                              sizeof(err)) == SB_OK;
+  if (ok)
+    printf("redis:     %s (%s; reachable; redis_down: %s)\n", shown, what,
+           cfg->redis_down_local ? "local" : "deny");
+  else
+    printf("redis:     %s (NOT reachable: %s)\n", shown, err);
+  return ok;
+}
+
 int sb_cli_check(int argc, char **argv)
 {
   static const char usage[] = "switchboard check [--config FILE]";
@@ -157,6 +178,7 @@ int sb_cli_check(int argc, char **argv)
   printf("listen:    %s:%u\n", cfg.listen_host, cfg.listen_port);
   printf("workers:   %u\n", cfg.workers);
   bool reachable = check_store(&cfg);
+  reachable &= check_redis(&cfg);
   printf("auth:      %s\n", cfg.admin_key ? "admin key required"
                                           : "local mode (no key; loopback only)");
   printf("limits:    body %zu bytes, headers %zu bytes, request timeout %ums, "

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "switchboard/counters.h"
 #include "switchboard/health.h"
 #include "switchboard/ledger.h"
 
@@ -31,11 +32,20 @@ sb_status_t sb_gateway_open(sb_gateway_t *gw, sb_config_t *cfg, char *err,
   gw->ledger = sb_ledger_open_with(cfg->database, &lopts, err, errlen);
   if (gw->ledger == NULL)
     return SB_ERROR;
+  if (cfg->redis != NULL) {
+    sb_counters_options_t copts = {cfg->redis, cfg->redis_down_local,
+                                   gw->ledger};
+    gw->counters = sb_counters_open(&copts, err, errlen);
+    if (gw->counters == NULL)
+      return SB_ERROR;
+  }
   return SB_OK;
 }
 
 void sb_gateway_close(sb_gateway_t *gw)
 {
+  sb_counters_close(gw->counters); /* what is owed, before the ledger goes */
+  gw->counters = NULL;
   sb_ledger_close(gw->ledger); /* drains the queue */
   gw->ledger = NULL;
   sb_catalog_free(&gw->catalog);
