@@ -146,12 +146,17 @@ static int64_t wall_ms(void)
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* libpq's message without its line breaks, into `out`. */
+/* libpq's message on one line (breaks and tabs as single spaces), into
+ * `out`. */
 static void one_line(const char *msg, char *out, size_t cap)
 {
   size_t n = 0;
-  for (const char *p = msg; *p != '\0' && n + 1 < cap; p++)
-    out[n++] = *p == '\n' || *p == '\r' ? ' ' : *p;
+  for (const char *p = msg; *p != '\0' && n + 1 < cap; p++) {
+    bool space = *p == '\n' || *p == '\r' || *p == '\t' || *p == ' ';
+    if (space && (n == 0 || out[n - 1] == ' '))
+      continue;
+    out[n++] = space ? ' ' : *p;
+  }
   while (n > 0 && out[n - 1] == ' ')
     n--;
   out[n] = '\0';

@@ -1,0 +1,210 @@
+// Two gateway instances on one Postgres and one Redis (docs/scale-out.md):
+// keys made on one work on the other, budgets and rate limits are exact
+// across both, a revoke reaches the other within a second, a generation
+// is found on either, and the command line reads Postgres. The servers are
+// Debian's, started privately for this file (lib/scaleout.mjs).
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import OpenAI from "openai";
+import { startGateway, fakeProviderConfig, switchboardBin } from "./lib/gateway.mjs";
+import { startFakeProvider } from "./lib/fake_provider.mjs";
+import { fetchText, waitFor } from "./lib/harness.mjs";
+import { startServers } from "./lib/scaleout.mjs";
+
+const ADMIN = "sk-admin-e2e-scaleout";
+const MODEL = "openai/gpt-4o-mini";
+const pico = (usd) => Math.round(Number(usd) * 1e12);
+
+let servers, fake, db, A, B;
+const gateways = [];
+
+async function gateway(extra = {}) {
+  const g = await startGateway({
+    config: {
+      admin_key: ADMIN,
+      workers: 2,
+      database: db,
+      redis: servers.redis,
+      providers: { openai: fakeProviderConfig(fake) },
+      ...extra,
+    },
+  });
+  gateways.push(g);
+  return g;
+}
+
+before(async () => {
+  servers = await startServers();
+  fake = await startFakeProvider();
+  db = await servers.createdb("scaleout");
+  // two instances starting at once on an empty database: one migrates
+  [A, B] = await Promise.all([gateway(), gateway()]);
+});
+
+after(async () => {
+  for (const g of gateways) {
+    const exit = await g.stop();
+    assert.deepEqual(exit, { code: 0, signal: null }, `gateway exit\n${g.logs().slice(-2000)}`);
+  }
+  await fake?.stop();
+  await servers?.stop();
+});
+
+function api(gw, method, path, body) {
+  return fetchText(`${gw.url}/api/v1${path}`, {
+    method,
+    headers: { authorization: `Bearer ${ADMIN}`, ...(body ? { "content-type": "application/json" } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+}
+
+async function createKey(gw, body) {
+  const r = await api(gw, "POST", "/keys", body);
+  assert.equal(r.status, 201, r.text);
+  return r.json;
+}
+
+// One chat call on its own connection.
+function chat(gw, key, extra = {}) {
+  return fetchText(`${gw.url}/v1/chat/completions`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${key}`, "content-type": "application/json", connection: "close" },
+    body: JSON.stringify({ model: MODEL, max_tokens: 20, messages: [{ role: "user", content: "hello" }], ...extra }),
+  });
+}
+
+// The key's rows in Postgres, once `n` are committed: [count, ok, cost].
+async function rowsOf(hash, n) {
+  return waitFor(async () => {
+    const [count, ok, cost] = (
+      await servers.sql(`select count(*), count(*) filter (where status = 200), coalesce(sum(cost_pico), 0) from generations where key_hash = '${hash}'`, db)
+    )
+      .split("|")
+      .map(Number);
+    return count >= n ? { count, ok, cost } : null;
+  }, `${n} rows of the key in Postgres`);
+}
+
+test("both instances migrated one schema and share one store", async () => {
+  assert.equal(await servers.sql("select max(version), count(*) from switchboard_schema", db), "1|1");
+  for (const g of [A, B]) {
+    const h = await fetchText(`${g.url}/health`);
+    assert.equal(h.status, 200, h.text);
+    assert.equal(h.json.counters.status, "ok", h.text);
+  }
+});
+
+test("a key created on A works on B at once (OpenAI SDK)", async () => {
+  const { key, data } = await createKey(A, { name: "across", limit: 1 });
+  const client = new OpenAI({ baseURL: `${B.url}/v1`, apiKey: key, maxRetries: 0 });
+  const r = await client.chat.completions.create({ model: MODEL, max_tokens: 10, messages: [{ role: "user", content: "hi" }] });
+  assert.ok(r.choices[0].message.content.length > 0);
+  // and B lists it, with the spend its call made
+  const one = await api(B, "GET", `/keys/${data.hash}`);
+  assert.equal(one.status, 200, one.text);
+  assert.equal(one.json.data.requests, 1);
+  assert.equal(pico(one.json.data.usage), pico(r.usage.cost));
+});
+
+test("96 concurrent requests over A and B on a small limit: the spend stays within it, both report it, one row each", async () => {
+  // each call reserves its worst case (max_tokens 20), so a few fit at once
+  const { key, data } = await createKey(A, { name: "burst", limit: 0.0001 });
+  const results = await Promise.all(Array.from({ length: 96 }, (_, i) => chat(i % 2 ? A : B, key)));
+  const statuses = results.map((r) => r.status);
+  const admitted = statuses.filter((s) => s === 200).length;
+  assert.ok(admitted > 0, "some fit");
+  assert.ok(statuses.every((s) => s === 200 || s === 402), statuses.join(","));
+  const billed = results.filter((r) => r.status === 200).reduce((sum, r) => sum + pico(r.json.usage.cost), 0);
+  const [onA, onB] = await Promise.all([api(A, "GET", `/keys/${data.hash}`), api(B, "GET", `/keys/${data.hash}`)]);
+  assert.equal(pico(onA.json.data.usage), billed);
+  assert.equal(pico(onB.json.data.usage), billed);
+  assert.ok(billed <= pico(0.0001), `spent ${billed} pico on a 1e8 pico limit`);
+  assert.equal(onA.json.data.requests, 96);
+  assert.equal(onB.json.data.limit_reserved, 0);
+  const rows = await rowsOf(data.hash, 96);
+  assert.deepEqual(rows, { count: 96, ok: admitted, cost: billed });
+});
+
+test("an RPM limit of 10 is shared: exactly 10 of 20 are admitted across both", async () => {
+  const { key } = await createKey(B, { name: "rpm", rpm: 10 });
+  const results = await Promise.all(Array.from({ length: 20 }, (_, i) => chat(i % 2 ? A : B, key)));
+  const ok = results.filter((r) => r.status === 200).length;
+  const limited = results.filter((r) => r.status === 429);
+  assert.equal(ok, 10, results.map((r) => r.status).join(","));
+  assert.equal(limited.length, 10);
+  for (const r of limited) {
+    assert.equal(r.headers.get("x-ratelimit-limit"), "10");
+    assert.equal(r.headers.get("x-ratelimit-remaining"), "0");
+    assert.ok(Number(r.headers.get("retry-after")) >= 1);
+  }
+});
+
+test("a key revoked on B is refused on A within a second; disabled and changed keys follow too", async () => {
+  const { key, data } = await createKey(A, { name: "revoke-me" });
+  assert.equal((await chat(A, key)).status, 200);
+  const patched = await api(B, "PATCH", `/keys/${data.hash}`, { disabled: true });
+  assert.equal(patched.status, 200, patched.text);
+  await waitFor(async () => (await chat(A, key)).status === 401, "A to refuse the disabled key", 1000);
+  await api(B, "PATCH", `/keys/${data.hash}`, { disabled: false, rpm: 1 });
+  await waitFor(async () => (await chat(A, key)).status === 200, "A to take the enabled key", 1000);
+  assert.equal((await chat(A, key)).status, 429, "the new RPM of 1 holds on A");
+  const del = await api(B, "DELETE", `/keys/${data.hash}`);
+  assert.equal(del.status, 200, del.text);
+  const t0 = Date.now();
+  await waitFor(async () => {
+    const r = await chat(A, key);
+    return r.status === 401 && /revoked/.test(r.text);
+  }, "A to refuse the revoked key", 1000);
+  assert.ok(Date.now() - t0 <= 1000);
+  assert.equal((await api(A, "GET", `/keys/${data.hash}`)).status, 404);
+});
+
+test("/api/v1/generation on either instance finds a row the other made", async () => {
+  const { key } = await createKey(A, { name: "lookup" });
+  const made = await chat(A, key);
+  assert.equal(made.status, 200);
+  const id = made.json.id;
+  const row = await waitFor(async () => {
+    const r = await fetchText(`${B.url}/api/v1/generation?id=${id}`, { headers: { authorization: `Bearer ${key}` } });
+    return r.status === 200 ? r.json.data : null;
+  }, "B to find A's row");
+  assert.equal(row.id, id);
+  assert.equal(pico(row.total_cost), pico(made.json.usage.cost));
+  const onA = await fetchText(`${A.url}/api/v1/generation?id=${id}`, { headers: { authorization: `Bearer ${key}` } });
+  assert.equal(onA.json.data.id, id);
+});
+
+function cli(args, env = {}) {
+  return new Promise((resolve) => {
+    const p = spawn(switchboardBin, args, { env: { PATH: process.env.PATH, ...env } });
+    let stdout = "";
+    let stderr = "";
+    p.stdout.on("data", (d) => (stdout += d));
+    p.stderr.on("data", (d) => (stderr += d));
+    p.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+test("switchboard usage, keys and check work against Postgres and Redis", async () => {
+  const { key, data } = await createKey(B, { name: "cli-pg" });
+  const r = await chat(A, key);
+  await rowsOf(data.hash, 1);
+  const usage = await cli(["usage", "--by", "key", "--database", db]);
+  assert.equal(usage.code, 0, usage.stderr);
+  const line = usage.stdout.split("\n").find((l) => l.startsWith(`cli-pg (${data.hash.slice(0, 8)})`));
+  assert.ok(line, usage.stdout);
+  assert.match(line, new RegExp(`\\s1\\s+0\\s+\\d+\\s+\\d+\\s+\\$${r.json.usage.cost}$`));
+
+  const list = await cli(["keys", "list"], { SWITCHBOARD_URL: A.url, SWITCHBOARD_KEY: ADMIN });
+  assert.equal(list.code, 0, list.stderr);
+  assert.ok(list.stdout.includes("cli-pg"), list.stdout);
+
+  const check = await cli(["check"], { SWITCHBOARD_DATABASE: db, SWITCHBOARD_REDIS: servers.redis });
+  assert.equal(check.code, 0, check.stdout + check.stderr);
+  assert.match(check.stdout, /^database:\s+postgres:\/\/switchboard@127\.0\.0\.1:\d+\/scaleout \(PostgreSQL [\d.]+.*schema 1; reachable\)$/m);
+  assert.match(check.stdout, /^redis:\s+redis:\/\/127\.0\.0\.1:\d+ \(Redis [\d.]+, counters of epoch \d+; reachable; redis_down: deny\)$/m);
+  const down = await cli(["check"], { SWITCHBOARD_DATABASE: "postgres://switchboard@127.0.0.1:1/none" });
+  assert.equal(down.code, 1);
+  assert.match(down.stdout, /^database:.*NOT reachable: .*cannot connect to postgres:\/\/switchboard@127\.0\.0\.1:1\/none: .*Connection refused/m);
+});
