@@ -194,18 +194,26 @@ static void on_commit(void *data, uint64_t first, uint64_t last,
   pthread_mutex_unlock(&c->lock);
 }
 
-/* With the lock held: the epoch `o` is owed to, 0 while unknown (its row
- * not committed yet). */
-static uint64_t owed_epoch(const sb_counters_t *c, const sb_owed_t *o)
+/* With the lock held: the epoch `o` is owed to, in *epoch; false while it
+ * is not known (its row is not committed yet). */
+static bool owed_epoch(const sb_counters_t *c, const sb_owed_t *o,
+                       uint64_t *epoch)
 {
-  if (o->epoch != 0)
-    return o->epoch;
-  if (o->seq == 0 || o->seq > c->committed || c->n_seg == 0)
-    return 0;
-  uint64_t epoch = c->seg[0].epoch;
+  if (o->epoch != 0) {
+    *epoch = o->epoch;
+    return true;
+  }
+  if (o->seq == 0) {
+    /* no row to order it by (it could not be queued): Redis's epoch now */
+    *epoch = c->ready_epoch;
+    return *epoch != 0;
+  }
+  if (o->seq > c->committed || c->n_seg == 0)
+    return false;
+  *epoch = c->seg[0].epoch;
   for (size_t i = 0; i < c->n_seg && c->seg[i].first <= o->seq; i++)
-    epoch = c->seg[i].epoch;
-  return epoch;
+    *epoch = c->seg[i].epoch;
+  return true;
 }
 
 typedef struct {
@@ -258,8 +266,8 @@ static void pay_owed(sb_counters_t *c)
   pthread_mutex_lock(&c->lock);
   for (size_t i = 0; i < c->n_owed && n < OWED_BATCH; i++) {
     sb_owed_t *o = &c->owed[i];
-    uint64_t epoch = o->sending ? 0 : owed_epoch(c, o);
-    if (epoch == 0)
+    uint64_t epoch;
+    if (o->sending || !owed_epoch(c, o, &epoch))
       continue;
     owed_op_t *op = malloc(sizeof(*op));
     if (op == NULL)
