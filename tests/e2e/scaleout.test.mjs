@@ -6,10 +6,14 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync, rmSync } from "node:fs";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import OpenAI from "openai";
-import { startGateway, fakeProviderConfig, switchboardBin } from "./lib/gateway.mjs";
+import { startGateway, fakeProviderConfig, switchboardBin, repoRoot } from "./lib/gateway.mjs";
 import { startFakeProvider } from "./lib/fake_provider.mjs";
-import { fetchText, waitFor } from "./lib/harness.mjs";
+import { fetchText, waitFor, freePort } from "./lib/harness.mjs";
 import { startServers } from "./lib/scaleout.mjs";
 
 const ADMIN = "sk-admin-e2e-scaleout";
@@ -207,4 +211,74 @@ test("switchboard usage, keys and check work against Postgres and Redis", async 
   const down = await cli(["check"], { SWITCHBOARD_DATABASE: "postgres://switchboard@127.0.0.1:1/none" });
   assert.equal(down.code, 1);
   assert.match(down.stdout, /^database:.*NOT reachable: .*cannot connect to postgres:\/\/switchboard@127\.0\.0\.1:1\/none: .*Connection refused/m);
+});
+
+// Requests counted by an instance's workers (/metrics).
+async function requestsServed(gw) {
+  const text = (await fetchText(`${gw.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN}` } })).text;
+  return [...text.matchAll(/^switchboard_requests_total\{worker="\d+"\} (\d+)$/gm)].reduce((s, m) => s + Number(m[1]), 0);
+}
+
+test("the sample nginx config (dist/scale-out/nginx.conf) spreads requests over both instances and streams", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "sb-nginx-"));
+  const port = await freePort();
+  const sample = readFileSync(join(repoRoot, "dist", "scale-out", "nginx.conf"), "utf8");
+  const site = sample
+    .replace("server 127.0.0.1:3456 ", `server 127.0.0.1:${A.port} `)
+    .replace("server 127.0.0.1:3457 ", `server 127.0.0.1:${B.port} `)
+    .replace("listen 8080;", `listen 127.0.0.1:${port};`);
+  assert.ok(site.includes(String(A.port)) && site.includes(String(B.port)) && site.includes(`:${port};`), "the sample's addresses");
+  writeFileSync(join(dir, "switchboard.conf"), site);
+  writeFileSync(
+    join(dir, "nginx.conf"),
+    `${process.getuid() === 0 ? "user root root;" : ""}
+worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 256; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/client_body;
+  proxy_temp_path ${dir}/proxy;
+  include ${dir}/switchboard.conf;
+}
+`,
+  );
+  const nginx = spawn("nginx", ["-p", dir, "-c", join(dir, "nginx.conf"), "-e", join(dir, "error.log"), "-g", "daemon off;"], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let nginxErr = "";
+  nginx.stderr.on("data", (d) => (nginxErr += d));
+  const exited = new Promise((r) => nginx.on("exit", r));
+  try {
+    await waitFor(
+      () =>
+        new Promise((resolve) => {
+          const s = net.connect(port, "127.0.0.1", () => (s.end(), resolve(true)));
+          s.on("error", () => resolve(false));
+        }),
+      `nginx listening (${nginxErr})`,
+    );
+    const { key } = await createKey(A, { name: "behind-nginx", limit: 1 });
+    const before = [await requestsServed(A), await requestsServed(B)];
+    const client = new OpenAI({ baseURL: `http://127.0.0.1:${port}/v1`, apiKey: key, maxRetries: 0 });
+    for (let i = 0; i < 10; i++) {
+      const r = await client.chat.completions.create({ model: MODEL, max_tokens: 10, messages: [{ role: "user", content: `hi ${i}` }] });
+      assert.ok(r.choices[0].message.content.length > 0);
+    }
+    let text = "";
+    let chunks = 0;
+    const stream = await client.chat.completions.create({ model: MODEL, max_tokens: 10, stream: true, messages: [{ role: "user", content: "stream through nginx" }] });
+    for await (const c of stream) {
+      chunks++;
+      text += c.choices[0]?.delta?.content ?? "";
+    }
+    assert.ok(chunks > 1 && text.length > 0, `${chunks} chunks`);
+    const after = [await requestsServed(A), await requestsServed(B)];
+    assert.ok(after[0] > before[0] + 2 && after[1] > before[1] + 2, `A ${before[0]}->${after[0]}, B ${before[1]}->${after[1]}`);
+  } finally {
+    nginx.kill("SIGQUIT");
+    await exited;
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
