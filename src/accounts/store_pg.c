@@ -6,12 +6,14 @@
  * ledger's thread) and a reader connection (lookups, under a mutex); both
  * reconnect when the server went away, at the ledger's next retry.
  *
- * A batch is one transaction: its rows are streamed with COPY into a
- * temporary staging table, then moved into `generations` by one INSERT
- * ... ON CONFLICT (id) DO NOTHING whose RETURNING feeds the per-key daily
- * totals. So writing a batch twice changes nothing the second time, which
- * is what a retry needs after a connection lost during COMMIT (was it
- * committed?): the retry is safe either way. That question is also asked:
+ * A batch is one transaction. Its rows are streamed with COPY into
+ * `generations`, and the per-key daily totals they add are upserted. After
+ * a write that failed, the next (the same entries, written again) goes
+ * through a temporary staging table instead, moved into `generations` by
+ * one INSERT that leaves out the ids stored already, whose RETURNING feeds
+ * the daily totals: a batch written twice changes nothing the second time,
+ * which is what a retry needs after a connection lost during COMMIT (was
+ * it committed?): the retry is safe either way. That question is also asked:
  * the transaction's id is read before COMMIT, and after reconnecting
  * txid_status() tells whether it committed, so that a batch the server
  * took is not reported as refused (its durable responses are then
@@ -58,6 +60,8 @@ typedef struct {
   sb_store_mode_t mode;
   PGconn *db;              /* the writer's (or the reader's, read-only) */
   PGconn *reader;          /* lookups (get), under read_lock */
+  bool unsure;             /* the last write failed: rows it held may be
+                              stored (the writer's) */
   pthread_mutex_t read_lock;
 } pg_store_t;
 
@@ -441,10 +445,126 @@ static void copy_row(text_t *b, const sb_ledger_row_t *r)
 
 #undef TEXT
 
-/* The batch's rows into the staging table, then into generations and the
- * daily totals (what a row already stored adds: nothing). */
+/* Stream `b` (COPY's text) into `table` (its ROW_COLUMNS). */
+static bool copy_in(pg_store_t *s, const char *table, const sb_buf_t *b,
+                    char *why, size_t cap)
+{
+  char sql[640];
+  snprintf(sql, sizeof(sql), "COPY %s (" ROW_COLUMNS ") FROM STDIN", table);
+  PGresult *r = run(&s->db, sql, 0, NULL, PGRES_COPY_IN, why, cap);
+  if (r == NULL)
+    return false;
+  PQclear(r);
+  for (size_t off = 0; off < b->len;) {
+    int chunk = (int)SB_MIN(b->len - off, (size_t)1 << 20);
+    if (PQputCopyData(s->db, b->data + off, chunk) != 1) {
+      reason(s->db, NULL, why, cap);
+      return false;
+    }
+    off += (size_t)chunk;
+  }
+  if (PQputCopyEnd(s->db, NULL) != 1) {
+    reason(s->db, NULL, why, cap);
+    return false;
+  }
+  r = await(&s->db, why, cap);
+  if (r == NULL)
+    return false;
+  bool copied = PQresultStatus(r) == PGRES_COMMAND_OK;
+  if (!copied)
+    reason(s->db, r, why, cap);
+  PQclear(r);
+  return copied;
+}
+
+/* The daily totals the batch's rows add, summed per (key, day) here: one
+ * upsert of a few rows. */
+static bool add_usage(pg_store_t *s, const sb_store_entry_t *e, size_t n,
+                      char *why, size_t cap)
+{
+  typedef struct {
+    const char *hash;
+    int64_t day, requests, cost, prompt, completion;
+  } sum_t;
+  sum_t *sums = calloc(n > 0 ? n : 1, sizeof(*sums));
+  size_t m = 0;
+  if (sums == NULL) {
+    snprintf(why, cap, "out of memory");
+    return false;
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (e[i].kind != SB_STORE_ROW)
+      continue;
+    const sb_ledger_row_t *r = e[i].row;
+    /* the day a request is billed to is the day it ended */
+    int64_t day = (r->created_ms + r->latency_ms) / DAY_MS;
+    size_t j = 0;
+    while (j < m && !(sums[j].day == day && strcmp(sums[j].hash, r->key_hash) == 0))
+      j++;
+    if (j == m)
+      sums[m++] = (sum_t){r->key_hash, day, 0, 0, 0, 0};
+    sums[j].requests++;
+    sums[j].cost += r->cost_pico;
+    sums[j].prompt += (int64_t)r->usage.prompt;
+    sums[j].completion += (int64_t)r->usage.completion;
+  }
+  bool done = true;
+  /* at most 1000 (key, day) pairs a statement: 6000 parameters */
+  for (size_t at = 0; at < m && done; at += 1000) {
+    size_t k = SB_MIN(m - at, (size_t)1000);
+    sb_buf_t sql;
+    sb_buf_init(&sql, 0);
+    char (*num)[24] = calloc(5 * k, 24);
+    const char **vals = calloc(6 * k, sizeof(char *));
+    bool built = num != NULL && vals != NULL &&
+                 sb_buf_appendz(&sql, "INSERT INTO usage_daily (key_hash, "
+                                      "day, requests, cost_pico, "
+                                      "tokens_prompt, tokens_completion) "
+                                      "VALUES ") == SB_OK;
+    for (size_t i = 0; built && i < k; i++) {
+      const sum_t *u = &sums[at + i];
+      int64_t v[5] = {u->day, u->requests, u->cost, u->prompt, u->completion};
+      vals[6 * i] = u->hash;
+      for (int c = 0; c < 5; c++) {
+        snprintf(num[5 * i + (size_t)c], 24, "%" PRId64, v[c]);
+        vals[6 * i + 1 + (size_t)c] = num[5 * i + (size_t)c];
+      }
+      size_t p = 6 * i + 1;
+      built = sb_buf_appendf(&sql,
+                             "%s($%zu, $%zu::bigint, $%zu::bigint, "
+                             "$%zu::bigint, $%zu::bigint, $%zu::bigint)",
+                             i > 0 ? ", " : "", p, p + 1, p + 2, p + 3,
+                             p + 4, p + 5) == SB_OK;
+    }
+    built = built &&
+            sb_buf_appendz(&sql,
+                           " ON CONFLICT (key_hash, day) DO UPDATE SET "
+                           "requests = usage_daily.requests + excluded.requests, "
+                           "cost_pico = usage_daily.cost_pico + "
+                           "excluded.cost_pico, tokens_prompt = "
+                           "usage_daily.tokens_prompt + excluded.tokens_prompt, "
+                           "tokens_completion = usage_daily.tokens_completion "
+                           "+ excluded.tokens_completion") == SB_OK &&
+            sb_buf_cstr(&sql) == SB_OK;
+    if (!built)
+      snprintf(why, cap, "out of memory");
+    done = built && ok(&s->db, sql.data, (int)(6 * k), vals, why, cap);
+    sb_buf_free(&sql);
+    free(num);
+    free(vals);
+  }
+  free(sums);
+  return done;
+}
+
+/* The batch's rows into generations and the daily totals. `safe`: some
+ * may be stored already (a batch written again after a failure, which may
+ * have committed; entries read back from the unsaved file): through the
+ * staging table, leaving those out, and the totals from what was
+ * inserted. Otherwise (none can be: the last write succeeded and rows are
+ * written once) straight in with COPY, the cheaper way. */
 static bool write_rows(pg_store_t *s, const sb_store_entry_t *e, size_t n,
-                       char *why, size_t cap)
+                       bool safe, char *why, size_t cap)
 {
   text_t t = {.failed = false};
   sb_buf_t *b = &t.b;
@@ -461,34 +581,18 @@ static bool write_rows(pg_store_t *s, const sb_store_entry_t *e, size_t n,
     snprintf(why, cap, "out of memory");
     goto out;
   }
-  PGresult *r = run(&s->db, "COPY sb_stage (" ROW_COLUMNS ") FROM STDIN", 0,
-                    NULL, PGRES_COPY_IN, why, cap);
-  if (r == NULL)
-    goto out;
-  PQclear(r);
-  for (size_t off = 0; off < b->len;) {
-    int chunk = (int)SB_MIN(b->len - off, (size_t)1 << 20);
-    if (PQputCopyData(s->db, b->data + off, chunk) != 1) {
-      reason(s->db, NULL, why, cap);
-      goto out;
-    }
-    off += (size_t)chunk;
-  }
-  if (PQputCopyEnd(s->db, NULL) != 1) {
-    reason(s->db, NULL, why, cap);
+  if (!safe) {
+    done = copy_in(s, "generations", b, why, cap) && add_usage(s, e, n, why, cap);
     goto out;
   }
-  r = await(&s->db, why, cap);
-  if (r == NULL)
-    goto out;
-  bool copied = PQresultStatus(r) == PGRES_COMMAND_OK;
-  if (!copied)
-    reason(s->db, r, why, cap);
-  PQclear(r);
-  done = copied &&
+  done = copy_in(s, "sb_stage", b, why, cap) &&
          ok(&s->db,
+            /* a row stored already is left out; no two instances write one
+             * id (ids are random), so a plain anti-join suffices, cheaper
+             * than ON CONFLICT */
             "WITH ins AS (INSERT INTO generations (" ROW_COLUMNS ") SELECT "
-            ROW_COLUMNS " FROM sb_stage ON CONFLICT (id) DO NOTHING "
+            ROW_COLUMNS " FROM sb_stage s WHERE NOT EXISTS (SELECT 1 FROM "
+            "generations g WHERE g.id = s.id) "
             "RETURNING key_hash, created_ms + latency_ms AS ended_ms, "
             "cost_pico, tokens_prompt, tokens_completion) "
             "INSERT INTO usage_daily (key_hash, day, requests, cost_pico, "
@@ -633,21 +737,14 @@ static sb_status_t pg_write(sb_store_t *base, const sb_store_entry_t *e,
   char xid[24] = "";
   if (!writer_ready(s, err, errlen))
     return SB_ERROR;
-  if (!ok(&s->db, "BEGIN", 0, NULL, err, errlen))
-    goto fail;
-  if (flags & SB_STORE_READ_EPOCH) {
-    /* ordered against seed(), which takes this lock exclusively */
-    PGresult *r = run(&s->db,
-                      "SELECT pg_advisory_xact_lock_shared(" LOCK_EPOCH ")", 0,
-                      NULL, PGRES_TUPLES_OK, err, errlen);
-    PQclear(r);
-    if (r == NULL)
-      goto fail;
-  }
+  /* one round trip: the transaction, the lock that orders it against
+   * seed() (which takes it exclusively), then (a statement later, so that
+   * it is read once the lock is held) the epoch and the transaction's id */
   PGresult *r = run(&s->db,
                     flags & SB_STORE_READ_EPOCH
-                        ? "SELECT txid_current(), epoch FROM counters_epoch"
-                        : "SELECT txid_current()",
+                        ? "BEGIN; SELECT pg_advisory_xact_lock_shared(" LOCK_EPOCH
+                          "); SELECT txid_current(), epoch FROM counters_epoch"
+                        : "BEGIN; SELECT txid_current()",
                     0, NULL, PGRES_TUPLES_OK, err, errlen);
   if (r == NULL || PQntuples(r) != 1) {
     if (r != NULL)
@@ -659,7 +756,8 @@ static sb_status_t pg_write(sb_store_t *base, const sb_store_entry_t *e,
   if ((flags & SB_STORE_READ_EPOCH) && epoch != NULL)
     *epoch = (uint64_t)col_i64(r, 0, 1);
   PQclear(r);
-  if (!write_rows(s, e, n, err, errlen))
+  bool safe = s->unsure || (flags & SB_STORE_SKIP_STORED);
+  if (!write_rows(s, e, n, safe, err, errlen))
     goto fail;
   for (size_t i = 0; i < n; i++)
     if (e[i].kind != SB_STORE_ROW &&
@@ -674,23 +772,26 @@ static sb_status_t pg_write(sb_store_t *base, const sb_store_entry_t *e,
     goto fail;
   }
   r = await(&s->db, err, errlen);
+  bool committed;
   if (r == NULL) {
     /* lost on the way: the answer is the server's */
-    if (committed_anyway(s, xid))
-      return SB_OK;
-    return SB_ERROR;
+    committed = committed_anyway(s, xid);
+  } else {
+    committed = PQresultStatus(r) == PGRES_COMMAND_OK &&
+                strcmp(PQcmdStatus(r), "COMMIT") == 0;
+    if (!committed)
+      reason(s->db, r, err, errlen);
+    PQclear(r);
   }
-  bool committed = PQresultStatus(r) == PGRES_COMMAND_OK &&
-                   strcmp(PQcmdStatus(r), "COMMIT") == 0;
-  if (!committed)
-    reason(s->db, r, err, errlen);
-  PQclear(r);
+  /* a batch refused now is written again: perhaps over rows it stored */
+  s->unsure = !committed;
   return committed ? SB_OK : SB_ERROR;
 fail:
   if (s->db != NULL && PQtransactionStatus(s->db) != PQTRANS_IDLE) {
     char ignored[200];
     ok(&s->db, "ROLLBACK", 0, NULL, ignored, sizeof(ignored));
   }
+  s->unsure = true;
   return SB_ERROR;
 }
 
