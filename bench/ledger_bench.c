@@ -87,6 +87,20 @@ static void make_row(sb_ledger_row_t *r, unsigned i, uint64_t *rng)
   r->overhead_us = 40;
 }
 
+/* Queue `rows` rows into `l` (a pause of 5 ms every 64 when `paced`, as
+ * requests would arrive), then wait for their commit. */
+static void fill(sb_ledger_t *l, unsigned rows, uint64_t *rng, bool paced)
+{
+  sb_ledger_row_t r;
+  for (unsigned i = 0; i < rows; i++) {
+    make_row(&r, i, rng);
+    sb_ledger_record(l, &r);
+    if (paced && i % 64 == 63)
+      usleep(5000);
+  }
+  sb_ledger_flush(l);
+}
+
 /* Rows per second into `database`: queued at once, committed by the
  * writer's batches. */
 static int throughput(const char *database, unsigned rows)
@@ -103,12 +117,7 @@ static int throughput(const char *database, unsigned rows)
       return 1;
     }
     double c0 = cpu_seconds(), w0 = wall_seconds();
-    sb_ledger_row_t r;
-    for (unsigned i = 0; i < rows; i++) {
-      make_row(&r, i, &rng);
-      sb_ledger_record(l, &r);
-    }
-    sb_ledger_flush(l);
+    fill(l, rows, &rng, false);
     double c1 = cpu_seconds(), w1 = wall_seconds();
     sb_ledger_close(l);
     rate[run] = rows / (w1 - w0);
@@ -144,14 +153,7 @@ int main(int argc, char **argv)
       return 1;
     }
     double c0 = cpu_seconds(), w0 = wall_seconds();
-    sb_ledger_row_t r;
-    for (unsigned i = 0; i < rows; i++) {
-      make_row(&r, i, &rng);
-      sb_ledger_record(l, &r);
-      if (i % 64 == 63)
-        usleep(5000);
-    }
-    sb_ledger_flush(l);
+    fill(l, rows, &rng, true);
     double c1 = cpu_seconds(), w1 = wall_seconds();
     sb_ledger_close(l);
     per_row[run] = (c1 - c0) / rows * 1e6;

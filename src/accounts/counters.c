@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "counters_internal.h"
 #include "ledger_spill.h"
@@ -858,8 +859,16 @@ void sb_counters_close(sb_counters_t *c)
 {
   if (c == NULL)
     return;
-  /* every row committed: what is owed knows its epoch */
-  sb_ledger_flush(c->ledger);
+  /* the rows committed, so that what is owed knows its epoch: for at most
+   * a second, and not at all while the store refuses writes (the ledger's
+   * close deals with those) */
+  for (int i = 0; i < 100; i++) {
+    sb_ledger_stats_t st;
+    sb_ledger_stats(c->ledger, &st);
+    if (st.waiting == 0 || st.failing)
+      break;
+    usleep(10 * 1000);
+  }
   uv_async_send(&c->stop);
   uv_thread_join(&c->thread);
   sb_ledger_on_commit(c->ledger, NULL, NULL);

@@ -360,12 +360,23 @@ static void poll_cb(redisAsyncContext *ac, void *reply, void *data)
     become_ready(w, epoch);
 }
 
+static void timer_closed(uv_handle_t *h);
+
 static void tick(uv_timer_t *t)
 {
   sb_counters_conn_t *w = t->data;
   int64_t now = sb_counters_mono_ms();
-  if (w->closing)
+  if (w->closing) {
+    /* closing: the answers still due, for SB_REPLY_MS at most */
+    if (w->ac != NULL && now - w->close_ms > SB_REPLY_MS) {
+      redisAsyncContext *ac = w->ac;
+      w->ac = NULL;
+      redisAsyncFree(ac);
+    }
+    if (w->ac == NULL && w->timer_open && !uv_is_closing((uv_handle_t *)t))
+      uv_close((uv_handle_t *)t, timer_closed);
     return;
+  }
   if (w->state == CONN_DOWN && now >= w->next_try_ms) {
     connect_now(w);
     return;
@@ -419,18 +430,19 @@ void sb_counters_conn_close(sb_counters_conn_t *w)
   if (w == NULL)
     return;
   w->closing = true;
-  uv_close((uv_handle_t *)&w->timer, timer_closed);
+  w->close_ms = sb_counters_mono_ms();
   redisAsyncContext *ac = w->ac;
-  if (ac == NULL)
-    return;
-  if (ac->c.flags & REDIS_CONNECTED) {
-    /* answers still due arrive first; then on_disconnect frees `w` */
+  if (ac != NULL && (ac->c.flags & REDIS_CONNECTED)) {
+    /* answers still due arrive first (the timer gives up on them after
+     * SB_REPLY_MS); then on_disconnect lets go of the context */
     redisAsyncDisconnect(ac);
-  } else {
+  } else if (ac != NULL) {
     /* not connected yet: nothing to wait for */
     w->ac = NULL;
     redisAsyncFree(ac);
   }
+  /* the timer closes once the context is gone, then `w` is freed */
+  uv_timer_start(&w->timer, tick, 0, TICK_MS);
 }
 
 sb_counters_conn_t *sb_counters_attach(sb_counters_t *c, uv_loop_t *loop,
@@ -506,14 +518,20 @@ static void epoch_moved(sb_counters_conn_t *w, const redisReply *r)
   }
 }
 
+/* A script's answer code (its first element); -2 for no answer, an error
+ * or anything else. */
+static int64_t reply_code(const redisReply *r)
+{
+  return r != NULL && r->type == REDIS_REPLY_ARRAY ? sb_counters_int(r, 0, -2)
+                                                   : -2;
+}
+
 static void admit_cb(redisAsyncContext *ac, void *reply, void *data)
 {
   sb_counters_conn_t *w = sb_counters_answered(ac);
   sb_counters_admission_t *a = data;
   const redisReply *r = reply;
-  int64_t code = r != NULL && r->type == REDIS_REPLY_ARRAY
-                     ? sb_counters_int(r, 0, -2)
-                     : -2;
+  int64_t code = reply_code(r);
   memset(&a->info, 0, sizeof(a->info));
   a->info.remaining_pico = -1;
   switch (code) {
@@ -644,9 +662,7 @@ static void settle_cb(redisAsyncContext *ac, void *reply, void *data)
   sb_counters_conn_t *w = sb_counters_answered(ac);
   settle_op_t *op = data;
   const redisReply *r = reply;
-  int64_t code = r != NULL && r->type == REDIS_REPLY_ARRAY
-                     ? sb_counters_int(r, 0, -2)
-                     : -2;
+  int64_t code = reply_code(r);
   if (code == 0) {
     sb_key_spend_t s = reply_spend(r);
     sb_key_set_shared(op->k, &s, -1, sb_wall_ms());
@@ -812,8 +828,7 @@ static void view_cb(redisAsyncContext *ac, void *reply, void *data)
   sb_counters_answered(ac);
   refresh_one_t *one = data;
   const redisReply *r = reply;
-  if (r != NULL && r->type == REDIS_REPLY_ARRAY &&
-      sb_counters_int(r, 0, -1) == 0) {
+  if (reply_code(r) == 0) {
     sb_key_spend_t s = reply_spend(r);
     sb_key_set_shared(one->k, &s, sb_counters_int(r, 7, 0), sb_wall_ms());
   }

@@ -87,6 +87,7 @@ struct sb_counters_conn {
   int64_t last_answer_ms;  /* monotonic */
   bool polling;            /* an epoch poll is out */
   bool closing;
+  int64_t close_ms;        /* when closing began (monotonic) */
   char reason[160];        /* why it is not READY */
   sb_held_t *held;         /* reservations per key (in `epoch`) */
   size_t n_held;

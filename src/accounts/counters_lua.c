@@ -86,6 +86,20 @@ static const char admit_lua[] =
     "end\n"
     "return {0, left, rsum, reset(rb)}\n";
 
+/* The key's spend in the periods starting at ARGV[a..a+3] (a budget
+ * period, the day, the week, the month), as strings: `v` read from
+ * sb:k:H, `at` the value of a period that is the current one, else 0. */
+#define SPEND_LUA(a)                                                           \
+  "local v = redis.call('HMGET', KEYS[1], 'tot', 'req', 'ps', 'pu', 'ds',\n" \
+  "                     'du', 'ws', 'wu', 'ms', 'mu')\n"                     \
+  "local function at(sf, vf, start)\n"                                        \
+  "  if v[sf] == start then return v[vf] or '0' end\n"                        \
+  "  return '0'\n"                                                            \
+  "end\n"                                                                     \
+  "local spend = {0, v[1] or '0', v[2] or '0', at(3, 4, ARGV[" #a "]),\n"    \
+  "               at(5, 6, ARGV[" #a " + 1]), at(7, 8, ARGV[" #a " + 2]),\n" \
+  "               at(9, 10, ARGV[" #a " + 3])}\n"
+
 /* KEYS: 1 sb:k:H, 2 sb:r:H, 3 sb:w:H, 4 sb:epoch, 5 sb:ack:FIELD
  * ARGV: 1 field, 2 reservation to release, 3 cost (may be < 0: a refund),
  *       4 tokens for the TPM window (0: none), 5 epoch,
@@ -123,14 +137,8 @@ static const char settle_lua[] =
     "  redis.call('HINCRBY', KEYS[3], 't' .. t[1], ARGV[4])\n"
     "  redis.call('EXPIRE', KEYS[3], 120)\n"
     "end\n"
-    "local v = redis.call('HMGET', KEYS[1], 'tot', 'req', 'ps', 'pu', 'ds',\n"
-    "                     'du', 'ws', 'wu', 'ms', 'mu')\n"
-    "local function at(sf, vf, start)\n"
-    "  if v[sf] == start then return v[vf] or '0' end\n"
-    "  return '0'\n"
-    "end\n"
-    "return {0, v[1] or '0', v[2] or '0', at(3, 4, ARGV[6]),\n"
-    "        at(5, 6, ARGV[7]), at(7, 8, ARGV[8]), at(9, 10, ARGV[9])}\n";
+    SPEND_LUA(6)
+    "return spend\n";
 
 /* KEYS: 1 sb:k:H, 2 sb:r:H, 3 sb:inst, 4 sb:epoch
  * ARGV: 1 budget period start, 2 day, 3 week, 4 month, 5 liveness ms
@@ -140,12 +148,7 @@ static const char view_lua[] =
     "if not redis.call('GET', KEYS[4]) then return {-1} end\n"
     "local t = redis.call('TIME')\n"
     "local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
-    "local v = redis.call('HMGET', KEYS[1], 'tot', 'req', 'ps', 'pu', 'ds',\n"
-    "                     'du', 'ws', 'wu', 'ms', 'mu')\n"
-    "local function at(sf, vf, start)\n"
-    "  if v[sf] == start then return v[vf] or '0' end\n"
-    "  return '0'\n"
-    "end\n"
+    SPEND_LUA(1)
     "local reserved = 0\n"
     "local r = redis.call('HGETALL', KEYS[2])\n"
     "for i = 1, #r, 2 do\n"
@@ -153,8 +156,8 @@ static const char view_lua[] =
     "  if seen and tonumber(seen) >= now_ms - tonumber(ARGV[5]) then\n"
     "    reserved = reserved + tonumber(r[i + 1]) end\n"
     "end\n"
-    "return {0, v[1] or '0', v[2] or '0', at(3, 4, ARGV[1]), at(5, 6, ARGV[2]),\n"
-    "        at(7, 8, ARGV[3]), at(9, 10, ARGV[4]), tostring(reserved)}\n";
+    "spend[8] = tostring(reserved)\n"
+    "return spend\n";
 
 /* KEYS: 1 sb:inst.  ARGV: 1 instance id.  The instance is alive now; ids
  * not seen for an hour are forgotten. */

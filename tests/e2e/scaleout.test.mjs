@@ -14,7 +14,7 @@ import OpenAI from "openai";
 import { startGateway, fakeProviderConfig, switchboardBin, repoRoot } from "./lib/gateway.mjs";
 import { startFakeProvider } from "./lib/fake_provider.mjs";
 import { fetchText, waitFor, freePort } from "./lib/harness.mjs";
-import { startServers } from "./lib/scaleout.mjs";
+import { startServers, keyApi } from "./lib/scaleout.mjs";
 
 const ADMIN = "sk-admin-e2e-scaleout";
 const MODEL = "openai/gpt-4o-mini";
@@ -55,19 +55,7 @@ after(async () => {
   await servers?.stop();
 });
 
-function api(gw, method, path, body) {
-  return fetchText(`${gw.url}/api/v1${path}`, {
-    method,
-    headers: { authorization: `Bearer ${ADMIN}`, ...(body ? { "content-type": "application/json" } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-}
-
-async function createKey(gw, body) {
-  const r = await api(gw, "POST", "/keys", body);
-  assert.equal(r.status, 201, r.text);
-  return r.json;
-}
+const { api, createKey } = keyApi(ADMIN);
 
 // One chat call on its own connection.
 function chat(gw, key, extra = {}) {

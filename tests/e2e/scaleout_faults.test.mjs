@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { startGateway, fakeProviderConfig } from "./lib/gateway.mjs";
 import { startFakeProvider } from "./lib/fake_provider.mjs";
 import { fetchText, waitFor } from "./lib/harness.mjs";
-import { startServers } from "./lib/scaleout.mjs";
+import { startServers, keyApi } from "./lib/scaleout.mjs";
 
 const ADMIN = "sk-admin-e2e-faults";
 const MODEL = "openai/gpt-4o-mini";
@@ -45,19 +45,7 @@ async function pair(db, extra = {}) {
   return gws;
 }
 
-function api(gw, method, path, body) {
-  return fetchText(`${gw.url}/api/v1${path}`, {
-    method,
-    headers: { authorization: `Bearer ${ADMIN}`, ...(body ? { "content-type": "application/json" } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-}
-
-async function createKey(gw, body) {
-  const r = await api(gw, "POST", "/keys", body);
-  assert.equal(r.status, 201, r.text);
-  return r.json;
-}
+const { api, createKey } = keyApi(ADMIN);
 
 async function chat(gw, key) {
   try {

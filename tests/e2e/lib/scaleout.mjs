@@ -14,10 +14,30 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import assert from "node:assert/strict";
 import { repoRoot } from "./gateway.mjs";
-import { freePort } from "./harness.mjs";
+import { freePort, fetchText } from "./harness.mjs";
 
 const run = promisify(execFile);
+
+/** The key API of any instance, with the admin key: { api, createKey }. */
+export function keyApi(admin) {
+  const api = (gw, method, path, body) =>
+    fetchText(`${gw.url}/api/v1${path}`, {
+      method,
+      headers: { authorization: `Bearer ${admin}`, ...(body ? { "content-type": "application/json" } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+  return {
+    api,
+    /** A new key on `gw`: { key, data }. */
+    async createKey(gw, body) {
+      const r = await api(gw, "POST", "/keys", body);
+      assert.equal(r.status, 201, r.text);
+      return r.json;
+    },
+  };
+}
 const script = join(repoRoot, "scripts", "scaleout-servers");
 
 export async function startServers() {
