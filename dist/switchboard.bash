@@ -49,7 +49,7 @@ _switchboard()
   case $cmd in
     serve) _switchboard_words '--config --listen' ;;
     check) _switchboard_words '--config' ;;
-    models) _switchboard_words '--config --all' ;;
+    models) _switchboard_words '--config --all --refresh' ;;
     chat) _switchboard_words '--model --system --no-stream' ;;
     usage) _switchboard_words '--by --since --config --database' ;;
     keys)

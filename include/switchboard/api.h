@@ -77,13 +77,11 @@ void sb_api_keys(sb_http_exchange_t *x, const sb_identity_t *who,
 void sb_api_key_self(sb_http_exchange_t *x, const sb_identity_t *who);
 void sb_api_credits(sb_http_exchange_t *x, const sb_identity_t *who);
 
-/* What the doors keep beside the gateway: the skills (gw->skills) and the
- * model lists rendered once (the catalog is immutable). Once, after
- * sb_gateway_open; sb_api_close before sb_gateway_close. */
+/* What the doors keep beside the gateway: the skills (gw->skills). Once,
+ * after sb_gateway_open; sb_api_close before sb_gateway_close. (The model
+ * lists are rendered once per catalog, with it: models.c.) */
 sb_status_t sb_api_open(sb_gateway_t *gw, char *err, size_t errlen);
 void sb_api_close(sb_gateway_t *gw);
-/* The model lists alone (models.c). */
-sb_status_t sb_api_models_build(sb_gateway_t *gw);
 
 /* ---- the other doors --------------------------------------------------- */
 

@@ -21,6 +21,17 @@ typedef struct {
 void sb_buf_init(sb_buf_t *b, size_t max);
 void sb_buf_free(sb_buf_t *b);
 
+/* A buffer over `cap` bytes (cap > 0) of memory someone else owns, an
+ * arena's say: it never grows out of them (an append past cap - 1 bytes
+ * fails, as one past a cap does) and is never freed. */
+static inline void sb_buf_init_fixed(sb_buf_t *b, char *mem, size_t cap)
+{
+  b->data = mem;
+  b->len = 0;
+  b->cap = cap;
+  b->max = cap - 1;
+}
+
 /* Forget the contents, keep the memory. */
 static inline void sb_buf_reset(sb_buf_t *b) { b->len = 0; }
 
@@ -43,12 +54,16 @@ static inline sb_status_t sb_buf_append(sb_buf_t *b, const void *p, size_t n)
     return SB_OK;
   if (sb_buf_reserve(b, n) != SB_OK)
     return SB_ERROR;
+  SB_INVARIANT(b->len + n < b->cap); /* room for the bytes and a NUL */
   memcpy(b->data + b->len, p, n);
   b->len += n;
   return SB_OK;
 }
 
-sb_status_t sb_buf_append_slice(sb_buf_t *b, sb_slice_t s);
+static inline sb_status_t sb_buf_append_slice(sb_buf_t *b, sb_slice_t s)
+{
+  return sb_buf_append(b, s.ptr, s.len);
+}
 sb_status_t sb_buf_appendz(sb_buf_t *b, const char *z);
 sb_status_t sb_buf_appendf(sb_buf_t *b, const char *fmt, ...) SB_PRINTF(2, 3);
 sb_status_t sb_buf_append_u64(sb_buf_t *b, uint64_t v);

@@ -23,6 +23,7 @@ typedef struct {
   const char *config;
   const char *listen;
   bool all;
+  bool refresh; /* models --refresh */
 } sb_cli_common_t;
 
 /* Parses the options a subcommand accepts; prints usage and returns -1 on

@@ -50,6 +50,19 @@ typedef struct {
 #define SB_UNUSED
 #endif
 
+/* An invariant: a fact that holds unless switchboard's own code is wrong
+ * (a buffer within its bounds, a state machine in a state it can reach).
+ * Checked in every build, release included: one compare, and a broken
+ * invariant stops the process with the file and line instead of going on
+ * with memory it no longer understands. Never for what the network sends:
+ * hostile input is an error answered, not an invariant. */
+#if defined(__GNUC__)
+__attribute__((noreturn, cold))
+#endif
+void sb_invariant_failed(const char *what, const char *file, int line);
+#define SB_INVARIANT(c)                                                        \
+  (SB_LIKELY(c) ? (void)0 : sb_invariant_failed(#c, __FILE__, __LINE__))
+
 /* Container-of: from a pointer to a member back to its struct. */
 #define SB_CONTAINER_OF(ptr, type, member)                                     \
   ((type *)(void *)((char *)(ptr)-offsetof(type, member)))

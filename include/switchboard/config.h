@@ -36,6 +36,19 @@ extern const sb_climb_cond_t sb_climb_conds[SB_CLIMB_N];
  * config's `escalation` and a client key's. */
 sb_status_t sb_climb_bits(const sb_json_t *on, uint32_t *bits);
 
+/* Where the catalog is refreshed from (docs/catalog.md). */
+#define SB_CATALOG_SRC_OPENROUTER 0x1 /* OpenRouter's GET /api/v1/models */
+#define SB_CATALOG_SRC_PROVIDERS 0x2  /* each provider's own model list */
+
+/* `catalog: {refresh, sources, openrouter_url, timeout_ms}` */
+typedef struct {
+  uint32_t refresh_s;         /* background refresh period; 0 = off */
+  uint32_t sources;           /* SB_CATALOG_SRC_*; default OpenRouter */
+  const char *openrouter_url; /* NULL: the openrouter provider's base_url,
+                                 else https://openrouter.ai/api/v1 */
+  uint32_t timeout_ms;        /* per list fetch */
+} sb_catalog_config_t;
+
 typedef struct {
   sb_arena_t arena;
   sb_buf_t json;       /* the config as JSON text; `root` points into it */
@@ -84,6 +97,7 @@ typedef struct {
   sb_provider_t *providers;
   size_t n_providers;
   const sb_json_t *models; /* extra catalog entries (array) or NULL */
+  sb_catalog_config_t catalog;
 } sb_config_t;
 
 /*

@@ -9,16 +9,22 @@
 
 #include "switchboard/catalog.h"
 #include "switchboard/config.h"
+#include "switchboard/snapshot.h"
 #include "switchboard/worker.h"
 
 struct sb_ledger;
 struct sb_counters;
 struct sb_skills;
 struct sb_health;
+struct sb_catalog_refresher;
 
 typedef struct sb_gateway {
   sb_config_t *config;
-  sb_catalog_t catalog;
+  /* The current catalog (catalog.h): a snapshot a refresh replaces while
+   * requests run. A request takes it with sb_gateway_catalog(). */
+  sb_snap_cell_t catalogs;
+  bool catalogs_ready;
+  struct sb_catalog_refresher *refresher; /* catalog_refresh.h */
   struct sb_ledger *ledger;
   struct sb_counters *counters; /* shared with other instances (counters.h);
                                    NULL without `redis` */
@@ -29,11 +35,23 @@ typedef struct sb_gateway {
   int64_t started_ms;
 } sb_gateway_t;
 
-/* Open the catalog, health, ledger and shared counters for a loaded
- * config. */
+/* Open the ledger, the shared counters, the catalog (and its refresh) and
+ * health for a loaded config. */
 sb_status_t sb_gateway_open(sb_gateway_t *gw, sb_config_t *cfg, char *err,
                             size_t errlen);
 void sb_gateway_close(sb_gateway_t *gw);
+
+/* The catalog a request routes with: the current one when the request
+ * first asks (the API router asks as each request starts), kept until the
+ * exchange ends even if a refresh replaces it meanwhile. On the worker's
+ * thread; costs an atomic load and increment. NULL only on that first
+ * call, when the exchange's arena is out of memory. */
+const sb_catalog_t *sb_gateway_catalog(sb_http_exchange_t *x);
+/* A reference to the current catalog for code outside a request (give it
+ * back with sb_catalog_release). Takes a mutex. */
+const sb_catalog_t *sb_gateway_catalog_now(sb_gateway_t *gw);
+/* The number of models in the current catalog. */
+size_t sb_gateway_n_models(sb_gateway_t *gw);
 
 /* The listening sockets, one per worker (src/gateway/server.c). */
 typedef struct {
@@ -84,12 +102,13 @@ typedef struct {
 } sb_route_t;
 
 /*
- * Resolve a requested model id: a catalog id (or a catalog slug without its
+ * Resolve a requested model id in catalog `cat` (and the providers of the
+ * config it was built with): a catalog id (or a catalog slug without its
  * author, when unique) goes to its default endpoint; an id whose prefix
  * names a configured provider ("groq/llama-3.3-70b-specdec") passes through
- * with the rest of the id as the upstream model name (price unknown: 0).
+ * with the rest of the id as the upstream model name (price unknown).
  */
-sb_route_status_t sb_route(const sb_gateway_t *gw, sb_slice_t model,
+sb_route_status_t sb_route(const sb_catalog_t *cat, sb_slice_t model,
                            sb_route_t *out);
 
 /* ---- routing plans: fallbacks and provider preferences ---------------- */
@@ -148,15 +167,15 @@ void sb_candidates_sort(sb_candidate_t *c, size_t n, const sb_prefs_t *p);
 
 /*
  * Every endpoint worth trying, in order, for the model ids `ids` (the
- * requested one first, then the fallbacks), honouring the preferences and
- * the endpoints' health. `req` (may be NULL) is the request, for
- * require_parameters. Returns the number of candidates; when 0, `*why` is
- * the first model's route status (or SB_ROUTE_NO_PROVIDER when the
- * preferences filtered everything out).
+ * requested one first, then the fallbacks) in catalog `cat`, honouring the
+ * preferences and the endpoints' health. `req` (may be NULL) is the
+ * request, for require_parameters. Returns the number of candidates; when
+ * 0, `*why` is the first model's route status (or SB_ROUTE_NO_PROVIDER
+ * when the preferences filtered everything out).
  */
-size_t sb_route_plan(const sb_gateway_t *gw, const sb_slice_t *ids,
-                     size_t n_ids, const sb_prefs_t *p, const sb_json_t *req,
-                     int64_t now_ms, sb_candidate_t *out, size_t cap,
-                     sb_route_status_t *why);
+size_t sb_route_plan(const sb_gateway_t *gw, const sb_catalog_t *cat,
+                     const sb_slice_t *ids, size_t n_ids, const sb_prefs_t *p,
+                     const sb_json_t *req, int64_t now_ms, sb_candidate_t *out,
+                     size_t cap, sb_route_status_t *why);
 
 #endif

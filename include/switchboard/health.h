@@ -68,6 +68,7 @@ void sb_breaker_record(sb_breaker_t *b, bool ok, int64_t now_ms,
 typedef struct {
   uv_mutex_t lock;
   char label[128];    /* "model via provider", for the log */
+  char *key;          /* "model\0provider" for registered endpoint slots */
   sb_breaker_t breaker;
   bool seeded;        /* the averages hold at least one sample */
   double latency_ms;  /* EWMA of the whole attempt */
@@ -92,10 +93,19 @@ typedef struct {
   uint32_t samples_30m;
 } sb_health_view_t;
 
+#define SB_HEALTH_CHUNK 256        /* slots per block */
+#define SB_HEALTH_MAX_CHUNKS 1024  /* so at most 262,144 slots */
+
 typedef struct sb_health {
-  sb_health_slot_t *slots;
-  size_t n_slots;
-  size_t n_endpoint_slots;        /* catalog endpoints come first */
+  /* Slots live in blocks that never move, so a slot added while workers
+   * read others (a catalog refresh brought a new endpoint) needs no lock
+   * on the read side: slot i is chunks[i / SB_HEALTH_CHUNK][i % ...]. */
+  sb_health_slot_t *chunks[SB_HEALTH_MAX_CHUNKS];
+  _Atomic size_t n_slots;
+  size_t n_endpoint_slots;        /* numbered endpoint slots come first */
+  uv_mutex_t grow_lock;           /* adding slots, the registry below */
+  uint32_t *registry;             /* slot + 1 by model and provider */
+  size_t registry_mask, registry_used;
   const sb_provider_t *providers; /* the config's table */
   size_t n_providers;
   _Atomic int64_t *key_until;     /* per provider key: unusable before this */
@@ -113,6 +123,14 @@ void sb_health_free(sb_health_t *h);
 /* Name a slot for the log (before the workers start). */
 void sb_health_set_label(sb_health_t *h, size_t slot, const char *model,
                          const char *provider);
+
+/* The slot of a catalog endpoint (model id, provider name): the same one
+ * every time it is asked, added (and labelled) the first time, so every
+ * catalog built for this gateway shares the endpoint's breaker and
+ * averages. Called by whoever builds catalogs (any thread). SIZE_MAX when
+ * out of memory or slots. */
+size_t sb_health_endpoint_slot(sb_health_t *h, const char *model,
+                               const char *provider);
 
 /* Slot of a provider as a whole (pass-through ids). */
 size_t sb_health_provider_slot(const sb_health_t *h, const sb_provider_t *p);

@@ -199,6 +199,10 @@ struct sb_http_exchange {
    * authenticated with (a counted reference dropped with the arena), or
    * NULL for the admin key and local mode. */
   void *principal;
+  /* The gateway's catalog this request routes with (sb_gateway_catalog):
+   * a counted reference dropped with the arena, or NULL before the first
+   * use. */
+  const struct sb_catalog *catalog;
 
   /* Owned by the server. */
   bool aborted;

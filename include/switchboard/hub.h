@@ -308,6 +308,9 @@ static inline sb_status_t sb_hub_emit(const sb_hub_sink_t *s,
 
 /* The bytes of a jtext (escapes resolved) in `a`. */
 sb_status_t sb_hub_unescape(sb_arena_t *a, sb_slice_t jtext, sb_slice_t *out);
+/* The JSON string of `n` bytes (escaped, in quotes) in `a`. */
+sb_status_t sb_hub_quote(sb_arena_t *a, const char *p, size_t n,
+                         sb_slice_t *out);
 /* The jtext of `n` bytes (escaped) in `a`. */
 sb_status_t sb_hub_escape(sb_arena_t *a, const char *p, size_t n,
                           sb_slice_t *out);

@@ -175,7 +175,9 @@ void sb_jw_arr_end(sb_jw_t *w);
 
 /* Member name; the bytes are escaped as needed. */
 void sb_jw_key(sb_jw_t *w, const char *k, size_t n);
-#define sb_jw_key_lit(w, lit) sb_jw_key((w), SB_STRLIT(lit))
+/* A key written in the source: its bytes go as they are (a literal needs
+ * no escape), without the escaper's scan. */
+#define sb_jw_key_lit(w, lit) sb_jw_key_raw((w), SB_STRLIT(lit))
 /* Member name already in escaped JSON form (e.g. sb_json_t.key). */
 void sb_jw_key_raw(sb_jw_t *w, const char *k, size_t n);
 
@@ -214,6 +216,13 @@ static inline void sb_jw_value(sb_jw_t *w, const sb_json_t *v)
 void sb_jw_kv_str(sb_jw_t *w, const char *k, size_t kn, const char *s,
                   size_t n);
 void sb_jw_kv_int(sb_jw_t *w, const char *k, size_t kn, int64_t v);
+/* A member whose key and string value are both written in the source:
+ * copied as they are. */
+#define sb_jw_kv_lit(w, klit, vlit)                                            \
+  do {                                                                         \
+    sb_jw_key_raw((w), SB_STRLIT(klit));                                       \
+    sb_jw_str_raw((w), SB_STRLIT(vlit));                                       \
+  } while (0)
 void sb_jw_kv_raw(sb_jw_t *w, const char *k, size_t kn, const char *json,
                   size_t n);
 

@@ -24,6 +24,11 @@ typedef struct {
   bool has_cache_read;
   bool has_cache_write;
   bool has_reasoning;
+  /* No price is known (OpenRouter's "-1", a provider's list without
+   * prices, a pass-through id): every amount above is 0, the cost is the
+   * provider's own figure when it reports one, and a key with a credit
+   * limit may not use it (docs/catalog.md). */
+  bool unknown;
 } sb_price_t;
 
 /* "0.0000025" -> 2500000. Non-negative decimals with at most 12 fractional

@@ -11,6 +11,7 @@
 
 #include "switchboard/clock.h"
 #include "switchboard/http.h"
+#include "switchboard/snapshot.h"
 
 struct sb_gateway;
 
@@ -42,6 +43,7 @@ typedef struct sb_worker {
   size_t n_conns;
   bool stopping;
   uint64_t rng[2]; /* xorshift128+ state, seeded from the OS */
+  sb_snap_reader_t catalog_reader; /* the gateway's catalogs, this thread */
   /* counters, read by /metrics without locks (monotonic, per worker) */
   uint64_t n_requests;
   uint64_t n_active_streams;

@@ -30,7 +30,7 @@ void sb_api_embeddings(sb_http_exchange_t *x, const sb_identity_t *who)
    * does not, rather than that none serves the model. */
   sb_route_t route;
   const sb_codec_t *f;
-  if (sb_route(x->worker->gw, req->model, &route) == SB_ROUTE_OK &&
+  if (sb_route(sb_gateway_catalog(x), req->model, &route) == SB_ROUTE_OK &&
       (f = sb_codec_find(route.provider->format)) != NULL &&
       f->embed_provider == NULL) {
     sb_api_fail(x, SB_API_OPENAI, 400, "invalid_request",

@@ -45,7 +45,7 @@ void sb_api_messages_count_tokens(sb_http_exchange_t *x,
   if (rc != SB_OK) {
     sb_api_fail(x, SB_API_ANTHROPIC, rc == SB_DECLINED ? 400 : 500,
                 "invalid_request", "%s", rc == SB_DECLINED ? why : "out of memory");
-  } else if (sb_route(x->worker->gw, req.model, &route) ==
+  } else if (sb_route(sb_gateway_catalog(x), req.model, &route) ==
              SB_ROUTE_UNKNOWN_MODEL) {
     sb_api_fail(x, SB_API_ANTHROPIC, 404, "not_found",
                 "model '%.*s' is not in the catalog and its prefix names no "

@@ -1,10 +1,12 @@
 /*
  * GET /v1/models (and /api/v1/models) in OpenRouter's model shape (which
  * the OpenAI SDK also reads: `object`, `id`, `created`, `owned_by`), plus
- * /health and /metrics. The catalog is immutable, so both model lists are
- * rendered once at start-up and served from memory.
+ * /health and /metrics. A catalog is immutable, so both model lists are
+ * rendered once per catalog (by the first request that wants them after a
+ * refresh) and kept with it.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 
 #include "switchboard/codec.h"
@@ -16,11 +18,10 @@
 #include "switchboard/upstream.h"
 
 typedef struct {
+  sb_catalog_extra_t base;
   sb_buf_t routable; /* models some configured provider serves */
   sb_buf_t all;      /* the whole catalog (?all=true) */
-} models_cache_t;
-
-static models_cache_t cache;
+} model_lists_t;
 
 static void copy_member(sb_jw_t *w, const sb_json_t *obj, const char *key,
                         const char *fallback)
@@ -33,11 +34,17 @@ static void copy_member(sb_jw_t *w, const sb_json_t *obj, const char *key,
     sb_jw_raw(w, fallback, strlen(fallback));
 }
 
+/* `pricing` as written where it came from, then where and when that was:
+ * `pricing_source` ("embedded", "openrouter", "config", "provider:NAME")
+ * and `pricing_updated_at` (unix seconds, like `created`; null when not
+ * known). */
 static void write_pricing(sb_jw_t *w, const sb_endpoint_t *ep)
 {
   static const char *const keys[] = {"prompt", "completion", "request",
                                      "image", "input_cache_read",
                                      "input_cache_write", "internal_reasoning"};
+  bool unknown = ep == NULL || ep->price.unknown;
+  sb_jw_key_lit(w, "pricing");
   sb_jw_obj_begin(w);
   for (size_t i = 0; i < SB_ARRAY_LEN(keys); i++) {
     const sb_json_t *v = ep != NULL ? sb_json_getn(ep->pricing, keys[i],
@@ -47,12 +54,26 @@ static void write_pricing(sb_jw_t *w, const sb_endpoint_t *ep)
       sb_jw_key(w, keys[i], strlen(keys[i]));
       sb_jw_value(w, v);
     } else if (i < 4) {
-      /* required by the model schema; "0" means free / not charged */
+      /* required by the model schema: "0" means free / not charged, "-1"
+       * (OpenRouter's convention) that the price is not known */
       sb_jw_key(w, keys[i], strlen(keys[i]));
-      sb_jw_str_lit(w, "0");
+      sb_jw_str(w, unknown ? "-1" : "0", unknown ? 2 : 1);
     }
   }
   sb_jw_obj_end(w);
+  const char *src = ep != NULL && ep->pricing_source != NULL
+                        ? ep->pricing_source
+                        : NULL;
+  sb_jw_key_lit(w, "pricing_source");
+  if (src != NULL)
+    sb_jw_str(w, src, strlen(src));
+  else
+    sb_jw_null(w);
+  sb_jw_key_lit(w, "pricing_updated_at");
+  if (ep != NULL && ep->pricing_updated_at > 0)
+    sb_jw_int(w, ep->pricing_updated_at);
+  else
+    sb_jw_null(w);
 }
 
 static void write_model(sb_jw_t *w, const sb_model_t *m)
@@ -64,7 +85,7 @@ static void write_model(sb_jw_t *w, const sb_model_t *m)
   sb_jw_obj_begin(w);
   sb_jw_kv_str(w, SB_STRLIT("id"), m->id, strlen(m->id));
   sb_jw_kv_str(w, SB_STRLIT("canonical_slug"), m->id, strlen(m->id));
-  sb_jw_kv_str(w, SB_STRLIT("object"), SB_STRLIT("model"));
+  sb_jw_kv_lit(w, "object", "model");
   sb_jw_kv_str(w, SB_STRLIT("owned_by"), m->id, (size_t)(slash - m->id));
   sb_jw_kv_str(w, SB_STRLIT("name"), m->name, strlen(m->name));
   copy_member(w, m->json, "created", "0");
@@ -74,7 +95,6 @@ static void write_model(sb_jw_t *w, const sb_model_t *m)
               "{\"modality\":\"text->text\",\"input_modalities\":[\"text\"],"
               "\"output_modalities\":[\"text\"],\"tokenizer\":\"Other\","
               "\"instruct_type\":null}");
-  sb_jw_key_lit(w, "pricing");
   write_pricing(w, ep);
   copy_member(w, m->json, "top_provider", "{\"context_length\":null,"
               "\"max_completion_tokens\":null,\"is_moderated\":false}");
@@ -98,7 +118,7 @@ static sb_status_t render(const sb_catalog_t *cat, bool all, sb_buf_t *out)
   sb_buf_init(out, 64u << 20);
   sb_jw_init(&w, out);
   sb_jw_obj_begin(&w);
-  sb_jw_kv_str(&w, SB_STRLIT("object"), SB_STRLIT("list"));
+  sb_jw_kv_lit(&w, "object", "list");
   sb_jw_key_lit(&w, "data");
   sb_jw_arr_begin(&w);
   for (size_t i = 0; i < cat->n_models; i++) {
@@ -115,22 +135,47 @@ static sb_status_t render(const sb_catalog_t *cat, bool all, sb_buf_t *out)
   return sb_jw_status(&w);
 }
 
-sb_status_t sb_api_models_build(sb_gateway_t *gw)
+static void lists_free(sb_catalog_extra_t *e)
 {
-  sb_buf_free(&cache.routable);
-  sb_buf_free(&cache.all);
-  if (render(&gw->catalog, false, &cache.routable) != SB_OK ||
-      render(&gw->catalog, true, &cache.all) != SB_OK)
-    return SB_ERROR;
-  return SB_OK;
+  model_lists_t *l = (model_lists_t *)e;
+  sb_buf_free(&l->routable);
+  sb_buf_free(&l->all);
+  free(l);
+}
+
+/* The lists of `cat`, rendered by whichever request asks first (two that
+ * race both render; one copy is kept). NULL when out of memory. */
+static const model_lists_t *lists_of(const sb_catalog_t *cat)
+{
+  model_lists_t *l = (model_lists_t *)sb_catalog_extra(cat);
+  if (l != NULL)
+    return l;
+  l = calloc(1, sizeof(*l));
+  if (l == NULL)
+    return NULL;
+  l->base.free = lists_free;
+  if (render(cat, false, &l->routable) != SB_OK ||
+      render(cat, true, &l->all) != SB_OK) {
+    lists_free(&l->base);
+    return NULL;
+  }
+  if (!sb_catalog_attach(cat, &l->base)) {
+    lists_free(&l->base);
+    l = (model_lists_t *)sb_catalog_extra(cat);
+  }
+  return l;
 }
 
 void sb_api_models(sb_http_exchange_t *x)
 {
   sb_slice_t all = sb_http_query_param(&x->arena, x->req.query, "all");
   bool want_all = all.ptr != NULL && (SB_SLICE_IS(all, "true") || SB_SLICE_IS(all, "1"));
-  sb_buf_t *b = want_all ? &cache.all : &cache.routable;
-  sb_api_json(x, 200, sb_buf_slice(b));
+  const model_lists_t *l = lists_of(sb_gateway_catalog(x));
+  if (l == NULL) {
+    sb_api_error(x, 500, "server", "the model list could not be rendered");
+    return;
+  }
+  sb_api_json(x, 200, sb_buf_slice(want_all ? &l->all : &l->routable));
 }
 
 /* A percentile object from the moving average switchboard keeps: p50 is
@@ -159,7 +204,7 @@ static const char *breaker_name(sb_breaker_state_t s)
 void sb_api_model_endpoints(sb_http_exchange_t *x, sb_slice_t id)
 {
   const sb_gateway_t *gw = x->worker->gw;
-  const sb_model_t *m = sb_catalog_find(&gw->catalog, id);
+  const sb_model_t *m = sb_catalog_find(sb_gateway_catalog(x), id);
   if (m == NULL) {
     sb_api_error(x, 404, "not_found", "model '%.*s' is not in the catalog",
                  (int)SB_MIN(id.len, 200), id.ptr);
@@ -201,7 +246,6 @@ void sb_api_model_endpoints(sb_http_exchange_t *x, sb_slice_t id)
                  e->context_length > 0 ? e->context_length : m->context_length);
     sb_jw_kv_raw(&w, SB_STRLIT("max_completion_tokens"), SB_STRLIT("null"));
     sb_jw_kv_raw(&w, SB_STRLIT("max_prompt_tokens"), SB_STRLIT("null"));
-    sb_jw_key_lit(&w, "pricing");
     write_pricing(&w, e);
     sb_jw_kv_raw(&w, SB_STRLIT("quantization"), SB_STRLIT("null"));
     copy_member(&w, m->json, "supported_parameters", "[]");
@@ -340,7 +384,7 @@ void sb_api_health(sb_http_exchange_t *x)
                (sb_wall_ms() - gw->started_ms) / 1000);
   sb_jw_kv_int(&w, SB_STRLIT("workers"), gw->n_workers);
   sb_jw_kv_int(&w, SB_STRLIT("providers"), (int64_t)gw->config->n_providers);
-  sb_jw_kv_int(&w, SB_STRLIT("models"), (int64_t)gw->catalog.n_models);
+  sb_jw_kv_int(&w, SB_STRLIT("models"), (int64_t)sb_gateway_catalog(x)->n_models);
   if (gw->ledger != NULL)
     health_ledger(&w, &ls, since, since_len);
   if (cs.configured)

@@ -85,10 +85,6 @@ sb_status_t sb_api_open(sb_gateway_t *gw, char *err, size_t errlen)
   gw->skills = sb_skills_load(err, errlen);
   if (gw->skills == NULL)
     return SB_ERROR;
-  if (sb_api_models_build(gw) != SB_OK) {
-    snprintf(err, errlen, "cannot render the model list");
-    return SB_ERROR;
-  }
   return SB_OK;
 }
 
@@ -120,6 +116,14 @@ void sb_api_handle(sb_http_exchange_t *x)
   sb_slice_t path = x->req.path;
   unsigned m = x->req.method;
   bool get = m == HTTP_GET || m == HTTP_HEAD, post = m == HTTP_POST;
+
+  /* The catalog this request will route with, taken before anything else
+   * ties itself to the exchange: it is given back last, after every
+   * cleanup that may still read the model it routed to. */
+  if (sb_gateway_catalog(x) == NULL) {
+    sb_api_error(x, 503, "server", "out of memory");
+    return;
+  }
 
   if (SB_SLICE_IS(path, "/")) {
     if (!get)

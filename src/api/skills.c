@@ -126,7 +126,7 @@ static void write_skill(sb_jw_t *w, const sb_skill_t *sk)
     copy_if(w, u, "description");
     copy_if(w, u, "params");
     copy_if(w, u, "returns");
-    sb_jw_kv_str(w, SB_STRLIT("method"), SB_STRLIT("POST"));
+    sb_jw_kv_lit(w, "method", "POST");
     sb_jw_kv_str(w, SB_STRLIT("path"), path, (size_t)n);
     sb_jw_kv_raw(w, SB_STRLIT("available"), served ? "true" : "false",
                  served ? 4 : 5);

@@ -253,12 +253,12 @@ int sb_cli_chat(int argc, char **argv)
   sb_jw_arr_begin(&w);
   if (system != NULL) {
     sb_jw_obj_begin(&w);
-    sb_jw_kv_str(&w, SB_STRLIT("role"), SB_STRLIT("system"));
+    sb_jw_kv_lit(&w, "role", "system");
     sb_jw_kv_str(&w, SB_STRLIT("content"), system, strlen(system));
     sb_jw_obj_end(&w);
   }
   sb_jw_obj_begin(&w);
-  sb_jw_kv_str(&w, SB_STRLIT("role"), SB_STRLIT("user"));
+  sb_jw_kv_lit(&w, "role", "user");
   sb_jw_kv_str(&w, SB_STRLIT("content"), prompt.data, prompt.len);
   sb_jw_obj_end(&w);
   sb_jw_arr_end(&w);

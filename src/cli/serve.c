@@ -4,8 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <time.h>
 
 #include "switchboard/api.h"
+#include "switchboard/catalog_refresh.h"
 #include "switchboard/cli.h"
 #include "switchboard/gateway.h"
 #include "switchboard/heap.h"
@@ -29,6 +31,8 @@ int sb_cli_parse_common(int argc, char **argv, const char *usage,
       out->listen = a + 9;
     else if (strcmp(a, "--all") == 0 && strstr(usage, "--all"))
       out->all = true;
+    else if (strcmp(a, "--refresh") == 0 && strstr(usage, "--refresh"))
+      out->refresh = true;
     else {
       fprintf(stderr, "switchboard: unexpected argument '%s'\nusage: %s\n", a,
               usage);
@@ -150,12 +154,80 @@ static bool check_redis(const sb_config_t *cfg)
   return ok;
 }
 
+/* "2026-12-05T14:00:00Z" */
+static void utc(int64_t t, char *out, size_t cap)
+{
+  time_t tt = (time_t)t;
+  struct tm tm;
+  gmtime_r(&tt, &tm);
+  strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* The catalog as `serve` would start with it: the embedded one, the lists
+ * stored in cfg's database (opened read-only unless `writable`) and the
+ * config's entries. NULL with the reason printed. */
+static sb_catalog_refresher_t *open_catalog(const sb_config_t *cfg,
+                                            bool writable, sb_catalog_t **cat)
+{
+  char err[512];
+  sb_catalog_store_t *store =
+      sb_catalog_store_open(cfg->database, writable, err, sizeof(err));
+  if (store == NULL) {
+    if (writable) {
+      fprintf(stderr, "switchboard: %s\n", err);
+      return NULL;
+    }
+    fprintf(stderr, "switchboard: %s (the stored lists are left out)\n", err);
+  }
+  sb_catalog_refresher_t *r =
+      sb_catalog_refresher_new(cfg, store, NULL, cat, err, sizeof(err));
+  if (r == NULL)
+    fprintf(stderr, "switchboard: config invalid: %s\n", err);
+  return r;
+}
+
+/* Up to SB_CATALOG_DIFF_SHOW ids, comma-separated, "..." when more. */
+static void print_ids(const char *const *ids, size_t n)
+{
+  for (size_t i = 0; i < n && i < SB_CATALOG_DIFF_SHOW; i++)
+    printf("%s%s", i == 0 ? "" : ", ", ids[i]);
+  if (n > SB_CATALOG_DIFF_SHOW)
+    printf(", ...");
+}
+
+static void print_catalog_config(const sb_config_t *cfg,
+                                 const sb_catalog_t *cat)
+{
+  const sb_catalog_config_t *c = &cfg->catalog;
+  char url[512];
+  sb_catalog_openrouter_url(cfg, url, sizeof(url));
+  if (c->refresh_s > 0)
+    printf("catalog:   refreshed every %us", c->refresh_s);
+  else
+    printf("catalog:   no background refresh (`switchboard models --refresh` "
+           "updates the stored lists)");
+  printf("; sources:");
+  if (c->sources & SB_CATALOG_SRC_OPENROUTER)
+    printf(" openrouter (%s)", url);
+  if (c->sources & SB_CATALOG_SRC_PROVIDERS)
+    printf(" providers");
+  printf("; fetch timeout %ums\n", c->timeout_ms);
+  for (size_t i = 0; i < cat->n_sources; i++) {
+    char at[32];
+    utc(cat->sources[i].fetched_at, at, sizeof(at));
+    printf("           stored %s list of %s: %zu models\n",
+           cat->sources[i].name, at, cat->sources[i].models);
+  }
+  if (cat->n_sources == 0)
+    printf("           no stored list: the embedded catalog's prices\n");
+}
+
 int sb_cli_check(int argc, char **argv)
 {
   static const char usage[] = "switchboard check [--config FILE]";
   sb_cli_common_t opt;
   sb_config_t cfg;
-  sb_catalog_t cat;
+  sb_catalog_t *cat = NULL;
   char err[512];
   if (sb_cli_parse_common(argc, argv, usage, &opt) != 0)
     return 2;
@@ -164,15 +236,14 @@ int sb_cli_check(int argc, char **argv)
     sb_config_free(&cfg);
     return 1;
   }
-  if (sb_catalog_load(&cat, &cfg, err, sizeof(err)) != SB_OK) {
-    fprintf(stderr, "switchboard: config invalid: %s\n", err);
-    sb_catalog_free(&cat);
+  sb_catalog_refresher_t *r = open_catalog(&cfg, false, &cat);
+  if (r == NULL) {
     sb_config_free(&cfg);
     return 1;
   }
   size_t routable = 0;
-  for (size_t i = 0; i < cat.n_models; i++)
-    if (sb_model_default_endpoint(&cat.models[i]) != NULL)
+  for (size_t i = 0; i < cat->n_models; i++)
+    if (sb_model_default_endpoint(&cat->models[i]) != NULL)
       routable++;
   printf("config:    %s\n", cfg.source);
   printf("listen:    %s:%u\n", cfg.listen_host, cfg.listen_port);
@@ -188,11 +259,27 @@ int sb_cli_check(int argc, char **argv)
   printf("providers: %zu\n", cfg.n_providers);
   for (size_t i = 0; i < cfg.n_providers; i++)
     print_provider(&cfg.providers[i]);
+  print_catalog_config(&cfg, cat);
   printf("models:    %zu in the catalog, %zu routable with these providers\n",
-         cat.n_models, routable);
+         cat->n_models, routable);
+  sb_catalog_age_t age;
+  sb_catalog_age(cat, (int64_t)time(NULL), 30 * 86400, &age);
+  if (age.stale > 0) {
+    printf("warning:   %zu routable models have prices older than 30 days (",
+           age.stale);
+    print_ids(age.stale_ids, age.stale);
+    printf("): run `switchboard models --refresh` or set catalog.refresh\n");
+  }
+  if (age.unknown > 0) {
+    printf("warning:   %zu routable models have no known price (", age.unknown);
+    print_ids(age.unknown_ids, age.unknown);
+    printf("): their cost is what the provider reports, and keys with a "
+           "credit limit cannot use them\n");
+  }
   if (cfg.n_providers == 0)
     printf("warning:   no providers: every chat request will fail\n");
-  sb_catalog_free(&cat);
+  sb_catalog_release(cat);
+  sb_catalog_refresher_free(r);
   sb_config_free(&cfg);
   if (!reachable) {
     printf("error:     the config is valid, but what it names does not "
@@ -209,29 +296,95 @@ static void per_million(const sb_endpoint_t *ep, bool completion, char *buf,
 {
   int64_t pico = completion ? ep->price.completion : ep->price.prompt;
   char s[40];
+  if (ep->price.unknown) {
+    snprintf(buf, cap, "?");
+    return;
+  }
   sb_cost_format(pico * 1000000, s, sizeof(s));
   snprintf(buf, cap, "$%s", s);
 }
 
+/* `models --refresh`: fetch every source now, store, and say what changed. */
+static int refresh_now(sb_catalog_refresher_t *r)
+{
+  sb_catalog_refresh_result_t res;
+  sb_status_t rc = sb_catalog_refresh_once(r, &res);
+  size_t n;
+  const sb_catalog_source_status_t *src = sb_catalog_refresher_sources(r, &n);
+  for (size_t i = 0; i < n; i++) {
+    if (src[i].fetched) {
+      printf("%-24s %zu models", src[i].name, src[i].st.kept);
+      if (src[i].st.skipped > 0)
+        printf(", %zu malformed entries left out (%s)", src[i].st.skipped,
+               src[i].st.why);
+      printf("\n");
+    } else if (src[i].fetched_at > 0) {
+      char at[32];
+      utc(src[i].fetched_at, at, sizeof(at));
+      printf("%-24s FAILED: %s (keeping the list of %s)\n", src[i].name,
+             src[i].error, at);
+    } else {
+      printf("%-24s FAILED: %s\n", src[i].name, src[i].error);
+    }
+  }
+  if (n == 0)
+    printf("no source: catalog.sources names none that is configured\n");
+  if (res.rebuilt) {
+    printf("catalog: %zu models; %zu added", res.models, res.diff.added);
+    if (res.diff.added > 0) {
+      printf(" (");
+      print_ids(res.diff.added_ids, res.diff.added);
+      printf(")");
+    }
+    printf(", %zu removed", res.diff.removed);
+    if (res.diff.removed > 0) {
+      printf(" (");
+      print_ids(res.diff.removed_ids, res.diff.removed);
+      printf(")");
+    }
+    printf(", %zu with new prices", res.diff.repriced);
+    if (res.diff.repriced > 0) {
+      printf(" (");
+      print_ids(res.diff.repriced_ids, res.diff.repriced);
+      printf(")");
+    }
+    printf("\n");
+  }
+  return rc == SB_OK ? 0 : 1;
+}
+
 int sb_cli_models(int argc, char **argv)
 {
-  static const char usage[] = "switchboard models [--config FILE] [--all]";
+  static const char usage[] =
+      "switchboard models [--config FILE] [--all] [--refresh]";
   sb_cli_common_t opt;
   sb_config_t cfg;
-  sb_catalog_t cat;
+  sb_catalog_t *cat = NULL;
   char err[512];
   if (sb_cli_parse_common(argc, argv, usage, &opt) != 0)
     return 2;
-  if (sb_config_load(&cfg, opt.config, NULL, err, sizeof(err)) != SB_OK ||
-      sb_catalog_load(&cat, &cfg, err, sizeof(err)) != SB_OK) {
+  if (sb_config_load(&cfg, opt.config, NULL, err, sizeof(err)) != SB_OK) {
     fprintf(stderr, "switchboard: %s\n", err);
+    sb_config_free(&cfg);
     return 1;
+  }
+  sb_catalog_refresher_t *r = open_catalog(&cfg, opt.refresh, &cat);
+  if (r == NULL) {
+    sb_config_free(&cfg);
+    return 1;
+  }
+  if (opt.refresh) {
+    int rc = refresh_now(r);
+    sb_catalog_release(cat);
+    sb_catalog_refresher_free(r);
+    sb_config_free(&cfg);
+    return rc;
   }
   printf("%-40s %9s %10s %10s  %s\n", "MODEL", "CONTEXT", "IN $/M", "OUT $/M",
          "PROVIDERS (* = configured, first = default)");
   size_t shown = 0;
-  for (size_t i = 0; i < cat.n_models; i++) {
-    const sb_model_t *m = &cat.models[i];
+  for (size_t i = 0; i < cat->n_models; i++) {
+    const sb_model_t *m = &cat->models[i];
     const sb_endpoint_t *def = sb_model_default_endpoint(m);
     if (def == NULL && !opt.all)
       continue;
@@ -258,7 +411,8 @@ int sb_cli_models(int argc, char **argv)
   }
   if (shown == 0)
     printf("(no model is routable: configure a provider, or use --all)\n");
-  sb_catalog_free(&cat);
+  sb_catalog_release(cat);
+  sb_catalog_refresher_free(r);
   sb_config_free(&cfg);
   return 0;
 }

@@ -111,6 +111,7 @@ void *sb_arena_alloc(sb_arena_t *a, size_t n)
     void *p = a->pos;
     a->pos += need;
     a->used += need;
+    SB_INVARIANT(a->pos <= a->end);
     return p;
   }
   if (need > a->chunk_size / 4) {

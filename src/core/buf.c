@@ -42,11 +42,6 @@ sb_status_t sb_buf_grow(sb_buf_t *b, size_t extra)
   return SB_OK;
 }
 
-sb_status_t sb_buf_append_slice(sb_buf_t *b, sb_slice_t s)
-{
-  return sb_buf_append(b, s.ptr, s.len);
-}
-
 sb_status_t sb_buf_appendz(sb_buf_t *b, const char *z)
 {
   return sb_buf_append(b, z, strlen(z));

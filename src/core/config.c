@@ -523,6 +523,8 @@ static void set_defaults(sb_config_t *c)
   c->breaker_cooldown_ms = 30000;
   c->key_auth_cooldown_ms = 0;
   c->escalation_on = SB_CLIMB_ALL;
+  c->catalog.sources = SB_CATALOG_SRC_OPENROUTER;
+  c->catalog.timeout_ms = 30000;
 }
 
 const sb_climb_cond_t sb_climb_conds[SB_CLIMB_N] = {
@@ -603,6 +605,81 @@ static sb_status_t get_retry(loader_t *l, const sb_json_t *obj,
   return SB_OK;
 }
 
+/* ---- catalog: {refresh, sources, openrouter_url, timeout_ms} ----------- */
+
+/* A period: seconds as a number, or "90s", "30m", "24h", "7d". */
+static sb_status_t catalog_period(const sb_json_t *v, uint32_t *out)
+{
+  sb_slice_t s = v->type == SB_JSON_STRING ? sb_json_str_raw(v) : v->raw;
+  uint64_t unit = 1, n;
+  if (v->type != SB_JSON_NUMBER && v->type != SB_JSON_STRING)
+    return SB_ERROR;
+  if (v->type == SB_JSON_STRING && s.len > 1) {
+    const char units[] = "smhd";
+    const uint64_t secs[] = {1, 60, 3600, 86400};
+    const char *u = memchr(units, s.ptr[s.len - 1], 4);
+    if (u != NULL) {
+      unit = secs[u - units];
+      s.len--;
+    }
+  }
+  if (sb_slice_to_u64(s, 366u * 86400, &n) != SB_OK || n * unit > 366u * 86400)
+    return SB_ERROR;
+  *out = (uint32_t)(n * unit);
+  return SB_OK;
+}
+
+static sb_status_t get_catalog(loader_t *l, const sb_json_t *r)
+{
+  static const char *const keys[] = {"refresh", "sources", "openrouter_url",
+                                     "timeout_ms", NULL};
+  sb_catalog_config_t *c = &l->cfg->catalog;
+  const sb_json_t *cat = sb_json_get(r, "catalog");
+  if (cat == NULL || cat->type == SB_JSON_NULL)
+    return SB_OK;
+  if (cat->type != SB_JSON_OBJECT)
+    return fail(l, "'catalog' must be a mapping (refresh, sources, "
+                   "openrouter_url, timeout_ms)");
+  if (check_keys(l, cat, "catalog", keys) != SB_OK ||
+      get_str(l, cat, "openrouter_url", &c->openrouter_url) != SB_OK ||
+      get_u32(l, cat, "timeout_ms", &c->timeout_ms) != SB_OK)
+    return SB_ERROR;
+  const sb_json_t *v = sb_json_get(cat, "refresh");
+  if (v != NULL && v->type != SB_JSON_NULL &&
+      catalog_period(v, &c->refresh_s) != SB_OK)
+    return fail(l, "'catalog.refresh' must be a period like 24h, 30m, 90s "
+                   "or 0 (off), at most 366d");
+  v = sb_json_get(cat, "sources");
+  if (v != NULL && v->type != SB_JSON_NULL) {
+    if (v->type != SB_JSON_ARRAY || v->count == 0)
+      return fail(l, "'catalog.sources' must be a list of openrouter, "
+                     "providers");
+    c->sources = 0;
+    for (const sb_json_t *e = v->child; e != NULL; e = e->next) {
+      if (SB_JSON_STR_IS(e, "openrouter"))
+        c->sources |= SB_CATALOG_SRC_OPENROUTER;
+      else if (SB_JSON_STR_IS(e, "providers"))
+        c->sources |= SB_CATALOG_SRC_PROVIDERS;
+      else
+        return fail(l, "'catalog.sources': unknown source (openrouter, "
+                       "providers)");
+    }
+  }
+  if (c->openrouter_url != NULL) {
+    if (strncmp(c->openrouter_url, "http://", 7) != 0 &&
+        strncmp(c->openrouter_url, "https://", 8) != 0)
+      return fail(l, "'catalog.openrouter_url' must start with http:// or "
+                     "https://");
+    c->openrouter_url = strip_slash(l, c->openrouter_url);
+  }
+  if (c->timeout_ms == 0)
+    return fail(l, "'catalog.timeout_ms' must be at least 1");
+  if (c->refresh_s > 0 && c->refresh_s < 60)
+    SB_WARN("catalog.refresh is %us: the lists are fetched that often (a "
+            "period this short is meant for tests)", c->refresh_s);
+  return SB_OK;
+}
+
 static sb_status_t load_file(loader_t *l, const char *path)
 {
   static const char *const keys[] = {
@@ -611,7 +688,7 @@ static sb_status_t load_file(loader_t *l, const char *path)
       "providers", "models", "max_header_bytes", "max_body_bytes",
       "request_timeout_ms", "idle_timeout_ms", "shutdown_grace_ms", "upstream",
       "durable", "retention_days", "default_max_tokens", "retry", "health",
-      "escalation", "tls", NULL};
+      "escalation", "tls", "catalog", NULL};
   static const char *const health_keys[] = {
       "breaker_failures", "breaker_cooldown_ms", "key_auth_cooldown_ms", NULL};
   static const char *const upstream_keys[] = {
@@ -687,7 +764,7 @@ static sb_status_t load_file(loader_t *l, const char *path)
   }
   if (get_retry(l, r, "", &c->retry) != SB_OK ||
       get_tls(l, r, "", &c->tls) != SB_OK ||
-      get_escalation(l, r) != SB_OK)
+      get_escalation(l, r) != SB_OK || get_catalog(l, r) != SB_OK)
     return SB_ERROR;
   const sb_json_t *hl = sb_json_get(r, "health");
   if (hl != NULL && hl->type != SB_JSON_NULL) {

@@ -20,10 +20,7 @@
 #include <stdlib.h>
 
 #include "json_internal.h"
-
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
+#include "json_lex.h"
 
 /* A larger max_depth is lowered to this: the explicit stack is heap memory
  * (24 bytes a level), and no legitimate document nests deeper. */
@@ -97,206 +94,33 @@ static inline void skip_ws(parser_t *ps)
   ps->p = skip_ws_run(p, end);
 }
 
-/* ---- strings ------------------------------------------------------------ */
-
-/* Hex digit value plus one; 0 for any other byte (so the table needs no
- * initializer for the 234 bytes that are not digits). */
-static const uint8_t hex_digit1[256] = {
-    ['0'] = 1,  ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,
-    ['6'] = 7,  ['7'] = 8,  ['8'] = 9,  ['9'] = 10, ['a'] = 11, ['b'] = 12,
-    ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16, ['A'] = 11, ['B'] = 12,
-    ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
-};
-
-static inline bool hex4(const unsigned char *p, uint32_t *out)
-{
-  int a = hex_digit1[p[0]] - 1, b = hex_digit1[p[1]] - 1;
-  int c = hex_digit1[p[2]] - 1, d = hex_digit1[p[3]] - 1;
-  if ((a | b | c | d) < 0)
-    return false;
-  *out = (uint32_t)(a << 12 | b << 8 | c << 4 | d);
-  return true;
-}
-
-/* Length of the valid UTF-8 sequence at p (p[0] >= 0x80), or 0: no
- * overlong forms, no UTF-16 surrogates (U+D800..DFFF), nothing past
- * U+10FFFF, no truncated sequence (the check never reads past `end`). */
-static inline size_t utf8_len(const unsigned char *p, const unsigned char *end)
-{
-  unsigned char c = p[0];
-  size_t avail = (size_t)(end - p);
-  if (c >= 0xC2 && c <= 0xDF)
-    return avail >= 2 && (p[1] & 0xC0) == 0x80 ? 2 : 0;
-  if (c >= 0xE0 && c <= 0xEF) {
-    if (avail < 3 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80)
-      return 0;
-    if (c == 0xE0 && p[1] < 0xA0)
-      return 0; /* overlong */
-    if (c == 0xED && p[1] >= 0xA0)
-      return 0; /* UTF-16 surrogate */
-    return 3;
-  }
-  if (c >= 0xF0 && c <= 0xF4) {
-    if (avail < 4 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 ||
-        (p[3] & 0xC0) != 0x80)
-      return 0;
-    if (c == 0xF0 && p[1] < 0x90)
-      return 0; /* overlong */
-    if (c == 0xF4 && p[1] >= 0x90)
-      return 0; /* past U+10FFFF */
-    return 4;
-  }
-  return 0; /* 0x80..0xC1 (continuation or overlong lead), 0xF5..0xFF */
-}
+/* ---- strings and numbers (json_lex.h) ----------------------------------- */
 
 /* The writer shares the validator (json_internal.h). */
 size_t sb__json_utf8_len(const unsigned char *p, const unsigned char *end)
 {
-  return utf8_len(p, end);
+  return sb__json_utf8_seq(p, end);
 }
 
-/* Validate an escape at p (p[0] == '\\'); returns bytes consumed or 0. */
-static inline size_t escape_len(parser_t *ps, const unsigned char *p)
+/* A string at ps->p (its opening quote): ps->p past the closing quote,
+ * *escaped whether it had backslashes. */
+static inline bool scan_string(parser_t *ps, bool *escaped)
 {
-  const unsigned char *end = ps->end;
-  if (p + 1 >= end)
-    return fail(ps, p, "unterminated string"), 0;
-  switch (p[1]) {
-  case '"':
-  case '\\':
-  case '/':
-  case 'b':
-  case 'f':
-  case 'n':
-  case 'r':
-  case 't':
-    return 2;
-  case 'u': {
-    uint32_t cp, lo;
-    if (end - p < 6 || !hex4(p + 2, &cp))
-      return fail(ps, p, "invalid \\u escape"), 0;
-    if (cp >= 0xDC00 && cp <= 0xDFFF)
-      return fail(ps, p, "unpaired low surrogate in \\u escape"), 0;
-    if (cp < 0xD800 || cp > 0xDBFF)
-      return 6;
-    if (end - p < 12 || p[6] != '\\' || p[7] != 'u' || !hex4(p + 8, &lo) ||
-        lo < 0xDC00 || lo > 0xDFFF)
-      return fail(ps, p, "unpaired high surrogate in \\u escape"), 0;
-    return 12;
-  }
-  default:
-    return fail(ps, p, "invalid escape in string"), 0;
-  }
+  sb__json_fault_t f;
+  const unsigned char *q = sb__json_lex_string(ps->p, ps->end, escaped, &f);
+  if (q == NULL)
+    return fail(ps, f.at, f.why);
+  ps->p = q;
+  return true;
 }
 
-/* Scan a string starting at the opening quote. On success ps->p is past the
- * closing quote and *escaped says whether it had backslashes.
- *
- * The vector loop stops at the first byte that is a quote, a backslash, a
- * control character or non-ASCII; the scalar code below handles that byte
- * and, for non-ASCII, validates the whole stretch of multi-byte sequences
- * (a word of Cyrillic or CJK) before going back to the vector loop. Vector
- * loads happen only while 16 bytes remain: the input is not padded. */
-static bool scan_string(parser_t *ps, bool *escaped)
+static inline bool scan_number(parser_t *ps, bool *integer)
 {
-  const unsigned char *p = ps->p + 1, *end = ps->end;
-  bool esc = false;
-#if defined(__SSE2__)
-  const __m128i quote = _mm_set1_epi8('"');
-  const __m128i bslash = _mm_set1_epi8('\\');
-  const __m128i space = _mm_set1_epi8(0x20);
-#endif
-  for (;;) {
-#if defined(__SSE2__)
-    while (end - p >= 16) {
-      __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-      /* signed compare: bytes >= 0x80 are negative, so "< 0x20" catches
-       * control characters and non-ASCII together */
-      __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote),
-                                            _mm_cmpeq_epi8(v, bslash)),
-                               _mm_cmplt_epi8(v, space));
-      unsigned mask = (unsigned)_mm_movemask_epi8(m);
-      if (mask != 0) {
-        p += __builtin_ctz(mask);
-        goto special;
-      }
-      p += 16;
-    }
-#endif
-    while (p < end && *p != '"' && *p != '\\' && *p >= 0x20 && *p < 0x80)
-      p++;
-#if defined(__SSE2__)
-  special:
-#endif
-    if (SB_UNLIKELY(p >= end))
-      return fail(ps, p, "unterminated string");
-    unsigned char c = *p;
-    if (c == '"') {
-      ps->p = p + 1;
-      *escaped = esc;
-      return true;
-    }
-    if (c == '\\') {
-      /* escapes come in runs too (\u escapes of non-ASCII text) */
-      do {
-        size_t n = escape_len(ps, p);
-        if (n == 0)
-          return false;
-        p += n;
-      } while (p < end && *p == '\\');
-      esc = true;
-    } else if (c < 0x20) {
-      return fail(ps, p, "control character in string");
-    } else {
-      do {
-        size_t n = utf8_len(p, end);
-        if (n == 0)
-          return fail(ps, p, "invalid UTF-8 in string");
-        p += n;
-      } while (p < end && *p >= 0x80);
-    }
-  }
-}
-
-/* ---- numbers ------------------------------------------------------------ */
-
-static bool scan_number(parser_t *ps, bool *integer)
-{
-  const unsigned char *p = ps->p, *end = ps->end, *start = p;
-  *integer = true;
-  if (p < end && *p == '-')
-    p++;
-  if (p >= end)
-    return fail(ps, p, "invalid number");
-  if (*p == '0') {
-    p++;
-    if (p < end && *p >= '0' && *p <= '9')
-      return fail(ps, start, "leading zero in number");
-  } else if (*p >= '1' && *p <= '9') {
-    while (p < end && *p >= '0' && *p <= '9')
-      p++;
-  } else {
-    return fail(ps, start, "invalid number");
-  }
-  if (p < end && *p == '.') {
-    p++;
-    *integer = false;
-    if (p >= end || *p < '0' || *p > '9')
-      return fail(ps, start, "invalid number: digits must follow '.'");
-    while (p < end && *p >= '0' && *p <= '9')
-      p++;
-  }
-  if (p < end && (*p == 'e' || *p == 'E')) {
-    p++;
-    *integer = false;
-    if (p < end && (*p == '+' || *p == '-'))
-      p++;
-    if (p >= end || *p < '0' || *p > '9')
-      return fail(ps, start, "invalid number: bad exponent");
-    while (p < end && *p >= '0' && *p <= '9')
-      p++;
-  }
-  ps->p = p;
+  sb__json_fault_t f;
+  const unsigned char *q = sb__json_lex_number(ps->p, ps->end, integer, &f);
+  if (q == NULL)
+    return fail(ps, f.at, f.why);
+  ps->p = q;
   return true;
 }
 

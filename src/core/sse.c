@@ -152,6 +152,7 @@ sb_status_t sb_sse_feed(sb_sse_parser_t *p, const char *bytes, size_t n,
         return SB_ERROR;
       return SB_OK;
     }
+    SB_INVARIANT(j < left && (s[j] == '\r' || s[j] == '\n'));
     sb_status_t rc;
     if (p->line.len > 0) {
       if (sb_buf_append(&p->line, s, j) != SB_OK)

@@ -34,19 +34,44 @@ sb_status_t sb_hub_unescape(sb_arena_t *a, sb_slice_t jtext, sb_slice_t *out)
   return sb_json_unescape(a, jtext, out);
 }
 
-sb_status_t sb_hub_escape(sb_arena_t *a, const char *p, size_t n,
-                          sb_slice_t *out)
+sb_status_t sb_hub_quote(sb_arena_t *a, const char *p, size_t n,
+                         sb_slice_t *out)
 {
   sb_buf_t b;
+  sb_status_t rc;
+  /* short text (names, ids): escaped straight into the arena, whose room
+   * for the worst case (6 bytes a byte) is cheap; longer text through a
+   * buffer first, so the arena holds only what it takes */
+  if (n <= 4096) {
+    size_t cap = n * 6 + 3;
+    char *mem = sb_arena_alloc(a, cap);
+    if (mem == NULL)
+      return SB_ERROR;
+    sb_buf_init_fixed(&b, mem, cap);
+    if (sb_json_escape(&b, p, n) != SB_OK)
+      return SB_ERROR;
+    *out = sb_buf_slice(&b);
+    return SB_OK;
+  }
   sb_buf_init(&b, 0);
-  sb_status_t rc = sb_json_escape(&b, p, n);
+  rc = sb_json_escape(&b, p, n);
   if (rc == SB_OK) {
-    /* without the quotes sb_json_escape adds */
-    *out = sb_arena_slice_dup(a, sb_slice(b.data + 1, b.len - 2));
+    *out = sb_arena_slice_dup(a, sb_buf_slice(&b));
     rc = out->ptr != NULL ? SB_OK : SB_ERROR;
   }
   sb_buf_free(&b);
   return rc;
+}
+
+sb_status_t sb_hub_escape(sb_arena_t *a, const char *p, size_t n,
+                          sb_slice_t *out)
+{
+  sb_slice_t q;
+  if (sb_hub_quote(a, p, n, &q) != SB_OK)
+    return SB_ERROR;
+  /* without the quotes */
+  *out = sb_slice(q.ptr + 1, q.len - 2);
+  return SB_OK;
 }
 
 sb_status_t sb_hub_args_jtext(sb_arena_t *a, sb_slice_t args, sb_slice_t *out)

@@ -93,6 +93,19 @@ static sb_status_t answer(sb_call_t *c, const sb_counters_admission_t *a,
   case SB_ADMIT_OK:
     c->admitted = true;
     c->reserved_pico = a->ticket.reserved;
+    if (c->route.price.unknown && info->remaining_pico >= 0) {
+      /* Its worst case cannot be reserved: a key with a credit limit may
+       * only use models whose price is known (docs/catalog.md). The call
+       * settles as refused, giving the reservation back. */
+      snprintf(msg, sizeof(msg),
+               "model '%.*s' has no known price, so its cost cannot be "
+               "reserved against this key's credit limit; use a model with "
+               "a known price (GET /api/v1/models: pricing) or a key without "
+               "a limit",
+               (int)SB_MIN(c->route.model_id.len, 200), c->route.model_id.ptr);
+      sb_call_fail(c, 403, "permission_denied", msg);
+      return SB_ERROR;
+    }
     return SB_OK;
   case SB_ADMIT_DISABLED:
     sb_call_fail(c, 401, "authentication", "this API key is disabled");

@@ -529,19 +529,10 @@ static sb_status_t route_view(sb_call_t *c)
 {
   const sb_route_t *r = &c->route;
   sb_answer_names_t *n = &c->names;
-  if (sb_hub_escape(c->arena, r->model_id.ptr, r->model_id.len, &n->model) !=
+  if (sb_hub_quote(c->arena, r->model_id.ptr, r->model_id.len, &n->model) !=
           SB_OK ||
-      sb_hub_escape(c->arena, r->provider->display_name,
-                    strlen(r->provider->display_name), &n->provider) != SB_OK)
-    return SB_ERROR;
-  n->model = sb_slice(sb_arena_printf(c->arena, "\"%.*s\"", (int)n->model.len,
-                                      n->model.ptr),
-                      n->model.len + 2);
-  n->provider = sb_slice(sb_arena_printf(c->arena, "\"%.*s\"",
-                                         (int)n->provider.len,
-                                         n->provider.ptr),
-                         n->provider.len + 2);
-  if (n->model.ptr == NULL || n->provider.ptr == NULL)
+      sb_hub_quote(c->arena, r->provider->display_name,
+                   strlen(r->provider->display_name), &n->provider) != SB_OK)
     return SB_ERROR;
   sb_codec_route_t *cr = &c->croute;
   bool no_fallbacks = cr->no_fallbacks;
@@ -837,7 +828,9 @@ static void keep_capable(sb_call_t *c, sb_plan_t *pl)
 void sb_attempt_plan_and_start(sb_call_t *c)
 {
   sb_plan_t *pl = sb_arena_calloc(c->arena, sizeof(*pl));
-  if (pl == NULL) {
+  if (pl != NULL) /* filled by the routing plan, never read past n */
+    pl->cands = sb_arena_alloc(c->arena, SB_PLAN_MAX * sizeof(*pl->cands));
+  if (pl == NULL || pl->cands == NULL) {
     sb_call_fail(c, 500, "server", "out of memory");
     return;
   }
@@ -871,7 +864,8 @@ void sb_attempt_plan_and_start(sb_call_t *c)
       !c->embeddings && strcmp(c->door->name, "openai") == 0 ? c->req.native
                                                              : NULL;
   sb_route_status_t why;
-  pl->n = sb_route_plan(c->gw, ids, n_ids, &prefs, openai_req, now_wall(),
+  pl->n = sb_route_plan(c->gw, sb_gateway_catalog(c->x), ids, n_ids, &prefs,
+                        openai_req, now_wall(),
                         pl->cands, SB_PLAN_MAX, &why);
   keep_capable(c, pl);
   if (pl->n == 0 && c->gw->config->n_providers == 0) {
@@ -896,6 +890,7 @@ void sb_attempt_plan_and_start(sb_call_t *c)
     m->prompt = SB_MAX(m->prompt, q->prompt);
     m->completion = SB_MAX(m->completion, q->completion);
     m->request = SB_MAX(m->request, q->request);
+    m->unknown = m->unknown || q->unknown;
     if (q->has_reasoning) {
       m->reasoning = SB_MAX(m->reasoning, q->reasoning);
       m->has_reasoning = true;
@@ -922,8 +917,8 @@ void sb_attempt_admitted(sb_call_t *c)
   pl->deadline_ns = budget > 0 ? c->t_start + (uint64_t)budget * 1000000u : 0;
   char created[24];
   size_t cl = sb_u64_dec(created, (uint64_t)c->created);
-  c->names.id = sb_slice(sb_arena_printf(c->arena, "\"%s\"", c->id),
-                         strlen(c->id) + 2);
+  if (sb_hub_quote(c->arena, c->id, strlen(c->id), &c->names.id) != SB_OK)
+    c->names.id = SB_NULL_SLICE;
   c->names.created = sb_arena_slice_dup(c->arena, sb_slice(created, cl));
   c->names.created_s = c->created;
   if (c->names.id.ptr == NULL || c->names.created.ptr == NULL) {

@@ -53,9 +53,9 @@ static void call_cleanup(void *data)
   sb_buf_free(&c->out);
   sb_sse_free(&c->sse);
   sb_arena_destroy(&c->scratch);
-  if (c->call_args != NULL)
+  if (c->tools != NULL)
     for (size_t i = 0; i < SB_CALL_MAX_TOOLS; i++)
-      sb_buf_free(&c->call_args[i]);
+      sb_buf_free(&c->tools[i].args);
 }
 
 static void on_abort(sb_http_exchange_t *x);
@@ -210,21 +210,20 @@ static void gather_args(sb_call_t *c, const sb_hub_event_t *ev)
 {
   if (ev->index < 0 || ev->index >= SB_CALL_MAX_TOOLS)
     return;
-  if (c->call_args == NULL) {
-    c->call_args = sb_arena_calloc(c->arena,
-                                   SB_CALL_MAX_TOOLS * sizeof(*c->call_args));
-    if (c->call_args == NULL)
+  if (c->tools == NULL) {
+    c->tools = sb_arena_calloc(c->arena, SB_CALL_MAX_TOOLS * sizeof(*c->tools));
+    if (c->tools == NULL)
       return;
     for (size_t i = 0; i < SB_CALL_MAX_TOOLS; i++)
-      sb_buf_init(&c->call_args[i], MAX_ARGS);
+      sb_buf_init(&c->tools[i].args, MAX_ARGS);
   }
   size_t i = (size_t)ev->index;
   if (i >= c->n_calls)
     c->n_calls = i + 1;
   if (ev->kind == SB_HUB_EV_TOOL_START)
-    c->call_names[i] = sb_arena_slice_dup(c->arena, ev->name);
+    c->tools[i].name = sb_arena_slice_dup(c->arena, ev->name);
   else
-    sb_buf_append_slice(&c->call_args[i], ev->text);
+    sb_buf_append_slice(&c->tools[i].args, ev->text);
 }
 
 /* What the gateway counts of each event, before the encoder sees it. */
@@ -323,9 +322,9 @@ void sb_call_answer_reset(sb_call_t *c)
   c->usage_known = false;
   c->usage_json = SB_NULL_SLICE;
   c->has_text = c->has_calls = false;
-  if (c->call_args != NULL)
+  if (c->tools != NULL)
     for (size_t i = 0; i < c->n_calls; i++)
-      sb_buf_reset(&c->call_args[i]);
+      sb_buf_reset(&c->tools[i].args);
   c->n_calls = 0;
   c->an.state = NULL;
   c->an.passthrough = c->passthrough;

@@ -99,9 +99,11 @@ struct sb_call {
   /* what escalation looks at in a whole answer */
   bool has_text;             /* text that is not blank */
   bool has_calls;
-  sb_buf_t *call_args;       /* per tool call index (SB_CALL_MAX_TOOLS),
+  struct sb_call_tool {
+    sb_slice_t name;
+    sb_buf_t args;
+  } *tools;                  /* per tool call index (SB_CALL_MAX_TOOLS),
                                 when escalation checks arguments */
-  sb_slice_t call_names[SB_CALL_MAX_TOOLS];
   size_t n_calls;
 
   /* keys and budgets (admit.c) */
@@ -131,7 +133,7 @@ struct sb_call {
 
 /* The endpoints a call tries and where it is (docs/routing.md). */
 typedef struct sb_plan {
-  sb_candidate_t cands[SB_PLAN_MAX];
+  sb_candidate_t *cands; /* SB_PLAN_MAX of them, the first n filled */
   size_t n, cur;          /* candidates, the one being tried */
   unsigned retries;       /* retries of the current candidate so far */
   unsigned attempts;      /* upstream attempts of the call */

@@ -46,7 +46,7 @@ static const char *climb_reason(sb_call_t *c, uint32_t on, char *detail,
 {
   if ((on & SB_CLIMB_LENGTH) && c->finish == SB_FINISH_LENGTH)
     return "length";
-  if ((on & SB_CLIMB_TOOL_ARGS) && c->has_calls && c->call_args != NULL) {
+  if ((on & SB_CLIMB_TOOL_ARGS) && c->has_calls && c->tools != NULL) {
     char why[400] = "";
     if (!c->req.decoded &&
         c->door->door->decode(&c->req, c->arena, why, sizeof(why)) != SB_OK)
@@ -57,7 +57,7 @@ static const char *climb_reason(sb_call_t *c, uint32_t on, char *detail,
     for (size_t i = 0; i < c->n_calls && reason == NULL; i++) {
       sb_slice_t text;
       sb_json_t *parsed;
-      sb_slice_t args = sb_buf_slice(&c->call_args[i]);
+      sb_slice_t args = sb_buf_slice(&c->tools[i].args);
       if (sb_json_unescape(&a, args, &text) != SB_OK)
         continue;
       text = sb_slice_trim(text);
@@ -68,7 +68,7 @@ static const char *climb_reason(sb_call_t *c, uint32_t on, char *detail,
         reason = "invalid_tool_args";
         break;
       }
-      const sb_json_t *schema = tool_schema(c, c->call_names[i], &a);
+      const sb_json_t *schema = tool_schema(c, c->tools[i].name, &a);
       if (schema != NULL && !sb_schema_check(schema, parsed, detail, cap))
         reason = "invalid_tool_args";
     }

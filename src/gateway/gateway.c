@@ -4,9 +4,35 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "switchboard/catalog_refresh.h"
 #include "switchboard/counters.h"
 #include "switchboard/health.h"
 #include "switchboard/ledger.h"
+#include "switchboard/log.h"
+
+/* The catalog: the embedded one with the stored refreshed lists and the
+ * config's entries, then kept current in the background when configured
+ * (catalog_refresh.h). */
+static sb_status_t open_catalog(sb_gateway_t *gw, sb_config_t *cfg, char *err,
+                                size_t errlen)
+{
+  sb_catalog_t *first = NULL;
+  sb_catalog_store_t *store =
+      sb_catalog_store_open(cfg->database, true, err, errlen);
+  if (store == NULL)
+    SB_WARN("%s: refreshed model lists are not kept across restarts", err);
+  gw->refresher = sb_catalog_refresher_new(cfg, store, gw->health, &first, err,
+                                           errlen);
+  if (gw->refresher == NULL)
+    return SB_ERROR;
+  sb_snap_cell_init(&gw->catalogs, &first->snap);
+  gw->catalogs_ready = true;
+  if (sb_catalog_refresher_start(gw->refresher, &gw->catalogs) != SB_OK) {
+    snprintf(err, errlen, "cannot start the catalog refresh thread");
+    return SB_ERROR;
+  }
+  return SB_OK;
+}
 
 sb_status_t sb_gateway_open(sb_gateway_t *gw, sb_config_t *cfg, char *err,
                             size_t errlen)
@@ -14,19 +40,8 @@ sb_status_t sb_gateway_open(sb_gateway_t *gw, sb_config_t *cfg, char *err,
   memset(gw, 0, sizeof(*gw));
   gw->config = cfg;
   gw->started_ms = sb_wall_ms();
-  if (sb_catalog_load(&gw->catalog, cfg, err, errlen) != SB_OK)
-    return SB_ERROR;
-  gw->health = sb_health_new(cfg, gw->catalog.n_endpoints);
-  if (gw->health == NULL) {
-    snprintf(err, errlen, "out of memory");
-    return SB_ERROR;
-  }
-  for (size_t i = 0; i < gw->catalog.n_models; i++) {
-    const sb_model_t *m = &gw->catalog.models[i];
-    for (size_t j = 0; j < m->n_endpoints; j++)
-      sb_health_set_label(gw->health, m->endpoints[j].slot, m->id,
-                          m->endpoints[j].provider_name);
-  }
+  /* The ledger first: it sets SQLite up before anything else opens the
+   * database (the catalog store does, next). */
   sb_ledger_options_t lopts = {cfg->durable, cfg->retention_days,
                                cfg->shutdown_grace_ms};
   gw->ledger = sb_ledger_open_with(cfg->database, &lopts, err, errlen);
@@ -39,18 +54,68 @@ sb_status_t sb_gateway_open(sb_gateway_t *gw, sb_config_t *cfg, char *err,
     if (gw->counters == NULL)
       return SB_ERROR;
   }
+  /* Endpoint slots are added as catalogs name endpoints, so that every
+   * catalog built later shares them. */
+  gw->health = sb_health_new(cfg, 0);
+  if (gw->health == NULL) {
+    snprintf(err, errlen, "out of memory");
+    return SB_ERROR;
+  }
+  if (open_catalog(gw, cfg, err, errlen) != SB_OK)
+    return SB_ERROR;
   return SB_OK;
 }
 
 void sb_gateway_close(sb_gateway_t *gw)
 {
+  /* The refresh thread first: it may be publishing. */
+  sb_catalog_refresher_free(gw->refresher);
+  gw->refresher = NULL;
   sb_counters_close(gw->counters); /* what is owed, before the ledger goes */
   gw->counters = NULL;
   sb_ledger_close(gw->ledger); /* drains the queue */
   gw->ledger = NULL;
-  sb_catalog_free(&gw->catalog);
+  for (unsigned i = 0; gw->workers != NULL && i < gw->n_workers; i++)
+    sb_snap_reader_drop(&gw->workers[i].catalog_reader);
+  if (gw->catalogs_ready)
+    sb_snap_cell_destroy(&gw->catalogs);
+  gw->catalogs_ready = false;
   sb_health_free(gw->health);
   gw->health = NULL;
   free(gw->workers);
   gw->workers = NULL;
+}
+
+static void release_catalog(void *cat)
+{
+  sb_catalog_release(cat);
+}
+
+const sb_catalog_t *sb_gateway_catalog(sb_http_exchange_t *x)
+{
+  if (x->catalog != NULL)
+    return x->catalog;
+  sb_worker_t *w = x->worker;
+  sb_snap_t *s = sb_snap_acquire(&w->gw->catalogs, &w->catalog_reader);
+  const sb_catalog_t *cat = SB_CONTAINER_OF(s, sb_catalog_t, snap);
+  if (sb_arena_on_destroy(&x->arena, release_catalog, (void *)cat) != SB_OK) {
+    sb_snap_release(s); /* the arena is out of memory: so is the request */
+    return NULL;
+  }
+  x->catalog = cat;
+  return cat;
+}
+
+const sb_catalog_t *sb_gateway_catalog_now(sb_gateway_t *gw)
+{
+  sb_snap_t *s = sb_snap_acquire(&gw->catalogs, NULL);
+  return SB_CONTAINER_OF(s, sb_catalog_t, snap);
+}
+
+size_t sb_gateway_n_models(sb_gateway_t *gw)
+{
+  const sb_catalog_t *cat = sb_gateway_catalog_now(gw);
+  size_t n = cat->n_models;
+  sb_catalog_release(cat);
+  return n;
 }

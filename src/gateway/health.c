@@ -113,13 +113,42 @@ void sb_breaker_record(sb_breaker_t *b, bool ok, int64_t now_ms,
 
 /* ---- table --------------------------------------------------------------- */
 
+/* Slot i, or NULL past the last one. The acquire pairs with the release
+ * in add_slot(): a slot number handed out is only ever seen after it. */
+static sb_health_slot_t *slot_at(sb_health_t *h, size_t i)
+{
+  if (h == NULL || i >= atomic_load_explicit(&h->n_slots, memory_order_acquire))
+    return NULL;
+  return &h->chunks[i / SB_HEALTH_CHUNK][i % SB_HEALTH_CHUNK];
+}
+
+/* One more slot (under grow_lock, or before the table is shared). */
+static size_t add_slot(sb_health_t *h)
+{
+  size_t i = atomic_load_explicit(&h->n_slots, memory_order_relaxed);
+  size_t c = i / SB_HEALTH_CHUNK;
+  if (c >= SB_HEALTH_MAX_CHUNKS)
+    return SIZE_MAX;
+  if (h->chunks[c] == NULL) {
+    sb_health_slot_t *block = calloc(SB_HEALTH_CHUNK, sizeof(*block));
+    if (block == NULL)
+      return SIZE_MAX;
+    for (size_t k = 0; k < SB_HEALTH_CHUNK; k++)
+      uv_mutex_init(&block[k].lock);
+    h->chunks[c] = block;
+  }
+  atomic_store_explicit(&h->n_slots, i + 1, memory_order_release);
+  return i;
+}
+
 sb_health_t *sb_health_new(const sb_config_t *cfg, size_t n_endpoint_slots)
 {
   sb_health_t *h = calloc(1, sizeof(*h));
   if (h == NULL)
     return NULL;
+  atomic_init(&h->n_slots, 0);
+  uv_mutex_init(&h->grow_lock);
   h->n_endpoint_slots = n_endpoint_slots;
-  h->n_slots = n_endpoint_slots + cfg->n_providers;
   h->providers = cfg->providers;
   h->n_providers = cfg->n_providers;
   h->threshold = cfg->breaker_failures > 0 ? cfg->breaker_failures : 5;
@@ -128,15 +157,13 @@ sb_health_t *sb_health_new(const sb_config_t *cfg, size_t n_endpoint_slots)
   size_t n_keys = 0;
   for (size_t i = 0; i < cfg->n_providers; i++)
     n_keys += cfg->providers[i].n_keys;
-  h->slots = calloc(h->n_slots + 1, sizeof(*h->slots));
   h->key_until = calloc(n_keys + 1, sizeof(*h->key_until));
   h->key_base = calloc(cfg->n_providers + 1, sizeof(*h->key_base));
   h->key_rr = calloc(cfg->n_providers + 1, sizeof(*h->key_rr));
-  if (h->slots == NULL || h->key_until == NULL || h->key_base == NULL ||
-      h->key_rr == NULL) {
-    free(h->slots);
-    h->slots = NULL;
-    h->n_slots = 0;
+  bool ok = h->key_until != NULL && h->key_base != NULL && h->key_rr != NULL;
+  for (size_t i = 0; ok && i < n_endpoint_slots + cfg->n_providers; i++)
+    ok = add_slot(h) != SIZE_MAX;
+  if (!ok) {
     sb_health_free(h);
     return NULL;
   }
@@ -149,8 +176,6 @@ sb_health_t *sb_health_new(const sb_config_t *cfg, size_t n_endpoint_slots)
     atomic_init(&h->key_until[i], 0);
   for (size_t i = 0; i < cfg->n_providers; i++)
     atomic_init(&h->key_rr[i], 0);
-  for (size_t i = 0; i < h->n_slots; i++)
-    uv_mutex_init(&h->slots[i].lock);
   for (size_t i = 0; i < cfg->n_providers; i++)
     sb_health_set_label(h, n_endpoint_slots + i, NULL, cfg->providers[i].name);
   return h;
@@ -159,23 +184,28 @@ sb_health_t *sb_health_new(const sb_config_t *cfg, size_t n_endpoint_slots)
 void sb_health_set_label(sb_health_t *h, size_t slot, const char *model,
                          const char *provider)
 {
-  if (h == NULL || slot >= h->n_slots)
+  sb_health_slot_t *s = slot_at(h, slot);
+  if (s == NULL)
     return;
   if (model != NULL)
-    snprintf(h->slots[slot].label, sizeof(h->slots[slot].label), "%s via %s",
-             model, provider);
+    snprintf(s->label, sizeof(s->label), "%s via %s", model, provider);
   else
-    snprintf(h->slots[slot].label, sizeof(h->slots[slot].label),
-             "provider %s", provider);
+    snprintf(s->label, sizeof(s->label), "provider %s", provider);
 }
 
 void sb_health_free(sb_health_t *h)
 {
   if (h == NULL)
     return;
-  for (size_t i = 0; i < h->n_slots; i++)
-    uv_mutex_destroy(&h->slots[i].lock);
-  free(h->slots);
+  for (size_t c = 0; c < SB_HEALTH_MAX_CHUNKS && h->chunks[c] != NULL; c++) {
+    for (size_t k = 0; k < SB_HEALTH_CHUNK; k++) {
+      uv_mutex_destroy(&h->chunks[c][k].lock);
+      free(h->chunks[c][k].key);
+    }
+    free(h->chunks[c]);
+  }
+  uv_mutex_destroy(&h->grow_lock);
+  free(h->registry);
   free((void *)h->key_until);
   free(h->key_base);
   free((void *)h->key_rr);
@@ -185,6 +215,91 @@ void sb_health_free(sb_health_t *h)
 size_t sb_health_provider_slot(const sb_health_t *h, const sb_provider_t *p)
 {
   return h->n_endpoint_slots + p->index;
+}
+
+/* ---- endpoint slots by model and provider ------------------------------ */
+
+static uint64_t key_hash(const char *k, size_t n)
+{
+  uint64_t x = 1469598103934665603ull; /* FNV-1a */
+  for (size_t i = 0; i < n; i++) {
+    x ^= (unsigned char)k[i];
+    x *= 1099511628211ull;
+  }
+  return x;
+}
+
+/* The registry entry for key k[0..n): its cell (0 = empty, else slot+1). */
+static uint32_t *registry_cell(sb_health_t *h, const char *k, size_t n)
+{
+  size_t i = (size_t)key_hash(k, n) & h->registry_mask;
+  while (h->registry[i] != 0) {
+    const char *have = slot_at(h, h->registry[i] - 1)->key;
+    size_t hn = strlen(have);
+    hn += strlen(have + hn + 1) + 1;
+    if (hn == n && memcmp(have, k, n) == 0)
+      break;
+    i = (i + 1) & h->registry_mask;
+  }
+  return &h->registry[i];
+}
+
+static bool registry_grow(sb_health_t *h)
+{
+  size_t size = h->registry == NULL ? 256 : (h->registry_mask + 1) * 2;
+  uint32_t *old = h->registry;
+  size_t old_size = old == NULL ? 0 : h->registry_mask + 1;
+  h->registry = calloc(size, sizeof(uint32_t));
+  if (h->registry == NULL) {
+    h->registry = old;
+    return false;
+  }
+  h->registry_mask = size - 1;
+  for (size_t i = 0; i < old_size; i++)
+    if (old[i] != 0) {
+      const char *k = slot_at(h, old[i] - 1)->key;
+      size_t n = strlen(k);
+      n += strlen(k + n + 1) + 1;
+      *registry_cell(h, k, n) = old[i];
+    }
+  free(old);
+  return true;
+}
+
+size_t sb_health_endpoint_slot(sb_health_t *h, const char *model,
+                               const char *provider)
+{
+  size_t mn = strlen(model), pn = strlen(provider);
+  char *k = malloc(mn + pn + 2);
+  size_t slot = SIZE_MAX;
+  if (k == NULL)
+    return SIZE_MAX;
+  memcpy(k, model, mn + 1);
+  memcpy(k + mn + 1, provider, pn + 1);
+  uv_mutex_lock(&h->grow_lock);
+  if ((h->registry_used + 1) * 2 > (h->registry == NULL
+                                        ? 0
+                                        : h->registry_mask + 1) &&
+      !registry_grow(h))
+    goto out;
+  uint32_t *cell = registry_cell(h, k, mn + pn + 1);
+  if (*cell != 0) {
+    slot = *cell - 1;
+    goto out;
+  }
+  slot = add_slot(h);
+  if (slot == SIZE_MAX || slot >= UINT32_MAX)
+    goto out;
+  sb_health_slot_t *s = slot_at(h, slot);
+  s->key = k;
+  k = NULL;
+  snprintf(s->label, sizeof(s->label), "%s via %s", model, provider);
+  *cell = (uint32_t)slot + 1;
+  h->registry_used++;
+out:
+  uv_mutex_unlock(&h->grow_lock);
+  free(k);
+  return slot;
 }
 
 static void ewma(double *v, double x, bool seeded)
@@ -198,9 +313,9 @@ void sb_health_view(sb_health_t *h, size_t slot, int64_t now_ms,
   memset(out, 0, sizeof(*out));
   out->uptime_30m = 1.0;
   out->usable = true;
-  if (h == NULL || slot >= h->n_slots)
+  sb_health_slot_t *s = slot_at(h, slot);
+  if (s == NULL)
     return;
-  sb_health_slot_t *s = &h->slots[slot];
   int64_t minute = now_ms / 60000;
   uint64_t ok = 0, failed = 0;
   uv_mutex_lock(&s->lock);
@@ -227,9 +342,9 @@ void sb_health_view(sb_health_t *h, size_t slot, int64_t now_ms,
 
 bool sb_health_acquire(sb_health_t *h, size_t slot, int64_t now_ms)
 {
-  if (h == NULL || slot >= h->n_slots)
+  sb_health_slot_t *s = slot_at(h, slot);
+  if (s == NULL)
     return true;
-  sb_health_slot_t *s = &h->slots[slot];
   uv_mutex_lock(&s->lock);
   bool ok = sb_breaker_acquire(&s->breaker, now_ms, h->cooldown_ms);
   uv_mutex_unlock(&s->lock);
@@ -238,9 +353,9 @@ bool sb_health_acquire(sb_health_t *h, size_t slot, int64_t now_ms)
 
 void sb_health_release(sb_health_t *h, size_t slot)
 {
-  if (h == NULL || slot >= h->n_slots)
+  sb_health_slot_t *s = slot_at(h, slot);
+  if (s == NULL)
     return;
-  sb_health_slot_t *s = &h->slots[slot];
   uv_mutex_lock(&s->lock);
   s->breaker.probing = false;
   uv_mutex_unlock(&s->lock);
@@ -249,9 +364,9 @@ void sb_health_release(sb_health_t *h, size_t slot)
 void sb_health_report(sb_health_t *h, size_t slot, bool ok, int64_t now_ms,
                       double latency_ms, double ttft_ms, uint64_t tokens)
 {
-  if (h == NULL || slot >= h->n_slots)
+  sb_health_slot_t *s = slot_at(h, slot);
+  if (s == NULL)
     return;
-  sb_health_slot_t *s = &h->slots[slot];
   int64_t minute = now_ms / 60000;
   size_t b = (size_t)(minute % SB_HEALTH_MINUTES);
   uv_mutex_lock(&s->lock);

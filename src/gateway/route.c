@@ -19,13 +19,13 @@ static const sb_model_t *find_by_slug(const sb_catalog_t *cat, sb_slice_t slug)
   return found;
 }
 
-sb_route_status_t sb_route(const sb_gateway_t *gw, sb_slice_t model,
+sb_route_status_t sb_route(const sb_catalog_t *cat, sb_slice_t model,
                            sb_route_t *out)
 {
   memset(out, 0, sizeof(*out));
-  const sb_model_t *m = sb_catalog_find(&gw->catalog, model);
+  const sb_model_t *m = sb_catalog_find(cat, model);
   if (m == NULL && memchr(model.ptr, '/', model.len) == NULL)
-    m = find_by_slug(&gw->catalog, model);
+    m = find_by_slug(cat, model);
   if (m != NULL) {
     const sb_endpoint_t *ep = sb_model_default_endpoint(m);
     if (ep == NULL) {
@@ -46,11 +46,13 @@ sb_route_status_t sb_route(const sb_gateway_t *gw, sb_slice_t model,
   if (slash == NULL || slash == model.ptr || slash + 1 == model.ptr + model.len)
     return SB_ROUTE_UNKNOWN_MODEL;
   sb_slice_t prefix = sb_slice(model.ptr, (size_t)(slash - model.ptr));
-  const sb_provider_t *p = sb_config_provider(gw->config, prefix);
+  const sb_provider_t *p = sb_config_provider(cat->config, prefix);
+  /* A pass-through id has no price the gateway knows. */
+  out->price.unknown = true;
   if (p == NULL) {
     /* "anthropic/claude-x" with only OpenRouter configured: OpenRouter
      * knows more models than our catalog, so let it try. */
-    p = sb_config_provider(gw->config, SB_SLICE_LIT("openrouter"));
+    p = sb_config_provider(cat->config, SB_SLICE_LIT("openrouter"));
     if (p == NULL || sb_codec_find(p->format) == NULL)
       return SB_ROUTE_UNKNOWN_MODEL;
     out->provider = p;
@@ -194,9 +196,11 @@ void sb_prefs_suffix(sb_slice_t *model, sb_prefs_t *p)
     }
 }
 
+/* Prompt + completion; an unknown price after every known one. */
 static int64_t ep_price(const sb_route_t *r)
 {
-  return r->price.prompt + r->price.completion;
+  return r->price.unknown ? INT64_MAX / 4
+                          : r->price.prompt + r->price.completion;
 }
 
 /* <0 when a goes before b. */
@@ -307,16 +311,16 @@ static void fill_health(const sb_gateway_t *gw, sb_candidate_t *c,
   c->weight = c->route.provider->weight;
 }
 
-size_t sb_route_plan(const sb_gateway_t *gw, const sb_slice_t *ids,
-                     size_t n_ids, const sb_prefs_t *p, const sb_json_t *req,
-                     int64_t now_ms, sb_candidate_t *out, size_t cap,
-                     sb_route_status_t *why)
+size_t sb_route_plan(const sb_gateway_t *gw, const sb_catalog_t *cat,
+                     const sb_slice_t *ids, size_t n_ids, const sb_prefs_t *p,
+                     const sb_json_t *req, int64_t now_ms, sb_candidate_t *out,
+                     size_t cap, sb_route_status_t *why)
 {
   size_t n = 0;
   *why = SB_ROUTE_OK;
   for (size_t mi = 0; mi < n_ids && n < cap; mi++) {
     sb_route_t r;
-    sb_route_status_t st = sb_route(gw, ids[mi], &r);
+    sb_route_status_t st = sb_route(cat, ids[mi], &r);
     if (st != SB_ROUTE_OK) {
       if (mi == 0)
         *why = st;
@@ -356,9 +360,12 @@ size_t sb_route_plan(const sb_gateway_t *gw, const sb_slice_t *ids,
         if (name_in(e->provider, e->provider_name, p->ignore, p->n_ignore,
                     NULL))
           continue;
-        if ((p->has_max_prompt && e->price.prompt > p->max_prompt_pico) ||
+        /* an unknown price is not known to be under max_price */
+        if ((p->has_max_prompt &&
+             (e->price.unknown || e->price.prompt > p->max_prompt_pico)) ||
             (p->has_max_completion &&
-             e->price.completion > p->max_completion_pico))
+             (e->price.unknown ||
+              e->price.completion > p->max_completion_pico)))
           continue;
         sb_candidate_t *c = &out[n];
         memset(c, 0, sizeof(*c));

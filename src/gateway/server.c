@@ -290,7 +290,7 @@ sb_status_t sb_server_run(sb_gateway_t *gw, sb_listeners_t *l,
   fputs("switchboard listening on http://", stdout);
   print_address(stdout, cfg, bound);
   printf(" (%u workers, %zu providers, %zu models, %s)\n", n,
-         cfg->n_providers, gw->catalog.n_models,
+         cfg->n_providers, sb_gateway_n_models(gw),
          cfg->admin_key ? "admin key required" : "local mode");
   fflush(stdout);
   sb_notify("READY=1");

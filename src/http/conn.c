@@ -100,6 +100,9 @@ static void timer_arm(sb_http_conn_t *c, uint32_t ms);
 
 static void conn_set_state(sb_http_conn_t *c, read_state_t s)
 {
+  /* a body and a handler follow a request's head */
+  SB_INVARIANT((s != READ_BODY && s != READ_HANDLER) ||
+               c->state == READ_HEAD || c->state == READ_BODY);
   c->state = s;
   switch (s) {
   case READ_IDLE:

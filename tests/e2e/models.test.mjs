@@ -5,7 +5,10 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import OpenAI from "openai";
 import { OpenRouter } from "@openrouter/sdk";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { setup, fakeProviderConfig } from "./lib/harness.mjs";
+import { repoRoot } from "./lib/gateway.mjs";
 
 const { gw } = setup({
   config: (fake) => ({
@@ -48,6 +51,28 @@ test("GET /v1/models: routable models in OpenRouter's shape", async () => {
   const house = body.data.find((x) => x.id === "acme/house-model");
   assert.equal(house.name, "Acme: House Model");
   assert.equal(house.pricing.prompt, "0.000001");
+});
+
+test("every price says where and when it came from", async () => {
+  const all = await (await fetch(`${gw.url}/api/v1/models?all=true`)).json();
+  for (const m of all.data) {
+    assert.ok(["embedded", "openrouter", "config"].includes(m.pricing_source) || m.pricing_source.startsWith("provider:"), m.id);
+    assert.ok(Number.isInteger(m.pricing_updated_at), m.id);
+  }
+  const mini = all.data.find((x) => x.id === "openai/gpt-4o-mini");
+  assert.equal(mini.pricing_source, "embedded");
+  const embedded = JSON.parse(readFileSync(join(repoRoot, "catalog/models.json"), "utf8"));
+  assert.equal(mini.pricing_updated_at, Date.parse(`${embedded.updated}T00:00:00Z`) / 1000);
+  // a config entry's prices date from the config file
+  const house = all.data.find((x) => x.id === "acme/house-model");
+  assert.equal(house.pricing_source, "config");
+  assert.ok(Math.abs(house.pricing_updated_at * 1000 - Date.now()) < 600000, `${house.pricing_updated_at}`);
+  // and each endpoint of the listing
+  const eps = await (await fetch(`${gw.url}/api/v1/models/openai/gpt-4o-mini/endpoints`)).json();
+  const ep = eps.data.endpoints[0];
+  assert.equal(ep.pricing_source, "embedded");
+  assert.equal(ep.pricing_updated_at, mini.pricing_updated_at);
+  assert.equal(ep.pricing.prompt, "0.00000015");
 });
 
 test("?all=true lists the whole catalog; /api/v1 answers the same", async () => {

@@ -15,6 +15,7 @@
  *   anthropic.c the Anthropic Messages wire format
  *   gemini.c    the Gemini generateContent wire format
  *   events.c    pre-rendered event lists and splitting for those two
+ *   models_list.c  OpenRouter's and the providers' model lists
  *   jscan.c     a validating JSON scanner that finds top-level members
  *   util.c      growable buffers, JSON string writing, UTF-8
  *
@@ -330,5 +331,16 @@ void fp_google_error_body(fp_buf_t *out, int status, const char *st);
 
 extern const fp_format_t fp_anthropic_messages;
 extern const fp_format_t fp_gemini_generate;
+
+/* ---- models_list.c: OpenRouter's and the providers' model lists ---------- */
+
+/* Serve a GET of a model list POST /_fake/models set up (OpenRouter's at
+ * .../api/v1/models, a provider's at a path of `lists`); false when the
+ * path is none of them (the default /models answer then applies). */
+bool fp_models_list(fp_conn_t *c, fp_request_t *r);
+/* POST /_fake/models: replace the lists and their faults. */
+void fp_models_control(fp_conn_t *c, fp_request_t *r);
+/* Forget them (reset, exit). */
+void fp_models_free(void);
 
 #endif

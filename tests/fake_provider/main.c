@@ -131,6 +131,7 @@ int main(int argc, char **argv)
 
   fp_script_free();
   fp_recorder_free();
+  fp_models_free();
   uv_loop_close(loop);
   return 0;
 }

@@ -87,6 +87,10 @@ static void models(fp_conn_t *c)
 void fp_dispatch(fp_conn_t *c, fp_request_t *r)
 {
   const char *path = fp_req_path(r);
+  if (strcmp(path, "/_fake/models") == 0) {
+    fp_models_control(c, r); /* models_list.c */
+    return;
+  }
   if (strncmp(path, "/_fake/", 7) == 0) {
     fp_control(c, r); /* control requests are not recorded */
     return;
@@ -98,6 +102,8 @@ void fp_dispatch(fp_conn_t *c, fp_request_t *r)
       return;
     }
   }
+  if (strcmp(r->method, "GET") == 0 && fp_models_list(c, r))
+    return;
   if (strcmp(r->method, "GET") == 0 && ends_with(path, "/models")) {
     fp_recorder_add(r, FP_NO_SCENARIO);
     models(c);

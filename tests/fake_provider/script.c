@@ -201,6 +201,7 @@ static void post_reset(fp_conn_t *c)
   dflt = echo;
   next_index = 0;
   fp_recorder_reset();
+  fp_models_free();
   /* Streams still running stay counted until they end. */
   uint64_t active = fp_stats.active_streams;
   memset(&fp_stats, 0, sizeof(fp_stats));

@@ -12,6 +12,9 @@
  *   unescaped and escaped again, numbers raw) re-parses into an equal tree,
  *   or the writer reports its depth limit when the tree is deeper;
  * - the input, taken as raw bytes, escapes to a valid JSON string;
+ * - a checked member walk (json_scan.h) over it, when it starts as an
+ *   object, finds it valid exactly when the validator does, and every
+ *   value it passes is valid JSON on its own;
  * - with SB_JSON_REJECT_DUPLICATES the parse fails exactly when the plain
  *   parse fails, or succeeds with some object holding two members whose
  *   unescaped names are equal (found here the slow way); then the error
@@ -23,6 +26,7 @@
 #include <string.h>
 
 #include "switchboard/json.h"
+#include "switchboard/json_scan.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -275,6 +279,19 @@ static void parse_capped(const char *in, size_t size, size_t cap,
   sb_arena_destroy(&a);
 }
 
+static void check_walk(const char *in, size_t size, bool valid)
+{
+  sb_json_iter_t it;
+  sb_json_member_t m;
+  if (!sb_json_iter_object_checked(&it, sb_slice(in, size), 0))
+    return; /* not an object's text: nothing walked */
+  while (sb_json_iter_next(&it, &m)) {
+    CHECK(m.value.ptr >= in && m.value.ptr + m.value.len <= in + size);
+    CHECK(sb_json_validate(m.value.ptr, m.value.len, 0, NULL) == SB_OK);
+  }
+  CHECK(sb_json_iter_valid(&it) == valid);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
   /* an exact-size copy: no slack after the input for the vector loads */
@@ -292,6 +309,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   sb_status_t rc = sb_json_parse(&big, in, size, 0, &root, &e);
   sb_status_t vrc = sb_json_validate(in, size, 0, &ve);
   CHECK(rc == vrc);
+  check_walk(in, size, vrc == SB_OK);
   if (rc != SB_OK) {
     CHECK(root == NULL && e.message != NULL && e.offset <= size);
     CHECK(strcmp(e.message, ve.message) == 0 && e.offset == ve.offset);

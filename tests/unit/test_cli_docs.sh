@@ -62,8 +62,11 @@ done
 # the members the catalog reads from a `models:` entry
 CONFIG_KEYS=$(awk '/static const char \*const [a-z_]*keys\[\] = \{/ { on = 1 } on { print } /NULL\};/ { on = 0 }' \
   src/core/config.c | grep -o '"[a-z_]*"' | tr -d '"' | sort -u)
-MODEL_KEYS=$(grep -o '\(str_member\|u32_member\|sb_json_get\|price_field\)([^"]*"[a-z_]*"' src/gateway/catalog.c |
-  cut -d'"' -f2 | sort -u)
+MODEL_KEYS=$( {
+  awk '/^static sb_status_t load_entry\(/,/^}/' src/gateway/catalog.c |
+    grep -o '\(sb_cb_str\|sb_cb_u32\|sb_json_get\)([^"]*"[a-z_]*"' | cut -d'"' -f2
+  grep -o '{"[a-z_]*", offsetof(sb_price_t' src/gateway/catalog_feed.c | cut -d'"' -f2
+} | sort -u)
 ok "config.c has key lists" test "$(wc -w <<<"$CONFIG_KEYS")" -ge 40
 ok "catalog.c reads model members" test "$(wc -w <<<"$MODEL_KEYS")" -ge 10
 for k in $CONFIG_KEYS $MODEL_KEYS; do
@@ -91,7 +94,7 @@ eq "registered for switchboard" "complete -F _switchboard switchboard" "$(comple
 eq "subcommands" "--help --version chat check help keys models serve usage version" "$(complete_at '')"
 eq "a prefix" "keys" "$(complete_at ke)"
 eq "serve's options" "--config --listen" "$(complete_at serve --)"
-eq "models' options" "--all --config" "$(complete_at models --)"
+eq "models' options" "--all --config --refresh" "$(complete_at models --)"
 eq "keys' subcommands" "create help list revoke" "$(complete_at keys '')"
 eq "keys create's options" "--reset --rpm" "$(complete_at keys create --name x --r)"
 eq "--reset's values" "daily monthly weekly" "$(complete_at keys create --reset '')"

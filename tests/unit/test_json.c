@@ -13,7 +13,9 @@
 #include <locale.h>
 #include <math.h>
 
+#include "switchboard/buf.h"
 #include "switchboard/json.h"
+#include "switchboard/json_scan.h"
 
 #define D(s) (s), (sizeof(s) - 1)
 #define ANY_OFFSET ((size_t)-1)
@@ -334,6 +336,101 @@ static void test_invalid(void **state)
     const bad_t *b = &invalid_docs[i];
     expect_bad(b->doc, b->len, 0, b->msg, b->offset);
   }
+}
+
+/* ---- the checked member walk (json_scan.h) ------------------------------------ */
+
+/* Does a checked walk over `text` find it valid, walking every member? */
+static bool walk_valid(const char *text, size_t len, size_t *members)
+{
+  sb_json_iter_t it;
+  sb_json_member_t m;
+  *members = 0;
+  if (!sb_json_iter_object_checked(&it, sb_slice(text, len), 0))
+    return false;
+  while (sb_json_iter_next(&it, &m)) {
+    (*members)++;
+    if (sb_json_validate(m.value.ptr, m.value.len, 0, NULL) != SB_OK)
+      return false; /* a value the walk passed must be JSON on its own */
+  }
+  return sb_json_iter_valid(&it);
+}
+
+/* The walk agrees with the validator on every document of both tables,
+ * each as the value of a member between two others, and on each object
+ * document as a whole. */
+static void check_walk(const char *doc, size_t len)
+{
+  sb_buf_t b;
+  sb_buf_init(&b, 0);
+  sb_buf_append(&b, SB_STRLIT("{\"a\":1, \"v\" :"));
+  sb_buf_append(&b, doc, len);
+  sb_buf_append(&b, SB_STRLIT(",\"z\":[true]}"));
+  size_t n;
+  bool want = sb_json_validate(b.data, b.len, 0, NULL) == SB_OK;
+  bool got = walk_valid(b.data, b.len, &n);
+  if (want != got)
+    fail_msg("checked walk says %d, the validator %d: %.*s", got, want,
+             (int)b.len, b.data);
+  if (want)
+    assert_int_equal(n, 3);
+  sb_json_t *root;
+  sb_arena_t a;
+  sb_arena_init(&a, 4096, 0);
+  if (sb_json_parse(&a, doc, len, 0, &root, NULL) == SB_OK &&
+      root->type == SB_JSON_OBJECT) {
+    assert_true(walk_valid(doc, len, &n));
+    assert_int_equal(n, root->count);
+  }
+  sb_arena_destroy(&a);
+  sb_buf_free(&b);
+}
+
+static void test_checked_walk(void **state)
+{
+  (void)state;
+  for (size_t i = 0; i < SB_ARRAY_LEN(valid_docs); i++)
+    check_walk(valid_docs[i].doc, valid_docs[i].len);
+  for (size_t i = 0; i < SB_ARRAY_LEN(invalid_docs); i++)
+    check_walk(invalid_docs[i].doc, invalid_docs[i].len);
+  /* the separators and the ends */
+  static const char *const bad[] = {
+      "{\"a\":1,}", "{,\"a\":1}", "{\"a\" 1}", "{\"a\":1 \"b\":2}",
+      "{\"a\":1}}", "{\"a\":1]", "{\"a\"}", "{\"a\":}", "{a:1}", "{\"a\":1",
+      "{\"a\":tru}", "{\"a\":truex}", "{\"a\":01}", "[1]", "{\"a\":\"}",
+  };
+  size_t n;
+  for (size_t i = 0; i < SB_ARRAY_LEN(bad); i++)
+    if (walk_valid(bad[i], strlen(bad[i]), &n))
+      fail_msg("checked walk accepts %s", bad[i]);
+  /* nesting: as deep as the validator allows, and no deeper */
+  for (size_t depth = SB_JSON_DEFAULT_MAX_DEPTH - 2;
+       depth <= SB_JSON_DEFAULT_MAX_DEPTH + 1; depth++) {
+    sb_buf_t d;
+    sb_buf_init(&d, 0);
+    sb_buf_append(&d, SB_STRLIT("{\"a\":"));
+    for (size_t i = 1; i < depth; i++)
+      sb_buf_append(&d, "[", 1);
+    for (size_t i = 1; i < depth; i++)
+      sb_buf_append(&d, "]", 1);
+    sb_buf_append(&d, "}", 1);
+    assert_int_equal(walk_valid(d.data, d.len, &n),
+                     sb_json_validate(d.data, d.len, 0, NULL) == SB_OK);
+    assert_int_equal(walk_valid(d.data, d.len, &n),
+                     depth <= SB_JSON_DEFAULT_MAX_DEPTH);
+    sb_buf_free(&d);
+  }
+  assert_true(walk_valid(SB_STRLIT(" { } "), &n));
+  assert_int_equal(n, 0);
+  /* a name with escapes compares by its decoded bytes */
+  sb_json_iter_t it;
+  sb_json_member_t m;
+  assert_true(sb_json_iter_object_checked(&it, SB_SLICE_LIT("{\"\\u0069d\":1}"), 0));
+  assert_true(sb_json_iter_next(&it, &m));
+  assert_true(m.name_escaped);
+  assert_true(SB_JSON_NAME_IS(&m, "id"));
+  assert_false(sb_json_iter_next(&it, &m));
+  assert_true(sb_json_iter_valid(&it));
 }
 
 static void test_null_input(void **state)
@@ -1576,6 +1673,7 @@ int main(void)
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_valid),
       cmocka_unit_test(test_invalid),
+      cmocka_unit_test(test_checked_walk),
       cmocka_unit_test(test_null_input),
       cmocka_unit_test(test_control_chars),
       cmocka_unit_test(test_depth),

@@ -158,6 +158,7 @@ static void test_sort(void **state)
 typedef struct {
   sb_config_t cfg;
   sb_gateway_t gw;
+  sb_catalog_t *cat;
 } fixture_t;
 
 static void open_gw(fixture_t *f)
@@ -177,16 +178,16 @@ static void open_gw(fixture_t *f)
   if (sb_config_load(&f->cfg, NULL, NULL, err, sizeof(err)) != SB_OK)
     fail_msg("config: %s", err);
   f->gw.config = &f->cfg;
-  if (sb_catalog_load(&f->gw.catalog, &f->cfg, err, sizeof(err)) != SB_OK)
+  if ((f->cat = sb_catalog_load(&f->cfg, err, sizeof(err))) == NULL)
     fail_msg("catalog: %s", err);
-  f->gw.health = sb_health_new(&f->cfg, f->gw.catalog.n_endpoints);
+  f->gw.health = sb_health_new(&f->cfg, f->cat->n_endpoints);
   assert_non_null(f->gw.health);
 }
 
 static void close_gw(fixture_t *f)
 {
   sb_health_free(f->gw.health);
-  sb_catalog_free(&f->gw.catalog);
+  sb_catalog_release(f->cat);
   sb_config_free(&f->cfg);
 }
 
@@ -197,7 +198,8 @@ static size_t plan(fixture_t *f, const char *const *ids, size_t n,
   sb_slice_t s[SB_MODELS_MAX];
   for (size_t i = 0; i < n; i++)
     s[i] = sb_slice_z(ids[i]);
-  return sb_route_plan(&f->gw, s, n, p, NULL, 1000000, out, SB_PLAN_MAX, why);
+  return sb_route_plan(&f->gw, f->cat, s, n, p, NULL, 1000000, out,
+                       SB_PLAN_MAX, why);
 }
 
 static void providers_are(const sb_candidate_t *c, size_t n,

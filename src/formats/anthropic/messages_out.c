@@ -229,12 +229,18 @@ static void write_usage(sb_jw_t *w, const sb_usage_t *u)
 
 /* ---- a stream: framing -------------------------------------------------- */
 
+/* An event's lines up to its data's first member, `type` (the event's
+ * name, a literal). */
 static void ev_begin(sb_jw_t *w, sb_buf_t *out, const char *name)
 {
-  sb_buf_appendf(out, "event: %s\ndata: ", name);
+  size_t n = strlen(name);
+  sb_buf_append(out, SB_STRLIT("event: "));
+  sb_buf_append(out, name, n);
+  sb_buf_append(out, SB_STRLIT("\ndata: "));
   sb_jw_init(w, out);
   sb_jw_obj_begin(w);
-  sb_jw_kv_str(w, SB_STRLIT("type"), name, strlen(name));
+  sb_jw_key_lit(w, "type");
+  sb_jw_str_raw(w, name, n);
 }
 
 static sb_status_t ev_end(sb_jw_t *w, sb_buf_t *out)
@@ -255,8 +261,8 @@ static sb_status_t start(an_enc_t *e, sb_buf_t *out)
   sb_jw_key_lit(&w, "message");
   sb_jw_obj_begin(&w);
   message_id(e, &w);
-  sb_jw_kv_str(&w, SB_STRLIT("type"), SB_STRLIT("message"));
-  sb_jw_kv_str(&w, SB_STRLIT("role"), SB_STRLIT("assistant"));
+  sb_jw_kv_lit(&w, "type", "message");
+  sb_jw_kv_lit(&w, "role", "assistant");
   sb_jw_key_lit(&w, "model");
   if (e->names->model.len > 0)
     sb_jw_raw(&w, e->names->model.ptr, e->names->model.len);
@@ -280,8 +286,11 @@ static sb_status_t block_stop(an_enc_t *e, sb_buf_t *out)
   sb_jw_t w;
   if (e->open == OPEN_NONE)
     return SB_OK;
-  if (e->open == OPEN_TOOL)
+  SB_INVARIANT(e->next_block > 0); /* an open block was started */
+  if (e->open == OPEN_TOOL) {
+    SB_INVARIANT(e->open_tool < e->n_tools);
     e->tools[e->open_tool].closed = true;
+  }
   e->open = OPEN_NONE;
   ev_begin(&w, out, "content_block_stop");
   sb_jw_kv_int(&w, SB_STRLIT("index"), (int64_t)e->next_block - 1);
@@ -314,8 +323,9 @@ static sb_status_t delta(an_enc_t *e, sb_buf_t *out, const char *type,
   sb_jw_kv_int(&w, SB_STRLIT("index"), (int64_t)e->next_block - 1);
   sb_jw_key_lit(&w, "delta");
   sb_jw_obj_begin(&w);
-  sb_jw_kv_str(&w, SB_STRLIT("type"), type, strlen(type));
-  sb_jw_key(&w, field, strlen(field));
+  sb_jw_key_lit(&w, "type");
+  sb_jw_str_raw(&w, type, strlen(type));
+  sb_jw_key_raw(&w, field, strlen(field));
   sb_jw_str_raw(&w, text.ptr != NULL ? text.ptr : "", text.len);
   sb_jw_obj_end(&w);
   return ev_end(&w, out);
@@ -327,7 +337,7 @@ static sb_status_t open_text(an_enc_t *e, sb_buf_t *out)
   if (e->open == OPEN_TEXT)
     return SB_OK;
   block_start_begin(e, &w, out);
-  sb_jw_kv_str(&w, SB_STRLIT("type"), SB_STRLIT("text"));
+  sb_jw_kv_lit(&w, "type", "text");
   sb_jw_kv_str(&w, SB_STRLIT("text"), "", 0);
   e->open = OPEN_TEXT;
   return block_start_end(&w, out);
@@ -340,7 +350,7 @@ static sb_status_t open_thinking(an_enc_t *e, sb_buf_t *out)
   if (e->open == OPEN_THINKING && !e->signed_)
     return SB_OK;
   block_start_begin(e, &w, out);
-  sb_jw_kv_str(&w, SB_STRLIT("type"), SB_STRLIT("thinking"));
+  sb_jw_kv_lit(&w, "type", "thinking");
   sb_jw_kv_str(&w, SB_STRLIT("thinking"), "", 0);
   sb_jw_kv_str(&w, SB_STRLIT("signature"), "", 0);
   e->open = OPEN_THINKING;
@@ -355,7 +365,7 @@ static sb_status_t redacted(an_enc_t *e, sb_buf_t *out,
 {
   sb_jw_t w;
   block_start_begin(e, &w, out);
-  sb_jw_kv_str(&w, SB_STRLIT("type"), SB_STRLIT("redacted_thinking"));
+  sb_jw_kv_lit(&w, "type", "redacted_thinking");
   sb_jw_key_lit(&w, "data");
   if (ev->kind == SB_HUB_EV_REDACTED && native_sig(ev))
     sb_jw_str_raw(&w, ev->text.ptr != NULL ? ev->text.ptr : "", ev->text.len);
@@ -372,7 +382,7 @@ static sb_status_t open_tool(an_enc_t *e, sb_buf_t *out, tool_t *t)
 {
   sb_jw_t w;
   block_start_begin(e, &w, out);
-  sb_jw_kv_str(&w, SB_STRLIT("type"), SB_STRLIT("tool_use"));
+  sb_jw_kv_lit(&w, "type", "tool_use");
   sb_jw_key_lit(&w, "id");
   sb_jw_str_raw(&w, t->id.ptr != NULL ? t->id.ptr : "", t->id.len);
   sb_jw_key_lit(&w, "name");
@@ -596,25 +606,25 @@ static void write_block(an_enc_t *e, sb_jw_t *w, const wblock_t *b)
   switch (b->kind) {
   case W_TEXT:
     s = joined(e, &b->text);
-    sb_jw_kv_str(w, SB_STRLIT("type"), SB_STRLIT("text"));
+    sb_jw_kv_lit(w, "type", "text");
     sb_jw_key_lit(w, "text");
     sb_jw_str_raw(w, s.ptr != NULL ? s.ptr : "", s.len);
     break;
   case W_THINKING:
     s = joined(e, &b->text);
-    sb_jw_kv_str(w, SB_STRLIT("type"), SB_STRLIT("thinking"));
+    sb_jw_kv_lit(w, "type", "thinking");
     sb_jw_key_lit(w, "thinking");
     sb_jw_str_raw(w, s.ptr != NULL ? s.ptr : "", s.len);
     sb_jw_key_lit(w, "signature");
     sb_jw_str_raw(w, b->extra.ptr != NULL ? b->extra.ptr : "", b->extra.len);
     break;
   case W_REDACTED:
-    sb_jw_kv_str(w, SB_STRLIT("type"), SB_STRLIT("redacted_thinking"));
+    sb_jw_kv_lit(w, "type", "redacted_thinking");
     sb_jw_kv_raw(w, SB_STRLIT("data"), b->extra.ptr, b->extra.len);
     break;
   case W_TOOL: {
     const tool_t *t = &e->tools[b->tool];
-    sb_jw_kv_str(w, SB_STRLIT("type"), SB_STRLIT("tool_use"));
+    sb_jw_kv_lit(w, "type", "tool_use");
     sb_jw_key_lit(w, "id");
     sb_jw_str_raw(w, t->id.ptr != NULL ? t->id.ptr : "", t->id.len);
     sb_jw_key_lit(w, "name");
@@ -637,8 +647,8 @@ static sb_status_t whole_end(an_enc_t *e, const sb_answer_end_t *end,
   sb_jw_init(&w, out);
   sb_jw_obj_begin(&w);
   message_id(e, &w);
-  sb_jw_kv_str(&w, SB_STRLIT("type"), SB_STRLIT("message"));
-  sb_jw_kv_str(&w, SB_STRLIT("role"), SB_STRLIT("assistant"));
+  sb_jw_kv_lit(&w, "type", "message");
+  sb_jw_kv_lit(&w, "role", "assistant");
   sb_jw_kv_raw(&w, SB_STRLIT("model"), e->names->model.ptr,
                e->names->model.len);
   sb_jw_key_lit(&w, "content");
@@ -776,7 +786,7 @@ sb_status_t sb_anthropic_error_body(sb_buf_t *b, const char *type,
   sb_jw_t w;
   sb_jw_init(&w, b);
   sb_jw_obj_begin(&w);
-  sb_jw_kv_str(&w, SB_STRLIT("type"), SB_STRLIT("error"));
+  sb_jw_kv_lit(&w, "type", "error");
   sb_jw_key_lit(&w, "error");
   sb_jw_obj_begin(&w);
   sb_jw_kv_str(&w, SB_STRLIT("type"), type, strlen(type));

@@ -36,11 +36,11 @@ void sb_anthropic_rd_write(sb_jw_t *w, const sb_hub_event_t *ev)
   sb_jw_init(&dw, &tmp);
   sb_jw_obj_begin(&dw);
   if (ev->kind == SB_HUB_EV_REDACTED) {
-    sb_jw_kv_str(&dw, SB_STRLIT("type"), SB_STRLIT("reasoning.encrypted"));
+    sb_jw_kv_lit(&dw, "type", "reasoning.encrypted");
     sb_jw_key_lit(&dw, "data");
     sb_jw_str_raw(&dw, ev->text.ptr != NULL ? ev->text.ptr : "", ev->text.len);
   } else {
-    sb_jw_kv_str(&dw, SB_STRLIT("type"), SB_STRLIT("reasoning.text"));
+    sb_jw_kv_lit(&dw, "type", "reasoning.text");
     sb_jw_kv_str(&dw, SB_STRLIT("text"), "", 0);
     sb_jw_key_lit(&dw, "signature");
     sb_jw_str_raw(&dw, ev->text.ptr != NULL ? ev->text.ptr : "", ev->text.len);

@@ -80,9 +80,9 @@ static void open_role(rq_t *q, int role)
   }
   sb_jw_obj_begin(q->w);
   if (role == ROLE_USER)
-    sb_jw_kv_str(q->w, SB_STRLIT("role"), SB_STRLIT("user"));
+    sb_jw_kv_lit(q->w, "role", "user");
   else
-    sb_jw_kv_str(q->w, SB_STRLIT("role"), SB_STRLIT("assistant"));
+    sb_jw_kv_lit(q->w, "role", "assistant");
   sb_jw_key_lit(q->w, "content");
   sb_jw_arr_begin(q->w);
   q->role = role;
@@ -103,7 +103,7 @@ static void text_block(rq_t *q, int role, const sb_hub_block_t *b)
     return;
   open_role(q, role);
   sb_jw_obj_begin(q->w);
-  sb_jw_kv_str(q->w, SB_STRLIT("type"), SB_STRLIT("text"));
+  sb_jw_kv_lit(q->w, "type", "text");
   sb_jw_key_lit(q->w, "text");
   sb_jw_str_raw(q->w, b->text.ptr, b->text.len);
   cache_control(q, b);
@@ -149,17 +149,17 @@ static sb_status_t image_block(rq_t *q, int role, const sb_hub_block_t *b)
   open_role(q, role);
   sb_jw_t *w = q->w;
   sb_jw_obj_begin(w);
-  sb_jw_kv_str(w, SB_STRLIT("type"), SB_STRLIT("image"));
+  sb_jw_kv_lit(w, "type", "image");
   sb_jw_key_lit(w, "source");
   sb_jw_obj_begin(w);
   if (b->data.len > 0) {
-    sb_jw_kv_str(w, SB_STRLIT("type"), SB_STRLIT("base64"));
+    sb_jw_kv_lit(w, "type", "base64");
     sb_jw_key_lit(w, "media_type");
     sb_jw_str_raw(w, b->media_type.ptr, b->media_type.len);
     sb_jw_key_lit(w, "data");
     sb_jw_str_raw(w, b->data.ptr, b->data.len);
   } else {
-    sb_jw_kv_str(w, SB_STRLIT("type"), SB_STRLIT("url"));
+    sb_jw_kv_lit(w, "type", "url");
     sb_jw_kv_str(w, SB_STRLIT("url"), url.ptr, url.len);
   }
   sb_jw_obj_end(w);
@@ -231,7 +231,7 @@ static sb_status_t tool_result(rq_t *q, const sb_hub_block_t *b)
   open_role(q, ROLE_USER);
   sb_jw_t *w = q->w;
   sb_jw_obj_begin(w);
-  sb_jw_kv_str(w, SB_STRLIT("type"), SB_STRLIT("tool_result"));
+  sb_jw_kv_lit(w, "type", "tool_result");
   sb_jw_key_lit(w, "tool_use_id");
   sb_jw_str_raw(w, b->id.ptr, b->id.len);
   if (b->text.len > 0) {
@@ -270,7 +270,7 @@ static sb_status_t tool_use(rq_t *q, const sb_hub_block_t *b)
                   (int)SB_MIN(b->id.len, 80), b->id.ptr);
   open_role(q, ROLE_ASSISTANT);
   sb_jw_obj_begin(q->w);
-  sb_jw_kv_str(q->w, SB_STRLIT("type"), SB_STRLIT("tool_use"));
+  sb_jw_kv_lit(q->w, "type", "tool_use");
   sb_jw_key_lit(q->w, "id");
   sb_jw_str_raw(q->w, b->id.ptr, b->id.len);
   sb_jw_key_lit(q->w, "name");
@@ -292,7 +292,7 @@ static void thinking_block(rq_t *q, const sb_hub_block_t *b)
       return;
     open_role(q, ROLE_ASSISTANT);
     sb_jw_obj_begin(q->w);
-    sb_jw_kv_str(q->w, SB_STRLIT("type"), SB_STRLIT("thinking"));
+    sb_jw_kv_lit(q->w, "type", "thinking");
     sb_jw_key_lit(q->w, "thinking");
     sb_jw_str_raw(q->w, b->text.ptr != NULL ? b->text.ptr : "", b->text.len);
     sb_jw_key_lit(q->w, "signature");
@@ -301,7 +301,7 @@ static void thinking_block(rq_t *q, const sb_hub_block_t *b)
   } else if (b->data.ptr != NULL) {
     open_role(q, ROLE_ASSISTANT);
     sb_jw_obj_begin(q->w);
-    sb_jw_kv_str(q->w, SB_STRLIT("type"), SB_STRLIT("redacted_thinking"));
+    sb_jw_kv_lit(q->w, "type", "redacted_thinking");
     sb_jw_key_lit(q->w, "data");
     sb_jw_str_raw(q->w, b->data.ptr, b->data.len);
     sb_jw_obj_end(q->w);
@@ -640,7 +640,7 @@ static sb_status_t write_body(rq_t *q, const sb_codec_route_t *route)
   if (budget > 0) {
     sb_jw_key_lit(w, "thinking");
     sb_jw_obj_begin(w);
-    sb_jw_kv_str(w, SB_STRLIT("type"), SB_STRLIT("enabled"));
+    sb_jw_kv_lit(w, "type", "enabled");
     sb_jw_kv_int(w, SB_STRLIT("budget_tokens"), budget);
     sb_jw_obj_end(w);
   }

@@ -40,9 +40,9 @@ static void open_role(ct_t *q, int role)
   }
   sb_jw_obj_begin(q->w);
   if (role == ROLE_USER)
-    sb_jw_kv_str(q->w, SB_STRLIT("role"), SB_STRLIT("user"));
+    sb_jw_kv_lit(q->w, "role", "user");
   else
-    sb_jw_kv_str(q->w, SB_STRLIT("role"), SB_STRLIT("model"));
+    sb_jw_kv_lit(q->w, "role", "model");
   sb_jw_key_lit(q->w, "parts");
   sb_jw_arr_begin(q->w);
   q->role = role;

@@ -143,11 +143,11 @@ static void detail(sb_jw_t *w, const sb_hub_event_t *ev, unsigned index,
 {
   sb_jw_obj_begin(w);
   if (ev->kind == SB_HUB_EV_REDACTED) {
-    sb_jw_kv_str(w, SB_STRLIT("type"), SB_STRLIT("reasoning.encrypted"));
+    sb_jw_kv_lit(w, "type", "reasoning.encrypted");
     sb_jw_key_lit(w, "data");
     sb_jw_str_raw(w, ev->text.ptr, ev->text.len);
   } else {
-    sb_jw_kv_str(w, SB_STRLIT("type"), SB_STRLIT("reasoning.text"));
+    sb_jw_kv_lit(w, "type", "reasoning.text");
     sb_jw_key_lit(w, "text");
     if (ev->kind == SB_HUB_EV_REASONING)
       sb_jw_str_raw(w, ev->text.ptr, ev->text.len);
@@ -297,7 +297,7 @@ static sb_status_t stream_event(oa_enc_t *e, const sb_hub_event_t *ev,
     if (ev->kind == SB_HUB_EV_TOOL_START) {
       sb_jw_key_lit(&w, "id");
       sb_jw_str_raw(&w, ev->id.ptr, ev->id.len);
-      sb_jw_kv_str(&w, SB_STRLIT("type"), SB_STRLIT("function"));
+      sb_jw_kv_lit(&w, "type", "function");
     }
     sb_jw_key_lit(&w, "function");
     sb_jw_obj_begin(&w);
@@ -554,7 +554,7 @@ static sb_status_t stream_end(oa_enc_t *e, const sb_answer_end_t *end,
 static void message(oa_enc_t *e, sb_jw_t *w)
 {
   sb_jw_obj_begin(w);
-  sb_jw_kv_str(w, SB_STRLIT("role"), SB_STRLIT("assistant"));
+  sb_jw_kv_lit(w, "role", "assistant");
   sb_jw_key_lit(w, "content");
   if (e->n_text > 0)
     sb_jw_str_raw(w, e->text.data, e->text.len);
@@ -585,7 +585,7 @@ static void message(oa_enc_t *e, sb_jw_t *w)
       sb_jw_obj_begin(w);
       sb_jw_key_lit(w, "id");
       sb_jw_str_raw(w, t->id.ptr, t->id.len);
-      sb_jw_kv_str(w, SB_STRLIT("type"), SB_STRLIT("function"));
+      sb_jw_kv_lit(w, "type", "function");
       sb_jw_key_lit(w, "function");
       sb_jw_obj_begin(w);
       sb_jw_key_lit(w, "name");

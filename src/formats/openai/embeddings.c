@@ -194,12 +194,12 @@ static sb_status_t embed_encode(const sb_hub_embed_req_t *req,
     return sb_jw_status(&w);
   }
   sb_jw_obj_begin(&w);
-  sb_jw_kv_str(&w, SB_STRLIT("object"), SB_STRLIT("list"));
+  sb_jw_kv_lit(&w, "object", "list");
   sb_jw_key_lit(&w, "data");
   sb_jw_arr_begin(&w);
   for (size_t i = 0; i < e->n; i++) {
     sb_jw_obj_begin(&w);
-    sb_jw_kv_str(&w, SB_STRLIT("object"), SB_STRLIT("embedding"));
+    sb_jw_kv_lit(&w, "object", "embedding");
     sb_jw_kv_int(&w, SB_STRLIT("index"), (int64_t)i);
     sb_jw_key_lit(&w, "embedding");
     if (req->base64) {

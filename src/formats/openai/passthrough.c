@@ -1,7 +1,8 @@
 /*
  * The pass-through path's rewrite of one chat.completion.chunk (the
- * provider speaks the client's format): the event is checked as JSON, then
- * copied member by member without a DOM, with
+ * provider speaks the client's format): the event is copied member by
+ * member without a DOM, each member validated as JSON as it is passed
+ * (one read of the text), with
  * - `id`, `created`, `model` and `provider` set to the gateway's;
  * - `usage` left out (the gateway's usage chunk ends the stream);
  * - `native_finish_reason` added beside a `finish_reason` that has none;
@@ -117,8 +118,7 @@ sb_status_t sb_openai_rewrite_chunk(sb_slice_t data,
   sb_json_iter_t it;
   sb_json_member_t m;
   memset(f, 0, sizeof(*f));
-  if (sb_json_validate(data.ptr, data.len, 0, NULL) != SB_OK ||
-      !sb_json_iter_object(&it, data))
+  if (!sb_json_iter_object_checked(&it, data, 0))
     return SB_ERROR;
   /* which of ours the event names: those are replaced where they stand,
    * the others added at the end */
@@ -170,6 +170,8 @@ sb_status_t sb_openai_rewrite_chunk(sb_slice_t data,
     if (rc != SB_OK)
       return SB_ERROR;
   }
+  if (!sb_json_iter_valid(&it))
+    return SB_ERROR;
   if (!(seen & ID))
     put(out, &comma, SB_STRLIT("id"), names->id);
   if (!(seen & CREATED))

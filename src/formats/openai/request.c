@@ -167,7 +167,7 @@ static void data_url(sb_jw_t *w, const sb_hub_block_t *b)
 static void text_part(rq_t *t, sb_slice_t text, sb_slice_t cc)
 {
   sb_jw_obj_begin(t->w);
-  sb_jw_kv_str(t->w, SB_STRLIT("type"), SB_STRLIT("text"));
+  sb_jw_kv_lit(t->w, "type", "text");
   jstr(t->w, SB_STRLIT("text"), text);
   cache_control(t, cc);
   sb_jw_obj_end(t->w);
@@ -185,7 +185,7 @@ static bool user_part(rq_t *t, const sb_hub_block_t *b)
     if (b->url.len == 0 && b->data.len == 0)
       return false;
     sb_jw_obj_begin(w);
-    sb_jw_kv_str(w, SB_STRLIT("type"), SB_STRLIT("image_url"));
+    sb_jw_kv_lit(w, "type", "image_url");
     sb_jw_key_lit(w, "image_url");
     sb_jw_obj_begin(w);
     sb_jw_key_lit(w, "url");
@@ -204,7 +204,7 @@ static bool user_part(rq_t *t, const sb_hub_block_t *b)
     if (b->url.len == 0 && b->data.len == 0 && b->id.len == 0)
       return false;
     sb_jw_obj_begin(w);
-    sb_jw_kv_str(w, SB_STRLIT("type"), SB_STRLIT("file"));
+    sb_jw_kv_lit(w, "type", "file");
     sb_jw_key_lit(w, "file");
     sb_jw_obj_begin(w);
     if (b->id.len > 0) {
@@ -222,7 +222,7 @@ static bool user_part(rq_t *t, const sb_hub_block_t *b)
     return true;
   case SB_HUB_AUDIO:
     sb_jw_obj_begin(w);
-    sb_jw_kv_str(w, SB_STRLIT("type"), SB_STRLIT("input_audio"));
+    sb_jw_kv_lit(w, "type", "input_audio");
     sb_jw_key_lit(w, "input_audio");
     sb_jw_obj_begin(w);
     jstr(w, SB_STRLIT("data"), b->data);
@@ -263,7 +263,7 @@ static void tool_message(rq_t *t, const sb_hub_block_t *r)
     first = false;
   }
   sb_jw_obj_begin(t->w);
-  sb_jw_kv_str(t->w, SB_STRLIT("role"), SB_STRLIT("tool"));
+  sb_jw_kv_lit(t->w, "role", "tool");
   jstr(t->w, SB_STRLIT("tool_call_id"), r->id);
   sb_jw_key_lit(t->w, "content");
   sb_jw_str_raw(t->w, text.data != NULL ? text.data : "", text.len);
@@ -294,7 +294,7 @@ static void user_message(rq_t *t, const sb_hub_msg_t *m)
     return;
   if (m->plain && m->n_blocks == 1 && m->blocks[0].kind == SB_HUB_TEXT) {
     sb_jw_obj_begin(t->w);
-    sb_jw_kv_str(t->w, SB_STRLIT("role"), SB_STRLIT("user"));
+    sb_jw_kv_lit(t->w, "role", "user");
     jstr(t->w, SB_STRLIT("content"), m->blocks[0].text);
     if (m->name.len > 0)
       jstr(t->w, SB_STRLIT("name"), m->name);
@@ -324,11 +324,11 @@ static void user_message(rq_t *t, const sb_hub_msg_t *m)
     w->status = SB_ERROR;
   if (n > 0 || results == 0) {
     sb_jw_obj_begin(w);
-    sb_jw_kv_str(w, SB_STRLIT("role"), SB_STRLIT("user"));
+    sb_jw_kv_lit(w, "role", "user");
     if (n > 0)
       sb_jw_kv_raw(w, SB_STRLIT("content"), parts.data, parts.len);
     else
-      sb_jw_kv_str(w, SB_STRLIT("content"), SB_STRLIT(""));
+      sb_jw_kv_lit(w, "content", "");
     if (m->name.len > 0)
       jstr(w, SB_STRLIT("name"), m->name);
     sb_jw_obj_end(w);
@@ -346,9 +346,9 @@ static void system_message(rq_t *t, const sb_hub_msg_t *m)
     return;
   sb_jw_obj_begin(t->w);
   if (m->role == SB_HUB_DEVELOPER)
-    sb_jw_kv_str(t->w, SB_STRLIT("role"), SB_STRLIT("developer"));
+    sb_jw_kv_lit(t->w, "role", "developer");
   else
-    sb_jw_kv_str(t->w, SB_STRLIT("role"), SB_STRLIT("system"));
+    sb_jw_kv_lit(t->w, "role", "system");
   if (m->plain && m->n_blocks == 1) {
     jstr(t->w, SB_STRLIT("content"), m->blocks[0].text);
   } else {
@@ -390,12 +390,12 @@ static void reasoning_details(rq_t *t, const sb_hub_msg_t *m)
     const char *f = detail_format(b);
     sb_jw_obj_begin(w);
     if (b->kind == SB_HUB_REASONING) {
-      sb_jw_kv_str(w, SB_STRLIT("type"), SB_STRLIT("reasoning.text"));
+      sb_jw_kv_lit(w, "type", "reasoning.text");
       jstr(w, SB_STRLIT("text"), b->text);
       if (b->signature.ptr != NULL)
         jstr(w, SB_STRLIT("signature"), b->signature);
     } else {
-      sb_jw_kv_str(w, SB_STRLIT("type"), SB_STRLIT("reasoning.encrypted"));
+      sb_jw_kv_lit(w, "type", "reasoning.encrypted");
       jstr(w, SB_STRLIT("data"), b->data);
       if (b->id.len > 0)
         jstr(w, SB_STRLIT("id"), b->id);
@@ -448,7 +448,7 @@ static void assistant_message(rq_t *t, const sb_hub_msg_t *m)
     n_reason += k == SB_HUB_REASONING || k == SB_HUB_REDACTED;
   }
   sb_jw_obj_begin(w);
-  sb_jw_kv_str(w, SB_STRLIT("role"), SB_STRLIT("assistant"));
+  sb_jw_kv_lit(w, "role", "assistant");
   sb_jw_key_lit(w, "content");
   if (n_text == 0 && n_tools > 0) {
     sb_jw_null(w);
@@ -465,7 +465,7 @@ static void assistant_message(rq_t *t, const sb_hub_msg_t *m)
         continue;
       sb_jw_obj_begin(w);
       jstr(w, SB_STRLIT("id"), b->id);
-      sb_jw_kv_str(w, SB_STRLIT("type"), SB_STRLIT("function"));
+      sb_jw_kv_lit(w, "type", "function");
       sb_jw_key_lit(w, "function");
       sb_jw_obj_begin(w);
       jstr(w, SB_STRLIT("name"), b->name);
@@ -506,7 +506,7 @@ static size_t write_tools(rq_t *t)
       continue;
     }
     sb_jw_obj_begin(w);
-    sb_jw_kv_str(w, SB_STRLIT("type"), SB_STRLIT("function"));
+    sb_jw_kv_lit(w, "type", "function");
     sb_jw_key_lit(w, "function");
     sb_jw_obj_begin(w);
     jstr(w, SB_STRLIT("name"), tl->name);
@@ -552,7 +552,7 @@ static void write_tool_choice(rq_t *t)
     case SB_HUB_CHOICE_NONE: sb_jw_str_lit(w, "none"); break;
     case SB_HUB_CHOICE_TOOL:
       sb_jw_obj_begin(w);
-      sb_jw_kv_str(w, SB_STRLIT("type"), SB_STRLIT("function"));
+      sb_jw_kv_lit(w, "type", "function");
       sb_jw_key_lit(w, "function");
       sb_jw_obj_begin(w);
       jstr(w, SB_STRLIT("name"), req->choice_name);
@@ -612,7 +612,7 @@ static void write_response_format(rq_t *t)
     return;
   sb_jw_key_lit(w, "response_format");
   sb_jw_obj_begin(w);
-  sb_jw_kv_str(w, SB_STRLIT("type"), SB_STRLIT("json_schema"));
+  sb_jw_kv_lit(w, "type", "json_schema");
   sb_jw_key_lit(w, "json_schema");
   sb_jw_obj_begin(w);
   jstr(w, SB_STRLIT("name"),

@@ -353,42 +353,33 @@ static sb_status_t openai_response(sb_codec_answer_t *an, sb_slice_t body)
 static sb_status_t passthrough_event(sb_codec_answer_t *an, oa_ans_t *s,
                                      sb_slice_t data)
 {
-  sb_buf_t out;
-  sb_openai_chunk_t f;
-  sb_buf_init(&out, data.len + 1024);
-  if (sb_buf_reserve(&out, data.len + 512) != SB_OK) {
-    sb_buf_free(&out);
+  /* the rewritten event, in the scratch arena the gateway empties after
+   * each event: room for the gateway's members and a finish reason each */
+  size_t cap = data.len + 1024;
+  char *mem = sb_arena_alloc(an->scratch, cap);
+  if (mem == NULL)
     return fail(an, 502, "a stream event is too large", false);
-  }
-  sb_status_t rc = sb_openai_rewrite_chunk(data, an->names, &out, &f);
-  if (rc != SB_OK) {
-    sb_buf_free(&out);
+  sb_buf_t out;
+  sb_buf_init_fixed(&out, mem, cap);
+  sb_openai_chunk_t f;
+  if (sb_openai_rewrite_chunk(data, an->names, &out, &f) != SB_OK)
     return fail(an, 502, "the provider sent an invalid stream event", false);
-  }
-  if (f.error) {
-    sb_buf_free(&out);
+  if (f.error)
     return provider_error(an, data);
-  }
   if (f.usage.ptr != NULL) {
     sb_json_t *u;
     if (sb_json_parse(an->scratch, f.usage.ptr, f.usage.len, 0, &u, NULL) ==
             SB_OK &&
-        usage_event(an, u) != SB_OK) {
-      sb_buf_free(&out);
+        usage_event(an, u) != SB_OK)
       return SB_ERROR;
-    }
   }
-  if (!f.has_choices || f.n_choices == 0) {
+  if (!f.has_choices || f.n_choices == 0)
     /* the usage chunk (ours replaces it at the end), or nothing */
-    sb_buf_free(&out);
     return f.usage.ptr != NULL && s->finished ? SB_DONE : SB_OK;
-  }
   sb_hub_event_t ev = {.kind = SB_HUB_EV_NATIVE, .text = sb_buf_slice(&out),
                        .has_output = f.has_output,
                        .output_bytes = f.output_bytes};
-  rc = emit(an, &ev);
-  sb_buf_free(&out);
-  if (rc == SB_ERROR)
+  if (emit(an, &ev) == SB_ERROR)
     return SB_ERROR;
   if (f.finish.ptr != NULL) {
     s->finished = true;

@@ -74,8 +74,10 @@ export async function startFakeProvider({ bin, args = [], startTimeoutMs = 10000
     /** Recorded requests in arrival order, only those after seq `since`. */
     requests: async (since) =>
       (await call("GET", since ? `requests?since=${since}` : "requests")).requests,
-    /** Clear the queue, the default, the recorded requests and the counters. */
+    /** Clear the queue, the default, the recorded requests, the counters and the model lists. */
     reset: () => call("POST", "reset"),
+    /** Set the model lists it serves (README.md, "Model lists"): OpenRouter's and providers'. */
+    models: (state) => call("POST", "models", state),
     /** { requests, active_streams, completed, cancelled, dropped, queued } */
     stats: () => call("GET", "stats"),
     /** SIGTERM and wait for the exit; resolves to { code, signal }. */
