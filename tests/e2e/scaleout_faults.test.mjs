@@ -3,7 +3,7 @@
 // `redis_down` policy, Postgres restarted mid-run (in durable and default
 // mode), and kill -9 of one of two instances under load. Real servers,
 // started privately for this file (lib/scaleout.mjs).
-import { test, before, after } from "node:test";
+import { test, before, beforeEach, after } from "node:test";
 import assert from "node:assert/strict";
 import { startGateway, fakeProviderConfig } from "./lib/gateway.mjs";
 import { startFakeProvider } from "./lib/fake_provider.mjs";
@@ -22,15 +22,29 @@ before(async () => {
   fake = await startFakeProvider();
 });
 
-after(async () => {
-  for (const g of running) {
+// The instances of the tests so far, stopped (a clean exit unless killed).
+async function stopRunning() {
+  for (const g of running.splice(0)) {
     const exit = await g.stop();
     if (!g.killed) assert.deepEqual(exit, { code: 0, signal: null }, `gateway exit\n${g.logs().slice(-3000)}`);
   }
+}
+
+after(async () => {
+  await stopRunning();
   await fake?.stop();
   await servers?.stop();
 });
 
+// One deployment at a time: the previous test's instances stop, and Redis
+// starts empty (its counters belong to one store; another store's epoch
+// and spend would not be this one's).
+beforeEach(async () => {
+  await stopRunning();
+  assert.equal(await servers.redisCli("FLUSHALL"), "OK");
+});
+
+// Two instances on the store `db`, once their shared counters are ready.
 async function pair(db, extra = {}) {
   const config = {
     admin_key: ADMIN,
@@ -42,6 +56,8 @@ async function pair(db, extra = {}) {
   };
   const gws = await Promise.all([startGateway({ config }), startGateway({ config })]);
   running.push(...gws);
+  for (const g of gws)
+    await waitFor(async () => (await fetchText(`${g.url}/health`)).json.counters.status === "ok", "the shared counters ready");
   return gws;
 }
 
@@ -103,8 +119,8 @@ async function usageOn(gw, hash) {
 test("Redis killed and restarted mid-run (redis_down: deny): limited keys get 503 meanwhile, others go on, no overspend, recovery without restart", async () => {
   const db = await servers.createdb("redis_deny");
   const [A, B] = await pair(db);
-  const limited = await createKey(A, { name: "limited", limit: 0.0004 });
-  const free = await createKey(B, { name: "free" });
+  const limited = await createKey(A, { name: "limited", limit: 0.0004 }, [A, B]);
+  const free = await createKey(B, { name: "free" }, [A, B]);
   const run = load([
     { gw: A, key: limited.key, name: "limited" },
     { gw: B, key: free.key, name: "free" },
@@ -154,7 +170,7 @@ test("Redis killed and restarted mid-run (redis_down: deny): limited keys get 50
 test("redis_down: local: each instance counts alone while Redis is down, and Redis catches up after", async () => {
   const db = await servers.createdb("redis_local");
   const [A, B] = await pair(db, { redis_down: "local" });
-  const k = await createKey(A, { name: "local", limit: 1 });
+  const k = await createKey(A, { name: "local", limit: 1 }, [A, B]);
   const run = load([{ gw: A, key: k.key, name: "k" }, { gw: B, key: k.key, name: "k" }], 2);
   await waitFor(() => run.results.length >= 6, "traffic before the fault");
   await servers.redisKill();
@@ -168,7 +184,11 @@ test("redis_down: local: each instance counts alone while Redis is down, and Red
   assert.ok(results.every((r) => r.status === 200), results.map((r) => r.status).join(","));
   const rows = await stored(db, k.data.hash, results.length);
   assert.equal(rows.cost, billed(results));
-  await waitFor(async () => (await usageOn(B, k.data.hash)).usage === billed(results), "Redis to hold every settlement");
+  let seen;
+  await waitFor(async () => (seen = await usageOn(B, k.data.hash)).usage === billed(results),
+    "Redis to hold every settlement").catch((e) => {
+    throw new Error(`${e.message}: ${JSON.stringify(seen)}, billed ${billed(results)} in ${results.length} requests`);
+  });
   assert.equal((await usageOn(A, k.data.hash)).requests, results.length);
 });
 
@@ -176,7 +196,7 @@ test("Postgres restarted mid-run: no row of a delivered response is lost, durabl
   const db = await servers.createdb("pg_restart");
   const [A, B] = await pair(db);
   const [C, D] = await pair(db, { durable: true });
-  const k = await createKey(A, { name: "rows" });
+  const k = await createKey(A, { name: "rows" }, [A, B]);
   const run = load(
     [A, B, C, D].map((gw, i) => ({ gw, key: k.key, name: i < 2 ? "default" : "durable" })),
     6,
@@ -215,7 +235,7 @@ test("kill -9 of one instance under load: the other keeps serving, its reservati
   const db = await servers.createdb("kill");
   const [A, B] = await pair(db, { durable: true });
   const limit = 0.001;
-  const k = await createKey(A, { name: "killed", limit });
+  const k = await createKey(A, { name: "killed", limit }, [A, B]);
   await fake.setDefault({ content: "slow answer", latency_ms: 150 });
   const onA = load([{ gw: A, key: k.key, name: "A" }], 6);
   const onB = load([{ gw: B, key: k.key, name: "B" }], 6);

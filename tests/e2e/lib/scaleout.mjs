@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import assert from "node:assert/strict";
 import { repoRoot } from "./gateway.mjs";
-import { freePort, fetchText } from "./harness.mjs";
+import { freePort, fetchText, waitFor } from "./harness.mjs";
 
 const run = promisify(execFile);
 
@@ -30,10 +30,17 @@ export function keyApi(admin) {
     });
   return {
     api,
-    /** A new key on `gw`: { key, data }. */
-    async createKey(gw, body) {
+    /** A new key on `gw`: { key, data }, once every instance of `on` knows
+     * it (the change reaches the others through Redis within a second). */
+    async createKey(gw, body, on = []) {
       const r = await api(gw, "POST", "/keys", body);
       assert.equal(r.status, 201, r.text);
+      for (const other of on)
+        await waitFor(async () => {
+          const seen = await fetchText(`${other.url}/api/v1/key`, { headers: { authorization: `Bearer ${r.json.key}` } });
+          assert.ok(seen.status === 200 || seen.status === 401, seen.text);
+          return seen.status === 200;
+        }, `the new key known on ${other.url}`, 1000);
       return r.json;
     },
   };
