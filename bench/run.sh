@@ -86,6 +86,7 @@ start_switchboard() {
     echo "providers:"
     echo "  openai: { format: openai, base_url: \"http://127.0.0.1:$FAKE_PORT/v1\", api_key: bench }"
     echo "  anthropic: { format: anthropic, base_url: \"http://127.0.0.1:$FAKE_PORT\", api_key: bench }"
+    echo "  chatonly: { format: openai, base_url: \"http://127.0.0.1:$FAKE_PORT/v1\", api_key: bench, responses_api: false }"
   } >"$WORK/switchboard.yaml"
   start_switchboard_with "$WORK/switchboard.yaml" "$WORK/sb.out" || return 1
   SB_PID=$SB_STARTED SB_PORT=$SB_STARTED_PORT
@@ -343,6 +344,32 @@ for i in $(seq 1 "$RUNS"); do
   say "anthropic switchboard run $i/$RUNS: p50 $(kv "$line" lat_p50_us) us, p99 $(kv "$line" lat_p99_us) us"
 done
 
+# ---- 7b. the Responses door, streamed, translated to an OpenAI chat provider ----------------------
+# The same answer as the chat door's pass-through stream (step 3), asked on
+# POST /v1/responses of a provider that serves chat completions only, so
+# every event is translated; direct = the fake's chat stream, interleaved.
+say "7b/9 Responses door (streamed, OpenAI chat provider: translated)"
+fake_default "$FAST"
+printf '{"model":"chatonly/gpt-4o-mini","instructions":"You are a helpful assistant.","input":"Write one short sentence about gateways.","temperature":0.2,"max_output_tokens":64,"stream":true,"store":false}' >"$WORK/resp-sb.json"
+code=$(curl -s -o "$WORK/resp-probe.txt" -w '%{http_code}' -H 'Content-Type: application/json' -H 'Authorization: Bearer bench' \
+  --data-binary @"$WORK/resp-sb.json" "http://127.0.0.1:$SB_PORT/v1/responses" || true)
+if [ "$code" != 200 ] || ! grep -q 'response.completed' "$WORK/resp-probe.txt"; then
+  say "responses: the probe request failed (HTTP $code)"; cat "$WORK/resp-probe.txt" >&2; exit 1
+fi
+: >"$WORK/res-resp-direct"; : >"$WORK/res-resp-switchboard"
+for i in $(seq 1 "$RUNS"); do
+  loadgen resp/direct --url "${URL[direct]}" --body "$WORK/stream-direct.json" "${AUTH[@]}" \
+    --conns 1 --duration "$DURATION" --warmup 0.5
+  line=$LINE
+  echo "$line" >>"$WORK/res-resp-direct"
+  say "responses direct run $i/$RUNS: p50 $(kv "$line" lat_p50_us) us, p99 $(kv "$line" lat_p99_us) us"
+  loadgen resp/switchboard --url "http://127.0.0.1:$SB_PORT/v1/responses" --body "$WORK/resp-sb.json" \
+    "${AUTH[@]}" --conns 1 --duration "$DURATION" --warmup 0.5
+  line=$LINE
+  echo "$line" >>"$WORK/res-resp-switchboard"
+  say "responses switchboard run $i/$RUNS: p50 $(kv "$line" lat_p50_us) us, p99 $(kv "$line" lat_p99_us) us"
+done
+
 # ---- 9. soak: switchboard at a steady rate, RSS every 10 s -------------------------------------------
 : >"$OUT/soak.dat"
 SOAK_FLAT=- SOAK_GROWTH=- SOAK_LINE=""
@@ -390,6 +417,10 @@ END_RSS_KB=$(rss_kb "$SB_PID")
 say "10/10 https providers (bench/https.sh)"
 RUNS=$RUNS DURATION=$DURATION "$HERE/https.sh" "$BUILD" "$OUT/https.md" ||
   { say "https.sh failed"; exit 1; }
+# ---- the Gemini door: its own servers (bench/gemini.sh) -------------------------
+say "Gemini door (bench/gemini.sh)"
+RUNS=$RUNS DURATION=$DURATION "$HERE/gemini.sh" "$BUILD" "$OUT/gemini.md" ||
+  { say "gemini.sh failed"; exit 1; }
 JSON_LINE="json parse: (json_bench failed)"
 "$BUILD/json_bench" >"$WORK/json.out" 2>/dev/null || true
 grep -q 'json parse' "$WORK/json.out" && JSON_LINE=$(grep -m1 'json parse' "$WORK/json.out")
@@ -538,6 +569,12 @@ say "writing $OUT/latest.md"
   d50=$(M anth direct lat_p50_us) d99=$(M anth direct lat_p99_us)
   g50=$(M anth switchboard lat_p50_us) g99=$(M anth switchboard lat_p99_us)
   echo "| translated (anthropic provider; direct = the fake's /v1/messages) | $(f1 "$d50") | $(f1 "$d99") | $(f1 "$g50") | $(f1 "$g99") | $(f1 "$(calc "$g50 - $d50")") | $(f1 "$(calc "$g99 - $d99")") |"
+  pt50=$(calc "$(M lat-stream switchboard lat_p50_us) - $(M lat-stream direct lat_p50_us)")
+  d50=$(M resp direct lat_p50_us) d99=$(M resp direct lat_p99_us)
+  g50=$(M resp switchboard lat_p50_us) g99=$(M resp switchboard lat_p99_us)
+  rs50=$(calc "$g50 - $d50")
+  echo "| Responses door, translated (openai chat provider; direct = the fake's chat stream) | $(f1 "$d50") | $(f1 "$d99") | $(f1 "$g50") | $(f1 "$g99") | $(f1 "$rs50") | $(f1 "$(calc "$g99 - $d99")") |"
+  target "Responses door stream, added p50 ≤ 1.3× the chat pass-through's" "$(f1 "$rs50") µs vs $(f1 "$pt50") µs" "≤ $(calc "1.3 * $pt50" 1) µs" "$(passfail "$rs50 <= 1.3 * $pt50")"
   echo
 
   echo "## Memory and soak"
@@ -558,6 +595,8 @@ say "writing $OUT/latest.md"
   echo
 
   cat "$OUT/https.md"
+  echo
+  cat "$OUT/gemini.md"
   echo
 
   echo "## Targets"

@@ -56,13 +56,14 @@ new_key() { # port -> the secret of a key with a credit limit
     "http://127.0.0.1:$1/api/v1/keys" | sed -n 's/.*"key":"\(sk-sb-v1-[0-9a-f]*\)".*/\1/p'
 }
 
+mkdir -p "$WORK/a" "$WORK/b" # each shared instance's own files
 config "$WORK/sqlite.yaml" "sqlite:$WORK/ledger.db"
 config "$WORK/shared.yaml" "$DB" "$REDIS"
 start_switchboard_with "$WORK/sqlite.yaml" "$WORK/sqlite.log" || { say "switchboard (SQLite) did not start"; exit 1; }
 SQ_PORT=$SB_STARTED_PORT
-start_switchboard_with "$WORK/shared.yaml" "$WORK/a.log" || { say "instance A did not start"; cat "$WORK/a.log" >&2; exit 1; }
+start_switchboard_with "$WORK/shared.yaml" "$WORK/a.log" STATE_DIRECTORY="$WORK/a" || { say "instance A did not start"; cat "$WORK/a.log" >&2; exit 1; }
 A_PORT=$SB_STARTED_PORT
-start_switchboard_with "$WORK/shared.yaml" "$WORK/b.log" || { say "instance B did not start"; cat "$WORK/b.log" >&2; exit 1; }
+start_switchboard_with "$WORK/shared.yaml" "$WORK/b.log" STATE_DIRECTORY="$WORK/b" || { say "instance B did not start"; cat "$WORK/b.log" >&2; exit 1; }
 B_PORT=$SB_STARTED_PORT
 SQ_KEY=$(new_key "$SQ_PORT")
 SH_KEY=$(new_key "$A_PORT")

@@ -28,12 +28,15 @@ typedef enum {
   SB_API_OPENAI,    /* {"error":{"code","message","metadata"}} */
   SB_API_ANTHROPIC, /* {"type":"error","error":{"type","message"}} */
   SB_API_SKILL,     /* {"error":"message"} */
+  SB_API_RESPONSES, /* OpenAI's: {"error":{"message","type","param","code"}} */
+  SB_API_GEMINI,    /* {"error":{"code","message","status"}} */
 } sb_api_shape_t;
 
 /* Authenticate the request. SB_OK fills `who`; SB_ERROR means it was
  * answered already (401, in `shape`). A presented key is always judged;
  * skill paths that present none may be trusted from loopback
- * (local_trust). */
+ * (local_trust). The Gemini API's requests may also present it as
+ * ?key=KEY, as Google's clients do. */
 sb_status_t sb_api_auth(sb_http_exchange_t *x, sb_api_shape_t shape,
                         sb_identity_t *who);
 
@@ -92,5 +95,22 @@ void sb_api_messages_count_tokens(sb_http_exchange_t *x,
                                   const sb_identity_t *who);
 /* POST /v1/embeddings (embeddings.c). */
 void sb_api_embeddings(sb_http_exchange_t *x, const sb_identity_t *who);
+/* /v1/responses and what follows it (`rest`: "", "/input_tokens",
+ * "/{id}", "/{id}/input_items", "/{id}/cancel"): OpenAI's Responses API
+ * and its stored responses (responses.c); authenticates itself. */
+void sb_api_responses(sb_http_exchange_t *x, sb_slice_t rest);
+
+/* The Gemini API (gemini.c): POST .../models/{model}:{method}, `target`
+ * being what follows "models/" ("gemini-2.5-flash:generateContent"). */
+void sb_api_gemini(sb_http_exchange_t *x, const sb_identity_t *who,
+                   sb_slice_t target);
+/* The catalog id a Gemini client's model name (as in its URL: maybe
+ * percent-encoded, bare or a catalog id) stands for, in the exchange's
+ * arena; empty when it is not a name. */
+sb_slice_t sb_api_gemini_model_id(sb_http_exchange_t *x, sb_slice_t name);
+/* GET .../models and .../models/{model} in Google's shape
+ * (gemini_models.c), rendered once per catalog. */
+void sb_api_gemini_models(sb_http_exchange_t *x);
+void sb_api_gemini_model(sb_http_exchange_t *x, sb_slice_t name);
 
 #endif

@@ -41,4 +41,13 @@ void sb_call_start(sb_call_t *c);
 /* The call's generation id ("gen-..."). */
 const char *sb_call_id(const sb_call_t *c);
 
+/* Told once when the call has answered (a whole answer, or a stream's
+ * end, the closing bytes written or about to be): `status` is 200, or the
+ * error status a stream ended with; `kept` the door encoder's kept answer
+ * (codec.h; empty when it has none). Not told for a failure before any
+ * answer, nor when the client left. Runs on the call's worker, before the
+ * call's memory goes: copy what is kept. */
+typedef void (*sb_call_answered_fn)(void *data, int status, sb_slice_t kept);
+void sb_call_on_answered(sb_call_t *c, sb_call_answered_fn fn, void *data);
+
 #endif

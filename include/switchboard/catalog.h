@@ -67,7 +67,12 @@ typedef struct {
 #define SB_CATALOG_MAX_SOURCES 64
 
 /* Something the API layer renders from a catalog once and keeps with it
- * (the model lists): freed with the catalog. */
+ * (the model lists): freed with the catalog. Each has a slot of its own. */
+typedef enum {
+  SB_CATALOG_EXTRA_MODELS,        /* GET /v1/models */
+  SB_CATALOG_EXTRA_GEMINI_MODELS, /* GET /v1beta/models */
+  SB_CATALOG_N_EXTRAS
+} sb_catalog_extra_slot_t;
 typedef struct sb_catalog_extra sb_catalog_extra_t;
 struct sb_catalog_extra {
   void (*free)(sb_catalog_extra_t *e);
@@ -90,7 +95,7 @@ typedef struct sb_catalog {
     size_t models; /* entries of the list used */
   } sources[SB_CATALOG_MAX_SOURCES];
   size_t n_sources;
-  _Atomic(sb_catalog_extra_t *) extra;
+  _Atomic(sb_catalog_extra_t *) extra[SB_CATALOG_N_EXTRAS];
 } sb_catalog_t;
 
 /*
@@ -128,13 +133,15 @@ static inline bool sb_model_reasons(const sb_model_t *m)
  * one, the implicit OpenRouter route last), or NULL. */
 const sb_endpoint_t *sb_model_default_endpoint(const sb_model_t *m);
 
-/* Attach `e` to the catalog unless something is attached already: true
+/* Attach `e` in `slot` unless something is attached there already: true
  * when attached (the catalog frees it), false when the caller keeps it
  * (use sb_catalog_extra()'s instead). */
-bool sb_catalog_attach(const sb_catalog_t *cat, sb_catalog_extra_t *e);
-static inline sb_catalog_extra_t *sb_catalog_extra(const sb_catalog_t *cat)
+bool sb_catalog_attach(const sb_catalog_t *cat, sb_catalog_extra_slot_t slot,
+                       sb_catalog_extra_t *e);
+static inline sb_catalog_extra_t *sb_catalog_extra(const sb_catalog_t *cat,
+                                                   sb_catalog_extra_slot_t slot)
 {
-  return atomic_load_explicit(&((sb_catalog_t *)cat)->extra,
+  return atomic_load_explicit(&((sb_catalog_t *)cat)->extra[slot],
                               memory_order_acquire);
 }
 

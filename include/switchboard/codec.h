@@ -147,6 +147,14 @@ typedef struct {
   /* An error before anything was sent: its body; *status may be changed
    * to what this API uses for it. */
   void (*error)(const sb_answer_error_t *e, int *status, sb_buf_t *out);
+  /* Optional. Headers of the answer's head beside the gateway's (written
+   * when the head goes out, after begin): up to `cap` into `out`, their
+   * count; strings in the state's arena. */
+  size_t (*head)(void *st, sb_kv_t *out, size_t cap);
+  /* Optional. After end: the answer as one object, for a door that keeps
+   * answers (the Responses API's stored responses); empty: none. Lives as
+   * long as the state's arena. */
+  sb_slice_t (*kept)(void *st);
 } sb_codec_encoder_t;
 
 typedef struct {
@@ -233,6 +241,11 @@ typedef struct sb_codec {
   /* The format's finish table: its reason -> canonical, and back. */
   sb_finish_t (*finish_in)(sb_slice_t native);
   const char *(*finish_out)(sb_finish_t f);
+  /* Optional: a format some providers of another format speak beside it
+   * (OpenAI's Responses API beside its chat API). True when `p` speaks
+   * it: a call whose door is this format then uses this format's
+   * provider side for `p` (the pass-through path). */
+  bool (*spoken_by)(const sb_provider_t *p);
 } sb_codec_t;
 
 /* The format named `name` ("openai"), or NULL. */
@@ -242,5 +255,8 @@ extern const sb_codec_t sb_codec_openai;
 extern const sb_codec_t sb_codec_anthropic;
 extern const sb_codec_t sb_codec_gemini;
 extern const sb_codec_t sb_codec_skill; /* the skill contract (a door) */
+/* OpenAI's Responses API: a door, and the provider side of the providers
+ * that speak it (pass-through only) */
+extern const sb_codec_t sb_codec_responses;
 
 #endif

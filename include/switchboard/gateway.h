@@ -17,6 +17,7 @@ struct sb_counters;
 struct sb_skills;
 struct sb_health;
 struct sb_catalog_refresher;
+struct sb_rstore;
 
 typedef struct sb_gateway {
   sb_config_t *config;
@@ -29,6 +30,8 @@ typedef struct sb_gateway {
   struct sb_counters *counters; /* shared with other instances (counters.h);
                                    NULL without `redis` */
   struct sb_skills *skills; /* the doors' (src/api/, sb_api_open) */
+  struct sb_rstore *responses; /* the Responses door's stored responses
+                                  (src/api/, sb_api_open) */
   struct sb_health *health; /* endpoint health and key states (health.h) */
   sb_worker_t *workers;
   unsigned n_workers;

@@ -83,6 +83,13 @@ typedef enum {
   SB_HUB_SIG_OTHER,     /* a format named in `format` */
 } sb_hub_sig_t;
 
+/* OpenRouter's name of the format reasoning comes in ("anthropic-claude-v1",
+ * "google-gemini-v1", "openai-responses-v1"; "unknown" for NONE and
+ * OTHER), and back (NONE for "unknown", OTHER for a name it does not
+ * know). */
+const char *sb_hub_sig_name(sb_hub_sig_t f);
+sb_hub_sig_t sb_hub_sig_parse(sb_slice_t name);
+
 typedef struct sb_hub_block sb_hub_block_t;
 
 struct sb_hub_block {
@@ -330,6 +337,9 @@ void sb_hub_number(sb_hub_num_t *n, const sb_json_t *v);
 sb_status_t sb_hub_strings(sb_arena_t *a, const sb_json_t *v,
                            const sb_slice_t **out, size_t *n);
 
+/* jtexts joined, in `a` (a NULL slice when out of memory). */
+sb_slice_t sb_hub_join(sb_arena_t *a, const sb_slice_t *parts, size_t n);
+
 /* A growing array of blocks in an arena, for a door building messages. */
 typedef struct {
   sb_hub_block_t *v;
@@ -341,9 +351,28 @@ typedef struct {
 sb_hub_block_t *sb_hub_blocks_add(sb_arena_t *a, sb_hub_blocks_t *b,
                                   sb_hub_block_kind_t kind);
 
+/* Does a jtext hold anything but spaces, tabs and line breaks (escaped or
+ * not)? What counts as output. */
+bool sb_hub_nonblank(sb_slice_t jtext);
+
 /* The text of a message: its TEXT blocks' jtext joined (into `a`), or the
  * one block's slice when there is one. */
 sb_slice_t sb_hub_msg_text(sb_arena_t *a, const sb_hub_msg_t *m);
+
+/* Opaque reasoning (src/formats/opaque.c): reasoning of another format
+ * carried through a format whose clients can hold only opaque data (the
+ * Messages API's redacted_thinking, the Responses API's encrypted
+ * reasoning): the prefix, then OpenRouter's reasoning_details entry in
+ * JSON. The client sends the data back as it got it, and the door
+ * restores the reasoning for the provider that made it. */
+#define SB_HUB_OPAQUE_PREFIX "sb-rd:"
+/* Write, as a JSON string value, the opaque data that carries a REDACTED
+ * or SIGNATURE event. */
+void sb_hub_opaque_write(sb_jw_t *w, const sb_hub_event_t *ev);
+/* The reasoning an opaque data (jtext) carries, as a block in `a`: SB_OK;
+ * SB_DECLINED when `data` is not such a payload. */
+sb_status_t sb_hub_opaque_read(sb_arena_t *a, sb_slice_t data,
+                               sb_hub_block_t *out);
 
 /* Input tokens of a decoded request, estimated (sb_usage_estimate) from
  * the bytes of its text (system messages' included), arguments, tools and

@@ -41,6 +41,9 @@ typedef struct {
 #define SB_QUIRK_OPENROUTER_FIELDS 0x1 /* accepts models/provider/plugins... */
 #define SB_QUIRK_NO_STREAM_OPTIONS 0x2 /* rejects stream_options */
 #define SB_QUIRK_FORWARD_APP_HEADERS 0x4 /* pass HTTP-Referer / X-Title */
+#define SB_QUIRK_RESPONSES_API 0x8 /* also serves POST /responses (OpenAI's
+                                      Responses API): the Responses door's
+                                      requests pass through to it */
 
 typedef struct {
   const char *name;

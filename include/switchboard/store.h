@@ -141,4 +141,12 @@ void sb_store_close(sb_store_t *s);
 /* `database` with any password replaced by "***", for messages. */
 void sb_store_redact(const char *database, char *out, size_t cap);
 
+/* True when `database` names a Postgres store. */
+bool sb_store_is_postgres(const char *database);
+
+/* The path of this instance's own file `name`, for what a Postgres store
+ * does not hold: in systemd's StateDirectory= (the first of a list), else
+ * in the working directory. */
+void sb_store_state_file(const char *name, char *out, size_t cap);
+
 #endif

@@ -2,6 +2,7 @@
 #include "switchboard/store.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static bool starts_with(const char *s, const char *prefix)
@@ -18,8 +19,7 @@ sb_store_t *sb_store_open(const char *database, sb_store_mode_t mode,
     opts = &none;
   if (starts_with(database, "sqlite:"))
     return sb_store_sqlite.open(database, mode, opts, err, errlen);
-  if (starts_with(database, "postgres://") ||
-      starts_with(database, "postgresql://"))
+  if (sb_store_is_postgres(database))
     return sb_store_postgres.open(database, mode, opts, err, errlen);
   char shown[256];
   sb_store_redact(database, shown, sizeof(shown));
@@ -28,6 +28,23 @@ sb_store_t *sb_store_open(const char *database, sb_store_mode_t mode,
            "postgres://USER:PASSWORD@HOST:PORT/DB",
            shown);
   return NULL;
+}
+
+bool sb_store_is_postgres(const char *database)
+{
+  return starts_with(database, "postgres://") ||
+         starts_with(database, "postgresql://");
+}
+
+void sb_store_state_file(const char *name, char *out, size_t cap)
+{
+  const char *dir = getenv("STATE_DIRECTORY");
+  size_t n = dir != NULL ? strcspn(dir, ":") : 0;
+  if (n == 0) {
+    dir = ".";
+    n = 1;
+  }
+  snprintf(out, cap, "%.*s/%s", (int)n, dir, name);
 }
 
 void sb_store_close(sb_store_t *s)

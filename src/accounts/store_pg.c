@@ -1133,14 +1133,7 @@ static sb_status_t pg_describe(sb_store_t *base, char *out, size_t cap,
 static void pg_unsaved_path(const sb_store_t *base, char *out, size_t cap)
 {
   (void)base;
-  /* systemd's StateDirectory= (the first of a list), else here */
-  const char *dir = getenv("STATE_DIRECTORY");
-  size_t n = dir != NULL ? strcspn(dir, ":") : 0;
-  if (n == 0) {
-    dir = ".";
-    n = 1;
-  }
-  snprintf(out, cap, "%.*s/switchboard-postgres-unsaved.jsonl", (int)n, dir);
+  sb_store_state_file("switchboard-postgres-unsaved.jsonl", out, cap);
 }
 
 /* ---- opening ----------------------------------------------------------------- */

@@ -2,8 +2,9 @@
  * Authentication (SPEC.md and README, "Auth").
  *
  * A request that presents a credential (`Authorization: Bearer KEY`, or
- * `x-api-key: KEY` as Anthropic clients send it, or any other
- * Authorization value) is judged by it, on every door:
+ * `x-api-key: KEY` as Anthropic clients send it, `x-goog-api-key: KEY` or,
+ * on the Gemini API's paths only, `?key=KEY` as Google's clients do, or
+ * any other Authorization value) is judged by it, on every door:
  * - a live client key (`sk-sb-...`) is that key, held to its limits; a
  *   disabled or expired one is a 401;
  * - the admin key (admin_key mode) is the admin;
@@ -31,12 +32,16 @@
 /* Every client key's secret starts with this, whatever its version. */
 #define CLIENT_KEY_FAMILY "sk-sb-"
 
-/* The key a request presents: a bearer token, else x-api-key. *presented
- * is also set by an Authorization value of another scheme (which names no
- * key we know, so it is judged as a wrong key). An empty bearer or
- * x-api-key presents nothing. */
-static sb_slice_t credential(const sb_http_request_t *r, bool *presented)
+/* The key a request presents: a bearer token, else x-api-key or
+ * x-goog-api-key, else (`query`) the query's key. *presented is also set
+ * by an Authorization value of another scheme (which names no key we
+ * know, so it is judged as a wrong key). An empty one presents nothing.
+ * A key from the query is in the exchange's arena and goes nowhere else
+ * (no log line, no error message, no provider sees the query). */
+static sb_slice_t credential(sb_http_exchange_t *x, bool query,
+                             bool *presented)
 {
+  const sb_http_request_t *r = &x->req;
   *presented = false;
   sb_slice_t v = sb_slice_trim(SB_HTTP_HEADER(r, "authorization"));
   if (v.len > 0) {
@@ -52,6 +57,10 @@ static sb_slice_t credential(const sb_http_request_t *r, bool *presented)
     }
   }
   sb_slice_t k = sb_slice_trim(SB_HTTP_HEADER(r, "x-api-key"));
+  if (k.len == 0)
+    k = sb_slice_trim(SB_HTTP_HEADER(r, "x-goog-api-key"));
+  if (k.len == 0 && query)
+    k = sb_slice_trim(sb_http_query_param(&x->arena, r->query, "key"));
   if (k.len > 0) {
     *presented = true;
     return k;
@@ -116,7 +125,7 @@ sb_status_t sb_api_auth(sb_http_exchange_t *x, sb_api_shape_t shape,
   const sb_config_t *cfg = x->worker->gw->config;
   memset(who, 0, sizeof(*who));
   bool presented;
-  sb_slice_t key = credential(&x->req, &presented);
+  sb_slice_t key = credential(x, shape == SB_API_GEMINI, &presented);
   sb_key_t *k = x->principal;
   if (k == NULL && key.len > 0)
     k = client_key(x, key);
@@ -151,5 +160,9 @@ sb_status_t sb_api_auth(sb_http_exchange_t *x, sb_api_shape_t shape,
     who->label = SB_SLICE_LIT("local");
     return SB_OK;
   }
-  return refuse(x, shape, "missing API key: send Authorization: Bearer KEY");
+  return refuse(x, shape,
+                shape == SB_API_GEMINI
+                    ? "missing API key: send x-goog-api-key: KEY (or "
+                      "Authorization: Bearer KEY)"
+                    : "missing API key: send Authorization: Bearer KEY");
 }

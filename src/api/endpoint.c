@@ -15,6 +15,8 @@ static const sb_codec_t *shape_format(sb_api_shape_t shape)
   switch (shape) {
   case SB_API_ANTHROPIC: return &sb_codec_anthropic;
   case SB_API_SKILL: return &sb_codec_skill;
+  case SB_API_RESPONSES: return &sb_codec_responses;
+  case SB_API_GEMINI: return &sb_codec_gemini;
   default: return &sb_codec_openai;
   }
 }
@@ -99,6 +101,37 @@ sb_json_t *sb_api_parse_object(sb_http_exchange_t *x, sb_api_shape_t shape)
 }
 
 
+void sb_api_count(sb_http_exchange_t *x, const sb_codec_t *door,
+                  const sb_json_t *body, sb_api_shape_t shape,
+                  sb_slice_t model)
+{
+  char why[512] = "";
+  sb_hub_req_t req;
+  sb_buf_t out;
+  sb_route_t route;
+  memset(&req, 0, sizeof(req));
+  sb_buf_init(&out, 1 << 16);
+  sb_status_t rc = door->door->count(body, &x->arena, &req, &out, why,
+                                     sizeof(why));
+  if (model.len == 0)
+    model = req.model;
+  if (rc != SB_OK) {
+    sb_api_fail(x, shape, rc == SB_DECLINED ? 400 : 500, "invalid_request",
+                "%s", rc == SB_DECLINED ? why : "out of memory");
+  } else if (sb_route(sb_gateway_catalog(x), model, &route) ==
+             SB_ROUTE_UNKNOWN_MODEL) {
+    sb_api_fail(x, shape, 404, "not_found",
+                "model '%.*s' is not in the catalog and its prefix names no "
+                "configured provider",
+                (int)SB_MIN(model.len, 200), model.ptr);
+  } else {
+    sb_http_header_t h = {SB_SLICE_LIT("X-Token-Count"),
+                          SB_SLICE_LIT("estimate")};
+    sb_http_respond(x, 200, &h, 1, "application/json", sb_buf_slice(&out));
+  }
+  sb_buf_free(&out);
+}
+
 /* ---- calls ------------------------------------------------------------------------ */
 
 #define MAX_CLIENT_HEADERS 8
@@ -172,3 +205,4 @@ bool sb_api_envelope(sb_http_exchange_t *x, sb_call_t *c, const sb_codec_t *door
               rc == SB_DECLINED ? why : "out of memory");
   return false;
 }
+

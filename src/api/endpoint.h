@@ -23,4 +23,12 @@ sb_call_t *sb_api_call(sb_http_exchange_t *x, const sb_identity_t *who,
 bool sb_api_envelope(sb_http_exchange_t *x, sb_call_t *c, const sb_codec_t *door,
                      const sb_json_t *body, sb_api_shape_t shape);
 
+/* A token-counting endpoint (count_tokens, input_tokens, countTokens):
+ * `door`'s count of `body` for `model` (empty: the model the body names),
+ * answered with X-Token-Count: estimate, or the 400 / 404 (a model nothing
+ * routes) in `shape`. */
+void sb_api_count(sb_http_exchange_t *x, const sb_codec_t *door,
+                  const sb_json_t *body, sb_api_shape_t shape,
+                  sb_slice_t model);
+
 #endif

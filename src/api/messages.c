@@ -32,29 +32,7 @@ void sb_api_messages_count_tokens(sb_http_exchange_t *x,
 {
   (void)who;
   sb_json_t *body = sb_api_parse_object(x, SB_API_ANTHROPIC);
-  if (body == NULL)
-    return;
-  char why[512] = "";
-  sb_hub_req_t req;
-  sb_buf_t out;
-  sb_route_t route;
-  memset(&req, 0, sizeof(req));
-  sb_buf_init(&out, 1 << 16);
-  sb_status_t rc = sb_codec_anthropic.door->count(body, &x->arena, &req, &out,
-                                                  why, sizeof(why));
-  if (rc != SB_OK) {
-    sb_api_fail(x, SB_API_ANTHROPIC, rc == SB_DECLINED ? 400 : 500,
-                "invalid_request", "%s", rc == SB_DECLINED ? why : "out of memory");
-  } else if (sb_route(sb_gateway_catalog(x), req.model, &route) ==
-             SB_ROUTE_UNKNOWN_MODEL) {
-    sb_api_fail(x, SB_API_ANTHROPIC, 404, "not_found",
-                "model '%.*s' is not in the catalog and its prefix names no "
-                "configured provider",
-                (int)SB_MIN(req.model.len, 200), req.model.ptr);
-  } else {
-    sb_http_header_t h = {SB_SLICE_LIT("X-Token-Count"),
-                          SB_SLICE_LIT("estimate")};
-    sb_http_respond(x, 200, &h, 1, "application/json", sb_buf_slice(&out));
-  }
-  sb_buf_free(&out);
+  if (body != NULL)
+    sb_api_count(x, &sb_codec_anthropic, body, SB_API_ANTHROPIC,
+                 SB_NULL_SLICE);
 }

@@ -147,7 +147,7 @@ static void lists_free(sb_catalog_extra_t *e)
  * race both render; one copy is kept). NULL when out of memory. */
 static const model_lists_t *lists_of(const sb_catalog_t *cat)
 {
-  model_lists_t *l = (model_lists_t *)sb_catalog_extra(cat);
+  model_lists_t *l = (model_lists_t *)sb_catalog_extra(cat, SB_CATALOG_EXTRA_MODELS);
   if (l != NULL)
     return l;
   l = calloc(1, sizeof(*l));
@@ -159,9 +159,9 @@ static const model_lists_t *lists_of(const sb_catalog_t *cat)
     lists_free(&l->base);
     return NULL;
   }
-  if (!sb_catalog_attach(cat, &l->base)) {
+  if (!sb_catalog_attach(cat, SB_CATALOG_EXTRA_MODELS, &l->base)) {
     lists_free(&l->base);
-    l = (model_lists_t *)sb_catalog_extra(cat);
+    l = (model_lists_t *)sb_catalog_extra(cat, SB_CATALOG_EXTRA_MODELS);
   }
   return l;
 }

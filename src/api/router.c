@@ -1,12 +1,16 @@
 /*
  * Request routing: method + path -> endpoint. Every path that has a /v1
- * form also answers under /api/v1 (SPEC.md).
+ * form also answers under /api/v1 (SPEC.md). The Gemini API's paths are
+ * Google's: everything under /v1beta, and under /v1 a model method
+ * (models/{model}:generateContent ...) or, for a Gemini client (one that
+ * sends x-goog-api-key, x-goog-api-client or ?key=), the model list.
  */
 #include <stdarg.h>
 #include <stdio.h>
 
 #include "switchboard/api.h"
 #include "switchboard/json.h"
+#include "switchboard/response_store.h"
 #include "switchboard/skills.h"
 
 /* "/api/v1/x" and "/v1/x" both become "/x"; anything else is returned
@@ -80,16 +84,85 @@ static void route_skills(sb_http_exchange_t *x, sb_slice_t rest)
   sb_api_skill_call(x, &who, skill, utility);
 }
 
+/* ---- the Gemini API ------------------------------------------------------ */
+
+/* The methods of a Gemini model path ("models/{model}:{method}"). */
+static bool gemini_method(sb_slice_t target)
+{
+  static const char *const methods[] = {
+      ":generateContent", ":streamGenerateContent", ":countTokens",
+      ":embedContent", ":batchEmbedContents"};
+  for (size_t i = 0; i < SB_ARRAY_LEN(methods); i++) {
+    size_t n = strlen(methods[i]);
+    if (target.len > n &&
+        memcmp(target.ptr + target.len - n, methods[i], n) == 0)
+      return true;
+  }
+  return false;
+}
+
+static bool google_client(sb_http_exchange_t *x)
+{
+  const sb_http_request_t *r = &x->req;
+  return SB_HTTP_HEADER(r, "x-goog-api-key").ptr != NULL ||
+         SB_HTTP_HEADER(r, "x-goog-api-client").ptr != NULL ||
+         sb_http_query_param(&x->arena, r->query, "key").ptr != NULL;
+}
+
+/* A Gemini API path: answered (true), or not one (false). */
+static bool route_gemini(sb_http_exchange_t *x, sb_slice_t path)
+{
+  bool beta = SB_SLICE_IS(path, "/v1beta") ||
+              sb_slice_starts(path, SB_STRLIT("/v1beta/"));
+  if (!beta && !sb_slice_starts(path, SB_STRLIT("/v1/models")))
+    return false;
+  sb_slice_t rest = beta ? sb_slice(path.ptr + 7, path.len - 7)
+                         : sb_slice(path.ptr + 3, path.len - 3);
+  bool all = SB_SLICE_IS(rest, "/models");
+  bool one = rest.len > 8 && sb_slice_starts(rest, SB_STRLIT("/models/"));
+  sb_slice_t target = one ? sb_slice(rest.ptr + 8, rest.len - 8)
+                          : SB_NULL_SLICE;
+  bool call = one && (beta ? memchr(target.ptr, ':', target.len) != NULL
+                           : gemini_method(target));
+  bool endpoints = target.len > 10 &&
+                   memcmp(target.ptr + target.len - 10, "/endpoints", 10) == 0;
+  if (!beta && !call && !((all || (one && !endpoints)) && google_client(x)))
+    return false;
+  unsigned m = x->req.method;
+  bool get = m == HTTP_GET || m == HTTP_HEAD;
+  sb_identity_t who;
+  if (call) {
+    if (enter(x, m == HTTP_POST, "POST", SB_API_GEMINI, &who))
+      sb_api_gemini(x, &who, target);
+  } else if (all || one) {
+    if (enter(x, get, "GET", SB_API_GEMINI, &who)) {
+      if (all)
+        sb_api_gemini_models(x);
+      else
+        sb_api_gemini_model(x, target);
+    }
+  } else {
+    sb_api_fail(x, SB_API_GEMINI, 404, "not_found", "no endpoint %s %.*s",
+                http_method_str((enum http_method)m),
+                (int)SB_MIN(path.len, 200), path.ptr);
+  }
+  return true;
+}
+
 sb_status_t sb_api_open(sb_gateway_t *gw, char *err, size_t errlen)
 {
   gw->skills = sb_skills_load(err, errlen);
   if (gw->skills == NULL)
     return SB_ERROR;
-  return SB_OK;
+  gw->responses = sb_rstore_open(gw->config->database,
+                                 gw->config->retention_days, err, errlen);
+  return gw->responses != NULL ? SB_OK : SB_ERROR;
 }
 
 void sb_api_close(sb_gateway_t *gw)
 {
+  sb_rstore_close(gw->responses); /* runs what is queued */
+  gw->responses = NULL;
   sb_skills_free(gw->skills);
   gw->skills = NULL;
 }
@@ -104,7 +177,9 @@ static void root(sb_http_exchange_t *x)
       body, sizeof(body),
       "{\"name\":\"switchboard\",\"providers\":%zu,%s%s%s\"endpoints\":["
       "\"POST /v1/chat/completions\",\"POST /v1/messages\","
+      "\"POST /v1/responses\","
       "\"POST /v1/embeddings\",\"GET /v1/models\","
+      "\"POST /v1beta/models/{model}:generateContent\","
       "\"POST /api/skills/openrouter/chat\",\"GET /health\",\"GET /metrics\"]}",
       providers, providers == 0 ? "\"setup\":\"" : "",
       providers == 0 ? SB_NO_PROVIDER_HINT : "", providers == 0 ? "\"," : "");
@@ -143,6 +218,8 @@ void sb_api_handle(sb_http_exchange_t *x)
     return;
   }
 
+  if (route_gemini(x, path))
+    return;
   bool versioned;
   sb_slice_t p = strip_version(path, &versioned);
   sb_identity_t who;
@@ -159,6 +236,11 @@ void sb_api_handle(sb_http_exchange_t *x)
       sb_api_messages_count_tokens(x, &who);
     else
       sb_api_messages(x, &who);
+    return;
+  }
+  if (versioned && (SB_SLICE_IS(p, "/responses") ||
+                    sb_slice_starts(p, SB_STRLIT("/responses/")))) {
+    sb_api_responses(x, sb_slice(p.ptr + 10, p.len - 10));
     return;
   }
   if (versioned && SB_SLICE_IS(p, "/embeddings")) {

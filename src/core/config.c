@@ -314,8 +314,8 @@ static sb_status_t load_provider(loader_t *l, const sb_json_t *m)
       "format", "base_url", "api_key", "api_keys", "headers", "timeout_ms",
       "connect_timeout_ms", "first_byte_timeout_ms", "idle_timeout_ms",
       "weight", "display_name", "auth_header", "auth_prefix",
-      "openrouter_fields", "stream_options", "forward_app_headers", "retry",
-      "tls", "tls_verify", "tls_cert", "tls_key", "proxy", NULL};
+      "openrouter_fields", "stream_options", "forward_app_headers",
+      "responses_api", "retry", "tls", "tls_verify", "tls_cert", "tls_key", "proxy", NULL};
   sb_provider_t p;
   const char *name = dup_slice(l, m->key);
   char where[160];
@@ -413,13 +413,16 @@ static sb_status_t load_provider(loader_t *l, const sb_json_t *m)
   bool orf = (p.quirks & SB_QUIRK_OPENROUTER_FIELDS) != 0;
   bool so = (p.quirks & SB_QUIRK_NO_STREAM_OPTIONS) == 0;
   bool fah = (p.quirks & SB_QUIRK_FORWARD_APP_HEADERS) != 0;
+  bool rsp = (p.quirks & SB_QUIRK_RESPONSES_API) != 0;
   if (get_bool(l, m, "openrouter_fields", &orf) != SB_OK ||
       get_bool(l, m, "stream_options", &so) != SB_OK ||
-      get_bool(l, m, "forward_app_headers", &fah) != SB_OK)
+      get_bool(l, m, "forward_app_headers", &fah) != SB_OK ||
+      get_bool(l, m, "responses_api", &rsp) != SB_OK)
     return SB_ERROR;
   p.quirks = (orf ? SB_QUIRK_OPENROUTER_FIELDS : 0) |
              (so ? 0 : SB_QUIRK_NO_STREAM_OPTIONS) |
-             (fah ? SB_QUIRK_FORWARD_APP_HEADERS : 0);
+             (fah ? SB_QUIRK_FORWARD_APP_HEADERS : 0) |
+             (rsp ? SB_QUIRK_RESPONSES_API : 0);
   return add_provider(l, &p);
 }
 

@@ -9,7 +9,7 @@
 
 const sb_known_provider_t sb_known_providers[] = {
     {"openai", "OpenAI", "openai", "https://api.openai.com/v1",
-     "OPENAI_API_KEY", "OPENAI_BASE_URL", "", 0},
+     "OPENAI_API_KEY", "OPENAI_BASE_URL", "", SB_QUIRK_RESPONSES_API},
     {"anthropic", "Anthropic", "anthropic", "https://api.anthropic.com",
      "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "", 0},
     {"gemini", "Google AI Studio", "gemini",

@@ -29,6 +29,28 @@ sb_finish_t sb_finish_parse(sb_slice_t s)
   return SB_FINISH_NONE;
 }
 
+static const char *const sig_names[] = {
+    [SB_HUB_SIG_NONE] = "unknown",
+    [SB_HUB_SIG_ANTHROPIC] = "anthropic-claude-v1",
+    [SB_HUB_SIG_GEMINI] = "google-gemini-v1",
+    [SB_HUB_SIG_OPENAI] = "openai-responses-v1",
+    [SB_HUB_SIG_OTHER] = "unknown",
+};
+
+const char *sb_hub_sig_name(sb_hub_sig_t f)
+{
+  return (size_t)f < SB_ARRAY_LEN(sig_names) ? sig_names[f] : "unknown";
+}
+
+sb_hub_sig_t sb_hub_sig_parse(sb_slice_t name)
+{
+  for (size_t i = SB_HUB_SIG_ANTHROPIC; i < SB_HUB_SIG_OTHER; i++)
+    if (sb_slice_eq(name, sb_slice_z(sig_names[i])))
+      return (sb_hub_sig_t)i;
+  return name.len == 0 || SB_SLICE_IS(name, "unknown") ? SB_HUB_SIG_NONE
+                                                       : SB_HUB_SIG_OTHER;
+}
+
 sb_status_t sb_hub_unescape(sb_arena_t *a, sb_slice_t jtext, sb_slice_t *out)
 {
   return sb_json_unescape(a, jtext, out);
@@ -118,6 +140,22 @@ sb_status_t sb_hub_strings(sb_arena_t *a, const sb_json_t *v,
   return SB_OK;
 }
 
+sb_slice_t sb_hub_join(sb_arena_t *a, const sb_slice_t *parts, size_t n)
+{
+  size_t total = 0, o = 0;
+  for (size_t i = 0; i < n; i++)
+    total += parts[i].len;
+  char *p = sb_arena_alloc(a, total + 1);
+  if (p == NULL)
+    return SB_NULL_SLICE;
+  for (size_t i = 0; i < n; i++) {
+    if (parts[i].len > 0)
+      memcpy(p + o, parts[i].ptr, parts[i].len);
+    o += parts[i].len;
+  }
+  return sb_slice(p, o);
+}
+
 sb_hub_block_t *sb_hub_blocks_add(sb_arena_t *a, sb_hub_blocks_t *b,
                                   sb_hub_block_kind_t kind)
 {
@@ -135,6 +173,21 @@ sb_hub_block_t *sb_hub_blocks_add(sb_arena_t *a, sb_hub_blocks_t *b,
   memset(k, 0, sizeof(*k));
   k->kind = kind;
   return k;
+}
+
+bool sb_hub_nonblank(sb_slice_t s)
+{
+  for (size_t i = 0; i < s.len; i++) {
+    char c = s.ptr[i];
+    if (c == '\\' && i + 1 < s.len &&
+        (s.ptr[i + 1] == 'n' || s.ptr[i + 1] == 't' || s.ptr[i + 1] == 'r')) {
+      i++;
+      continue;
+    }
+    if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
+      return true;
+  }
+  return false;
 }
 
 sb_slice_t sb_hub_msg_text(sb_arena_t *a, const sb_hub_msg_t *m)

@@ -6,6 +6,7 @@ static const sb_codec_t *const formats[] = {
     &sb_codec_anthropic,
     &sb_codec_gemini,
     &sb_codec_skill,
+    &sb_codec_responses,
 };
 
 const sb_codec_t *sb_codec_find(const char *name)

@@ -576,6 +576,10 @@ void sb_attempt_start(sb_call_t *c)
   pl->att_first_ns = 0;
   c->route = pl->cands[pl->cur].route;
   c->codec = sb_codec_find(c->route.provider->format);
+  /* a provider may speak the door's format beside its own (OpenAI's
+   * Responses API): then that format carries the call, untranslated */
+  if (c->door->spoken_by != NULL && c->door->spoken_by(c->route.provider))
+    c->codec = c->door;
   c->passthrough = strcmp(c->codec->name, c->door->name) == 0;
   if (pl->escalate) {
     sb_escalate_head(c); /* a stream's head goes with the first chunk */

@@ -118,6 +118,22 @@ sb_call_t *sb_call_new(sb_http_exchange_t *x, const sb_codec_t *door,
   return c;
 }
 
+void sb_call_on_answered(sb_call_t *c, sb_call_answered_fn fn, void *data)
+{
+  c->answered = fn;
+  c->answered_data = data;
+}
+
+/* The door hears that the call answered, with what its encoder kept. */
+static void tell_answered(sb_call_t *c, int status)
+{
+  if (c->answered == NULL)
+    return;
+  sb_slice_t kept = c->enc->kept != NULL ? c->enc->kept(c->enc_state)
+                                         : SB_NULL_SLICE;
+  c->answered(c->answered_data, status, kept);
+}
+
 sb_hub_req_t *sb_call_hub(sb_call_t *c) { return &c->req; }
 sb_hub_embed_req_t *sb_call_embed(sb_call_t *c) { return &c->ereq; }
 const char *sb_call_id(const sb_call_t *c) { return c->id; }
@@ -138,14 +154,59 @@ static sb_http_header_t gen_header(const sb_call_t *c)
   return h;
 }
 
+#define MAX_DOOR_HEADERS 4
+
+/* X-Switchboard-Dropped-Tools: the tools another format's provider runs
+ * (a Gemini client's googleSearch, an Anthropic client's web search) that
+ * the answering provider, of another format, left out; in the exchange's
+ * arena, empty when none. */
+static sb_slice_t dropped_tools(sb_call_t *c)
+{
+  char names[512];
+  size_t n = 0;
+  if (c->passthrough || c->embeddings || !c->req.decoded || c->codec == NULL)
+    return SB_NULL_SLICE;
+  for (size_t i = 0; i < c->req.n_tools; i++) {
+    const sb_hub_tool_t *t = &c->req.tools[i];
+    if (t->kind != SB_HUB_TOOL_NATIVE || t->format == NULL ||
+        strcmp(t->format, c->codec->name) == 0 || t->name.len == 0 ||
+        n + t->name.len + 2 >= sizeof(names))
+      continue;
+    if (n > 0)
+      names[n++] = ',';
+    for (size_t k = 0; k < t->name.len; k++) /* a header value: no CR/LF */
+      names[n++] = (unsigned char)t->name.ptr[k] < 0x20 ? ' ' : t->name.ptr[k];
+  }
+  char *v = n > 0 ? sb_arena_strndup(&c->x->arena, names, n) : NULL;
+  return v != NULL ? sb_slice(v, n) : SB_NULL_SLICE;
+}
+
+/* The door encoder's own headers (codec.h, `head`) and the dropped tools
+ * after `h[n]` (room for MAX_DOOR_HEADERS more); the new count. */
+static size_t door_headers(sb_call_t *c, sb_http_header_t *h, size_t n)
+{
+  sb_kv_t kv[MAX_DOOR_HEADERS - 1];
+  size_t k = c->enc->head != NULL
+                 ? c->enc->head(c->enc_state, kv, SB_ARRAY_LEN(kv))
+                 : 0;
+  for (size_t i = 0; i < k && i < SB_ARRAY_LEN(kv); i++)
+    h[n++] = (sb_http_header_t){sb_slice_z(kv[i].name), sb_slice_z(kv[i].value)};
+  sb_slice_t dropped = dropped_tools(c);
+  if (dropped.len > 0)
+    h[n++] = (sb_http_header_t){SB_SLICE_LIT("X-Switchboard-Dropped-Tools"),
+                                dropped};
+  return n;
+}
+
 static sb_status_t stream_begin(sb_call_t *c)
 {
-  sb_http_header_t h[] = {
+  sb_http_header_t h[3 + MAX_DOOR_HEADERS] = {
       gen_header(c),
       {SB_SLICE_LIT("Cache-Control"), SB_SLICE_LIT("no-cache")},
       {SB_SLICE_LIT("X-Accel-Buffering"), SB_SLICE_LIT("no")},
   };
-  return sb_http_stream_begin(c->x, 200, c->enc->stream_type, h, 3);
+  size_t n = door_headers(c, h, 3);
+  return sb_http_stream_begin(c->x, 200, c->enc->stream_type, h, n);
 }
 
 sb_status_t sb_call_flush(sb_call_t *c)
@@ -188,23 +249,6 @@ void sb_call_stream_error(sb_call_t *c, int code, sb_slice_t message)
   copy_z(c->stream_error, sizeof(c->stream_error), message);
 }
 
-/* Text that is not blank (a jtext: escaped line breaks are blank too). */
-static bool nonblank(sb_slice_t s)
-{
-  for (size_t i = 0; i < s.len; i++) {
-    char ch = s.ptr[i];
-    if (ch == ' ' || ch == '\t')
-      continue;
-    if (ch == '\\' && i + 1 < s.len &&
-        (s.ptr[i + 1] == 'n' || s.ptr[i + 1] == 't' || s.ptr[i + 1] == 'r')) {
-      i++;
-      continue;
-    }
-    return true;
-  }
-  return false;
-}
-
 /* The arguments of tool call `index`, gathered for escalation's check. */
 static void gather_args(sb_call_t *c, const sb_hub_event_t *ev)
 {
@@ -232,7 +276,7 @@ static void count(sb_call_t *c, const sb_hub_event_t *ev)
   switch (ev->kind) {
   case SB_HUB_EV_TEXT:
     c->content_bytes += ev->text.len;
-    c->has_text |= nonblank(ev->text);
+    c->has_text |= sb_hub_nonblank(ev->text);
     break;
   case SB_HUB_EV_NATIVE:
     c->content_bytes += ev->output_bytes;
@@ -273,7 +317,7 @@ static void count(sb_call_t *c, const sb_hub_event_t *ev)
 static bool is_output(const sb_hub_event_t *ev)
 {
   switch (ev->kind) {
-  case SB_HUB_EV_TEXT: return nonblank(ev->text);
+  case SB_HUB_EV_TEXT: return sb_hub_nonblank(ev->text);
   case SB_HUB_EV_NATIVE: return ev->has_output;
   case SB_HUB_EV_TOOL_START:
   case SB_HUB_EV_TOOL_ARGS:
@@ -427,10 +471,12 @@ static void answer_end(sb_call_t *c, sb_answer_end_t *end)
 }
 
 /* A whole answer's end: the body goes out (or waits for its row). */
-static void respond_body(sb_call_t *c, sb_slice_t body)
+void sb_call_respond_body(sb_call_t *c, sb_slice_t body)
 {
-  sb_http_header_t h = gen_header(c);
-  sb_http_respond(c->x, 200, &h, 1, c->enc->body_type, body);
+  sb_http_header_t h[1 + MAX_DOOR_HEADERS] = {gen_header(c)};
+  size_t n = c->embeddings ? 1 : door_headers(c, h, 1);
+  sb_http_respond(c->x, 200, h, n,
+                  c->embeddings ? "application/json" : c->enc->body_type, body);
 }
 
 void sb_call_respond(sb_call_t *c)
@@ -460,9 +506,10 @@ void sb_call_respond(sb_call_t *c)
   }
   sb_attempt_health_success(c);
   sb_record(c, 200, NULL);
+  tell_answered(c, 200);
   if (sb_record_defer(c, sb_buf_slice(&c->out)))
     return;
-  respond_body(c, sb_buf_slice(&c->out));
+  sb_call_respond_body(c, sb_buf_slice(&c->out));
 }
 
 void sb_call_finish_stream(sb_call_t *c)
@@ -483,6 +530,7 @@ void sb_call_finish_stream(sb_call_t *c)
   sb_attempt_health_success(c);
   sb_record(c, c->stream_failed ? c->stream_error_code : 200,
             c->stream_failed ? c->stream_error : NULL);
+  tell_answered(c, c->stream_failed ? c->stream_error_code : 200);
   /* `durable`: the closing bytes wait for the row (record.c) */
   if (sb_record_defer(c, SB_NULL_SLICE))
     return;

@@ -129,6 +129,10 @@ struct sb_call {
   int final_status;
   bool cancelled;
   bool finished;
+
+  /* the door's, told when the call has answered (sb_call_on_answered) */
+  sb_call_answered_fn answered;
+  void *answered_data;
 };
 
 /* The endpoints a call tries and where it is (docs/routing.md). */
@@ -179,6 +183,8 @@ void sb_call_finish_stream(sb_call_t *c);
 void sb_call_finish_cancelled(sb_call_t *c);
 /* Start (again) the encoder and the answer's state for a new attempt. */
 void sb_call_answer_reset(sb_call_t *c);
+/* A whole answer's body goes out (200, with the door's headers). */
+void sb_call_respond_body(sb_call_t *c, sb_slice_t body);
 /* Send what the encoder wrote (committing the stream on the first bytes).
  * SB_AGAIN: the client is behind; SB_ERROR: it is gone. */
 sb_status_t sb_call_flush(sb_call_t *c);

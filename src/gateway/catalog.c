@@ -363,9 +363,11 @@ static sb_status_t finish(sb_cb_t *b, sb_health_t *health)
 static void catalog_destroy(sb_snap_t *s)
 {
   sb_catalog_t *cat = SB_CONTAINER_OF(s, sb_catalog_t, snap);
-  sb_catalog_extra_t *e = sb_catalog_extra(cat);
-  if (e != NULL)
-    e->free(e);
+  for (size_t i = 0; i < SB_CATALOG_N_EXTRAS; i++) {
+    sb_catalog_extra_t *e = sb_catalog_extra(cat, (sb_catalog_extra_slot_t)i);
+    if (e != NULL)
+      e->free(e);
+  }
   sb_arena_destroy(&cat->arena);
   free(cat);
 }
@@ -394,7 +396,8 @@ sb_catalog_t *sb_catalog_build(const sb_config_t *cfg,
     return NULL;
   }
   sb_snap_init(&cat->snap, catalog_destroy);
-  atomic_init(&cat->extra, NULL);
+  for (size_t i = 0; i < SB_CATALOG_N_EXTRAS; i++)
+    atomic_init(&cat->extra[i], NULL);
   sb_arena_init(&cat->arena, 64 * 1024, 0);
   cat->config = cfg;
   b.cat = cat;
@@ -455,10 +458,11 @@ void sb_catalog_release(const sb_catalog_t *cat)
     sb_snap_release(&((sb_catalog_t *)cat)->snap);
 }
 
-bool sb_catalog_attach(const sb_catalog_t *cat, sb_catalog_extra_t *e)
+bool sb_catalog_attach(const sb_catalog_t *cat, sb_catalog_extra_slot_t slot,
+                       sb_catalog_extra_t *e)
 {
   sb_catalog_extra_t *none = NULL;
-  return atomic_compare_exchange_strong_explicit(&((sb_catalog_t *)cat)->extra,
+  return atomic_compare_exchange_strong_explicit(&((sb_catalog_t *)cat)->extra[slot],
                                                  &none, e, memory_order_acq_rel,
                                                  memory_order_acquire);
 }

@@ -168,10 +168,7 @@ static void committed_cb(void *data)
   if (w->status != SB_OK) {
     not_delivered(c);
   } else if (c->deferred) {
-    sb_http_header_t h = {SB_SLICE_LIT("X-Generation-Id"), sb_slice_z(c->id)};
-    sb_http_respond(c->x, 200, &h, 1,
-                    c->embeddings ? "application/json" : c->enc->body_type,
-                    c->deferred_body);
+    sb_call_respond_body(c, c->deferred_body);
   } else {
     sb_call_flush(c);
     sb_http_stream_end(c->x);

@@ -209,8 +209,11 @@ static int on_headers_complete(http_parser *hp)
   /* scan_head let only HTTP/1.0 and HTTP/1.1 through */
   if (check_host(p, hp) != 0 || check_transfer_encoding(p, hp) != 0)
     return -1;
+  /* 426 at once: a client that tries WebSocket first (the Responses
+   * API's WebSocket mode) takes it as "use plain HTTP" and does not retry */
   if (hp->upgrade && hp->method != HTTP_CONNECT)
-    return refuse(p, 400, "protocol upgrade is not supported");
+    return refuse(p, 426, "protocol upgrade (WebSocket) is not supported: "
+                          "send plain HTTP requests");
   if (hp->method == HTTP_CONNECT)
     return refuse(p, 405, "CONNECT is not supported");
   for (size_t i = 0; i < p->n_fields; i++) {

@@ -178,6 +178,30 @@ test("/api/v1/generation on either instance finds a row the other made", async (
   assert.equal(onA.json.data.id, id);
 });
 
+test("the Responses door serves on a Postgres store; its stored responses are the instance's own for now", async () => {
+  const { key } = await createKey(A, { name: "responses" });
+  const headers = { authorization: `Bearer ${key}`, "content-type": "application/json" };
+  const first = await fetchText(`${A.url}/v1/responses`, {
+    method: "POST",
+    headers,
+    body: JSON.stringify({ model: MODEL, input: "hello", max_output_tokens: 20 }),
+  });
+  assert.equal(first.status, 200, first.text);
+  const id = first.json.id;
+  const got = await fetchText(`${A.url}/v1/responses/${id}`, { headers });
+  assert.equal(got.status, 200, got.text);
+  assert.equal(got.json.id, id);
+  const next = await fetchText(`${A.url}/v1/responses`, {
+    method: "POST",
+    headers,
+    body: JSON.stringify({ model: MODEL, input: "and again", previous_response_id: id, max_output_tokens: 20 }),
+  });
+  assert.equal(next.status, 200, next.text);
+  // each instance keeps its own file (in its working directory here):
+  // another instance does not find it until stored responses are in Postgres
+  assert.equal((await fetchText(`${B.url}/v1/responses/${id}`, { headers })).status, 404);
+});
+
 function cli(args, env = {}) {
   return new Promise((resolve) => {
     const p = spawn(switchboardBin, args, { env: { PATH: process.env.PATH, ...env } });

@@ -331,6 +331,7 @@ void fp_google_error_body(fp_buf_t *out, int status, const char *st);
 
 extern const fp_format_t fp_anthropic_messages;
 extern const fp_format_t fp_gemini_generate;
+extern const fp_format_t fp_openai_responses; /* responses.c */
 
 /* ---- models_list.c: OpenRouter's and the providers' model lists ---------- */
 

@@ -21,6 +21,7 @@ static const chat_route_t chat_routes[] = {
     {"POST", "/embeddings", &fp_openai_embeddings},
     {"POST", ":batchEmbedContents", &fp_gemini_embeddings},
     {"POST", "/messages", &fp_anthropic_messages},
+    {"POST", "/responses", &fp_openai_responses},
     {"POST", ":generateContent", &fp_gemini_generate},
     {"POST", ":streamGenerateContent", &fp_gemini_generate},
 };

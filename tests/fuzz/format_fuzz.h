@@ -16,23 +16,11 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "fuzz_assert.h"
 #include "switchboard/codec.h"
 #include "switchboard/sse.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static void fuzz_assert_jtext(sb_slice_t s)
-{
-  sb_buf_t q;
-  sb_json_error_t e;
-  sb_buf_init(&q, 0);
-  sb_buf_append(&q, "\"", 1);
-  sb_buf_append_slice(&q, s);
-  sb_buf_append(&q, "\"", 1);
-  assert(sb_json_validate(q.data, q.len, 0, &e) == SB_OK);
-  (void)e;
-  sb_buf_free(&q);
-}
 
 static sb_status_t fuzz_emit(void *data, const sb_hub_event_t *ev)
 {

@@ -8,70 +8,15 @@
  *    the second an index or format, the rest is the text), through the
  *    encoder as a stream (1: every event an `event:` line and a `data:`
  *    line of JSON) or a whole message (2: valid JSON). */
-#include <assert.h>
-#include <stdint.h>
-#include <string.h>
-
+#include "door_fuzz.h"
 #include "formats/anthropic/anthropic.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static void assert_json(sb_slice_t s)
-{
-  sb_json_error_t e;
-  assert(s.len == 0 || sb_json_validate(s.ptr, s.len, 0, &e) == SB_OK);
-  (void)e;
-}
-
-static void assert_jtext(sb_slice_t s)
-{
-  sb_buf_t q;
-  sb_json_error_t e;
-  sb_buf_init(&q, 0);
-  sb_buf_append(&q, "\"", 1);
-  sb_buf_append_slice(&q, s);
-  sb_buf_append(&q, "\"", 1);
-  assert(sb_json_validate(q.data, q.len, 0, &e) == SB_OK);
-  (void)e;
-  sb_buf_free(&q);
-}
-
-static void check_blocks(const sb_hub_block_t *b, size_t n)
-{
-  for (size_t i = 0; i < n; i++, b++) {
-    assert_jtext(b->text);
-    assert_jtext(b->id);
-    assert_jtext(b->name);
-    assert_jtext(b->url);
-    assert_jtext(b->data);
-    assert_jtext(b->media_type);
-    assert_jtext(b->signature);
-    assert_json(b->args);
-    assert_json(b->native);
-    assert_json(b->cache_control);
-    check_blocks(b->parts, b->n_parts);
-  }
-}
 
 static void build(const sb_hub_req_t *req, bool passthrough, sb_arena_t *a)
 {
-  static sb_provider_t provider = {.name = "anthropic",
-                                   .base_url = "http://127.0.0.1:9"};
-  sb_codec_route_t route = {.provider = &provider,
-                            .upstream_model = SB_SLICE_LIT("claude-x")};
-  sb_buf_t body;
-  sb_codec_request_t r;
-  memset(&r, 0, sizeof(r));
-  sb_buf_init(&body, 4u << 20);
-  r.body = &body;
-  sb_status_t rc = sb_anthropic_request(req, &route, passthrough, a, &r);
-  if (rc == SB_OK) {
-    assert(r.url != NULL);
-    assert_json(sb_buf_slice(&body));
-  } else if (rc == SB_ERROR) {
-    assert(r.error != NULL && r.error[0] != '\0');
-  }
-  sb_buf_free(&body);
+  static const sb_provider_t provider = {.name = "anthropic",
+                                         .base_url = "http://127.0.0.1:9"};
+  door_fuzz_build(&sb_anthropic_provider, &provider, "claude-x", req,
+                  passthrough, a);
 }
 
 static void request(const char *in, size_t n, bool for_count)
@@ -89,104 +34,12 @@ static void request(const char *in, size_t n, bool for_count)
       build(&req, true, &a);
       if (sb_anthropic_decode(&req, &a, why, sizeof(why)) == SB_OK) {
         for (size_t i = 0; i < req.n_msgs; i++)
-          check_blocks(req.msgs[i].blocks, req.msgs[i].n_blocks);
+          door_check_blocks(req.msgs[i].blocks, req.msgs[i].n_blocks);
         (void)sb_hub_estimate_input(&req);
         build(&req, false, &a);
       }
     }
   }
-  sb_arena_destroy(&a);
-}
-
-/* Every event an `event:` line and a `data:` line of JSON. */
-static void check_events(const sb_buf_t *out)
-{
-  const char *p = out->data, *end = out->data + out->len;
-  while (p < end) {
-    assert((size_t)(end - p) > 7 && memcmp(p, "event: ", 7) == 0);
-    const char *nl = memchr(p, '\n', (size_t)(end - p));
-    assert(nl != NULL && (size_t)(end - nl) > 6 &&
-           memcmp(nl + 1, "data: ", 6) == 0);
-    const char *d = nl + 7;
-    const char *stop = memmem(d, (size_t)(end - d), "\n\n", 2);
-    assert(stop != NULL);
-    assert_json(sb_slice(d, (size_t)(stop - d)));
-    p = stop + 2;
-  }
-}
-
-/* One line -> one event (its text escaped into a jtext). */
-static bool line_event(sb_arena_t *a, const char *p, size_t n,
-                       sb_hub_event_t *ev, sb_usage_t *u)
-{
-  static const sb_hub_ev_kind_t kinds[] = {
-      SB_HUB_EV_START,     SB_HUB_EV_TEXT,       SB_HUB_EV_REASONING,
-      SB_HUB_EV_SIGNATURE, SB_HUB_EV_REDACTED,   SB_HUB_EV_TOOL_START,
-      SB_HUB_EV_TOOL_ARGS, SB_HUB_EV_BLOCK_STOP, SB_HUB_EV_FINISH,
-      SB_HUB_EV_USAGE,     SB_HUB_EV_ERROR,
-  };
-  memset(ev, 0, sizeof(*ev));
-  if (n < 2)
-    return false;
-  ev->kind = kinds[(uint8_t)p[0] % SB_ARRAY_LEN(kinds)];
-  uint8_t k = (uint8_t)p[1];
-  ev->index = k % 4;
-  ev->sig_format = (sb_hub_sig_t)(k % 5);
-  ev->finish = (sb_finish_t)(k % 6);
-  ev->status = 500 + k % 30;
-  sb_slice_t text;
-  if (sb_hub_escape(a, p + 2, n - 2, &text) != SB_OK)
-    return false;
-  if (ev->kind == SB_HUB_EV_ERROR)
-    ev->text = sb_slice(p + 2, n - 2);
-  else
-    ev->text = text;
-  ev->id = ev->name = ev->native = text;
-  ev->usage.prompt = u->prompt = n;
-  ev->usage.completion = u->completion = k;
-  ev->has_usage = k & 1;
-  return true;
-}
-
-static void encode(const char *in, size_t n, bool stream)
-{
-  static const sb_answer_names_t names = {.id = SB_SLICE_LIT("\"gen-x\""),
-                                          .model = SB_SLICE_LIT("\"m\"")};
-  sb_arena_t a;
-  sb_buf_t one;
-  sb_usage_t u = {0};
-  sb_answer_end_t end = {.usage = &u, .cost = SB_SLICE_LIT("0")};
-  sb_arena_init(&a, 4096, 64u << 20);
-  sb_buf_init(&one, 16u << 20);
-  void *st = sb_arena_calloc(&a, sb_anthropic_encoder.state_size);
-  sb_anthropic_encoder.begin(st, &a, NULL, &names, stream, false);
-  bool ok = true;
-  for (const char *p = in, *stop = in + n; p < stop && ok;) {
-    const char *nl = memchr(p, '\n', (size_t)(stop - p));
-    size_t len = nl != NULL ? (size_t)(nl - p) : (size_t)(stop - p);
-    sb_hub_event_t ev;
-    if (line_event(&a, p, len, &ev, &u)) {
-      if (ev.kind == SB_HUB_EV_ERROR) {
-        end.error_status = ev.status;
-        end.error_message = ev.text;
-      }
-      sb_buf_reset(&one);
-      ok = sb_anthropic_encoder.event(st, &ev, &one) == SB_OK;
-      if (ok && stream)
-        check_events(&one);
-    }
-    p += len + (nl != NULL ? 1 : 0);
-  }
-  if (ok) {
-    sb_buf_reset(&one);
-    if (sb_anthropic_encoder.end(st, &end, &one) == SB_OK) {
-      if (stream)
-        check_events(&one);
-      else
-        assert_json(sb_buf_slice(&one));
-    }
-  }
-  sb_buf_free(&one);
   sb_arena_destroy(&a);
 }
 
@@ -201,7 +54,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     request(in, n, (n & 1) != 0);
     break;
   default:
-    encode(in, n, data[0] % 3 == 1);
+    door_encode(&sb_anthropic_encoder, NULL, in, n, data[0] % 3 == 1,
+                door_check_named);
     break;
   }
   return 0;

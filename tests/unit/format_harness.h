@@ -493,6 +493,22 @@ static void fmt_outcome(fmt_answer_t *t, sb_status_t rc)
                  rc != SB_OK ? "error" : t->done ? "done" : "ok");
 }
 
+/* `text` fed whole to `codec` as a provider's stream; the decoder's
+ * status, the events in f->dump. */
+SB_UNUSED static sb_status_t fmt_feed(fmt_t *f, const sb_codec_provider_t *codec,
+                                      const char *text, bool passthrough)
+{
+  fmt_answer_t t;
+  fmt_answer_init(&t, f, codec, passthrough);
+  sb_sse_parser_t p;
+  sb_sse_init(&p, 1 << 20);
+  p.data_join = ' ';
+  sb_status_t rc = sb_sse_feed(&p, text, strlen(text), fmt_feed_event, &t);
+  sb_sse_free(&p);
+  sb_arena_destroy(&t.scratch);
+  return rc;
+}
+
 /* The request `req_json` (an OpenAI chat body) is decoded for each run;
  * the stream at `path` is fed cut at every byte; each cut gives the same
  * events, which are the golden `<path>.events`. */
@@ -563,15 +579,23 @@ SB_UNUSED static void fmt_check_response(const fmt_cfg_t *cfg,
 
 /* ---- answers, client side --------------------------------------------------------------- */
 
-/* The events of `events_path` through `enc` (the request: `req_json` for
- * the OpenAI door, or none); the bytes it writes (each event's, then the
- * end's) are the golden `<events_path>.<suffix>`. The end reports the last
- * usage and finish of the file and a cost of 0.000123 USD. */
-SB_UNUSED static void fmt_check_encoder(const fmt_cfg_t *cfg,
-                                        const sb_codec_encoder_t *enc,
-                                        const char *events_path,
-                                        const char *suffix, bool stream,
-                                        bool passthrough)
+/* How a test makes its hub request from a body: a door's decoding
+ * (fmt_openai_req for the OpenAI door's). */
+typedef void (*fmt_req_fn)(fmt_t *f, const char *json);
+
+/* The events of `events_path` through `enc`, begun with the request
+ * `decode` makes of `json` (none when `decode` is NULL); the bytes it
+ * writes (each event's, then the end's) are the golden
+ * `<events_path>.<suffix>`. The end reports the last usage and finish of
+ * the file and a cost of 0.000123 USD. fmt_check_encoder: without a
+ * request. */
+SB_UNUSED static void fmt_check_encoder_req(const fmt_cfg_t *cfg,
+                                            const sb_codec_encoder_t *enc,
+                                            fmt_req_fn decode,
+                                            const char *json,
+                                            const char *events_path,
+                                            const char *suffix, bool stream,
+                                            bool passthrough)
 {
   size_t n = 0;
   char *d = read_file(events_path, &n);
@@ -579,6 +603,8 @@ SB_UNUSED static void fmt_check_encoder(const fmt_cfg_t *cfg,
     fail_msg("cannot read %s", events_path);
   fmt_t f;
   fmt_init(&f, cfg);
+  if (decode != NULL)
+    decode(&f, json);
   void *st = sb_arena_calloc(&f.arena, enc->state_size);
   assert_non_null(st);
   enc->begin(st, &f.arena, &f.req, &f.names, stream, passthrough);
@@ -616,6 +642,16 @@ SB_UNUSED static void fmt_check_encoder(const fmt_cfg_t *cfg,
   free(d);
 }
 
+SB_UNUSED static void fmt_check_encoder(const fmt_cfg_t *cfg,
+                                        const sb_codec_encoder_t *enc,
+                                        const char *events_path,
+                                        const char *suffix, bool stream,
+                                        bool passthrough)
+{
+  fmt_check_encoder_req(cfg, enc, NULL, NULL, events_path, suffix, stream,
+                        passthrough);
+}
+
 /* ---- a provider's answer through a door's encoder ------------------------------------ */
 
 /* A sink that hands every event to an encoder at once, keeping the usage
@@ -647,26 +683,17 @@ static sb_status_t fmt_pipe_emit(void *data, const sb_hub_event_t *ev)
   return p->enc->event(p->st, ev, &p->out);
 }
 
-/* The answer at `path` (a stream when it ends in .sse, else a body) through
- * `codec` and then `enc`; the client's bytes are the golden
- * `<path>.<suffix>`. `keep_usage_json`: the provider's usage object goes to
- * the end (the door's format is the provider's). Cost: 0.000123. */
-SB_UNUSED static void fmt_check_chain(const fmt_cfg_t *cfg,
-                                      const sb_codec_provider_t *codec,
-                                      const sb_codec_encoder_t *enc,
-                                      const char *path, const char *req_json,
-                                      bool passthrough, bool keep_usage_json,
-                                      const char *suffix)
+/* One run of the chain below, a stream fed cut at byte `cut`; the
+ * client's bytes in `out`. */
+static void fmt_chain_run(const fmt_cfg_t *cfg, const sb_codec_provider_t *codec,
+                          const sb_codec_encoder_t *enc, fmt_req_fn decode,
+                          const char *req_json, const char *d, size_t n,
+                          bool stream, size_t cut, bool passthrough,
+                          bool keep_usage_json, sb_buf_t *out)
 {
-  size_t n = 0;
-  char *d = read_file(path, &n);
-  if (d == NULL)
-    fail_msg("cannot read %s", path);
-  size_t pl = strlen(path);
-  bool stream = pl > 4 && strcmp(path + pl - 4, ".sse") == 0;
   fmt_t f;
   fmt_init(&f, cfg);
-  fmt_openai_req(&f, req_json);
+  decode(&f, req_json);
   f.req.stream = stream;
   fmt_pipe_t pipe;
   memset(&pipe, 0, sizeof(pipe));
@@ -686,7 +713,9 @@ SB_UNUSED static void fmt_check_chain(const fmt_cfg_t *cfg,
     sb_sse_parser_t p;
     sb_sse_init(&p, 1 << 20);
     p.data_join = ' ';
-    rc = sb_sse_feed(&p, d, n, fmt_feed_event, &t);
+    rc = sb_sse_feed(&p, d, cut, fmt_feed_event, &t);
+    if (rc == SB_OK)
+      rc = sb_sse_feed(&p, d + cut, n - cut, fmt_feed_event, &t);
     if (rc == SB_OK)
       rc = sb_sse_feed(&p, "\n\n", 2, fmt_feed_event, &t);
     sb_sse_free(&p);
@@ -697,11 +726,190 @@ SB_UNUSED static void fmt_check_chain(const fmt_cfg_t *cfg,
   if (!keep_usage_json)
     pipe.end.usage_json = SB_NULL_SLICE;
   assert_int_equal(enc->end(pipe.st, &pipe.end, &pipe.out), SB_OK);
-  fmt_golden(path, suffix, &pipe.out);
+  sb_buf_append_slice(out, sb_buf_slice(&pipe.out));
   sb_buf_free(&pipe.out);
   sb_arena_destroy(&t.scratch);
   fmt_free(&f);
+}
+
+/* The answer at `path` (a stream when it ends in .sse, else a body) through
+ * `codec` and then `enc`, for the request `decode` makes of `req_json`; a
+ * stream is fed cut at every byte, and each cut gives the same bytes,
+ * which are the golden `<path>.<suffix>`. `keep_usage_json`: the
+ * provider's usage object goes to the end (the door's format is the
+ * provider's). Cost: 0.000123. fmt_check_chain: for an OpenAI chat body. */
+SB_UNUSED static void fmt_check_chain_req(const fmt_cfg_t *cfg,
+                                          const sb_codec_provider_t *codec,
+                                          const sb_codec_encoder_t *enc,
+                                          fmt_req_fn decode,
+                                          const char *path,
+                                          const char *req_json,
+                                          bool passthrough,
+                                          bool keep_usage_json,
+                                          const char *suffix)
+{
+  size_t n = 0;
+  char *d = read_file(path, &n);
+  if (d == NULL)
+    fail_msg("cannot read %s", path);
+  size_t pl = strlen(path);
+  bool stream = pl > 4 && strcmp(path + pl - 4, ".sse") == 0;
+  sb_buf_t first, out;
+  sb_buf_init(&first, 0);
+  sb_buf_init(&out, 0);
+  for (size_t cut = 0; cut <= (stream ? n : 0); cut++) {
+    sb_buf_t *into = cut == 0 ? &first : &out;
+    sb_buf_reset(into);
+    fmt_chain_run(cfg, codec, enc, decode, req_json, d, n, stream, cut,
+                  passthrough, keep_usage_json, into);
+    if (cut > 0 && (out.len != first.len ||
+                    memcmp(out.data, first.data, first.len) != 0))
+      fail_msg("%s: a cut at byte %zu changes the client's bytes:\n%.*s\nvs\n"
+               "%.*s",
+               path, cut, (int)out.len, out.data, (int)first.len, first.data);
+  }
+  fmt_golden(path, suffix, &first);
+  sb_buf_free(&first);
+  sb_buf_free(&out);
   free(d);
+}
+
+SB_UNUSED static void fmt_check_chain(const fmt_cfg_t *cfg,
+                                      const sb_codec_provider_t *codec,
+                                      const sb_codec_encoder_t *enc,
+                                      const char *path, const char *req_json,
+                                      bool passthrough, bool keep_usage_json,
+                                      const char *suffix)
+{
+  fmt_check_chain_req(cfg, codec, enc, fmt_openai_req, path, req_json,
+                      passthrough, keep_usage_json, suffix);
+}
+
+/* ---- decoded requests, dumped --------------------------------------------------- */
+
+/* A door's decoding is checked as the hub request it gives, dumped a line
+ * per message, block, tool and setting (fmt_hub_dump); fmt_q writes the
+ * JSON in tests with ' for ". */
+
+/* ' -> " in a copy in the arena */
+SB_UNUSED static char *fmt_q(sb_arena_t *a, const char *s)
+{
+  char *d = sb_arena_strndup(a, s, strlen(s));
+  for (char *p = d; *p; p++)
+    if (*p == '\'')
+      *p = '"';
+  return d;
+}
+
+SB_UNUSED static const char *const fmt_role_names[] = {"system", "developer", "user",
+                                         "assistant", "tool"};
+
+SB_UNUSED static void fmt_dump_str(sb_buf_t *b, const char *label, sb_slice_t s)
+{
+  if (s.ptr == NULL)
+    return;
+  sb_buf_appendf(b, " %s\"%.*s\"", label, (int)s.len, s.ptr);
+}
+
+SB_UNUSED static void fmt_dump_raw(sb_buf_t *b, const char *label, sb_slice_t s)
+{
+  if (s.len > 0)
+    sb_buf_appendf(b, " %s%.*s", label, (int)s.len, s.ptr);
+}
+
+/* One block a line: its kind and what it holds. */
+SB_UNUSED static void fmt_dump_block(sb_buf_t *b, const sb_hub_block_t *k, int depth)
+{
+  static const char *const kinds[] = {
+      "text", "image", "file", "audio", "tool_call", "tool_result",
+      "reasoning", "redacted", "native"};
+  sb_buf_appendf(b, "%*s%s", depth * 2, "", kinds[k->kind]);
+  if (k->kind == SB_HUB_REASONING || k->kind == SB_HUB_REDACTED)
+    sb_buf_appendf(b, " %s", fmt_sig_names[k->sig_format]);
+  if (k->format != NULL)
+    sb_buf_appendf(b, " %s", k->format);
+  if (k->is_error)
+    sb_buf_appendz(b, " error");
+  fmt_dump_str(b, "id=", k->id);
+  fmt_dump_str(b, "name=", k->name);
+  fmt_dump_str(b, "", k->text);
+  fmt_dump_str(b, "url=", k->url);
+  fmt_dump_str(b, "media=", k->media_type);
+  fmt_dump_str(b, "data=", k->data);
+  fmt_dump_str(b, "sig=", k->signature);
+  fmt_dump_raw(b, "args=", k->args);
+  fmt_dump_raw(b, "", k->native);
+  fmt_dump_raw(b, "cc=", k->cache_control);
+  sb_buf_appendz(b, "\n");
+  for (size_t i = 0; i < k->n_parts; i++)
+    fmt_dump_block(b, &k->parts[i], depth + 1);
+}
+
+SB_UNUSED static void fmt_dump_num(sb_buf_t *b, const char *name, const sb_hub_num_t *n)
+{
+  if (n->set)
+    sb_buf_appendf(b, "%s %.*s\n", name, (int)n->raw.len, n->raw.ptr);
+}
+
+/* The decoded request, a line per message, block, tool and setting (the
+ * settings only when set). */
+SB_UNUSED static void fmt_hub_dump(sb_buf_t *b, const sb_hub_req_t *r)
+{
+  static const char *const choices[] = {"unset", "auto", "none", "required",
+                                        "tool"};
+  static const char *const efforts[] = {"unset", "none", "minimal", "low",
+                                        "medium", "high", "xhigh"};
+  for (size_t i = 0; i < r->n_msgs; i++) {
+    sb_buf_appendf(b, "%s\n", fmt_role_names[r->msgs[i].role]);
+    for (size_t k = 0; k < r->msgs[i].n_blocks; k++)
+      fmt_dump_block(b, &r->msgs[i].blocks[k], 1);
+  }
+  for (size_t i = 0; i < r->n_tools; i++) {
+    const sb_hub_tool_t *t = &r->tools[i];
+    sb_buf_appendz(b, t->kind == SB_HUB_TOOL_FUNCTION ? "tool function"
+                                                      : "tool native");
+    if (t->format != NULL)
+      sb_buf_appendf(b, " %s", t->format);
+    fmt_dump_str(b, "", t->name);
+    fmt_dump_str(b, "", t->description);
+    fmt_dump_raw(b, "", t->parameters);
+    fmt_dump_raw(b, "", t->native);
+    fmt_dump_raw(b, "cc=", t->cache_control);
+    if (t->strict >= 0)
+      sb_buf_appendf(b, " strict=%d", t->strict);
+    sb_buf_appendz(b, "\n");
+  }
+  if (r->choice != SB_HUB_CHOICE_UNSET) {
+    sb_buf_appendf(b, "choice %s", choices[r->choice]);
+    fmt_dump_str(b, "", r->choice_name);
+    sb_buf_appendz(b, "\n");
+  }
+  if (r->parallel_tool_calls >= 0)
+    sb_buf_appendf(b, "parallel %d\n", r->parallel_tool_calls);
+  const sb_hub_reasoning_t *re = &r->reasoning;
+  if (re->enabled >= 0)
+    sb_buf_appendf(b, "reasoning %d effort=%s budget=%lld%s\n", re->enabled,
+                   efforts[re->effort], (long long)re->budget,
+                   re->exclude ? " exclude" : "");
+  if (r->response_format != SB_HUB_FORMAT_UNSET) {
+    static const char *const formats[] = {"unset", "text", "json",
+                                          "json_schema", "other"};
+    sb_buf_appendf(b, "format %s", formats[r->response_format]);
+    fmt_dump_str(b, "", r->schema_name);
+    fmt_dump_raw(b, "", r->schema);
+    sb_buf_appendz(b, "\n");
+  }
+  if (r->max_tokens > 0)
+    sb_buf_appendf(b, "max_tokens %lld\n", (long long)r->max_tokens);
+  if (r->stream)
+    sb_buf_appendz(b, "stream\n");
+  for (size_t i = 0; i < r->n_stop; i++)
+    sb_buf_appendf(b, "stop \"%.*s\"\n", (int)r->stop[i].len, r->stop[i].ptr);
+  fmt_dump_num(b, "temperature", &r->temperature);
+  fmt_dump_num(b, "top_p", &r->top_p);
+  fmt_dump_num(b, "top_k", &r->top_k);
+  if (r->user.ptr != NULL)
+    sb_buf_appendf(b, "user \"%.*s\"\n", (int)r->user.len, r->user.ptr);
 }
 
 #endif

@@ -29,16 +29,6 @@ static const fmt_cfg_t cfg = {
 
 #define FIX "tests/fixtures/anthropic/"
 
-/* ' -> " in a copy in the arena */
-static char *q(sb_arena_t *a, const char *s)
-{
-  char *d = sb_arena_strndup(a, s, strlen(s));
-  for (char *p = d; *p; p++)
-    if (*p == '\'')
-      *p = '"';
-  return d;
-}
-
 /* ---- provider side: requests -------------------------------------------- */
 
 #define M "\"model\":\"anthropic/claude-3.5-haiku\","
@@ -184,13 +174,16 @@ static const fmt_req_case_t request_cases[] = {
      "{" M "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\","
      "\"image_url\":{\"url\":\"data:image/png;base64,ab\\\"}c\"}}]}]}",
      NULL, "image data URLs must be base64"},
+    {"another format's provider-run tool left out (the gateway names it)",
+     "{" M "\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"tools\":"
+     "[{\"type\":\"web_search\"}]}",
+     UP "\"max_tokens\":8192,\"messages\":[{\"role\":\"user\",\"content\":"
+     "[{\"type\":\"text\",\"text\":\"x\"}]}]}",
+     NULL},
     {"a file part refused",
      "{" M "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"file\",\"file\":"
      "{\"file_id\":\"f1\"}}]}]}",
      NULL, "content parts of type \"file\" are not supported"},
-    {"an OpenAI tool refused",
-     "{" M "\"messages\":[],\"tools\":[{\"type\":\"web_search\"}]}", NULL,
-     "only function tools (with a name) are supported by the Anthropic provider"},
     {"assistant parts other than text refused, a refusal left out",
      "{" M "\"messages\":[{\"role\":\"assistant\",\"content\":[{\"type\":\"refusal\","
      "\"refusal\":\"no\"},{\"type\":\"image_url\",\"image_url\":{\"url\":"
@@ -296,7 +289,7 @@ static void messages_req(fmt_t *f, const char *json)
   sb_json_t *root;
   sb_json_error_t e;
   char why[256] = "";
-  char *copy = q(&f->arena, json);
+  char *copy = fmt_q(&f->arena, json);
   if (sb_json_parse(&f->arena, copy, strlen(copy), 0, &root, &e) != SB_OK)
     fail_msg("request JSON invalid at %zu: %s\n%s", e.offset, e.message, copy);
   memset(&f->req, 0, sizeof(f->req));
@@ -331,7 +324,7 @@ static void test_request_passthrough(void **state)
   sb_buf_cstr(&f.body);
   assert_string_equal(
       f.body.data,
-      q(&f.arena,
+      fmt_q(&f.arena,
         "{'model':'claude-3-5-haiku-20241022','max_tokens':100, 'stream':true,"
         "'system':[{'type':'text','text':'Be kind.','cache_control':{'type':"
         "'ephemeral'}}],'messages':[{'role':'user','content':'Hello'}],"
@@ -402,20 +395,6 @@ static void test_responses(void **state)
   }
 }
 
-/* Feed `text` whole as a provider's stream; the decoder's status. */
-static sb_status_t feed(fmt_t *f, const char *text, bool passthrough)
-{
-  fmt_answer_t t;
-  fmt_answer_init(&t, f, &sb_anthropic_provider, passthrough);
-  sb_sse_parser_t p;
-  sb_sse_init(&p, 1 << 20);
-  p.data_join = ' ';
-  sb_status_t rc = sb_sse_feed(&p, text, strlen(text), fmt_feed_event, &t);
-  sb_sse_free(&p);
-  sb_arena_destroy(&t.scratch);
-  return rc;
-}
-
 /* Streams that break the rules fail with one ERROR event (502). */
 static void test_stream_violations(void **state)
 {
@@ -461,7 +440,8 @@ static void test_stream_violations(void **state)
       fmt_t f;
       fmt_init(&f, &cfg);
       fmt_openai_req(&f, stream_req);
-      assert_int_equal(feed(&f, bad[i].stream, pt), SB_ERROR);
+      assert_int_equal(fmt_feed(&f, &sb_anthropic_provider, bad[i].stream, pt),
+                       SB_ERROR);
       sb_buf_cstr(&f.dump);
       const char *err = strstr(f.dump.data, "error 502 \"");
       if (err == NULL || strstr(err, bad[i].why) == NULL ||
@@ -637,117 +617,6 @@ static void test_passthrough(void **state)
 
 /* ---- the door: requests ------------------------------------------------- */
 
-static const char *const role_names[] = {"system", "developer", "user",
-                                         "assistant", "tool"};
-
-static void dump_str(sb_buf_t *b, const char *label, sb_slice_t s)
-{
-  if (s.ptr == NULL)
-    return;
-  sb_buf_appendf(b, " %s\"%.*s\"", label, (int)s.len, s.ptr);
-}
-
-static void dump_raw(sb_buf_t *b, const char *label, sb_slice_t s)
-{
-  if (s.len > 0)
-    sb_buf_appendf(b, " %s%.*s", label, (int)s.len, s.ptr);
-}
-
-/* One block a line: its kind and what it holds. */
-static void dump_block(sb_buf_t *b, const sb_hub_block_t *k, int depth)
-{
-  static const char *const kinds[] = {
-      "text", "image", "file", "audio", "tool_call", "tool_result",
-      "reasoning", "redacted", "native"};
-  sb_buf_appendf(b, "%*s%s", depth * 2, "", kinds[k->kind]);
-  if (k->kind == SB_HUB_REASONING || k->kind == SB_HUB_REDACTED)
-    sb_buf_appendf(b, " %s", fmt_sig_names[k->sig_format]);
-  if (k->format != NULL)
-    sb_buf_appendf(b, " %s", k->format);
-  if (k->is_error)
-    sb_buf_appendz(b, " error");
-  dump_str(b, "id=", k->id);
-  dump_str(b, "name=", k->name);
-  dump_str(b, "", k->text);
-  dump_str(b, "url=", k->url);
-  dump_str(b, "media=", k->media_type);
-  dump_str(b, "data=", k->data);
-  dump_str(b, "sig=", k->signature);
-  dump_raw(b, "args=", k->args);
-  dump_raw(b, "", k->native);
-  dump_raw(b, "cc=", k->cache_control);
-  sb_buf_appendz(b, "\n");
-  for (size_t i = 0; i < k->n_parts; i++)
-    dump_block(b, &k->parts[i], depth + 1);
-}
-
-static void dump_num(sb_buf_t *b, const char *name, const sb_hub_num_t *n)
-{
-  if (n->set)
-    sb_buf_appendf(b, "%s %.*s\n", name, (int)n->raw.len, n->raw.ptr);
-}
-
-/* The decoded request, a line per message, block, tool and setting (the
- * settings only when set). */
-static void hub_dump(sb_buf_t *b, const sb_hub_req_t *r)
-{
-  static const char *const choices[] = {"unset", "auto", "none", "required",
-                                        "tool"};
-  static const char *const efforts[] = {"unset", "none", "minimal", "low",
-                                        "medium", "high", "xhigh"};
-  for (size_t i = 0; i < r->n_msgs; i++) {
-    sb_buf_appendf(b, "%s\n", role_names[r->msgs[i].role]);
-    for (size_t k = 0; k < r->msgs[i].n_blocks; k++)
-      dump_block(b, &r->msgs[i].blocks[k], 1);
-  }
-  for (size_t i = 0; i < r->n_tools; i++) {
-    const sb_hub_tool_t *t = &r->tools[i];
-    sb_buf_appendz(b, t->kind == SB_HUB_TOOL_FUNCTION ? "tool function"
-                                                      : "tool native");
-    if (t->format != NULL)
-      sb_buf_appendf(b, " %s", t->format);
-    dump_str(b, "", t->name);
-    dump_str(b, "", t->description);
-    dump_raw(b, "", t->parameters);
-    dump_raw(b, "", t->native);
-    dump_raw(b, "cc=", t->cache_control);
-    if (t->strict >= 0)
-      sb_buf_appendf(b, " strict=%d", t->strict);
-    sb_buf_appendz(b, "\n");
-  }
-  if (r->choice != SB_HUB_CHOICE_UNSET) {
-    sb_buf_appendf(b, "choice %s", choices[r->choice]);
-    dump_str(b, "", r->choice_name);
-    sb_buf_appendz(b, "\n");
-  }
-  if (r->parallel_tool_calls >= 0)
-    sb_buf_appendf(b, "parallel %d\n", r->parallel_tool_calls);
-  const sb_hub_reasoning_t *re = &r->reasoning;
-  if (re->enabled >= 0)
-    sb_buf_appendf(b, "reasoning %d effort=%s budget=%lld%s\n", re->enabled,
-                   efforts[re->effort], (long long)re->budget,
-                   re->exclude ? " exclude" : "");
-  if (r->response_format != SB_HUB_FORMAT_UNSET) {
-    static const char *const formats[] = {"unset", "text", "json",
-                                          "json_schema", "other"};
-    sb_buf_appendf(b, "format %s", formats[r->response_format]);
-    dump_str(b, "", r->schema_name);
-    dump_raw(b, "", r->schema);
-    sb_buf_appendz(b, "\n");
-  }
-  if (r->max_tokens > 0)
-    sb_buf_appendf(b, "max_tokens %lld\n", (long long)r->max_tokens);
-  if (r->stream)
-    sb_buf_appendz(b, "stream\n");
-  for (size_t i = 0; i < r->n_stop; i++)
-    sb_buf_appendf(b, "stop \"%.*s\"\n", (int)r->stop[i].len, r->stop[i].ptr);
-  dump_num(b, "temperature", &r->temperature);
-  dump_num(b, "top_p", &r->top_p);
-  dump_num(b, "top_k", &r->top_k);
-  if (r->user.ptr != NULL)
-    sb_buf_appendf(b, "user \"%.*s\"\n", (int)r->user.len, r->user.ptr);
-}
-
 /* A Messages body (' for ") -> the hub request dumped (' for "). */
 static void expect_decode(const char *in, const char *want)
 {
@@ -756,11 +625,11 @@ static void expect_decode(const char *in, const char *want)
   messages_req(&f, in);
   sb_buf_t got;
   sb_buf_init(&got, 0);
-  hub_dump(&got, &f.req);
+  fmt_hub_dump(&got, &f.req);
   sb_buf_cstr(&got);
-  const char *w = q(&f.arena, want);
+  const char *w = fmt_q(&f.arena, want);
   if (strcmp(got.data, w) != 0)
-    fail_msg("request %s\ngot:\n%s\nwant:\n%s", q(&f.arena, in), got.data, w);
+    fail_msg("request %s\ngot:\n%s\nwant:\n%s", fmt_q(&f.arena, in), got.data, w);
   sb_buf_free(&got);
   fmt_free(&f);
 }
@@ -1281,7 +1150,7 @@ static void test_validate_refused(void **state)
     sb_json_t *req;
     char why[512];
     sb_arena_init(&a, 4096, 0);
-    char *in = q(&a, cases[i].in);
+    char *in = fmt_q(&a, cases[i].in);
     assert_int_equal(sb_json_parse(&a, in, strlen(in), 0, &req, NULL), SB_OK);
     sb_status_t rc = sb_messages_validate(req, false, why, sizeof(why));
     if (rc != SB_DECLINED || strstr(why, cases[i].why) == NULL)
@@ -1441,7 +1310,7 @@ static void test_count_tokens(void **state)
   sb_hub_req_t r;
   char why[256];
   sb_arena_init(&a, 4096, 0);
-  char *in = q(&a, "{'model':'m','system':'12345678','messages':[{'role':"
+  char *in = fmt_q(&a, "{'model':'m','system':'12345678','messages':[{'role':"
                    "'user','content':[{'type':'text','text':'abcd'},{'type':"
                    "'image','source':{'type':'url','url':'u'}}]},{'role':"
                    "'assistant','content':'ab'}]}");
@@ -1543,11 +1412,11 @@ static void test_other_reasoning_round_trip(void **state)
   messages_req(&f, body);
   sb_buf_t got;
   sb_buf_init(&got, 0);
-  hub_dump(&got, &f.req);
+  fmt_hub_dump(&got, &f.req);
   sb_buf_cstr(&got);
   assert_string_equal(
       got.data,
-      q(&f.arena,
+      fmt_q(&f.arena,
         "user\n"
         "  text 'q'\n"
         "assistant\n"
@@ -1668,13 +1537,13 @@ static void test_errors(void **state)
     sb_answer_error_t e = {.status = cases[i].status,
                            .type = "provider_unavailable",
                            .message = SB_SLICE_LIT("bad \"x\""),
-                           .provider_body = sb_slice_z(q(&a, cases[i].body)),
+                           .provider_body = sb_slice_z(fmt_q(&a, cases[i].body)),
                            .upstream_status = cases[i].upstream};
     int status = e.status;
     sb_anthropic_encoder.error(&e, &status, &out);
     sb_buf_cstr(&out);
     assert_int_equal(status, cases[i].want_status);
-    assert_string_equal(out.data, q(&a, cases[i].want));
+    assert_string_equal(out.data, fmt_q(&a, cases[i].want));
     sb_buf_free(&out);
     sb_arena_destroy(&a);
   }

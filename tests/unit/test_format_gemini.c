@@ -3,7 +3,8 @@
  * reduced, tool results named, thought signatures restored, refusals);
  * recorded streams (tests/fixtures/gemini/, .sse), cut at every byte, and
  * whole bodies (.json) give the golden `.events`; error bodies, the
- * finish table both ways, and batchEmbedContents both ways. */
+ * finish table both ways, and batchEmbedContents both ways. The door
+ * side is test_format_gemini_door.c. */
 #include "format_harness.h"
 
 #include "formats/gemini/gemini.h"
@@ -521,7 +522,7 @@ static void test_finish(void **state)
   assert_string_equal(sb_codec_gemini.finish_out(SB_FINISH_ERROR), "OTHER");
   assert_null(sb_codec_gemini.finish_out(SB_FINISH_NONE));
   assert_string_equal(sb_codec_gemini.name, "gemini");
-  assert_null(sb_codec_gemini.door);
+  assert_non_null(sb_codec_gemini.door);
 }
 
 /* ---- embeddings -------------------------------------------------------------------- */

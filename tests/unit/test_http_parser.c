@@ -218,7 +218,7 @@ static void test_refused(void **state)
       {"bad chunk size",
        "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400},
       {"upgrade", "GET / HTTP/1.1\r\nHost: h\r\nConnection: upgrade\r\nUpgrade: x\r\n\r\n",
-       400},
+       426},
       {"header too large", big_header, 431},
       {"too many headers", many_headers, 431},
   };

@@ -76,26 +76,17 @@ sb_status_t sb_anthropic_error_body(sb_buf_t *b, const char *type,
 
 /* ---- reasoning of other formats ----------------------------------------- */
 
-/* A redacted_thinking block whose data starts with this carries reasoning
- * the Messages API has no form for (a Gemini thought signature, another
- * format's encrypted reasoning): the prefix, then the reasoning as
- * OpenRouter's reasoning_details entry in JSON. A client sends the block
- * back as it got it, and the gateway restores the reasoning. */
-#define SB_ANTHROPIC_RD_PREFIX "sb-rd:"
+/* A redacted_thinking block whose data starts with SB_HUB_OPAQUE_PREFIX
+ * carries reasoning the Messages API has no form for (a Gemini thought
+ * signature, another format's encrypted reasoning): sb_hub_opaque_write()
+ * writes it, sb_hub_opaque_read() restores it from the client's next
+ * turn. */
 
 /* Can Anthropic replay this reasoning (its own, or of no format named)? */
 static inline bool sb_anthropic_sig_native(sb_hub_sig_t f)
 {
   return f == SB_HUB_SIG_NONE || f == SB_HUB_SIG_ANTHROPIC;
 }
-
-/* Write, as a JSON string value, the data of the redacted_thinking block
- * that carries a REDACTED or SIGNATURE event of another format. */
-void sb_anthropic_rd_write(sb_jw_t *w, const sb_hub_event_t *ev);
-/* The reasoning an "sb-rd:" data (jtext) carries, as a block in `a`:
- * SB_OK; SB_DECLINED when `data` is not such a payload. */
-sb_status_t sb_anthropic_rd_read(sb_arena_t *a, sb_slice_t data,
-                                 sb_hub_block_t *out);
 
 /* ---- stop reasons (finish.c) -------------------------------------------- */
 

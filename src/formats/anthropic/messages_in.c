@@ -137,23 +137,6 @@ static sb_status_t add_native(dec_t *d, blocks_t *b, const sb_json_t *src)
   return SB_OK;
 }
 
-/* jtexts joined, in the arena. */
-static sb_slice_t join(dec_t *d, const sb_slice_t *parts, size_t n)
-{
-  size_t total = 0, o = 0;
-  for (size_t i = 0; i < n; i++)
-    total += parts[i].len;
-  char *p = sb_arena_alloc(d->a, total + 1);
-  if (p == NULL)
-    return SB_NULL_SLICE;
-  for (size_t i = 0; i < n; i++) {
-    if (parts[i].len > 0)
-      memcpy(p + o, parts[i].ptr, parts[i].len);
-    o += parts[i].len;
-  }
-  return sb_slice(p, o);
-}
-
 /* A search result's text: "TITLE (SOURCE)", then its texts, one a line. */
 static sb_status_t search_result(dec_t *d, blocks_t *b, const sb_json_t *sr)
 {
@@ -172,7 +155,7 @@ static sb_status_t search_result(dec_t *d, blocks_t *b, const sb_json_t *sr)
       parts[k++] = SB_SLICE_LIT("\\n");
       parts[k++] = sb_hub_jtext(sb_json_get(p, "text"));
     }
-  sb_slice_t text = join(d, parts, k);
+  sb_slice_t text = sb_hub_join(d->a, parts, k);
   return text.ptr != NULL ? add_text(d, b, text, sr) : SB_ERROR;
 }
 
@@ -289,7 +272,7 @@ static sb_status_t assistant_block(dec_t *d, blocks_t *b, const sb_json_t *x)
     sb_slice_t data = sb_hub_jtext(sb_json_get(x, "data"));
     if ((k = add(d, b, SB_HUB_REDACTED, x)) == NULL)
       return SB_ERROR;
-    if (sb_anthropic_rd_read(d->a, data, k) == SB_OK)
+    if (sb_hub_opaque_read(d->a, data, k) == SB_OK)
       return SB_OK; /* another format's, restored */
     k->kind = SB_HUB_REDACTED;
     k->data = data;

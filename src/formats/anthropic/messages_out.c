@@ -162,7 +162,8 @@ static sb_slice_t joined(an_enc_t *e, const pieces_t *p)
 {
   sb_buf_reset(&e->tmp);
   for (const piece_t *x = p->head; x != NULL; x = x->next)
-    if (sb_buf_append(&e->tmp, e->store.data + x->off, x->len) != SB_OK)
+    if (x->len > 0 &&
+        sb_buf_append(&e->tmp, e->store.data + x->off, x->len) != SB_OK)
       return SB_NULL_SLICE;
   return sb_slice(e->tmp.data != NULL ? e->tmp.data : "", e->tmp.len);
 }
@@ -370,7 +371,7 @@ static sb_status_t redacted(an_enc_t *e, sb_buf_t *out,
   if (ev->kind == SB_HUB_EV_REDACTED && native_sig(ev))
     sb_jw_str_raw(&w, ev->text.ptr != NULL ? ev->text.ptr : "", ev->text.len);
   else
-    sb_anthropic_rd_write(&w, ev);
+    sb_hub_opaque_write(&w, ev);
   if (block_start_end(&w, out) != SB_OK)
     return SB_ERROR;
   e->open = OPEN_THINKING; /* no deltas: it ends at once */
@@ -520,7 +521,7 @@ static sb_status_t redacted_data(an_enc_t *e, wblock_t *b,
   if (ev->kind == SB_HUB_EV_REDACTED && native_sig(ev))
     sb_jw_str_raw(&w, ev->text.ptr != NULL ? ev->text.ptr : "", ev->text.len);
   else
-    sb_anthropic_rd_write(&w, ev);
+    sb_hub_opaque_write(&w, ev);
   if (sb_jw_status(&w) != SB_OK)
     return SB_ERROR;
   b->extra = sb_arena_slice_dup(e->a, sb_buf_slice(&e->tmp));

@@ -421,6 +421,23 @@ static sb_status_t write_messages(rq_t *q)
 
 /* ---- tools -------------------------------------------------------------- */
 
+static bool own_tool(const sb_hub_tool_t *t)
+{
+  return t->kind == SB_HUB_TOOL_NATIVE && t->format != NULL &&
+         strcmp(t->format, "anthropic") == 0 && t->native.len > 0;
+}
+
+/* Functions and Anthropic's own tools; the provider-run tools of other
+ * formats (a Gemini client's googleSearch) are left out, and the gateway
+ * names them in X-Switchboard-Dropped-Tools. */
+static size_t tools_taken(const sb_hub_req_t *r)
+{
+  size_t n = 0;
+  for (size_t i = 0; i < r->n_tools; i++)
+    n += r->tools[i].kind == SB_HUB_TOOL_FUNCTION || own_tool(&r->tools[i]);
+  return n;
+}
+
 static sb_status_t write_tools(rq_t *q)
 {
   const sb_hub_req_t *r = q->req;
@@ -429,14 +446,12 @@ static sb_status_t write_tools(rq_t *q)
   sb_jw_arr_begin(w);
   for (size_t i = 0; i < r->n_tools; i++) {
     const sb_hub_tool_t *t = &r->tools[i];
-    if (t->kind == SB_HUB_TOOL_NATIVE && t->format != NULL &&
-        strcmp(t->format, "anthropic") == 0 && t->native.len > 0) {
+    if (own_tool(t)) {
       sb_jw_raw(w, t->native.ptr, t->native.len);
       continue;
     }
     if (t->kind != SB_HUB_TOOL_FUNCTION)
-      return refuse(q, "only function tools (with a name) are supported by "
-                       "the Anthropic provider");
+      continue;
     sb_jw_obj_begin(w);
     sb_jw_key_lit(w, "name");
     sb_jw_str_raw(w, t->name.ptr, t->name.len);
@@ -617,7 +632,7 @@ static sb_status_t write_body(rq_t *q, const sb_codec_route_t *route)
     return SB_ERROR;
   if (json_tool) {
     write_json_tool(q);
-  } else if (r->n_tools > 0) {
+  } else if (tools_taken(r) > 0) {
     if (write_tools(q) != SB_OK)
       return SB_ERROR;
     write_tool_choice(q);

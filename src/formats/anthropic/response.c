@@ -40,29 +40,13 @@ typedef struct {
 
 static bool is_str(const sb_json_t *v) { return sb_json_is(v, SB_JSON_STRING); }
 
-/* Only whitespace, escaped or not. */
-static bool blank(sb_slice_t t)
-{
-  for (size_t i = 0; i < t.len; i++) {
-    char c = t.ptr[i];
-    if (c == '\\' && i + 1 < t.len &&
-        (t.ptr[i + 1] == 'n' || t.ptr[i + 1] == 't' || t.ptr[i + 1] == 'r')) {
-      i++;
-      continue;
-    }
-    if (c != ' ' && c != '\n' && c != '\t' && c != '\r')
-      return false;
-  }
-  return true;
-}
-
 /* Hand an event on, noting the output it carries. The sink's SB_AGAIN
  * (the client is behind) is the gateway's to act on. */
 static sb_status_t put(dec_t *d, sb_hub_event_t *ev)
 {
   switch (ev->kind) {
   case SB_HUB_EV_TEXT:
-    d->output = d->output || !blank(ev->text);
+    d->output = d->output || sb_hub_nonblank(ev->text);
     d->bytes += ev->text.len;
     break;
   case SB_HUB_EV_REASONING:

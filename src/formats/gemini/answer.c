@@ -26,7 +26,24 @@ sb_gemini_state_t *sb_gemini_state(sb_codec_answer_t *an)
 
 sb_status_t sb_gemini_emit(sb_codec_answer_t *an, const sb_hub_event_t *ev)
 {
+  sb_gemini_state_t *st = an->state;
+  if (st != NULL)
+    st->output |= ev->kind == SB_HUB_EV_TEXT
+                      ? sb_hub_nonblank(ev->text)
+                      : ev->kind == SB_HUB_EV_REASONING ||
+                            ev->kind == SB_HUB_EV_REDACTED ||
+                            ev->kind == SB_HUB_EV_TOOL_START;
   return sb_hub_emit(&an->sink, ev) == SB_ERROR ? SB_ERROR : SB_OK;
+}
+
+sb_status_t sb_gemini_native(sb_codec_answer_t *an, sb_slice_t data)
+{
+  sb_gemini_state_t *st = an->state;
+  sb_hub_event_t ev = {.kind = SB_HUB_EV_NATIVE, .text = data,
+                       .has_output = st != NULL && st->output};
+  if (st != NULL)
+    st->output = false;
+  return sb_gemini_emit(an, &ev);
 }
 
 sb_status_t sb_gemini_fail(sb_codec_answer_t *an, int status,

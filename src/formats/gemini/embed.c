@@ -5,23 +5,45 @@
  * are the vectors, in input order. Gemini embeds text only (token arrays
  * have no form here) and reports no token counts: the usage is estimated
  * from the input's text, and marked so.
+ *
+ * The pass-through path (a Gemini client's embedContent or
+ * batchEmbedContents): its requests go as they came (taskType, title and
+ * the content's parts kept), each with the route's model.
  */
 #include "gemini.h"
+#include "switchboard/json_edit.h"
+
+/* The client's request(s) with `model` set to the route's (`jmodel`: its
+ * JSON text). */
+static void passthrough_requests(sb_jw_t *w, const sb_json_t *body,
+                                 const char *jmodel)
+{
+  sb_json_edit_t set[] = {
+      {"model", 5, jmodel, strlen(jmodel), SB_EDIT_MODE_SET}};
+  const sb_json_t *list = sb_json_get(body, "requests");
+  sb_jw_arr_begin(w);
+  if (sb_json_is(list, SB_JSON_ARRAY))
+    for (const sb_json_t *r = list->child; r != NULL; r = r->next)
+      sb_json_rewrite(w, r, set, 1);
+  else
+    sb_json_rewrite(w, body, set, 1);
+  sb_jw_arr_end(w);
+}
 
 static sb_status_t embed_request(const sb_hub_embed_req_t *req,
                                  const sb_codec_route_t *route,
                                  bool passthrough, sb_arena_t *a,
                                  sb_codec_request_t *out)
 {
-  (void)passthrough; /* no door speaks Gemini's embeddings yet */
   const sb_json_t *in = req->input;
+  passthrough = passthrough && sb_json_is(req->native, SB_JSON_OBJECT);
   bool texts = sb_json_is(in, SB_JSON_STRING);
   if (sb_json_is(in, SB_JSON_ARRAY) && in->count > 0) {
     texts = true;
     for (const sb_json_t *it = in->child; it != NULL; it = it->next)
       texts = texts && sb_json_is(it, SB_JSON_STRING);
   }
-  if (!texts)
+  if (!texts && !passthrough)
     return sb_gemini_refuse(
         a, out,
         "provider %s (format gemini) embeds text only: 'input' must be a "
@@ -40,10 +62,15 @@ static sb_status_t embed_request(const sb_hub_embed_req_t *req,
   sb_jw_init(&w, out->body);
   sb_jw_obj_begin(&w);
   sb_jw_key_lit(&w, "requests");
-  sb_jw_arr_begin(&w);
+  if (passthrough)
+    passthrough_requests(&w, req->native, jmodel);
+  else
+    sb_jw_arr_begin(&w);
   const sb_json_t *one = sb_json_is(in, SB_JSON_STRING) ? in : NULL;
-  for (const sb_json_t *it = one != NULL ? one : in->child; it != NULL;
-       it = one != NULL ? NULL : it->next) {
+  for (const sb_json_t *it = passthrough ? NULL
+                           : one != NULL  ? one
+                                          : in->child;
+       it != NULL; it = one != NULL ? NULL : it->next) {
     sb_jw_obj_begin(&w);
     sb_jw_kv_raw(&w, SB_STRLIT("model"), jmodel, strlen(jmodel));
     sb_jw_key_lit(&w, "content");
@@ -60,7 +87,8 @@ static sb_status_t embed_request(const sb_hub_embed_req_t *req,
       sb_jw_kv_int(&w, SB_STRLIT("outputDimensionality"), req->dimensions);
     sb_jw_obj_end(&w);
   }
-  sb_jw_arr_end(&w);
+  if (!passthrough)
+    sb_jw_arr_end(&w);
   sb_jw_obj_end(&w);
   if (sb_jw_status(&w) != SB_OK)
     return SB_DECLINED;

@@ -14,6 +14,11 @@
  * 8192, high 24576, none 0); reasoning asked for without either leaves the
  * budget to Gemini. Thoughts come back unless the client excludes them.
  * A model the catalog says does not reason gets no thinkingConfig.
+ *
+ * The pass-through path (a Gemini client): the client's body goes byte
+ * for byte; only the model in the URL is the route's (and a stream is
+ * always asked for as SSE: the door writes Google's JSON array itself).
+ * Nothing of the client's query (its key) goes upstream.
  */
 #include "gemini.h"
 
@@ -208,19 +213,31 @@ static sb_status_t generation_config(sb_jw_t *w, const sb_hub_req_t *req,
 
 /* ---- the request ------------------------------------------------------------------ */
 
+static void headers(const sb_hub_req_t *req, sb_codec_request_t *out)
+{
+  sb_codec_request_header(out, "Content-Type", "application/json");
+  sb_codec_request_header(out, "Accept", req->stream ? "text/event-stream"
+                                                     : "application/json");
+}
+
 sb_status_t sb_gemini_request(const sb_hub_req_t *req,
                               const sb_codec_route_t *route, bool passthrough,
                               sb_arena_t *a, sb_codec_request_t *out)
 {
-  /* No door speaks Gemini yet: the request is always built from the hub
-   * (the pass-through path comes with the Gemini door). */
-  (void)passthrough;
   out->url = sb_gemini_url(a, route,
                            req->stream ? "streamGenerateContent?alt=sse"
                                        : "generateContent",
                            NULL);
   if (out->url == NULL)
     return sb_gemini_refuse(a, out, SB_GEMINI_BAD_MODEL);
+  if (passthrough) {
+    if (req->native_raw.len == 0)
+      return sb_gemini_refuse(a, out, "the request body is empty");
+    if (sb_buf_append_slice(out->body, req->native_raw) != SB_OK)
+      return SB_DECLINED;
+    headers(req, out);
+    return SB_OK;
+  }
   if (!req->decoded)
     return sb_gemini_refuse(a, out, "the request was not decoded");
   if (req->n > 1)
@@ -240,8 +257,6 @@ sb_status_t sb_gemini_request(const sb_hub_req_t *req,
   sb_jw_obj_end(&w);
   if (sb_jw_status(&w) != SB_OK)
     return SB_DECLINED;
-  sb_codec_request_header(out, "Content-Type", "application/json");
-  sb_codec_request_header(out, "Accept", req->stream ? "text/event-stream"
-                                                     : "application/json");
+  headers(req, out);
   return SB_OK;
 }

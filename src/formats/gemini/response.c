@@ -1,7 +1,8 @@
 /*
  * A whole generateContent response (2xx) -> hub events: the start, the
  * parts (answer.c), the end (finishReason, STOP when it gives none; a
- * blocked prompt is CONTENT_FILTER) and the usage.
+ * blocked prompt is CONTENT_FILTER) and the usage; on the pass-through
+ * path (a Gemini client), then the body as it came.
  */
 #include <stdio.h>
 
@@ -49,5 +50,5 @@ sb_status_t sb_gemini_response(sb_codec_answer_t *an, sb_slice_t body)
       sb_gemini_end(an, st, root, SB_SLICE_LIT("STOP")) != SB_OK ||
       sb_gemini_usage(an, st, root) != SB_OK)
     return SB_ERROR;
-  return SB_OK;
+  return an->passthrough ? sb_gemini_native(an, body) : SB_OK;
 }

@@ -6,7 +6,8 @@
  * so this never returns SB_DONE, and a stream cut before a finishReason
  * has no FINISH (the gateway tells). An {"error": ...} event is the
  * provider failing mid-answer: UNAVAILABLE is a 503, RESOURCE_EXHAUSTED a
- * 429, anything else a 502.
+ * 429, anything else a 502. On the pass-through path (a Gemini client)
+ * each event also goes on as it came (a NATIVE event).
  */
 #include "gemini.h"
 
@@ -53,5 +54,7 @@ sb_status_t sb_gemini_event(sb_codec_answer_t *an, const sb_sse_event_t *ev)
         sb_gemini_end(an, st, root, SB_NULL_SLICE) != SB_OK)
       return SB_ERROR;
   }
-  return sb_gemini_usage(an, st, root);
+  if (sb_gemini_usage(an, st, root) != SB_OK)
+    return SB_ERROR;
+  return an->passthrough ? sb_gemini_native(an, ev->data) : SB_OK;
 }

@@ -47,8 +47,9 @@ static sb_status_t refuse(dec_t *d, const char *msg)
 
 /* ---- envelope ------------------------------------------------------------ */
 
-static sb_status_t chat_envelope(const sb_json_t *body, sb_arena_t *a,
-                                 sb_hub_req_t *req, char *why, size_t whylen)
+sb_status_t sb_openai_envelope(const sb_json_t *body, const char *door_format,
+                               sb_arena_t *a, sb_hub_req_t *req, char *why,
+                               size_t whylen)
 {
   const sb_json_t *model = sb_json_get(body, "model");
   if (model == NULL || model->type == SB_JSON_NULL)
@@ -60,12 +61,21 @@ static sb_status_t chat_envelope(const sb_json_t *body, sb_arena_t *a,
       return SB_DECLINED;
     }
   }
-  req->door_format = "openai";
+  req->door_format = door_format;
   req->native = body;
   req->native_raw = body->raw;
   req->models = sb_json_get(body, "models");
   req->provider = sb_json_get(body, "provider");
   req->stream = sb_json_is(sb_json_get(body, "stream"), SB_JSON_TRUE);
+  return SB_OK;
+}
+
+static sb_status_t chat_envelope(const sb_json_t *body, sb_arena_t *a,
+                                 sb_hub_req_t *req, char *why, size_t whylen)
+{
+  sb_status_t rc = sb_openai_envelope(body, "openai", a, req, why, whylen);
+  if (rc != SB_OK)
+    return rc;
   int64_t v;
   if (sb_json_int64(sb_json_get(body, "max_completion_tokens"), &v) == SB_OK &&
       v > 0)
@@ -114,17 +124,13 @@ static bool data_url_safe(sb_slice_t s)
   return true;
 }
 
-/* "data:<media type>;base64,<data>": the media type and the data. The URL
- * is unescaped first (JSON may escape its slashes); a URL whose parts hold
- * anything but base64 and media-type bytes is kept whole as a URL, so what
- * comes out serves as jtext too. */
-static void data_url(dec_t *d, sb_slice_t url_jtext, sb_slice_t *media,
-                     sb_slice_t *data)
+void sb_openai_data_url(sb_arena_t *a, sb_slice_t url_jtext, sb_slice_t *media,
+                        sb_slice_t *data)
 {
   sb_slice_t u;
   *media = *data = SB_NULL_SLICE;
   if (!sb_slice_starts(url_jtext, SB_STRLIT("data:")) ||
-      sb_json_unescape(d->a, url_jtext, &u) != SB_OK)
+      sb_json_unescape(a, url_jtext, &u) != SB_OK)
     return;
   const char *comma = memchr(u.ptr, ',', u.len);
   size_t head = comma != NULL ? (size_t)(comma - u.ptr) : 0;
@@ -160,7 +166,7 @@ static sb_status_t part(dec_t *d, blocks_t *b, const sb_json_t *p)
       return SB_ERROR;
     k->url = jtext(url);
     k->detail = jtext(sb_json_get(iu, "detail"));
-    data_url(d, k->url, &k->media_type, &k->data);
+    sb_openai_data_url(d->a, k->url, &k->media_type, &k->data);
   } else if (SB_JSON_STR_IS(type, "input_audio")) {
     const sb_json_t *ia = sb_json_get(p, "input_audio");
     if ((k = add(d, b, SB_HUB_AUDIO)) == NULL)
@@ -174,7 +180,7 @@ static sb_status_t part(dec_t *d, blocks_t *b, const sb_json_t *p)
     k->id = jtext(sb_json_get(f, "file_id"));
     k->name = jtext(sb_json_get(f, "filename"));
     k->url = jtext(sb_json_get(f, "file_data"));
-    data_url(d, k->url, &k->media_type, &k->data);
+    sb_openai_data_url(d->a, k->url, &k->media_type, &k->data);
   } else {
     /* refusal parts, and whatever comes next: OpenAI's own */
     if ((k = add(d, b, SB_HUB_NATIVE)) == NULL)
@@ -380,24 +386,29 @@ static void tool_choice(sb_hub_req_t *req, const sb_json_t *c)
   }
 }
 
-static void response_format(sb_hub_req_t *req, const sb_json_t *rf)
+void sb_openai_output_format(sb_hub_req_t *req, const sb_json_t *type,
+                             const sb_json_t *schema)
 {
-  const sb_json_t *type = sb_json_get(rf, "type");
   if (SB_JSON_STR_IS(type, "text")) {
     req->response_format = SB_HUB_FORMAT_TEXT;
   } else if (SB_JSON_STR_IS(type, "json_object")) {
     req->response_format = SB_HUB_FORMAT_JSON;
   } else if (SB_JSON_STR_IS(type, "json_schema")) {
-    const sb_json_t *js = sb_json_get(rf, "json_schema");
-    const sb_json_t *strict = sb_json_get(js, "strict");
+    const sb_json_t *strict = sb_json_get(schema, "strict");
     req->response_format = SB_HUB_FORMAT_JSON_SCHEMA;
-    req->schema = raw_of(sb_json_get(js, "schema"));
-    req->schema_name = jtext(sb_json_get(js, "name"));
+    req->schema = raw_of(sb_json_get(schema, "schema"));
+    req->schema_name = jtext(sb_json_get(schema, "name"));
     if (sb_json_is(strict, SB_JSON_TRUE) || sb_json_is(strict, SB_JSON_FALSE))
       req->schema_strict = sb_json_is(strict, SB_JSON_TRUE);
   } else if (is_str(type)) {
     req->response_format = SB_HUB_FORMAT_OTHER;
   }
+}
+
+static void response_format(sb_hub_req_t *req, const sb_json_t *rf)
+{
+  sb_openai_output_format(req, sb_json_get(rf, "type"),
+                          sb_json_get(rf, "json_schema"));
 }
 
 /* `reasoning` (OpenRouter), `reasoning_effort` (OpenAI) and `thinking`

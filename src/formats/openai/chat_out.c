@@ -470,25 +470,31 @@ static sb_status_t enc_event(void *st, const sb_hub_event_t *ev, sb_buf_t *out)
 
 /* `usage`: the provider's own object (an OpenAI-format provider's) with
  * `cost` set, or one made from the counts. */
+bool sb_openai_usage_with_cost(sb_jw_t *w, sb_slice_t usage_json,
+                               sb_slice_t cost)
+{
+  sb_arena_t a;
+  sb_json_t *obj;
+  if (usage_json.len == 0)
+    return false;
+  sb_arena_init(&a, 4096, 1u << 20);
+  bool ok = sb_json_parse(&a, usage_json.ptr, usage_json.len, 0, &obj, NULL) ==
+                SB_OK &&
+            obj->type == SB_JSON_OBJECT;
+  if (ok) {
+    sb_json_edit_t ed[] = {{"cost", 4, cost.ptr, cost.len, SB_EDIT_MODE_SET}};
+    sb_json_rewrite(w, obj, ed, 1);
+  }
+  sb_arena_destroy(&a);
+  return ok;
+}
+
 static void write_usage(sb_jw_t *w, const sb_answer_end_t *end)
 {
   const sb_usage_t *u = end->usage;
   sb_slice_t cost = end->cost.len > 0 ? end->cost : SB_SLICE_LIT("0");
-  if (end->usage_json.len > 0) {
-    sb_arena_t a;
-    sb_json_t *obj;
-    sb_arena_init(&a, 4096, 1u << 20);
-    bool ok = sb_json_parse(&a, end->usage_json.ptr, end->usage_json.len, 0,
-                            &obj, NULL) == SB_OK &&
-              obj->type == SB_JSON_OBJECT;
-    if (ok) {
-      sb_json_edit_t ed[] = {{"cost", 4, cost.ptr, cost.len, SB_EDIT_MODE_SET}};
-      sb_json_rewrite(w, obj, ed, 1);
-    }
-    sb_arena_destroy(&a);
-    if (ok)
-      return;
-  }
+  if (sb_openai_usage_with_cost(w, end->usage_json, cost))
+    return;
   sb_jw_obj_begin(w);
   sb_jw_kv_int(w, SB_STRLIT("prompt_tokens"), (int64_t)u->prompt);
   sb_jw_kv_int(w, SB_STRLIT("completion_tokens"), (int64_t)u->completion);
@@ -647,6 +653,18 @@ static sb_status_t enc_end(void *st, const sb_answer_end_t *end, sb_buf_t *out)
   return e->stream ? stream_end(e, end, out) : whole_end(e, end, out);
 }
 
+void sb_openai_error_metadata(sb_jw_t *w, const sb_answer_error_t *err)
+{
+  if (err->provider_name != NULL)
+    sb_jw_kv_str(w, SB_STRLIT("provider_name"), err->provider_name,
+                 strlen(err->provider_name));
+  if (err->upstream_status != 0)
+    sb_jw_kv_int(w, SB_STRLIT("provider_status"), err->upstream_status);
+  if (err->provider_body.len > 0)
+    sb_jw_kv_str(w, SB_STRLIT("raw"), err->provider_body.ptr,
+                 SB_MIN(err->provider_body.len, 4096));
+}
+
 /* {"error":{"code","message","metadata":{error_type, provider_name,
  * provider_status, raw}}}: OpenRouter's shape. */
 void sb_openai_error_body(const sb_answer_error_t *err, sb_buf_t *out)
@@ -662,14 +680,7 @@ void sb_openai_error_body(const sb_answer_error_t *err, sb_buf_t *out)
   sb_jw_obj_begin(&w);
   if (err->type != NULL)
     sb_jw_kv_str(&w, SB_STRLIT("error_type"), err->type, strlen(err->type));
-  if (err->provider_name != NULL)
-    sb_jw_kv_str(&w, SB_STRLIT("provider_name"), err->provider_name,
-                 strlen(err->provider_name));
-  if (err->upstream_status != 0)
-    sb_jw_kv_int(&w, SB_STRLIT("provider_status"), err->upstream_status);
-  if (err->provider_body.len > 0)
-    sb_jw_kv_str(&w, SB_STRLIT("raw"), err->provider_body.ptr,
-                 SB_MIN(err->provider_body.len, 4096));
+  sb_openai_error_metadata(&w, err);
   sb_jw_obj_end(&w);
   sb_jw_obj_end(&w);
   sb_jw_obj_end(&w);

@@ -31,6 +31,27 @@ sb_status_t sb_openai_request(const sb_hub_req_t *req,
                               const sb_codec_route_t *route, bool passthrough,
                               sb_arena_t *a, sb_codec_request_t *out);
 
+/* "data:<media type>;base64,<data>" (jtext): the media type and the data.
+ * The URL is unescaped first (JSON may escape its slashes); a URL whose
+ * parts hold anything but base64 and media-type bytes is kept whole as a
+ * URL (both empty), so what comes out serves as jtext too. In `a`. */
+void sb_openai_data_url(sb_arena_t *a, sb_slice_t url_jtext, sb_slice_t *media,
+                        sb_slice_t *data);
+
+/* What every OpenAI-style door reads first (chat_in.c): `model` (or,
+ * OpenRouter's way, the first of `models` alone), `models`, `provider`,
+ * `stream`, and the body itself for a provider of `door_format`. The
+ * output cap is the door's. SB_DECLINED with `why`. */
+sb_status_t sb_openai_envelope(const sb_json_t *body, const char *door_format,
+                               sb_arena_t *a, sb_hub_req_t *req, char *why,
+                               size_t whylen);
+
+/* The output format of `type` ("text", "json_object", "json_schema"; an
+ * unknown one is SB_HUB_FORMAT_OTHER) into `req`, a JSON schema's name,
+ * schema and strictness read from `schema` (chat_in.c). */
+void sb_openai_output_format(sb_hub_req_t *req, const sb_json_t *type,
+                             const sb_json_t *schema);
+
 /* "low" -> SB_HUB_EFFORT_LOW; UNSET for anything else. */
 sb_hub_effort_t sb_openai_effort(const sb_json_t *s);
 /* SB_HUB_EFFORT_LOW -> "low"; NULL for UNSET. */
@@ -39,6 +60,15 @@ const char *sb_openai_effort_name(sb_hub_effort_t e);
 /* An error in OpenRouter's shape: {"error":{"code","message","metadata"}}
  * (chat_out.c; the embeddings door answers with it too). */
 void sb_openai_error_body(const sb_answer_error_t *err, sb_buf_t *out);
+/* The error's provider details (provider_name, provider_status, raw) as
+ * the members of an open `metadata` object (chat_out.c). */
+void sb_openai_error_metadata(sb_jw_t *w, const sb_answer_error_t *err);
+
+/* The provider's own usage object (its format is the door's) with `cost`
+ * set, into `w` (chat_out.c). False when `usage_json` is empty or not an
+ * object: nothing was written. */
+bool sb_openai_usage_with_cost(sb_jw_t *w, sb_slice_t usage_json,
+                               sb_slice_t cost);
 
 /* What the pass-through path reads in a chat.completion.chunk while it
  * rewrites it (passthrough.c). */
@@ -52,6 +82,16 @@ typedef struct {
                                 reasoning */
   uint64_t output_bytes;     /* the content's escaped length */
 } sb_openai_chunk_t;
+
+/* Text (a jtext) with something but spaces and line breaks in it
+ * (passthrough.c). */
+bool sb_openai_nonblank(sb_slice_t jtext);
+
+/* `"name":value` after a comma unless it is an object's first member
+ * (*comma says; set after), for rewriting an object member by member
+ * (passthrough.c). */
+sb_status_t sb_openai_put_member(sb_buf_t *out, bool *comma, const char *name,
+                                 size_t nn, sb_slice_t value);
 
 /* Check `data` (one stream event's JSON) and append it to `out` with the
  * gateway's id, created, model and provider, without usage, and with

@@ -12,8 +12,7 @@
 #include "openai.h"
 #include "switchboard/json_scan.h"
 
-/* Text (a jtext) with something but spaces and line breaks in it. */
-static bool nonblank(sb_slice_t s)
+bool sb_openai_nonblank(sb_slice_t s)
 {
   for (size_t i = 0; i < s.len; i++) {
     char c = s.ptr[i];
@@ -55,7 +54,7 @@ static sb_status_t choice(sb_slice_t v, bool first, sb_buf_t *out,
           sb_slice_t s = sb_json_scan_string(dm.value);
           if (SB_JSON_NAME_IS(&dm, "content") && s.ptr != NULL) {
             f->output_bytes += s.len;
-            f->has_output |= nonblank(s);
+            f->has_output |= sb_openai_nonblank(s);
           } else if (SB_JSON_NAME_IS(&dm, "tool_calls")) {
             f->has_output |= dm.value.len > 0 && dm.value.ptr[0] == '[' &&
                              dm.value.len > 2;
@@ -99,8 +98,8 @@ static sb_status_t choices(sb_slice_t v, sb_buf_t *out, sb_openai_chunk_t *f)
   return sb_buf_append(out, "]", 1);
 }
 
-static sb_status_t put(sb_buf_t *out, bool *comma, const char *name,
-                       size_t nn, sb_slice_t value)
+sb_status_t sb_openai_put_member(sb_buf_t *out, bool *comma, const char *name,
+                                 size_t nn, sb_slice_t value)
 {
   if (*comma)
     sb_buf_append(out, ",", 1);
@@ -130,19 +129,19 @@ sb_status_t sb_openai_rewrite_chunk(sb_slice_t data,
     sb_status_t rc = SB_OK;
     if (SB_JSON_NAME_IS(&m, "id")) {
       if (!(seen & ID))
-        rc = put(out, &comma, SB_STRLIT("id"), names->id);
+        rc = sb_openai_put_member(out, &comma, SB_STRLIT("id"), names->id);
       seen |= ID;
     } else if (SB_JSON_NAME_IS(&m, "created")) {
       if (!(seen & CREATED))
-        rc = put(out, &comma, SB_STRLIT("created"), names->created);
+        rc = sb_openai_put_member(out, &comma, SB_STRLIT("created"), names->created);
       seen |= CREATED;
     } else if (SB_JSON_NAME_IS(&m, "model")) {
       if (!(seen & MODEL))
-        rc = put(out, &comma, SB_STRLIT("model"), names->model);
+        rc = sb_openai_put_member(out, &comma, SB_STRLIT("model"), names->model);
       seen |= MODEL;
     } else if (SB_JSON_NAME_IS(&m, "provider")) {
       if (!(seen & PROVIDER))
-        rc = put(out, &comma, SB_STRLIT("provider"), names->provider);
+        rc = sb_openai_put_member(out, &comma, SB_STRLIT("provider"), names->provider);
       seen |= PROVIDER;
     } else if (SB_JSON_NAME_IS(&m, "usage")) {
       if (m.value.len > 0 && m.value.ptr[0] == '{')
@@ -173,12 +172,12 @@ sb_status_t sb_openai_rewrite_chunk(sb_slice_t data,
   if (!sb_json_iter_valid(&it))
     return SB_ERROR;
   if (!(seen & ID))
-    put(out, &comma, SB_STRLIT("id"), names->id);
+    sb_openai_put_member(out, &comma, SB_STRLIT("id"), names->id);
   if (!(seen & CREATED))
-    put(out, &comma, SB_STRLIT("created"), names->created);
+    sb_openai_put_member(out, &comma, SB_STRLIT("created"), names->created);
   if (!(seen & MODEL))
-    put(out, &comma, SB_STRLIT("model"), names->model);
+    sb_openai_put_member(out, &comma, SB_STRLIT("model"), names->model);
   if (!(seen & PROVIDER))
-    put(out, &comma, SB_STRLIT("provider"), names->provider);
+    sb_openai_put_member(out, &comma, SB_STRLIT("provider"), names->provider);
   return sb_buf_append(out, "}", 1);
 }
