@@ -104,6 +104,7 @@ cat >"$WORK/sb.yaml" <<CFG
 listen: 127.0.0.1:0
 workers: 1
 database: sqlite:$WORK/sb.db
+log: { access: false }
 providers:
   openai: { format: openai, base_url: "$UPSTREAM/v1", api_key: bench, tls: { ca_file: "$T/ca.pem" } }
   plain: { format: openai, base_url: "http://127.0.0.1:$FAKE_PORT/v1", api_key: bench }

@@ -83,6 +83,7 @@ start_switchboard() {
     echo "listen: 127.0.0.1:0"
     echo "workers: 1"
     echo "database: sqlite:$WORK/bench.db"
+    echo "log: { access: false }" # as nginx's access_log off; its cost: bench/ops.sh
     echo "providers:"
     echo "  openai: { format: openai, base_url: \"http://127.0.0.1:$FAKE_PORT/v1\", api_key: bench }"
     echo "  anthropic: { format: anthropic, base_url: \"http://127.0.0.1:$FAKE_PORT\", api_key: bench }"
@@ -421,6 +422,11 @@ RUNS=$RUNS DURATION=$DURATION "$HERE/https.sh" "$BUILD" "$OUT/https.md" ||
 say "Gemini door (bench/gemini.sh)"
 RUNS=$RUNS DURATION=$DURATION "$HERE/gemini.sh" "$BUILD" "$OUT/gemini.md" ||
   { say "gemini.sh failed"; exit 1; }
+
+# ---- the access log and metrics, on vs off: their own servers (bench/ops.sh) -------------
+say "ops: the access log and metrics on vs off (bench/ops.sh)"
+RUNS=$RUNS DURATION=$DURATION "$HERE/ops.sh" "$BUILD" "$OUT/ops.md" ||
+  { say "ops.sh failed"; exit 1; }
 JSON_LINE="json parse: (json_bench failed)"
 "$BUILD/json_bench" >"$WORK/json.out" 2>/dev/null || true
 grep -q 'json parse' "$WORK/json.out" && JSON_LINE=$(grep -m1 'json parse' "$WORK/json.out")
@@ -597,6 +603,9 @@ say "writing $OUT/latest.md"
   cat "$OUT/https.md"
   echo
   cat "$OUT/gemini.md"
+  echo
+
+  cat "$OUT/ops.md"
   echo
 
   echo "## Targets"

@@ -86,6 +86,11 @@ void sb_api_credits(sb_http_exchange_t *x, const sb_identity_t *who);
 sb_status_t sb_api_open(sb_gateway_t *gw, char *err, size_t errlen);
 void sb_api_close(sb_gateway_t *gw);
 
+/* The admin API under /api/v1/admin (admin.c): `rest` is what follows
+ * "/admin" ("/logs/live", "/reload"). The admin key, or local mode. */
+void sb_api_admin(sb_http_exchange_t *x, const sb_identity_t *who,
+                  sb_slice_t rest);
+
 /* ---- the other doors --------------------------------------------------- */
 
 /* POST /v1/messages and /v1/messages/count_tokens: the Anthropic Messages

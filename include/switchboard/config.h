@@ -49,6 +49,23 @@ typedef struct {
   uint32_t timeout_ms;        /* per list fetch */
 } sb_catalog_config_t;
 
+/* `log: {format, level, access, file}` (docs/observability.md) */
+typedef struct {
+  bool json;        /* access lines as JSON (the default) or as text */
+  bool access;      /* one line per request (default true) */
+  const char *file; /* where access lines go; NULL: stderr */
+  int level;        /* the messages' sb_log_level_t; -1: not set */
+} sb_log_config_t;
+
+/* `otel: {endpoint, headers, sample, service_name}`: OTLP/HTTP traces */
+typedef struct {
+  const char *endpoint;     /* the collector's URL; NULL: no tracing */
+  const sb_kv_t *headers;   /* sent with every export */
+  size_t n_headers;
+  double sample;            /* share of new traces kept, 0..1 (default 1) */
+  const char *service_name; /* default "switchboard" */
+} sb_otel_config_t;
+
 typedef struct {
   sb_arena_t arena;
   sb_buf_t json;       /* the config as JSON text; `root` points into it */
@@ -98,6 +115,9 @@ typedef struct {
   size_t n_providers;
   const sb_json_t *models; /* extra catalog entries (array) or NULL */
   sb_catalog_config_t catalog;
+
+  sb_log_config_t log;
+  sb_otel_config_t otel;
 } sb_config_t;
 
 /*

@@ -18,6 +18,7 @@ struct sb_skills;
 struct sb_health;
 struct sb_catalog_refresher;
 struct sb_rstore;
+struct sb_ops;
 
 typedef struct sb_gateway {
   sb_config_t *config;
@@ -33,6 +34,7 @@ typedef struct sb_gateway {
   struct sb_rstore *responses; /* the Responses door's stored responses
                                   (src/api/, sb_api_open) */
   struct sb_health *health; /* endpoint health and key states (health.h) */
+  struct sb_ops *ops;       /* access log, metrics, traces (ops.h) */
   sb_worker_t *workers;
   unsigned n_workers;
   int64_t started_ms;

@@ -49,6 +49,7 @@ typedef struct {
   uint32_t consecutive; /* failures in a row */
   int64_t opened_ms;    /* when it last opened */
   bool probing;         /* half-open: the one probe is in flight */
+  uint64_t opens;       /* times it opened */
 } sb_breaker_t;
 
 /* Could a request go to this endpoint now (without taking the probe)? */
@@ -89,6 +90,7 @@ typedef struct {
   bool seeded;
   double latency_ms, ttft_ms, tps, error_rate;
   uint64_t requests, failures;
+  uint64_t opens;     /* times its breaker opened */
   double uptime_30m;  /* share of successes in the last 30 minutes; 1 if none */
   uint32_t samples_30m;
 } sb_health_view_t;

@@ -177,6 +177,7 @@ sb_slice_t sb_http_query_param(sb_arena_t *a, sb_slice_t query,
 typedef struct sb_http_conn sb_http_conn_t;
 typedef struct sb_http_exchange sb_http_exchange_t;
 struct sb_worker;
+struct sb_access;
 
 struct sb_http_exchange {
   sb_arena_t arena;
@@ -203,6 +204,13 @@ struct sb_http_exchange {
    * a counted reference dropped with the arena, or NULL before the first
    * use. */
   const struct sb_catalog *catalog;
+  /* What the access log tells of the request (ops.h), set by the layers
+   * above as it goes: who called (a key's name, "admin", "local"), the
+   * type of the error it was answered with, and for a model call the
+   * call's own description (src/gateway/record.c). */
+  sb_slice_t caller;
+  const char *error_type;
+  void (*describe)(sb_http_exchange_t *x, struct sb_access *out);
 
   /* Owned by the server. */
   bool aborted;
@@ -275,6 +283,9 @@ typedef struct {
   size_t write_low_water;      /* on_drain fires below */
   size_t max_write_queue;      /* hard cap: the client is dropped above */
   sb_http_handler_fn handler;
+  /* Called as each exchange ends (answered, or its client gone), before
+   * its memory is freed; may be NULL. */
+  void (*on_finish)(sb_http_exchange_t *x);
 } sb_http_settings_t;
 
 /* Accept one connection from `server` on the worker's loop. */

@@ -86,7 +86,9 @@ typedef struct {
  * (62^4 > 10^6), the other 16 come from `r1` and `r2` (95 random bits).
  * Ids therefore sort by creation time: the generations table is keyed by
  * id, and a batch of rows lands at the end of its b-tree instead of on as
- * many pages as it has rows (2.5x less CPU per row, bench/ledger_bench). */
+ * many pages as it has rows (2.5x less CPU per row, bench/ledger_bench).
+ * The reports read a range of times as a range of ids (ledger_query.c):
+ * a row's created_ms is its id's second. */
 size_t sb_ledger_make_id(char *out, int64_t wall_us, uint64_t r1, uint64_t r2);
 
 /* Open (creating or migrating) the store named by `database`

@@ -48,6 +48,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ledger_read.h"
 #include "ledger_spill.h"
 #include "switchboard/common.h"
 #include "switchboard/log.h"
@@ -117,6 +118,7 @@ typedef struct row_node {
 
 struct sb_ledger {
   sb_store_t *store;
+  char file[4096]; /* a SQLite store's file; "" for Postgres */
   sb_keys_t *keys;
   sb_ledger_options_t opts;
   int64_t last_prune_ms;
@@ -794,6 +796,8 @@ sb_ledger_t *sb_ledger_open_with(const char *database,
   l->store = sb_store_open(database, SB_STORE_WRITER, opts, err, errlen);
   if (l->store == NULL)
     goto fail;
+  if (strncmp(database, "sqlite:", 7) == 0)
+    snprintf(l->file, sizeof(l->file), "%s", database + 7);
   if (replay_unsaved(l, err, errlen) != SB_OK ||
       load_keys(l, err, errlen) != SB_OK)
     goto fail;
@@ -1068,6 +1072,11 @@ static bool find_queued(row_node_t *n, const char *id, sb_ledger_row_t *out)
       return true;
     }
   return false;
+}
+
+const char *sb_ledger_file(const sb_ledger_t *l)
+{
+  return l->file[0] != '\0' ? l->file : NULL;
 }
 
 sb_status_t sb_ledger_get(sb_ledger_t *l, const char *id, sb_ledger_row_t *out)

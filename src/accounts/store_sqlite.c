@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ledger_read.h"
 #include "switchboard/log.h"
 #include "switchboard/store.h"
 
@@ -613,6 +614,40 @@ out:
   return rc;
 }
 
+void sb_ledger_read_row(sqlite3_stmt *st, sb_ledger_row_t *out)
+{
+  memset(out, 0, sizeof(*out));
+  int i = 0;
+  col_text(st, i++, out->id, sizeof(out->id));
+  out->created_ms = sqlite3_column_int64(st, i++);
+  col_text(st, i++, out->api, sizeof(out->api));
+  col_text(st, i++, out->key_label, sizeof(out->key_label));
+  col_text(st, i++, out->agent, sizeof(out->agent));
+  col_text(st, i++, out->app, sizeof(out->app));
+  col_text(st, i++, out->requested_model, sizeof(out->requested_model));
+  col_text(st, i++, out->model, sizeof(out->model));
+  col_text(st, i++, out->provider, sizeof(out->provider));
+  col_text(st, i++, out->upstream_model, sizeof(out->upstream_model));
+  out->usage.prompt = (uint64_t)sqlite3_column_int64(st, i++);
+  out->usage.completion = (uint64_t)sqlite3_column_int64(st, i++);
+  out->usage.cached = (uint64_t)sqlite3_column_int64(st, i++);
+  out->usage.cache_write = (uint64_t)sqlite3_column_int64(st, i++);
+  out->usage.reasoning = (uint64_t)sqlite3_column_int64(st, i++);
+  out->usage_estimated = sqlite3_column_int(st, i++) != 0;
+  out->cost_pico = sqlite3_column_int64(st, i++);
+  out->latency_ms = (uint32_t)sqlite3_column_int64(st, i++);
+  out->ttft_ms = (uint32_t)sqlite3_column_int64(st, i++);
+  out->status = sqlite3_column_int(st, i++);
+  col_text(st, i++, out->finish_reason, sizeof(out->finish_reason));
+  col_text(st, i++, out->native_finish_reason,
+           sizeof(out->native_finish_reason));
+  out->streamed = sqlite3_column_int(st, i++) != 0;
+  out->cancelled = sqlite3_column_int(st, i++) != 0;
+  col_text(st, i++, out->error, sizeof(out->error));
+  col_text(st, i++, out->key_hash, sizeof(out->key_hash));
+  out->overhead_us = (uint32_t)sqlite3_column_int64(st, i++);
+}
+
 static sb_status_t sq_get(sb_store_t *base, const char *id,
                           sb_ledger_row_t *out)
 {
@@ -620,50 +655,16 @@ static sb_status_t sq_get(sb_store_t *base, const char *id,
   sb_status_t rc = SB_DECLINED;
   sqlite3_stmt *st = NULL;
   pthread_mutex_lock(&s->read_lock);
-  if (sqlite3_prepare_v2(
-          s->reader,
-          "SELECT id, created_ms, api, key_label, agent, app, requested_model, "
-          "model, provider, upstream_model, tokens_prompt, tokens_completion, "
-          "tokens_cached, tokens_cache_write, tokens_reasoning, "
-          "usage_estimated, cost_pico, latency_ms, ttft_ms, status, "
-          "finish_reason, native_finish_reason, streamed, cancelled, error, "
-          "key_hash, overhead_us FROM generations WHERE id = ?",
-          -1, &st, NULL) != SQLITE_OK) {
+  if (sqlite3_prepare_v2(s->reader,
+                         "SELECT " SB_LEDGER_ROW_COLUMNS
+                         " FROM generations g WHERE g.id = ?",
+                         -1, &st, NULL) != SQLITE_OK) {
     rc = SB_ERROR;
     goto out;
   }
   sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
   if (sqlite3_step(st) == SQLITE_ROW) {
-    memset(out, 0, sizeof(*out));
-    int i = 0;
-    col_text(st, i++, out->id, sizeof(out->id));
-    out->created_ms = sqlite3_column_int64(st, i++);
-    col_text(st, i++, out->api, sizeof(out->api));
-    col_text(st, i++, out->key_label, sizeof(out->key_label));
-    col_text(st, i++, out->agent, sizeof(out->agent));
-    col_text(st, i++, out->app, sizeof(out->app));
-    col_text(st, i++, out->requested_model, sizeof(out->requested_model));
-    col_text(st, i++, out->model, sizeof(out->model));
-    col_text(st, i++, out->provider, sizeof(out->provider));
-    col_text(st, i++, out->upstream_model, sizeof(out->upstream_model));
-    out->usage.prompt = (uint64_t)sqlite3_column_int64(st, i++);
-    out->usage.completion = (uint64_t)sqlite3_column_int64(st, i++);
-    out->usage.cached = (uint64_t)sqlite3_column_int64(st, i++);
-    out->usage.cache_write = (uint64_t)sqlite3_column_int64(st, i++);
-    out->usage.reasoning = (uint64_t)sqlite3_column_int64(st, i++);
-    out->usage_estimated = sqlite3_column_int(st, i++) != 0;
-    out->cost_pico = sqlite3_column_int64(st, i++);
-    out->latency_ms = (uint32_t)sqlite3_column_int64(st, i++);
-    out->ttft_ms = (uint32_t)sqlite3_column_int64(st, i++);
-    out->status = sqlite3_column_int(st, i++);
-    col_text(st, i++, out->finish_reason, sizeof(out->finish_reason));
-    col_text(st, i++, out->native_finish_reason,
-             sizeof(out->native_finish_reason));
-    out->streamed = sqlite3_column_int(st, i++) != 0;
-    out->cancelled = sqlite3_column_int(st, i++) != 0;
-    col_text(st, i++, out->error, sizeof(out->error));
-    col_text(st, i++, out->key_hash, sizeof(out->key_hash));
-    out->overhead_us = (uint32_t)sqlite3_column_int64(st, i++);
+    sb_ledger_read_row(st, out);
     rc = SB_OK;
   }
 out:

@@ -5,6 +5,8 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
 
 #include "endpoint.h"
 
@@ -21,6 +23,21 @@ static const sb_codec_t *shape_format(sb_api_shape_t shape)
   }
 }
 
+/* An error type for the access log when the shape has none (skills). */
+static const char *status_type(int status)
+{
+  switch (status) {
+  case 400: return "invalid_request";
+  case 401: return "authentication";
+  case 403: return "permission_denied";
+  case 404: return "not_found";
+  case 405: return "method_not_allowed";
+  case 413: return "payload_too_large";
+  case 429: return "rate_limit_exceeded";
+  default: return status >= 500 ? "server" : "error";
+  }
+}
+
 static void vfail(sb_http_exchange_t *x, sb_api_shape_t shape, int status,
                   const char *type, const char *fmt, va_list ap)
     SB_PRINTF(5, 0);
@@ -29,6 +46,7 @@ static void vfail(sb_http_exchange_t *x, sb_api_shape_t shape, int status,
 {
   char msg[1024];
   vsnprintf(msg, sizeof(msg), fmt, ap);
+  x->error_type = type != NULL ? type : status_type(status);
   sb_buf_t b;
   sb_buf_init(&b, 64 * 1024);
   sb_answer_error_t e = {.status = status, .type = type,
@@ -206,3 +224,144 @@ bool sb_api_envelope(sb_http_exchange_t *x, sb_call_t *c, const sb_codec_t *door
   return false;
 }
 
+/* ---- shared by the endpoints -------------------------------------------- */
+
+/* "2026-12-31T23:59:59Z", with optional fraction and "Z" / "+00:00". */
+sb_status_t sb_api_parse_utc(sb_slice_t s, int64_t *ms)
+{
+  unsigned v[6] = {0};
+  static const char seps[] = "--T::";
+  const unsigned widths[6] = {4, 2, 2, 2, 2, 2};
+  size_t i = 0;
+  for (unsigned f = 0; f < 6; f++) {
+    if (f > 0) {
+      if (i >= s.len || (s.ptr[i] != seps[f - 1] && !(f == 3 && s.ptr[i] == ' ')))
+        return SB_ERROR;
+      i++;
+    }
+    for (unsigned d = 0; d < widths[f]; d++, i++) {
+      if (i >= s.len || s.ptr[i] < '0' || s.ptr[i] > '9')
+        return SB_ERROR;
+      v[f] = v[f] * 10 + (unsigned)(s.ptr[i] - '0');
+    }
+  }
+  unsigned frac = 0, fd = 0;
+  if (i < s.len && s.ptr[i] == '.') {
+    for (i++; i < s.len && s.ptr[i] >= '0' && s.ptr[i] <= '9'; i++)
+      if (fd < 3) {
+        frac = frac * 10 + (unsigned)(s.ptr[i] - '0');
+        fd++;
+      }
+    while (fd < 3) {
+      frac *= 10;
+      fd++;
+    }
+  }
+  sb_slice_t tz = sb_slice(s.ptr + i, s.len - i);
+  if (!(SB_SLICE_IS(tz, "Z") || SB_SLICE_IS(tz, "+00:00") || tz.len == 0))
+    return SB_ERROR;
+  if (v[1] < 1 || v[1] > 12 || v[2] < 1 || v[2] > 31 || v[3] > 23 ||
+      v[4] > 59 || v[5] > 60)
+    return SB_ERROR;
+  struct tm tm;
+  memset(&tm, 0, sizeof(tm));
+  tm.tm_year = (int)v[0] - 1900;
+  tm.tm_mon = (int)v[1] - 1;
+  tm.tm_mday = (int)v[2];
+  tm.tm_hour = (int)v[3];
+  tm.tm_min = (int)v[4];
+  tm.tm_sec = (int)v[5];
+  time_t t = timegm(&tm);
+  if (t == (time_t)-1)
+    return SB_ERROR;
+  *ms = (int64_t)t * 1000 + frac;
+  return SB_OK;
+}
+
+typedef struct {
+  uv_work_t work;
+  sb_http_exchange_t *x;
+  void (*run)(void *data);
+  void (*done)(sb_http_exchange_t *x, void *data);
+  void *data;
+  bool aborted;
+} offload_t;
+
+static void offload_run(uv_work_t *w)
+{
+  offload_t *o = w->data;
+  o->run(o->data);
+}
+
+static void offload_abort(sb_http_exchange_t *x)
+{
+  offload_t *o = x->data;
+  o->aborted = true;
+}
+
+static void offload_done(uv_work_t *w, int status)
+{
+  offload_t *o = w->data;
+  sb_http_exchange_t *x = o->x;
+  (void)status;
+  if (o->aborted) {
+    /* the client left; the exchange waited for us to finish it */
+    sb_http_respond(x, 499, NULL, 0, NULL, SB_NULL_SLICE);
+    o->done(NULL, o->data);
+  } else {
+    x->on_abort = NULL;
+    o->done(x, o->data);
+  }
+  free(o);
+}
+
+bool sb_api_offload(sb_http_exchange_t *x, void (*work)(void *data),
+                    void (*done)(sb_http_exchange_t *x, void *data),
+                    void *data)
+{
+  offload_t *o = calloc(1, sizeof(*o));
+  if (o == NULL) {
+    sb_api_error(x, 503, "server", "out of memory");
+    return false;
+  }
+  o->x = x;
+  o->run = work;
+  o->done = done;
+  o->data = data;
+  o->work.data = o;
+  x->data = o;
+  x->on_abort = offload_abort;
+  if (uv_queue_work(&x->worker->loop, &o->work, offload_run, offload_done) != 0) {
+    x->on_abort = NULL;
+    free(o);
+    sb_api_error(x, 503, "server", "cannot schedule the read");
+    return false;
+  }
+  return true;
+}
+
+void sb_api_data_begin(sb_buf_t *b, sb_jw_t *w, size_t cap)
+{
+  sb_buf_init(b, cap);
+  sb_jw_init(w, b);
+  sb_jw_obj_begin(w);
+  sb_jw_key_lit(w, "data");
+}
+
+void sb_api_data_reply(sb_http_exchange_t *x, int status, sb_buf_t *b, sb_jw_t *w)
+{
+  if (sb_jw_status(w) != SB_OK)
+    sb_api_error(x, 500, "server", "response too large");
+  else
+    sb_api_json(x, status, sb_buf_slice(b));
+  sb_buf_free(b);
+}
+
+bool sb_api_need_admin(sb_http_exchange_t *x, const sb_identity_t *who,
+                       const char *what)
+{
+  if (who->admin)
+    return true;
+  sb_api_error(x, 403, "permission_denied", "%s needs the admin key", what);
+  return false;
+}

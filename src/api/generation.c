@@ -8,23 +8,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "endpoint.h"
+#include "reports.h"
 #include "switchboard/api.h"
 #include "switchboard/keys.h"
 #include "switchboard/ledger.h"
 
 typedef struct {
-  uv_work_t work;
-  sb_http_exchange_t *x;
   sb_ledger_t *ledger;
   char id[64];
   sb_ledger_row_t row;
   sb_status_t rc;
-  bool aborted;
 } lookup_t;
 
-static void lookup_work(uv_work_t *w)
+static void lookup_work(void *data)
 {
-  lookup_t *l = w->data;
+  lookup_t *l = data;
   l->rc = sb_ledger_get(l->ledger, l->id, &l->row);
 }
 
@@ -37,7 +36,7 @@ static void kv_text(sb_jw_t *w, const char *k, const char *v)
     sb_jw_str(w, v, strlen(v));
 }
 
-static void write_row(sb_jw_t *w, const sb_ledger_row_t *r)
+void sb_api_generation_json(sb_jw_t *w, const sb_ledger_row_t *r)
 {
   char cost[40], created[40];
   size_t cn = sb_cost_format(r->cost_pico, cost, sizeof(cost));
@@ -45,8 +44,6 @@ static void write_row(sb_jw_t *w, const sb_ledger_row_t *r)
   struct tm tm;
   gmtime_r(&t, &tm);
   strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  sb_jw_obj_begin(w);
-  sb_jw_key_lit(w, "data");
   sb_jw_obj_begin(w);
   kv_text(w, "id", r->id);
   kv_text(w, "created_at", created);
@@ -87,21 +84,15 @@ static void write_row(sb_jw_t *w, const sb_ledger_row_t *r)
                r->cancelled ? 4 : 5);
   kv_text(w, "error", r->error);
   sb_jw_obj_end(w);
-  sb_jw_obj_end(w);
 }
 
-static void lookup_done(uv_work_t *w, int status)
+static void lookup_done(sb_http_exchange_t *x, void *data)
 {
-  lookup_t *l = w->data;
-  sb_http_exchange_t *x = l->x;
-  (void)status;
-  if (l->aborted) {
-    /* the client left; the exchange waited for us to finish it */
-    sb_http_respond(x, 499, NULL, 0, NULL, SB_NULL_SLICE);
+  lookup_t *l = data;
+  if (x == NULL) {
     free(l);
     return;
   }
-  x->on_abort = NULL;
   sb_key_t *k = x->principal;
   if (l->rc == SB_OK && k != NULL && strcmp(l->row.key_hash, k->rec.hash) != 0)
     l->rc = SB_DECLINED; /* a client key sees only its own generations */
@@ -112,19 +103,12 @@ static void lookup_done(uv_work_t *w, int status)
   } else {
     sb_buf_t b;
     sb_jw_t jw;
-    sb_buf_init(&b, 64 * 1024);
-    sb_jw_init(&jw, &b);
-    write_row(&jw, &l->row);
-    sb_api_json(x, 200, sb_buf_slice(&b));
-    sb_buf_free(&b);
+    sb_api_data_begin(&b, &jw, 64 * 1024);
+    sb_api_generation_json(&jw, &l->row);
+    sb_jw_obj_end(&jw);
+    sb_api_data_reply(x, 200, &b, &jw);
   }
   free(l);
-}
-
-static void lookup_abort(sb_http_exchange_t *x)
-{
-  lookup_t *l = x->data;
-  l->aborted = true;
 }
 
 void sb_api_generation(sb_http_exchange_t *x)
@@ -145,14 +129,7 @@ void sb_api_generation(sb_http_exchange_t *x)
     return;
   }
   memcpy(l->id, id.ptr, id.len);
-  l->x = x;
   l->ledger = ledger;
-  l->work.data = l;
-  x->data = l;
-  x->on_abort = lookup_abort;
-  if (uv_queue_work(&x->worker->loop, &l->work, lookup_work, lookup_done) != 0) {
+  if (!sb_api_offload(x, lookup_work, lookup_done, l))
     free(l);
-    x->on_abort = NULL;
-    sb_api_error(x, 503, "server", "cannot schedule the lookup");
-  }
 }

@@ -14,11 +14,6 @@ void sb_keyjson_usd(sb_jw_t *w, const char *k, int64_t pico);
 /* The key's members ("data" of the key endpoints); `self`: as the key
  * itself sees it (/api/v1/key). */
 void sb_keyjson_key(sb_jw_t *w, const sb_key_view_t *v, bool self);
-/* Start an answer {"data": ... in `b` (capped at `cap`); the caller writes
- * the value, closes the object and answers with sb_keyjson_reply(). */
-void sb_keyjson_begin(sb_buf_t *b, sb_jw_t *w, size_t cap);
-void sb_keyjson_reply(sb_http_exchange_t *x, int status, sb_buf_t *b,
-                      sb_jw_t *w);
 /* {"data": the key} (with its secret, once, when given). */
 void sb_keyjson_reply_key(sb_http_exchange_t *x, int status, sb_key_t *k,
                           const char *secret);

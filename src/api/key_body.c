@@ -2,60 +2,9 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "endpoint.h"
 #include "key_api.h"
 #include "switchboard/pricing.h"
-
-/* "2026-12-31T23:59:59Z", with optional fraction and "Z" / "+00:00". */
-static sb_status_t parse_time(sb_slice_t s, int64_t *ms)
-{
-  unsigned v[6] = {0};
-  static const char seps[] = "--T::";
-  const unsigned widths[6] = {4, 2, 2, 2, 2, 2};
-  size_t i = 0;
-  for (unsigned f = 0; f < 6; f++) {
-    if (f > 0) {
-      if (i >= s.len || (s.ptr[i] != seps[f - 1] && !(f == 3 && s.ptr[i] == ' ')))
-        return SB_ERROR;
-      i++;
-    }
-    for (unsigned d = 0; d < widths[f]; d++, i++) {
-      if (i >= s.len || s.ptr[i] < '0' || s.ptr[i] > '9')
-        return SB_ERROR;
-      v[f] = v[f] * 10 + (unsigned)(s.ptr[i] - '0');
-    }
-  }
-  unsigned frac = 0, fd = 0;
-  if (i < s.len && s.ptr[i] == '.') {
-    for (i++; i < s.len && s.ptr[i] >= '0' && s.ptr[i] <= '9'; i++)
-      if (fd < 3) {
-        frac = frac * 10 + (unsigned)(s.ptr[i] - '0');
-        fd++;
-      }
-    while (fd < 3) {
-      frac *= 10;
-      fd++;
-    }
-  }
-  sb_slice_t tz = sb_slice(s.ptr + i, s.len - i);
-  if (!(SB_SLICE_IS(tz, "Z") || SB_SLICE_IS(tz, "+00:00") || tz.len == 0))
-    return SB_ERROR;
-  if (v[1] < 1 || v[1] > 12 || v[2] < 1 || v[2] > 31 || v[3] > 23 ||
-      v[4] > 59 || v[5] > 60)
-    return SB_ERROR;
-  struct tm tm;
-  memset(&tm, 0, sizeof(tm));
-  tm.tm_year = (int)v[0] - 1900;
-  tm.tm_mon = (int)v[1] - 1;
-  tm.tm_mday = (int)v[2];
-  tm.tm_hour = (int)v[3];
-  tm.tm_min = (int)v[4];
-  tm.tm_sec = (int)v[5];
-  time_t t = timegm(&tm);
-  if (t == (time_t)-1)
-    return SB_ERROR;
-  *ms = (int64_t)t * 1000 + frac;
-  return SB_OK;
-}
 
 /* Apply the members of `body` to `r`. `creating` requires a name. On error
  * writes a message into `err`. */
@@ -125,7 +74,7 @@ sb_status_t sb_keybody_apply(sb_arena_t *a, const sb_json_t *body,
     if (v->type == SB_JSON_NULL)
       r->expires_ms = 0;
     else if (!sb_json_is(v, SB_JSON_STRING) || sb_json_string(a, v, &s) != SB_OK ||
-             parse_time(s, &r->expires_ms) != SB_OK) {
+             sb_api_parse_utc(s, &r->expires_ms) != SB_OK) {
       snprintf(err, errlen,
                "'expires_at' must be null or a UTC time like "
                "\"2026-12-31T23:59:59Z\"");

@@ -1,6 +1,7 @@
 /* A key in OpenRouter's JSON shape (key_api.h). */
 #include <stdio.h>
 
+#include "endpoint.h"
 #include "key_api.h"
 #include "switchboard/pricing.h"
 
@@ -124,25 +125,6 @@ void sb_keyjson_key(sb_jw_t *w, const sb_key_view_t *v, bool self)
   sb_jw_obj_end(w);
 }
 
-/* Start an answer {"data": ... in `b` (capped at `cap`); the caller writes
- * the value, closes the object and answers with sb_keyjson_reply(). */
-void sb_keyjson_begin(sb_buf_t *b, sb_jw_t *w, size_t cap)
-{
-  sb_buf_init(b, cap);
-  sb_jw_init(w, b);
-  sb_jw_obj_begin(w);
-  sb_jw_key_lit(w, "data");
-}
-
-void sb_keyjson_reply(sb_http_exchange_t *x, int status, sb_buf_t *b, sb_jw_t *w)
-{
-  if (sb_jw_status(w) != SB_OK)
-    sb_api_error(x, 500, "server", "response too large");
-  else
-    sb_api_json(x, status, sb_buf_slice(b));
-  sb_buf_free(b);
-}
-
 void sb_keyjson_reply_key(sb_http_exchange_t *x, int status, sb_key_t *k,
                       const char *secret)
 {
@@ -150,11 +132,11 @@ void sb_keyjson_reply_key(sb_http_exchange_t *x, int status, sb_key_t *k,
   sb_key_view(k, sb_wall_ms(), &v);
   sb_buf_t b;
   sb_jw_t w;
-  sb_keyjson_begin(&b, &w, 64 * 1024);
+  sb_api_data_begin(&b, &w, 64 * 1024);
   sb_keyjson_key(&w, &v, false);
   if (secret != NULL)
     kv_strz(&w, "key", secret);
   sb_jw_obj_end(&w);
-  sb_keyjson_reply(x, status, &b, &w);
+  sb_api_data_reply(x, status, &b, &w);
 }
 

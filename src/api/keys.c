@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "endpoint.h"
 #include "key_api.h"
 #include "switchboard/api.h"
 #include "switchboard/counters.h"
@@ -244,7 +245,7 @@ static void answer_list(fresh_t *f)
 {
   sb_buf_t b;
   sb_jw_t w;
-  sb_keyjson_begin(&b, &w, 64u << 20);
+  sb_api_data_begin(&b, &w, 64u << 20);
   sb_jw_arr_begin(&w);
   int64_t now = sb_wall_ms();
   for (size_t i = 0; i < f->n; i++) {
@@ -254,7 +255,7 @@ static void answer_list(fresh_t *f)
   }
   sb_jw_arr_end(&w);
   sb_jw_obj_end(&w);
-  sb_keyjson_reply(f->x, 200, &b, &w);
+  sb_api_data_reply(f->x, 200, &b, &w);
 }
 
 static void list_keys(sb_http_exchange_t *x)
@@ -397,12 +398,12 @@ static void answer_self(fresh_t *f)
 {
   sb_buf_t b;
   sb_jw_t w;
-  sb_keyjson_begin(&b, &w, 64 * 1024);
+  sb_api_data_begin(&b, &w, 64 * 1024);
   sb_key_view_t v;
   sb_key_view(f->keys[0], sb_wall_ms(), &v);
   sb_keyjson_key(&w, &v, true);
   sb_jw_obj_end(&w);
-  sb_keyjson_reply(f->x, 200, &b, &w);
+  sb_api_data_reply(f->x, 200, &b, &w);
 }
 
 void sb_api_key_self(sb_http_exchange_t *x, const sb_identity_t *who)
@@ -420,7 +421,7 @@ void sb_api_key_self(sb_http_exchange_t *x, const sb_identity_t *who)
   }
   sb_buf_t b;
   sb_jw_t w;
-  sb_keyjson_begin(&b, &w, 64 * 1024);
+  sb_api_data_begin(&b, &w, 64 * 1024);
   sb_jw_obj_begin(&w);
   sb_jw_kv_str(&w, SB_STRLIT("label"), who->label.ptr, who->label.len);
   sb_jw_key_lit(&w, "limit");
@@ -440,7 +441,7 @@ void sb_api_key_self(sb_http_exchange_t *x, const sb_identity_t *who)
   sb_jw_null(&w);
   sb_jw_obj_end(&w);
   sb_jw_obj_end(&w);
-  sb_keyjson_reply(x, 200, &b, &w);
+  sb_api_data_reply(x, 200, &b, &w);
 }
 
 static void answer_credits(fresh_t *f)
@@ -457,13 +458,13 @@ static void answer_credits(fresh_t *f)
     credits = sb_keys_total_limits(table(f->x));
     usage = sb_keys_total_usage(table(f->x));
   }
-  sb_keyjson_begin(&b, &w, 4096);
+  sb_api_data_begin(&b, &w, 4096);
   sb_jw_obj_begin(&w);
   sb_keyjson_usd(&w, "total_credits", credits);
   sb_keyjson_usd(&w, "total_usage", usage);
   sb_jw_obj_end(&w);
   sb_jw_obj_end(&w);
-  sb_keyjson_reply(f->x, 200, &b, &w);
+  sb_api_data_reply(f->x, 200, &b, &w);
 }
 
 void sb_api_credits(sb_http_exchange_t *x, const sb_identity_t *who)

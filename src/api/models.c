@@ -9,12 +9,14 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "reports.h"
 #include "switchboard/codec.h"
 #include "switchboard/api.h"
 #include "switchboard/health.h"
 #include "switchboard/json_edit.h"
 #include "switchboard/counters.h"
 #include "switchboard/ledger.h"
+#include "switchboard/ops.h"
 #include "switchboard/upstream.h"
 
 typedef struct {
@@ -194,13 +196,6 @@ static void percentiles(sb_jw_t *w, bool known, double v)
   sb_jw_obj_end(w);
 }
 
-static const char *breaker_name(sb_breaker_state_t s)
-{
-  return s == SB_BREAKER_OPEN        ? "open"
-         : s == SB_BREAKER_HALF_OPEN ? "half_open"
-                                     : "closed";
-}
-
 void sb_api_model_endpoints(sb_http_exchange_t *x, sb_slice_t id)
 {
   const sb_gateway_t *gw = x->worker->gw;
@@ -267,22 +262,7 @@ void sb_api_model_endpoints(sb_http_exchange_t *x, sb_slice_t id)
     percentiles(&w, v.tps > 0, v.tps);
     /* switchboard's own view of the endpoint */
     sb_jw_key_lit(&w, "health");
-    sb_jw_obj_begin(&w);
-    const char *bn = breaker_name(v.state);
-    sb_jw_kv_str(&w, SB_STRLIT("breaker"), bn, strlen(bn));
-    sb_jw_kv_raw(&w, SB_STRLIT("usable"), v.usable ? "true" : "false",
-                 v.usable ? 4 : 5);
-    sb_jw_kv_int(&w, SB_STRLIT("requests"), (int64_t)v.requests);
-    sb_jw_kv_int(&w, SB_STRLIT("failures"), (int64_t)v.failures);
-    sb_jw_key_lit(&w, "error_rate");
-    sb_jw_double(&w, v.error_rate);
-    sb_jw_key_lit(&w, "latency_ms");
-    sb_jw_double(&w, v.latency_ms);
-    sb_jw_key_lit(&w, "ttft_ms");
-    sb_jw_double(&w, v.ttft_ms);
-    sb_jw_key_lit(&w, "tokens_per_second");
-    sb_jw_double(&w, v.tps);
-    sb_jw_obj_end(&w);
+    sb_api_health_json(&w, &v);
     sb_jw_obj_end(&w);
   }
   sb_jw_arr_end(&w);
@@ -462,6 +442,7 @@ void sb_api_metrics(sb_http_exchange_t *x)
         ls.failing ? 1 : 0, (unsigned long long)ls.refused,
         (unsigned long long)ls.undelivered);
   }
+  sb_ops_scrape(x->worker->gw, &b);
   sb_http_respond(x, 200, NULL, 0, "text/plain; version=0.0.4",
                   sb_buf_slice(&b));
   sb_buf_free(&b);

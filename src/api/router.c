@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "reports.h"
 #include "switchboard/api.h"
 #include "switchboard/json.h"
 #include "switchboard/response_store.h"
@@ -41,7 +42,10 @@ static bool enter(sb_http_exchange_t *x, bool method_ok, const char *allow,
                 allow);
     return false;
   }
-  return sb_api_auth(x, shape, who) == SB_OK;
+  if (sb_api_auth(x, shape, who) != SB_OK)
+    return false;
+  x->caller = who->label;
+  return true;
 }
 
 static void route_skills(sb_http_exchange_t *x, sb_slice_t rest)
@@ -61,6 +65,7 @@ static void route_skills(sb_http_exchange_t *x, sb_slice_t rest)
   sb_identity_t who;
   if (sb_api_auth(x, SB_API_SKILL, &who) != SB_OK)
     return;
+  x->caller = who.label;
   if (skill.len == 0) {
     if (post) {
       sb_api_skill_error(x, 405, "method not allowed (use GET)");
@@ -154,6 +159,7 @@ sb_status_t sb_api_open(sb_gateway_t *gw, char *err, size_t errlen)
   gw->skills = sb_skills_load(err, errlen);
   if (gw->skills == NULL)
     return SB_ERROR;
+  sb_api_ui_open();
   gw->responses = sb_rstore_open(gw->config->database,
                                  gw->config->retention_days, err, errlen);
   return gw->responses != NULL ? SB_OK : SB_ERROR;
@@ -165,25 +171,6 @@ void sb_api_close(sb_gateway_t *gw)
   gw->responses = NULL;
   sb_skills_free(gw->skills);
   gw->skills = NULL;
-}
-
-/* GET /: what the gateway serves and, with no provider configured, how to
- * add one. Open, like /health (it tells no more than /health does). */
-static void root(sb_http_exchange_t *x)
-{
-  size_t providers = x->worker->gw->config->n_providers;
-  char body[1024];
-  int n = snprintf(
-      body, sizeof(body),
-      "{\"name\":\"switchboard\",\"providers\":%zu,%s%s%s\"endpoints\":["
-      "\"POST /v1/chat/completions\",\"POST /v1/messages\","
-      "\"POST /v1/responses\","
-      "\"POST /v1/embeddings\",\"GET /v1/models\","
-      "\"POST /v1beta/models/{model}:generateContent\","
-      "\"POST /api/skills/openrouter/chat\",\"GET /health\",\"GET /metrics\"]}",
-      providers, providers == 0 ? "\"setup\":\"" : "",
-      providers == 0 ? SB_NO_PROVIDER_HINT : "", providers == 0 ? "\"," : "");
-  sb_api_json(x, 200, sb_slice(body, (size_t)n));
 }
 
 void sb_api_handle(sb_http_exchange_t *x)
@@ -201,9 +188,12 @@ void sb_api_handle(sb_http_exchange_t *x)
   }
 
   if (SB_SLICE_IS(path, "/")) {
-    if (!get)
-      return method_not_allowed(x, "GET");
-    root(x);
+    sb_api_root(x);
+    return;
+  }
+  if (SB_SLICE_IS(path, "/ui") || sb_slice_starts(path, SB_STRLIT("/ui/"))) {
+    sb_api_ui(x, path.len > 4 ? sb_slice(path.ptr + 4, path.len - 4)
+                              : SB_NULL_SLICE);
     return;
   }
   if (SB_SLICE_IS(path, "/health")) {
@@ -264,6 +254,18 @@ void sb_api_handle(sb_http_exchange_t *x)
       sb_api_generation(x);
     return;
   }
+  if (versioned && (SB_SLICE_IS(p, "/stats") || SB_SLICE_IS(p, "/generations") ||
+                    SB_SLICE_IS(p, "/providers"))) {
+    if (!enter(x, get, "GET", SB_API_OPENAI, &who))
+      return;
+    if (SB_SLICE_IS(p, "/stats"))
+      sb_api_stats(x, &who);
+    else if (SB_SLICE_IS(p, "/generations"))
+      sb_api_generations(x, &who);
+    else
+      sb_api_providers(x, &who);
+    return;
+  }
   if (versioned && (SB_SLICE_IS(p, "/keys") ||
                     sb_slice_starts(p, SB_STRLIT("/keys/")))) {
     if (enter(x, true, NULL, SB_API_OPENAI, &who))
@@ -278,6 +280,11 @@ void sb_api_handle(sb_http_exchange_t *x)
       sb_api_credits(x, &who);
     else
       sb_api_key_self(x, &who);
+    return;
+  }
+  if (versioned && sb_slice_starts(p, SB_STRLIT("/admin/"))) {
+    if (enter(x, true, NULL, SB_API_OPENAI, &who))
+      sb_api_admin(x, &who, sb_slice(p.ptr + 6, p.len - 6));
     return;
   }
   if (SB_SLICE_IS(path, "/metrics")) {

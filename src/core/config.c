@@ -526,6 +526,11 @@ static void set_defaults(sb_config_t *c)
   c->breaker_cooldown_ms = 30000;
   c->key_auth_cooldown_ms = 0;
   c->escalation_on = SB_CLIMB_ALL;
+  c->log.json = true;
+  c->log.access = true;
+  c->log.level = -1;
+  c->otel.sample = 1.0;
+  c->otel.service_name = "switchboard";
   c->catalog.sources = SB_CATALOG_SRC_OPENROUTER;
   c->catalog.timeout_ms = 30000;
 }
@@ -683,6 +688,112 @@ static sb_status_t get_catalog(loader_t *l, const sb_json_t *r)
   return SB_OK;
 }
 
+/* ---- operations: log and otel (docs/observability.md) ------------------ */
+
+static sb_status_t get_log(loader_t *l, const sb_json_t *r)
+{
+  static const char *const keys[] = {"format", "level", "access", "file", NULL};
+  static const char *const levels[] = {"error", "warn", "info", "debug"};
+  sb_log_config_t *g = &l->cfg->log;
+  const sb_json_t *v = sb_json_get(r, "log");
+  const char *format = NULL, *level = NULL;
+  if (v == NULL || v->type == SB_JSON_NULL)
+    return SB_OK;
+  if (v->type != SB_JSON_OBJECT)
+    return fail(l, "'log' must be a mapping (format, level, access, file)");
+  if (check_keys(l, v, "log", keys) != SB_OK ||
+      get_str(l, v, "format", &format) != SB_OK ||
+      get_str(l, v, "level", &level) != SB_OK ||
+      get_bool(l, v, "access", &g->access) != SB_OK ||
+      get_str(l, v, "file", &g->file) != SB_OK)
+    return SB_ERROR;
+  if (format != NULL && strcmp(format, "json") != 0 &&
+      strcmp(format, "text") != 0)
+    return fail(l, "'log.format' must be json or text");
+  if (format != NULL)
+    g->json = strcmp(format, "json") == 0;
+  if (level != NULL) {
+    for (g->level = 0; g->level < 4; g->level++)
+      if (strcmp(level, levels[g->level]) == 0)
+        break;
+    if (g->level == 4)
+      return fail(l, "'log.level' must be error, warn, info or debug");
+  }
+  if (g->file != NULL && g->file[0] == '\0')
+    g->file = NULL; /* an unset ${VAR}: stderr */
+  return SB_OK;
+}
+
+/* A character of an HTTP field name (RFC 9110's tchar). */
+static bool header_name_char(unsigned char c)
+{
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+         (c >= '0' && c <= '9') || (c != 0 && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+static sb_status_t get_otel(loader_t *l, const sb_json_t *r)
+{
+  static const char *const keys[] = {"endpoint", "headers", "sample",
+                                     "service_name", NULL};
+  sb_otel_config_t *o = &l->cfg->otel;
+  const sb_json_t *v = sb_json_get(r, "otel");
+  if (v == NULL || v->type == SB_JSON_NULL)
+    return SB_OK;
+  if (v->type != SB_JSON_OBJECT)
+    return fail(l, "'otel' must be a mapping (endpoint, headers, sample, "
+                   "service_name)");
+  if (check_keys(l, v, "otel", keys) != SB_OK ||
+      get_str(l, v, "endpoint", &o->endpoint) != SB_OK ||
+      get_str(l, v, "service_name", &o->service_name) != SB_OK)
+    return SB_ERROR;
+  if (o->endpoint != NULL && o->endpoint[0] == '\0')
+    o->endpoint = NULL; /* an unset ${VAR}: tracing off */
+  if (o->endpoint != NULL) {
+    if (strncmp(o->endpoint, "http://", 7) != 0 &&
+        strncmp(o->endpoint, "https://", 8) != 0)
+      return fail(l, "'otel.endpoint' must start with http:// or https://");
+    o->endpoint = strip_slash(l, o->endpoint);
+  }
+  const sb_json_t *s = sb_json_get(v, "sample");
+  if (s != NULL && s->type != SB_JSON_NULL &&
+      (s->type != SB_JSON_NUMBER || sb_json_double(s, &o->sample) != SB_OK ||
+       !(o->sample >= 0 && o->sample <= 1)))
+    return fail(l, "'otel.sample' must be a number from 0 to 1");
+  const sb_json_t *h = sb_json_get(v, "headers");
+  if (h != NULL && h->type != SB_JSON_NULL) {
+    if (h->type != SB_JSON_OBJECT)
+      return fail(l, "'otel.headers' must be a mapping of name to value");
+    if (h->count == 0)
+      return SB_OK;
+    sb_kv_t *kv = sb_arena_calloc(&l->cfg->arena, (h->count + 1) * sizeof(*kv));
+    if (kv == NULL)
+      return fail(l, "out of memory");
+    size_t n = 0;
+    for (const sb_json_t *e = h->child; e != NULL; e = e->next) {
+      sb_slice_t val;
+      if (e->type != SB_JSON_STRING ||
+          sb_json_string(&l->cfg->arena, e, &val) != SB_OK)
+        return fail(l, "'otel.headers' values must be strings");
+      if (e->key.len == 0)
+        return fail(l, "'otel.headers': a header name is empty");
+      for (size_t i = 0; i < e->key.len; i++)
+        if (!header_name_char((unsigned char)e->key.ptr[i]))
+          return fail(l, "'otel.headers': '%.*s' is not a header name",
+                      (int)e->key.len, e->key.ptr);
+      for (size_t i = 0; i < val.len; i++)
+        if ((unsigned char)val.ptr[i] < ' ' && val.ptr[i] != '\t')
+          return fail(l, "'otel.headers.%.*s' holds a control character",
+                      (int)e->key.len, e->key.ptr);
+      kv[n].name = dup_slice(l, e->key);
+      kv[n].value = dup_slice(l, val);
+      n++;
+    }
+    o->headers = kv;
+    o->n_headers = n;
+  }
+  return SB_OK;
+}
+
 static sb_status_t load_file(loader_t *l, const char *path)
 {
   static const char *const keys[] = {
@@ -691,7 +802,7 @@ static sb_status_t load_file(loader_t *l, const char *path)
       "providers", "models", "max_header_bytes", "max_body_bytes",
       "request_timeout_ms", "idle_timeout_ms", "shutdown_grace_ms", "upstream",
       "durable", "retention_days", "default_max_tokens", "retry", "health",
-      "escalation", "tls", "catalog", NULL};
+      "escalation", "tls", "catalog", "log", "otel", NULL};
   static const char *const health_keys[] = {
       "breaker_failures", "breaker_cooldown_ms", "key_auth_cooldown_ms", NULL};
   static const char *const upstream_keys[] = {
@@ -767,7 +878,8 @@ static sb_status_t load_file(loader_t *l, const char *path)
   }
   if (get_retry(l, r, "", &c->retry) != SB_OK ||
       get_tls(l, r, "", &c->tls) != SB_OK ||
-      get_escalation(l, r) != SB_OK || get_catalog(l, r) != SB_OK)
+      get_escalation(l, r) != SB_OK || get_catalog(l, r) != SB_OK ||
+      get_log(l, r) != SB_OK || get_otel(l, r) != SB_OK)
     return SB_ERROR;
   const sb_json_t *hl = sb_json_get(r, "health");
   if (hl != NULL && hl->type != SB_JSON_NULL) {

@@ -14,6 +14,7 @@
 #include "switchboard/health.h"
 #include "switchboard/keys.h"
 #include "switchboard/log.h"
+#include "switchboard/ops.h"
 
 static void timer_free_cb(uv_handle_t *h)
 {
@@ -391,6 +392,7 @@ bool sb_attempt_failed(sb_call_t *c, const sb_call_error_t *e)
     return false;
   pl->in_attempt = false;
   sb_attempt_drop_upstream(c);
+  sb_call_trace_attempt_end(c, e->upstream_status, e->type);
   const sb_candidate_t *cand = &pl->cands[pl->cur];
   const sb_provider_t *p = cand->route.provider;
   long us = e->upstream_status;
@@ -436,11 +438,15 @@ bool sb_attempt_failed(sb_call_t *c, const sb_call_error_t *e)
       pl->retries++;
       SB_DEBUG("call %s: retry %u of %s in %u ms", c->id, pl->retries, p->name,
                d);
+      sb_metrics_note_failover(sb_ops_metrics(c->gw->ops), c->worker->id,
+                               sb_slice_z(p->name), false);
       if (sb_attempt_schedule(c, d))
         return true;
     }
   }
   if (in_budget && pl->cur + 1 < pl->n) {
+    sb_metrics_note_failover(sb_ops_metrics(c->gw->ops), c->worker->id,
+                             sb_slice_z(p->name), true);
     pl->cur++;
     pl->retries = 0;
     SB_DEBUG("call %s: falling back to %s", c->id,
@@ -629,6 +635,7 @@ void sb_attempt_start(sb_call_t *c)
     return;
   }
   headers(c, &r);
+  up_header(c, "traceparent", sb_call_trace_attempt(c));
   sb_upstream_request_t ur;
   memset(&ur, 0, sizeof(ur));
   ur.url = r.url;

@@ -115,6 +115,8 @@ sb_call_t *sb_call_new(sb_http_exchange_t *x, const sb_codec_t *door,
   x->data = c;
   x->on_abort = on_abort;
   x->on_drain = on_drain;
+  x->describe = sb_record_describe;
+  sb_call_trace_begin(c);
   return c;
 }
 
@@ -427,6 +429,7 @@ void sb_call_fail_with(sb_call_t *c, const sb_call_error_t *e)
   c->cost_pico = c->plan != NULL ? c->plan->discarded_pico : 0;
   c->finish = SB_FINISH_ERROR;
   snprintf(c->native_finish, sizeof(c->native_finish), "error");
+  c->x->error_type = e->type;
   sb_record(c, e->status, msg);
   error_reply(c, e);
 }
@@ -448,6 +451,7 @@ void sb_call_refuse(sb_call_t *c, const sb_call_error_t *e)
     return;
   c->finished = true;
   c->final_status = e->status;
+  c->x->error_type = e->type;
   error_reply(c, e);
 }
 
@@ -522,6 +526,8 @@ void sb_call_finish_stream(sb_call_t *c)
   if (c->stream_failed) {
     c->finish = SB_FINISH_ERROR;
     snprintf(c->native_finish, sizeof(c->native_finish), "error");
+    c->x->error_type =
+        c->stream_error_code == 408 ? "timeout" : "provider_unavailable";
   }
   sb_answer_end_t end;
   answer_end(c, &end);
@@ -548,6 +554,7 @@ void sb_call_finish_cancelled(sb_call_t *c)
   sb_record_cost(c);
   snprintf(c->native_finish, sizeof(c->native_finish), "cancelled");
   c->finish = SB_FINISH_NONE;
+  c->x->error_type = "cancelled";
   sb_record(c, 499, "client closed the connection");
   if (c->committed)
     sb_http_stream_end(c->x);

@@ -13,6 +13,7 @@
 #ifndef SB_GATEWAY_CALL_H
 #define SB_GATEWAY_CALL_H
 
+#include "switchboard/access.h"
 #include "switchboard/call.h"
 #include "switchboard/codec.h"
 #include "switchboard/gateway.h"
@@ -32,6 +33,30 @@ typedef struct {
 #define SB_CALL_MAX_TOOLS 64 /* tool calls whose arguments escalation checks */
 
 struct sb_plan;
+
+/* One upstream attempt of a traced call: a child span (otlp.h). */
+typedef struct {
+  uint8_t span_id[8];
+  const sb_provider_t *provider;
+  sb_slice_t model;                   /* the provider's model name */
+  uint64_t start_ns, first_ns, end_ns; /* monotonic; 0: not yet */
+  int status;                          /* the provider's HTTP status */
+  const char *error_type;              /* NULL: it answered */
+} sb_call_try_t;
+
+/* The call's trace context (trace.h; docs/observability.md, "Traces"). */
+typedef struct {
+  bool on;         /* ids known: a traceparent goes upstream */
+  bool own;        /* tracing is on: the gateway's own spans and ids */
+  bool exported;   /* ... and sampled: its spans go to the collector */
+  bool has_parent; /* the client sent a traceparent */
+  uint8_t flags;
+  uint8_t trace_id[16];
+  uint8_t span_id[8];        /* the request's span (or the client's) */
+  uint8_t parent_span_id[8]; /* the client's span */
+  sb_call_try_t *tries;      /* SB_ACCESS_MAX_SPANS of them, when exported */
+  size_t n_tries;
+} sb_call_trace_t;
 
 struct sb_call {
   sb_arena_t *arena; /* the exchange's */
@@ -129,6 +154,9 @@ struct sb_call {
   int final_status;
   bool cancelled;
   bool finished;
+  uint64_t overhead_ns; /* the gateway's own time, set by sb_record */
+
+  sb_call_trace_t trace;
 
   /* the door's, told when the call has answered (sb_call_on_answered) */
   sb_call_answered_fn answered;
@@ -234,6 +262,22 @@ void sb_record(sb_call_t *c, int status, const char *error);
 /* `durable`: the end is handed over once the row committed; true when it
  * now waits (`body`: a whole answer to hold, else a stream's end). */
 bool sb_record_defer(sb_call_t *c, sb_slice_t body);
+/* The exchange's describe hook (http.h) for a call's exchange: its part of
+ * the access record (ops.h). */
+void sb_record_describe(sb_http_exchange_t *x, struct sb_access *a);
+
+/* ---- call_trace.c: the trace context and the attempts' spans ----------- */
+
+/* A new call: the client's traceparent, a new trace (sampled or not) when
+ * tracing is on, or nothing. */
+void sb_call_trace_begin(sb_call_t *c);
+/* An attempt starts (on the plan's current candidate): its span, and the
+ * traceparent header for its request (in the arena), or NULL. */
+const char *sb_call_trace_attempt(sb_call_t *c);
+/* The attempt failed with `status` (the provider's, 0 none) and `type`. */
+void sb_call_trace_attempt_end(sb_call_t *c, long status, const char *type);
+/* The call's trace and spans into its access record. */
+void sb_call_trace_describe(const sb_call_t *c, struct sb_access *a);
 
 /* ---- admit.c ----------------------------------------------------------------- */
 

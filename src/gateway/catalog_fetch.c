@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <strings.h>
 
+#include "switchboard/version.h"
 #include "switchboard/catalog_refresh.h"
 
 #define OPENROUTER_DEFAULT "https://openrouter.ai/api/v1"
@@ -73,7 +74,7 @@ static sb_status_t http_get(const sb_config_t *cfg, const char *url,
   curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(e, CURLOPT_USERAGENT, "switchboard/0.1");
+  curl_easy_setopt(e, CURLOPT_USERAGENT, SB_USER_AGENT);
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, cerr);
   curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING,

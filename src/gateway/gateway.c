@@ -9,6 +9,7 @@
 #include "switchboard/health.h"
 #include "switchboard/ledger.h"
 #include "switchboard/log.h"
+#include "switchboard/ops.h"
 
 /* The catalog: the embedded one with the stored refreshed lists and the
  * config's entries, then kept current in the background when configured
@@ -63,11 +64,19 @@ sb_status_t sb_gateway_open(sb_gateway_t *gw, sb_config_t *cfg, char *err,
   }
   if (open_catalog(gw, cfg, err, errlen) != SB_OK)
     return SB_ERROR;
+  /* log.level, unless SWITCHBOARD_LOG said otherwise */
+  if (cfg->log.level >= 0 && getenv("SWITCHBOARD_LOG") == NULL)
+    sb_log_level = (sb_log_level_t)cfg->log.level;
+  gw->ops = sb_ops_new(cfg, cfg->workers, err, errlen);
+  if (gw->ops == NULL)
+    return SB_ERROR;
   return SB_OK;
 }
 
 void sb_gateway_close(sb_gateway_t *gw)
 {
+  sb_ops_free(gw->ops); /* writes what is left of the access log */
+  gw->ops = NULL;
   /* The refresh thread first: it may be publishing. */
   sb_catalog_refresher_free(gw->refresher);
   gw->refresher = NULL;

@@ -106,6 +106,7 @@ void sb_breaker_record(sb_breaker_t *b, bool ok, int64_t now_ms,
     b->state = SB_BREAKER_OPEN;
     b->opened_ms = now_ms;
     b->probing = false;
+    b->opens++;
   }
   /* A failure reported while already open (a request that started before
    * it opened) does not extend the cooldown. */
@@ -328,6 +329,7 @@ void sb_health_view(sb_health_t *h, size_t slot, int64_t now_ms,
   out->error_rate = s->error_rate;
   out->requests = s->requests;
   out->failures = s->failures;
+  out->opens = s->breaker.opens;
   for (size_t i = 0; i < SB_HEALTH_MINUTES; i++)
     if (s->buckets[i].minute != 0 &&
         minute - s->buckets[i].minute < SB_HEALTH_MINUTES) {

@@ -9,6 +9,7 @@
 
 #include <stdio.h>
 
+#include "switchboard/access.h"
 #include "switchboard/keys.h"
 #include "switchboard/ledger.h"
 #include "switchboard/pricing.h"
@@ -88,6 +89,7 @@ void sb_record(sb_call_t *c, int status, const char *error)
   sb_call_wait_end(c);
   uint64_t total = now - c->t_start;
   uint64_t own = total > c->wait_ns ? total - c->wait_ns : 0;
+  c->overhead_ns = own;
   row.overhead_us = (uint32_t)SB_MIN(own / 1000, UINT32_MAX);
   sb_worker_note_overhead(c->worker, own);
   if (!c->committed)
@@ -132,6 +134,7 @@ static void not_delivered(sb_call_t *c)
       "not delivered and not billed; retry later";
   sb_admit_refund(c);
   c->final_status = 503;
+  c->x->error_type = "ledger_unavailable";
   if (!c->deferred) {
     /* the stream's end again, now with the error */
     sb_answer_end_t end;
@@ -191,4 +194,48 @@ bool sb_record_defer(sb_call_t *c, sb_slice_t body)
   c->commit_wait = w;
   return sb_ledger_when_committed(c->gw->ledger, &c->worker->loop, w,
                                   c->ledger_seq, committed_cb, c) == SB_OK;
+}
+
+/* ---- the access record (ops.h) ------------------------------------------ */
+
+void sb_record_describe(sb_http_exchange_t *x, sb_access_t *a)
+{
+  const sb_call_t *c = x->data;
+  if (c == NULL)
+    return;
+  a->id = sb_slice_z(c->id);
+  a->door = sb_slice_z(c->api);
+  a->operation = c->embeddings ? SB_SLICE_LIT("embeddings")
+                               : SB_SLICE_LIT("chat");
+  if (c->final_status != 0)
+    a->status = c->final_status;
+  a->model_requested = c->requested_model;
+  if (c->route.provider != NULL) {
+    a->model = c->route.model_id;
+    a->provider = sb_slice_z(c->route.provider->name);
+  }
+  a->key_label = c->key_label.len > 0 ? c->key_label : a->key_label;
+  a->agent = c->agent;
+  a->stream = c->stream;
+  a->usage = c->usage;
+  a->usage_estimated = !c->usage_known && c->final_status != 0 &&
+                       (c->usage.prompt != 0 || c->usage.completion != 0);
+  a->cost_pico = c->cost_pico;
+  a->overhead_ns = c->overhead_ns;
+  if (c->t_first_token != 0 && c->t_first_token >= c->t_start)
+    a->ttft_ns = c->t_first_token - c->t_start;
+  const sb_plan_t *pl = c->plan;
+  if (pl != NULL) {
+    a->attempts = pl->attempts;
+    if (pl->attempts > 0) {
+      uint64_t now = sb_now_ns();
+      a->upstream_ns = now - pl->att_start_ns;
+      if (pl->att_first_ns >= pl->att_start_ns)
+        a->upstream_ttfb_ns = pl->att_first_ns - pl->att_start_ns;
+    }
+  }
+  const char *finish = c->cancelled ? "cancelled" : sb_finish_name(c->finish);
+  if (c->final_status != 0 && finish != NULL)
+    a->finish_reason = sb_slice_z(finish);
+  sb_call_trace_describe(c, a);
 }

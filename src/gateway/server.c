@@ -26,6 +26,7 @@
 #include "switchboard/heap.h"
 #include "switchboard/log.h"
 #include "switchboard/notify.h"
+#include "switchboard/ops.h"
 #include "switchboard/upstream.h"
 
 typedef struct {
@@ -143,6 +144,7 @@ static sb_status_t worker_init(sb_gateway_t *gw, sb_worker_t *w, unsigned id,
   w->http.write_low_water = 64 * 1024;
   w->http.max_write_queue = 16u << 20;
   w->http.handler = handler;
+  w->http.on_finish = gw->ops != NULL ? sb_ops_request_done : NULL;
   w->upstream = sb_upstream_multi_new(&w->loop);
   if (w->upstream == NULL)
     return SB_ERROR;
@@ -175,6 +177,7 @@ void sb_server_block_signals(sigset_t *set)
   sigaddset(set, SIGINT);
   sigaddset(set, SIGTERM);
   sigaddset(set, SIGHUP);
+  sigaddset(set, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, set, NULL);
   signal(SIGPIPE, SIG_IGN);
 }
@@ -272,6 +275,10 @@ sb_status_t sb_server_run(sb_gateway_t *gw, sb_listeners_t *l,
    * thread (the ledger writer, libuv's pool) was created. */
   sigset_t set;
   sb_server_block_signals(&set);
+  if (gw->ops != NULL && sb_ops_start(gw->ops) != SB_OK) {
+    SB_ERR("cannot start the operations thread");
+    goto out;
+  }
 
   for (unsigned i = 0; i < n; i++) {
     int fd = l->fds[i];
@@ -295,7 +302,11 @@ sb_status_t sb_server_run(sb_gateway_t *gw, sb_listeners_t *l,
   fflush(stdout);
   sb_notify("READY=1");
   int sig = 0;
-  while (sigwait(&set, &sig) == 0 && sig == SIGHUP) {
+  while (sigwait(&set, &sig) == 0 && (sig == SIGHUP || sig == SIGUSR1)) {
+    if (sig == SIGUSR1) {
+      sb_ops_reopen(gw->ops); /* logrotate moved the access log */
+      continue;
+    }
     sb_notify("RELOADING=1");
     sb_gateway_reload(gw);
     sb_notify("READY=1");
@@ -305,12 +316,14 @@ sb_status_t sb_server_run(sb_gateway_t *gw, sb_listeners_t *l,
           sig == SIGINT ? "SIGINT" : "SIGTERM", cfg->shutdown_grace_ms);
   rc = SB_OK;
 stop:
+  sb_live_close_all(gw->ops); /* live feeds end now, not at the grace's end */
   for (unsigned i = 0; i < started; i++)
     uv_async_send(&gw->workers[i].wakeup);
   for (unsigned i = 0; i < started; i++) {
     uv_thread_join(&gw->workers[i].thread);
     uv_loop_close(&gw->workers[i].loop);
   }
+  sb_ops_stop(gw->ops); /* every access line of the drained requests */
 out:
   free(ctx);
   sb_server_listeners_close(l);

@@ -399,6 +399,8 @@ static void exchange_finish(sb_http_exchange_t *x)
   x->finished = true;
   if (x->streaming && c->w->n_active_streams > 0)
     c->w->n_active_streams--;
+  if (c->settings->on_finish != NULL)
+    c->settings->on_finish(x);
   c->x = NULL;
   exchange_free(x);
   if (c->closing) {
@@ -509,8 +511,11 @@ void sb_http_respond(sb_http_exchange_t *x, int status,
     c->keep_alive = !close;
     sb_buf_t head;
     sb_buf_init(&head, 64 * 1024);
+    /* a 304 has no body, and a Content-Length would have to be the
+     * 200's (RFC 9110, 8.6): none */
     format_head(&head, status, content_type, headers, n_headers,
-                x->extra_head, false, body.len, close);
+                x->extra_head, false, status == 304 ? SIZE_MAX : body.len,
+                close);
     uv_buf_t bufs[2] = {uv_buf_init(head.data, (unsigned)head.len),
                         uv_buf_init((char *)body.ptr, (unsigned)body.len)};
     bool head_only = x->req.method == HTTP_HEAD;

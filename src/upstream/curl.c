@@ -21,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "switchboard/version.h"
 #include "switchboard/log.h"
 #include "switchboard/clock.h"
 #include "upstream/internal.h"
@@ -489,7 +490,7 @@ bool sb_up_curl_start(sb_upstream_t *u, const sb_upstream_request_t *r)
   curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, m);
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, u->headers);
-  curl_easy_setopt(e, CURLOPT_USERAGENT, "switchboard/0.1");
+  curl_easy_setopt(e, CURLOPT_USERAGENT, SB_USER_AGENT);
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, u->errbuf);
   curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
   curl_easy_setopt(e, CURLOPT_HEADERDATA, u);

@@ -36,6 +36,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "switchboard/version.h"
 #include "switchboard/clock.h"
 #include "upstream/internal.h"
 
@@ -257,7 +258,7 @@ static size_t build_head(const sb_upstream_request_t *r, const h1_url_t *url,
     PUT("\r\n", 2);
   }
   if (!caller_has(r, "User-Agent"))
-    PUTZ("User-Agent: switchboard/0.1\r\n");
+    PUTZ("User-Agent: " SB_USER_AGENT "\r\n");
   if (!caller_has(r, "Accept"))
     PUTZ("Accept: */*\r\n");
   for (size_t i = 0; i < r->n_headers; i++) {

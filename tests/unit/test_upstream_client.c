@@ -7,6 +7,7 @@
  * caller sees (head, exact body bytes, outcome) and what the server saw
  * (the request, how many connections). */
 #include "upstream_harness.h"
+#include "switchboard/version.h"
 
 /* answer_trickle: pieces of "ab", one every trickle_ms; trickle_pieces of
  * them, then silence (0: until the client goes). Reset for every test. */
@@ -54,7 +55,7 @@ static void test_plain(void **state)
   const char *q = f->srv.last_req;
   assert_true(strncmp(q, "POST /v1/chat?x=1 HTTP/1.1\r\n", 28) == 0);
   assert_non_null(strstr(q, host));
-  assert_non_null(strstr(q, "\r\nUser-Agent: switchboard/0.1\r\n"));
+  assert_non_null(strstr(q, "\r\nUser-Agent: " SB_USER_AGENT "\r\n"));
   assert_non_null(strstr(q, "\r\nAccept: */*\r\n"));
   assert_non_null(strstr(q, "\r\nX-Test: 1\r\n"));
   assert_non_null(strstr(q, "\r\nContent-Type: application/json\r\n"));
