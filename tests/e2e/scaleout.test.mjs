@@ -176,6 +176,10 @@ test("/api/v1/generation on either instance finds a row the other made", async (
   assert.equal(pico(row.total_cost), pico(made.json.usage.cost));
   const onA = await fetchText(`${A.url}/api/v1/generation?id=${id}`, { headers: { authorization: `Bearer ${key}` } });
   assert.equal(onA.json.data.id, id);
+  // the dashboard's reports read SQLite only (docs/scale-out.md): they say so
+  const stats = await api(A, "GET", "/stats?from=24h");
+  assert.equal(stats.status, 500, stats.text);
+  assert.match(stats.json.error.message, /read a SQLite store; they are not built for Postgres yet/);
 });
 
 test("the Responses door serves on a Postgres store; its stored responses are the instance's own for now", async () => {
