@@ -12,7 +12,8 @@
 # Usage: bench/run.sh BUILD_DIR
 # Knobs: RUNS (5), DURATION (s per run, 5), STREAMS (10000), STREAM_SECONDS
 #        (10), SOAK_SECONDS (600; 0 skips the soak), SOAK_RATE (1000 req/s),
-#        OUT (bench/results: where the report and charts go).
+#        OUT (bench/results: where the report and charts go), SCALEOUT (1;
+#        0 skips the scale-out step, bench/scaleout.sh).
 set -euo pipefail
 BUILD=${1:-build}
 RUNS=${RUNS:-5}
@@ -658,5 +659,12 @@ GP
   fi
 else
   say "gnuplot is missing: no charts (scripts/install-deps --bench)"
+fi
+
+# ---- scale-out: two instances on Postgres + Redis (bench/scaleout.sh) ------------------------
+# SCALEOUT=0 skips it.
+if [ "${SCALEOUT:-1}" != 0 ]; then
+  { echo; RUNS=$RUNS DURATION=$DURATION "$HERE/scaleout.sh" "$BUILD"; } >>"$OUT/latest.md" ||
+    say "the scale-out step failed (bench/scaleout.sh)"
 fi
 cat "$OUT/latest.md"

@@ -82,8 +82,10 @@ typedef struct sb_config {
   uint16_t listen_port;
   bool listen_loopback; /* the listen address is a loopback address */
   unsigned workers;     /* resolved: never 0 */
-  const char *database; /* "sqlite:PATH" */
-  const char *redis;    /* NULL when unset */
+  const char *database; /* "sqlite:PATH" or "postgres://..." */
+  const char *redis;    /* "redis://...": shared counters; NULL when unset */
+  bool redis_down_local; /* redis_down: local (each instance alone while
+                            Redis is down); false: deny */
   const char *admin_key; /* NULL: local mode */
   bool local_trust;      /* /api/skills from loopback without a key */
 

@@ -13,6 +13,7 @@
 #include "switchboard/worker.h"
 
 struct sb_ledger;
+struct sb_counters;
 struct sb_skills;
 struct sb_health;
 struct sb_catalog_refresher;
@@ -28,6 +29,8 @@ typedef struct sb_gateway {
   bool catalogs_ready;
   struct sb_catalog_refresher *refresher; /* catalog_refresh.h */
   struct sb_ledger *ledger;
+  struct sb_counters *counters; /* shared with other instances (counters.h);
+                                   NULL without `redis` */
   struct sb_skills *skills; /* the doors' (src/api/, sb_api_open) */
   struct sb_rstore *responses; /* the Responses door's stored responses
                                   (src/api/, sb_api_open) */
@@ -39,8 +42,8 @@ typedef struct sb_gateway {
   struct sb_reload_waiter *reload_waiters; /* API reloads queued (reload.c) */
 } sb_gateway_t;
 
-/* Open the ledger, the catalog (and its refresh) and health for a loaded
- * config. */
+/* Open the ledger, the shared counters, the catalog (and its refresh) and
+ * health for a loaded config. */
 sb_status_t sb_gateway_open(sb_gateway_t *gw, sb_config_t *cfg, char *err,
                             size_t errlen);
 void sb_gateway_close(sb_gateway_t *gw);

@@ -66,8 +66,23 @@ typedef struct sb_key {
   sb_window_t req_window, tok_window;
   uint64_t saved_seq;         /* the store's sequence number of the last
                                  change queued for it (0: none) */
+  /* several instances (counters.h): the generation of the last change
+   * another instance announced; every instance's reservations as the
+   * shared counters last reported them (with `shared` set) */
+  uint64_t touched;
+  int64_t shared_reserved;
+  bool shared;
   struct sb_key *next;        /* hash chain */
 } sb_key_t;
+
+/* A key's settled spend (picodollars), as the store or the shared
+ * counters report it. */
+typedef struct {
+  int64_t total;    /* all time */
+  int64_t period;   /* the key's budget period (its limit_reset) */
+  int64_t day, week, month;
+  uint64_t requests;
+} sb_key_spend_t;
 
 typedef struct sb_keys sb_keys_t;
 
@@ -146,7 +161,8 @@ typedef enum {
   SB_ADMIT_MODEL,      /* 403: model not allowed for the key */
   SB_ADMIT_RPM,        /* 429 */
   SB_ADMIT_TPM,        /* 429 */
-  SB_ADMIT_CREDITS     /* 402 */
+  SB_ADMIT_CREDITS,    /* 402 */
+  SB_ADMIT_UNAVAILABLE /* 503: the shared counters cannot be reached */
 } sb_admit_t;
 
 typedef struct {
@@ -162,6 +178,12 @@ typedef struct {
  * reserved (give it back with sb_key_settle). */
 sb_admit_t sb_key_admit(sb_key_t *k, sb_slice_t model, int64_t reserve_pico,
                         int64_t now_ms, sb_admit_info_t *info);
+/* The checks of sb_key_admit that need no counter: SB_ADMIT_DISABLED,
+ * _EXPIRED, _MODEL or _OK; on OK, the record's limits are copied to
+ * `limits` (its limit_pico, limit_reset, rpm and tpm) for the shared
+ * counters to apply (counters.h). */
+sb_admit_t sb_key_check(sb_key_t *k, sb_slice_t model, int64_t now_ms,
+                        sb_key_record_t *limits);
 /* May the key use `model`, a routed model id (the catalog id, or a
  * pass-through id as requested; never with a `:floor` / `:nitro` suffix)?
  * True when its allow-list is empty or names the id exactly: the same
@@ -176,6 +198,33 @@ void sb_key_settle(sb_keys_t *t, sb_key_t *k, int64_t reserved_pico,
  * the keyless totals when `k` is NULL. */
 void sb_keys_refund(sb_keys_t *t, sb_key_t *k, int64_t cost_pico,
                     int64_t now_ms);
+
+/* The spend the shared counters report for `k` (every instance's),
+ * replacing the local figures; `reserved` (< 0: not known) is every
+ * instance's outstanding reservations. */
+void sb_key_set_shared(sb_key_t *k, const sb_key_spend_t *s, int64_t reserved,
+                       int64_t now_ms);
+
+/* ---- keys changed by other instances (counters.h) ---- */
+
+/* Apply a key another instance stored (created or changed: a record
+ * older than the one held is ignored) or deleted, without writing to the
+ * store; `gen` marks the change (see sb_keys_sync). */
+void sb_keys_apply(sb_keys_t *t, const sb_key_record_t *rec, bool deleted,
+                   uint64_t gen, int64_t now_ms);
+
+typedef struct {
+  sb_key_record_t rec;
+  sb_key_spend_t spend;
+} sb_key_stored_t;
+
+/* Make the table what the store listed (its live keys, read after change
+ * `gen` was applied and once `committed` ledger entries were committed):
+ * new keys are added, changed ones updated, missing ones removed. Keys
+ * changed since the read began (a later sb_keys_apply, or a change of
+ * this instance the store did not have yet) are left as they are. */
+void sb_keys_sync(sb_keys_t *t, const sb_key_stored_t *keys, size_t n,
+                  uint64_t gen, uint64_t committed, int64_t now_ms);
 
 /* A consistent copy of a key's counters for reporting. */
 typedef struct {

@@ -1,10 +1,9 @@
 /*
- * The store (DESIGN.md, "Store"): the ledger, one compact row per request
- * (who, which model, which provider, tokens, exact cost, latency,
- * outcome), the client keys and their spend totals. This header is the
- * whole interface the gateway uses; the embedded SQLite implementation is
- * src/accounts/ledger.c, and a Postgres store implements the same calls
- * (TODO(issue 4): not built yet; `database: postgres://` is refused).
+ * The ledger (DESIGN.md, "Store"): one compact row per request (who, which
+ * model, which provider, tokens, exact cost, latency, outcome), the client
+ * keys and their spend totals. This header is the whole interface the
+ * gateway uses; the rows go into a store (store.h): the embedded SQLite
+ * file (`database: sqlite:PATH`) or Postgres (`database: postgres://...`).
  *
  * Workers never touch the disk: sb_ledger_record() copies the row into an
  * in-memory queue (a mutex held for a pointer swap) and one writer thread
@@ -21,8 +20,10 @@
  * with SB_ERROR at once (see sb_ledger_when_committed), the failure is
  * logged once when it begins and once when it ends, and sb_ledger_stats()
  * says why. A store that still fails at close gets its rows written to
- * `PATH-unsaved.jsonl` next to the database, which the next open writes
- * into the store (docs/accounts.md, "When the store fails").
+ * `PATH-unsaved.jsonl` next to the database (Postgres:
+ * `switchboard-postgres-unsaved.jsonl` in $STATE_DIRECTORY or the working
+ * directory), which the next open writes into the store (docs/accounts.md,
+ * "When the store fails").
  */
 #ifndef SWITCHBOARD_LEDGER_H
 #define SWITCHBOARD_LEDGER_H
@@ -91,7 +92,7 @@ typedef struct {
 size_t sb_ledger_make_id(char *out, int64_t wall_us, uint64_t r1, uint64_t r2);
 
 /* Open (creating or migrating) the store named by `database`
- * ("sqlite:PATH"), write any `PATH-unsaved.jsonl` a failing store left at
+ * ("sqlite:PATH" or "postgres://..."), write any `PATH-unsaved.jsonl` a failing store left at
  * its last close into it, load the client keys with their spend, start
  * the writer. NULL, with the reason in `err`, when the store cannot be
  * opened or cannot be written (a read-only file or file system, a full
@@ -101,6 +102,18 @@ sb_ledger_t *sb_ledger_open_with(const char *database,
                                  const sb_ledger_options_t *opts, char *err,
                                  size_t errlen);
 bool sb_ledger_is_durable(const sb_ledger_t *l);
+
+/* Told, on the writer's thread, of every batch the store committed: the
+ * entries with sequence numbers `first`..`last`, and the shared counters'
+ * epoch the commit was ordered in (store.h, SB_STORE_READ_EPOCH; asked
+ * only while a function is set). One function at most; NULL removes it. */
+typedef void (*sb_ledger_commit_fn)(void *data, uint64_t first, uint64_t last,
+                                    uint64_t epoch);
+void sb_ledger_on_commit(sb_ledger_t *l, sb_ledger_commit_fn fn, void *data);
+
+/* The store the ledger writes to (store.h; owned by the ledger). Its
+ * operations other than load_keys, get, seed and usage are the writer's. */
+struct sb_store *sb_ledger_store(sb_ledger_t *l);
 
 /* The client key table loaded from the store (owned by the ledger). */
 sb_keys_t *sb_ledger_keys(sb_ledger_t *l);

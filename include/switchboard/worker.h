@@ -21,6 +21,7 @@ struct sb_gateway;
 #define SB_OVERHEAD_BUCKETS 13
 struct sb_upstream_multi;
 struct sb_http_conn;
+struct sb_counters_conn;
 
 typedef struct sb_worker {
   unsigned id;
@@ -31,6 +32,7 @@ typedef struct sb_worker {
   uv_thread_t thread;
   struct sb_gateway *gw;
   struct sb_upstream_multi *upstream;
+  struct sb_counters_conn *counters; /* the shared counters (counters.h) */
   sb_http_settings_t http;
   char read_buf[64 * 1024]; /* shared by the worker's connections */
   bool read_buf_busy;

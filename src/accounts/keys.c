@@ -7,11 +7,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "switchboard/clock.h"
 #include "switchboard/config.h"
 #include "switchboard/ledger.h"
 #include "switchboard/log.h"
 
 #define N_BUCKETS 256
+/* How long a deletion is remembered against a listing of the store that
+ * was read before it (sb_keys_sync). */
+#define TOMB_MS (10 * 60 * 1000)
+
+/* A key deleted: by this instance (its deletion's sequence number in the
+ * ledger) or by another (the generation of the announcement). */
+typedef struct {
+  unsigned char digest[32];
+  uint64_t seq, gen;
+  int64_t at_ms;
+} tomb_t;
 
 struct sb_keys {
   pthread_rwlock_t lock;
@@ -20,6 +32,8 @@ struct sb_keys {
   pthread_mutex_t totals_lock;
   int64_t unkeyed_usage; /* admin / local callers */
   int64_t revoked_usage; /* keys deleted since start-up */
+  tomb_t *tombs;         /* under `lock` */
+  size_t n_tombs;
 };
 
 static const char hexd[] = "0123456789abcdef";
@@ -84,6 +98,7 @@ void sb_keys_free(sb_keys_t *t)
   }
   pthread_rwlock_destroy(&t->lock);
   pthread_mutex_destroy(&t->totals_lock);
+  free(t->tombs);
   free(t);
 }
 
@@ -323,6 +338,28 @@ static sb_key_t *unlink_digest(sb_keys_t *t, const unsigned char d[32])
   return found;
 }
 
+/* Remember a deletion (sb_keys_sync); forget those older than TOMB_MS. */
+static void bury(sb_keys_t *t, const unsigned char d[32], uint64_t seq,
+                 uint64_t gen, int64_t now_ms)
+{
+  pthread_rwlock_wrlock(&t->lock);
+  size_t kept = 0;
+  for (size_t i = 0; i < t->n_tombs; i++)
+    if (now_ms - t->tombs[i].at_ms < TOMB_MS)
+      t->tombs[kept++] = t->tombs[i];
+  t->n_tombs = kept;
+  tomb_t *m = realloc(t->tombs, (kept + 1) * sizeof(*m));
+  if (m != NULL) {
+    t->tombs = m;
+    memcpy(m[kept].digest, d, 32);
+    m[kept].seq = seq;
+    m[kept].gen = gen;
+    m[kept].at_ms = now_ms;
+    t->n_tombs = kept + 1;
+  }
+  pthread_rwlock_unlock(&t->lock);
+}
+
 sb_key_t *sb_keys_remove(sb_keys_t *t, sb_slice_t hash)
 {
   unsigned char d[32];
@@ -336,7 +373,9 @@ sb_key_t *sb_keys_remove(sb_keys_t *t, sb_slice_t hash)
   int64_t spent = found->usage_total;
   if (t->store != NULL)
     found->saved_seq = sb_ledger_save_key(t->store, &found->rec, true);
+  uint64_t seq = found->saved_seq;
   pthread_mutex_unlock(&found->lock);
+  bury(t, d, seq, 0, sb_wall_ms());
   pthread_mutex_lock(&t->totals_lock);
   t->revoked_usage += spent;
   pthread_mutex_unlock(&t->totals_lock);
@@ -470,25 +509,43 @@ static void window_info(const sb_window_t *w, int64_t now_s, uint32_t limit,
   info->reset_s = sb_window_reset(w, now_s);
 }
 
+/* With the key's lock held: the checks that need no counter. */
+static sb_admit_t check_locked(const sb_key_t *k, sb_slice_t model,
+                               int64_t now_ms)
+{
+  if (k->revoked || k->rec.disabled)
+    return SB_ADMIT_DISABLED;
+  if (k->rec.expires_ms != 0 && now_ms >= k->rec.expires_ms)
+    return SB_ADMIT_EXPIRED;
+  if (!model_allowed(k->rec.models, model))
+    return SB_ADMIT_MODEL;
+  return SB_ADMIT_OK;
+}
+
+sb_admit_t sb_key_check(sb_key_t *k, sb_slice_t model, int64_t now_ms,
+                        sb_key_record_t *limits)
+{
+  pthread_mutex_lock(&k->lock);
+  sb_admit_t rc = check_locked(k, model, now_ms);
+  if (rc == SB_ADMIT_OK) {
+    limits->limit_pico = k->rec.limit_pico;
+    limits->limit_reset = k->rec.limit_reset;
+    limits->rpm = k->rec.rpm;
+    limits->tpm = k->rec.tpm;
+  }
+  pthread_mutex_unlock(&k->lock);
+  return rc;
+}
+
 sb_admit_t sb_key_admit(sb_key_t *k, sb_slice_t model, int64_t reserve_pico,
                         int64_t now_ms, sb_admit_info_t *info)
 {
   int64_t now_s = now_ms / 1000;
-  sb_admit_t rc = SB_ADMIT_OK;
   memset(info, 0, sizeof(*info));
   pthread_mutex_lock(&k->lock);
-  if (k->revoked || k->rec.disabled) {
-    rc = SB_ADMIT_DISABLED;
+  sb_admit_t rc = check_locked(k, model, now_ms);
+  if (rc != SB_ADMIT_OK)
     goto out;
-  }
-  if (k->rec.expires_ms != 0 && now_ms >= k->rec.expires_ms) {
-    rc = SB_ADMIT_EXPIRED;
-    goto out;
-  }
-  if (!model_allowed(k->rec.models, model)) {
-    rc = SB_ADMIT_MODEL;
-    goto out;
-  }
   if (k->rec.tpm > 0) {
     /* Tokens are known when a request ends: a request is admitted while
      * the window is under the limit. */
@@ -598,8 +655,184 @@ void sb_key_view(sb_key_t *k, int64_t now_ms, sb_key_view_t *out)
   out->period_used = k->budget.used;
   out->reserved = k->budget.reserved;
   out->remaining = sb_budget_remaining(&k->budget);
+  if (k->shared && k->budget.limit >= 0) {
+    /* every instance's reservations, not only this one's */
+    out->reserved = k->shared_reserved;
+    int64_t left = k->budget.limit - k->budget.used - k->shared_reserved;
+    out->remaining = left > 0 ? left : 0;
+  }
   out->requests = k->requests;
   pthread_mutex_unlock(&k->lock);
+}
+
+void sb_key_set_shared(sb_key_t *k, const sb_key_spend_t *s, int64_t reserved,
+                       int64_t now_ms)
+{
+  pthread_mutex_lock(&k->lock);
+  sb_budget_roll(&k->budget, now_ms);
+  roll_usage(k, now_ms);
+  k->usage_total = s->total;
+  k->usage_day = s->day;
+  k->usage_week = s->week;
+  k->usage_month = s->month;
+  k->budget.used = s->period;
+  k->requests = s->requests;
+  if (reserved >= 0) {
+    k->shared_reserved = reserved;
+    k->shared = true;
+  }
+  pthread_mutex_unlock(&k->lock);
+}
+
+/* ---- keys changed by other instances --------------------------------------- */
+
+/* With the table's lock held: the key with digest `d`, or NULL. */
+static sb_key_t *find_locked(sb_keys_t *t, const unsigned char d[32])
+{
+  for (sb_key_t *k = t->bucket[d[0]]; k != NULL; k = k->next)
+    if (memcmp(k->digest, d, 32) == 0)
+      return k;
+  return NULL;
+}
+
+/* With the table's write lock held: take `k` out (it is refused from now
+ * on; its spend stays in the totals). */
+static void drop_locked(sb_keys_t *t, sb_key_t *k)
+{
+  for (sb_key_t **pp = &t->bucket[k->digest[0]]; *pp != NULL;
+       pp = &(*pp)->next)
+    if (*pp == k) {
+      *pp = k->next;
+      k->next = NULL;
+      break;
+    }
+  pthread_mutex_lock(&k->lock);
+  k->revoked = true;
+  int64_t spent = k->usage_total;
+  pthread_mutex_unlock(&k->lock);
+  pthread_mutex_lock(&t->totals_lock);
+  t->revoked_usage += spent;
+  pthread_mutex_unlock(&t->totals_lock);
+  sb_key_unref(k); /* the table's */
+}
+
+/* With the key's lock held: take `rec` (the whole record) if it is not
+ * older than the one held. Whether the limits must be applied. */
+static bool take_record(sb_key_t *k, const sb_key_record_t *rec)
+{
+  if (rec->updated_ms < k->rec.updated_ms ||
+      memcmp(&k->rec, rec, sizeof(*rec)) == 0)
+    return false;
+  k->rec = *rec;
+  return true;
+}
+
+void sb_keys_apply(sb_keys_t *t, const sb_key_record_t *rec, bool deleted,
+                   uint64_t gen, int64_t now_ms)
+{
+  unsigned char d[32];
+  if (!from_hex(sb_slice_z(rec->hash), d))
+    return;
+  if (deleted)
+    bury(t, d, 0, gen, now_ms);
+  pthread_rwlock_wrlock(&t->lock);
+  sb_key_t *k = find_locked(t, d);
+  bool apply = false;
+  if (k != NULL && deleted) {
+    drop_locked(t, k);
+    k = NULL;
+  } else if (k != NULL) {
+    pthread_mutex_lock(&k->lock);
+    apply = take_record(k, rec);
+    k->touched = gen;
+    pthread_mutex_unlock(&k->lock);
+    sb_key_ref(k);
+  } else if (!deleted) {
+    k = key_new(rec, now_ms);
+    if (k != NULL) {
+      k->touched = gen;
+      insert(t, k);
+      sb_key_ref(k);
+    }
+  }
+  pthread_rwlock_unlock(&t->lock);
+  if (k != NULL) {
+    if (apply)
+      sb_key_apply_limits(k, now_ms);
+    sb_key_unref(k);
+  }
+}
+
+/* Was the key with digest `d` deleted after the listing was read? */
+static bool buried_since(const sb_keys_t *t, const unsigned char d[32],
+                         uint64_t gen, uint64_t committed)
+{
+  for (size_t i = 0; i < t->n_tombs; i++)
+    if (memcmp(t->tombs[i].digest, d, 32) == 0 &&
+        (t->tombs[i].gen > gen || t->tombs[i].seq > committed))
+      return true;
+  return false;
+}
+
+static int by_digest(const void *a, const void *b)
+{
+  return memcmp(a, b, 32);
+}
+
+void sb_keys_sync(sb_keys_t *t, const sb_key_stored_t *keys, size_t n,
+                  uint64_t gen, uint64_t committed, int64_t now_ms)
+{
+  unsigned char (*listed)[32] = calloc(n > 0 ? n : 1, 32);
+  if (listed == NULL)
+    return;
+  size_t m = 0;
+  for (size_t i = 0; i < n; i++)
+    if (from_hex(sb_slice_z(keys[i].rec.hash), listed[m]))
+      m++;
+  qsort(listed, m, 32, by_digest);
+  pthread_rwlock_wrlock(&t->lock);
+  for (size_t i = 0; i < n; i++) {
+    const sb_key_stored_t *s = &keys[i];
+    unsigned char d[32];
+    if (!from_hex(sb_slice_z(s->rec.hash), d))
+      continue;
+    sb_key_t *k = find_locked(t, d);
+    if (k == NULL) {
+      if (buried_since(t, d, gen, committed))
+        continue;
+      k = key_new(&s->rec, now_ms);
+      if (k == NULL)
+        continue;
+      k->usage_total = s->spend.total;
+      k->budget.used = s->spend.period;
+      k->usage_day = s->spend.day;
+      k->usage_week = s->spend.week;
+      k->usage_month = s->spend.month;
+      k->requests = s->spend.requests;
+      insert(t, k);
+      continue;
+    }
+    pthread_mutex_lock(&k->lock);
+    bool apply = k->touched <= gen && k->saved_seq <= committed &&
+                 take_record(k, &s->rec);
+    pthread_mutex_unlock(&k->lock);
+    if (apply) /* the table's lock, then the key's: the order of every walk */
+      sb_key_apply_limits(k, now_ms);
+  }
+  for (unsigned b = 0; b < N_BUCKETS; b++) {
+    sb_key_t *k = t->bucket[b];
+    while (k != NULL) {
+      sb_key_t *next = k->next;
+      pthread_mutex_lock(&k->lock);
+      bool keep = k->touched > gen || k->saved_seq > committed;
+      pthread_mutex_unlock(&k->lock);
+      if (!keep && bsearch(k->digest, listed, m, 32, by_digest) == NULL)
+        drop_locked(t, k);
+      k = next;
+    }
+  }
+  pthread_rwlock_unlock(&t->lock);
+  free(listed);
 }
 
 /* ---- a key's default escalation (docs/routing.md) ------------------------ */

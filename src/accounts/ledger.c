@@ -1,17 +1,17 @@
 /*
- * Ledger queue and writer thread over SQLite; see ledger.h.
+ * Ledger queue and writer thread over a store (store.h: SQLite or
+ * Postgres); see ledger.h.
  *
  * An idle writer is woken by the first row of a batch (or every 50 ms),
  * lets the batch gather for BATCH_WINDOW_MS (unless it is full, a flush
  * is waiting, or the store is durable), then takes the queue (at most
- * BATCH_MAX rows) and commits it in one transaction (rows, the per-key
- * daily totals they add to, and key changes, in queue order). After a
- * commit it looks again one window later before it sleeps, so steady
- * traffic never has to signal it. Its priority: see writer_yield. WAL mode
- * with synchronous=NORMAL: a committed batch survives a process crash; an
- * OS crash may lose the last batches. With `durable`, synchronous=FULL and
- * the gateway holds each response's last byte until its row's batch is
- * committed (group commit: one fsync covers every row of the batch).
+ * BATCH_MAX rows) and has the store commit it in one transaction (rows,
+ * the per-key daily totals they add to, and key changes, in queue order).
+ * After a commit it looks again one window later before it sleeps, so
+ * steady traffic never has to signal it. Its priority: see writer_yield.
+ * With `durable`, the store syncs every commit and the gateway holds each
+ * response's last byte until its row's batch is committed (group commit:
+ * one sync covers every row of the batch).
  *
  * When the store fails. A batch is one transaction: if any statement or
  * the commit fails, it is rolled back and the batch goes back to the head
@@ -30,18 +30,9 @@
  * becomes an undelivered, unbilled 503. Every retry also rewrites the
  * schema version, so that a batch with nothing left to write still tells
  * whether the store takes writes again. At close a failing store is
- * retried for close_grace_ms; what it still refuses is spilled to
- * PATH-unsaved.jsonl (ledger_spill.h), which open() writes into the store.
- *
- * Schema (PRAGMA user_version):
- *   1  generations: one compact row per request
- *   2  generations.key_hash; keys; usage_daily (key_hash, UTC day) totals
- *      that survive the retention of ledger rows.
- *   3  generations.rung, escalation_cost_pico, top_rung_cost_pico
- *      (cheap-first escalation, docs/routing.md).
- *   4  keys.escalation: a key's default escalation ladder (compact JSON).
- *   5  generations.overhead_us: the gateway's own time on the request
- *      (docs/observability.md).
+ * retried for close_grace_ms; what it still refuses is spilled to the
+ * store's unsaved file (ledger_spill.h), which open() writes into the
+ * store.
  */
 #include "switchboard/ledger.h"
 
@@ -49,7 +40,6 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
-#include <sqlite3.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,10 +52,8 @@
 #include "ledger_spill.h"
 #include "switchboard/common.h"
 #include "switchboard/log.h"
+#include "switchboard/store.h"
 
-#define SCHEMA_VERSION 5
-#define STRINGIFY_(x) #x
-#define STRINGIFY(x) STRINGIFY_(x)
 #define DAY_MS 86400000LL
 /* How long a batch may gather before it is committed, and how many rows
  * commit at once without waiting for the window: under load one commit
@@ -129,13 +117,8 @@ typedef struct row_node {
 } row_node_t;
 
 struct sb_ledger {
-  sqlite3 *db;      /* writer's connection */
-  sqlite3 *reader;  /* lookups (sb_ledger_get) */
-  pthread_mutex_t read_lock;
-  sqlite3_stmt *insert;
-  sqlite3_stmt *add_usage;
-  sqlite3_stmt *put_key;
-  sqlite3_stmt *del_key;
+  sb_store_t *store;
+  char file[4096]; /* a SQLite store's file; "" for Postgres */
   sb_keys_t *keys;
   sb_ledger_options_t opts;
   int64_t last_prune_ms;
@@ -155,10 +138,11 @@ struct sb_ledger {
   bool can_yield;          /* the writer may run at idle priority */
   bool yielding;           /* ... and does now */
   uint64_t boosts;         /* times it was raised back to normal */
-  char *path;              /* the database file */
-  /* the writer's own: the first statement of a batch that failed */
-  int batch_rc;
+  /* the writer's own: why the store refused the last batch */
   char batch_err[160];
+  /* told of every commit, with the counters' epoch (sb_ledger_on_commit) */
+  sb_ledger_commit_fn on_commit;
+  void *on_commit_data;
   /* failures (see "When the store fails" above), under `lock` */
   bool failing;            /* the last commit failed (also read without the
                               lock, atomically, by sb_ledger_admit) */
@@ -176,82 +160,6 @@ struct sb_ledger {
   bool closed;             /* the writer is gone: waits end */
 };
 
-static const char *const migrations[] = {
-    /* 1: the generations table */
-    "CREATE TABLE IF NOT EXISTS generations ("
-    " id TEXT PRIMARY KEY,"
-    " created_ms INTEGER NOT NULL,"
-    " api TEXT NOT NULL,"
-    " key_label TEXT,"
-    " agent TEXT,"
-    " app TEXT,"
-    " requested_model TEXT,"
-    " model TEXT,"
-    " provider TEXT,"
-    " upstream_model TEXT,"
-    " tokens_prompt INTEGER NOT NULL DEFAULT 0,"
-    " tokens_completion INTEGER NOT NULL DEFAULT 0,"
-    " tokens_cached INTEGER NOT NULL DEFAULT 0,"
-    " tokens_cache_write INTEGER NOT NULL DEFAULT 0,"
-    " tokens_reasoning INTEGER NOT NULL DEFAULT 0,"
-    " usage_estimated INTEGER NOT NULL DEFAULT 0,"
-    " cost_pico INTEGER NOT NULL DEFAULT 0,"
-    " latency_ms INTEGER NOT NULL DEFAULT 0,"
-    " ttft_ms INTEGER NOT NULL DEFAULT 0,"
-    " status INTEGER NOT NULL,"
-    " finish_reason TEXT,"
-    " native_finish_reason TEXT,"
-    " streamed INTEGER NOT NULL DEFAULT 0,"
-    " cancelled INTEGER NOT NULL DEFAULT 0,"
-    " error TEXT"
-    ") WITHOUT ROWID;"
-    "CREATE INDEX IF NOT EXISTS generations_created ON generations(created_ms);",
-    /* 2: keys and per-key daily totals */
-    "ALTER TABLE generations ADD COLUMN key_hash TEXT;"
-    "CREATE INDEX generations_key ON generations(key_hash, created_ms);"
-    "CREATE TABLE keys ("
-    " hash TEXT PRIMARY KEY,"
-    " name TEXT NOT NULL,"
-    " label TEXT NOT NULL,"
-    " limit_pico INTEGER,"
-    " limit_reset TEXT,"
-    " disabled INTEGER NOT NULL DEFAULT 0,"
-    " expires_ms INTEGER,"
-    " models TEXT,"
-    " rpm INTEGER NOT NULL DEFAULT 0,"
-    " tpm INTEGER NOT NULL DEFAULT 0,"
-    " created_ms INTEGER NOT NULL,"
-    " updated_ms INTEGER NOT NULL,"
-    " deleted_ms INTEGER"
-    ") WITHOUT ROWID;"
-    "CREATE TABLE usage_daily ("
-    " key_hash TEXT NOT NULL,"
-    " day INTEGER NOT NULL,"
-    " requests INTEGER NOT NULL,"
-    " cost_pico INTEGER NOT NULL,"
-    " tokens_prompt INTEGER NOT NULL,"
-    " tokens_completion INTEGER NOT NULL,"
-    " PRIMARY KEY (key_hash, day)"
-    ") WITHOUT ROWID;"
-    "INSERT INTO usage_daily SELECT '', (created_ms + latency_ms) / 86400000,"
-    " count(*), sum(cost_pico), sum(tokens_prompt), sum(tokens_completion)"
-    " FROM generations GROUP BY 2;",
-    /* 3: cheap-first escalation */
-    "ALTER TABLE generations ADD COLUMN rung INTEGER NOT NULL DEFAULT 0;"
-    "ALTER TABLE generations ADD COLUMN escalation_cost_pico INTEGER NOT NULL"
-    " DEFAULT 0;"
-    "ALTER TABLE generations ADD COLUMN top_rung_cost_pico INTEGER NOT NULL"
-    " DEFAULT 0;",
-    /* 4: a key's default escalation ladder */
-    "ALTER TABLE keys ADD COLUMN escalation TEXT;",
-    /* 5: the gateway's overhead per request */
-    "ALTER TABLE generations ADD COLUMN overhead_us INTEGER NOT NULL"
-    " DEFAULT 0;"
-    /* no query reads rows by key (per-key totals are usage_daily's): one
-     * index fewer for every row to update */
-    "DROP INDEX IF EXISTS generations_key;",
-};
-
 static int64_t wall_ms(void)
 {
   struct timespec ts;
@@ -259,242 +167,8 @@ static int64_t wall_ms(void)
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* The name of an SQLite result code's primary code, for the log and
- * /health ("SQLITE_FULL"). */
-static const char *rc_name(int rc)
-{
-  static const struct {
-    int rc;
-    const char *name;
-  } names[] = {
-      {SQLITE_ERROR, "SQLITE_ERROR"},       {SQLITE_PERM, "SQLITE_PERM"},
-      {SQLITE_BUSY, "SQLITE_BUSY"},         {SQLITE_LOCKED, "SQLITE_LOCKED"},
-      {SQLITE_NOMEM, "SQLITE_NOMEM"},       {SQLITE_READONLY, "SQLITE_READONLY"},
-      {SQLITE_IOERR, "SQLITE_IOERR"},       {SQLITE_CORRUPT, "SQLITE_CORRUPT"},
-      {SQLITE_FULL, "SQLITE_FULL"},         {SQLITE_CANTOPEN, "SQLITE_CANTOPEN"},
-      {SQLITE_PROTOCOL, "SQLITE_PROTOCOL"}, {SQLITE_NOTADB, "SQLITE_NOTADB"},
-      {SQLITE_CONSTRAINT, "SQLITE_CONSTRAINT"},
-  };
-  for (size_t i = 0; i < SB_ARRAY_LEN(names); i++)
-    if (names[i].rc == (rc & 0xff))
-      return names[i].name;
-  return "SQLITE_ERROR";
-}
-
-/* A write at open (a pragma, a migration) to the database at `path`. */
-static sb_status_t exec(sqlite3 *db, const char *path, const char *sql,
-                        char *err, size_t errlen)
-{
-  char *msg = NULL;
-  if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-    snprintf(err, errlen, "ledger: cannot write %s: %s (%s)", path,
-             msg ? msg : sqlite3_errmsg(db),
-             rc_name(sqlite3_extended_errcode(db)));
-    sqlite3_free(msg);
-    return SB_ERROR;
-  }
-  return SB_OK;
-}
-
-static sb_status_t migrate(sqlite3 *db, const char *path, char *err,
-                           size_t errlen)
-{
-  sqlite3_stmt *st;
-  int version = 0;
-  if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK) {
-    if (sqlite3_step(st) == SQLITE_ROW)
-      version = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-  }
-  if (version > SCHEMA_VERSION) {
-    snprintf(err, errlen,
-             "ledger: the database has schema version %d, newer than this "
-             "build's %d", version, SCHEMA_VERSION);
-    return SB_ERROR;
-  }
-  for (int v = version; v < SCHEMA_VERSION; v++) {
-    char sql[64];
-    if (exec(db, path, "BEGIN", err, errlen) != SB_OK ||
-        exec(db, path, migrations[v], err, errlen) != SB_OK)
-      return SB_ERROR;
-    snprintf(sql, sizeof(sql), "PRAGMA user_version=%d", v + 1);
-    if (exec(db, path, sql, err, errlen) != SB_OK ||
-        exec(db, path, "COMMIT", err, errlen) != SB_OK)
-      return SB_ERROR;
-  }
-  return SB_OK;
-}
-
-static void bind_text(sqlite3_stmt *st, int i, const char *s)
-{
-  if (s[0] == '\0')
-    sqlite3_bind_null(st, i);
-  else
-    sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
-}
-
-/* Note a failed step of the batch being written (the first one counts:
- * the rest of the batch is not attempted). */
-static void batch_fail(sb_ledger_t *l, int rc)
-{
-  if (l->batch_rc != SQLITE_OK)
-    return;
-  l->batch_rc = rc;
-  snprintf(l->batch_err, sizeof(l->batch_err), "%s (%s)",
-           sqlite3_errmsg(l->db), rc_name(sqlite3_extended_errcode(l->db)));
-}
-
-/* Run a bound write statement and make it ready for the next. */
-static void run_write(sb_ledger_t *l, sqlite3_stmt *st)
-{
-  if (l->batch_rc == SQLITE_OK) {
-    int rc = sqlite3_step(st);
-    if (rc != SQLITE_DONE)
-      batch_fail(l, rc);
-  }
-  sqlite3_reset(st);
-  sqlite3_clear_bindings(st);
-}
-
-static void run_sql(sb_ledger_t *l, const char *sql)
-{
-  if (l->batch_rc != SQLITE_OK)
-    return;
-  int rc = sqlite3_exec(l->db, sql, NULL, NULL, NULL);
-  if (rc != SQLITE_OK)
-    batch_fail(l, rc);
-}
-
-static void insert_row(sb_ledger_t *l, const sb_ledger_row_t *r)
-{
-  sqlite3_stmt *st = l->insert;
-  int i = 1;
-  sqlite3_bind_text(st, i++, r->id, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, i++, r->created_ms);
-  sqlite3_bind_text(st, i++, r->api, -1, SQLITE_STATIC);
-  bind_text(st, i++, r->key_label);
-  bind_text(st, i++, r->agent);
-  bind_text(st, i++, r->app);
-  bind_text(st, i++, r->requested_model);
-  bind_text(st, i++, r->model);
-  bind_text(st, i++, r->provider);
-  bind_text(st, i++, r->upstream_model);
-  sqlite3_bind_int64(st, i++, (sqlite3_int64)r->usage.prompt);
-  sqlite3_bind_int64(st, i++, (sqlite3_int64)r->usage.completion);
-  sqlite3_bind_int64(st, i++, (sqlite3_int64)r->usage.cached);
-  sqlite3_bind_int64(st, i++, (sqlite3_int64)r->usage.cache_write);
-  sqlite3_bind_int64(st, i++, (sqlite3_int64)r->usage.reasoning);
-  sqlite3_bind_int(st, i++, r->usage_estimated);
-  sqlite3_bind_int64(st, i++, r->cost_pico);
-  sqlite3_bind_int64(st, i++, r->latency_ms);
-  sqlite3_bind_int64(st, i++, r->ttft_ms);
-  sqlite3_bind_int(st, i++, r->status);
-  bind_text(st, i++, r->finish_reason);
-  bind_text(st, i++, r->native_finish_reason);
-  sqlite3_bind_int(st, i++, r->streamed);
-  sqlite3_bind_int(st, i++, r->cancelled);
-  bind_text(st, i++, r->error);
-  bind_text(st, i++, r->key_hash);
-  sqlite3_bind_int64(st, i++, r->rung);
-  sqlite3_bind_int64(st, i++, r->escalation_pico);
-  sqlite3_bind_int64(st, i++, r->top_rung_pico);
-  sqlite3_bind_int64(st, i++, r->overhead_us);
-  run_write(l, st);
-}
-
-/* A batch's additions to usage_daily, summed per (key, day) before they
- * are written: one upsert per key and day instead of one per row. */
-#define USAGE_SUMS_MAX 32
-
-typedef struct {
-  char key_hash[65];
-  int64_t day;
-  int64_t requests, cost_pico, prompt, completion;
-} usage_sum_t;
-
-typedef struct {
-  usage_sum_t s[USAGE_SUMS_MAX];
-  size_t n;
-} usage_sums_t;
-
-static void usage_flush(sb_ledger_t *l, usage_sums_t *u)
-{
-  sqlite3_stmt *st = l->add_usage;
-  for (size_t i = 0; i < u->n; i++) {
-    const usage_sum_t *s = &u->s[i];
-    sqlite3_bind_text(st, 1, s->key_hash, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, s->day);
-    sqlite3_bind_int64(st, 3, s->requests);
-    sqlite3_bind_int64(st, 4, s->cost_pico);
-    sqlite3_bind_int64(st, 5, s->prompt);
-    sqlite3_bind_int64(st, 6, s->completion);
-    run_write(l, st);
-  }
-  u->n = 0;
-}
-
-static void usage_add(sb_ledger_t *l, usage_sums_t *u, const sb_ledger_row_t *r)
-{
-  /* The day a request is billed to is the day it ended, as for budgets. */
-  int64_t day = (r->created_ms + r->latency_ms) / DAY_MS;
-  usage_sum_t *s = NULL;
-  for (size_t i = 0; i < u->n && s == NULL; i++)
-    if (u->s[i].day == day && strcmp(u->s[i].key_hash, r->key_hash) == 0)
-      s = &u->s[i];
-  if (s == NULL) {
-    if (u->n == USAGE_SUMS_MAX)
-      usage_flush(l, u);
-    s = &u->s[u->n++];
-    memset(s, 0, sizeof(*s));
-    memcpy(s->key_hash, r->key_hash, sizeof(s->key_hash));
-    s->key_hash[sizeof(s->key_hash) - 1] = '\0';
-    s->day = day;
-  }
-  s->requests++;
-  s->cost_pico += r->cost_pico;
-  s->prompt += (int64_t)r->usage.prompt;
-  s->completion += (int64_t)r->usage.completion;
-}
-
-static void store_key(sb_ledger_t *l, const sb_key_record_t *k, bool deleted)
-{
-  sqlite3_stmt *st;
-  if (deleted) {
-    st = l->del_key;
-    sqlite3_bind_int64(st, 1, wall_ms());
-    sqlite3_bind_text(st, 2, k->hash, -1, SQLITE_STATIC);
-  } else {
-    int i = 1;
-    st = l->put_key;
-    sqlite3_bind_text(st, i++, k->hash, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, i++, k->name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, i++, k->label, -1, SQLITE_STATIC);
-    if (k->limit_pico >= 0)
-      sqlite3_bind_int64(st, i++, k->limit_pico);
-    else
-      sqlite3_bind_null(st, i++);
-    const char *reset = sb_reset_name(k->limit_reset);
-    if (reset != NULL)
-      sqlite3_bind_text(st, i++, reset, -1, SQLITE_STATIC);
-    else
-      sqlite3_bind_null(st, i++);
-    sqlite3_bind_int(st, i++, k->disabled);
-    if (k->expires_ms != 0)
-      sqlite3_bind_int64(st, i++, k->expires_ms);
-    else
-      sqlite3_bind_null(st, i++);
-    bind_text(st, i++, k->models);
-    sqlite3_bind_int64(st, i++, k->rpm);
-    sqlite3_bind_int64(st, i++, k->tpm);
-    sqlite3_bind_int64(st, i++, k->created_ms);
-    sqlite3_bind_int64(st, i++, k->updated_ms);
-    bind_text(st, i++, k->escalation);
-  }
-  run_write(l, st);
-}
-
-/* Retention: delete ledger rows older than the window, a slice at a time
- * so one pass never holds the write lock for long. */
+/* Retention: delete ledger rows older than the window, at most once a
+ * minute. */
 static void prune(sb_ledger_t *l)
 {
   if (l->opts.retention_days == 0)
@@ -503,23 +177,8 @@ static void prune(sb_ledger_t *l)
   if (now - l->last_prune_ms < 60000)
     return;
   l->last_prune_ms = now;
-  int64_t cutoff = now - (int64_t)l->opts.retention_days * DAY_MS;
-  sqlite3_stmt *st = NULL;
-  if (sqlite3_prepare_v2(l->db,
-                         "DELETE FROM generations WHERE id IN (SELECT id FROM "
-                         "generations WHERE created_ms < ? LIMIT 5000)",
-                         -1, &st, NULL) != SQLITE_OK) {
-    SB_ERR("ledger: retention: %s", sqlite3_errmsg(l->db));
-    return;
-  }
-  for (int pass = 0; pass < 100; pass++) {
-    sqlite3_bind_int64(st, 1, cutoff);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE || sqlite3_changes(l->db) == 0)
-      break;
-  }
-  sqlite3_finalize(st);
+  l->store->ops->prune(l->store,
+                       now - (int64_t)l->opts.retention_days * DAY_MS);
 }
 
 /* ---- the writer's priority ---------------------------------------------
@@ -622,49 +281,44 @@ static bool poll_once(sb_ledger_t *l)
   return l->head != NULL;
 }
 
-/* End a transaction begun with run_sql(l, "BEGIN"): commit it, or roll it
- * back if a step failed. Whether it committed. */
-static bool batch_end(sb_ledger_t *l)
+/* The entries of `batch` as the store takes them, into `e` (room for
+ * `cap`); their number. */
+static size_t batch_entries(const row_node_t *batch, sb_store_entry_t *e,
+                            size_t cap)
 {
-  run_sql(l, "COMMIT");
-  if (l->batch_rc == SQLITE_OK)
-    return true;
-  /* A failed statement may have rolled the transaction back already; a
-   * failed COMMIT (SQLITE_BUSY) leaves it open. */
-  if (!sqlite3_get_autocommit(l->db))
-    sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
-  return false;
-}
-
-/* Write one batch in one transaction. False if the store refused any of
- * it: then nothing of it is kept (rolled back) and `l->batch_err` says
- * why. `probe`: also rewrite the schema version, so that the commit
- * writes to the store even if every entry was withdrawn. */
-static bool write_batch(sb_ledger_t *l, row_node_t *batch, bool probe)
-{
-  usage_sums_t usage;
-  usage.n = 0;
-  l->batch_rc = SQLITE_OK;
-  run_sql(l, "BEGIN");
-  for (row_node_t *r = batch; r != NULL && l->batch_rc == SQLITE_OK;
-       r = r->next) {
+  size_t n = 0;
+  for (const row_node_t *r = batch; r != NULL && n < cap; r = r->next) {
     switch (r->kind) {
     case NODE_ROW:
-      insert_row(l, &r->u.row);
-      usage_add(l, &usage, &r->u.row);
+      e[n++] = (sb_store_entry_t){SB_STORE_ROW, &r->u.row, NULL};
       break;
     case NODE_KEY:
+      e[n++] = (sb_store_entry_t){SB_STORE_KEY, NULL, &r->u.key};
+      break;
     case NODE_KEY_DELETE:
-      store_key(l, &r->u.key, r->kind == NODE_KEY_DELETE);
+      e[n++] = (sb_store_entry_t){SB_STORE_KEY_DELETE, NULL, &r->u.key};
       break;
     case NODE_VOID:
       break;
     }
   }
-  usage_flush(l, &usage);
-  if (probe)
-    run_sql(l, "PRAGMA user_version=" STRINGIFY(SCHEMA_VERSION));
-  return batch_end(l);
+  return n;
+}
+
+/* Write one batch (at most BATCH_MAX entries) in one transaction. False
+ * if the store refused any of it: then nothing of it is kept (rolled
+ * back) and `l->batch_err` says why. `probe`: also write when every entry
+ * was withdrawn, so that the commit tells whether the store takes writes.
+ * `*epoch`: the counters' epoch the batch committed in (when asked). */
+static bool write_batch(sb_ledger_t *l, row_node_t *batch, bool probe,
+                        uint64_t *epoch)
+{
+  sb_store_entry_t e[BATCH_MAX];
+  size_t n = batch_entries(batch, e, BATCH_MAX);
+  unsigned flags = (probe ? SB_STORE_PROBE : 0) |
+                   (l->on_commit != NULL ? SB_STORE_READ_EPOCH : 0);
+  return l->store->ops->write(l->store, e, n, flags, epoch, l->batch_err,
+                              sizeof(l->batch_err)) == SB_OK;
 }
 
 static uint64_t count_entries(const row_node_t *n, node_kind_t kind)
@@ -824,7 +478,7 @@ static int append_file(const char *path, sb_slice_t b)
 /* The file a failing store's last entries are kept in. */
 static void unsaved_path(const sb_ledger_t *l, char *out, size_t cap)
 {
-  snprintf(out, cap, "%s-unsaved.jsonl", l->path);
+  l->store->ops->unsaved_path(l->store, out, cap);
 }
 
 /* Write each line of `lines` to the log as "ledger: unsaved <line>", whole
@@ -940,7 +594,8 @@ static void *writer_main(void *arg)
     bool probe = l->degraded;
     pthread_mutex_unlock(&l->lock);
 
-    bool ok = write_batch(l, batch, probe);
+    uint64_t epoch = 0;
+    bool ok = write_batch(l, batch, probe, &epoch);
 
     note[0] = '\0';
     pthread_mutex_lock(&l->lock);
@@ -966,6 +621,8 @@ static void *writer_main(void *arg)
       writer_yield(l, true);
     pthread_cond_broadcast(&l->flushed);
     pthread_mutex_unlock(&l->lock);
+    if (l->on_commit != NULL)
+      l->on_commit(l->on_commit_data, batch->seq, last->seq, epoch);
     while (batch != NULL) {
       row_node_t *next = batch->next;
       free(batch);
@@ -979,163 +636,23 @@ static void *writer_main(void *arg)
   return NULL;
 }
 
-/* SQLite keeps global memory statistics behind a process-wide mutex taken
- * on every allocation; the store never reads them. Must run before SQLite
- * initialises (later it is refused, harmlessly). */
-static void sqlite_setup(void)
+static sb_status_t load_key(void *data, const sb_key_record_t *rec,
+                            const sb_key_spend_t *sp)
 {
-  sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+  sb_ledger_t *l = data;
+  return sb_keys_load(l->keys, rec, sp->total, sp->period, sp->day, sp->week,
+                      sp->month, sp->requests, wall_ms());
 }
-
-static sqlite3 *open_db(const char *path, int flags, char *err, size_t errlen)
-{
-  static pthread_once_t once = PTHREAD_ONCE_INIT;
-  pthread_once(&once, sqlite_setup);
-  sqlite3 *db = NULL;
-  if (sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, NULL) !=
-      SQLITE_OK) {
-    snprintf(err, errlen, "ledger: cannot open %s: %s", path,
-             db ? sqlite3_errmsg(db) : "out of memory");
-    sqlite3_close(db);
-    return NULL;
-  }
-  sqlite3_busy_timeout(db, 5000);
-  return db;
-}
-
-static sb_status_t prepare(sb_ledger_t *l, const char *sql, sqlite3_stmt **st,
-                           char *err, size_t errlen)
-{
-  if (sqlite3_prepare_v2(l->db, sql, -1, st, NULL) != SQLITE_OK) {
-    snprintf(err, errlen, "ledger: %s", sqlite3_errmsg(l->db));
-    return SB_ERROR;
-  }
-  return SB_OK;
-}
-
-/* Sum of usage_daily's `what` for `hash` from day `from` on. */
-static int64_t usage_since(sqlite3 *db, const char *what, const char *hash,
-                           int64_t from_ms)
-{
-  sqlite3_stmt *st = NULL;
-  int64_t v = 0;
-  char sql[160];
-  snprintf(sql, sizeof(sql),
-           "SELECT coalesce(sum(%s), 0) FROM usage_daily WHERE key_hash = ? "
-           "AND day >= ?",
-           what);
-  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
-    sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, from_ms / DAY_MS);
-    if (sqlite3_step(st) == SQLITE_ROW)
-      v = sqlite3_column_int64(st, 0);
-  }
-  sqlite3_finalize(st);
-  return v;
-}
-
-static int64_t spend_since(sqlite3 *db, const char *hash, int64_t from_ms)
-{
-  return usage_since(db, "cost_pico", hash, from_ms);
-}
-
-static void col_text(sqlite3_stmt *st, int i, char *dst, size_t cap);
 
 /* Load the live keys with their spend into the key table. */
 static sb_status_t load_keys(sb_ledger_t *l, char *err, size_t errlen)
 {
-  sqlite3_stmt *st = NULL;
-  int64_t now = wall_ms(), keyed = 0;
-  if (sqlite3_prepare_v2(l->db,
-                         "SELECT hash, name, label, limit_pico, limit_reset, "
-                         "disabled, expires_ms, models, rpm, tpm, created_ms, "
-                         "updated_ms, escalation FROM keys "
-                         "WHERE deleted_ms IS NULL",
-                         -1, &st, NULL) != SQLITE_OK) {
-    snprintf(err, errlen, "ledger: %s", sqlite3_errmsg(l->db));
+  int64_t others = 0;
+  if (l->store->ops->load_keys(l->store, wall_ms(), load_key, l, &others, err,
+                               errlen) != SB_OK)
     return SB_ERROR;
-  }
-  while (sqlite3_step(st) == SQLITE_ROW) {
-    sb_key_record_t r;
-    memset(&r, 0, sizeof(r));
-    int i = 0;
-    col_text(st, i++, r.hash, sizeof(r.hash));
-    col_text(st, i++, r.name, sizeof(r.name));
-    col_text(st, i++, r.label, sizeof(r.label));
-    r.limit_pico = sqlite3_column_type(st, i) == SQLITE_NULL
-                       ? -1 : sqlite3_column_int64(st, i);
-    i++;
-    const unsigned char *reset = sqlite3_column_text(st, i++);
-    if (reset == NULL ||
-        sb_reset_parse(sb_slice_z((const char *)reset), &r.limit_reset) != SB_OK)
-      r.limit_reset = SB_RESET_NONE;
-    r.disabled = sqlite3_column_int(st, i++) != 0;
-    r.expires_ms = sqlite3_column_int64(st, i++);
-    col_text(st, i++, r.models, sizeof(r.models));
-    r.rpm = (uint32_t)sqlite3_column_int64(st, i++);
-    r.tpm = (uint32_t)sqlite3_column_int64(st, i++);
-    r.created_ms = sqlite3_column_int64(st, i++);
-    r.updated_ms = sqlite3_column_int64(st, i++);
-    col_text(st, i++, r.escalation, sizeof(r.escalation));
-    int64_t total = spend_since(l->db, r.hash, 0);
-    keyed += total;
-    if (sb_keys_load(l->keys, &r, total,
-                     spend_since(l->db, r.hash,
-                                 sb_period_start(r.limit_reset, now)),
-                     spend_since(l->db, r.hash,
-                                 sb_period_start(SB_RESET_DAILY, now)),
-                     spend_since(l->db, r.hash,
-                                 sb_period_start(SB_RESET_WEEKLY, now)),
-                     spend_since(l->db, r.hash,
-                                 sb_period_start(SB_RESET_MONTHLY, now)),
-                     (uint64_t)usage_since(l->db, "requests", r.hash, 0),
-                     now) != SB_OK) {
-      sqlite3_finalize(st);
-      snprintf(err, errlen, "ledger: out of memory loading keys");
-      return SB_ERROR;
-    }
-  }
-  sqlite3_finalize(st);
-  /* Everything else (admin, local, deleted keys) counts in the totals. */
-  int64_t all = 0;
-  if (sqlite3_prepare_v2(l->db,
-                         "SELECT coalesce(sum(cost_pico), 0) FROM usage_daily",
-                         -1, &st, NULL) == SQLITE_OK &&
-      sqlite3_step(st) == SQLITE_ROW)
-    all = sqlite3_column_int64(st, 0);
-  sqlite3_finalize(st);
-  sb_keys_set_unkeyed_usage(l->keys, all - keyed);
+  sb_keys_set_unkeyed_usage(l->keys, others);
   return SB_OK;
-}
-
-/* Whether the store takes writes: a read-only file (or file system), a
- * full disk or a lock held by another process refuse the probe. */
-static sb_status_t check_writable(sb_ledger_t *l, char *err, size_t errlen)
-{
-  if (sqlite3_db_readonly(l->db, "main") == 1) {
-    snprintf(err, errlen,
-             "ledger: cannot write %s: the file (or its file system) is "
-             "read-only for this process",
-             l->path);
-    return SB_ERROR;
-  }
-  if (write_batch(l, NULL, true))
-    return SB_OK;
-  snprintf(err, errlen, "ledger: cannot write %s: %s", l->path, l->batch_err);
-  return SB_ERROR;
-}
-
-static bool row_stored(sb_ledger_t *l, const char *id)
-{
-  sqlite3_stmt *st = NULL;
-  bool found = false;
-  if (sqlite3_prepare_v2(l->db, "SELECT 1 FROM generations WHERE id = ?", -1,
-                         &st, NULL) == SQLITE_OK) {
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    found = sqlite3_step(st) == SQLITE_ROW;
-  }
-  sqlite3_finalize(st);
-  return found;
 }
 
 /* Read all of `path` into `b`; errno on failure, else 0. */
@@ -1161,6 +678,15 @@ static int read_file(const char *path, sb_buf_t *b)
   return e;
 }
 
+/* One entry read back from the unsaved file. */
+typedef struct {
+  sb_spill_kind_t kind;
+  union {
+    sb_ledger_row_t row;
+    sb_key_record_t key;
+  } u;
+} unsaved_t;
+
 /* Write the entries a failing store left in the unsaved file at its last
  * close into the store, in one transaction, then remove the file. A row
  * that is already stored is not written (nor counted) twice; a line that
@@ -1176,63 +702,74 @@ static sb_status_t replay_unsaved(sb_ledger_t *l, char *err, size_t errlen)
     sb_buf_free(&b);
     return SB_OK;
   }
+  sb_status_t rc = SB_ERROR;
+  unsaved_t *got = NULL;
+  sb_store_entry_t *entries = NULL;
   if (e != 0) {
     snprintf(err, errlen, "ledger: cannot read %s: %s", path, strerror(e));
-    sb_buf_free(&b);
-    return SB_ERROR;
+    goto out;
   }
-  usage_sums_t usage;
-  usage.n = 0;
+  size_t lines = 1;
+  for (size_t i = 0; i < b.len; i++)
+    lines += b.data[i] == '\n';
+  got = calloc(lines, sizeof(*got));
+  entries = calloc(lines, sizeof(*entries));
+  if (got == NULL || entries == NULL) {
+    snprintf(err, errlen, "ledger: out of memory reading %s", path);
+    goto out;
+  }
   uint64_t rows = 0, keys = 0, bad = 0, line_no = 0;
-  l->batch_rc = SQLITE_OK;
-  run_sql(l, "BEGIN");
+  size_t n = 0;
   sb_slice_t rest = sb_buf_slice(&b);
-  while (rest.len > 0 && l->batch_rc == SQLITE_OK) {
+  while (rest.len > 0) {
     const char *nl = memchr(rest.ptr, '\n', rest.len);
-    size_t n = nl != NULL ? (size_t)(nl - rest.ptr) : rest.len;
-    sb_slice_t line = sb_slice(rest.ptr, n);
-    rest = sb_slice(rest.ptr + n + (nl != NULL), rest.len - n - (nl != NULL));
+    size_t len = nl != NULL ? (size_t)(nl - rest.ptr) : rest.len;
+    sb_slice_t line = sb_slice(rest.ptr, len);
+    rest = sb_slice(rest.ptr + len + (nl != NULL),
+                    rest.len - len - (nl != NULL));
     line_no++;
     if (line.len == 0)
       continue;
-    sb_spill_kind_t kind;
-    sb_ledger_row_t row;
-    sb_key_record_t key;
-    if (sb_spill_parse(line, &kind, &row, &key) != SB_OK) {
+    unsaved_t *u = &got[n];
+    if (sb_spill_parse(line, &u->kind, &u->u.row, &u->u.key) != SB_OK) {
       SB_ERR("ledger: %s line %llu is not a ledger entry; left out: %.*s",
              path, (unsigned long long)line_no, (int)SB_MIN(line.len, 4096),
              line.ptr);
       bad++;
-    } else if (kind == SB_SPILL_ROW) {
-      if (!row_stored(l, row.id)) {
-        insert_row(l, &row);
-        usage_add(l, &usage, &row);
-        rows++;
-      }
+    } else if (u->kind == SB_SPILL_ROW) {
+      entries[n++] = (sb_store_entry_t){SB_STORE_ROW, &u->u.row, NULL};
+      rows++;
     } else {
-      store_key(l, &key, kind == SB_SPILL_KEY_DELETED);
+      entries[n++] = (sb_store_entry_t){
+          u->kind == SB_SPILL_KEY ? SB_STORE_KEY : SB_STORE_KEY_DELETE, NULL,
+          &u->u.key};
       keys++;
     }
   }
-  usage_flush(l, &usage);
-  sb_buf_free(&b);
-  if (!batch_end(l)) {
+  char why[160];
+  if (l->store->ops->write(l->store, entries, n, SB_STORE_SKIP_STORED, NULL,
+                           why, sizeof(why)) != SB_OK) {
     snprintf(err, errlen, "ledger: cannot write the entries of %s: %s", path,
-             l->batch_err);
-    return SB_ERROR;
+             why);
+    goto out;
   }
   if (unlink(path) != 0) {
     snprintf(err, errlen,
              "ledger: wrote the entries of %s but cannot remove it (%s); "
              "remove it before the next start",
              path, strerror(errno));
-    return SB_ERROR;
+    goto out;
   }
-  SB_WARN("ledger: wrote %llu rows and %llu key changes kept in %s at the "
-          "last shutdown into the store%s",
+  SB_WARN("ledger: wrote %llu rows (those not stored already) and %llu key "
+          "changes kept in %s at the last shutdown into the store%s",
           (unsigned long long)rows, (unsigned long long)keys, path,
           bad > 0 ? " (lines that were not entries are in the log)" : "");
-  return SB_OK;
+  rc = SB_OK;
+out:
+  free(got);
+  free(entries);
+  sb_buf_free(&b);
+  return rc;
 }
 
 sb_ledger_t *sb_ledger_open(const char *database, char *err, size_t errlen)
@@ -1245,80 +782,34 @@ sb_ledger_t *sb_ledger_open_with(const char *database,
                                  const sb_ledger_options_t *opts, char *err,
                                  size_t errlen)
 {
-  if (strncmp(database, "sqlite:", 7) != 0) {
-    snprintf(err, errlen,
-             "ledger: '%s': only sqlite:PATH is supported by this build "
-             "(the Postgres store is not built yet)", database);
+  sb_ledger_t *l = calloc(1, sizeof(*l));
+  if (l == NULL) {
+    snprintf(err, errlen, "ledger: out of memory");
     return NULL;
   }
-  const char *path = database + 7;
-  sb_ledger_t *l = calloc(1, sizeof(*l));
-  if (l == NULL)
-    return NULL;
   l->opts = *opts;
   l->keys = sb_keys_new();
-  l->path = strdup(path);
-  if (l->keys == NULL || l->path == NULL)
-    goto fail;
-  l->db = open_db(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, err, errlen);
-  if (l->db == NULL)
-    goto fail;
-  if (sqlite3_db_readonly(l->db, "main") == 1) {
-    check_writable(l, err, errlen);
+  if (l->keys == NULL) {
+    snprintf(err, errlen, "ledger: out of memory");
     goto fail;
   }
-  if (exec(l->db, path,
-           opts->durable ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-                         : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-           err, errlen) != SB_OK ||
-      migrate(l->db, path, err, errlen) != SB_OK ||
-      check_writable(l, err, errlen) != SB_OK)
+  l->store = sb_store_open(database, SB_STORE_WRITER, opts, err, errlen);
+  if (l->store == NULL)
     goto fail;
-  if (prepare(l,
-          "INSERT OR REPLACE INTO generations (id, created_ms, api, key_label, "
-          "agent, app, requested_model, model, provider, upstream_model, "
-          "tokens_prompt, tokens_completion, tokens_cached, tokens_cache_write, "
-          "tokens_reasoning, usage_estimated, cost_pico, latency_ms, ttft_ms, "
-          "status, finish_reason, native_finish_reason, streamed, cancelled, "
-          "error, key_hash, rung, escalation_cost_pico, top_rung_cost_pico, "
-          "overhead_us) "
-          "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-          &l->insert, err, errlen) != SB_OK ||
-      prepare(l,
-          "INSERT INTO usage_daily (key_hash, day, requests, cost_pico, "
-          "tokens_prompt, tokens_completion) VALUES (coalesce(?, ''),?,?,?,?,?) "
-          "ON CONFLICT (key_hash, day) DO UPDATE SET "
-          "requests = requests + excluded.requests, "
-          "cost_pico = cost_pico + excluded.cost_pico, "
-          "tokens_prompt = tokens_prompt + excluded.tokens_prompt, "
-          "tokens_completion = tokens_completion + excluded.tokens_completion",
-          &l->add_usage, err, errlen) != SB_OK ||
-      prepare(l,
-          "INSERT OR REPLACE INTO keys (hash, name, label, limit_pico, "
-          "limit_reset, disabled, expires_ms, models, rpm, tpm, created_ms, "
-          "updated_ms, escalation, deleted_ms) "
-          "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,NULL)",
-          &l->put_key, err, errlen) != SB_OK ||
-      prepare(l, "UPDATE keys SET deleted_ms = ? WHERE hash = ?", &l->del_key,
-              err, errlen) != SB_OK)
-    goto fail;
+  if (strncmp(database, "sqlite:", 7) == 0)
+    snprintf(l->file, sizeof(l->file), "%s", database + 7);
   if (replay_unsaved(l, err, errlen) != SB_OK ||
       load_keys(l, err, errlen) != SB_OK)
     goto fail;
   sb_keys_set_store(l->keys, l);
   prune(l);
-  l->reader = open_db(path, SQLITE_OPEN_READONLY, err, errlen);
-  if (l->reader == NULL)
-    goto fail;
   pthread_mutex_init(&l->lock, NULL);
-  pthread_mutex_init(&l->read_lock, NULL);
   pthread_cond_init(&l->wake, NULL);
   pthread_cond_init(&l->flushed, NULL);
   l->can_yield = !l->opts.durable && can_leave_idle();
   if (pthread_create(&l->thread, NULL, writer_main, l) != 0) {
     snprintf(err, errlen, "ledger: cannot start the writer thread");
     pthread_mutex_destroy(&l->lock);
-    pthread_mutex_destroy(&l->read_lock);
     pthread_cond_destroy(&l->wake);
     pthread_cond_destroy(&l->flushed);
     goto fail;
@@ -1328,21 +819,28 @@ sb_ledger_t *sb_ledger_open_with(const char *database,
   pthread_mutex_unlock(&l->lock);
   return l;
 fail:
-  sqlite3_finalize(l->insert);
-  sqlite3_finalize(l->add_usage);
-  sqlite3_finalize(l->put_key);
-  sqlite3_finalize(l->del_key);
-  sqlite3_close(l->reader);
-  sqlite3_close(l->db);
+  sb_store_close(l->store);
   sb_keys_free(l->keys);
-  free(l->path);
   free(l);
   return NULL;
+}
+
+void sb_ledger_on_commit(sb_ledger_t *l, sb_ledger_commit_fn fn, void *data)
+{
+  pthread_mutex_lock(&l->lock);
+  l->on_commit = fn;
+  l->on_commit_data = data;
+  pthread_mutex_unlock(&l->lock);
 }
 
 bool sb_ledger_is_durable(const sb_ledger_t *l)
 {
   return l != NULL && l->opts.durable;
+}
+
+struct sb_store *sb_ledger_store(sb_ledger_t *l)
+{
+  return l != NULL ? l->store : NULL;
 }
 
 sb_keys_t *sb_ledger_keys(sb_ledger_t *l)
@@ -1362,18 +860,11 @@ void sb_ledger_close(sb_ledger_t *l)
   pthread_cond_signal(&l->wake);
   pthread_mutex_unlock(&l->lock);
   pthread_join(l->thread, NULL);
-  sqlite3_finalize(l->insert);
-  sqlite3_finalize(l->add_usage);
-  sqlite3_finalize(l->put_key);
-  sqlite3_finalize(l->del_key);
   sb_keys_free(l->keys);
-  sqlite3_close(l->reader);
-  sqlite3_close(l->db);
+  sb_store_close(l->store);
   pthread_mutex_destroy(&l->lock);
-  pthread_mutex_destroy(&l->read_lock);
   pthread_cond_destroy(&l->wake);
   pthread_cond_destroy(&l->flushed);
-  free(l->path);
   free(l);
 }
 
@@ -1573,12 +1064,6 @@ void sb_ledger_stats(sb_ledger_t *l, sb_ledger_stats_t *out)
   pthread_mutex_unlock(&l->lock);
 }
 
-static void col_text(sqlite3_stmt *st, int i, char *dst, size_t cap)
-{
-  const unsigned char *s = sqlite3_column_text(st, i);
-  snprintf(dst, cap, "%s", s != NULL ? (const char *)s : "");
-}
-
 static bool find_queued(row_node_t *n, const char *id, sb_ledger_row_t *out)
 {
   for (; n != NULL; n = n->next)
@@ -1589,42 +1074,9 @@ static bool find_queued(row_node_t *n, const char *id, sb_ledger_row_t *out)
   return false;
 }
 
-void sb_ledger_read_row(sqlite3_stmt *st, sb_ledger_row_t *out)
-{
-  memset(out, 0, sizeof(*out));
-  int i = 0;
-  col_text(st, i++, out->id, sizeof(out->id));
-  out->created_ms = sqlite3_column_int64(st, i++);
-  col_text(st, i++, out->api, sizeof(out->api));
-  col_text(st, i++, out->key_label, sizeof(out->key_label));
-  col_text(st, i++, out->agent, sizeof(out->agent));
-  col_text(st, i++, out->app, sizeof(out->app));
-  col_text(st, i++, out->requested_model, sizeof(out->requested_model));
-  col_text(st, i++, out->model, sizeof(out->model));
-  col_text(st, i++, out->provider, sizeof(out->provider));
-  col_text(st, i++, out->upstream_model, sizeof(out->upstream_model));
-  out->usage.prompt = (uint64_t)sqlite3_column_int64(st, i++);
-  out->usage.completion = (uint64_t)sqlite3_column_int64(st, i++);
-  out->usage.cached = (uint64_t)sqlite3_column_int64(st, i++);
-  out->usage.cache_write = (uint64_t)sqlite3_column_int64(st, i++);
-  out->usage.reasoning = (uint64_t)sqlite3_column_int64(st, i++);
-  out->usage_estimated = sqlite3_column_int(st, i++) != 0;
-  out->cost_pico = sqlite3_column_int64(st, i++);
-  out->latency_ms = (uint32_t)sqlite3_column_int64(st, i++);
-  out->ttft_ms = (uint32_t)sqlite3_column_int64(st, i++);
-  out->status = sqlite3_column_int(st, i++);
-  col_text(st, i++, out->finish_reason, sizeof(out->finish_reason));
-  col_text(st, i++, out->native_finish_reason, sizeof(out->native_finish_reason));
-  out->streamed = sqlite3_column_int(st, i++) != 0;
-  out->cancelled = sqlite3_column_int(st, i++) != 0;
-  col_text(st, i++, out->error, sizeof(out->error));
-  col_text(st, i++, out->key_hash, sizeof(out->key_hash));
-  out->overhead_us = (uint32_t)sqlite3_column_int64(st, i++);
-}
-
 const char *sb_ledger_file(const sb_ledger_t *l)
 {
-  return l->path;
+  return l->file[0] != '\0' ? l->file : NULL;
 }
 
 sb_status_t sb_ledger_get(sb_ledger_t *l, const char *id, sb_ledger_row_t *out)
@@ -1636,23 +1088,5 @@ sb_status_t sb_ledger_get(sb_ledger_t *l, const char *id, sb_ledger_row_t *out)
   pthread_mutex_unlock(&l->lock);
   if (hit)
     return SB_OK;
-  sb_status_t rc = SB_DECLINED;
-  sqlite3_stmt *st = NULL;
-  pthread_mutex_lock(&l->read_lock);
-  if (sqlite3_prepare_v2(l->reader,
-                         "SELECT " SB_LEDGER_ROW_COLUMNS
-                         " FROM generations g WHERE g.id = ?",
-                         -1, &st, NULL) != SQLITE_OK) {
-    rc = SB_ERROR;
-    goto out;
-  }
-  sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-  if (sqlite3_step(st) == SQLITE_ROW) {
-    sb_ledger_read_row(st, out);
-    rc = SB_OK;
-  }
-out:
-  sqlite3_finalize(st);
-  pthread_mutex_unlock(&l->read_lock);
-  return rc;
+  return l->store->ops->get(l->store, id, out);
 }

@@ -58,6 +58,11 @@ static sb_status_t reader_open(reader_t *r, sb_ledger_t *l, char *err,
   r->db = NULL;
   r->err = err;
   r->errlen = errlen;
+  if (sb_ledger_file(l) == NULL) {
+    snprintf(err, errlen, "ledger: these reports read a SQLite store; they "
+                          "are not built for Postgres yet");
+    return SB_ERROR;
+  }
   if (sqlite3_open_v2(sb_ledger_file(l), &r->db,
                       SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
                       NULL) != SQLITE_OK)

@@ -1,6 +1,6 @@
 /*
  * Reading ledger rows back from the SQLite store: what sb_ledger_get()
- * (ledger.c) and the reports (ledger_query.c) share. Private to
+ * (store_sqlite.c) and the reports (ledger_query.c) share. Private to
  * src/accounts/.
  */
 #ifndef SWITCHBOARD_LEDGER_READ_H
@@ -24,7 +24,7 @@
 /* The row a statement that selected SB_LEDGER_ROW_COLUMNS stands on. */
 void sb_ledger_read_row(sqlite3_stmt *st, sb_ledger_row_t *out);
 
-/* The store's file (for a reader of its own). */
+/* The SQLite store's file (for a reader of its own); NULL for Postgres. */
 const char *sb_ledger_file(const sb_ledger_t *l);
 
 #endif

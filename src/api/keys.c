@@ -10,7 +10,10 @@
  * Managing keys needs the admin key (or local mode). Amounts are USD,
  * written from integer picodollars without rounding. A change is answered
  * once the store has it; if the store refuses it, it is undone and the
- * answer is a 503 (docs/accounts.md, "When the store fails").
+ * answer is a 503 (docs/accounts.md, "When the store fails"). With shared
+ * counters (several instances, counters.h) a stored change is announced
+ * to the other instances, and what a key has spent is read from Redis
+ * before it is shown.
  */
 #include <openssl/crypto.h>
 #include <stdio.h>
@@ -20,6 +23,7 @@
 #include "endpoint.h"
 #include "key_api.h"
 #include "switchboard/api.h"
+#include "switchboard/counters.h"
 #include "switchboard/json.h"
 #include "switchboard/keys.h"
 #include "switchboard/ledger.h"
@@ -68,6 +72,17 @@ static void undo_change(change_t *ch)
   }
 }
 
+/* A stored change: the other instances learn of it. */
+static void announce(change_t *ch)
+{
+  sb_key_record_t rec;
+  pthread_mutex_lock(&ch->k->lock);
+  rec = ch->k->rec;
+  pthread_mutex_unlock(&ch->k->lock);
+  sb_counters_publish(ch->x->worker->counters, &rec,
+                      ch->kind == CHANGE_REVOKE);
+}
+
 static void change_done(void *data)
 {
   change_t *ch = data;
@@ -75,6 +90,8 @@ static void change_done(void *data)
   bool stored = ch->w.status == SB_OK;
   if (!stored)
     undo_change(ch);
+  else
+    announce(ch);
   if (ch->aborted) {
     /* the client left; the exchange waited for us to finish it */
     sb_http_respond(x, 499, NULL, 0, NULL, SB_NULL_SLICE);
@@ -165,37 +182,111 @@ static void create_key(sb_http_exchange_t *x)
   await_store(x, ch, saved_seq(k));
 }
 
-static void list_keys(sb_http_exchange_t *x)
+/* ---- what keys spent, across instances ---------------------------------- */
+
+/* An answer that waits for the keys' spend from the shared counters. */
+typedef struct fresh {
+  sb_http_exchange_t *x;
+  sb_key_t **keys; /* references */
+  size_t n;
+  bool admin;
+  void (*answer)(struct fresh *f);
+} fresh_t;
+
+static void fresh_done(void *data)
 {
-  sb_slice_t inc = sb_http_query_param(&x->arena, x->req.query, "include_disabled");
-  bool include_disabled = SB_SLICE_IS(inc, "true") || SB_SLICE_IS(inc, "1");
-  size_t n = 0;
-  sb_keys_t *t = table(x);
-  sb_key_record_t *recs = sb_keys_snapshot(t, &n);
-  if (recs == NULL) {
+  fresh_t *f = data;
+  f->answer(f);
+  for (size_t i = 0; i < f->n; i++)
+    sb_key_unref(f->keys[i]);
+  free(f->keys);
+  free(f);
+}
+
+/* Answer with `answer` once the spend of `keys` (references, taken over;
+ * a malloc'd array) is up to date. */
+static void when_fresh(sb_http_exchange_t *x, sb_key_t **keys, size_t n,
+                       bool admin, void (*answer)(fresh_t *f))
+{
+  fresh_t *f = calloc(1, sizeof(*f));
+  if (f == NULL) {
+    for (size_t i = 0; i < n; i++)
+      sb_key_unref(keys[i]);
+    free(keys);
     sb_api_error(x, 500, "server", "out of memory");
     return;
   }
+  *f = (fresh_t){x, keys, n, admin, answer};
+  if (sb_counters_refresh(x->worker->counters, keys, n, fresh_done, f) !=
+      SB_OK)
+    fresh_done(f);
+}
+
+/* References to every key (`all`), or to the enabled ones. */
+static sb_key_t **every_key(sb_http_exchange_t *x, bool all, size_t *n)
+{
+  size_t m = 0;
+  sb_keys_t *t = table(x);
+  sb_key_record_t *recs = sb_keys_snapshot(t, &m);
+  sb_key_t **keys = recs != NULL ? calloc(m + 1, sizeof(*keys)) : NULL;
+  *n = 0;
+  for (size_t i = 0; keys != NULL && i < m; i++) {
+    if (recs[i].disabled && !all)
+      continue;
+    sb_key_t *k = sb_keys_lookup_hash(t, sb_slice_z(recs[i].hash));
+    if (k != NULL) /* not deleted meanwhile */
+      keys[(*n)++] = k;
+  }
+  free(recs);
+  return keys;
+}
+
+static void answer_list(fresh_t *f)
+{
   sb_buf_t b;
   sb_jw_t w;
   sb_api_data_begin(&b, &w, 64u << 20);
   sb_jw_arr_begin(&w);
   int64_t now = sb_wall_ms();
-  for (size_t i = 0; i < n; i++) {
-    if (recs[i].disabled && !include_disabled)
-      continue;
-    sb_key_t *k = sb_keys_lookup_hash(t, sb_slice_z(recs[i].hash));
-    if (k == NULL)
-      continue; /* deleted meanwhile */
+  for (size_t i = 0; i < f->n; i++) {
     sb_key_view_t v;
-    sb_key_view(k, now, &v);
-    sb_key_unref(k);
+    sb_key_view(f->keys[i], now, &v);
     sb_keyjson_key(&w, &v, false);
   }
   sb_jw_arr_end(&w);
   sb_jw_obj_end(&w);
-  free(recs);
-  sb_api_data_reply(x, 200, &b, &w);
+  sb_api_data_reply(f->x, 200, &b, &w);
+}
+
+static void list_keys(sb_http_exchange_t *x)
+{
+  sb_slice_t inc = sb_http_query_param(&x->arena, x->req.query, "include_disabled");
+  bool include_disabled = SB_SLICE_IS(inc, "true") || SB_SLICE_IS(inc, "1");
+  size_t n = 0;
+  sb_key_t **keys = every_key(x, include_disabled, &n);
+  if (keys == NULL) {
+    sb_api_error(x, 500, "server", "out of memory");
+    return;
+  }
+  when_fresh(x, keys, n, true, answer_list);
+}
+
+static void answer_key(fresh_t *f)
+{
+  sb_keyjson_reply_key(f->x, 200, f->keys[0], NULL);
+}
+
+/* One key (a reference, taken over), answered up to date. */
+static void show_key(sb_http_exchange_t *x, sb_key_t *k)
+{
+  sb_key_t **keys = malloc(sizeof(*keys));
+  if (keys == NULL) {
+    sb_key_unref(k);
+    sb_api_error(x, 500, "server", "out of memory");
+    return;
+  }
+  keys[0] = k;
+  when_fresh(x, keys, 1, true, answer_key);
 }
 
 static void update_key(sb_http_exchange_t *x, sb_key_t *k)
@@ -295,59 +386,77 @@ void sb_api_keys(sb_http_exchange_t *x, const sb_identity_t *who,
                  (int)SB_MIN(hash.len, 80), hash.ptr);
     return;
   }
-  if (m == HTTP_PATCH)
+  if (m == HTTP_PATCH) {
     update_key(x, k);
-  else
-    sb_keyjson_reply_key(x, 200, k, NULL);
-  sb_key_unref(k);
+    sb_key_unref(k);
+  } else {
+    show_key(x, k);
+  }
 }
 
-void sb_api_key_self(sb_http_exchange_t *x, const sb_identity_t *who)
+static void answer_self(fresh_t *f)
 {
   sb_buf_t b;
   sb_jw_t w;
   sb_api_data_begin(&b, &w, 64 * 1024);
+  sb_key_view_t v;
+  sb_key_view(f->keys[0], sb_wall_ms(), &v);
+  sb_keyjson_key(&w, &v, true);
+  sb_jw_obj_end(&w);
+  sb_api_data_reply(f->x, 200, &b, &w);
+}
+
+void sb_api_key_self(sb_http_exchange_t *x, const sb_identity_t *who)
+{
   if (who->key != NULL) {
-    sb_key_view_t v;
-    sb_key_view(who->key, sb_wall_ms(), &v);
-    sb_keyjson_key(&w, &v, true);
-  } else {
-    sb_jw_obj_begin(&w);
-    sb_jw_kv_str(&w, SB_STRLIT("label"), who->label.ptr, who->label.len);
-    sb_jw_key_lit(&w, "limit");
-    sb_jw_null(&w);
-    sb_jw_key_lit(&w, "limit_remaining");
-    sb_jw_null(&w);
-    sb_jw_key_lit(&w, "limit_reset");
-    sb_jw_null(&w);
-    sb_keyjson_usd(&w, "usage", sb_keys_total_usage(table(x)));
-    sb_jw_key_lit(&w, "is_free_tier");
-    sb_jw_bool(&w, false);
-    sb_jw_key_lit(&w, "is_management_key");
-    sb_jw_bool(&w, who->admin);
-    sb_jw_key_lit(&w, "is_provisioning_key");
-    sb_jw_bool(&w, who->admin);
-    sb_jw_key_lit(&w, "expires_at");
-    sb_jw_null(&w);
-    sb_jw_obj_end(&w);
+    sb_key_t **keys = malloc(sizeof(*keys));
+    if (keys == NULL) {
+      sb_api_error(x, 500, "server", "out of memory");
+      return;
+    }
+    sb_key_ref(who->key);
+    keys[0] = who->key;
+    when_fresh(x, keys, 1, false, answer_self);
+    return;
   }
+  sb_buf_t b;
+  sb_jw_t w;
+  sb_api_data_begin(&b, &w, 64 * 1024);
+  sb_jw_obj_begin(&w);
+  sb_jw_kv_str(&w, SB_STRLIT("label"), who->label.ptr, who->label.len);
+  sb_jw_key_lit(&w, "limit");
+  sb_jw_null(&w);
+  sb_jw_key_lit(&w, "limit_remaining");
+  sb_jw_null(&w);
+  sb_jw_key_lit(&w, "limit_reset");
+  sb_jw_null(&w);
+  sb_keyjson_usd(&w, "usage", sb_keys_total_usage(table(x)));
+  sb_jw_key_lit(&w, "is_free_tier");
+  sb_jw_bool(&w, false);
+  sb_jw_key_lit(&w, "is_management_key");
+  sb_jw_bool(&w, who->admin);
+  sb_jw_key_lit(&w, "is_provisioning_key");
+  sb_jw_bool(&w, who->admin);
+  sb_jw_key_lit(&w, "expires_at");
+  sb_jw_null(&w);
+  sb_jw_obj_end(&w);
   sb_jw_obj_end(&w);
   sb_api_data_reply(x, 200, &b, &w);
 }
 
-void sb_api_credits(sb_http_exchange_t *x, const sb_identity_t *who)
+static void answer_credits(fresh_t *f)
 {
   sb_buf_t b;
   sb_jw_t w;
   int64_t credits, usage;
-  if (who->key != NULL) {
+  if (!f->admin) {
     sb_key_view_t v;
-    sb_key_view(who->key, sb_wall_ms(), &v);
+    sb_key_view(f->keys[0], sb_wall_ms(), &v);
     credits = v.rec.limit_pico >= 0 ? v.rec.limit_pico : 0;
     usage = v.rec.limit_pico >= 0 ? v.period_used : v.usage_total;
   } else {
-    credits = sb_keys_total_limits(table(x));
-    usage = sb_keys_total_usage(table(x));
+    credits = sb_keys_total_limits(table(f->x));
+    usage = sb_keys_total_usage(table(f->x));
   }
   sb_api_data_begin(&b, &w, 4096);
   sb_jw_obj_begin(&w);
@@ -355,5 +464,25 @@ void sb_api_credits(sb_http_exchange_t *x, const sb_identity_t *who)
   sb_keyjson_usd(&w, "total_usage", usage);
   sb_jw_obj_end(&w);
   sb_jw_obj_end(&w);
-  sb_api_data_reply(x, 200, &b, &w);
+  sb_api_data_reply(f->x, 200, &b, &w);
+}
+
+void sb_api_credits(sb_http_exchange_t *x, const sb_identity_t *who)
+{
+  size_t n = 1;
+  sb_key_t **keys;
+  if (who->key != NULL) {
+    keys = malloc(sizeof(*keys));
+    if (keys != NULL) {
+      sb_key_ref(who->key);
+      keys[0] = who->key;
+    }
+  } else {
+    keys = every_key(x, true, &n);
+  }
+  if (keys == NULL) {
+    sb_api_error(x, 500, "server", "out of memory");
+    return;
+  }
+  when_fresh(x, keys, n, who->key == NULL, answer_credits);
 }

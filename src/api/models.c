@@ -14,6 +14,7 @@
 #include "switchboard/api.h"
 #include "switchboard/health.h"
 #include "switchboard/json_edit.h"
+#include "switchboard/counters.h"
 #include "switchboard/ledger.h"
 #include "switchboard/ops.h"
 #include "switchboard/upstream.h"
@@ -306,9 +307,25 @@ static void health_ledger(sb_jw_t *w, const sb_ledger_stats_t *ls,
   sb_jw_obj_end(w);
 }
 
+/* The shared counters' part of /health (docs/scale-out.md). */
+static void health_counters(sb_jw_t *w, const sb_counters_stats_t *cs)
+{
+  const char *state = cs->ready ? "ok" : "unavailable";
+  sb_jw_key_lit(w, "counters");
+  sb_jw_obj_begin(w);
+  sb_jw_kv_str(w, SB_STRLIT("status"), state, strlen(state));
+  sb_jw_kv_int(w, SB_STRLIT("epoch"), (int64_t)cs->epoch);
+  sb_jw_kv_int(w, SB_STRLIT("owed"), (int64_t)cs->owed);
+  sb_jw_kv_int(w, SB_STRLIT("refused"), (int64_t)cs->unavailable);
+  if (!cs->ready)
+    sb_jw_kv_str(w, SB_STRLIT("error"), cs->reason, strlen(cs->reason));
+  sb_jw_obj_end(w);
+}
+
 /* 200 {"status": "ok"} while all is well; "degraded" with its reason while
- * the ledger's store fails or catches up: 200 while the gateway still
- * serves, 503 while it refuses model requests (docs/observability.md). */
+ * the ledger's store fails or catches up, or the shared counters cannot be
+ * reached: 200 while the gateway still serves, 503 while it refuses model
+ * requests (docs/observability.md). */
 void sb_api_health(sb_http_exchange_t *x)
 {
   const sb_gateway_t *gw = x->worker->gw;
@@ -320,13 +337,22 @@ void sb_api_health(sb_http_exchange_t *x)
   size_t since_len = ls.degraded
                          ? utc_time(ls.degraded_since_ms, since, sizeof(since))
                          : 0;
+  sb_counters_stats_t cs;
+  sb_counters_stats(gw->counters, &cs);
+  bool degraded = ls.degraded || (cs.configured && !cs.ready);
   sb_buf_t b;
   sb_jw_t w;
   sb_buf_init(&b, 8192);
   sb_jw_init(&w, &b);
   sb_jw_obj_begin(&w);
-  sb_jw_kv_str(&w, SB_STRLIT("status"), ls.degraded ? "degraded" : "ok",
-               ls.degraded ? 8 : 2);
+  sb_jw_kv_str(&w, SB_STRLIT("status"), degraded ? "degraded" : "ok",
+               degraded ? 8 : 2);
+  if (!ls.degraded && degraded) {
+    int n = snprintf(reason, sizeof(reason),
+                     "counters: Redis is unavailable (%s)", cs.reason);
+    sb_jw_kv_str(&w, SB_STRLIT("reason"), reason,
+                 SB_MIN((size_t)n, sizeof(reason) - 1));
+  }
   if (ls.degraded) {
     int n = snprintf(reason, sizeof(reason), "ledger: %s since %s; %llu rows wait%s",
                      ls.reason, since, (unsigned long long)ls.waiting,
@@ -342,6 +368,8 @@ void sb_api_health(sb_http_exchange_t *x)
   sb_jw_kv_int(&w, SB_STRLIT("models"), (int64_t)sb_gateway_catalog(x)->n_models);
   if (gw->ledger != NULL)
     health_ledger(&w, &ls, since, since_len);
+  if (cs.configured)
+    health_counters(&w, &cs);
   sb_jw_obj_end(&w);
   if (sb_jw_status(&w) == SB_OK)
     sb_api_json(x, ls.refusing ? 503 : 200, sb_buf_slice(&b));

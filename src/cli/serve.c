@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "switchboard/api.h"
@@ -10,7 +11,9 @@
 #include "switchboard/cli.h"
 #include "switchboard/gateway.h"
 #include "switchboard/heap.h"
+#include "switchboard/counters.h"
 #include "switchboard/log.h"
+#include "switchboard/store.h"
 
 int sb_cli_parse_common(int argc, char **argv, const char *usage,
                         sb_cli_common_t *out)
@@ -104,6 +107,51 @@ static void print_provider(const sb_provider_t *p)
          "total=%ums\n",
          p->timeouts.connect_ms, p->timeouts.first_byte_ms, p->timeouts.idle_ms,
          p->timeouts.total_ms);
+}
+
+/* `check`'s line about the store: which one, and whether it answers.
+ * False when it does not (a SQLite file not created yet is fine: the
+ * first serve creates it). */
+static bool check_store(const sb_config_t *cfg)
+{
+  char shown[256], what[256], err[512];
+  sb_store_redact(cfg->database, shown, sizeof(shown));
+  if (strncmp(cfg->database, "sqlite:", 7) == 0 &&
+      access(cfg->database + 7, F_OK) != 0) {
+    printf("database:  %s (SQLite; not created yet: the first serve creates "
+           "it)\n", shown);
+    return true;
+  }
+  sb_store_t *s = sb_store_open(cfg->database, SB_STORE_READER, NULL, err,
+                                sizeof(err));
+  bool ok = s != NULL &&
+            s->ops->describe(s, what, sizeof(what), err, sizeof(err)) == SB_OK;
+  sb_store_close(s);
+  if (ok)
+    printf("database:  %s (%s; reachable)\n", shown, what);
+  else
+    printf("database:  %s (NOT reachable: %s)\n", shown, err);
+  return ok;
+}
+
+/* `check`'s line about the shared counters. False when Redis does not
+ * answer. */
+static bool check_redis(const sb_config_t *cfg)
+{
+  char shown[512], what[256], err[512];
+  if (cfg->redis == NULL) {
+    printf("redis:     none (budgets and rates are this instance's own)\n");
+    return true;
+  }
+  sb_redis_url_redact(cfg->redis, shown, sizeof(shown));
+  bool ok = sb_counters_probe(cfg->redis, what, sizeof(what), err,
+                              sizeof(err)) == SB_OK;
+  if (ok)
+    printf("redis:     %s (%s; reachable; redis_down: %s)\n", shown, what,
+           cfg->redis_down_local ? "local" : "deny");
+  else
+    printf("redis:     %s (NOT reachable: %s)\n", shown, err);
+  return ok;
 }
 
 /* "2026-12-05T14:00:00Z" */
@@ -200,7 +248,8 @@ int sb_cli_check(int argc, char **argv)
   printf("config:    %s\n", cfg.source);
   printf("listen:    %s:%u\n", cfg.listen_host, cfg.listen_port);
   printf("workers:   %u\n", cfg.workers);
-  printf("database:  %s\n", cfg.database);
+  bool reachable = check_store(&cfg);
+  reachable &= check_redis(&cfg);
   printf("auth:      %s\n", cfg.admin_key ? "admin key required"
                                           : "local mode (no key; loopback only)");
   printf("limits:    body %zu bytes, headers %zu bytes, request timeout %ums, "
@@ -229,10 +278,15 @@ int sb_cli_check(int argc, char **argv)
   }
   if (cfg.n_providers == 0)
     printf("warning:   no providers: every chat request will fail\n");
-  printf("ok\n");
   sb_catalog_release(cat);
   sb_catalog_refresher_free(r);
   sb_config_free(&cfg);
+  if (!reachable) {
+    printf("error:     the config is valid, but what it names does not "
+           "answer: serve would not start\n");
+    return 1;
+  }
+  printf("ok\n");
   return 0;
 }
 

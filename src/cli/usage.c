@@ -1,11 +1,11 @@
 /*
  * switchboard usage [--by model|key|agent|day] [--since 7d|24h|2026-11-01]
- *                   [--config FILE | --database sqlite:PATH]
- * Spend from the ledger, grouped, as an aligned table. Reads the SQLite
- * file directly (read-only; safe while the gateway runs, WAL mode). Costs
- * are summed in integer picodollars, so the total is exact.
+ *                   [--config FILE | --database URL]
+ * Spend from the ledger, grouped, as an aligned table. Reads the store
+ * directly (store.h: the SQLite file read-only, safe while the gateway
+ * runs in WAL mode; or Postgres). Costs are summed in integer
+ * picodollars, so the total is exact.
  */
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,11 +14,12 @@
 #include "switchboard/cli.h"
 #include "switchboard/config.h"
 #include "switchboard/pricing.h"
+#include "switchboard/store.h"
 #include "switchboard/table.h"
 
 static const char usage[] =
     "switchboard usage [--by model|key|agent|day] [--since 7d|24h|2026-11-01]\n"
-    "                  [--config FILE | --database sqlite:PATH]\n";
+    "                  [--config FILE | --database sqlite:PATH|postgres://...]\n";
 
 /* "7d", "24h", "30m", or a UTC date "YYYY-MM-DD" -> ms since the epoch. */
 static int parse_since(const char *s, int64_t now_ms, int64_t *out)
@@ -55,31 +56,42 @@ static const char *money(sb_arena_t *a, int64_t pico)
 }
 
 /* Cheap-first escalation (docs/routing.md): what `switchboard/auto` spent
- * against always using the top rung. Silent without escalated requests, or
- * on a ledger older than schema 3. */
-static void print_escalation(sqlite3 *db, int64_t from, sb_arena_t *a)
+ * against always using the top rung. Silent without escalated requests. */
+static void print_escalation(const sb_escalation_sum_t *e, sb_arena_t *a)
 {
-  sqlite3_stmt *st = NULL;
-  if (sqlite3_prepare_v2(
-          db,
-          "SELECT count(*), coalesce(sum(cost_pico), 0), "
-          "coalesce(sum(escalation_cost_pico), 0), "
-          "coalesce(sum(top_rung_cost_pico), 0) FROM generations "
-          "WHERE rung > 0 AND created_ms >= ?",
-          -1, &st, NULL) == SQLITE_OK) {
-    sqlite3_bind_int64(st, 1, from);
-    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) > 0) {
-      int64_t spent = sqlite3_column_int64(st, 1);
-      int64_t top = sqlite3_column_int64(st, 3);
-      printf("\nESCALATION  %lld requests: spent %s (%s on rungs that did "
-             "not answer); the top rung alone: %s; saved %s%s\n",
-             (long long)sqlite3_column_int64(st, 0), money(a, spent),
-             money(a, sqlite3_column_int64(st, 2)), money(a, top),
-             top >= spent ? "" : "-",
-             money(a, top >= spent ? top - spent : spent - top));
-    }
-  }
-  sqlite3_finalize(st);
+  if (e->requests == 0)
+    return;
+  printf("\nESCALATION  %lld requests: spent %s (%s on rungs that did "
+         "not answer); the top rung alone: %s; saved %s%s\n",
+         (long long)e->requests, money(a, e->spent_pico),
+         money(a, e->discarded_pico), money(a, e->top_rung_pico),
+         e->top_rung_pico >= e->spent_pico ? "" : "-",
+         money(a, e->top_rung_pico >= e->spent_pico
+                      ? e->top_rung_pico - e->spent_pico
+                      : e->spent_pico - e->top_rung_pico));
+}
+
+typedef struct {
+  sb_table_t *t;
+  sb_arena_t *a;
+  int64_t tot[5];
+} lines_t;
+
+static void add_line(void *data, const sb_usage_line_t *l)
+{
+  lines_t *ls = data;
+  sb_arena_t *a = ls->a;
+  int64_t v[5] = {l->requests, l->errors, l->tokens_in, l->tokens_out,
+                  l->cost_pico};
+  for (int i = 0; i < 5; i++)
+    ls->tot[i] += v[i];
+  const char *row[] = {sb_arena_printf(a, "%s", l->group),
+                       sb_arena_printf(a, "%lld", (long long)v[0]),
+                       sb_arena_printf(a, "%lld", (long long)v[1]),
+                       sb_arena_printf(a, "%lld", (long long)v[2]),
+                       sb_arena_printf(a, "%lld", (long long)v[3]),
+                       money(a, v[4])};
+  sb_table_row(ls->t, row, 6);
 }
 
 int sb_cli_usage(int argc, char **argv)
@@ -97,19 +109,15 @@ int sb_cli_usage(int argc, char **argv)
             argv[bad], usage);
     return 2;
   }
-  const char *group;
-  bool by_day = false;
+  sb_usage_by_t group;
   if (strcmp(by, "model") == 0)
-    group = "coalesce(g.model, g.requested_model, '-')";
+    group = SB_USAGE_BY_MODEL;
   else if (strcmp(by, "key") == 0)
-    group = "CASE WHEN g.key_hash IS NULL THEN coalesce(g.key_label, '-') "
-            "ELSE coalesce(k.name, g.key_label, '?') || ' (' || "
-            "substr(g.key_hash, 1, 8) || ')' END";
+    group = SB_USAGE_BY_KEY;
   else if (strcmp(by, "agent") == 0)
-    group = "coalesce(g.agent, '-')";
+    group = SB_USAGE_BY_AGENT;
   else if (strcmp(by, "day") == 0) {
-    group = "strftime('%Y-%m-%d', g.created_ms / 1000, 'unixepoch')";
-    by_day = true;
+    group = SB_USAGE_BY_DAY;
   } else {
     fprintf(stderr, "switchboard: --by must be model, key, agent or day\n");
     return 2;
@@ -138,78 +146,42 @@ int sb_cli_usage(int argc, char **argv)
     database = cfg.database;
   }
   int rc = 1;
-  sqlite3 *db = NULL;
-  sqlite3_stmt *st = NULL;
   sb_arena_t a;
   sb_arena_init(&a, 64 * 1024, 0);
-  if (strncmp(database, "sqlite:", 7) != 0) {
-    fprintf(stderr, "switchboard: usage reads sqlite:PATH databases only\n");
+  sb_store_t *store = sb_store_open(database, SB_STORE_READER, NULL, err,
+                                    sizeof(err));
+  if (store == NULL) {
+    fprintf(stderr, "switchboard: %s\n", err);
     goto out;
   }
-  if (sqlite3_open_v2(database + 7, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-    fprintf(stderr, "switchboard: cannot open %s: %s\n", database + 7,
-            db != NULL ? sqlite3_errmsg(db) : "out of memory");
-    goto out;
-  }
-  sqlite3_busy_timeout(db, 5000);
-  const char *sql = sb_arena_printf(
-      &a,
-      "SELECT %s AS grp, count(*), sum(g.status <> 200), "
-      "sum(g.tokens_prompt), sum(g.tokens_completion), sum(g.cost_pico) "
-      "FROM generations g LEFT JOIN keys k ON k.hash = g.key_hash "
-      "WHERE g.created_ms >= ? GROUP BY grp ORDER BY %s",
-      group, by_day ? "grp" : "sum(g.cost_pico) DESC, grp");
-  if (sql == NULL || sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-    fprintf(stderr,
-            "switchboard: cannot read the ledger in %s: %s (has a gateway of "
-            "this version opened it yet?)\n",
-            database + 7, sqlite3_errmsg(db));
-    goto out;
-  }
-  sqlite3_bind_int64(st, 1, from);
   sb_table_t t;
   sb_table_init(&t, &a);
-  const char *head[] = {by_day ? "DAY" : by[0] == 'm' ? "MODEL"
-                                     : by[0] == 'k'   ? "KEY"
-                                                      : "AGENT",
+  const char *head[] = {group == SB_USAGE_BY_DAY     ? "DAY"
+                        : group == SB_USAGE_BY_MODEL ? "MODEL"
+                        : group == SB_USAGE_BY_KEY   ? "KEY"
+                                                     : "AGENT",
                         "REQUESTS", "ERRORS", "TOKENS IN", "TOKENS OUT",
                         "COST"};
   sb_table_row(&t, head, 6);
-  int64_t tot[5] = {0};
-  int step;
-  while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-    int64_t v[5];
-    for (int i = 0; i < 5; i++) {
-      v[i] = sqlite3_column_int64(st, i + 1);
-      tot[i] += v[i];
-    }
-    const unsigned char *g = sqlite3_column_text(st, 0);
-    const char *row[] = {
-        g != NULL ? (const char *)g : "-",
-        sb_arena_printf(&a, "%lld", (long long)v[0]),
-        sb_arena_printf(&a, "%lld", (long long)v[1]),
-        sb_arena_printf(&a, "%lld", (long long)v[2]),
-        sb_arena_printf(&a, "%lld", (long long)v[3]), money(&a, v[4])};
-    sb_table_row(&t, row, 6);
-  }
-  if (step != SQLITE_DONE) {
-    fprintf(stderr, "switchboard: reading the ledger failed: %s\n",
-            sqlite3_errmsg(db));
+  lines_t ls = {&t, &a, {0}};
+  sb_escalation_sum_t esc;
+  if (store->ops->usage(store, group, from, add_line, &ls, &esc, err,
+                        sizeof(err)) != SB_OK) {
+    fprintf(stderr, "switchboard: %s\n", err);
     goto out;
   }
   const char *total[] = {"TOTAL",
-                         sb_arena_printf(&a, "%lld", (long long)tot[0]),
-                         sb_arena_printf(&a, "%lld", (long long)tot[1]),
-                         sb_arena_printf(&a, "%lld", (long long)tot[2]),
-                         sb_arena_printf(&a, "%lld", (long long)tot[3]),
-                         money(&a, tot[4])};
+                         sb_arena_printf(&a, "%lld", (long long)ls.tot[0]),
+                         sb_arena_printf(&a, "%lld", (long long)ls.tot[1]),
+                         sb_arena_printf(&a, "%lld", (long long)ls.tot[2]),
+                         sb_arena_printf(&a, "%lld", (long long)ls.tot[3]),
+                         money(&a, ls.tot[4])};
   sb_table_row(&t, total, 6);
   sb_table_print(&t, stdout);
-  print_escalation(db, from, &a);
+  print_escalation(&esc, &a);
   rc = 0;
 out:
-  sqlite3_finalize(st);
-  sqlite3_close(db);
+  sb_store_close(store);
   sb_arena_destroy(&a);
   if (have_cfg)
     sb_config_free(&cfg);

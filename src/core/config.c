@@ -489,6 +489,14 @@ static sb_status_t apply_listen(loader_t *l, const char *listen)
   return SB_OK;
 }
 
+static sb_status_t apply_redis_down(loader_t *l, const char *v)
+{
+  if (strcmp(v, "deny") != 0 && strcmp(v, "local") != 0)
+    return fail(l, "redis_down must be deny or local");
+  l->cfg->redis_down_local = strcmp(v, "local") == 0;
+  return SB_OK;
+}
+
 static void set_defaults(sb_config_t *c)
 {
   c->listen_host = "127.0.0.1";
@@ -789,7 +797,8 @@ static sb_status_t get_otel(loader_t *l, const sb_json_t *r)
 static sb_status_t load_file(loader_t *l, const char *path)
 {
   static const char *const keys[] = {
-      "listen", "workers", "database", "redis", "admin_key", "local_trust",
+      "listen", "workers", "database", "redis", "redis_down", "admin_key",
+      "local_trust",
       "providers", "models", "max_header_bytes", "max_body_bytes",
       "request_timeout_ms", "idle_timeout_ms", "shutdown_grace_ms", "upstream",
       "durable", "retention_days", "default_max_tokens", "retry", "health",
@@ -833,9 +842,10 @@ static sb_status_t load_file(loader_t *l, const char *path)
   const sb_json_t *r = c->root;
   if (check_keys(l, r, path, keys) != SB_OK)
     return SB_ERROR;
-  const char *listen = NULL;
+  const char *listen = NULL, *redis_down = NULL;
   uint64_t workers = 0;
   if (get_str(l, r, "listen", &listen) != SB_OK ||
+      get_str(l, r, "redis_down", &redis_down) != SB_OK ||
       get_u64(l, r, "workers", 1024, &workers) != SB_OK ||
       get_str(l, r, "database", &c->database) != SB_OK ||
       get_str(l, r, "redis", &c->redis) != SB_OK ||
@@ -851,6 +861,8 @@ static sb_status_t load_file(loader_t *l, const char *path)
     return SB_ERROR;
   c->workers = (unsigned)workers;
   if (listen != NULL && apply_listen(l, listen) != SB_OK)
+    return SB_ERROR;
+  if (redis_down != NULL && apply_redis_down(l, redis_down) != SB_OK)
     return SB_ERROR;
   const sb_json_t *up = sb_json_get(r, "upstream");
   if (up != NULL && up->type != SB_JSON_NULL) {
@@ -931,6 +943,11 @@ sb_status_t sb_config_load(sb_config_t *c, const char *path,
       c->admin_key = dupz(&l, v);
     if ((v = getenv("SWITCHBOARD_DATABASE")) != NULL && v[0] != '\0')
       c->database = dupz(&l, v);
+    if ((v = getenv("SWITCHBOARD_REDIS")) != NULL && v[0] != '\0')
+      c->redis = dupz(&l, v);
+    if ((v = getenv("SWITCHBOARD_REDIS_DOWN")) != NULL && v[0] != '\0' &&
+        apply_redis_down(&l, v) != SB_OK)
+      return SB_ERROR;
     if ((v = getenv("SWITCHBOARD_DURABLE")) != NULL && v[0] != '\0')
       c->durable = strcmp(v, "1") == 0 || strcmp(v, "true") == 0;
     if ((v = getenv("SWITCHBOARD_RETENTION_DAYS")) != NULL && v[0] != '\0') {
@@ -966,6 +983,10 @@ sb_status_t sb_config_load(sb_config_t *c, const char *path,
       strncmp(c->database, "postgres://", 11) != 0 &&
       strncmp(c->database, "postgresql://", 13) != 0)
     return fail(&l, "database must be sqlite:PATH or postgres://...");
+  if (c->redis != NULL && c->redis[0] == '\0')
+    c->redis = NULL;
+  if (c->redis != NULL && strncmp(c->redis, "redis://", 8) != 0)
+    return fail(&l, "redis must be redis://[:PASSWORD@]HOST[:PORT][/DB]");
   if (c->max_header_bytes < 1024)
     return fail(&l, "max_header_bytes must be at least 1024");
   return SB_OK;

@@ -912,8 +912,15 @@ void sb_attempt_plan_and_start(sb_call_t *c)
    * end the call (and free it) at once: nothing is held yet, so the plan
    * is simply not handed back. */
   c->plan = NULL;
-  if (sb_admit(c) != SB_OK)
-    return;
+  c->admit_plan = pl;
+  if (sb_admit(c) == SB_OK)
+    sb_attempt_admitted(c);
+}
+
+void sb_attempt_admitted(sb_call_t *c)
+{
+  sb_plan_t *pl = c->admit_plan;
+  c->admit_plan = NULL;
   c->plan = pl;
   pl->key = -1;
   uint32_t budget = sb_gateway_config(c->x)->retry.budget_ms;

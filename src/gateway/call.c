@@ -567,8 +567,8 @@ void sb_call_finish_cancelled(sb_call_t *c)
 static void on_abort(sb_http_exchange_t *x)
 {
   sb_call_t *c = x->data;
-  if (c->finished)
-    return;
+  if (c->finished || c->admitting)
+    return; /* admitting: the counters' answer ends it (admit.c) */
   sb_attempt_drop_upstream(c);
   sb_call_finish_cancelled(c);
 }

@@ -133,6 +133,9 @@ struct sb_call {
 
   /* keys and budgets (admit.c) */
   struct sb_key *key;        /* the client key, or NULL; the exchange owns it */
+  struct sb_counters_admission *admission; /* the key's (in the arena) */
+  bool admitting;            /* waiting for the shared counters' answer */
+  struct sb_plan *admit_plan; /* the plan, handed over once admitted */
   bool admitted;
   int64_t reserved_pico;
   uint64_t ledger_seq;
@@ -218,6 +221,9 @@ sb_status_t sb_call_flush(sb_call_t *c);
 
 /* Plan the endpoints (with fallbacks and preferences) and start. */
 void sb_attempt_plan_and_start(sb_call_t *c);
+/* Admitted (at once, or when the shared counters answered): start the
+ * plan waiting in c->admit_plan. */
+void sb_attempt_admitted(sb_call_t *c);
 void sb_attempt_start(sb_call_t *c);
 /* A failure before the client saw a byte: true when a retry or a fallback
  * took it over. */
@@ -277,10 +283,16 @@ void sb_call_trace_describe(const sb_call_t *c, struct sb_access *a);
 
 /* After routing, before the upstream request: the key must allow the
  * model, its rates be open, and the worst case fit its budget (reserved).
- * On refusal the call is answered (401/402/403/429/503), SB_ERROR. */
+ * SB_OK: admitted. On refusal the call is answered (401/402/403/429/503),
+ * SB_ERROR. SB_AGAIN: the shared counters answer later, and then the call
+ * goes on with sb_attempt_admitted() (or is answered). */
 sb_status_t sb_admit(sb_call_t *c);
-/* When the call ends: release the reservation, settle the cost and
- * tokens, write the key's hash (empty without a key) for the row. */
-void sb_admit_settle(sb_call_t *c, char *key_hash, size_t cap);
+/* The key's hash for the row (empty without a key). */
+void sb_admit_key_hash(const sb_call_t *c, char *key_hash, size_t cap);
+/* When the call ends, after its row is queued: release the reservation,
+ * settle the cost and tokens. */
+void sb_admit_settle(sb_call_t *c);
+/* The response was not delivered (record.c): give its cost back. */
+void sb_admit_refund(sb_call_t *c);
 
 #endif

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "switchboard/catalog_refresh.h"
+#include "switchboard/counters.h"
 #include "switchboard/health.h"
 #include "switchboard/ledger.h"
 #include "switchboard/log.h"
@@ -47,6 +48,13 @@ sb_status_t sb_gateway_open(sb_gateway_t *gw, sb_config_t *cfg, char *err,
   gw->ledger = sb_ledger_open_with(cfg->database, &lopts, err, errlen);
   if (gw->ledger == NULL)
     return SB_ERROR;
+  if (cfg->redis != NULL) {
+    sb_counters_options_t copts = {cfg->redis, cfg->redis_down_local,
+                                   gw->ledger};
+    gw->counters = sb_counters_open(&copts, err, errlen);
+    if (gw->counters == NULL)
+      return SB_ERROR;
+  }
   /* Endpoint slots are added as catalogs name endpoints, so that every
    * catalog built later shares them. */
   gw->health = sb_health_new(cfg, 0);
@@ -72,6 +80,8 @@ void sb_gateway_close(sb_gateway_t *gw)
   /* The refresh thread first: it may be publishing. */
   sb_catalog_refresher_free(gw->refresher);
   gw->refresher = NULL;
+  sb_counters_close(gw->counters); /* what is owed, before the ledger goes */
+  gw->counters = NULL;
   sb_ledger_close(gw->ledger); /* drains the queue */
   gw->ledger = NULL;
   for (unsigned i = 0; gw->workers != NULL && i < gw->n_workers; i++)

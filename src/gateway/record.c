@@ -115,9 +115,12 @@ void sb_record(sb_call_t *c, int status, const char *error)
     row.top_rung_pico = sb_cost_pico(&pl->cands[top].route.price, &c->usage);
   }
   c->final_status = status;
-  sb_admit_settle(c, row.key_hash, sizeof(row.key_hash));
+  sb_admit_key_hash(c, row.key_hash, sizeof(row.key_hash));
   if (c->gw->ledger != NULL)
     c->ledger_seq = sb_ledger_record(c->gw->ledger, &row);
+  /* after the row: a settlement the shared counters cannot take now waits
+   * for the row's commit (counters.h) */
+  sb_admit_settle(c);
 }
 
 /* `durable`, the store refused the row: the answer is not delivered. The
@@ -129,8 +132,7 @@ static void not_delivered(sb_call_t *c)
   static const char msg[] =
       "ledger unavailable: the response could not be recorded, so it is "
       "not delivered and not billed; retry later";
-  sb_keys_refund(sb_ledger_keys(c->gw->ledger), c->key, c->cost_pico,
-                 sb_wall_ms());
+  sb_admit_refund(c);
   c->final_status = 503;
   c->x->error_type = "ledger_unavailable";
   if (!c->deferred) {

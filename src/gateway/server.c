@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "switchboard/counters.h"
 #include "switchboard/gateway.h"
 #include "switchboard/heap.h"
 #include "switchboard/log.h"
@@ -87,6 +88,8 @@ static void drain_tick(uv_timer_t *t)
   sb_http_worker_close(w, noop_close_cb);
   sb_upstream_multi_free(w->upstream);
   w->upstream = NULL;
+  sb_counters_detach(w->counters);
+  w->counters = NULL;
 }
 
 static void listener_closed(uv_handle_t *h)
@@ -144,6 +147,9 @@ static sb_status_t worker_init(sb_gateway_t *gw, sb_worker_t *w, unsigned id,
   w->http.on_finish = gw->ops != NULL ? sb_ops_request_done : NULL;
   w->upstream = sb_upstream_multi_new(&w->loop);
   if (w->upstream == NULL)
+    return SB_ERROR;
+  w->counters = sb_counters_attach(gw->counters, &w->loop, id);
+  if (gw->counters != NULL && w->counters == NULL)
     return SB_ERROR;
   ctx->w = w;
   ctx->fd = fd;

@@ -332,7 +332,7 @@ static void test_migrate_v1(void **state)
   sqlite3_stmt *st;
   assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
   assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-  assert_int_equal(sqlite3_column_int(st, 0), 5);
+  assert_int_equal(sqlite3_column_int(st, 0), 6);
   sqlite3_finalize(st);
   /* a database from a newer build is refused */
   assert_int_equal(sqlite3_exec(db, "PRAGMA user_version=99", NULL, NULL, NULL), SQLITE_OK);
