@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # switchboard: a thin wrapper over CMake.
 #   make          build            make run     build and run the gateway
 #   make test     every test       make bench   the benchmark (not a test)

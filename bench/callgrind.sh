@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # Instructions switchboard runs per request and per stream event, counted
 # by callgrind (repeatable, whatever else the machine is doing): the
 # gateway (1 worker, SQLite ledger) under valgrind serves K requests of

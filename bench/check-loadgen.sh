@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Cross-check the load generator against wrk on the fake provider: the same
 # request, the same connection counts, one after the other. The two should
 # agree on p50 and requests/s within the machine's noise; it fails when they

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The Gemini door, streamed, against what the chat door costs (see
 # bench/README.md, "Gemini door").
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # An https provider, as every real one is (see bench/README.md, "https").
 #
 # The fake provider behind a TLS terminator (nginx with a private CA made

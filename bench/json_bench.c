@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * JSON parse speed on a realistic OpenAI chat-completions request body.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * What one ledger row costs the writer thread: CPU time per row committed
  * through the real store (sb_ledger_record, the writer's batches, SQLite in

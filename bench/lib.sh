@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Shared by the benchmark scripts (run.sh, https.sh); sourced, not run.
 # Before sourcing: BUILD (the build dir) and WORK (a temp dir, removed at
 # exit with everything in PIDS stopped). It defines the CPU pinning

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * loadgen: the HTTP load generator of `make bench` (a test-side tool, not
  * installed).

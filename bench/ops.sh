@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # What the access log and the request metrics cost (see bench/README.md,
 # "Access log and metrics"). One fake provider; in front of it, each with
 # one worker on the same CPU(s):

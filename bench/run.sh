@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The benchmark harness (`make bench`; not a test). See bench/README.md.
 #
 # On loopback, against one fake provider, it measures three targets in the same

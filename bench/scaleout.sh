@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The scale-out step of `make bench` (not a test; docs/scale-out.md):
 # two instances on Postgres + Redis against one on SQLite, all in front of
 # the fake provider, with a client key that has a credit limit (so every

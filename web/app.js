@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The dashboard's shell: signing in (the admin key, when the gateway has
 // one), the navigation and the pages, one module each.
 import { api, clear, el, errorBox, session, setKey, signedOut } from "./lib.js";

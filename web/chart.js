@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Charts drawn as SVG: stacked bars or lines over time buckets, with a
 // y axis of round numbers, a few time labels and a tooltip per bucket.
 import { el } from "./lib.js";

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Keys: the client keys (GET /api/v1/keys), creating one with its limits
 // (the secret is shown once), disabling, enabling and revoking.
 import { api, clear, el, errorBox, fmtInt, fmtUSD } from "./lib.js";

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // What every page of the dashboard shares: the caller's key (kept in this
 // tab's sessionStorage only), calls to the gateway's API, server-sent
 // events read from a fetch, a small DOM builder and number formats.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Live request log: GET /api/v1/admin/logs/live, server-sent events whose
 // `data:` lines are access-log records (docs/observability.md), newest
 // first, filtered as they arrive; paused, it keeps what it shows.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Overview: requests, tokens, spend, errors and latency over a time range
 // (GET /api/v1/stats), over time and by model, provider, key and agent.
 import { api, clear, el, errorBox, every, fmtInt, fmtMs, fmtPct, fmtUSD, session } from "./lib.js";

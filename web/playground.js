@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Playground: pick any routable model, stream a chat through
 // POST /v1/chat/completions, and see the answer's cost and its
 // generation (X-Generation-Id, GET /api/v1/generation).

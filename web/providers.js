@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Providers: every configured provider with its keys, its endpoints'
 // health (breaker, error rate, latency, throughput: GET /api/v1/providers),
 // its traffic in the last hour (GET /api/v1/stats) and its last errors

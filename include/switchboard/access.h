@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The access record: what the gateway tells about one request when it
  * ends, for the access log, the live request feed, the metrics and the

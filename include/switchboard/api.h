@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * HTTP endpoints. sb_api_handle() is the server's handler: it routes by
  * method and path to one endpoint family per file in src/api/.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Per-request arena: a bump allocator whose memory is freed all at once.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A call: one model request on its way through the gateway, from the
  * door's decoded request to the client's answer and its ledger row.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The model catalog: models by provider-qualified id, each with one or more
  * endpoints (a provider, the provider's own model name, prices and where

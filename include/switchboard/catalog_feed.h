@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The model lists the catalog is refreshed from (docs/catalog.md), read
  * from a provider's bytes (hostile, like any network input) into a normal

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Keeping the catalog current (docs/catalog.md): fetch the model lists the
  * config names (`catalog.sources`: OpenRouter's, each provider's own), keep

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Where refreshed model lists are kept between runs (docs/catalog.md), so
  * that a gateway restarted without network still has the last good

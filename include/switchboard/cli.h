@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The command line: one function per subcommand (src/cli/). Each returns
  * the process exit status. */
 #ifndef SWITCHBOARD_CLI_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Clocks: monotonic time for durations, wall time for what is recorded.
  */

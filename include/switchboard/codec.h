@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Wire formats: one const table per format (src/formats/<name>/), holding
  * both directions on the hub (hub.h):

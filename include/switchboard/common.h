@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * switchboard: the vocabulary every module shares.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Configuration: a YAML file (SPEC.md, "Config file") or, without one, the
  * well-known environment variables. Loading resolves everything the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Shared counters: budgets, rate limits and key changes exact across
  * several gateway instances, in one Redis (`redis: redis://[:PASSWORD@]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Data files compiled into the binary (catalog/, skills/, web/), generated
  * at build time by scripts/embed.cmake. Each file's bytes are followed by a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The gateway: what every worker shares (config, catalog, ledger, skills),
  * and routing a requested model id to a provider endpoint.

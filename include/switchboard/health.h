@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Endpoint health, circuit breakers, provider key rotation and retry
  * backoff (docs/routing.md).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The allocator's settings, and giving freed memory back to the OS.
  *

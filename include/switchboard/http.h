@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The HTTP/1.1 server: request parsing, connections, responses, streams.
  *

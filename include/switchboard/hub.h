@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The hub: the one typed form in which every door and every provider
  * format meet (DESIGN.md, "The hub"). A door's format decodes its client's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * JSON: a validating parser into an arena DOM, and a writer into capped
  * buffers.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Rewriting a parsed JSON object with a few members changed, removed or
  * added, copying every other member byte for byte from its raw text.

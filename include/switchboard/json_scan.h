@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Walking the members of a JSON object's text without building a DOM: the
  * pass-through path reads the few members it needs from each stream event

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Client keys: the in-memory key table every worker shares, with each
  * key's budget, rate-limit windows and usage counters.

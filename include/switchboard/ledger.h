@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The ledger (DESIGN.md, "Store"): one compact row per request (who, which
  * model, which provider, tokens, exact cost, latency, outcome), the client

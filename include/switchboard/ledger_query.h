@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Reports over the ledger (docs/dashboard.md): totals, a time series and
  * the top groups by model, provider, key or agent over a time range, and

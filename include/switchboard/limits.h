@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Budget and rate-limit arithmetic, without locks or I/O (unit-tested on
  * its own). The key table (keys.h) holds one sb_budget_t and two

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Logging to stderr: one line per message, with a UTC timestamp, the level
  * and the worker that logged it. The level comes from SWITCHBOARD_LOG

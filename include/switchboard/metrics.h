@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Request metrics by door, model, provider, key and status class, for
  * /metrics (docs/observability.md, "Metrics").

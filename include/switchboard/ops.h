@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Operations: what the gateway tells its operator about the requests it
  * serves (docs/observability.md) — the access log, the live request feed,

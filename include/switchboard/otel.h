@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The trace exporter: sampled requests' spans (otlp.h) gathered into
  * batches and POSTed to the collector's OTLP/HTTP endpoint

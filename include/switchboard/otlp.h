@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * OpenTelemetry traces as OTLP/HTTP JSON (docs/observability.md,
  * "Traces"): a request's spans rendered from its access record, following

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Token usage and exact cost.
  *

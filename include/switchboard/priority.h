@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Background threads that yield to the workers: a thread at SCHED_IDLE
  * runs only on CPU time the workers leave, so a request that arrives

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Providers are data, not code: a name, a wire format (codec), a base URL,
  * how to authenticate, keys (several, rotated), extra headers, timeouts and

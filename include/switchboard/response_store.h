@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Stored responses (the Responses API's `store`, on by default): each
  * answer a Responses request asked to keep, with its input items, by

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * OpenAI's Responses API beyond the face every format has (codec.h): what
  * its door (src/api/responses.c) keeps of a request and its answer, and a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A single-producer, single-consumer ring of variable-length records: one
  * thread writes records, another reads them, neither waits for the other

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A small JSON Schema validator for the subset tool definitions use:
  * `type` (a name or a list of names), `required`, `properties`, `enum`,

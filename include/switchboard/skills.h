@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Skills: the canonical contract agents speak (seeds/openrouter.md).
  *

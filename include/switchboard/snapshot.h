@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Snapshots: read-mostly state that one thread replaces while the workers
  * keep reading it (the model catalog refreshed in the background; a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Incremental Server-Sent Events parser (the WHATWG event-stream format).
  *

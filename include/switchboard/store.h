@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The store behind the ledger: where ledger rows, client keys, the per-key
  * daily totals and the schema live. Two implementations share this table

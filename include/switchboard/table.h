@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Aligned text tables for the command line (`switchboard keys list`,
  * `switchboard usage`): rows of cells collected first, then printed with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Trace context (W3C Trace Context, `traceparent`): the ids a request's
  * spans carry, read from a client's header and written into the headers

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Upstream HTTP client, one per worker on the worker's libuv loop, with
  * connections pooled and reused per worker. Two transports behind this one

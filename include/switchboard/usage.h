@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Token usage: the counts every format reports and the gateway prices,
  * meters and records.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Worker threads. Each worker owns an event loop, its own SO_REUSEPORT
  * listener, its own upstream (libcurl multi) handle and its connections;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * YAML documents (config files, skill files) converted to JSON text, so the
  * rest of the gateway reads one tree type (switchboard/json.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The SQLite store of refreshed model lists; see
  * include/switchboard/catalog_store.h.

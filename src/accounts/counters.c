@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The shared counters of one process; see counters.h and
  * counters_internal.h. A thread of its own (its own event loop) keeps the

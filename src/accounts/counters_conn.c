@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * One connection to the shared counters' Redis on one event loop (a
  * worker's, or the counters' own thread's): admission, settlement, views,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The shared counters' parts (counters.h), private to src/accounts/:
  * counters.c (the process: its thread, what is owed, rebuilding Redis,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The shared counters' Lua scripts, run atomically by Redis (EVALSHA);
  * see counters_internal.h for the keys they use and docs/scale-out.md.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The shared key table; see keys.h. */
 #include "switchboard/keys.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Ledger queue and writer thread over a store (store.h: SQLite or
  * Postgres); see ledger.h.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Reports over the ledger; see ledger_query.h. Every statement is built
  * from the constant fragments below (never from input: the filter's

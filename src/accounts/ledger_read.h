@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Reading ledger rows back from the SQLite store: what sb_ledger_get()
  * (store_sqlite.c) and the reports (ledger_query.c) share. Private to

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Ledger entries as JSON lines; see ledger_spill.h. One table per record
  * type names each member, its type and where it lives, and serves both
  * directions. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The form in which ledger entries a failing store refused until the end
  * are kept outside it (src/accounts/ledger.c, docs/accounts.md): one JSON

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A report's figures summed in memory; see ledger_tally.h. */
 #include "ledger_tally.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A report's figures summed in memory, row by row, in one pass over the
  * ledger (ledger_query.c reads the rows; this adds them up): the totals,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Budget and rate-limit arithmetic; see limits.h. */
 #include "switchboard/limits.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Exact integer pricing; see include/switchboard/pricing.h. */
 #include "switchboard/pricing.h"
 

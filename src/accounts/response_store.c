@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The stored responses' thread (include/switchboard/response_store.h):
  * jobs queue under a mutex, one thread runs them in order on the backend

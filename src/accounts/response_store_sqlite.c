@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Stored responses in SQLite (response_store.h's backend), in the ledger's
  * database file with a connection of their own (WAL lets the ledger's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Choosing the store a `database` URL names; see store.h. */
 #include "switchboard/store.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The Postgres store, through libpq (`database: postgres://USER:PASSWORD@
  * HOST:PORT/DB?sslmode=...`); see store.h and docs/scale-out.md.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The embedded store: one SQLite file (`database: sqlite:PATH`), WAL mode;
  * see store.h and docs/accounts.md.

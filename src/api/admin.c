@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The admin API under /api/v1/admin (the admin key, or local mode):
  *   GET  /admin/logs/live   the live request feed (docs/observability.md)

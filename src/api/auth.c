@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Authentication (SPEC.md and README, "Auth").
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * POST /v1/chat/completions (and /api/v1/...): the OpenAI / OpenRouter
  * chat API. The door: the body is parsed, the OpenAI format checks and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * POST /v1/embeddings (and /api/v1/embeddings): OpenAI's embeddings API
  * through the routed provider, metered like chat. The door: the body is

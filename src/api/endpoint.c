@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Helpers shared by the door files (endpoint.h, api.h): errors in each
  * API's shape (written by its format), the request body, and starting a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * What the files in src/api/ share: starting a call (the doors), reading
  * a UTC time, and answering from libuv's thread pool (the endpoints that

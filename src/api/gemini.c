@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The Gemini API (Google's generateContent family) for any model: the
  * door of @google/genai, the Gemini CLI and other Gemini clients.

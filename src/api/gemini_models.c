@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * GET /v1beta/models and /v1beta/models/{model} (and /v1/ for a Gemini
  * client) in Google's shape: every routable model of the catalog, so a

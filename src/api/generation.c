@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * GET /api/v1/generation?id=gen-...: one past request from the ledger, in
  * OpenRouter's generation shape. The lookup may touch the disk, so it runs

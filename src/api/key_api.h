@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The key-management endpoints' pieces (src/api/keys.c): a key as
  * OpenRouter's JSON (key_json.c), and a create / update body read into a

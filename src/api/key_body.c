@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A key's create or update body read into its record (key_api.h). */
 #include <stdio.h>
 #include <time.h>

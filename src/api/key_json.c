@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A key in OpenRouter's JSON shape (key_api.h). */
 #include <stdio.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Key management and credits, in OpenRouter's shapes (docs/accounts.md):
  *   POST   /api/v1/keys            create; the secret is returned once

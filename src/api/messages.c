@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * POST /v1/messages and /v1/messages/count_tokens (and /api/v1/...): the
  * Anthropic Messages API for any model. The door: the body is parsed, the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * GET /v1/models (and /api/v1/models) in OpenRouter's model shape (which
  * the OpenAI SDK also reads: `object`, `id`, `created`, `owned_by`), plus

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * GET /api/v1/providers (admin key): every configured provider with its
  * format, base URL (without credentials), its keys' states (counts, never

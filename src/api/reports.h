@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The dashboard's endpoints (docs/dashboard.md) and what they share with
  * the other report endpoints: the dashboard's files (ui.c), the ledger's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * OpenAI's Responses API for any model (and /api/v1/...):
  *   POST   /v1/responses                    a response (the door: the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Request routing: method + path -> endpoint. Every path that has a /v1
  * form also answers under /api/v1 (SPEC.md). The Gemini API's paths are

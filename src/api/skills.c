@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * /api/skills: the skills registry (skills/, embedded) and the
  * canonical skill contract endpoint POST /api/skills/{skill}/chat.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Reports from the ledger for the dashboard (docs/dashboard.md), admin key
  * only (or local mode):

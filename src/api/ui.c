@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The dashboard's files (web/, embedded at build time by
  * scripts/embed.cmake) and GET /. docs/dashboard.md.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * switchboard chat: talk to a running gateway from the terminal. Tokens are
  * printed as they arrive; the model, provider, tokens and cost go to stderr

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * switchboard keys create|list|revoke: manage client keys through a
  * running gateway's key API (so a revoke reaches every worker's memory at

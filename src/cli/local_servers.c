@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A first run with no provider configured: `serve` looks for a local
  * OpenAI-compatible model server on the loopback address, at the default

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* switchboard: the entry point; dispatches to src/cli/ subcommands. */
 #include <stdio.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* switchboard serve / check / models: the commands that read a config. */
 #include <signal.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Aligned text tables; see table.h. */
 #include "switchboard/table.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * switchboard usage [--by model|key|agent|day] [--since 7d|24h|2026-11-01]
  *                   [--config FILE | --database URL]

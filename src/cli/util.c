@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Helpers the subcommands share: options that take a value, and how the
  * client subcommands (chat, keys) reach a running gateway: SWITCHBOARD_URL

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Bump allocator with cleanup hooks; see include/switchboard/arena.h.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Capped growable buffer; see include/switchboard/buf.h. */
 #include "switchboard/buf.h"
 

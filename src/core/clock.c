@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Clocks; see include/switchboard/clock.h. */
 #include "switchboard/clock.h"
 

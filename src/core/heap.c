@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The allocator's settings and when to give freed memory back to the OS;
  * see include/switchboard/heap.h.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Reading a parsed DOM: member lookup, lazy unescaping, numbers.
  * Strings were validated by the parser, so decoding here trusts escapes

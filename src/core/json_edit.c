@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Member-level rewriting of JSON objects; see json_edit.h. */
 #include "switchboard/json_edit.h"
 

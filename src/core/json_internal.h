@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Shared by the JSON module's files (src/core/json_*.c); not an API. */
 #ifndef SWITCHBOARD_JSON_INTERNAL_H
 #define SWITCHBOARD_JSON_INTERNAL_H

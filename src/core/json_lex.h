@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The lexical layer of JSON, shared by the parser (json_parse.c) and the
  * checked member walk (json_scan.c): a string and a number validated in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * JSON parsing: full RFC 8259 validation into an arena DOM; see
  * include/switchboard/json.h and docs/json.md.

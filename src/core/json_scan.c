@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Walking a valid JSON object's members without a DOM; see
  * include/switchboard/json_scan.h. One pass per level, byte loops the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The JSON writer: values appended to a capped sb_buf_t, separators
  * inserted automatically, errors sticky. Strings are escaped so the output

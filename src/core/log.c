@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Line-oriented stderr logging; see include/switchboard/log.h. */
 #include "switchboard/log.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Idle-priority background threads; see include/switchboard/priority.h. */
 #include "switchboard/priority.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A lock-free single-producer single-consumer ring of records; see
  * include/switchboard/ring.h.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The services switchboard knows by name (data the config reads): `serve`
  * without a config builds a provider for each one whose key (or host)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Slice helpers; see include/switchboard/common.h. */
 #include "switchboard/common.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Reference-counted snapshots swapped atomically; see
  * include/switchboard/snapshot.h. */
 #include "switchboard/snapshot.h"

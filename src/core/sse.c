@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Incremental SSE parsing; see include/switchboard/sse.h.
  *

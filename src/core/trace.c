@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* W3C trace context; see include/switchboard/trace.h. */
 #include "switchboard/trace.h"
 

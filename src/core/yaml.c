@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * YAML to JSON with libyaml's event parser; see include/switchboard/yaml.h.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The hub's helpers (include/switchboard/hub.h): canonical finish names,
  * moving text between its escaped and plain forms, and the input estimate

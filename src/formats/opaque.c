@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Reasoning carried through a format that has no form for it
  * (include/switchboard/hub.h, "opaque reasoning").

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The wire formats by name (include/switchboard/codec.h). */
 #include "switchboard/codec.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The access record packed for a worker's ring and rendered as a log line;
  * see include/switchboard/access.h.

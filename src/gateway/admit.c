@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Admission and settlement of a call against its client key; see call.h
  * (sb_admit, sb_admit_settle) and docs/accounts.md. The accounts answer

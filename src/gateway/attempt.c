@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A call's attempts (docs/routing.md): the endpoints to try (the model's
  * providers, OpenRouter's `models` fallbacks, escalation rungs, within the

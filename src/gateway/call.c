@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A call from the door to its ledger row; see include/switchboard/call.h
  * and the map in call.h (private).

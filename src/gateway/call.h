@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A call's insides, private to src/gateway/ (doors see the opaque handle
  * of include/switchboard/call.h). One model request's life, split along

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A call's trace context: the ids of its span and of each upstream
  * attempt's, the traceparent each attempt sends upstream, and the spans

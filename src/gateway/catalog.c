@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Building a catalog and looking models up; see include/switchboard/catalog.h
  * and docs/catalog.md.

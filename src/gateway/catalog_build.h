@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Building a catalog, internal to src/gateway/: catalog.c builds from the
  * embedded catalog and the config and finishes the table; catalog_lists.c

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Model lists into their normal form; see include/switchboard/catalog_feed.h.
  *

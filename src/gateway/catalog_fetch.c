@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Fetching the model lists a catalog is refreshed from; see
  * include/switchboard/catalog_refresh.h.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Merging the refreshed lists into a catalog being built (catalog_build.h):
  * OpenRouter's models, names, context lengths and prices, and what each

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The catalog refresher; see include/switchboard/catalog_refresh.h.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Cheap-first escalation (docs/routing.md): `switchboard/auto` tries a
  * ladder of models, cheap first, and climbs to the next rung when an

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Opening and closing what the workers share; see gateway.h. */
 #include "switchboard/gateway.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Endpoint health, breakers, key rotation and backoff; see
  * include/switchboard/health.h and docs/routing.md.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The live request feed (GET /api/v1/admin/logs/live): each subscriber is
  * an event stream on its worker; see include/switchboard/ops.h and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Request metrics, counted per worker and summed at scrape; see
  * include/switchboard/metrics.h.

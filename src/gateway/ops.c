@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The operations hub: each request's access record, counted on its
  * worker and queued in the worker's ring, and the operations thread that

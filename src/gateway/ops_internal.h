@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The operations hub's insides, shared by ops.c (the rings and the
  * operations thread) and live.c (the live request feed); see

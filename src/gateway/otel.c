@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The trace exporter's thread; see include/switchboard/otel.h.
  *

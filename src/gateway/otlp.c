@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * OTLP/HTTP JSON spans from access records; see include/switchboard/otlp.h.
  */

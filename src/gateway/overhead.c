@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The gateway-overhead metric (docs/observability.md): for each request,
  * the time switchboard itself spent on it, i.e. its latency minus the time

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * What a call costs and what the ledger keeps of it: the usage (the
  * provider's, or the one estimate when it reported none), the exact cost

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Model id -> provider endpoint; see include/switchboard/gateway.h. */
 #include "switchboard/codec.h"
 #include "switchboard/gateway.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The tool-schema subset validator; see include/switchboard/schema.h. */
 #include "switchboard/schema.h"
 

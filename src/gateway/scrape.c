@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * What /metrics shows of the requests and the process beyond the older
  * families (src/api/models.c): see sb_ops_scrape() in ops.h and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The server: one listening socket per worker (SO_REUSEPORT, so the kernel
  * spreads connections across workers; listen.c refuses an address that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The chunked request body (RFC 9112, section 7.1), decoded by switchboard
  * rather than by http_parser, which in its lenient build accepts any two

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * One client connection: reading, request timeouts, dispatch to the
  * handler, response and stream writing, and closing.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The listening sockets: one per worker on the same address, bound with
  * SO_REUSEPORT so that the kernel spreads connections across the workers,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Incremental HTTP/1.1 request parsing on top of http_parser, with caps.
  *

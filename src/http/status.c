@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Reason phrases for the status codes switchboard sends. */
 #include "switchboard/http.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The upstream client's public API (include/switchboard/upstream.h) and
  * what its two transports share: delivering the head and the body to the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The libcurl transport: curl's multi interface on a libuv loop, for
  * proxies, and everything when SWITCHBOARD_UPSTREAM_CLIENT=curl.

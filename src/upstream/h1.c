@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The native HTTP/1.1 transport for http:// and https:// upstreams:
  * non-blocking sockets watched by one uv_poll each, TLS on them for https

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * HTTP/1.x response parser; see h1_response.h. A byte-at-a-time state
  * machine for heads (they are small) and bulk slices for bodies (they are

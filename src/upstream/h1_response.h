@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * An incremental HTTP/1.x response parser with no I/O (the native upstream
  * client's, src/upstream/h1.c). The caller feeds whatever bytes it has and

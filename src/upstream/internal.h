@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Inside the upstream client: one transfer struct and one per-worker multi
  * struct shared by the two transports, libcurl (curl.c: proxies, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * TLS for the native client (h1.c), with OpenSSL's libssl on the worker's
  * loop. Two parts:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The access log (docs/observability.md, "The access log"): one line per
 // request on every door, JSON by default, never a secret, written by the
 // operations thread to `log.file` (reopened on SIGUSR1) or to stderr, as

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The OpenAI SDK against an Anthropic model: switchboard translates the
 // chat request into a Messages request for the fake provider (playing
 // Anthropic) and the Messages answer, streamed or not, back into OpenAI

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A catalog that stays current (docs/catalog.md): the fake provider plays
 // OpenRouter's GET /api/v1/models (hundreds of generated models, malformed
 // entries mixed in, scripted faults) and the providers' own lists.

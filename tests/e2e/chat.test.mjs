@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The OpenAI SDK against switchboard's /v1 chat API, with the fake provider
 // playing OpenAI: plain, streamed, tools (streamed and not), parallel tool
 // calls, parameters passed through, and the exact upstream request.

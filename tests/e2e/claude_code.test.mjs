@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Claude Code through switchboard's /v1/messages, for an OpenAI-format, a
 // Gemini-format and an Anthropic-format model:
 //  - the requests Claude Code makes, sent with the official SDK's beta

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The command line: chat (streamed and not), models, check, and the errors
 // a user should get from each.
 import { test } from "node:test";

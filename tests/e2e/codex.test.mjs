@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The real Codex CLI (`@openai/codex`, `codex exec`, non-interactive)
 // through switchboard's Responses API: a custom model provider at the
 // gateway (wire_api "responses"), a temporary HOME and CODEX_HOME, no

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Nothing lost: the gateway is killed under load (kill -9) and restarted on
 // the same ledger; every request whose client got the complete response is
 // looked up. With `durable: true` none may be missing; the default mode's

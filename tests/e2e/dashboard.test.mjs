@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The dashboard in a real browser (Debian's chromium through
 // playwright-core): signing in with the admin key, every page without a
 // console error or failed request, the overview's figures against the

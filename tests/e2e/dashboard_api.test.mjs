@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // What the dashboard reads, over plain HTTP: GET / for a browser and for
 // a program, the page's files (content types, ETag and 304), and the
 // report endpoints /api/v1/stats, /api/v1/generations and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The OpenAI SDK against switchboard's /v1/embeddings, with the fake
 // provider playing OpenAI: vectors (float and base64), usage and cost,
 // the exact upstream request, the ledger row (api "embeddings", found by

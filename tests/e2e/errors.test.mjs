@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Every error a client can see, in the OpenAI / OpenRouter error shape with
 // the right status: bad requests, unknown models, missing providers,
 // oversized bodies, upstream 4xx/5xx/429, timeouts, streams cut or garbled

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A first run with no provider configured: a local OpenAI-compatible model
 // server on its default port is found and added as a provider; without
 // one, a model call (503) and GET / say in one sentence how to add one.

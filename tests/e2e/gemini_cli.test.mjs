@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The real Gemini CLI (@google/gemini-cli), run non-interactively
 // (`gemini -p PROMPT -o json`) with a home of its own, its base URL
 // (GOOGLE_GEMINI_BASE_URL) at the gateway and a gateway key as its API

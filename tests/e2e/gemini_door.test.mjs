@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The official @google/genai SDK against switchboard's Gemini API door
 // (/v1beta/models/{model}:...), for a Gemini model (the pass-through path:
 // the client's body goes upstream as it came), an OpenAI-format model and

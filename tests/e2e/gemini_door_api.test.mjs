@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The Gemini API door's surface, with @google/genai and raw HTTP: the key
 // as x-goog-api-key, ?key= or a bearer, judged like every door's (admin
 // key, client keys) and refused in Google's shape; model names bare, as

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The OpenAI SDK against a Gemini model: switchboard translates the chat
 // request into a generateContent request for the fake provider (playing
 // Gemini) and the answer, streamed (alt=sse) or not, back into OpenAI

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The HTTP/1.1 server on raw sockets: keep-alive, pipelining, chunked
 // request bodies, Expect: 100-continue, HTTP/1.0, and the limits that keep
 // a slow or hostile client from holding a worker.

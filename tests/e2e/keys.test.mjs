@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Client keys end to end: the key API and the CLI, authentication with a
 // client key (and its immediate revocation on every worker), budgets under
 // concurrency (settled spend never above the limit, the rest get 402),

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The ledger when its store refuses writes, end to end. The store's writes
 // are made to fail mid-run and then work again, by two means:
 //  - a file-size limit: prlimit(1) lowers the running gateway's

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The live request feed, GET /api/v1/admin/logs/live (docs/observability.md,
 // "The live request feed"): server-sent events, each `data:` line one
 // access record as JSON (the access log's fields), filtered by the query;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Memory taken by a burst of streams goes back to the system once the
 // burst is over, even while a monitor keeps polling /health (a trickle of
 // requests must not keep the high-water mark resident).

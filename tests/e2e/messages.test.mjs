@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The official Anthropic SDK against switchboard's /v1/messages, with the
 // fake provider playing an OpenAI-format upstream: plain, streamed, tool use
 // with streamed input_json_delta, a two-turn tool loop (the exact upstream

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // /metrics (docs/observability.md, "Metrics"): requests by door, model,
 // provider and status class; tokens and cost by model and provider (and
 // cost by key); upstream latency and time-to-first-byte histograms by

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The model list in OpenRouter's shape (read by the OpenAI SDK and the
 // OpenRouter SDK), /health, /metrics, and generation lookups from the
 // ledger with the caller's X-Agent.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The official OpenRouter SDK against switchboard: its response schemas are
 // strict, so this checks the gateway's shapes as much as its behaviour.
 import { test } from "node:test";

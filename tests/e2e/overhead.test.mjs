@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The gateway-overhead metric (docs/observability.md): per request, the
 // time switchboard spent itself, i.e. its latency minus the time it waited
 // for the provider, retry backoffs and a slow client. Reported in the

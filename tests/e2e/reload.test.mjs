@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Live reload (README, "Live reload"): POST /api/v1/admin/reload and SIGHUP
 // read the config file again. New requests run with the new providers,
 // models, keys, limits and routing settings; a stream in flight finishes on

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The official `openai` SDK's Responses API (responses.create,
 // responses.stream, retrieve, inputItems, delete, cancel, inputTokens)
 // against switchboard, for a model of each provider format: an OpenAI

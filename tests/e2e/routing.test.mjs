@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Routing that keeps agents running (docs/routing.md): `models` fallbacks,
 // endpoint fallbacks, retries with backoff and Retry-After, provider key
 // rotation, circuit breakers and the endpoints API, provider preferences,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Cheap-first escalation (docs/routing.md): the router model id
 // `switchboard/auto` climbs a ladder of models, cheap to strong, when an
 // answer is cut by `length`, has tool arguments that are not JSON or do not

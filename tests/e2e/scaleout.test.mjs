@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Two gateway instances on one Postgres and one Redis (docs/scale-out.md):
 // keys made on one work on the other, budgets and rate limits are exact
 // across both, a revoke reaches the other within a second, a generation

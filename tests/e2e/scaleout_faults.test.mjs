@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Faults of a scaled-out deployment (docs/scale-out.md, "What happens when
 // something fails"): Redis killed and restarted mid-run under each
 // `redis_down` policy, Postgres restarted mid-run (in durable and default

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The canonical skill contract, proven against the seed itself: the jq
 // programs of seeds/openrouter.md (rest.body and response.transform) run
 // with jq on a corpus of canonical requests and upstream replies, and the

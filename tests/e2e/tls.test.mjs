@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // https providers: every real provider is one. The fake provider behind a
 // TLS front (lib/tls_front.mjs: a private CA made by the test, trusted
 // through tls.ca_file; the front offers h2 and http/1.1), through the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Traces (docs/observability.md, "Traces"): OTLP/HTTP JSON spans with the
 // GenAI semantic conventions, exported in batches to a collector (played
 // here by a Node server on loopback); W3C traceparent read from the client

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The Anthropic Messages wire format (POST .../v1/messages): the message
  * body, and its stream of named events (message_start, ping, a thinking

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The OpenAI embeddings wire format (POST <anything>/embeddings).
  *

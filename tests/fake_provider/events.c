@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Helpers for the Anthropic and Gemini wire formats: a stream rendered as a
  * list of events when the answer is built (these formats serve tests, not

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The fake provider: a scripted model provider on loopback, used by
  * switchboard's tests and benchmarks instead of any real provider.

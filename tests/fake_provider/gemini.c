@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The Gemini wire format: POST .../models/{model}:generateContent (a
  * GenerateContentResponse) and ...:streamGenerateContent?alt=sse (a series

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * HTTP/1.1 connections on one libuv loop: http_parser for requests
  * (Content-Length and chunked bodies), keep-alive, pipelining, and writes

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A validating JSON scanner that builds nothing.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fake_provider [--port N] [--host 127.0.0.1] [--max-recorded N]
  *               [--max-recorded-mb N]

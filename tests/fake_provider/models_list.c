@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Model lists: OpenRouter's GET /api/v1/models (hundreds of generated
  * models, malformed entries mixed in) and the providers' own lists

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The OpenAI chat completions wire format: the non-stream body, and a
  * generator of stream events (role, reasoning, content, tool-call deltas,

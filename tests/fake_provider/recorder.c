@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The recorder: the most recent requests in a ring, kept as their raw
  * bytes (the head and body buffers move here from the connection, no

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The response engine shared by every wire format: it writes the status
  * line and headers, waits as the scenario says (latency_ms, first_token_ms,

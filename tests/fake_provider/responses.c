@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * OpenAI's Responses API (POST .../responses): the response object, and
  * its stream of typed events (`event: <type>` and `data:` with `type` and

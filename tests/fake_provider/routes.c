@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Which handler serves a request, and the chat entry point shared by every
  * wire format: read the request, choose the scenario, build the answer,

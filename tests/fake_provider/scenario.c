@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A scenario, checked once when it is scripted and compiled to fp_scn_t.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The script: a FIFO of scenarios, the default scenario, the stats, and
  * the control API under /_fake/.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Growable buffers, JSON string writing and UTF-8 checks.
  *

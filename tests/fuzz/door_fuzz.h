@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What the libFuzzer drivers of a door (a client's request into the hub,
  * hub events into the client's answer) share, linking the formats alone:
  * the checks that every jtext the door decoded is a JSON string's contents

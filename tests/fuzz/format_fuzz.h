@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Shared body of the drivers that fuzz a wire format's provider side
  * through its face (codec.h), linking the formats alone: the input is fed
  * (1) as the provider's SSE stream, event by event, (2) as a whole

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer driver: the Anthropic format's provider side as hostile bytes
  * would reach it (stream, whole body, client request; see format_fuzz.h),
  * and its pass-through path: the stream again as the Messages door's own

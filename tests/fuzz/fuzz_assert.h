@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The checks every libFuzzer driver of a wire format makes of what it
  * got: a JSON value's text is JSON, a jtext is a JSON string's contents
  * (empty is both). */

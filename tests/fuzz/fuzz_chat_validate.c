@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer driver: the chat request's schema check (src/api/chat_validate.c)
  * on hostile JSON. Any parsed document is checked (the whole request, its
  * `messages` alone, and `max_tokens` / `temperature` as single members):

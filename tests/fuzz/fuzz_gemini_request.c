@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer driver: the Gemini door, fed hostile bytes. The first byte
  * picks the target:
  * 0: a GenerateContentRequest: checked against the schema; one that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer driver: the Gemini format's provider side as hostile bytes
  * would reach it (stream, whole body, client request); see format_fuzz.h. */
 #include "format_fuzz.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer driver: the HTTP request parser, fed the input in pieces whose
  * sizes come from the input itself (its first byte: 1 + byte % 64; the
  * seeds in corpus/http/ begin with it), with pipelined requests. Checks that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libFuzzer driver: the JSON parser, accessors and writer.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer driver: the Anthropic Messages door, fed hostile bytes. The
  * first byte picks the target:
  * 0: a Messages request: checked against the schema; one that passes is

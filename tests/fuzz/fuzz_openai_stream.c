@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer driver: the OpenAI format's provider side as hostile bytes
  * would reach it (stream and whole body, translated and on the pass-through
  * path, and a client's request built both ways); see format_fuzz.h. */

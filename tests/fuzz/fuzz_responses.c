@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer driver: the Responses API door, fed hostile bytes. The first
  * byte picks the target:
  * 0: a Responses request: checked against the schema; one that passes

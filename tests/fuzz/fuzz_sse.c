@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer driver: the SSE parser. The same input fed whole and in
  * pieces (sizes from the input) must give the same events. */
 #include <assert.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer driver: the native upstream client's HTTP/1.x response parser
  * (src/upstream/h1_response.c). The first byte picks a piece size and
  * whether the request was HEAD; the rest is the response. Fed whole and in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer driver: YAML to JSON (configs and skill files). Whatever the
  * input, a successful conversion must be valid JSON. */
 #include <assert.h>

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Run every libFuzzer driver for SECONDS each (`make fuzz`), starting from
 # the seed corpora in tests/fuzz/corpus/<name>/; new inputs go to a scratch
 # directory, not into the repository. Fails if any driver finds a crash.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A harness for the wire formats' unit tests: each direction of a format
  * driven through its face alone (include/switchboard/codec.h), with no
  * gateway, worker or call.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Shared by the store's unit tests (test_keys_store.c,
  * test_ledger_faults.c; include test_helpers.h first): a private ledger
  * directory per test, rows to record, the spend the store keeps. */

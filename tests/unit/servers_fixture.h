@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Shared by the unit tests of the Postgres store and the shared counters
  * (include test_helpers.h first): a private Postgres and Redis started by
  * scripts/scaleout-servers for the test program (ctest runs it from the

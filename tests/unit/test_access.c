@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The access record: packed and unpacked, rendered as a JSON or text log
  * line and as OTLP spans (src/gateway/access.c, otlp.c). */
 #include "test_helpers.h"

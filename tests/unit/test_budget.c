@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Budgets: UTC reset periods, reservation and settlement arithmetic, and
  * worst-case costs checked against values computed by hand. */
 #include "test_helpers.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The embedded catalog and routing: every entry is well formed, and model
  * ids resolve to the endpoint (or error) a user expects; the precedence of
  * a catalog's layers (config > refreshed lists > embedded), and catalogs

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Model lists into their normal form (catalog_feed.h): OpenRouter's list
  * with malformed entries skipped and counted, exact prices, "-1" for
  * unknown, the size caps, and the providers' lists with their paging. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The chat request's schema (src/api/chat_validate.c): every member it
  * defines, with good and bad values; the message names the member by its
  * path; unknown members pass. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Configuration: the SPEC example, environment expansion, defaults from
  * the environment, and the errors a user should get. */
 #include "test_helpers.h"

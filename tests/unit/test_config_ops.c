@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The operations' configuration: `log` and `otel` (src/core/config.c). */
 #include "test_helpers.h"
 

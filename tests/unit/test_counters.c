@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The shared counters (src/accounts/counters*.c) against a real Redis
  * started for this program, with a SQLite ledger as the store: Redis URLs;
  * a budget shared by two connections (as two workers, or two instances)

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Self-test of the fake provider (tests/fake_provider/): every scenario
 # control, the recorder, the control API, HTTP framing, and 200 concurrent
 # streams, with curl and jq against the real binary.

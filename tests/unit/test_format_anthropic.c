@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The Anthropic Messages format through its face, both directions:
  * - provider side: hub requests (decoded from OpenAI chat bodies) -> the
  *   exact Messages bodies, refusals with their messages, URL and headers,

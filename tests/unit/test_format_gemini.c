@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The Gemini format through its face: OpenAI chat bodies decoded by the
  * OpenAI door become exact generateContent bodies and URLs (schemas
  * reduced, tool results named, thought signatures restored, refusals);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The Gemini format's door through its face: Gemini bodies checked
  * (refusals named by path) and decoded into the hub (dumped), then built
  * into exact OpenAI and Anthropic requests; the pass-through path (the

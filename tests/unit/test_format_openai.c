@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The OpenAI chat format through its face: the door's decoding of a
  * client's request into the hub, and its encoder writing hub events as
  * chat.completion chunks and as one chat.completion. */

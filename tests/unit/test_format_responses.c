@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* OpenAI's Responses API through its face, both directions:
  * - provider side (the pass-through path): recorded Responses streams
  *   (tests/fixtures/responses/, .sse) cut at every byte and whole bodies

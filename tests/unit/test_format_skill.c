@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The canonical skill contract through its face: the params decoded into
  * the hub (rest.body's semantics, case by case), the refusals, the reply
  * written from hub events (response.transform's semantics: golden files

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Circuit breaker state machine, health averages and provider key
  * rotation (src/gateway/health.c). */
 #include "test_helpers.h"

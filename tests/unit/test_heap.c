@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Giving freed memory back: the decision and its pacing. That a burst's
  * memory really goes back is tested end to end (tests/e2e/memory.test.mjs):
  * what glibc can release depends on how the burst's chunks lie. */

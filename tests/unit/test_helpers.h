@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Shared by the unit tests: cmocka's includes and small helpers. */
 #ifndef SWITCHBOARD_TEST_HELPERS_H
 #define SWITCHBOARD_TEST_HELPERS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The workers' listening sockets: shared among themselves with
  * SO_REUSEPORT, refused when another socket (another process) listens on
  * the same address, even one that set SO_REUSEPORT as the same user. */

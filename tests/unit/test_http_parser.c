@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* HTTP/1.1 request parsing: well-formed, split at every byte, pipelined,
  * malformed and oversized input, and what RFC 9112 refuses where a front
  * proxy could read the bytes differently (request smuggling). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* SB_INVARIANT: a broken invariant stops the process with SIGABRT after
  * naming the expression, file and line on stderr, in a release build as
  * in a debug one; a kept one costs nothing visible. */

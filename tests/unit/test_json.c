@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The JSON module: what RFC 8259 accepts and rejects, the DOM's shape
  * (raw, key, count, flags, order), the accessors, and the writer.

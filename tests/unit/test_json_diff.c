@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Differential test: our parser against jansson (the oracle, a test-only
  * dependency) on generated documents.

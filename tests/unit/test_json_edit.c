@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Member-level rewriting: replaced, removed and added members; everything
  * else byte for byte. */
 #include "test_helpers.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The key table: secrets and hashes, lookups, revocation with references
  * still held, admission (disabled, expiry, models, RPM, TPM, credits) and
  * a concurrency test: many threads reserving and settling against one

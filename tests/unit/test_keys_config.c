@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The accounts settings of the config: durable, retention_days,
  * default_max_tokens, from a file and from the environment. */
 #include "test_helpers.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The store under the key table: keys and their spend survive a restart,
  * deletions too; schema migration from version 1; retention deletes old
  * ledger rows but keeps the spend totals; group-commit sequence numbers;

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # Who may use whom (DESIGN.md): no #include in src/ runs against the layers.
 set -u
 cd "$(dirname "$0")/../.."

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The ledger when its store refuses writes. Writes are made to fail with
  * this process's file-size limit (RLIMIT_FSIZE, with SIGXFSZ ignored):
  * past it every write fails with EFBIG, which SQLite reports as a full disk

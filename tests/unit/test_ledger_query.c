@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The ledger's reports (ledger_query.h): totals, percentiles, a series
  * with empty buckets, the top groups per dimension (a client key shown by
  * its name, also once deleted), filters, the range's bounds, limits, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Request metrics: per-worker counts summed at scrape, label values capped
  * (src/gateway/metrics.c). */
 #include "test_helpers.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Exact prices and costs: decimal strings to picodollars and back, and
  * costs checked against values computed by hand. */
 #include "test_helpers.h"

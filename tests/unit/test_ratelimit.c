@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Rate-limit windows: a sliding 60-second window in one-second buckets,
  * with Retry-After and reset times. */
 #include "test_helpers.h"

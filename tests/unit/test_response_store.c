@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Stored responses (include/switchboard/response_store.h): the SQLite
  * backend's calls (put and replace, get, a key's responses seen by it
  * alone, input items a page at a time both ways, delete, retention), and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Retry backoff math and Retry-After parsing (src/gateway/health.c). */
 #include "test_helpers.h"
 

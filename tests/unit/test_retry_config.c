@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The routing settings in the config file: retry (global and per
  * provider), health, escalation (src/core/config.c, docs/routing.md). */
 #include "test_helpers.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The single-producer single-consumer record ring (src/core/ring.c). */
 #include "test_helpers.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Routing plans: `provider` preferences parsed, candidates ordered, and
  * plans over catalog models with several endpoints (src/gateway/route.c). */
 #include "test_helpers.h"

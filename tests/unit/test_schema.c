@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The tool-schema subset validator (src/gateway/schema.c). */
 #include "test_helpers.h"
 

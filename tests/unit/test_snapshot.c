@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Snapshots swapped while threads read them (snapshot.h): reference
  * counts, the reader's fast path, old snapshots alive while in use, and
  * threads hammering acquisitions while another publishes. */

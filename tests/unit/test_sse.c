@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The SSE parser gives the same events for any split of the byte stream:
  * recorded transcripts are fed whole, split at every byte boundary, one
  * byte at a time, and in pseudo-random pieces. */

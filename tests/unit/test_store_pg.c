@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The Postgres store (src/accounts/store_pg.c) against a real server
  * started for this program: migration by several instances at once,
  * rows with any bytes, batches written twice counted once, keys and their

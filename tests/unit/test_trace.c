@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* W3C trace context: traceparent read and written (src/core/trace.c). */
 #include "test_helpers.h"
 

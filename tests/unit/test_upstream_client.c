@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The upstream client against an in-process loopback server, scripted per
  * case, on a real libuv loop (tests/unit/upstream_harness.h): every case
  * runs over http:// and over https:// (the server speaking TLS with a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The native client's HTTP/1.x response parser (src/upstream/h1_response.c):
  * each response fed whole, split at every byte boundary, and one byte at a
  * time gives the same head, the same body bytes and the same end. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What only https has, through the native client (src/upstream/tls.c and
  * h1.c) against the harness's TLS server (tests/unit/upstream_harness.h):
  * certificate checks and their messages, tls_verify off, client

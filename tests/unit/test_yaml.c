@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* YAML to JSON: scalar typing, flow and block forms, ${VAR} expansion that
  * cannot change the document's structure, and front matter. */
 #include "test_helpers.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The upstream client's test bench: an in-process loopback HTTP server,
  * scripted per case, on a real libuv loop, speaking plain HTTP or, with
  * `harness_tls`, HTTPS (OpenSSL server side over memory BIOs, with a

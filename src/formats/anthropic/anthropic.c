@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The Anthropic Messages format's table: the provider side (request.c,
  * response.c), the Messages door (messages_in.c, messages_out.c) and the

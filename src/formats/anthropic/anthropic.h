@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The Anthropic Messages format, internal to src/formats/anthropic/:
  *   anthropic.c          the table (sb_codec_anthropic)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Anthropic's stop reasons, both ways: the one table the provider side
  * reads stop_reason with and the Messages door writes it from.

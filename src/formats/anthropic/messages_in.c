@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The Anthropic Messages door, request half: a Messages body into the hub
  * request (include/switchboard/hub.h).

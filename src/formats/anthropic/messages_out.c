@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The Anthropic Messages door, answer half: hub events into the Messages
  * stream (message_start, content_block_start / _delta / _stop,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The Anthropic Messages request checked against the API's schema before
  * anything is translated or sent upstream (docs/messages.md, "Validation").

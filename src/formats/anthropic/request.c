@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The Anthropic format, provider side, request: the hub request becomes a
  * POST /v1/messages body.

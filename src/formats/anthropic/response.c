@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The Anthropic format, provider side, answers: a Messages response, or
  * its stream of events, becomes hub events (see request.c for the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * What Gemini's answers share, whole or streamed: a GenerateContentResponse
  * (each stream event is one, complete in itself) becomes hub events.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The conversation as Gemini takes it:
  * - system and developer messages, wherever they stand -> one

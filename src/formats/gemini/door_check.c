@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A Gemini client's body checked against the API's schema before it is
  * translated or forwarded (docs/gemini.md, "Validation"): the members

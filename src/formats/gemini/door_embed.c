@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The Gemini door's embeddings: embedContent ({content, taskType?, title?,
  * outputDimensionality?}) and batchEmbedContents ({requests: [...]}) for

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The Gemini door, request half: a GenerateContentRequest into the hub
  * (the body was checked first, door_check.c; its messages are read by

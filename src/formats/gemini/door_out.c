@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The Gemini door, answer half: hub events into a GenerateContentResponse
  * (a whole answer), its SSE stream (streamGenerateContent?alt=sse: each

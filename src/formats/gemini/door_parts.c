@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The Gemini door, request half: a client's systemInstruction and
  * contents as hub messages (the body was checked first, door_check.c).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Embeddings through Gemini's batchEmbedContents: one request per input
  * text, {model: "models/<model>", content: {parts: [{text}]},

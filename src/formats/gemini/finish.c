@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Gemini's finish reasons and the canonical ones, both ways, from one
  * table. Reading: a reason Gemini gives -> its canonical reason (one this

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The Gemini format's tables: the provider side (chat and embeddings),
  * the door (its streams as SSE, or, in a table of its own, as Google's

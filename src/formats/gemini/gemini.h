@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The Gemini generateContent format (Google AI Studio, Vertex's Gemini
  * API), internal to src/formats/gemini/, both sides.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Reasoning a Gemini client has no form for, carried through it.
  *

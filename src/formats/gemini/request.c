@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The generateContent request (models/{model}:generateContent, or
  * :streamGenerateContent?alt=sse for streams) for a hub request:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A whole generateContent response (2xx) -> hub events: the start, the
  * parts (answer.c), the end (finishReason, STOP when it gives none; a

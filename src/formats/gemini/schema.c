@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Schemas both ways.
  * - Provider side: JSON schemas (tool parameters, response schemas)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * streamGenerateContent?alt=sse: each event is a whole
  * GenerateContentResponse holding the next parts and the usage so far;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Gemini's request URLs: "<base>/v1beta/models/<model>:<method>", for
  * generateContent, streamGenerateContent?alt=sse and batchEmbedContents,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The OpenAI / OpenRouter chat door, request half: a chat.completions body
  * into the hub request (include/switchboard/hub.h).

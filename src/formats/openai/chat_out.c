@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The OpenAI / OpenRouter chat door, answer half: hub events into
  * chat.completion.chunk events (a stream, as SSE `data:` lines) or one

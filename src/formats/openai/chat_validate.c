@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The chat request's schema (chat_validate.h): OpenAI's chat completions
  * request and OpenRouter's additions, as rule tables.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The OpenAI / OpenRouter chat request's schema, checked before anything
  * goes upstream (README "Errors", docs/json.md): every member the schema

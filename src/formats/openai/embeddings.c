@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * OpenAI's embeddings API, both sides: the door's request (checked and
  * read into the hub's embeddings request), its answer (OpenAI's list, from

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The OpenAI format's finish reasons and reasoning efforts, both ways:
  * the canonical reasons are OpenAI's own words, plus the legacy

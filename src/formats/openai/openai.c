@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The OpenAI chat format's table (include/switchboard/codec.h). */
 #include "openai.h"
 

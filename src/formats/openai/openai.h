@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The OpenAI chat-completions format (with OpenRouter's extensions),
  * internal to src/formats/openai/:

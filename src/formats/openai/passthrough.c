@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The pass-through path's rewrite of one chat.completion.chunk (the
  * provider speaks the client's format): the event is copied member by

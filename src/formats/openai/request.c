@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The OpenAI chat format, provider side, request half: the upstream
  * request for every OpenAI-compatible service (OpenAI, OpenRouter, Groq,

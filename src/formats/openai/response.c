@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The OpenAI chat format, provider side, answer half: chat.completion
  * bodies and chat.completion.chunk streams into hub events.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * OpenAI's Responses API (POST /v1/responses), internal to
  * src/formats/openai/:

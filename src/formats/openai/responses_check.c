@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The Responses request's schema (the door's check, before anything goes
  * upstream): the type, and where the gateway relies on it the range, of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The Responses API's table (include/switchboard/codec.h), its statuses
  * both ways, the ids of an answer and its error shape.

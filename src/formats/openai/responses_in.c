@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The Responses door, request half: a Responses body into the hub request
  * (include/switchboard/hub.h).

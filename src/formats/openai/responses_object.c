@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The response object (`object: "response"`) and its output items, as the
  * OpenAI SDK types them member for member: what the answer says (id,

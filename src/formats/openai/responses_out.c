@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The Responses door, answer half: hub events into the response's typed
  * event stream (`event: <type>` and `data: {...}` with `type` and

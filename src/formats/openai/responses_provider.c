@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The Responses API, provider side: a provider that speaks it (OpenAI's
  * own API, `responses_api: true`) gets the Responses door's requests

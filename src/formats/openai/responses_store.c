@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * What the Responses door keeps of a request and continues a conversation
  * from (include/switchboard/responses.h): the request's input as items

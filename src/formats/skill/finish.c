@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The skill contract's stop reasons and the canonical finish reasons,
  * both ways: response.transform's `tool_calls -> tool_use, length ->

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The skill's params -> the hub request, as `rest.body` builds an OpenAI
  * chat body from them:

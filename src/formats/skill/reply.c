@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Hub events -> the skill reply, as `response.transform` builds it from
  * an OpenAI chat completion:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The skill contract's table: a door, no provider side. */
 #include "skill.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The canonical skill contract (POST /api/skills/{skill}/chat; SPEC.md,
  * "The canonical skill contract"), internal to src/formats/skill/: a door

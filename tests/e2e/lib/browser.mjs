@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Debian's chromium driven by playwright-core, for the dashboard's tests
 // and its screenshots (scripts/dashboard-screenshots). Headless; as root
 // (CI) chromium's sandbox cannot start, so it runs without it there.

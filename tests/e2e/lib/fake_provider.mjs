@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Controls the fake provider (tests/fake_provider/, scripting reference in
 // its README.md) from an end-to-end test: starts the binary on a free
 // loopback port and wraps its /_fake/ control API.

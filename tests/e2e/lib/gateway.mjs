@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Starts the real switchboard binary for a test: a fresh working directory
 // (so the SQLite ledger is private), a config written from a JS object (or
 // the environment only), a free port, and a clean stop.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The set-up every end-to-end test file shares: a fake provider and one or
 // more gateways started before the file's tests and stopped after them, the
 // fake's queue and recordings cleared before each test, SDK clients pointed

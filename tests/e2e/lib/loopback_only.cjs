@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Preloaded into a Node program under test (NODE_OPTIONS="--require
 // <this file>"): every TCP connection it opens, and every name it looks
 // up, must be loopback. Anything else is refused at once (the socket or

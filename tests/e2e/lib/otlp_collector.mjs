@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A small OTLP/HTTP collector for the trace tests: a loopback HTTP server
 // that takes POST /v1/traces with a JSON body and keeps the spans.
 //

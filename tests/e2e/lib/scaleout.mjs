@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Several gateways on one Postgres and one Redis, for the scale-out tests:
 // Debian's postgresql and redis-server started privately on loopback ports
 // by scripts/scaleout-servers (which installs them when missing), stopped

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The dashboard's screenshots in docs/dashboard/, run by
 // scripts/dashboard-screenshots: the real gateway and the fake provider
 // (three providers of two formats), real traffic through them (client

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // An https provider for the end-to-end tests: certificates made by the
 // test with the `openssl` command (a private CA, a server certificate for
 // localhost and 127.0.0.1, one for another host, an expired one) and a TLS
