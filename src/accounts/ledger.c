@@ -35,6 +35,7 @@
  * store's unsaved file (ledger_spill.h), which open() writes into the
  * store.
  */
+#include "switchboard/clock.h"
 #include "switchboard/ledger.h"
 
 #include <errno.h>
@@ -237,24 +238,10 @@ static void writer_yield(sb_ledger_t *l, bool yield)
     l->boosts++;
 }
 
-/* The writer's wake-up condition's clock, `ms` from now. */
-static struct timespec deadline_after(long ms)
-{
-  struct timespec t;
-  clock_gettime(CLOCK_REALTIME, &t);
-  t.tv_sec += ms / 1000;
-  t.tv_nsec += (ms % 1000) * 1000000L;
-  if (t.tv_nsec >= 1000000000L) {
-    t.tv_sec++;
-    t.tv_nsec -= 1000000000L;
-  }
-  return t;
-}
-
 /* With the lock held: wait for a signal or until `ms` from now. */
 static void wait_ms(sb_ledger_t *l, long ms)
 {
-  struct timespec deadline = deadline_after(ms);
+  struct timespec deadline = sb_deadline_after_ms(ms);
   pthread_cond_timedwait(&l->wake, &l->lock, &deadline);
 }
 
@@ -262,7 +249,7 @@ static void wait_ms(sb_ledger_t *l, long ms)
  * for more, unless the batch is full or someone waits for a commit. */
 static void gather(sb_ledger_t *l)
 {
-  struct timespec deadline = deadline_after(BATCH_WINDOW_MS);
+  struct timespec deadline = sb_deadline_after_ms(BATCH_WINDOW_MS);
   while (!l->stop && !l->urgent && l->n_queued < BATCH_MAX)
     if (pthread_cond_timedwait(&l->wake, &l->lock, &deadline) != 0)
       break; /* the window is over */

@@ -182,9 +182,7 @@ static void *store_main(void *arg)
       pthread_mutex_lock(&s->lock);
       if (s->head != NULL || s->stop)
         break;
-      struct timespec until;
-      clock_gettime(CLOCK_REALTIME, &until);
-      until.tv_sec += EXPIRE_EVERY_MS / 1000;
+      struct timespec until = sb_deadline_after_ms(EXPIRE_EVERY_MS);
       pthread_cond_timedwait(&s->wake, &s->lock, &until);
     }
     sb_rstore_job_t *j = s->head;

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "switchboard/clock.h"
 #include "switchboard/gateway.h"
 #include "switchboard/log.h"
 #include "switchboard/priority.h"
@@ -188,19 +189,6 @@ static bool rings_low(sb_ops_t *ops)
   return true;
 }
 
-static struct timespec deadline_after(long ms)
-{
-  struct timespec t;
-  clock_gettime(CLOCK_REALTIME, &t);
-  t.tv_sec += ms / 1000;
-  t.tv_nsec += (ms % 1000) * 1000000L;
-  if (t.tv_nsec >= 1000000000L) {
-    t.tv_sec++;
-    t.tv_nsec -= 1000000000L;
-  }
-  return t;
-}
-
 static void *ops_main(void *arg)
 {
   sb_ops_t *ops = arg;
@@ -210,7 +198,7 @@ static void *ops_main(void *arg)
     bool stop = ops->stop;
     if (!stop) {
       atomic_store(&ops->sleeping, true);
-      struct timespec t = deadline_after(TICK_MS);
+      struct timespec t = sb_deadline_after_ms(TICK_MS);
       pthread_cond_timedwait(&ops->wake, &ops->lock, &t);
       atomic_store(&ops->sleeping, false);
       stop = ops->stop;

@@ -11,6 +11,7 @@
  * again: a batch that fails is dropped with its spans counted, and one
  * warning marks the start of a failure burst, one line its end.
  */
+#include "switchboard/clock.h"
 #include "switchboard/otel.h"
 
 #include <curl/curl.h>
@@ -210,19 +211,6 @@ static void note_result(sb_otel_t *o, const batch_t *b, sb_status_t rc,
     SB_INFO("otel: %s takes spans again", o->url);
 }
 
-static struct timespec deadline_after(long ms)
-{
-  struct timespec t;
-  clock_gettime(CLOCK_REALTIME, &t);
-  t.tv_sec += ms / 1000;
-  t.tv_nsec += (ms % 1000) * 1000000L;
-  if (t.tv_nsec >= 1000000000L) {
-    t.tv_sec++;
-    t.tv_nsec -= 1000000000L;
-  }
-  return t;
-}
-
 static void *exporter_main(void *arg)
 {
   sb_otel_t *o = arg;
@@ -230,7 +218,7 @@ static void *exporter_main(void *arg)
   pthread_mutex_lock(&o->lock);
   for (;;) {
     if (o->n_pending == 0 && !o->stop) {
-      struct timespec t = deadline_after(FLUSH_MS);
+      struct timespec t = sb_deadline_after_ms(FLUSH_MS);
       int w = pthread_cond_timedwait(&o->wake, &o->lock, &t);
       if (w == ETIMEDOUT)
         seal(o);
