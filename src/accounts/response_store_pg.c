@@ -18,10 +18,10 @@
  * found"). Every statement is parameterised; client data never becomes
  * SQL text.
  *
- * A call whose connection was lost (the server restarted, a network
- * break, no answer within the query timeout) connects again and is made
- * once more; each call is safe to repeat (a put replaces the response
- * whole). The reason of a call that still fails is logged, once until
+ * A call whose connection, made by an earlier call, was lost (the server
+ * restarted, a network break, no answer within the query timeout)
+ * connects again and is made once more; each call is safe to repeat (a
+ * put replaces the response whole). The reason of a call that still fails is logged, once until
  * one succeeds. Called from the store's thread only.
  */
 #include <inttypes.h>
@@ -246,17 +246,14 @@ static sb_status_t do_list(rp_t *p, call_t *c, char *why, size_t cap)
   snprintf(num[0], sizeof(num[0]), "%" PRId64, lo);
   snprintf(num[1], sizeof(num[1]), "%" PRId64, hi);
   snprintf(num[2], sizeof(num[2]), "%" PRIu32, limit + 1);
-  const char *w[] = {v[0], num[0], num[1], num[2]};
+  /* one more than the page: whether more lie beyond; newest first is the
+   * order of -seq */
+  const char *w[] = {v[0], num[0], num[1], num[2], pg->desc ? "-1" : "1"};
   r = sb_pg_run(&p->db,
-                pg->desc ? "SELECT item FROM response_items WHERE "
-                           "response_id = $1 AND seq > $2::bigint AND "
-                           "seq < $3::bigint ORDER BY seq DESC "
-                           "LIMIT $4::bigint"
-                         : "SELECT item FROM response_items WHERE "
-                           "response_id = $1 AND seq > $2::bigint AND "
-                           "seq < $3::bigint ORDER BY seq ASC "
-                           "LIMIT $4::bigint",
-                4, w, PGRES_TUPLES_OK, why, cap);
+                "SELECT item FROM response_items WHERE response_id = $1 AND "
+                "seq > $2::bigint AND seq < $3::bigint ORDER BY "
+                "seq * $5::bigint LIMIT $4::bigint",
+                5, w, PGRES_TUPLES_OK, why, cap);
   if (r == NULL)
     return SB_ERROR;
   size_t rows = (size_t)PQntuples(r);
@@ -298,15 +295,19 @@ static sb_status_t call(rp_t *p, call_t *c)
   char why[300] = "";
   sb_status_t rc = SB_ERROR;
   for (int attempt = 0; attempt < 2; attempt++) {
+    bool fresh = false;
     if (p->db == NULL || PQstatus(p->db) != CONNECTION_OK) {
       PQfinish(p->db);
       p->db = sb_pg_connect(p->url, p->shown, why, sizeof(why));
       if (p->db == NULL)
-        continue;
+        break;
+      fresh = true;
     }
     rc = c->fn(p, c, why, sizeof(why));
-    /* only a lost connection is worth another try */
-    if (rc != SB_ERROR || p->db != NULL)
+    /* only a connection made earlier and lost since (a restarted server,
+     * a dropped link) is worth another try, on a new one; a server that
+     * cannot be reached is not asked twice per call */
+    if (rc != SB_ERROR || p->db != NULL || fresh)
       break;
   }
   if (rc == SB_ERROR && !p->failing)
