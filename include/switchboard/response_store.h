@@ -9,7 +9,9 @@
  * Two layers:
  * - a backend (sb_rstore_backend_t): a few blocking calls on one store.
  *   The SQLite one (response_store_sqlite.c) keeps its tables in the
- *   ledger's database file; a Postgres one implements the same calls.
+ *   ledger's database file; the Postgres one (response_store_pg.c) keeps
+ *   the same tables in the Postgres store's database, shared by every
+ *   gateway on it.
  * - the store (sb_rstore_t, response_store.c): one thread runs every call
  *   in the order they were asked, so an answer put before its last byte
  *   went out is there for the next request that names it, whichever
@@ -71,6 +73,12 @@ typedef struct {
 void *sb_rstore_sqlite_open(const char *path, char *err, size_t errlen);
 extern const sb_rstore_backend_t sb_rstore_sqlite;
 
+/* The Postgres backend on the database `url` (postgres://...; its schema
+ * is migrated when older than this build's). NULL with `err` when it
+ * cannot be opened. */
+void *sb_rstore_pg_open(const char *url, char *err, size_t errlen);
+extern const sb_rstore_backend_t sb_rstore_pg;
+
 typedef struct sb_rstore sb_rstore_t;
 
 /* The store on `backend` (`impl` is then the store's: it is closed with
@@ -78,7 +86,8 @@ typedef struct sb_rstore sb_rstore_t;
  * memory or the thread cannot start (`impl` is closed). */
 sb_rstore_t *sb_rstore_new(const sb_rstore_backend_t *backend, void *impl,
                            uint32_t retention_days);
-/* The store named by `database` ("sqlite:PATH"). NULL with `err`. */
+/* The store named by `database` ("sqlite:PATH" or a postgres:// URL).
+ * NULL with `err`. */
 sb_rstore_t *sb_rstore_open(const char *database, uint32_t retention_days,
                             char *err, size_t errlen);
 /* Run what is queued, stop the thread, close the backend. Every job with

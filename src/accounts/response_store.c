@@ -245,25 +245,22 @@ sb_rstore_t *sb_rstore_new(const sb_rstore_backend_t *backend, void *impl,
 sb_rstore_t *sb_rstore_open(const char *database, uint32_t retention_days,
                             char *err, size_t errlen)
 {
-  char local[4096];
-  const char *path = database + 7;
+  const sb_rstore_backend_t *backend;
+  void *impl;
   if (sb_store_is_postgres(database)) {
-    /* Not in Postgres yet: this instance's own SQLite file, so that the
-     * door works; another instance cannot continue these responses. */
-    sb_store_state_file("switchboard-responses.db", local, sizeof(local));
-    SB_WARN("stored responses: kept in %s, this instance's own file (not "
-            "in Postgres yet: another instance cannot continue them)",
-            local);
-    path = local;
-  } else if (strncmp(database, "sqlite:", 7) != 0) {
-    snprintf(err, errlen, "stored responses: '%s': only sqlite:PATH is "
-                          "supported by this build", database);
+    backend = &sb_rstore_pg;
+    impl = sb_rstore_pg_open(database, err, errlen);
+  } else if (strncmp(database, "sqlite:", 7) == 0) {
+    backend = &sb_rstore_sqlite;
+    impl = sb_rstore_sqlite_open(database + 7, err, errlen);
+  } else {
+    snprintf(err, errlen, "stored responses: '%s': only sqlite:PATH and "
+                          "postgres:// are supported by this build", database);
     return NULL;
   }
-  void *impl = sb_rstore_sqlite_open(path, err, errlen);
   if (impl == NULL)
     return NULL;
-  sb_rstore_t *s = sb_rstore_new(&sb_rstore_sqlite, impl, retention_days);
+  sb_rstore_t *s = sb_rstore_new(backend, impl, retention_days);
   if (s == NULL)
     snprintf(err, errlen, "stored responses: cannot start the store's thread");
   return s;

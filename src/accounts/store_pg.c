@@ -30,6 +30,11 @@
  * migrates while the others wait:
  *   1  generations, keys, usage_daily, counters_epoch: the SQLite store's
  *      schema 6, with the same columns.
+ *   2  responses, response_items: the stored responses
+ *      (response_store_pg.c), with the SQLite backend's columns.
+ *
+ * The connection helpers and the migration serve response_store_pg.c too
+ * (store_pg_internal.h).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -42,13 +47,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "store_pg_internal.h"
 #include "switchboard/buf.h"
 #include "switchboard/log.h"
 #include "switchboard/store.h"
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 #define DAY_MS INT64_C(86400000)
-#define QUERY_TIMEOUT_MS 15000
+#define QUERY_TIMEOUT_MS SB_PG_QUERY_TIMEOUT_MS
 #define CONNECT_TIMEOUT_S "5"
 /* advisory lock keys ("SB" and a number) */
 #define LOCK_MIGRATE "1396834305"
@@ -126,6 +132,20 @@ static const char *const migrations[] = {
     "CREATE TABLE counters_epoch (id integer PRIMARY KEY CHECK (id = 1),"
     " epoch bigint NOT NULL);"
     "INSERT INTO counters_epoch VALUES (1, 0);",
+    /* 2 */
+    "CREATE TABLE responses ("
+    " id text PRIMARY KEY,"
+    " owner text NOT NULL,"
+    " previous_id text,"
+    " created_ms bigint NOT NULL,"
+    " response text NOT NULL);"
+    "CREATE INDEX responses_created ON responses (created_ms);"
+    "CREATE TABLE response_items ("
+    " response_id text NOT NULL REFERENCES responses (id) ON DELETE CASCADE,"
+    " seq bigint NOT NULL,"
+    " item_id text,"
+    " item text NOT NULL,"
+    " PRIMARY KEY (response_id, seq));",
 };
 
 /* The generations columns a row is written with, in COPY's order. */
@@ -193,7 +213,8 @@ static void quiet(void *arg, const char *message)
   (void)message;
 }
 
-static PGconn *connect_to(const pg_store_t *s, char *err, size_t errlen)
+PGconn *sb_pg_connect(const char *url, const char *shown, char *err,
+                      size_t errlen)
 {
   /* Defaults first: what the URL sets wins over them. */
   const char *const keys[] = {"connect_timeout", "application_name",
@@ -201,12 +222,12 @@ static PGconn *connect_to(const pg_store_t *s, char *err, size_t errlen)
                               "keepalives_interval", "keepalives_count",
                               "tcp_user_timeout", "dbname", NULL};
   const char *const vals[] = {CONNECT_TIMEOUT_S, "switchboard", "1", "10",
-                              "5", "3", "15000", s->url, NULL};
+                              "5", "3", "15000", url, NULL};
   PGconn *c = PQconnectdbParams(keys, vals, 1);
   if (c == NULL || PQstatus(c) != CONNECTION_OK) {
     char why[200];
     reason(c, NULL, why, sizeof(why));
-    snprintf(err, errlen, "cannot connect to %s: %s", s->shown, why);
+    snprintf(err, errlen, "cannot connect to %s: %s", shown, why);
     PQfinish(c);
     return NULL;
   }
@@ -271,9 +292,9 @@ lost:
 /* Send `sql` (with `n` text parameters; none: the simple protocol, which
  * takes several statements) and await its result; the result when its
  * status is `want`, else NULL with the reason in `why`. */
-static PGresult *run(PGconn **cp, const char *sql, int n,
-                     const char *const *vals, ExecStatusType want, char *why,
-                     size_t cap)
+PGresult *sb_pg_run(PGconn **cp, const char *sql, int n,
+                    const char *const *vals, ExecStatusType want, char *why,
+                    size_t cap)
 {
   if (*cp == NULL) {
     snprintf(why, cap, "not connected");
@@ -301,15 +322,15 @@ static PGresult *run(PGconn **cp, const char *sql, int n,
 }
 
 /* A statement without a result to read. */
-static bool ok(PGconn **cp, const char *sql, int n, const char *const *vals,
-               char *why, size_t cap)
+bool sb_pg_ok(PGconn **cp, const char *sql, int n, const char *const *vals,
+              char *why, size_t cap)
 {
-  PGresult *r = run(cp, sql, n, vals, PGRES_COMMAND_OK, why, cap);
+  PGresult *r = sb_pg_run(cp, sql, n, vals, PGRES_COMMAND_OK, why, cap);
   PQclear(r);
   return r != NULL;
 }
 
-static int64_t col_i64(const PGresult *r, int row, int col)
+int64_t sb_pg_i64(const PGresult *r, int row, int col)
 {
   if (PQgetisnull(r, row, col))
     return 0;
@@ -452,7 +473,7 @@ static bool copy_in(pg_store_t *s, const char *table, const sb_buf_t *b,
 {
   char sql[640];
   snprintf(sql, sizeof(sql), "COPY %s (" ROW_COLUMNS ") FROM STDIN", table);
-  PGresult *r = run(&s->db, sql, 0, NULL, PGRES_COPY_IN, why, cap);
+  PGresult *r = sb_pg_run(&s->db, sql, 0, NULL, PGRES_COPY_IN, why, cap);
   if (r == NULL)
     return false;
   PQclear(r);
@@ -549,7 +570,7 @@ static bool add_usage(pg_store_t *s, const sb_store_entry_t *e, size_t n,
             sb_buf_cstr(&sql) == SB_OK;
     if (!built)
       snprintf(why, cap, "out of memory");
-    done = built && ok(&s->db, sql.data, (int)(6 * k), vals, why, cap);
+    done = built && sb_pg_ok(&s->db, sql.data, (int)(6 * k), vals, why, cap);
     sb_buf_free(&sql);
     free(num);
     free(vals);
@@ -586,28 +607,31 @@ static bool write_rows(pg_store_t *s, const sb_store_entry_t *e, size_t n,
     done = copy_in(s, "generations", b, why, cap) && add_usage(s, e, n, why, cap);
     goto out;
   }
-  done = copy_in(s, "sb_stage", b, why, cap) &&
-         ok(&s->db,
-            /* a row stored already is left out; no two instances write one
-             * id (ids are random), so a plain anti-join suffices, cheaper
-             * than ON CONFLICT */
-            "WITH ins AS (INSERT INTO generations (" ROW_COLUMNS ") SELECT "
-            ROW_COLUMNS " FROM sb_stage s WHERE NOT EXISTS (SELECT 1 FROM "
-            "generations g WHERE g.id = s.id) "
-            "RETURNING key_hash, created_ms + latency_ms AS ended_ms, "
-            "cost_pico, tokens_prompt, tokens_completion) "
-            "INSERT INTO usage_daily (key_hash, day, requests, cost_pico, "
-            "tokens_prompt, tokens_completion) "
-            "SELECT coalesce(key_hash, ''), ended_ms / 86400000, count(*), "
-            "sum(cost_pico), sum(tokens_prompt), sum(tokens_completion) "
-            "FROM ins GROUP BY 1, 2 "
-            "ON CONFLICT (key_hash, day) DO UPDATE SET "
-            "requests = usage_daily.requests + excluded.requests, "
-            "cost_pico = usage_daily.cost_pico + excluded.cost_pico, "
-            "tokens_prompt = usage_daily.tokens_prompt + excluded.tokens_prompt, "
-            "tokens_completion = usage_daily.tokens_completion + "
-            "excluded.tokens_completion",
-            0, NULL, why, cap);
+  done =
+      copy_in(s, "sb_stage", b, why, cap) &&
+      sb_pg_ok(
+          &s->db,
+          /* a row stored already is left out; no two instances write one
+           * id (ids are random), so a plain anti-join suffices, cheaper
+           * than ON CONFLICT */
+          "WITH ins AS (INSERT INTO generations (" ROW_COLUMNS
+          ") SELECT " ROW_COLUMNS
+          " FROM sb_stage s WHERE NOT EXISTS (SELECT 1 FROM "
+          "generations g WHERE g.id = s.id) "
+          "RETURNING key_hash, created_ms + latency_ms AS ended_ms, "
+          "cost_pico, tokens_prompt, tokens_completion) "
+          "INSERT INTO usage_daily (key_hash, day, requests, cost_pico, "
+          "tokens_prompt, tokens_completion) "
+          "SELECT coalesce(key_hash, ''), ended_ms / 86400000, count(*), "
+          "sum(cost_pico), sum(tokens_prompt), sum(tokens_completion) "
+          "FROM ins GROUP BY 1, 2 "
+          "ON CONFLICT (key_hash, day) DO UPDATE SET "
+          "requests = usage_daily.requests + excluded.requests, "
+          "cost_pico = usage_daily.cost_pico + excluded.cost_pico, "
+          "tokens_prompt = usage_daily.tokens_prompt + excluded.tokens_prompt, "
+          "tokens_completion = usage_daily.tokens_completion + "
+          "excluded.tokens_completion",
+          0, NULL, why, cap);
 out:
   sb_buf_free(b);
   return done;
@@ -635,8 +659,8 @@ static bool write_key(pg_store_t *s, const sb_key_record_t *k, bool deleted,
     char at[24];
     snprintf(at, sizeof(at), "%" PRId64, wall_ms());
     const char *vals[] = {at, k->hash};
-    return ok(&s->db, "UPDATE keys SET deleted_ms = $1 WHERE hash = $2", 2,
-              vals, why, cap);
+    return sb_pg_ok(&s->db, "UPDATE keys SET deleted_ms = $1 WHERE hash = $2",
+                    2, vals, why, cap);
   }
   char limit[24], expires[24], rpm[16], tpm[16], created[24], updated[24];
   snprintf(limit, sizeof(limit), "%" PRId64, k->limit_pico);
@@ -671,21 +695,22 @@ static bool write_key(pg_store_t *s, const sb_key_record_t *k, bool deleted,
       updated,
       k->escalation[0] != '\0' ? text + esc : NULL,
   };
-  bool done = ok(&s->db,
-                 "INSERT INTO keys (hash, name, label, limit_pico, "
-                 "limit_reset, disabled, expires_ms, models, rpm, tpm, "
-                 "created_ms, updated_ms, escalation, deleted_ms) VALUES "
-                 "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, "
-                 "NULL) ON CONFLICT (hash) DO UPDATE SET name = excluded.name, "
-                 "label = excluded.label, limit_pico = excluded.limit_pico, "
-                 "limit_reset = excluded.limit_reset, "
-                 "disabled = excluded.disabled, "
-                 "expires_ms = excluded.expires_ms, models = excluded.models, "
-                 "rpm = excluded.rpm, tpm = excluded.tpm, "
-                 "created_ms = excluded.created_ms, "
-                 "updated_ms = excluded.updated_ms, "
-                 "escalation = excluded.escalation, deleted_ms = NULL",
-                 13, vals, why, cap);
+  bool done =
+      sb_pg_ok(&s->db,
+               "INSERT INTO keys (hash, name, label, limit_pico, "
+               "limit_reset, disabled, expires_ms, models, rpm, tpm, "
+               "created_ms, updated_ms, escalation, deleted_ms) VALUES "
+               "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, "
+               "NULL) ON CONFLICT (hash) DO UPDATE SET name = excluded.name, "
+               "label = excluded.label, limit_pico = excluded.limit_pico, "
+               "limit_reset = excluded.limit_reset, "
+               "disabled = excluded.disabled, "
+               "expires_ms = excluded.expires_ms, models = excluded.models, "
+               "rpm = excluded.rpm, tpm = excluded.tpm, "
+               "created_ms = excluded.created_ms, "
+               "updated_ms = excluded.updated_ms, "
+               "escalation = excluded.escalation, deleted_ms = NULL",
+               13, vals, why, cap);
   sb_buf_free(&t.b);
   return done;
 }
@@ -697,14 +722,14 @@ static bool writer_ready(pg_store_t *s, char *why, size_t cap)
   if (s->db != NULL && PQstatus(s->db) == CONNECTION_OK)
     return true;
   PQfinish(s->db);
-  s->db = connect_to(s, why, cap);
+  s->db = sb_pg_connect(s->url, s->shown, why, cap);
   if (s->db == NULL)
     return false;
-  return ok(&s->db,
-            "SET synchronous_commit = on;"
-            "CREATE TEMP TABLE IF NOT EXISTS sb_stage (LIKE generations "
-            "INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
-            0, NULL, why, cap);
+  return sb_pg_ok(&s->db,
+                  "SET synchronous_commit = on;"
+                  "CREATE TEMP TABLE IF NOT EXISTS sb_stage (LIKE generations "
+                  "INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
+                  0, NULL, why, cap);
 }
 
 /* The connection was lost while COMMIT was on its way: did the server
@@ -715,10 +740,11 @@ static bool committed_anyway(pg_store_t *s, const char *xid)
   for (int i = 0; i < 20; i++) {
     if (writer_ready(s, why, sizeof(why))) {
       const char *vals[] = {xid};
-      PGresult *r = run(&s->db, "SELECT txid_status($1::bigint)", 1, vals,
-                        PGRES_TUPLES_OK, why, sizeof(why));
+      PGresult *r = sb_pg_run(&s->db, "SELECT txid_status($1::bigint)", 1, vals,
+                              PGRES_TUPLES_OK, why, sizeof(why));
       const char *st = r != NULL && PQntuples(r) == 1 && !PQgetisnull(r, 0, 0)
-                           ? PQgetvalue(r, 0, 0) : NULL;
+                           ? PQgetvalue(r, 0, 0)
+                           : NULL;
       bool committed = st != NULL && strcmp(st, "committed") == 0;
       bool pending = st != NULL && strcmp(st, "in progress") == 0;
       PQclear(r);
@@ -741,12 +767,13 @@ static sb_status_t pg_write(sb_store_t *base, const sb_store_entry_t *e,
   /* one round trip: the transaction, the lock that orders it against
    * seed() (which takes it exclusively), then (a statement later, so that
    * it is read once the lock is held) the epoch and the transaction's id */
-  PGresult *r = run(&s->db,
-                    flags & SB_STORE_READ_EPOCH
-                        ? "BEGIN; SELECT pg_advisory_xact_lock_shared(" LOCK_EPOCH
-                          "); SELECT txid_current(), epoch FROM counters_epoch"
-                        : "BEGIN; SELECT txid_current()",
-                    0, NULL, PGRES_TUPLES_OK, err, errlen);
+  PGresult *r =
+      sb_pg_run(&s->db,
+                flags & SB_STORE_READ_EPOCH
+                    ? "BEGIN; SELECT pg_advisory_xact_lock_shared(" LOCK_EPOCH
+                      "); SELECT txid_current(), epoch FROM counters_epoch"
+                    : "BEGIN; SELECT txid_current()",
+                0, NULL, PGRES_TUPLES_OK, err, errlen);
   if (r == NULL || PQntuples(r) != 1) {
     if (r != NULL)
       snprintf(err, errlen, "counters_epoch has no row");
@@ -755,7 +782,7 @@ static sb_status_t pg_write(sb_store_t *base, const sb_store_entry_t *e,
   }
   snprintf(xid, sizeof(xid), "%s", PQgetvalue(r, 0, 0));
   if ((flags & SB_STORE_READ_EPOCH) && epoch != NULL)
-    *epoch = (uint64_t)col_i64(r, 0, 1);
+    *epoch = (uint64_t)sb_pg_i64(r, 0, 1);
   PQclear(r);
   bool safe = s->unsure || (flags & SB_STORE_SKIP_STORED);
   if (!write_rows(s, e, n, safe, err, errlen))
@@ -765,8 +792,8 @@ static sb_status_t pg_write(sb_store_t *base, const sb_store_entry_t *e,
         !write_key(s, e[i].key, e[i].kind == SB_STORE_KEY_DELETE, err, errlen))
       goto fail;
   if ((flags & SB_STORE_PROBE) &&
-      !ok(&s->db, "UPDATE switchboard_schema SET version = version", 0, NULL,
-          err, errlen))
+      !sb_pg_ok(&s->db, "UPDATE switchboard_schema SET version = version", 0,
+                NULL, err, errlen))
     goto fail;
   if (!PQsendQuery(s->db, "COMMIT")) {
     reason(s->db, NULL, err, errlen);
@@ -790,7 +817,7 @@ static sb_status_t pg_write(sb_store_t *base, const sb_store_entry_t *e,
 fail:
   if (s->db != NULL && PQtransactionStatus(s->db) != PQTRANS_IDLE) {
     char ignored[200];
-    ok(&s->db, "ROLLBACK", 0, NULL, ignored, sizeof(ignored));
+    sb_pg_ok(&s->db, "ROLLBACK", 0, NULL, ignored, sizeof(ignored));
   }
   s->unsure = true;
   return SB_ERROR;
@@ -804,7 +831,7 @@ static bool reader_ready(pg_store_t *s, char *why, size_t cap)
   if (s->reader != NULL && PQstatus(s->reader) == CONNECTION_OK)
     return true;
   PQfinish(s->reader);
-  s->reader = connect_to(s, why, cap);
+  s->reader = sb_pg_connect(s->url, s->shown, why, cap);
   return s->reader != NULL;
 }
 
@@ -827,7 +854,7 @@ static sb_status_t each_key(PGconn **cp, int64_t now, sb_store_key_fn fn,
   char days[3][24], why[200];
   period_days(now, days);
   const char *vals[] = {days[0], days[1], days[2]};
-  PGresult *r = run(
+  PGresult *r = sb_pg_run(
       cp,
       "SELECT k.hash, k.name, k.label, k.limit_pico, k.limit_reset, "
       "k.disabled, k.expires_ms, k.models, k.rpm, k.tpm, k.created_ms, "
@@ -836,9 +863,12 @@ static sb_status_t each_key(PGconn **cp, int64_t now, sb_store_key_fn fn,
       "coalesce(sum(u.cost_pico) FILTER (WHERE u.day >= CASE k.limit_reset "
       "WHEN 'daily' THEN $1::bigint WHEN 'weekly' THEN $2::bigint "
       "WHEN 'monthly' THEN $3::bigint ELSE 0 END), 0)::bigint, "
-      "coalesce(sum(u.cost_pico) FILTER (WHERE u.day >= $1::bigint), 0)::bigint, "
-      "coalesce(sum(u.cost_pico) FILTER (WHERE u.day >= $2::bigint), 0)::bigint, "
-      "coalesce(sum(u.cost_pico) FILTER (WHERE u.day >= $3::bigint), 0)::bigint, "
+      "coalesce(sum(u.cost_pico) FILTER (WHERE u.day >= $1::bigint), "
+      "0)::bigint, "
+      "coalesce(sum(u.cost_pico) FILTER (WHERE u.day >= $2::bigint), "
+      "0)::bigint, "
+      "coalesce(sum(u.cost_pico) FILTER (WHERE u.day >= $3::bigint), "
+      "0)::bigint, "
       "coalesce(sum(u.requests), 0)::bigint "
       "FROM keys k LEFT JOIN usage_daily u ON u.key_hash = k.hash "
       "WHERE k.deleted_ms IS NULL GROUP BY k.hash",
@@ -856,27 +886,26 @@ static sb_status_t each_key(PGconn **cp, int64_t now, sb_store_key_fn fn,
     col_text(r, i, c++, k.hash, sizeof(k.hash));
     col_text(r, i, c++, k.name, sizeof(k.name));
     col_text(r, i, c++, k.label, sizeof(k.label));
-    k.limit_pico = PQgetisnull(r, i, c) ? -1 : col_i64(r, i, c);
+    k.limit_pico = PQgetisnull(r, i, c) ? -1 : sb_pg_i64(r, i, c);
     c++;
-    if (PQgetisnull(r, i, c) ||
-        sb_reset_parse(sb_slice_z(PQgetvalue(r, i, c)), &k.limit_reset) !=
-            SB_OK)
+    if (PQgetisnull(r, i, c) || sb_reset_parse(sb_slice_z(PQgetvalue(r, i, c)),
+                                               &k.limit_reset) != SB_OK)
       k.limit_reset = SB_RESET_NONE;
     c++;
-    k.disabled = col_i64(r, i, c++) != 0;
-    k.expires_ms = col_i64(r, i, c++);
+    k.disabled = sb_pg_i64(r, i, c++) != 0;
+    k.expires_ms = sb_pg_i64(r, i, c++);
     col_text(r, i, c++, k.models, sizeof(k.models));
-    k.rpm = (uint32_t)col_i64(r, i, c++);
-    k.tpm = (uint32_t)col_i64(r, i, c++);
-    k.created_ms = col_i64(r, i, c++);
-    k.updated_ms = col_i64(r, i, c++);
+    k.rpm = (uint32_t)sb_pg_i64(r, i, c++);
+    k.tpm = (uint32_t)sb_pg_i64(r, i, c++);
+    k.created_ms = sb_pg_i64(r, i, c++);
+    k.updated_ms = sb_pg_i64(r, i, c++);
     col_text(r, i, c++, k.escalation, sizeof(k.escalation));
-    sp.total = col_i64(r, i, c++);
-    sp.period = col_i64(r, i, c++);
-    sp.day = col_i64(r, i, c++);
-    sp.week = col_i64(r, i, c++);
-    sp.month = col_i64(r, i, c++);
-    sp.requests = (uint64_t)col_i64(r, i, c++);
+    sp.total = sb_pg_i64(r, i, c++);
+    sp.period = sb_pg_i64(r, i, c++);
+    sp.day = sb_pg_i64(r, i, c++);
+    sp.week = sb_pg_i64(r, i, c++);
+    sp.month = sb_pg_i64(r, i, c++);
+    sp.requests = (uint64_t)sb_pg_i64(r, i, c++);
     keyed += sp.total;
     if (fn(data, &k, &sp) != SB_OK) {
       PQclear(r);
@@ -886,13 +915,14 @@ static sb_status_t each_key(PGconn **cp, int64_t now, sb_store_key_fn fn,
   }
   PQclear(r);
   if (others != NULL) {
-    r = run(cp, "SELECT coalesce(sum(cost_pico), 0)::bigint FROM usage_daily",
-            0, NULL, PGRES_TUPLES_OK, why, sizeof(why));
+    r = sb_pg_run(cp,
+                  "SELECT coalesce(sum(cost_pico), 0)::bigint FROM usage_daily",
+                  0, NULL, PGRES_TUPLES_OK, why, sizeof(why));
     if (r == NULL) {
       snprintf(err, errlen, "ledger: cannot read the totals: %s", why);
       return SB_ERROR;
     }
-    *others = col_i64(r, 0, 0) - keyed;
+    *others = sb_pg_i64(r, 0, 0) - keyed;
     PQclear(r);
   }
   return SB_OK;
@@ -921,29 +951,30 @@ static sb_status_t pg_seed(sb_store_t *base, int64_t now, sb_store_key_fn fn,
 {
   pg_store_t *s = (pg_store_t *)base;
   /* its own connection: the writer's belongs to the writer thread */
-  PGconn *c = connect_to(s, err, errlen);
+  PGconn *c = sb_pg_connect(s->url, s->shown, err, errlen);
   sb_status_t rc = SB_ERROR;
   char why[200];
   if (c == NULL)
     return SB_ERROR;
   PGresult *r = NULL;
-  if (!ok(&c, "BEGIN", 0, NULL, why, sizeof(why)))
+  if (!sb_pg_ok(&c, "BEGIN", 0, NULL, why, sizeof(why)))
     goto fail;
-  r = run(&c, "SELECT pg_advisory_xact_lock(" LOCK_EPOCH ")", 0, NULL,
-          PGRES_TUPLES_OK, why, sizeof(why));
+  r = sb_pg_run(&c, "SELECT pg_advisory_xact_lock(" LOCK_EPOCH ")", 0, NULL,
+                PGRES_TUPLES_OK, why, sizeof(why));
   if (r == NULL)
     goto fail;
   PQclear(r);
-  r = run(&c, "UPDATE counters_epoch SET epoch = epoch + 1 RETURNING epoch", 0,
-          NULL, PGRES_TUPLES_OK, why, sizeof(why));
+  r = sb_pg_run(&c,
+                "UPDATE counters_epoch SET epoch = epoch + 1 RETURNING epoch",
+                0, NULL, PGRES_TUPLES_OK, why, sizeof(why));
   if (r == NULL || PQntuples(r) != 1)
     goto fail;
-  *epoch = (uint64_t)col_i64(r, 0, 0);
+  *epoch = (uint64_t)sb_pg_i64(r, 0, 0);
   PQclear(r);
   r = NULL;
   if (each_key(&c, now, fn, data, NULL, err, errlen) != SB_OK)
     goto out;
-  if (!ok(&c, "COMMIT", 0, NULL, why, sizeof(why)))
+  if (!sb_pg_ok(&c, "COMMIT", 0, NULL, why, sizeof(why)))
     goto fail;
   rc = SB_OK;
   goto out;
@@ -968,7 +999,7 @@ static void row_from(const PGresult *r, sb_ledger_row_t *out)
   memset(out, 0, sizeof(*out));
   int c = 0;
   col_text(r, 0, c++, out->id, sizeof(out->id));
-  out->created_ms = col_i64(r, 0, c++);
+  out->created_ms = sb_pg_i64(r, 0, c++);
   col_text(r, 0, c++, out->api, sizeof(out->api));
   col_text(r, 0, c++, out->key_label, sizeof(out->key_label));
   col_text(r, 0, c++, out->agent, sizeof(out->agent));
@@ -977,24 +1008,24 @@ static void row_from(const PGresult *r, sb_ledger_row_t *out)
   col_text(r, 0, c++, out->model, sizeof(out->model));
   col_text(r, 0, c++, out->provider, sizeof(out->provider));
   col_text(r, 0, c++, out->upstream_model, sizeof(out->upstream_model));
-  out->usage.prompt = (uint64_t)col_i64(r, 0, c++);
-  out->usage.completion = (uint64_t)col_i64(r, 0, c++);
-  out->usage.cached = (uint64_t)col_i64(r, 0, c++);
-  out->usage.cache_write = (uint64_t)col_i64(r, 0, c++);
-  out->usage.reasoning = (uint64_t)col_i64(r, 0, c++);
-  out->usage_estimated = col_i64(r, 0, c++) != 0;
-  out->cost_pico = col_i64(r, 0, c++);
-  out->latency_ms = (uint32_t)col_i64(r, 0, c++);
-  out->ttft_ms = (uint32_t)col_i64(r, 0, c++);
-  out->status = (int)col_i64(r, 0, c++);
+  out->usage.prompt = (uint64_t)sb_pg_i64(r, 0, c++);
+  out->usage.completion = (uint64_t)sb_pg_i64(r, 0, c++);
+  out->usage.cached = (uint64_t)sb_pg_i64(r, 0, c++);
+  out->usage.cache_write = (uint64_t)sb_pg_i64(r, 0, c++);
+  out->usage.reasoning = (uint64_t)sb_pg_i64(r, 0, c++);
+  out->usage_estimated = sb_pg_i64(r, 0, c++) != 0;
+  out->cost_pico = sb_pg_i64(r, 0, c++);
+  out->latency_ms = (uint32_t)sb_pg_i64(r, 0, c++);
+  out->ttft_ms = (uint32_t)sb_pg_i64(r, 0, c++);
+  out->status = (int)sb_pg_i64(r, 0, c++);
   col_text(r, 0, c++, out->finish_reason, sizeof(out->finish_reason));
   col_text(r, 0, c++, out->native_finish_reason,
            sizeof(out->native_finish_reason));
-  out->streamed = col_i64(r, 0, c++) != 0;
-  out->cancelled = col_i64(r, 0, c++) != 0;
+  out->streamed = sb_pg_i64(r, 0, c++) != 0;
+  out->cancelled = sb_pg_i64(r, 0, c++) != 0;
   col_text(r, 0, c++, out->error, sizeof(out->error));
   col_text(r, 0, c++, out->key_hash, sizeof(out->key_hash));
-  out->overhead_us = (uint32_t)col_i64(r, 0, c++);
+  out->overhead_us = (uint32_t)sb_pg_i64(r, 0, c++);
 }
 
 static sb_status_t pg_get(sb_store_t *base, const char *id,
@@ -1009,9 +1040,9 @@ static sb_status_t pg_get(sb_store_t *base, const char *id,
     if (!reader_ready(s, why, sizeof(why)))
       break;
     const char *vals[] = {id};
-    PGresult *r = run(&s->reader,
-                      "SELECT " GET_COLUMNS " FROM generations WHERE id = $1",
-                      1, vals, PGRES_TUPLES_OK, why, sizeof(why));
+    PGresult *r = sb_pg_run(
+        &s->reader, "SELECT " GET_COLUMNS " FROM generations WHERE id = $1", 1,
+        vals, PGRES_TUPLES_OK, why, sizeof(why));
     if (r == NULL)
       continue;
     rc = SB_DECLINED;
@@ -1034,10 +1065,11 @@ static void pg_prune(sb_store_t *base, int64_t cutoff)
   if (!writer_ready(s, why, sizeof(why)))
     return;
   for (int pass = 0; pass < 100; pass++) {
-    PGresult *r = run(&s->db,
-                      "DELETE FROM generations WHERE id IN (SELECT id FROM "
-                      "generations WHERE created_ms < $1::bigint LIMIT 5000)",
-                      1, vals, PGRES_COMMAND_OK, why, sizeof(why));
+    PGresult *r =
+        sb_pg_run(&s->db,
+                  "DELETE FROM generations WHERE id IN (SELECT id FROM "
+                  "generations WHERE created_ms < $1::bigint LIMIT 5000)",
+                  1, vals, PGRES_COMMAND_OK, why, sizeof(why));
     if (r == NULL) {
       SB_ERR("ledger: retention: %s", why);
       return;
@@ -1075,31 +1107,34 @@ static sb_status_t pg_usage(sb_store_t *base, sb_usage_by_t by, int64_t from,
            by == SB_USAGE_BY_DAY ? "grp" : "sum(g.cost_pico) DESC, grp");
   snprintf(since, sizeof(since), "%" PRId64, from);
   const char *vals[] = {since};
-  PGresult *r = run(&s->db, sql, 1, vals, PGRES_TUPLES_OK, why, sizeof(why));
+  PGresult *r =
+      sb_pg_run(&s->db, sql, 1, vals, PGRES_TUPLES_OK, why, sizeof(why));
   if (r == NULL) {
-    snprintf(err, errlen, "cannot read the ledger in %s: %s (has a gateway "
-             "of this version opened it yet?)", s->shown, why);
+    snprintf(err, errlen,
+             "cannot read the ledger in %s: %s (has a gateway "
+             "of this version opened it yet?)",
+             s->shown, why);
     return SB_ERROR;
   }
   for (int i = 0; i < PQntuples(r); i++) {
-    sb_usage_line_t line = {PQgetvalue(r, i, 0), col_i64(r, i, 1),
-                            col_i64(r, i, 2),    col_i64(r, i, 3),
-                            col_i64(r, i, 4),    col_i64(r, i, 5)};
+    sb_usage_line_t line = {PQgetvalue(r, i, 0), sb_pg_i64(r, i, 1),
+                            sb_pg_i64(r, i, 2),  sb_pg_i64(r, i, 3),
+                            sb_pg_i64(r, i, 4),  sb_pg_i64(r, i, 5)};
     fn(data, &line);
   }
   PQclear(r);
   memset(esc, 0, sizeof(*esc));
-  r = run(&s->db,
-          "SELECT count(*), coalesce(sum(cost_pico), 0), "
-          "coalesce(sum(escalation_cost_pico), 0), "
-          "coalesce(sum(top_rung_cost_pico), 0) FROM generations "
-          "WHERE rung > 0 AND created_ms >= $1::bigint",
-          1, vals, PGRES_TUPLES_OK, why, sizeof(why));
+  r = sb_pg_run(&s->db,
+                "SELECT count(*), coalesce(sum(cost_pico), 0), "
+                "coalesce(sum(escalation_cost_pico), 0), "
+                "coalesce(sum(top_rung_cost_pico), 0) FROM generations "
+                "WHERE rung > 0 AND created_ms >= $1::bigint",
+                1, vals, PGRES_TUPLES_OK, why, sizeof(why));
   if (r != NULL && PQntuples(r) == 1) {
-    esc->requests = col_i64(r, 0, 0);
-    esc->spent_pico = col_i64(r, 0, 1);
-    esc->discarded_pico = col_i64(r, 0, 2);
-    esc->top_rung_pico = col_i64(r, 0, 3);
+    esc->requests = sb_pg_i64(r, 0, 0);
+    esc->spent_pico = sb_pg_i64(r, 0, 1);
+    esc->discarded_pico = sb_pg_i64(r, 0, 2);
+    esc->top_rung_pico = sb_pg_i64(r, 0, 3);
   }
   PQclear(r);
   return SB_OK;
@@ -1110,20 +1145,21 @@ static sb_status_t pg_describe(sb_store_t *base, char *out, size_t cap,
 {
   pg_store_t *s = (pg_store_t *)base;
   char why[200];
-  PGresult *r = run(&s->db,
-                    "SELECT current_setting('server_version'), CASE WHEN "
-                    "to_regclass('switchboard_schema') IS NULL THEN -1 ELSE "
-                    "(SELECT max(version) FROM switchboard_schema) END",
-                    0, NULL, PGRES_TUPLES_OK, why, sizeof(why));
+  PGresult *r =
+      sb_pg_run(&s->db,
+                "SELECT current_setting('server_version'), CASE WHEN "
+                "to_regclass('switchboard_schema') IS NULL THEN -1 ELSE "
+                "(SELECT max(version) FROM switchboard_schema) END",
+                0, NULL, PGRES_TUPLES_OK, why, sizeof(why));
   if (r == NULL || PQntuples(r) != 1) {
     snprintf(err, errlen, "%s: %s", s->shown, r != NULL ? "no answer" : why);
     PQclear(r);
     return SB_ERROR;
   }
-  int64_t v = col_i64(r, 0, 1);
-  snprintf(out, cap, "PostgreSQL %s, schema %" PRId64 "%s",
-           PQgetvalue(r, 0, 0), v < 0 ? 0 : v,
-           v <= 0 ? " (new: created by the first serve)"
+  int64_t v = sb_pg_i64(r, 0, 1);
+  snprintf(out, cap, "PostgreSQL %s, schema %" PRId64 "%s", PQgetvalue(r, 0, 0),
+           v < 0 ? 0 : v,
+           v <= 0               ? " (new: created by the first serve)"
            : v < SCHEMA_VERSION ? " (migrated by the next serve)"
            : v > SCHEMA_VERSION ? " (newer than this build: refused)"
                                 : "");
@@ -1139,60 +1175,61 @@ static void pg_unsaved_path(const sb_store_t *base, char *out, size_t cap)
 
 /* ---- opening ----------------------------------------------------------------- */
 
-static sb_status_t migrate(pg_store_t *s, char *err, size_t errlen)
+sb_status_t sb_pg_migrate(PGconn **cp, const char *shown, char *err,
+                          size_t errlen)
 {
   char why[200];
   sb_status_t rc = SB_ERROR;
-  PGresult *r = run(&s->db, "SELECT pg_advisory_lock(" LOCK_MIGRATE ")", 0,
-                    NULL, PGRES_TUPLES_OK, why, sizeof(why));
+  PGresult *r = sb_pg_run(cp, "SELECT pg_advisory_lock(" LOCK_MIGRATE ")", 0,
+                          NULL, PGRES_TUPLES_OK, why, sizeof(why));
   if (r == NULL)
     goto fail;
   PQclear(r);
-  if (!ok(&s->db,
+  if (!sb_pg_ok(
+          cp,
           "CREATE TABLE IF NOT EXISTS switchboard_schema (version integer "
           "NOT NULL)",
           0, NULL, why, sizeof(why)))
     goto fail;
-  r = run(&s->db, "SELECT max(version) FROM switchboard_schema", 0, NULL,
-          PGRES_TUPLES_OK, why, sizeof(why));
+  r = sb_pg_run(cp, "SELECT max(version) FROM switchboard_schema", 0, NULL,
+                PGRES_TUPLES_OK, why, sizeof(why));
   if (r == NULL)
     goto fail;
   bool fresh = PQgetisnull(r, 0, 0);
-  int64_t version = col_i64(r, 0, 0);
+  int64_t version = sb_pg_i64(r, 0, 0);
   PQclear(r);
-  if (fresh &&
-      !ok(&s->db, "INSERT INTO switchboard_schema VALUES (0)", 0, NULL, why,
-          sizeof(why)))
+  if (fresh && !sb_pg_ok(cp, "INSERT INTO switchboard_schema VALUES (0)", 0,
+                         NULL, why, sizeof(why)))
     goto fail;
   if (version > SCHEMA_VERSION) {
     snprintf(err, errlen,
-             "ledger: the database %s has schema version %" PRId64
+             "the database %s has schema version %" PRId64
              ", newer than this build's %d",
-             s->shown, version, SCHEMA_VERSION);
+             shown, version, SCHEMA_VERSION);
     goto unlock;
   }
   for (int64_t v = version; v < SCHEMA_VERSION; v++) {
     char set[80];
     snprintf(set, sizeof(set), "UPDATE switchboard_schema SET version = %d",
              (int)v + 1);
-    if (!ok(&s->db, "BEGIN", 0, NULL, why, sizeof(why)) ||
-        !ok(&s->db, migrations[v], 0, NULL, why, sizeof(why)) ||
-        !ok(&s->db, set, 0, NULL, why, sizeof(why)) ||
-        !ok(&s->db, "COMMIT", 0, NULL, why, sizeof(why))) {
+    if (!sb_pg_ok(cp, "BEGIN", 0, NULL, why, sizeof(why)) ||
+        !sb_pg_ok(cp, migrations[v], 0, NULL, why, sizeof(why)) ||
+        !sb_pg_ok(cp, set, 0, NULL, why, sizeof(why)) ||
+        !sb_pg_ok(cp, "COMMIT", 0, NULL, why, sizeof(why))) {
       char ignored[200];
-      if (s->db != NULL)
-        ok(&s->db, "ROLLBACK", 0, NULL, ignored, sizeof(ignored));
+      if (*cp != NULL)
+        sb_pg_ok(cp, "ROLLBACK", 0, NULL, ignored, sizeof(ignored));
       goto fail;
     }
   }
   rc = SB_OK;
   goto unlock;
 fail:
-  snprintf(err, errlen, "ledger: cannot migrate %s: %s", s->shown, why);
+  snprintf(err, errlen, "cannot migrate %s: %s", shown, why);
 unlock:
-  if (s->db != NULL) {
-    r = run(&s->db, "SELECT pg_advisory_unlock(" LOCK_MIGRATE ")", 0, NULL,
-            PGRES_TUPLES_OK, why, sizeof(why));
+  if (*cp != NULL) {
+    r = sb_pg_run(cp, "SELECT pg_advisory_unlock(" LOCK_MIGRATE ")", 0, NULL,
+                  PGRES_TUPLES_OK, why, sizeof(why));
     PQclear(r);
   }
   return rc;
@@ -1230,15 +1267,18 @@ static sb_store_t *pg_open(const char *database, sb_store_mode_t mode,
     snprintf(err, errlen, "ledger: out of memory");
     goto fail;
   }
-  s->db = connect_to(s, why, sizeof(why));
+  s->db = sb_pg_connect(s->url, s->shown, why, sizeof(why));
   if (s->db == NULL) {
     snprintf(err, errlen, "ledger: %s", why);
     goto fail;
   }
   if (mode == SB_STORE_READER)
     return &s->base;
-  if (migrate(s, err, errlen) != SB_OK)
+  char failed[512];
+  if (sb_pg_migrate(&s->db, s->shown, failed, sizeof(failed)) != SB_OK) {
+    snprintf(err, errlen, "ledger: %s", failed);
     goto fail;
+  }
   /* the session's set-up, then a write that must be taken */
   PQfinish(s->db);
   s->db = NULL;

@@ -2,7 +2,8 @@
 // Two gateway instances on one Postgres and one Redis (docs/scale-out.md):
 // keys made on one work on the other, budgets and rate limits are exact
 // across both, a revoke reaches the other within a second, a generation
-// is found on either, and the command line reads Postgres. The servers are
+// is found on either, a stored response is read, continued and deleted
+// on either, and the command line reads Postgres. The servers are
 // Debian's, started privately for this file (lib/scaleout.mjs).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -83,7 +84,7 @@ async function rowsOf(hash, n) {
 }
 
 test("both instances migrated one schema and share one store", async () => {
-  assert.equal(await servers.sql("select max(version), count(*) from switchboard_schema", db), "1|1");
+  assert.equal(await servers.sql("select max(version), count(*) from switchboard_schema", db), "2|1");
   for (const g of [A, B]) {
     // Redis starts empty: one instance rebuilds it from the store, and
     // until then both report the counters unavailable (not an error)
@@ -183,28 +184,73 @@ test("/api/v1/generation on either instance finds a row the other made", async (
   assert.match(stats.json.error.message, /read a SQLite store; they are not built for Postgres yet/);
 });
 
-test("the Responses door serves on a Postgres store; its stored responses are the instance's own for now", async () => {
+test("a response stored through A is read, continued and deleted through B: one store in Postgres, a key's own", async () => {
   const { key } = await createKey(A, { name: "responses" });
-  const headers = { authorization: `Bearer ${key}`, "content-type": "application/json" };
+  const { key: otherKey } = await createKey(A, { name: "responses-other" });
+  const as = (k) => ({ authorization: `Bearer ${k}`, "content-type": "application/json" });
+  const headers = as(key);
+  await fake.script([{ content: "Paris is the capital." }, { content: "About two million people." }]);
   const first = await fetchText(`${A.url}/v1/responses`, {
     method: "POST",
     headers,
-    body: JSON.stringify({ model: MODEL, input: "hello", max_output_tokens: 20 }),
+    body: JSON.stringify({ model: MODEL, input: "What is the capital of France?", max_output_tokens: 20 }),
   });
   assert.equal(first.status, 200, first.text);
   const id = first.json.id;
-  const got = await fetchText(`${A.url}/v1/responses/${id}`, { headers });
+  assert.match(id, /^resp_[A-Za-z0-9_-]+$/);
+  // A's store thread writes it as the answer goes out; another instance
+  // reads it once that write committed (docs/scale-out.md)
+  await waitFor(
+    async () => (await servers.sql(`select count(*) from responses where id = '${id}'`, db)) === "1",
+    "the response in Postgres",
+  );
+
+  // B reads it, and its input items
+  const got = await fetchText(`${B.url}/v1/responses/${id}`, { headers });
   assert.equal(got.status, 200, got.text);
   assert.equal(got.json.id, id);
-  const next = await fetchText(`${A.url}/v1/responses`, {
+  assert.ok(got.text.includes("Paris is the capital."), got.text);
+  const items = await fetchText(`${B.url}/v1/responses/${id}/input_items`, { headers });
+  assert.equal(items.status, 200, items.text);
+  assert.equal(items.json.data.length, 1, items.text);
+  assert.ok(JSON.stringify(items.json.data[0]).includes("What is the capital of France?"), items.text);
+
+  // another key does not find it, on either instance, and cannot delete it
+  for (const g of [A, B]) {
+    const r = await fetchText(`${g.url}/v1/responses/${id}`, { headers: as(otherKey) });
+    assert.equal(r.status, 404, r.text);
+  }
+  const refused = await fetchText(`${B.url}/v1/responses/${id}`, { method: "DELETE", headers: as(otherKey) });
+  assert.equal(refused.status, 404, refused.text);
+  const stranger = await fetchText(`${B.url}/v1/responses`, {
+    method: "POST",
+    headers: as(otherKey),
+    body: JSON.stringify({ model: MODEL, input: "go on", previous_response_id: id, max_output_tokens: 20 }),
+  });
+  assert.equal(stranger.status, 404, stranger.text);
+
+  // B continues it: the provider sees the earlier turn
+  const next = await fetchText(`${B.url}/v1/responses`, {
     method: "POST",
     headers,
-    body: JSON.stringify({ model: MODEL, input: "and again", previous_response_id: id, max_output_tokens: 20 }),
+    body: JSON.stringify({ model: MODEL, input: "And its population?", previous_response_id: id, max_output_tokens: 20 }),
   });
   assert.equal(next.status, 200, next.text);
-  // each instance keeps its own file (in its working directory here):
-  // another instance does not find it until stored responses are in Postgres
-  assert.equal((await fetchText(`${B.url}/v1/responses/${id}`, { headers })).status, 404);
+  assert.equal(next.json.previous_response_id, id);
+  assert.ok(next.text.includes("About two million people."), next.text);
+  const upstream = JSON.stringify((await fake.requests()).at(-1).json);
+  for (const said of ["What is the capital of France?", "Paris is the capital.", "And its population?"])
+    assert.ok(upstream.includes(said), `${said} not in ${upstream}`);
+
+  // deleted on B: gone for A, and from Postgres with its items
+  const del = await fetchText(`${B.url}/v1/responses/${id}`, { method: "DELETE", headers });
+  assert.equal(del.status, 200, del.text);
+  assert.equal(del.json.deleted, true, del.text);
+  assert.equal((await fetchText(`${A.url}/v1/responses/${id}`, { headers })).status, 404);
+  assert.equal(await servers.sql(`select count(*) from response_items where response_id = '${id}'`, db), "0");
+  // the continuation stays, A reads it
+  const later = await fetchText(`${A.url}/v1/responses/${next.json.id}`, { headers });
+  assert.equal(later.status, 200, later.text);
 });
 
 function cli(args, env = {}) {
@@ -235,7 +281,7 @@ test("switchboard usage, keys and check work against Postgres and Redis", async 
 
   const check = await cli(["check"], { SWITCHBOARD_DATABASE: db, SWITCHBOARD_REDIS: servers.redis });
   assert.equal(check.code, 0, check.stdout + check.stderr);
-  assert.match(check.stdout, /^database:\s+postgres:\/\/switchboard@127\.0\.0\.1:\d+\/scaleout \(PostgreSQL [\d.]+.*schema 1; reachable\)$/m);
+  assert.match(check.stdout, /^database:\s+postgres:\/\/switchboard@127\.0\.0\.1:\d+\/scaleout \(PostgreSQL [\d.]+.*schema 2; reachable\)$/m);
   assert.match(check.stdout, /^redis:\s+redis:\/\/127\.0\.0\.1:\d+ \(Redis [\d.]+, counters of epoch \d+; reachable; redis_down: deny\)$/m);
   const down = await cli(["check"], { SWITCHBOARD_DATABASE: "postgres://switchboard@127.0.0.1:1/none" });
   assert.equal(down.code, 1);

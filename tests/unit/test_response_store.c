@@ -1,41 +1,74 @@
 /* SPDX-License-Identifier: MIT */
-/* Stored responses (include/switchboard/response_store.h): the SQLite
- * backend's calls (put and replace, get, a key's responses seen by it
- * alone, input items a page at a time both ways, delete, retention), and
- * the store's thread (jobs run in the order asked, so a response put is
- * there for the next job; answers come back on the asking loop; a
- * conversation read oldest first, and ended where an earlier response is
- * gone). */
+/* Stored responses (include/switchboard/response_store.h), each case on
+ * both backends, SQLite and Postgres (a private server started by
+ * scripts/scaleout-servers for this program; those cases are skipped when
+ * it cannot start): the backend's calls (put and replace, get, a key's
+ * responses seen by it alone, input items a page at a time both ways,
+ * delete, retention), and the store's thread (jobs run in the order
+ * asked, so a response put is there for the next job; answers come back
+ * on the asking loop; a conversation read oldest first, and ended where
+ * an earlier response is gone). Postgres alone: two gateways on one
+ * database share their responses, and a call made while the server
+ * restarted is made again on a new connection. */
 #include "test_helpers.h"
 
 #include <unistd.h>
 
+#include "servers_fixture.h"
 #include "switchboard/clock.h"
 #include "switchboard/response_store.h"
 
+static bool pg_up;      /* the Postgres server started */
+static int n_db;
+
 typedef struct {
-  char path[256];
+  const sb_rstore_backend_t *b;
+  char path[256]; /* SQLite: the file; Postgres: the database's URL */
   void *impl;
   sb_arena_t a;
 } fx_t;
 
-static void fx_open(fx_t *f)
+/* The backend `b` on `f->path` again. */
+static void *fx_reopen(fx_t *f)
 {
-  snprintf(f->path, sizeof(f->path), "%s/sb-rstore-%d.db",
-           getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
-  unlink(f->path);
-  char err[256];
-  f->impl = sb_rstore_sqlite_open(f->path, err, sizeof(err));
-  if (f->impl == NULL)
+  char err[512];
+  void *impl = f->b == &sb_rstore_pg
+                   ? sb_rstore_pg_open(f->path, err, sizeof(err))
+                   : sb_rstore_sqlite_open(f->path, err, sizeof(err));
+  if (impl == NULL)
     fail_msg("%s", err);
+  return impl;
+}
+
+/* A fresh store of the test's backend (its state: &sb_rstore_sqlite or
+ * &sb_rstore_pg). */
+static void fx_open(fx_t *f, void **state)
+{
+  memset(f, 0, sizeof(*f));
+  f->b = *state;
+  if (f->b == &sb_rstore_pg) {
+    if (!pg_up)
+      skip();
+    char name[32];
+    snprintf(name, sizeof(name), "r%d", ++n_db);
+    if (servers_createdb(name, f->path, sizeof(f->path)) != 0)
+      fail_msg("cannot create the database %s", name);
+  } else {
+    snprintf(f->path, sizeof(f->path), "%s/sb-rstore-%d.db",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
+    unlink(f->path);
+  }
+  f->impl = fx_reopen(f);
   sb_arena_init(&f->a, 4096, 0);
 }
 
 static void fx_close(fx_t *f)
 {
   if (f->impl != NULL)
-    sb_rstore_sqlite.close(f->impl);
+    f->b->close(f->impl);
   sb_arena_destroy(&f->a);
+  if (f->b == &sb_rstore_pg)
+    return;
   char p[300];
   unlink(f->path);
   snprintf(p, sizeof(p), "%s-wal", f->path);
@@ -65,10 +98,9 @@ static const char five_items[] =
 
 static void test_backend(void **state)
 {
-  (void)state;
   fx_t f;
-  fx_open(&f);
-  const sb_rstore_backend_t *b = &sb_rstore_sqlite;
+  fx_open(&f, state);
+  const sb_rstore_backend_t *b = f.b;
   sb_rstore_entry_t e = entry("resp_a", "k1", NULL, 1000, five_items);
   assert_int_equal(b->put(f.impl, &e), SB_OK);
   /* replaced whole, items too */
@@ -204,10 +236,9 @@ static void ask(sb_rstore_t *s, uv_loop_t *loop, sb_rstore_op_t op,
 
 static void test_thread(void **state)
 {
-  (void)state;
   fx_t f;
-  fx_open(&f);
-  sb_rstore_t *s = sb_rstore_new(&sb_rstore_sqlite, f.impl, 30);
+  fx_open(&f, state);
+  sb_rstore_t *s = sb_rstore_new(f.b, f.impl, 30);
   f.impl = NULL; /* the store's now */
   assert_non_null(s);
   uv_loop_t loop;
@@ -245,20 +276,111 @@ static void test_thread(void **state)
   sb_rstore_close(s);
   uv_run(&loop, UV_RUN_DEFAULT);
   assert_int_equal(uv_loop_close(&loop), 0);
-  char err[128];
-  f.impl = sb_rstore_sqlite_open(f.path, err, sizeof(err));
+  f.impl = fx_reopen(&f);
   sb_rstore_entry_t got;
-  assert_int_equal(sb_rstore_sqlite.get(f.impl, SB_SLICE_LIT("resp_9"),
-                                        SB_SLICE_LIT("k"), &f.a, &got),
+  assert_int_equal(f.b->get(f.impl, SB_SLICE_LIT("resp_9"), SB_SLICE_LIT("k"),
+                            &f.a, &got),
                    SB_OK);
   fx_close(&f);
 }
 
+/* ---- Postgres: shared by gateways, and a connection lost -------------------- */
+
+static void test_pg_shared(void **state)
+{
+  fx_t f;
+  fx_open(&f, state);
+  void *other = fx_reopen(&f); /* a second gateway on the same database */
+  const sb_rstore_backend_t *b = f.b;
+  sb_rstore_entry_t e = entry("resp_s", "k1", NULL, 1000, five_items);
+  assert_int_equal(b->put(f.impl, &e), SB_OK);
+  sb_rstore_entry_t got;
+  assert_int_equal(b->get(other, SB_SLICE_LIT("resp_s"), SB_SLICE_LIT("k1"),
+                          &f.a, &got),
+                   SB_OK);
+  assert_slice_equal(got.input, five_items);
+  assert_int_equal(b->get(other, SB_SLICE_LIT("resp_s"), SB_SLICE_LIT("k2"),
+                          &f.a, &got),
+                   SB_DECLINED);
+  /* deleted by the other: gone for both */
+  assert_int_equal(b->del(other, SB_SLICE_LIT("resp_s"), SB_SLICE_LIT("k1")),
+                   SB_OK);
+  assert_int_equal(b->get(f.impl, SB_SLICE_LIT("resp_s"), SB_SLICE_LIT("k1"),
+                          &f.a, &got),
+                   SB_DECLINED);
+  /* client bytes are parameters, never SQL: quotes and a NUL-free
+   * injection attempt are stored as they came */
+  sb_rstore_entry_t odd = entry("resp_'; DROP TABLE responses; --", "k'1",
+                                NULL, 2000, "[{\"id\":\"x'y\"}]");
+  assert_int_equal(b->put(f.impl, &odd), SB_OK);
+  assert_int_equal(b->get(other, odd.id, odd.owner, &f.a, &got), SB_OK);
+  assert_slice_equal(got.input, "[{\"id\":\"x'y\"}]");
+  /* a value with a NUL byte cannot be text: refused, not cut short */
+  sb_rstore_entry_t nul = entry("resp_nul", "k1", NULL, 3000, "[]");
+  nul.response = sb_slice("{\"a\":\"\0\"}", 9);
+  assert_int_equal(b->put(f.impl, &nul), SB_ERROR);
+  /* input that is not a JSON array is refused whole */
+  sb_rstore_entry_t bad = entry("resp_bad", "k1", NULL, 3000, "{\"id\":1}");
+  assert_int_equal(b->put(f.impl, &bad), SB_ERROR);
+  assert_int_equal(b->get(f.impl, SB_SLICE_LIT("resp_bad"), SB_SLICE_LIT("k1"),
+                          &f.a, &got),
+                   SB_DECLINED);
+  b->close(other);
+  fx_close(&f);
+}
+
+static void test_pg_reconnects(void **state)
+{
+  fx_t f;
+  fx_open(&f, state);
+  const sb_rstore_backend_t *b = f.b;
+  sb_rstore_entry_t e = entry("resp_r", "k1", NULL, 1000, "[]");
+  assert_int_equal(b->put(f.impl, &e), SB_OK);
+  /* a restart between two calls: the connection the first used is dead;
+   * the second finds out, connects again and is made once more */
+  assert_int_equal(servers_run("pg-stop", NULL, NULL, 0), 0);
+  assert_int_equal(servers_run("pg-start", NULL, NULL, 0), 0);
+  sb_rstore_entry_t got;
+  assert_int_equal(b->get(f.impl, SB_SLICE_LIT("resp_r"), SB_SLICE_LIT("k1"),
+                          &f.a, &got),
+                   SB_OK);
+  /* the server gone: the call fails (its reason logged) */
+  assert_int_equal(servers_run("pg-stop", NULL, NULL, 0), 0);
+  assert_int_equal(b->get(f.impl, SB_SLICE_LIT("resp_r"), SB_SLICE_LIT("k1"),
+                          &f.a, &got),
+                   SB_ERROR);
+  assert_int_equal(servers_run("pg-start", NULL, NULL, 0), 0);
+  assert_int_equal(b->del(f.impl, SB_SLICE_LIT("resp_r"), SB_SLICE_LIT("k1")),
+                   SB_OK);
+  fx_close(&f);
+}
+
+static int group_setup(void **state)
+{
+  (void)state;
+  pg_up = servers_start(true) == 0 && srv_pg[0] != '\0';
+  if (!pg_up)
+    fprintf(stderr, "Postgres could not start: its cases are skipped\n");
+  return 0;
+}
+
+static int group_teardown(void **state)
+{
+  (void)state;
+  servers_stop();
+  return 0;
+}
+
+/* A case on a backend, named by both. */
+#define ON(fn, backend)                                                        \
+  {#fn " (" #backend ")", fn, NULL, NULL, (void *)&sb_rstore_##backend}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_backend),
-      cmocka_unit_test(test_thread),
+      ON(test_backend, sqlite),     ON(test_thread, sqlite),
+      ON(test_backend, pg),         ON(test_thread, pg),
+      ON(test_pg_shared, pg),       ON(test_pg_reconnects, pg),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -109,9 +109,9 @@ static void test_migrate_concurrently(void **state)
                    SB_OK);
   assert_non_null(strstr(what, "PostgreSQL"));
   /* nothing to migrate or refuse: no note after the schema */
-  const char *schema = strstr(what, ", schema 1");
+  const char *schema = strstr(what, ", schema 2");
   assert_non_null(schema);
-  assert_string_equal(schema, ", schema 1");
+  assert_string_equal(schema, ", schema 2");
   sb_store_close(s);
 }
 
