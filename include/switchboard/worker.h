@@ -20,6 +20,16 @@ struct sb_gateway;
 #define SB_OVERHEAD_BOUNDS_US \
   10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 100000
 #define SB_OVERHEAD_BUCKETS 13
+/* Add `by` (wrapping: (uint64_t)-1 takes one away) to one of a worker's
+ * counters below. Only the worker writes them; other threads (/metrics,
+ * the trim tick) read them with relaxed atomic loads, so the store is
+ * atomic too, yet needs no locked instruction. */
+static inline void sb_worker_count(uint64_t *v, uint64_t by)
+{
+  __atomic_store_n(v, __atomic_load_n(v, __ATOMIC_RELAXED) + by,
+                   __ATOMIC_RELAXED);
+}
+
 struct sb_upstream_multi;
 struct sb_http_conn;
 struct sb_counters_conn;

@@ -15,20 +15,14 @@
 static const uint32_t bounds_us[SB_OVERHEAD_BUCKETS - 1] = {
     SB_OVERHEAD_BOUNDS_US};
 
-static void bump(uint64_t *v, uint64_t by)
-{
-  __atomic_store_n(v, __atomic_load_n(v, __ATOMIC_RELAXED) + by,
-                   __ATOMIC_RELAXED);
-}
-
 void sb_worker_note_overhead(sb_worker_t *w, uint64_t ns)
 {
   size_t i = 0;
   while (i < SB_OVERHEAD_BUCKETS - 1 && ns > (uint64_t)bounds_us[i] * 1000)
     i++;
-  bump(&w->overhead_buckets[i], 1);
-  bump(&w->overhead_sum_ns, ns);
-  bump(&w->overhead_count, 1);
+  sb_worker_count(&w->overhead_buckets[i], 1);
+  sb_worker_count(&w->overhead_sum_ns, ns);
+  sb_worker_count(&w->overhead_count, 1);
 }
 
 void sb_overhead_metrics(const sb_gateway_t *gw, sb_buf_t *out)

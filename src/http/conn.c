@@ -399,7 +399,7 @@ static void exchange_finish(sb_http_exchange_t *x)
   sb_http_conn_t *c = x->conn;
   x->finished = true;
   if (x->streaming && c->w->n_active_streams > 0)
-    c->w->n_active_streams--;
+    sb_worker_count(&c->w->n_active_streams, (uint64_t)-1);
   if (c->settings->on_finish != NULL)
     c->settings->on_finish(x);
   c->x = NULL;
@@ -540,7 +540,7 @@ sb_status_t sb_http_stream_begin(sb_http_exchange_t *x, int status,
     return SB_ERROR;
   x->status = status;
   x->streaming = true;
-  c->w->n_active_streams++;
+  sb_worker_count(&c->w->n_active_streams, 1);
   /* HTTP/1.0 has no chunked encoding: the end of the stream is the end of
    * the connection. */
   bool chunked = !(x->req.http_major == 1 && x->req.http_minor == 0);
@@ -645,7 +645,7 @@ static void dispatch(sb_http_conn_t *c)
   x->start_ns = sb_now_ns();
   c->x = x;
   c->keep_alive = x->req.keep_alive;
-  c->w->n_requests++;
+  sb_worker_count(&c->w->n_requests, 1);
   conn_set_state(c, READ_HANDLER);
   c->settings->handler(x);
 }
