@@ -25,14 +25,9 @@ REPORT=${2:-$HERE/results/gemini.md}
 RUNS=${RUNS:-5}
 DURATION=${DURATION:-5}
 WORK=$(mktemp -d)
-for n in RUNS DURATION; do
-  case "${!n}" in '' | *[!0-9]*) echo "gemini.sh: $n must be a whole number" >&2; exit 2 ;; esac
-done
-for bin in switchboard fake_provider loadgen; do
-  [ -x "$BUILD/$bin" ] || { echo "gemini.sh: $BUILD/$bin is missing (build first)" >&2; exit 2; }
-done
 # shellcheck source=bench/lib.sh
 . "$HERE/lib.sh"
+bench_require gemini.sh switchboard fake_provider loadgen
 
 start_fake
 cat >"$WORK/switchboard.yaml" <<CFG

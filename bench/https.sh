@@ -25,15 +25,10 @@ REPORT=${2:-$HERE/results/https.md}
 RUNS=${RUNS:-5}
 DURATION=${DURATION:-5}
 WORK=$(mktemp -d)
-for n in RUNS DURATION; do
-  case "${!n}" in '' | *[!0-9]*) echo "https.sh: $n must be a whole number" >&2; exit 2 ;; esac
-done
-for bin in switchboard fake_provider loadgen; do
-  [ -x "$BUILD/$bin" ] || { echo "https.sh: $BUILD/$bin is missing (build first)" >&2; exit 2; }
-done
 command -v openssl >/dev/null || { echo "https.sh: the openssl command is missing" >&2; exit 2; }
 # shellcheck source=bench/lib.sh
 . "$HERE/lib.sh"
+bench_require https.sh switchboard fake_provider loadgen
 
 # ---- certificates: a private CA and a server certificate for localhost -----------
 T=$WORK/tls

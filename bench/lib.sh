@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: MIT
-# Shared by the benchmark scripts (run.sh, https.sh); sourced, not run.
+# Shared by the benchmark scripts (run.sh, https.sh, gemini.sh, ops.sh,
+# scaleout.sh); sourced, not run.
 # Before sourcing: BUILD (the build dir) and WORK (a temp dir, removed at
 # exit with everything in PIDS stopped). It defines the CPU pinning
 # (PIN_LG for the load generator, PIN_SRV for the servers), starting the
@@ -10,6 +11,20 @@ LOADGEN="$BUILD/loadgen"
 NGINX=$(command -v nginx || true)
 [ -n "$NGINX" ] || NGINX=/usr/sbin/nginx
 [ -x "$NGINX" ] || { echo "bench: nginx is missing (scripts/install-deps --bench)" >&2; exit 2; }
+
+# A script's arguments: RUNS and DURATION (when set) whole numbers, and
+# the binaries it names built in BUILD; otherwise a message and exit 2.
+bench_require() { # script-name binary...
+  local name=$1 n bin
+  shift
+  for n in RUNS DURATION; do
+    [ -n "${!n+x}" ] || continue
+    case "${!n}" in '' | *[!0-9]*) echo "$name: $n must be a whole number" >&2; exit 2 ;; esac
+  done
+  for bin in "$@"; do
+    [ -x "$BUILD/$bin" ] || { echo "$name: $BUILD/$bin is missing (build first)" >&2; exit 2; }
+  done
+}
 
 PIDS=()
 cleanup() {

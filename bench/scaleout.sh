@@ -23,11 +23,9 @@ ROWS=${ROWS:-100000}
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 WORK=$(mktemp -d)
-for bin in switchboard fake_provider loadgen ledger_bench; do
-  [ -x "$BUILD/$bin" ] || { echo "scaleout.sh: $BUILD/$bin is missing (build first)" >&2; exit 2; }
-done
 # shellcheck source=bench/lib.sh
 . "$HERE/lib.sh"
+bench_require scaleout.sh switchboard fake_provider loadgen ledger_bench
 # its own directory: Postgres (as root, the postgres user) must reach it
 SERVERS=$(mktemp -d /tmp/sb-bench-servers.XXXXXX)
 stop_all() {
