@@ -112,6 +112,14 @@ bool sb_upstream_detach(sb_upstream_t *u);
 
 const char *sb_upstream_result_name(sb_upstream_result_t r);
 
+/* How the upstream client reaches a provider, on a libcurl easy handle
+ * (`easy`, a CURL *): HTTP/1.1, the provider's TLS settings (NULL: the
+ * defaults) and proxy (NULL: the environment's, if any). For the
+ * gateway's other transfers to a provider (its model list), which must
+ * reach it the same way. */
+void sb_upstream_curl_link(void *easy, const sb_upstream_tls_t *tls,
+                           const char *proxy);
+
 /* Global set-up (libcurl's, and the environment: proxies and
  * SWITCHBOARD_UPSTREAM_CLIENT are read here); once per process, before any
  * thread starts. */

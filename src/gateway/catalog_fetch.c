@@ -11,8 +11,9 @@
 #include <stdio.h>
 #include <strings.h>
 
-#include "switchboard/version.h"
 #include "switchboard/catalog_refresh.h"
+#include "switchboard/upstream.h"
+#include "switchboard/version.h"
 
 #define OPENROUTER_DEFAULT "https://openrouter.ai/api/v1"
 #define MAX_PAGES 50 /* of a paged list (1000 models a page) */
@@ -59,10 +60,13 @@ static void body_excerpt(const sb_buf_t *b, char *out, size_t cap)
   out[n] = '\0';
 }
 
-/* GET `url` with `headers` into `body`. SB_OK for a 2xx answer. */
-static sb_status_t http_get(const sb_config_t *cfg, const char *url,
-                            struct curl_slist *headers, const atomic_bool *stop,
-                            sb_buf_t *body, char *err, size_t errlen)
+/* GET `url` with `headers` into `body`, reaching the server as provider
+ * `p` is reached (its TLS settings and proxy; NULL: the global TLS
+ * settings). SB_OK for a 2xx answer. */
+static sb_status_t http_get(const sb_config_t *cfg, const sb_provider_t *p,
+                            const char *url, struct curl_slist *headers,
+                            const atomic_bool *stop, sb_buf_t *body, char *err,
+                            size_t errlen)
 {
   CURL *e = curl_easy_init();
   char cerr[CURL_ERROR_SIZE] = "";
@@ -89,6 +93,8 @@ static sb_status_t http_get(const sb_config_t *cfg, const char *url,
       e, CURLOPT_CONNECTTIMEOUT_MS,
       (long)SB_MIN(cfg->upstream_timeouts.connect_ms, cfg->catalog.timeout_ms));
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)cfg->catalog.timeout_ms);
+  sb_upstream_curl_link(e, p != NULL ? &p->tls : &cfg->tls,
+                        p != NULL ? p->proxy : NULL);
   CURLcode rc = curl_easy_perform(e);
   curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
   curl_easy_cleanup(e);
@@ -185,7 +191,7 @@ static sb_status_t fetch_provider(const sb_config_t *cfg,
                esc != NULL ? esc : "");
       curl_free(esc);
     }
-    rc = http_get(cfg, url, h, stop, &body, err, errlen);
+    rc = http_get(cfg, p, url, h, stop, &body, err, errlen);
     if (rc == SB_OK)
       rc = sb_feed_provider_page(feed, fmt, sb_buf_slice(&body), next,
                                  sizeof(next), err, errlen);
@@ -206,11 +212,12 @@ sb_status_t sb_catalog_fetch(const sb_config_t *cfg, const char *source,
     sb_buf_t body;
     /* The list is public; the configured key, if any, is sent along (it
      * may see models the anonymous list does not). */
-    struct curl_slist *h =
-        provider_headers(sb_config_provider(cfg, SB_SLICE_LIT("openrouter")));
+    const sb_provider_t *orp =
+        sb_config_provider(cfg, SB_SLICE_LIT("openrouter"));
+    struct curl_slist *h = provider_headers(orp);
     sb_catalog_openrouter_url(cfg, url, sizeof(url));
     sb_buf_init(&body, SB_FEED_MAX_BODY);
-    sb_status_t rc = http_get(cfg, url, h, stop, &body, err, errlen);
+    sb_status_t rc = http_get(cfg, orp, url, h, stop, &body, err, errlen);
     if (rc == SB_OK)
       rc = sb_feed_openrouter(feed, sb_buf_slice(&body), err, errlen);
     sb_buf_free(&body);

@@ -459,6 +459,22 @@ static void set_tls(CURL *e, const sb_upstream_tls_t *t)
   }
 }
 
+void sb_upstream_curl_link(void *easy, const sb_upstream_tls_t *tls,
+                           const char *proxy)
+{
+  CURL *e = easy;
+  /* HTTP/1.1, as the native client: a connection per transfer, pooled per
+   * worker. libcurl 7.88's HTTP/2 multiplexes every transfer of a worker
+   * on one connection, where a busy host's streams wait on each other and
+   * some stall (a stream's data held while no socket event comes). */
+  curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+  set_tls(e, tls);
+  if (proxy != NULL)
+    curl_easy_setopt(e, CURLOPT_PROXY, proxy);
+  else if (!env_proxy)
+    curl_easy_setopt(e, CURLOPT_PROXY, "");
+}
+
 bool sb_up_curl_start(sb_upstream_t *u, const sb_upstream_request_t *r)
 {
   sb_upstream_multi_t *m = u->m;
@@ -499,16 +515,7 @@ bool sb_up_curl_start(sb_upstream_t *u, const sb_upstream_request_t *r)
   curl_easy_setopt(e, CURLOPT_WRITEDATA, u);
   curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
-  /* HTTP/1.1, as the native client: a connection per transfer, pooled per
-   * worker. libcurl 7.88's HTTP/2 multiplexes every transfer of a worker
-   * on one connection, where a busy host's streams wait on each other and
-   * some stall (a stream's data held while no socket event comes). */
-  curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-  set_tls(e, r->tls);
-  if (r->proxy != NULL)
-    curl_easy_setopt(e, CURLOPT_PROXY, r->proxy);
-  else if (!env_proxy)
-    curl_easy_setopt(e, CURLOPT_PROXY, "");
+  sb_upstream_curl_link(e, r->tls, r->proxy);
   if (u->to.connect_ms > 0)
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)u->to.connect_ms);
   if (u->to.total_ms > 0)

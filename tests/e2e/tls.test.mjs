@@ -10,14 +10,18 @@
 //  - a server that closes its kept-alive connections after a few requests
 //    (as a request arrives) loses no request and counts no failure;
 //  - a provider's `proxy`, and HTTPS_PROXY, tunnel through a proxy;
+//  - the catalog fetches a provider's model list the same way (its CA,
+//    its proxy);
 //  - settings the gateway cannot read are refused at start.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { dirname } from "node:path";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setup, fakeProviderConfig, fetchText } from "./lib/harness.mjs";
-import { startGateway } from "./lib/gateway.mjs";
+import { startGateway, switchboardBin, toYaml } from "./lib/gateway.mjs";
 import { testCertificates, startTlsFront, startConnectProxy } from "./lib/tls_front.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -181,6 +185,50 @@ test("HTTPS_PROXY sends https providers through the proxy", async (t) => {
   const { front, gw } = await httpsGateway(t, { env: { HTTPS_PROXY: proxy.url } });
   const r = await chat(gw);
   assert.equal(r.status, 200, r.text);
+  assert.deepEqual(proxy.tunnels, [`localhost:${front.port}`]);
+});
+
+// ---- the catalog's list fetches reach a provider as its requests do ----------------
+
+/** `switchboard models --refresh` with provider `openai` behind `front`. */
+async function refreshThrough(front, provider) {
+  const dir = mkdtempSync(join(tmpdir(), "sb-tls-catalog-"));
+  try {
+    const config = join(dir, "switchboard.yaml");
+    writeFileSync(config, toYaml({
+      database: `sqlite:${join(dir, "ledger.db")}`,
+      providers: { openai: fakeProviderConfig(fake, { base_url: `${front.url}/openai/v1`, ...provider }) },
+      catalog: { sources: ["providers"], timeout_ms: 5000 },
+    }) + "\n");
+    return await new Promise((resolve) => {
+      execFile(switchboardBin, ["models", "--refresh", "--config", config],
+        { env: { PATH: process.env.PATH, HOME: dir, SWITCHBOARD_LOG: "warn" } },
+        (err, stdout, stderr) => resolve({ code: err ? err.code : 0, out: stdout + stderr }));
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test("a provider's model list is fetched with its CA and through its proxy", async (t) => {
+  await fake.models({ lists: { "/openai/v1/models": ["gpt-4.1", "gpt-tls-only"] } });
+  const front = await startTlsFront({ port: fake.port, ...certs.localhost });
+  const proxy = await startConnectProxy();
+  t.after(async () => {
+    await proxy.stop();
+    await front.stop();
+  });
+  const trusted = await refreshThrough(front, { tls: { ca_file: certs.ca } });
+  assert.equal(trusted.code, 0, trusted.out);
+  assert.match(trusted.out, /^provider:openai\s+2 models$/m);
+  // without the provider's CA the list is refused for its certificate
+  const unknown = await refreshThrough(front, { tls: null });
+  assert.notEqual(unknown.code, 0, unknown.out);
+  assert.match(unknown.out, /provider:openai.*(unable to get local issuer certificate|certificate problem)/);
+  // the provider's proxy carries the fetch, the certificate still checked
+  const proxied = await refreshThrough(front, { tls: { ca_file: certs.ca }, proxy: proxy.url });
+  assert.equal(proxied.code, 0, proxied.out);
+  assert.match(proxied.out, /^provider:openai\s+2 models$/m);
   assert.deepEqual(proxy.tunnels, [`localhost:${front.port}`]);
 });
 
