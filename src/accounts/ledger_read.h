@@ -25,7 +25,8 @@
 /* The row a statement that selected SB_LEDGER_ROW_COLUMNS stands on. */
 void sb_ledger_read_row(sqlite3_stmt *st, sb_ledger_row_t *out);
 
-/* The SQLite store's file (for a reader of its own); NULL for Postgres. */
-const char *sb_ledger_file(const sb_ledger_t *l);
+/* The database the ledger was opened on ("sqlite:PATH", "postgres://..."),
+ * for a reader of its own. */
+const char *sb_ledger_database(const sb_ledger_t *l);
 
 #endif
