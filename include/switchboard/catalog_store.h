@@ -5,10 +5,12 @@
  * catalog: one row per source ("openrouter", "provider:NAME") with when it
  * was fetched and its normal form (catalog_feed.h).
  *
- * An interface, so that another store (Postgres) can implement it; this
- * build has the SQLite one: table catalog_snapshot(source, fetched_at,
- * body) in the gateway's database, created if absent, on a connection of
- * its own (the ledger keeps its own).
+ * An interface with two stores, the gateway's database's: table
+ * catalog_snapshot(source, fetched_at, body), on a connection of its own
+ * (the ledger keeps its own). In SQLite (src/accounts/catalog_store.c)
+ * created if absent; in Postgres (src/accounts/catalog_store_pg.c) part of
+ * the schema, migrated at open, and shared by every gateway on the
+ * database: each starts from the newest lists any of them fetched.
  *
  * A store is used by one thread at a time (the gateway's refresh thread;
  * a CLI command).
@@ -38,8 +40,9 @@ struct sb_catalog_store {
 };
 
 /*
- * Open the store of `database` (the config's "sqlite:PATH"). Read-only
- * when `writable` is false: a database that does not exist yet is then an
+ * Open the store of `database` (the config's "sqlite:PATH" or
+ * "postgres://..."). Read-only when `writable` is false: a database that
+ * does not exist yet (or a Postgres schema without the table) is then an
  * empty store (nothing is created). NULL with the reason in err.
  */
 sb_catalog_store_t *sb_catalog_store_open(const char *database, bool writable,

@@ -4,9 +4,10 @@
  * the top groups by model, provider, key or agent over a time range, and
  * the most recent rows. Read-only.
  *
- * Each call opens a read-only connection of its own to the store and
- * closes it before it returns, so a long report never holds up the
- * writer or generation lookups. The calls block on the store: run them
+ * Each call opens a read-only connection of its own to the store (SQLite
+ * or Postgres, the same answers from either) and closes it before it
+ * returns, so a long report never holds up the writer or generation
+ * lookups. The calls block on the store: run them
  * off the event loop. They see committed rows only; rows the writer has
  * not committed yet (at most one batch window, docs/accounts.md) are
  * counted by sb_ledger_stats()'s `waiting`.
@@ -79,8 +80,9 @@ typedef struct {
 
 /* Fill `out` (free it with sb_ledger_report_free, also after a failure).
  * SB_DECLINED when the query asks for more than SB_LEDGER_MAX_BUCKETS
- * buckets or a range that ends before it starts; SB_ERROR when the store
- * cannot be read. `err` says why. */
+ * buckets or a range that ends before it starts; SB_AGAIN when the store
+ * cannot be reached now (Postgres down or restarting) or the report took
+ * too long; SB_ERROR when it cannot be read. `err` says why. */
 sb_status_t sb_ledger_report(sb_ledger_t *l, const sb_ledger_report_query_t *q,
                              sb_ledger_report_t *out, char *err, size_t errlen);
 void sb_ledger_report_free(sb_ledger_report_t *r);
@@ -91,8 +93,8 @@ uint64_t sb_ledger_bucket_count(int64_t from_ms, int64_t to_ms,
                                 int64_t bucket_ms);
 
 /* At most `limit` rows that pass `f` (only errors: `errors_only`), newest
- * first, into a malloc'd array (*rows; free() it). SB_ERROR when the store
- * cannot be read (`err` says why). */
+ * first, into a malloc'd array (*rows; free() it). SB_AGAIN and SB_ERROR
+ * as for sb_ledger_report() (`err` says why). */
 sb_status_t sb_ledger_recent(sb_ledger_t *l, const sb_ledger_filter_t *f,
                              bool errors_only, size_t limit,
                              sb_ledger_row_t **rows, size_t *n, char *err,

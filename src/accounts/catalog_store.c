@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The SQLite store of refreshed model lists; see
+ * The SQLite store of refreshed model lists, and the choice of store by
+ * the database's name (Postgres: catalog_store_pg.c); see
  * include/switchboard/catalog_store.h.
  *
  * Its own connection to the gateway's database file: the ledger's writer
@@ -13,6 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
+
+#include "store_pg_internal.h"
+#include "switchboard/store.h"
 
 typedef struct {
   sb_catalog_store_t base;
@@ -96,10 +100,15 @@ static const sb_catalog_store_ops_t sqlite_ops = {sq_load, sq_save, sq_close};
 sb_catalog_store_t *sb_catalog_store_open(const char *database, bool writable,
                                           char *err, size_t errlen)
 {
+  if (sb_store_is_postgres(database))
+    return sb_catalog_store_open_pg(database, writable, err, errlen);
   if (strncmp(database, "sqlite:", 7) != 0) {
+    char shown[256];
+    sb_store_redact(database, shown, sizeof(shown));
     snprintf(err, errlen,
-             "catalog store: '%s': only sqlite:PATH is supported by this build",
-             database);
+             "catalog store: '%s': the database must be sqlite:PATH or "
+             "postgres://...",
+             shown);
     return NULL;
   }
   const char *path = database + 7;

@@ -120,7 +120,7 @@ typedef struct row_node {
 
 struct sb_ledger {
   sb_store_t *store;
-  char file[4096]; /* a SQLite store's file; "" for Postgres */
+  char database[4096]; /* as opened (sqlite:PATH, postgres://...) */
   sb_keys_t *keys;
   sb_ledger_options_t opts;
   int64_t last_prune_ms;
@@ -784,8 +784,7 @@ sb_ledger_t *sb_ledger_open_with(const char *database,
   l->store = sb_store_open(database, SB_STORE_WRITER, opts, err, errlen);
   if (l->store == NULL)
     goto fail;
-  if (strncmp(database, "sqlite:", 7) == 0)
-    snprintf(l->file, sizeof(l->file), "%s", database + 7);
+  snprintf(l->database, sizeof(l->database), "%s", database);
   if (replay_unsaved(l, err, errlen) != SB_OK ||
       load_keys(l, err, errlen) != SB_OK)
     goto fail;
@@ -1062,9 +1061,9 @@ static bool find_queued(row_node_t *n, const char *id, sb_ledger_row_t *out)
   return false;
 }
 
-const char *sb_ledger_file(const sb_ledger_t *l)
+const char *sb_ledger_database(const sb_ledger_t *l)
 {
-  return l->file[0] != '\0' ? l->file : NULL;
+  return l->database;
 }
 
 sb_status_t sb_ledger_get(sb_ledger_t *l, const char *id, sb_ledger_row_t *out)

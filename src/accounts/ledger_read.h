@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Reading ledger rows back from the SQLite store: what sb_ledger_get()
- * (store_sqlite.c) and the reports (ledger_query.c) share. Private to
- * src/accounts/.
+ * Reading ledger rows back: what sb_ledger_get() and the reports share,
+ * on SQLite (store_sqlite.c, ledger_query_sqlite.c) and on Postgres (the
+ * same columns: store_pg.c, ledger_query_pg.c). Private to src/accounts/.
  */
 #ifndef SWITCHBOARD_LEDGER_READ_H
 #define SWITCHBOARD_LEDGER_READ_H
@@ -11,8 +11,9 @@
 
 #include "switchboard/ledger.h"
 
-/* The `generations` columns sb_ledger_read_row() reads, in its order (a
- * SELECT list; each prefixed with `g.` so that a query may join). */
+/* The `generations` columns sb_ledger_read_row() and sb_pg_read_row()
+ * read, in their order (a SELECT list; each prefixed with `g.` so that a
+ * query may join). */
 #define SB_LEDGER_ROW_COLUMNS                                                  \
   "g.id, g.created_ms, g.api, g.key_label, g.agent, g.app, "                  \
   "g.requested_model, g.model, g.provider, g.upstream_model, "                \
@@ -25,7 +26,8 @@
 /* The row a statement that selected SB_LEDGER_ROW_COLUMNS stands on. */
 void sb_ledger_read_row(sqlite3_stmt *st, sb_ledger_row_t *out);
 
-/* The SQLite store's file (for a reader of its own); NULL for Postgres. */
-const char *sb_ledger_file(const sb_ledger_t *l);
+/* The database the ledger was opened on ("sqlite:PATH", "postgres://..."),
+ * for a reader of its own. */
+const char *sb_ledger_database(const sb_ledger_t *l);
 
 #endif

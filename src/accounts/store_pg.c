@@ -32,9 +32,11 @@
  *      schema 6, with the same columns.
  *   2  responses, response_items: the stored responses
  *      (response_store_pg.c), with the SQLite backend's columns.
+ *   3  catalog_snapshot: the catalog's refreshed model lists
+ *      (catalog_store_pg.c), the SQLite store's table with body as bytea.
  *
- * The connection helpers and the migration serve response_store_pg.c too
- * (store_pg_internal.h).
+ * The connection helpers and the migration serve response_store_pg.c,
+ * ledger_query_pg.c and catalog_store_pg.c too (store_pg_internal.h).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -47,12 +49,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ledger_read.h"
 #include "store_pg_internal.h"
 #include "switchboard/buf.h"
 #include "switchboard/log.h"
 #include "switchboard/store.h"
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 #define DAY_MS INT64_C(86400000)
 #define QUERY_TIMEOUT_MS SB_PG_QUERY_TIMEOUT_MS
 #define CONNECT_TIMEOUT_S "5"
@@ -146,7 +149,14 @@ static const char *const migrations[] = {
     " item_id text,"
     " item text NOT NULL,"
     " PRIMARY KEY (response_id, seq));",
+    /* 3 */
+    "CREATE TABLE catalog_snapshot ("
+    " source text PRIMARY KEY,"
+    " fetched_at bigint NOT NULL,"
+    " body bytea NOT NULL);",
 };
+_Static_assert(sizeof(migrations) / sizeof(migrations[0]) == SCHEMA_VERSION,
+               "one migration per schema version");
 
 /* The generations columns a row is written with, in COPY's order. */
 #define ROW_COLUMNS                                                            \
@@ -652,6 +662,18 @@ static size_t param_text(text_t *t, const char *s, size_t cap)
   return at;
 }
 
+char *sb_pg_text(const char *s)
+{
+  text_t t = {.failed = false};
+  sb_buf_init(&t.b, 0);
+  param_text(&t, s, strlen(s) + 1);
+  if (t.failed) {
+    sb_buf_free(&t.b);
+    return NULL;
+  }
+  return t.b.data;
+}
+
 static bool write_key(pg_store_t *s, const sb_key_record_t *k, bool deleted,
                       char *why, size_t cap)
 {
@@ -987,45 +1009,38 @@ out:
   return rc;
 }
 
-#define GET_COLUMNS                                                            \
-  "id, created_ms, api, key_label, agent, app, requested_model, model, "      \
-  "provider, upstream_model, tokens_prompt, tokens_completion, "              \
-  "tokens_cached, tokens_cache_write, tokens_reasoning, usage_estimated, "    \
-  "cost_pico, latency_ms, ttft_ms, status, finish_reason, "                   \
-  "native_finish_reason, streamed, cancelled, error, key_hash, overhead_us"
-
-static void row_from(const PGresult *r, sb_ledger_row_t *out)
+void sb_pg_read_row(const PGresult *r, int i, sb_ledger_row_t *out)
 {
   memset(out, 0, sizeof(*out));
   int c = 0;
-  col_text(r, 0, c++, out->id, sizeof(out->id));
-  out->created_ms = sb_pg_i64(r, 0, c++);
-  col_text(r, 0, c++, out->api, sizeof(out->api));
-  col_text(r, 0, c++, out->key_label, sizeof(out->key_label));
-  col_text(r, 0, c++, out->agent, sizeof(out->agent));
-  col_text(r, 0, c++, out->app, sizeof(out->app));
-  col_text(r, 0, c++, out->requested_model, sizeof(out->requested_model));
-  col_text(r, 0, c++, out->model, sizeof(out->model));
-  col_text(r, 0, c++, out->provider, sizeof(out->provider));
-  col_text(r, 0, c++, out->upstream_model, sizeof(out->upstream_model));
-  out->usage.prompt = (uint64_t)sb_pg_i64(r, 0, c++);
-  out->usage.completion = (uint64_t)sb_pg_i64(r, 0, c++);
-  out->usage.cached = (uint64_t)sb_pg_i64(r, 0, c++);
-  out->usage.cache_write = (uint64_t)sb_pg_i64(r, 0, c++);
-  out->usage.reasoning = (uint64_t)sb_pg_i64(r, 0, c++);
-  out->usage_estimated = sb_pg_i64(r, 0, c++) != 0;
-  out->cost_pico = sb_pg_i64(r, 0, c++);
-  out->latency_ms = (uint32_t)sb_pg_i64(r, 0, c++);
-  out->ttft_ms = (uint32_t)sb_pg_i64(r, 0, c++);
-  out->status = (int)sb_pg_i64(r, 0, c++);
-  col_text(r, 0, c++, out->finish_reason, sizeof(out->finish_reason));
-  col_text(r, 0, c++, out->native_finish_reason,
+  col_text(r, i, c++, out->id, sizeof(out->id));
+  out->created_ms = sb_pg_i64(r, i, c++);
+  col_text(r, i, c++, out->api, sizeof(out->api));
+  col_text(r, i, c++, out->key_label, sizeof(out->key_label));
+  col_text(r, i, c++, out->agent, sizeof(out->agent));
+  col_text(r, i, c++, out->app, sizeof(out->app));
+  col_text(r, i, c++, out->requested_model, sizeof(out->requested_model));
+  col_text(r, i, c++, out->model, sizeof(out->model));
+  col_text(r, i, c++, out->provider, sizeof(out->provider));
+  col_text(r, i, c++, out->upstream_model, sizeof(out->upstream_model));
+  out->usage.prompt = (uint64_t)sb_pg_i64(r, i, c++);
+  out->usage.completion = (uint64_t)sb_pg_i64(r, i, c++);
+  out->usage.cached = (uint64_t)sb_pg_i64(r, i, c++);
+  out->usage.cache_write = (uint64_t)sb_pg_i64(r, i, c++);
+  out->usage.reasoning = (uint64_t)sb_pg_i64(r, i, c++);
+  out->usage_estimated = sb_pg_i64(r, i, c++) != 0;
+  out->cost_pico = sb_pg_i64(r, i, c++);
+  out->latency_ms = (uint32_t)sb_pg_i64(r, i, c++);
+  out->ttft_ms = (uint32_t)sb_pg_i64(r, i, c++);
+  out->status = (int)sb_pg_i64(r, i, c++);
+  col_text(r, i, c++, out->finish_reason, sizeof(out->finish_reason));
+  col_text(r, i, c++, out->native_finish_reason,
            sizeof(out->native_finish_reason));
-  out->streamed = sb_pg_i64(r, 0, c++) != 0;
-  out->cancelled = sb_pg_i64(r, 0, c++) != 0;
-  col_text(r, 0, c++, out->error, sizeof(out->error));
-  col_text(r, 0, c++, out->key_hash, sizeof(out->key_hash));
-  out->overhead_us = (uint32_t)sb_pg_i64(r, 0, c++);
+  out->streamed = sb_pg_i64(r, i, c++) != 0;
+  out->cancelled = sb_pg_i64(r, i, c++) != 0;
+  col_text(r, i, c++, out->error, sizeof(out->error));
+  col_text(r, i, c++, out->key_hash, sizeof(out->key_hash));
+  out->overhead_us = (uint32_t)sb_pg_i64(r, i, c++);
 }
 
 static sb_status_t pg_get(sb_store_t *base, const char *id,
@@ -1041,13 +1056,14 @@ static sb_status_t pg_get(sb_store_t *base, const char *id,
       break;
     const char *vals[] = {id};
     PGresult *r = sb_pg_run(
-        &s->reader, "SELECT " GET_COLUMNS " FROM generations WHERE id = $1", 1,
-        vals, PGRES_TUPLES_OK, why, sizeof(why));
+        &s->reader,
+        "SELECT " SB_LEDGER_ROW_COLUMNS " FROM generations g WHERE g.id = $1",
+        1, vals, PGRES_TUPLES_OK, why, sizeof(why));
     if (r == NULL)
       continue;
     rc = SB_DECLINED;
     if (PQntuples(r) == 1) {
-      row_from(r, out);
+      sb_pg_read_row(r, 0, out);
       rc = SB_OK;
     }
     PQclear(r);

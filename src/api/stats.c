@@ -224,6 +224,16 @@ static void report_free(void *j)
   atomic_fetch_sub(&reports, 1);
 }
 
+/* A report the store did not answer: 503 when it cannot be reached now (a
+ * Postgres down or restarting, SB_AGAIN), else 500. */
+static void read_failed(sb_http_exchange_t *x, sb_status_t rc, const char *err)
+{
+  if (rc == SB_AGAIN)
+    sb_api_error(x, 503, "ledger_unavailable", "%s", err);
+  else
+    sb_api_error(x, 500, "server", "%s", err);
+}
+
 static void kv_cost(sb_jw_t *w, const char *k, int64_t pico)
 {
   char buf[40];
@@ -322,7 +332,7 @@ static void report_done(sb_http_exchange_t *x, void *data)
     if (j->rc == SB_DECLINED) {
       sb_api_error(x, 400, "invalid_request", "%s", j->err);
     } else if (j->rc != SB_OK) {
-      sb_api_error(x, 500, "server", "%s", j->err);
+      read_failed(x, j->rc, j->err);
     } else {
       sb_ledger_stats_t ls;
       sb_ledger_stats(j->ledger, &ls);
@@ -381,7 +391,7 @@ static void recent_done(sb_http_exchange_t *x, void *data)
 {
   recent_job_t *j = data;
   if (x != NULL && j->rc != SB_OK) {
-    sb_api_error(x, 500, "server", "%s", j->err);
+    read_failed(x, j->rc, j->err);
   } else if (x != NULL) {
     sb_buf_t b;
     sb_jw_t w;

@@ -2,8 +2,9 @@
 // Two gateway instances on one Postgres and one Redis (docs/scale-out.md):
 // keys made on one work on the other, budgets and rate limits are exact
 // across both, a revoke reaches the other within a second, a generation
-// is found on either, a stored response is read, continued and deleted
-// on either, and the command line reads Postgres. The servers are
+// is found on either (and counted by either's reports), a stored response
+// is read, continued and deleted on either, and the command line reads
+// Postgres. The servers are
 // Debian's, started privately for this file (lib/scaleout.mjs).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -13,20 +14,20 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import OpenAI from "openai";
-import { startGateway, fakeProviderConfig, switchboardBin, repoRoot } from "./lib/gateway.mjs";
+import { fakeProviderConfig, switchboardBin, repoRoot } from "./lib/gateway.mjs";
 import { startFakeProvider } from "./lib/fake_provider.mjs";
 import { fetchText, waitFor, freePort } from "./lib/harness.mjs";
-import { startServers, keyApi } from "./lib/scaleout.mjs";
+import { startServers, keyApi, gatewaySet } from "./lib/scaleout.mjs";
 
 const ADMIN = "sk-admin-e2e-scaleout";
 const MODEL = "openai/gpt-4o-mini";
 const pico = (usd) => Math.round(Number(usd) * 1e12);
 
 let servers, fake, db, A, B;
-const gateways = [];
+const gateways = gatewaySet();
 
-async function gateway(extra = {}) {
-  const g = await startGateway({
+function gateway(extra = {}) {
+  return gateways.start({
     config: {
       admin_key: ADMIN,
       workers: 2,
@@ -36,8 +37,6 @@ async function gateway(extra = {}) {
       ...extra,
     },
   });
-  gateways.push(g);
-  return g;
 }
 
 before(async () => {
@@ -49,10 +48,7 @@ before(async () => {
 });
 
 after(async () => {
-  for (const g of gateways) {
-    const exit = await g.stop();
-    assert.deepEqual(exit, { code: 0, signal: null }, `gateway exit\n${g.logs().slice(-2000)}`);
-  }
+  await gateways.stopAll();
   await fake?.stop();
   await servers?.stop();
 });
@@ -84,7 +80,7 @@ async function rowsOf(hash, n) {
 }
 
 test("both instances migrated one schema and share one store", async () => {
-  assert.equal(await servers.sql("select max(version), count(*) from switchboard_schema", db), "2|1");
+  assert.equal(await servers.sql("select max(version), count(*) from switchboard_schema", db), "3|1");
   for (const g of [A, B]) {
     // Redis starts empty: one instance rebuilds it from the store, and
     // until then both report the counters unavailable (not an error)
@@ -178,10 +174,10 @@ test("/api/v1/generation on either instance finds a row the other made", async (
   assert.equal(pico(row.total_cost), pico(made.json.usage.cost));
   const onA = await fetchText(`${A.url}/api/v1/generation?id=${id}`, { headers: { authorization: `Bearer ${key}` } });
   assert.equal(onA.json.data.id, id);
-  // the dashboard's reports read SQLite only (docs/scale-out.md): they say so
-  const stats = await api(A, "GET", "/stats?from=24h");
-  assert.equal(stats.status, 500, stats.text);
-  assert.match(stats.json.error.message, /read a SQLite store; they are not built for Postgres yet/);
+  // the dashboard's reports on B count it too (scaleout_reports.test.mjs)
+  const stats = await api(B, "GET", "/stats?from=24h&bucket=none");
+  assert.equal(stats.status, 200, stats.text);
+  assert.ok(stats.json.data.totals.requests >= 1, stats.text);
 });
 
 test("a response stored through A is read, continued and deleted through B: one store in Postgres, a key's own", async () => {
@@ -281,7 +277,7 @@ test("switchboard usage, keys and check work against Postgres and Redis", async 
 
   const check = await cli(["check"], { SWITCHBOARD_DATABASE: db, SWITCHBOARD_REDIS: servers.redis });
   assert.equal(check.code, 0, check.stdout + check.stderr);
-  assert.match(check.stdout, /^database:\s+postgres:\/\/switchboard@127\.0\.0\.1:\d+\/scaleout \(PostgreSQL [\d.]+.*schema 2; reachable\)$/m);
+  assert.match(check.stdout, /^database:\s+postgres:\/\/switchboard@127\.0\.0\.1:\d+\/scaleout \(PostgreSQL [\d.]+.*schema 3; reachable\)$/m);
   assert.match(check.stdout, /^redis:\s+redis:\/\/127\.0\.0\.1:\d+ \(Redis [\d.]+, counters of epoch \d+; reachable; redis_down: deny\)$/m);
   const down = await cli(["check"], { SWITCHBOARD_DATABASE: "postgres://switchboard@127.0.0.1:1/none" });
   assert.equal(down.code, 1);

@@ -2,13 +2,16 @@
 /* The ledger's reports (ledger_query.h): totals, percentiles, a series
  * with empty buckets, the top groups per dimension (a client key shown by
  * its name, also once deleted), filters, the range's bounds, limits, and
- * the most recent rows (errors only). */
+ * the most recent rows (errors only). The same tests on a SQLite store,
+ * then on a Postgres one (a real server started for this program): the
+ * same answers from both; Postgres stopped is SB_AGAIN, then it recovers. */
 #include "test_helpers.h"
 
 #include <unistd.h>
 
 #include "accounts/ledger_tally.h"
 #include "ledger_fixture.h"
+#include "servers_fixture.h"
 #include "switchboard/ledger_query.h"
 
 #define T0 1764892800000LL /* 2025-12-05T00:00:00Z */
@@ -233,6 +236,16 @@ static void test_filters_and_bounds(void **state)
   assert_string_equal(r.groups[SB_DIM_AGENT][0].id, "bot");
   sb_ledger_report_free(&r);
 
+  /* values that are not SQL nor UTF-8 are only values: they match nothing */
+  const char *hostile[] = {"bot' OR '1'='1", "bot\\", "b\"ot", "bot\xff\xfe"};
+  for (size_t i = 0; i < SB_ARRAY_LEN(hostile); i++) {
+    q = everything();
+    q.filter.match[SB_DIM_AGENT] = hostile[i];
+    assert_int_equal(sb_ledger_report(l, &q, &r, err, sizeof(err)), SB_OK);
+    assert_int_equal(r.total.requests, 0);
+    sb_ledger_report_free(&r);
+  }
+
   /* an empty range has no rows and no percentiles */
   q = everything();
   q.filter.from_ms = q.filter.to_ms = T0 + 10 * MINUTE;
@@ -370,6 +383,64 @@ static void test_tally_bounds(void **state)
   sb_tally_free(t);
 }
 
+/* ---- on Postgres --------------------------------------------------------- */
+
+static int pg_group_setup(void **state)
+{
+  (void)state;
+  return servers_start(true);
+}
+
+static int pg_group_teardown(void **state)
+{
+  (void)state;
+  servers_stop();
+  return 0;
+}
+
+/* A fresh database for each test: dbspec is its URL. */
+static int pg_setup(void **state)
+{
+  (void)state;
+  static int n;
+  char name[32];
+  snprintf(name, sizeof(name), "q%d", ++n);
+  return servers_createdb(name, dbspec, sizeof(dbspec));
+}
+
+/* Postgres stopped: both reports are SB_AGAIN (the gateway's 503) and say
+ * why; started again, they answer, on a connection made for the call. */
+static void test_postgres_down(void **state)
+{
+  (void)state;
+  sb_ledger_t *l = store();
+  sb_ledger_report_query_t q = everything();
+  sb_ledger_report_t r;
+  sb_ledger_row_t *got;
+  size_t n;
+  char err[256];
+  assert_int_equal(servers_run("pg-stop", NULL, NULL, 0), 0);
+  assert_int_equal(sb_ledger_report(l, &q, &r, err, sizeof(err)), SB_AGAIN);
+  assert_non_null(strstr(err, "cannot connect to postgres://"));
+  sb_ledger_report_free(&r);
+  assert_int_equal(sb_ledger_recent(l, &q.filter, false, 5, &got, &n, err,
+                                    sizeof(err)),
+                   SB_AGAIN);
+  assert_null(got);
+  assert_int_equal(n, 0);
+  assert_int_equal(servers_run("pg-start", NULL, NULL, 0), 0);
+  assert_int_equal(sb_ledger_report(l, &q, &r, err, sizeof(err)), SB_OK);
+  assert_int_equal(r.total.requests, 8);
+  assert_string_equal(group(&r, SB_DIM_KEY, hash_beta)->name, "beta");
+  sb_ledger_report_free(&r);
+  assert_int_equal(sb_ledger_recent(l, &q.filter, false, 5, &got, &n, err,
+                                    sizeof(err)),
+                   SB_OK);
+  assert_int_equal(n, 5);
+  free(got);
+  sb_ledger_close(l);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -379,5 +450,14 @@ int main(void)
       cmocka_unit_test(test_tally_bounds),
       cmocka_unit_test_setup_teardown(test_recent, setup, teardown),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  const struct CMUnitTest on_postgres[] = {
+      cmocka_unit_test_setup(test_report, pg_setup),
+      cmocka_unit_test_setup(test_filters_and_bounds, pg_setup),
+      cmocka_unit_test_setup(test_recent, pg_setup),
+      cmocka_unit_test_setup(test_postgres_down, pg_setup),
+  };
+  int failed = cmocka_run_group_tests_name("sqlite", tests, NULL, NULL);
+  return failed + cmocka_run_group_tests_name("postgres", on_postgres,
+                                              pg_group_setup,
+                                              pg_group_teardown);
 }

@@ -2,14 +2,16 @@
 /* The Postgres store (src/accounts/store_pg.c) against a real server
  * started for this program: migration by several instances at once,
  * rows with any bytes, batches written twice counted once, keys and their
- * spend, the counters' epoch, reconnecting after a restart, `usage`, and
- * the ledger on top of it. */
+ * spend, the counters' epoch, reconnecting after a restart, `usage`, the
+ * ledger on top of it, the migration from the previous schema version,
+ * and the catalog's stored lists. */
 #include "test_helpers.h"
 
 #include <pthread.h>
 #include <time.h>
 
 #include "servers_fixture.h"
+#include "switchboard/catalog_store.h"
 #include "switchboard/keys.h"
 #include "switchboard/store.h"
 
@@ -109,9 +111,9 @@ static void test_migrate_concurrently(void **state)
                    SB_OK);
   assert_non_null(strstr(what, "PostgreSQL"));
   /* nothing to migrate or refuse: no note after the schema */
-  const char *schema = strstr(what, ", schema 2");
+  const char *schema = strstr(what, ", schema 3");
   assert_non_null(schema);
-  assert_string_equal(schema, ", schema 2");
+  assert_string_equal(schema, ", schema 3");
   sb_store_close(s);
 }
 
@@ -372,6 +374,133 @@ static void test_ledger_and_usage_on_postgres(void **state)
   sb_store_close(s);
 }
 
+/* The schema's describe() line, after "schema ". */
+static void assert_schema(const char *want)
+{
+  char err[256], what[256];
+  sb_store_t *s = sb_store_open(db, SB_STORE_READER, NULL, err, sizeof(err));
+  assert_non_null(s);
+  assert_int_equal(s->ops->describe(s, what, sizeof(what), err, sizeof(err)),
+                   SB_OK);
+  const char *schema = strstr(what, "schema ");
+  assert_non_null(schema);
+  assert_string_equal(schema + 7, want);
+  sb_store_close(s);
+}
+
+static sb_catalog_store_t *catalog_open(bool writable)
+{
+  char err[512];
+  sb_catalog_store_t *c = sb_catalog_store_open(db, writable, err, sizeof(err));
+  if (c == NULL)
+    fail_msg("%s", err);
+  return c;
+}
+
+/* A database of schema 2 (what the previous version made: this one's
+ * without catalog_snapshot), with a row: the catalog's store reads nothing
+ * from it read-only and creates nothing; a gateway's open migrates it to
+ * 3, keeping the row; then the lists are stored. */
+static void test_migrates_from_schema_2(void **state)
+{
+  (void)state;
+  sb_store_t *s = open_writer();
+  sb_ledger_row_t r;
+  row_for(&r, "gen-old", "", now_ms(), 7);
+  sb_store_entry_t e = {SB_STORE_ROW, &r, NULL};
+  write_ok(s, &e, 1, 0, NULL);
+  sb_store_close(s);
+  char sql[320];
+  snprintf(sql, sizeof(sql),
+           "'DROP TABLE catalog_snapshot; UPDATE switchboard_schema SET "
+           "version = 2' '%s'",
+           db);
+  assert_int_equal(servers_run("psql", sql, NULL, 0), 0);
+  assert_schema("2 (migrated by the next serve)");
+
+  sb_catalog_store_t *c = catalog_open(false);
+  sb_buf_t body;
+  sb_buf_init(&body, 1 << 20);
+  int64_t at = 0;
+  char err[256];
+  assert_int_equal(c->ops->load(c, "openrouter", &body, &at, err, sizeof(err)),
+                   SB_DECLINED);
+  sb_catalog_store_close(c);
+  assert_schema("2 (migrated by the next serve)");
+
+  s = open_writer();
+  sb_ledger_row_t got;
+  assert_int_equal(s->ops->get(s, "gen-old", &got), SB_OK);
+  assert_int_equal(got.cost_pico, 7);
+  sb_store_close(s);
+  assert_schema("3");
+  c = catalog_open(true);
+  assert_int_equal(c->ops->save(c, "openrouter", 5, SB_SLICE_LIT("{}"), err,
+                                sizeof(err)),
+                   SB_OK);
+  sb_catalog_store_close(c);
+  sb_buf_free(&body);
+}
+
+/* The catalog's lists: kept with their time, any bytes; a save replaces
+ * the list unless it was fetched earlier than the stored one (another
+ * gateway's newer fetch stays); another connection (another gateway, a
+ * restart) reads them; a read-only store does not write. */
+static void test_catalog_lists(void **state)
+{
+  (void)state;
+  char err[256];
+  sb_buf_t body;
+  sb_buf_init(&body, 1 << 20);
+  int64_t at = 0;
+  /* `models --refresh` on a database no gateway opened: migrated */
+  sb_catalog_store_t *c = catalog_open(true);
+  assert_int_equal(c->ops->load(c, "openrouter", &body, &at, err, sizeof(err)),
+                   SB_DECLINED);
+  const char bytes[] = "{\"data\":[\"\x00\xff\\\\x'\"]}";
+  sb_slice_t odd = {bytes, sizeof(bytes) - 1};
+  assert_int_equal(c->ops->save(c, "openrouter", 100, odd, err, sizeof(err)),
+                   SB_OK);
+  assert_int_equal(c->ops->save(c, "provider:groq", 200, SB_SLICE_LIT("{}"),
+                                err, sizeof(err)),
+                   SB_OK);
+  assert_int_equal(c->ops->save(c, "provider:groq", 300,
+                                SB_SLICE_LIT("{\"data\":[]}"), err,
+                                sizeof(err)),
+                   SB_OK);
+  /* fetched before the stored one: kept out, not an error */
+  assert_int_equal(c->ops->save(c, "provider:groq", 250, SB_SLICE_LIT("{\"old\":1}"),
+                                err, sizeof(err)),
+                   SB_OK);
+  sb_catalog_store_close(c);
+
+  c = catalog_open(false);
+  assert_int_equal(c->ops->load(c, "openrouter", &body, &at, err, sizeof(err)),
+                   SB_OK);
+  assert_int_equal(at, 100);
+  assert_int_equal(body.len, odd.len);
+  assert_memory_equal(body.data, odd.ptr, odd.len);
+  sb_buf_reset(&body);
+  assert_int_equal(c->ops->load(c, "provider:groq", &body, &at, err,
+                                sizeof(err)),
+                   SB_OK);
+  assert_int_equal(at, 300);
+  assert_slice_equal(sb_buf_slice(&body), "{\"data\":[]}");
+  sb_buf_reset(&body);
+  assert_int_equal(c->ops->load(c, "provider:x", &body, &at, err, sizeof(err)),
+                   SB_DECLINED);
+  assert_int_equal(c->ops->save(c, "openrouter", 999, SB_SLICE_LIT("{}"), err,
+                                sizeof(err)),
+                   SB_ERROR);
+  sb_catalog_store_close(c);
+
+  /* a database that cannot be reached: no store, and why */
+  assert_null(sb_catalog_store_open("postgres://switchboard@127.0.0.1:1/none",
+                                    false, err, sizeof(err)));
+  assert_non_null(strstr(err, "cannot connect"));
+  sb_buf_free(&body);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -381,6 +510,8 @@ int main(void)
       cmocka_unit_test_setup(test_epoch_orders_batches_and_rebuilds, fresh_db),
       cmocka_unit_test_setup(test_reconnects_after_a_restart, fresh_db),
       cmocka_unit_test_setup(test_ledger_and_usage_on_postgres, fresh_db),
+      cmocka_unit_test_setup(test_migrates_from_schema_2, fresh_db),
+      cmocka_unit_test_setup(test_catalog_lists, fresh_db),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

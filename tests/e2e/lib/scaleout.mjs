@@ -16,7 +16,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import assert from "node:assert/strict";
-import { repoRoot } from "./gateway.mjs";
+import { repoRoot, startGateway } from "./gateway.mjs";
 import { freePort, fetchText, waitFor } from "./harness.mjs";
 
 const run = promisify(execFile);
@@ -46,6 +46,25 @@ export function keyApi(admin) {
     },
   };
 }
+/** The gateways a file starts (startGateway's options), stopped together
+ * at its end, each of which must then exit cleanly. */
+export function gatewaySet() {
+  const started = [];
+  return {
+    async start(options) {
+      const g = await startGateway(options);
+      started.push(g);
+      return g;
+    },
+    async stopAll() {
+      for (const g of started.splice(0)) {
+        const exit = await g.stop();
+        assert.deepEqual(exit, { code: 0, signal: null }, `gateway exit\n${g.logs().slice(-2000)}`);
+      }
+    },
+  };
+}
+
 const script = join(repoRoot, "scripts", "scaleout-servers");
 
 export async function startServers() {
