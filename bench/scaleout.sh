@@ -85,15 +85,35 @@ run_lg() { # label port key conns -> LINE
 }
 
 # ---- 1 connection: p50 -------------------------------------------------------------
-: >"$WORK/p50-sqlite" ; : >"$WORK/p50-shared"
+# Also a key with neither a limit nor a rate on the shared instance: no
+# admission in Redis, only the settlement (sent after the answer), to
+# tell the two apart.
+NL_KEY=$(curl -sf -H "authorization: Bearer $ADMIN" -d '{"name":"bench-unlimited"}' \
+  "http://127.0.0.1:$A_PORT/api/v1/keys" | sed -n 's/.*"key":"\(sk-sb-v1-[0-9a-f]*\)".*/\1/p')
+[ -n "$NL_KEY" ] || { say "could not create the key without a limit"; exit 1; }
+redis_info() { "$ROOT/scripts/scaleout-servers" redis-cli "$SERVERS" info "$1"; }
+# Redis's CPU (user + system, s) and its EVALSHA calls and µs so far
+redis_cpu() { redis_info cpu | awk -F: '/^used_cpu_(sys|user):/ { s += $2 } END { printf "%.6f", s }'; }
+redis_evalsha() { redis_info commandstats | sed -n 's/^cmdstat_evalsha:calls=\([0-9]*\),usec=\([0-9]*\),.*/\1 \2/p'; }
+: >"$WORK/p50-sqlite" ; : >"$WORK/p50-shared"; : >"$WORK/p50-unlimited"
+REDIS_S=0; EVAL_CALLS=0; EVAL_US=0
 for r in $(seq 1 "$RUNS"); do
   run_lg "sqlite 1 conn" "$SQ_PORT" "$SQ_KEY" 1; echo "$LINE" >>"$WORK/p50-sqlite"
+  cpu0=$(redis_cpu); read -r calls0 us0 < <(redis_evalsha)
   run_lg "shared 1 conn" "$A_PORT" "$SH_KEY" 1; echo "$LINE" >>"$WORK/p50-shared"
-  say "1 conn run $r: SQLite p50 $(kv "$(tail -1 "$WORK/p50-sqlite")" lat_p50_us) µs, Postgres + Redis p50 $(kv "$LINE" lat_p50_us) µs"
+  cpu1=$(redis_cpu); read -r calls1 us1 < <(redis_evalsha)
+  REDIS_S=$(calc "$REDIS_S + $cpu1 - $cpu0" 6); EVAL_CALLS=$((EVAL_CALLS + calls1 - calls0)); EVAL_US=$((EVAL_US + us1 - us0))
+  run_lg "shared 1 conn, no limit" "$A_PORT" "$NL_KEY" 1; echo "$LINE" >>"$WORK/p50-unlimited"
+  say "1 conn run $r: SQLite p50 $(kv "$(tail -1 "$WORK/p50-sqlite")" lat_p50_us) µs, Postgres + Redis p50 $(kv "$(tail -1 "$WORK/p50-shared")" lat_p50_us) µs, without a limit $(kv "$LINE" lat_p50_us) µs"
 done
 SQ50=$(med "$WORK/p50-sqlite" lat_p50_us); SH50=$(med "$WORK/p50-shared" lat_p50_us)
 SQ99=$(med "$WORK/p50-sqlite" lat_p99_us); SH99=$(med "$WORK/p50-shared" lat_p99_us)
+NL50=$(med "$WORK/p50-unlimited" lat_p50_us); NL99=$(med "$WORK/p50-unlimited" lat_p99_us)
 ADDED=$(calc "$SH50 - $SQ50")
+# each request of the limited key runs two scripts (admission, settlement)
+REDIS_REQ=$((EVAL_CALLS / 2))
+REDIS_CPU_US=$(calc "$REDIS_S * 1000000 / ($REDIS_REQ > 0 ? $REDIS_REQ : 1)")
+EVAL_PER_CALL=$(calc "$EVAL_US / ($EVAL_CALLS > 0 ? $EVAL_CALLS : 1)")
 
 # ---- 64 connections: throughput ------------------------------------------------------
 : >"$WORK/rps-sqlite"; : >"$WORK/rps-shared"
@@ -133,6 +153,8 @@ $(date -u +%Y-%m-%d), $(nproc) CPUs, load average $LOAD; Postgres $("$ROOT/scrip
 |---|---|---|---|
 | p50 at 1 connection | $(f1 "$SQ50") µs | $(f1 "$SH50") µs (added $(f1 "$ADDED") µs) | added ≤ 40 µs: $(passfail "$ADDED <= 40") |
 | p99 at 1 connection | $(f1 "$SQ99") µs | $(f1 "$SH99") µs | |
+| p50 / p99 at 1 connection, a key without a limit (settlement only) | | $(f1 "$NL50") / $(f1 "$NL99") µs | |
+| Redis's CPU per request at 1 connection (user + system) | | $(f1 "$REDIS_CPU_US") µs (of which running the two scripts $(f1 "$(calc "$EVAL_PER_CALL * 2")") µs) | |
 | requests/s at 64 connections | $(f0 "$SQRPS") | $(f0 "$SHRPS") (two instances, 32 each) | |
 | ledger rows/s into Postgres | | $RPS_ROWS | ≥ 20,000: $(passfail "${RPS_ROWS:-0} >= 20000") |
 MD
