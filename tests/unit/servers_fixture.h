@@ -86,6 +86,27 @@ static void servers_stop(void)
     fprintf(stderr, "could not remove %s\n", srv_dir);
 }
 
+/* cmocka group fixtures: Postgres and Redis (or Redis alone) started for
+ * a group of tests, stopped after it. */
+static inline int servers_group_up(void **state)
+{
+  (void)state;
+  return servers_start(true);
+}
+
+static inline int servers_group_up_redis(void **state)
+{
+  (void)state;
+  return servers_start(false);
+}
+
+static inline int servers_group_down(void **state)
+{
+  (void)state;
+  servers_stop();
+  return 0;
+}
+
 /* A fresh database; its URL into `url`. */
 static inline int servers_createdb(const char *name, char *url, size_t cap)
 {

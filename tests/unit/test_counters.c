@@ -15,19 +15,6 @@
 #include "servers_fixture.h"
 #include "switchboard/counters.h"
 
-static int group_setup(void **state)
-{
-  (void)state;
-  return servers_start(false);
-}
-
-static int group_teardown(void **state)
-{
-  (void)state;
-  servers_stop();
-  return 0;
-}
-
 /* A private ledger and an empty Redis for each test. */
 static int fresh(void **state)
 {
@@ -348,5 +335,6 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_dead_instance_reservations_do_not_count, fresh, teardown),
       cmocka_unit_test_setup_teardown(test_rebuilt_from_the_store_and_owed_once, fresh, teardown),
   };
-  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+  return cmocka_run_group_tests(tests, servers_group_up_redis,
+                                servers_group_down);
 }

@@ -385,19 +385,6 @@ static void test_tally_bounds(void **state)
 
 /* ---- on Postgres --------------------------------------------------------- */
 
-static int pg_group_setup(void **state)
-{
-  (void)state;
-  return servers_start(true);
-}
-
-static int pg_group_teardown(void **state)
-{
-  (void)state;
-  servers_stop();
-  return 0;
-}
-
 /* A fresh database for each test: dbspec is its URL. */
 static int pg_setup(void **state)
 {
@@ -458,6 +445,6 @@ int main(void)
   };
   int failed = cmocka_run_group_tests_name("sqlite", tests, NULL, NULL);
   return failed + cmocka_run_group_tests_name("postgres", on_postgres,
-                                              pg_group_setup,
-                                              pg_group_teardown);
+                                              servers_group_up,
+                                              servers_group_down);
 }

@@ -364,13 +364,6 @@ static int group_setup(void **state)
   return 0;
 }
 
-static int group_teardown(void **state)
-{
-  (void)state;
-  servers_stop();
-  return 0;
-}
-
 /* A case on a backend, named by both. */
 #define ON(fn, backend)                                                        \
   {#fn " (" #backend ")", fn, NULL, NULL, (void *)&sb_rstore_##backend}
@@ -382,5 +375,5 @@ int main(void)
       ON(test_backend, pg),         ON(test_thread, pg),
       ON(test_pg_shared, pg),       ON(test_pg_reconnects, pg),
   };
-  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+  return cmocka_run_group_tests(tests, group_setup, servers_group_down);
 }

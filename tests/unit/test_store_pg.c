@@ -42,19 +42,6 @@ static void row_for(sb_ledger_row_t *r, const char *id, const char *hash,
 static char db[160];
 static int n_db;
 
-static int group_setup(void **state)
-{
-  (void)state;
-  return servers_start(true);
-}
-
-static int group_teardown(void **state)
-{
-  (void)state;
-  servers_stop();
-  return 0;
-}
-
 /* A fresh database for each test. */
 static int fresh_db(void **state)
 {
@@ -513,5 +500,5 @@ int main(void)
       cmocka_unit_test_setup(test_migrates_from_schema_2, fresh_db),
       cmocka_unit_test_setup(test_catalog_lists, fresh_db),
   };
-  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+  return cmocka_run_group_tests(tests, servers_group_up, servers_group_down);
 }
