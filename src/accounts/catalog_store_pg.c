@@ -34,11 +34,7 @@ typedef struct {
 
 static bool ready(pg_catalog_t *q, char *why, size_t cap)
 {
-  if (q->db != NULL && PQstatus(q->db) == CONNECTION_OK)
-    return true;
-  PQfinish(q->db);
-  q->db = sb_pg_connect(q->url, q->shown, why, cap);
-  return q->db != NULL;
+  return sb_pg_ensure(&q->db, q->url, q->shown, NULL, why, cap);
 }
 
 static sb_status_t pg_load(sb_catalog_store_t *s, const char *source,

@@ -295,14 +295,9 @@ static sb_status_t call(rp_t *p, call_t *c)
   char why[300] = "";
   sb_status_t rc = SB_ERROR;
   for (int attempt = 0; attempt < 2; attempt++) {
-    bool fresh = false;
-    if (p->db == NULL || PQstatus(p->db) != CONNECTION_OK) {
-      PQfinish(p->db);
-      p->db = sb_pg_connect(p->url, p->shown, why, sizeof(why));
-      if (p->db == NULL)
-        break;
-      fresh = true;
-    }
+    bool fresh;
+    if (!sb_pg_ensure(&p->db, p->url, p->shown, &fresh, why, sizeof(why)))
+      break;
     rc = c->fn(p, c, why, sizeof(why));
     /* only a connection made earlier and lost since (a restarted server,
      * a dropped link) is worth another try, on a new one; a server that

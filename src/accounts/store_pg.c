@@ -245,6 +245,20 @@ PGconn *sb_pg_connect(const char *url, const char *shown, char *err,
   return c;
 }
 
+bool sb_pg_ensure(PGconn **cp, const char *url, const char *shown,
+                  bool *fresh, char *why, size_t cap)
+{
+  if (fresh != NULL)
+    *fresh = false;
+  if (*cp != NULL && PQstatus(*cp) == CONNECTION_OK)
+    return true;
+  PQfinish(*cp);
+  *cp = sb_pg_connect(url, shown, why, cap);
+  if (fresh != NULL)
+    *fresh = *cp != NULL;
+  return *cp != NULL;
+}
+
 /* The last result of what was sent on `c`, waiting at most
  * QUERY_TIMEOUT_MS; a COPY IN result is returned at once. NULL when the
  * connection failed or the server did not answer (then `c` is finished
@@ -741,13 +755,10 @@ static bool write_key(pg_store_t *s, const sb_key_record_t *k, bool deleted,
  * table (gone with the session) and commit mode. */
 static bool writer_ready(pg_store_t *s, char *why, size_t cap)
 {
-  if (s->db != NULL && PQstatus(s->db) == CONNECTION_OK)
-    return true;
-  PQfinish(s->db);
-  s->db = sb_pg_connect(s->url, s->shown, why, cap);
-  if (s->db == NULL)
+  bool fresh;
+  if (!sb_pg_ensure(&s->db, s->url, s->shown, &fresh, why, cap))
     return false;
-  return sb_pg_ok(&s->db,
+  return !fresh || sb_pg_ok(&s->db,
                   "SET synchronous_commit = on;"
                   "CREATE TEMP TABLE IF NOT EXISTS sb_stage (LIKE generations "
                   "INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
@@ -850,11 +861,7 @@ fail:
 /* With read_lock held: the reader's connection, (re)made when needed. */
 static bool reader_ready(pg_store_t *s, char *why, size_t cap)
 {
-  if (s->reader != NULL && PQstatus(s->reader) == CONNECTION_OK)
-    return true;
-  PQfinish(s->reader);
-  s->reader = sb_pg_connect(s->url, s->shown, why, cap);
-  return s->reader != NULL;
+  return sb_pg_ensure(&s->reader, s->url, s->shown, NULL, why, cap);
 }
 
 /* Day numbers since the epoch of the UTC day, week and month `now` is in

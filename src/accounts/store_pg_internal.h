@@ -30,6 +30,12 @@
 PGconn *sb_pg_connect(const char *url, const char *shown, char *err,
                       size_t errlen);
 
+/* `*cp` as it is when it is connected, else made again (the old one
+ * finished): false with the reason in `why` when that fails. `fresh`
+ * (may be NULL): whether it was made now. */
+bool sb_pg_ensure(PGconn **cp, const char *url, const char *shown,
+                  bool *fresh, char *why, size_t cap);
+
 /* Send `sql` (with `n` text parameters, each NUL-terminated or NULL for
  * SQL NULL; none: the simple protocol, which takes several statements)
  * and await its result: the result when its status is `want`, else NULL
