@@ -73,6 +73,10 @@ typedef struct sb_key {
   uint64_t touched;
   int64_t shared_reserved;
   bool shared;
+  /* this instance's settlements of the key sent to the shared counters
+   * and not yet answered, and the answers so far (sb_key_settle_sent) */
+  unsigned settling;
+  uint64_t settled;
   struct sb_key *next;        /* hash chain */
 } sb_key_t;
 
@@ -200,11 +204,26 @@ void sb_key_settle(sb_keys_t *t, sb_key_t *k, int64_t reserved_pico,
 void sb_keys_refund(sb_keys_t *t, sb_key_t *k, int64_t cost_pico,
                     int64_t now_ms);
 
-/* The spend the shared counters report for `k` (every instance's),
- * replacing the local figures; `reserved` (< 0: not known) is every
- * instance's outstanding reservations. */
-void sb_key_set_shared(sb_key_t *k, const sb_key_spend_t *s, int64_t reserved,
-                       int64_t now_ms);
+/* A settlement of `k` went to the shared counters; its answer came
+ * (`s`: the key's spend there just after it, which replaces the local
+ * figures when no other settlement of this instance is in flight; NULL:
+ * no answer, or a refusal). */
+void sb_key_settle_sent(sb_key_t *k);
+void sb_key_settle_answered(sb_key_t *k, const sb_key_spend_t *s,
+                            int64_t now_ms);
+
+/* Reading the key's spend back from the shared counters without losing
+ * this instance's own settlements: the counters' connections are several
+ * (one per worker), so a settlement sent on one may reach Redis after a
+ * read sent on another. sb_key_settle_mark before the read: the answers
+ * so far. sb_key_set_shared after it: takes the spend `s` only if no
+ * settlement was in flight then or answered since the mark (returns
+ * whether it did; the caller may read again); `reserved` (every
+ * instance's outstanding reservations, < 0: not known) is taken either
+ * way. */
+uint64_t sb_key_settle_mark(sb_key_t *k);
+bool sb_key_set_shared(sb_key_t *k, const sb_key_spend_t *s, int64_t reserved,
+                       uint64_t mark, int64_t now_ms);
 
 /* ---- keys changed by other instances (counters.h) ---- */
 

@@ -664,12 +664,13 @@ static void settle_cb(redisAsyncContext *ac, void *reply, void *data)
   settle_op_t *op = data;
   const redisReply *r = reply;
   int64_t code = reply_code(r);
-  if (code == 0) {
-    sb_key_spend_t s = reply_spend(r);
-    sb_key_set_shared(op->k, &s, -1, sb_wall_ms());
-  } else if (r == NULL) {
+  sb_key_spend_t s;
+  if (code == 0)
+    s = reply_spend(r);
+  sb_key_settle_answered(op->k, code == 0 ? &s : NULL, sb_wall_ms());
+  if (r == NULL) {
     unsure_add(w, &op->o); /* taken or not: the reconnection tells */
-  } else {
+  } else if (code != 0) {
     if (code == -1)
       epoch_moved(w, r);
     sb_counters_owe(w->c, &op->o);
@@ -776,7 +777,9 @@ void sb_counters_settle(sb_counters_conn_t *w, sb_keys_t *keys, sb_key_t *k,
     sb_counters_owe(w->c, &op->o);
     sb_key_unref(k);
     free(op);
+    return;
   }
+  sb_key_settle_sent(k);
 }
 
 void sb_counters_refund(sb_counters_conn_t *w, sb_keys_t *keys, sb_key_t *k,
@@ -803,8 +806,10 @@ void sb_counters_refund(sb_counters_conn_t *w, sb_keys_t *keys, sb_key_t *k,
     op->o.no = ++w->settle_no;
     op->k = k;
     sb_key_ref(k);
-    if (send_settle(w, &op->o, 0, 0, w->epoch, settle_cb, op) == SB_OK)
+    if (send_settle(w, &op->o, 0, 0, w->epoch, settle_cb, op) == SB_OK) {
+      sb_key_settle_sent(k);
       return;
+    }
     sb_key_unref(k);
   }
   free(op);
@@ -821,17 +826,53 @@ typedef struct {
 
 typedef struct {
   refresh_t *all;
-  sb_key_t *k;
+  sb_key_t *k;     /* a reference */
+  uint64_t mark;   /* sb_key_settle_mark's, when the view went out */
+  unsigned tries;
 } refresh_one_t;
+
+/* A key with settlements of this instance in flight is read again once
+ * they are answered (each read takes one round trip), this many times at
+ * most; after that the view keeps the local figures, which count them. */
+#define VIEW_TRIES 16
+
+static void view_cb(redisAsyncContext *ac, void *reply, void *data);
+
+static sb_status_t send_view(sb_counters_conn_t *w, refresh_one_t *one)
+{
+  sb_key_t *k = one->k;
+  int64_t now = sb_wall_ms();
+  pthread_mutex_lock(&k->lock);
+  sb_reset_t reset = k->rec.limit_reset;
+  pthread_mutex_unlock(&k->lock);
+  char k_key[80], r_key[80], ps[24], ds[24], ws[24], ms[24], live[16];
+  snprintf(k_key, sizeof(k_key), "sb:k:%s", k->rec.hash);
+  snprintf(r_key, sizeof(r_key), "sb:r:%s", k->rec.hash);
+  snprintf(ps, sizeof(ps), "%" PRId64, sb_period_start(reset, now));
+  snprintf(ds, sizeof(ds), "%" PRId64, sb_period_start(SB_RESET_DAILY, now));
+  snprintf(ws, sizeof(ws), "%" PRId64, sb_period_start(SB_RESET_WEEKLY, now));
+  snprintf(ms, sizeof(ms), "%" PRId64, sb_period_start(SB_RESET_MONTHLY, now));
+  snprintf(live, sizeof(live), "%d", SB_LIVE_MS);
+  const char *argv[] = {k_key, r_key, "sb:inst", "sb:epoch", ps,
+                        ds,    ws,    ms,        live};
+  one->mark = sb_key_settle_mark(k);
+  one->tries++;
+  return sb_counters_eval(w, SB_SCRIPT_VIEW, 4, SB_ARRAY_LEN(argv), argv, NULL,
+                          view_cb, one);
+}
 
 static void view_cb(redisAsyncContext *ac, void *reply, void *data)
 {
-  sb_counters_answered(ac);
+  sb_counters_conn_t *w = sb_counters_answered(ac);
   refresh_one_t *one = data;
   const redisReply *r = reply;
   if (reply_code(r) == 0) {
     sb_key_spend_t s = reply_spend(r);
-    sb_key_set_shared(one->k, &s, sb_counters_int(r, 7, 0), sb_wall_ms());
+    if (!sb_key_set_shared(one->k, &s, sb_counters_int(r, 7, 0), one->mark,
+                           sb_wall_ms()) &&
+        one->tries < VIEW_TRIES && sb_counters_conn_ready(w) &&
+        send_view(w, one) == SB_OK)
+      return; /* read again */
   }
   sb_key_unref(one->k);
   refresh_t *all = one->all;
@@ -854,34 +895,17 @@ sb_status_t sb_counters_refresh(sb_counters_conn_t *w, sb_key_t *const *keys,
   all->left = 1; /* until every view is sent */
   all->done = done;
   all->data = data;
-  int64_t now = sb_wall_ms();
   for (size_t i = 0; i < n; i++) {
-    sb_key_t *k = keys[i];
-    refresh_one_t *one = malloc(sizeof(*one));
+    refresh_one_t *one = calloc(1, sizeof(*one));
     if (one == NULL)
       break;
-    pthread_mutex_lock(&k->lock);
-    sb_reset_t reset = k->rec.limit_reset;
-    pthread_mutex_unlock(&k->lock);
-    char k_key[80], r_key[80], ps[24], ds[24], ws[24], ms[24], live[16];
-    snprintf(k_key, sizeof(k_key), "sb:k:%s", k->rec.hash);
-    snprintf(r_key, sizeof(r_key), "sb:r:%s", k->rec.hash);
-    snprintf(ps, sizeof(ps), "%" PRId64, sb_period_start(reset, now));
-    snprintf(ds, sizeof(ds), "%" PRId64, sb_period_start(SB_RESET_DAILY, now));
-    snprintf(ws, sizeof(ws), "%" PRId64, sb_period_start(SB_RESET_WEEKLY, now));
-    snprintf(ms, sizeof(ms), "%" PRId64,
-             sb_period_start(SB_RESET_MONTHLY, now));
-    snprintf(live, sizeof(live), "%d", SB_LIVE_MS);
-    const char *argv[] = {k_key, r_key, "sb:inst", "sb:epoch", ps,
-                          ds,    ws,    ms,        live};
     one->all = all;
-    one->k = k;
-    sb_key_ref(k);
+    one->k = keys[i];
+    sb_key_ref(keys[i]);
     all->left++;
-    if (sb_counters_eval(w, SB_SCRIPT_VIEW, 4, SB_ARRAY_LEN(argv), argv, NULL,
-                         view_cb, one) != SB_OK) {
+    if (send_view(w, one) != SB_OK) {
       all->left--;
-      sb_key_unref(k);
+      sb_key_unref(keys[i]);
       free(one);
       break;
     }

@@ -666,10 +666,10 @@ void sb_key_view(sb_key_t *k, int64_t now_ms, sb_key_view_t *out)
   pthread_mutex_unlock(&k->lock);
 }
 
-void sb_key_set_shared(sb_key_t *k, const sb_key_spend_t *s, int64_t reserved,
-                       int64_t now_ms)
+/* With `k->lock` held: the shared counters' figures replace the local
+ * ones. */
+static void take_spend(sb_key_t *k, const sb_key_spend_t *s, int64_t now_ms)
 {
-  pthread_mutex_lock(&k->lock);
   sb_budget_roll(&k->budget, now_ms);
   roll_usage(k, now_ms);
   k->usage_total = s->total;
@@ -678,11 +678,51 @@ void sb_key_set_shared(sb_key_t *k, const sb_key_spend_t *s, int64_t reserved,
   k->usage_month = s->month;
   k->budget.used = s->period;
   k->requests = s->requests;
+}
+
+void sb_key_settle_sent(sb_key_t *k)
+{
+  pthread_mutex_lock(&k->lock);
+  k->settling++;
+  pthread_mutex_unlock(&k->lock);
+}
+
+void sb_key_settle_answered(sb_key_t *k, const sb_key_spend_t *s,
+                            int64_t now_ms)
+{
+  pthread_mutex_lock(&k->lock);
+  if (k->settling > 0)
+    k->settling--;
+  k->settled++;
+  /* with others still in flight, Redis's figures may lack them: the local
+   * ones count them */
+  if (s != NULL && k->settling == 0)
+    take_spend(k, s, now_ms);
+  pthread_mutex_unlock(&k->lock);
+}
+
+uint64_t sb_key_settle_mark(sb_key_t *k)
+{
+  pthread_mutex_lock(&k->lock);
+  uint64_t mark = k->settled;
+  pthread_mutex_unlock(&k->lock);
+  return mark;
+}
+
+bool sb_key_set_shared(sb_key_t *k, const sb_key_spend_t *s, int64_t reserved,
+                       uint64_t mark, int64_t now_ms)
+{
+  pthread_mutex_lock(&k->lock);
+  /* none in flight at the mark or since */
+  bool take = k->settling == 0 && k->settled == mark;
+  if (take)
+    take_spend(k, s, now_ms);
   if (reserved >= 0) {
     k->shared_reserved = reserved;
     k->shared = true;
   }
   pthread_mutex_unlock(&k->lock);
+  return take;
 }
 
 /* ---- keys changed by other instances --------------------------------------- */

@@ -4,7 +4,7 @@
  * a budget shared by two connections (as two workers, or two instances)
  * admits exactly what fits, concurrently; settlement releases and adds;
  * an RPM window shared; reservations of an instance that is gone do not
- * count; Redis killed and restarted empty is rebuilt from the store and
+ * count; a view does not lose a settlement still on its way; Redis killed and restarted empty is rebuilt from the store and
  * what was settled meanwhile is added once; the views read Redis. */
 #include "test_helpers.h"
 
@@ -326,6 +326,74 @@ static void test_rebuilt_from_the_store_and_owed_once(void **state)
   sb_key_unref(k);
 }
 
+static unsigned in_flight(sb_key_t *k)
+{
+  pthread_mutex_lock(&k->lock);
+  unsigned n = k->settling;
+  pthread_mutex_unlock(&k->lock);
+  return n;
+}
+
+/* A worker's settlement can reach Redis after another worker's view of
+ * the key (each has its own connection): the view keeps this instance's
+ * figures, which count it, until Redis has it too. The settling
+ * connection runs on a loop of its own, held still while the view runs. */
+static void test_a_view_keeps_this_instances_settlements(void **state)
+{
+  (void)state;
+  inst_t in;
+  inst_open(&in, dbspec);
+  sb_key_t *k = new_key(&in, 100000, 0);
+  wait_ready(&in, k);
+  uv_loop_t held;
+  assert_int_equal(uv_loop_init(&held), 0);
+  sb_counters_conn_t *late = sb_counters_attach(in.c, &held, 2);
+  adm_t x;
+  int64_t end = now_ms() + 20000;
+  for (;;) {
+    admit(late, k, 1000, &x);
+    run_until(&held, &x.done);
+    if (x.a.result != SB_ADMIT_UNAVAILABLE)
+      break;
+    assert_true(now_ms() < end);
+    for (int i = 0; i < 50; i++)
+      uv_run(&held, UV_RUN_NOWAIT), usleep(1000);
+  }
+  assert_int_equal(x.a.result, SB_ADMIT_OK);
+  /* settled: counted here at once, queued for Redis on the held loop */
+  sb_counters_settle(late, sb_ledger_keys(in.l), k, &x.a.ticket, 300, 0, 0,
+                     now_ms());
+  sb_key_t *keys[] = {k};
+  bool viewed = false;
+  assert_int_equal(sb_counters_refresh(in.w[1], keys, 1, noted, &viewed),
+                   SB_OK);
+  run_until(&in.loop, &viewed);
+  sb_key_view_t v;
+  sb_key_view(k, now_ms(), &v);
+  assert_int_equal(v.usage_total, 300);
+  assert_int_equal(v.requests, 3); /* the call and two readiness probes */
+  /* Redis takes it; a view now reads Redis's figures, the same */
+  while (in_flight(k) > 0 && now_ms() < end)
+    uv_run(&held, UV_RUN_NOWAIT), uv_run(&in.loop, UV_RUN_NOWAIT), usleep(200);
+  assert_int_equal(in_flight(k), 0);
+  char out[64], args[120];
+  snprintf(args, sizeof(args), "hincrby sb:k:%s tot 5", k->rec.hash);
+  assert_int_equal(servers_run("redis-cli", args, out, sizeof(out)), 0);
+  viewed = false;
+  assert_int_equal(sb_counters_refresh(in.w[1], keys, 1, noted, &viewed),
+                   SB_OK);
+  run_until(&in.loop, &viewed);
+  sb_key_view(k, now_ms(), &v);
+  assert_int_equal(v.usage_total, 305); /* read from Redis */
+  assert_int_equal(v.requests, 3);
+  assert_int_equal(v.reserved, 0);
+  sb_counters_detach(late);
+  uv_run(&held, UV_RUN_DEFAULT);
+  assert_int_equal(uv_loop_close(&held), 0);
+  inst_close(&in);
+  sb_key_unref(k);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -333,6 +401,7 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_budget_shared_by_connections, fresh, teardown),
       cmocka_unit_test_setup_teardown(test_rpm_window_shared, fresh, teardown),
       cmocka_unit_test_setup_teardown(test_dead_instance_reservations_do_not_count, fresh, teardown),
+      cmocka_unit_test_setup_teardown(test_a_view_keeps_this_instances_settlements, fresh, teardown),
       cmocka_unit_test_setup_teardown(test_rebuilt_from_the_store_and_owed_once, fresh, teardown),
   };
   return cmocka_run_group_tests(tests, servers_group_up_redis,
