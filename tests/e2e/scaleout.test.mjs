@@ -117,7 +117,15 @@ test("96 concurrent requests over A and B on a small limit: the spend stays with
   assert.ok(admitted > 0, "some fit");
   assert.ok(statuses.every((s) => s === 200 || s === 402), statuses.join(","));
   const billed = results.filter((r) => r.status === 200).reduce((sum, r) => sum + pico(r.json.usage.cost), 0);
-  const [onA, onB] = await Promise.all([api(A, "GET", `/keys/${data.hash}`), api(B, "GET", `/keys/${data.hash}`)]);
+  // each instance counts its own calls at once, the other's once their
+  // settlements reach Redis (docs/scale-out.md)
+  const view = (gw) =>
+    waitFor(async () => {
+      const r = await api(gw, "GET", `/keys/${data.hash}`);
+      assert.equal(r.status, 200, r.text);
+      return r.json.data.requests === 96 ? r : null;
+    }, "all 96 settlements in Redis");
+  const [onA, onB] = await Promise.all([view(A), view(B)]);
   assert.equal(pico(onA.json.data.usage), billed);
   assert.equal(pico(onB.json.data.usage), billed);
   assert.ok(billed <= pico(0.0001), `spent ${billed} pico on a 1e8 pico limit`);
