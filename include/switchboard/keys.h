@@ -206,8 +206,8 @@ void sb_keys_refund(sb_keys_t *t, sb_key_t *k, int64_t cost_pico,
 
 /* A settlement of `k` went to the shared counters; its answer came
  * (`s`: the key's spend there just after it, which replaces the local
- * figures when no other settlement of this instance is in flight; NULL:
- * no answer, or a refusal). */
+ * figures when no other settlement of this instance is in flight, else
+ * raises those it exceeds; NULL: no answer, or a refusal). */
 void sb_key_settle_sent(sb_key_t *k);
 void sb_key_settle_answered(sb_key_t *k, const sb_key_spend_t *s,
                             int64_t now_ms);
@@ -216,9 +216,10 @@ void sb_key_settle_answered(sb_key_t *k, const sb_key_spend_t *s,
  * this instance's own settlements: the counters' connections are several
  * (one per worker), so a settlement sent on one may reach Redis after a
  * read sent on another. sb_key_settle_mark before the read: the answers
- * so far. sb_key_set_shared after it: takes the spend `s` only if no
+ * so far. sb_key_set_shared after it: takes the spend `s` if no
  * settlement was in flight then or answered since the mark (returns
- * whether it did; the caller may read again); `reserved` (every
+ * whether it did; the caller may read again), else only raises the local
+ * figures it exceeds; `reserved` (every
  * instance's outstanding reservations, < 0: not known) is taken either
  * way. */
 uint64_t sb_key_settle_mark(sb_key_t *k);

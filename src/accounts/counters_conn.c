@@ -833,7 +833,8 @@ typedef struct {
 
 /* A key with settlements of this instance in flight is read again once
  * they are answered (each read takes one round trip), this many times at
- * most; after that the view keeps the local figures, which count them. */
+ * most; after that each figure is the larger of Redis's and the local
+ * one (sb_key_set_shared). */
 #define VIEW_TRIES 16
 
 static void view_cb(redisAsyncContext *ac, void *reply, void *data);

@@ -668,16 +668,39 @@ void sb_key_view(sb_key_t *k, int64_t now_ms, sb_key_view_t *out)
 
 /* With `k->lock` held: the shared counters' figures replace the local
  * ones. */
-static void take_spend(sb_key_t *k, const sb_key_spend_t *s, int64_t now_ms)
+static int64_t max64(int64_t a, int64_t b)
+{
+  return a > b ? a : b;
+}
+
+/* With `k->lock` held: the shared counters' figures `s` replace the local
+ * ones when they are known to count every settlement of this instance
+ * (`exact`); else each figure is the larger of the two: both count less
+ * than has been spent (Redis lacks this instance's settlements still on
+ * their way, the local figures other instances' spend since the last
+ * exact reading), so the larger is the nearer, and a budget errs on the
+ * safe side. */
+static void take_spend(sb_key_t *k, const sb_key_spend_t *s, bool exact,
+                       int64_t now_ms)
 {
   sb_budget_roll(&k->budget, now_ms);
   roll_usage(k, now_ms);
-  k->usage_total = s->total;
-  k->usage_day = s->day;
-  k->usage_week = s->week;
-  k->usage_month = s->month;
-  k->budget.used = s->period;
-  k->requests = s->requests;
+  if (exact) {
+    k->usage_total = s->total;
+    k->usage_day = s->day;
+    k->usage_week = s->week;
+    k->usage_month = s->month;
+    k->budget.used = s->period;
+    k->requests = s->requests;
+    return;
+  }
+  k->usage_total = max64(k->usage_total, s->total);
+  k->usage_day = max64(k->usage_day, s->day);
+  k->usage_week = max64(k->usage_week, s->week);
+  k->usage_month = max64(k->usage_month, s->month);
+  k->budget.used = max64(k->budget.used, s->period);
+  if (s->requests > k->requests)
+    k->requests = s->requests;
 }
 
 void sb_key_settle_sent(sb_key_t *k)
@@ -694,10 +717,9 @@ void sb_key_settle_answered(sb_key_t *k, const sb_key_spend_t *s,
   if (k->settling > 0)
     k->settling--;
   k->settled++;
-  /* with others still in flight, Redis's figures may lack them: the local
-   * ones count them */
-  if (s != NULL && k->settling == 0)
-    take_spend(k, s, now_ms);
+  /* with others still in flight, Redis's figures may lack them */
+  if (s != NULL)
+    take_spend(k, s, k->settling == 0, now_ms);
   pthread_mutex_unlock(&k->lock);
 }
 
@@ -715,8 +737,7 @@ bool sb_key_set_shared(sb_key_t *k, const sb_key_spend_t *s, int64_t reserved,
   pthread_mutex_lock(&k->lock);
   /* none in flight at the mark or since */
   bool take = k->settling == 0 && k->settled == mark;
-  if (take)
-    take_spend(k, s, now_ms);
+  take_spend(k, s, take, now_ms);
   if (reserved >= 0) {
     k->shared_reserved = reserved;
     k->shared = true;

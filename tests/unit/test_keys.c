@@ -2,7 +2,8 @@
 /* The key table: secrets and hashes, lookups, revocation with references
  * still held, admission (disabled, expiry, models, RPM, TPM, credits) and
  * a concurrency test: many threads reserving and settling against one
- * key never settle more than its limit; a key's default escalation. */
+ * key never settle more than its limit; a key's default escalation; the
+ * shared counters' figures against this instance's settlements in flight. */
 #include "test_helpers.h"
 
 #include <pthread.h>
@@ -327,6 +328,68 @@ static void test_escalation(void **state)
   sb_arena_destroy(&a);
 }
 
+/* The shared counters' figures against this instance's settlements in
+ * flight (counters_conn.c): taken when they count them all, else each
+ * figure the larger of the two, never fewer than this instance spent. */
+static void test_shared_figures(void **state)
+{
+  (void)state;
+  sb_keys_t *t = sb_keys_new();
+  char secret[96];
+  sb_key_t *k = make(t, "shared", 1000000, secret);
+  sb_key_view_t v;
+  sb_key_spend_t redis = {.total = 40, .period = 40, .day = 40, .week = 40,
+                          .month = 40, .requests = 2};
+  /* nothing in flight: Redis's figures are the key's */
+  uint64_t mark = sb_key_settle_mark(k);
+  assert_true(sb_key_set_shared(k, &redis, 7, mark, NOW));
+  sb_key_view(k, NOW, &v);
+  assert_int_equal(v.usage_total, 40);
+  assert_int_equal(v.requests, 2);
+  /* a call of 100 settles here and goes to Redis... */
+  sb_key_settle(t, k, 0, 100, 0, NOW);
+  sb_key_settle_sent(k);
+  /* ...a view read meanwhile lacks it, and has another instance's 30 */
+  mark = sb_key_settle_mark(k);
+  redis.total = redis.period = redis.day = redis.week = redis.month = 70;
+  redis.requests = 3;
+  assert_false(sb_key_set_shared(k, &redis, 7, mark, NOW));
+  sb_key_view(k, NOW, &v);
+  assert_int_equal(v.usage_total, 140); /* 40 + 100: the larger */
+  assert_int_equal(v.usage_month, 140);
+  assert_int_equal(v.requests, 3);
+  assert_int_equal(v.reserved, 7);
+  /* a second call of 50 goes out; the first one's answer (Redis: 40 + 30
+   * + 100 = 170) is not exact while the second is on its way */
+  sb_key_settle(t, k, 0, 50, 0, NOW);
+  sb_key_settle_sent(k);
+  redis.total = redis.period = redis.day = redis.week = redis.month = 170;
+  redis.requests = 4;
+  sb_key_settle_answered(k, &redis, NOW);
+  sb_key_view(k, NOW, &v);
+  assert_int_equal(v.usage_total, 190); /* 140 + 50, above Redis's 170 */
+  assert_int_equal(v.requests, 4);
+  /* a view read before the second's answer is not taken... */
+  mark = sb_key_settle_mark(k);
+  assert_false(sb_key_set_shared(k, &redis, 7, mark, NOW));
+  /* ...the second's answer is: 170 + 50, exact */
+  redis.total = redis.period = redis.day = redis.week = redis.month = 220;
+  redis.requests = 5;
+  sb_key_settle_answered(k, &redis, NOW);
+  sb_key_view(k, NOW, &v);
+  assert_int_equal(v.usage_total, 220);
+  assert_int_equal(v.requests, 5);
+  /* quiet again: a view is taken as it is, lower figures too (a refund) */
+  mark = sb_key_settle_mark(k);
+  redis.total = redis.period = redis.day = redis.week = redis.month = 200;
+  assert_true(sb_key_set_shared(k, &redis, 0, mark, NOW));
+  sb_key_view(k, NOW, &v);
+  assert_int_equal(v.usage_total, 200);
+  assert_int_equal(v.remaining, 1000000 - 200);
+  sb_key_unref(k);
+  sb_keys_free(t);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -335,6 +398,7 @@ int main(void)
       cmocka_unit_test(test_admission),
       cmocka_unit_test(test_concurrent_budget),
       cmocka_unit_test(test_escalation),
+      cmocka_unit_test(test_shared_figures),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
