@@ -128,21 +128,44 @@ static sb_admit_t admit_now(inst_t *in, unsigned wi, sb_key_t *k,
   return x->a.result;
 }
 
+/* An admission on `w` (run by `loop`) once Redis is ready for it: tried
+ * again while refused as unavailable (not yet rebuilt). */
+static sb_admit_t admit_when_ready(uv_loop_t *loop, sb_counters_conn_t *w,
+                                   sb_key_t *k, int64_t reserve, adm_t *x)
+{
+  int64_t end = now_ms() + 20000;
+  for (;;) {
+    admit(w, k, reserve, x);
+    run_until(loop, &x->done);
+    if (x->a.result != SB_ADMIT_UNAVAILABLE)
+      return x->a.result;
+    assert_true(now_ms() < end);
+    for (int i = 0; i < 50; i++)
+      uv_run(loop, UV_RUN_NOWAIT), usleep(1000);
+  }
+}
+
 /* Wait until both connections admit (Redis rebuilt and ready). */
 static void wait_ready(inst_t *in, sb_key_t *k)
 {
-  int64_t end = now_ms() + 20000;
   for (unsigned wi = 0; wi < 2; wi++) {
     adm_t x;
-    while (admit_now(in, wi, k, 0, &x) == SB_ADMIT_UNAVAILABLE) {
-      assert_true(now_ms() < end);
-      for (int i = 0; i < 50; i++)
-        uv_run(&in->loop, UV_RUN_NOWAIT), usleep(1000);
-    }
-    assert_int_equal(x.a.result, SB_ADMIT_OK);
+    assert_int_equal(admit_when_ready(&in->loop, in->w[wi], k, 0, &x),
+                     SB_ADMIT_OK);
     sb_counters_settle(in->w[wi], sb_ledger_keys(in->l), k, &x.a.ticket, 0, 0,
                        0, now_ms());
   }
+}
+
+/* The key as a view through connection `wi` reads it from Redis. */
+static void view_on(inst_t *in, unsigned wi, sb_key_t *k, sb_key_view_t *v)
+{
+  sb_key_t *keys[] = {k};
+  bool viewed = false;
+  assert_int_equal(sb_counters_refresh(in->w[wi], keys, 1, noted, &viewed),
+                   SB_OK);
+  run_until(&in->loop, &viewed);
+  sb_key_view(k, now_ms(), v);
 }
 
 static sb_key_t *new_key(inst_t *in, int64_t limit, uint32_t rpm)
@@ -204,13 +227,8 @@ static void test_budget_shared_by_connections(void **state)
   assert_int_equal(admit_now(&in, 1, k, 100, &z), SB_ADMIT_CREDITS);
   assert_int_equal(z.a.info.remaining_pico, 50);
   /* what the other connection sees of it, through a view */
-  sb_key_t *keys[] = {k};
-  bool viewed = false;
-  assert_int_equal(sb_counters_refresh(in.w[1], keys, 1, noted, &viewed),
-                   SB_OK);
-  run_until(&in.loop, &viewed);
   sb_key_view_t v;
-  sb_key_view(k, now_ms(), &v);
+  view_on(&in, 1, k, &v);
   assert_int_equal(v.usage_total, 250);
   assert_int_equal(v.requests, 7); /* five settled, two readiness probes */
   assert_int_equal(v.reserved, 700);
@@ -349,41 +367,23 @@ static void test_a_view_keeps_this_instances_settlements(void **state)
   assert_int_equal(uv_loop_init(&held), 0);
   sb_counters_conn_t *late = sb_counters_attach(in.c, &held, 2);
   adm_t x;
-  int64_t end = now_ms() + 20000;
-  for (;;) {
-    admit(late, k, 1000, &x);
-    run_until(&held, &x.done);
-    if (x.a.result != SB_ADMIT_UNAVAILABLE)
-      break;
-    assert_true(now_ms() < end);
-    for (int i = 0; i < 50; i++)
-      uv_run(&held, UV_RUN_NOWAIT), usleep(1000);
-  }
-  assert_int_equal(x.a.result, SB_ADMIT_OK);
+  assert_int_equal(admit_when_ready(&held, late, k, 1000, &x), SB_ADMIT_OK);
   /* settled: counted here at once, queued for Redis on the held loop */
   sb_counters_settle(late, sb_ledger_keys(in.l), k, &x.a.ticket, 300, 0, 0,
                      now_ms());
-  sb_key_t *keys[] = {k};
-  bool viewed = false;
-  assert_int_equal(sb_counters_refresh(in.w[1], keys, 1, noted, &viewed),
-                   SB_OK);
-  run_until(&in.loop, &viewed);
   sb_key_view_t v;
-  sb_key_view(k, now_ms(), &v);
+  view_on(&in, 1, k, &v);
   assert_int_equal(v.usage_total, 300);
   assert_int_equal(v.requests, 3); /* the call and two readiness probes */
   /* Redis takes it; a view now reads Redis's figures, the same */
+  int64_t end = now_ms() + 20000;
   while (in_flight(k) > 0 && now_ms() < end)
     uv_run(&held, UV_RUN_NOWAIT), uv_run(&in.loop, UV_RUN_NOWAIT), usleep(200);
   assert_int_equal(in_flight(k), 0);
   char out[64], args[120];
   snprintf(args, sizeof(args), "hincrby sb:k:%s tot 5", k->rec.hash);
   assert_int_equal(servers_run("redis-cli", args, out, sizeof(out)), 0);
-  viewed = false;
-  assert_int_equal(sb_counters_refresh(in.w[1], keys, 1, noted, &viewed),
-                   SB_OK);
-  run_until(&in.loop, &viewed);
-  sb_key_view(k, now_ms(), &v);
+  view_on(&in, 1, k, &v);
   assert_int_equal(v.usage_total, 305); /* read from Redis */
   assert_int_equal(v.requests, 3);
   assert_int_equal(v.reserved, 0);
