@@ -483,12 +483,18 @@ bool sb_up_curl_start(sb_upstream_t *u, const sb_upstream_request_t *r)
   if (u->url == NULL || u->easy == NULL)
     goto fail;
   for (size_t i = 0; i < r->n_headers; i++) {
-    char line[4096];
-    int len = snprintf(line, sizeof(line), "%s: %s", r->headers[i].name,
-                       r->headers[i].value);
-    if (len < 0 || (size_t)len >= sizeof(line))
+    /* any length, as the native transport takes (curl copies the line) */
+    char small[1024];
+    size_t nl = strlen(r->headers[i].name), vl = strlen(r->headers[i].value);
+    char *line = nl + vl + 2 < sizeof(small) ? small : malloc(nl + vl + 3);
+    if (line == NULL)
       goto fail;
+    memcpy(line, r->headers[i].name, nl);
+    memcpy(line + nl, ": ", 2);
+    memcpy(line + nl + 2, r->headers[i].value, vl + 1);
     struct curl_slist *h = curl_slist_append(u->headers, line);
+    if (line != small)
+      free(line);
     if (h == NULL)
       goto fail;
     u->headers = h;

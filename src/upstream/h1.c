@@ -233,16 +233,16 @@ static bool caller_has(const sb_upstream_request_t *r, const char *name)
   return false;
 }
 
-/* Writes the head into `out` (when not NULL) and returns its length; 0 if
- * a header would inject a line. */
+/* Returns the head's length, 0 if a header would inject a line; writes
+ * the head into out[0..cap) when it fits. */
 static size_t build_head(const sb_upstream_request_t *r, const h1_url_t *url,
                          const sb_h1_host_t *host, const char *method,
-                         char *out)
+                         char *out, size_t cap)
 {
   size_t n = 0;
 #define PUT(s, len)                                                            \
   do {                                                                         \
-    if (out != NULL)                                                           \
+    if (n + (len) <= cap)                                                      \
       memcpy(out + n, (s), (len));                                             \
     n += (len);                                                                \
   } while (0)
@@ -304,7 +304,9 @@ sb_upstream_t *sb_up_h1_alloc(sb_upstream_multi_t *m,
   sb_h1_host_t *host = host_get(m, &url, tls);
   if (host == NULL)
     return NULL;
-  size_t n = build_head(r, &url, host, method, NULL);
+  /* one pass for the usual head; a second for one longer than `first` */
+  char first[4096];
+  size_t n = build_head(r, &url, host, method, first, sizeof(first));
   if (n == 0 || n > MAX_HEAD_BYTES) {
     *failed = true;
     return NULL;
@@ -316,7 +318,11 @@ sb_upstream_t *sb_up_h1_alloc(sb_upstream_multi_t *m,
   }
   u->native = true;
   u->req = (char *)(u + 1);
-  u->req_len = build_head(r, &url, host, method, u->req);
+  if (n <= sizeof(first))
+    memcpy(u->req, first, n);
+  else
+    build_head(r, &url, host, method, u->req, n);
+  u->req_len = n;
   u->body = r->body.ptr != NULL ? r->body : sb_slice(NULL, 0);
   u->host = host;
   sb_h1_response_init(&u->resp, strcmp(method, "HEAD") == 0);

@@ -54,14 +54,23 @@ static sb_h1_event_t fail(sb_h1_response_t *p, const char *why)
   return SB_H1_ERROR;
 }
 
-/* RFC 9110 token characters (header names). */
+/* RFC 9110 token characters (header names): digits, letters and
+ * !#$%&'*+-.^_`|~, as bits of the byte's value below 64 and from 64. */
+#define BIT(c) (UINT64_C(1) << ((c) & 63))
+static const uint64_t tchar_lo =
+    UINT64_C(0x03ff000000000000) /* 0-9 */ | BIT('!') | BIT('#') | BIT('$') |
+    BIT('%') | BIT('&') | BIT('\'') | BIT('*') | BIT('+') | BIT('-') |
+    BIT('.');
+static const uint64_t tchar_hi =
+    UINT64_C(0x07fffffe07fffffe) /* A-Z, a-z */ | BIT('^') | BIT('_') |
+    BIT('`') | BIT('|') | BIT('~');
+#undef BIT
+
 static bool is_tchar(unsigned char ch)
 {
-  if (ch >= '0' && ch <= '9')
-    return true;
-  if ((ch | 0x20) >= 'a' && (ch | 0x20) <= 'z')
-    return true;
-  return ch != '\0' && strchr("!#$%&'*+-.^_`|~", ch) != NULL;
+  if (ch < 64)
+    return (tchar_lo >> ch) & 1;
+  return ch < 128 && ((tchar_hi >> (ch - 64)) & 1);
 }
 
 static int hex_value(unsigned char ch)
@@ -450,6 +459,38 @@ sb_h1_event_t sb_h1_response_next(sb_h1_response_t *p, const char *in,
     }
     if (i == len)
       break;
+    if (p->state == ST_NAME) {
+      /* a name's characters at once, up to what ends it (what head_byte()
+       * would do with each, minus the calls) */
+      size_t n = 0;
+      while (i + n < len && is_tchar((unsigned char)in[i + n]))
+        n++;
+      if (n > 0 && p->head_bytes + n <= SB_H1_MAX_HEAD) {
+        size_t room = sizeof(p->line) - p->line_len;
+        memcpy(p->line + p->line_len, in + i, n < room ? n : room);
+        p->line_len = (uint16_t)(p->line_len + (n < room ? n : room));
+        p->head_bytes += (uint32_t)n;
+        i += n;
+        continue;
+      }
+    }
+    if (p->state == ST_VALUE && p->hdr != H_OTHER && p->line_len > 0) {
+      /* a value that is read, past its leading blanks: its ordinary bytes
+       * at once, up to the CR, LF or NUL that head_byte() decides on */
+      size_t n = 0;
+      while (i + n < len && (unsigned char)in[i + n] > '\r')
+        n++;
+      if (n > 0 && p->head_bytes + n <= SB_H1_MAX_HEAD) {
+        size_t room = sizeof(p->line) - p->line_len;
+        memcpy(p->line + p->line_len, in + i, n < room ? n : room);
+        p->line_len = (uint16_t)(p->line_len + (n < room ? n : room));
+        if (n > room)
+          p->value_trunc = true;
+        p->head_bytes += (uint32_t)n;
+        i += n;
+        continue;
+      }
+    }
     if ((p->state == ST_VALUE && p->hdr == H_OTHER) ||
         p->state == ST_SKIP_LINE) {
       /* A value nobody reads, or a folded line: up to its LF at once (what

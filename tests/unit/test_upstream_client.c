@@ -221,6 +221,47 @@ static void test_retry_on_reset_connection(void **state)
   stale_connection_case(*state);
 }
 
+/* A request head longer than the first buffer it is built in (h1.c
+ * build_head): built again at its size, sent whole. */
+static char long_value[6000];
+static size_t long_head_len;
+static bool long_head_seen;
+
+static void answer_long_head(sconn_t *c, const char *req, size_t hl,
+                             const char *b, size_t bl)
+{
+  long_head_len = hl;
+  long_head_seen = memmem(req, hl, long_value, sizeof(long_value) - 1) != NULL &&
+                   memmem(req, hl, "\r\nContent-Length: 5\r\n", 21) != NULL;
+  answer_hello(c, req, hl, b, bl);
+}
+
+static void test_long_request_head(void **state)
+{
+  fixture_t *f = *state;
+  rec_t r;
+  rec_init(&r, f);
+  memset(long_value, 'v', sizeof(long_value) - 1);
+  long_value[sizeof(long_value) - 1] = '\0';
+  f->srv.on_request = answer_long_head;
+  const sb_kv_t hdrs[] = {{"X-Long", long_value}};
+  sb_upstream_request_t req;
+  memset(&req, 0, sizeof(req));
+  req.url = url(f, "/v1/chat");
+  req.body = SB_SLICE_LIT("{\"a\"}");
+  req.headers = hdrs;
+  req.n_headers = 1;
+  req.tls = harness_tls ? &harness_client_tls : NULL;
+  r.u = sb_upstream_start(f->m, &req, &harness_cbs, &r);
+  assert_non_null(r.u);
+  uv_run(&f->loop, UV_RUN_DEFAULT);
+  assert_int_equal(r.dones, 1);
+  assert_int_equal(r.o.result, SB_UP_OK);
+  assert_true(long_head_seen);
+  assert_true(long_head_len > 6000);
+  rec_free(&r);
+}
+
 static void test_refused(void **state)
 {
   fixture_t *f = *state;
@@ -336,7 +377,8 @@ static void test_total_timeout(void **state)
   f->srv.on_step = trickle_step;
   sb_upstream_timeouts_t to = {0};
   to.idle_ms = 1000;
-  to.total_ms = 120;
+  to.total_ms = 400; /* room for the handshake on a loaded machine (ASan,
+                        TLS through curl) and a few pieces after it */
   start(f, &r, url(f, "/"), SB_SLICE_LIT("x"), to);
   uv_run(&f->loop, UV_RUN_DEFAULT);
   assert_int_equal(r.o.result, SB_UP_TIMEOUT_TOTAL);
@@ -682,6 +724,7 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_keep_alive_reuse, setup, teardown),
       cmocka_unit_test_setup_teardown(test_retry_on_stale_connection, setup, teardown),
       cmocka_unit_test_setup_teardown(test_retry_on_reset_connection, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_long_request_head, setup, teardown),
       cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_first_byte_timeout, setup, teardown),
       cmocka_unit_test_setup_teardown(test_idle_timeout, setup, teardown),

@@ -264,6 +264,53 @@ static void test_oversized_head(void **state)
   free(d);
 }
 
+/* Names and values read in runs (sb_h1_response_next's fast paths): a
+ * long name, a value past the field that keeps it, blanks and stray
+ * control bytes inside a value, a name too long for the head. */
+static void test_long_names_and_values(void **state)
+{
+  (void)state;
+  char d[1024];
+  int n = snprintf(d, sizeof(d),
+                   "HTTP/1.1 429 Too Many\r\n"
+                   "X-%0300d: v\r\n"
+                   "Content-Type: %0300d\r\n"
+                   "Retry-After: \t 7\t\x01x \r\n"
+                   "Content-Length:  \t2\r\n"
+                   "\r\nok",
+                   0, 0);
+  assert_true(n > 0 && (size_t)n < sizeof(d));
+  result_t r;
+  run_all(d, (size_t)n, false, false, &r);
+  assert_true(r.done);
+  assert_int_equal(r.status, 429);
+  assert_int_equal(strlen(r.ct), 127); /* the field's size, less its NUL */
+  assert_int_equal(strspn(r.ct, "0"), 127);
+  assert_string_equal(r.ra, "7\t\x01x");
+  assert_int_equal(r.body_len, 2);
+  /* a Content-Length longer than the line buffer is refused, not cut */
+  n = snprintf(d, sizeof(d), "HTTP/1.1 200 OK\r\nContent-Length: %0200d\r\n\r\n", 5);
+  run_all(d, (size_t)n, true, false, &r);
+  assert_true(r.error);
+  assert_string_equal(r.why, "bad Content-Length in the response");
+  /* a CR inside a value is dropped, as it always was */
+  static const char cr[] = "HTTP/1.1 200 OK\r\nContent-Type: text/\rplain\r\n"
+                           "Content-Length: 0\r\n\r\n";
+  RUN(cr, false, false, &r);
+  assert_string_equal(r.ct, "text/plain");
+  /* a name that alone passes the head's limit */
+  size_t big = SB_H1_MAX_HEAD + 100;
+  char *h = malloc(big);
+  assert_non_null(h);
+  memcpy(h, "HTTP/1.1 200 OK\r\n", 17);
+  memset(h + 17, 'n', big - 17);
+  run(h, big, NULL, 0, false, false, &r);
+  assert_true(r.error);
+  assert_string_equal(r.why, "response header too large");
+  assert_true(r.used <= SB_H1_MAX_HEAD + 1);
+  free(h);
+}
+
 static void test_garbage(void **state)
 {
   (void)state;
@@ -324,6 +371,7 @@ int main(void)
       cmocka_unit_test(test_no_body),
       cmocka_unit_test(test_keep_alive_rules),
       cmocka_unit_test(test_oversized_head),
+      cmocka_unit_test(test_long_names_and_values),
       cmocka_unit_test(test_garbage),
       cmocka_unit_test(test_eof_cases),
   };
