@@ -272,7 +272,7 @@ static sb_status_t embed_request(const sb_hub_embed_req_t *req,
   }
   if (sb_jw_status(&w) != SB_OK)
     return SB_DECLINED;
-  out->url = sb_arena_printf(a, "%s/embeddings", route->provider->base_url);
+  out->url = sb_arena_join(a, route->provider->base_url, "/embeddings");
   sb_codec_request_header(out, "Content-Type", "application/json");
   sb_codec_request_header(out, "Accept", "application/json");
   return out->url != NULL ? SB_OK : SB_ERROR;

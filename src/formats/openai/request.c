@@ -53,7 +53,7 @@ static void common_headers(const sb_hub_req_t *req,
           strcasecmp(name, "X-Title") == 0)
         sb_codec_request_header(out, name, req->client_headers[i].value);
     }
-  out->url = sb_arena_printf(a, "%s/chat/completions", p->base_url);
+  out->url = sb_arena_join(a, p->base_url, "/chat/completions");
 }
 
 /* ---- pass-through --------------------------------------------------------- */

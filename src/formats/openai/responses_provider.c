@@ -137,7 +137,7 @@ static sb_status_t rs_request(const sb_hub_req_t *req,
     for (size_t i = 0; i < req->n_client_headers; i++)
       sb_codec_request_header(out, req->client_headers[i].name,
                               req->client_headers[i].value);
-  out->url = sb_arena_printf(a, "%s/responses", p->base_url);
+  out->url = sb_arena_join(a, p->base_url, "/responses");
   return out->url != NULL ? SB_OK : SB_ERROR;
 }
 
