@@ -280,7 +280,15 @@ static sb_status_t rewrite_body(sb_codec_answer_t *an, const sb_json_t *root,
   sb_slice_t ch = SB_NULL_SLICE;
   sb_buf_init(&cb, 64u << 20);
   sb_buf_init(&ob, 64u << 20);
+  /* room for the rewritten text at once: the source's and a little */
+  size_t extra = n->id.len + n->created.len + n->model.len + n->provider.len;
+  if (sb_buf_grow(&ob, root->raw.len + extra + 256) != SB_OK)
+    return SB_ERROR;
   if (sb_json_is(choices, SB_JSON_ARRAY)) {
+    if (sb_buf_grow(&cb, choices->raw.len + 64) != SB_OK) {
+      sb_buf_free(&ob);
+      return SB_ERROR;
+    }
     sb_jw_init(&w, &cb);
     sb_jw_arr_begin(&w);
     for (const sb_json_t *c = choices->child; c != NULL; c = c->next) {
