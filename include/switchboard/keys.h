@@ -219,9 +219,8 @@ void sb_key_settle_answered(sb_key_t *k, const sb_key_spend_t *s,
  * so far. sb_key_set_shared after it: takes the spend `s` if no
  * settlement was in flight then or answered since the mark (returns
  * whether it did; the caller may read again), else only raises the local
- * figures it exceeds; `reserved` (every
- * instance's outstanding reservations, < 0: not known) is taken either
- * way. */
+ * figures it exceeds; `reserved` (every instance's outstanding
+ * reservations, < 0: not known) is taken either way. */
 uint64_t sb_key_settle_mark(sb_key_t *k);
 bool sb_key_set_shared(sb_key_t *k, const sb_key_spend_t *s, int64_t reserved,
                        uint64_t mark, int64_t now_ms);

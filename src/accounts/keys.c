@@ -666,8 +666,6 @@ void sb_key_view(sb_key_t *k, int64_t now_ms, sb_key_view_t *out)
   pthread_mutex_unlock(&k->lock);
 }
 
-/* With `k->lock` held: the shared counters' figures replace the local
- * ones. */
 static int64_t max64(int64_t a, int64_t b)
 {
   return a > b ? a : b;

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * HTTP/1.x response parser; see h1_response.h. A byte-at-a-time state
- * machine for heads (they are small) and bulk slices for bodies (they are
- * not): the body of a Content-Length or close-delimited response, and the
+ * machine for heads (they are small; runs of ordinary bytes in a name or
+ * a value are taken at once) and bulk slices for bodies (they are not): the body of a Content-Length or close-delimited response, and the
  * data of each chunk, come out as one slice per call without a copy.
  * Strict where framing is at stake (status line, Content-Length, chunk
  * sizes), lenient where it is not (bare LF line ends, obsolete folding,
@@ -459,33 +459,23 @@ sb_h1_event_t sb_h1_response_next(sb_h1_response_t *p, const char *in,
     }
     if (i == len)
       break;
-    if (p->state == ST_NAME) {
-      /* a name's characters at once, up to what ends it (what head_byte()
-       * would do with each, minus the calls) */
+    if (p->state == ST_NAME ||
+        (p->state == ST_VALUE && p->hdr != H_OTHER && p->line_len > 0)) {
+      /* A name, or a value that is read (past its leading blanks): its
+       * ordinary bytes at once, up to the byte head_byte() decides on (a
+       * name's end; a value's CR, LF or NUL), minus the calls. */
+      bool name = p->state == ST_NAME;
       size_t n = 0;
-      while (i + n < len && is_tchar((unsigned char)in[i + n]))
+      while (i + n < len && (name ? is_tchar((unsigned char)in[i + n])
+                                  : (unsigned char)in[i + n] > '\r'))
         n++;
       if (n > 0 && p->head_bytes + n <= SB_H1_MAX_HEAD) {
         size_t room = sizeof(p->line) - p->line_len;
-        memcpy(p->line + p->line_len, in + i, n < room ? n : room);
-        p->line_len = (uint16_t)(p->line_len + (n < room ? n : room));
-        p->head_bytes += (uint32_t)n;
-        i += n;
-        continue;
-      }
-    }
-    if (p->state == ST_VALUE && p->hdr != H_OTHER && p->line_len > 0) {
-      /* a value that is read, past its leading blanks: its ordinary bytes
-       * at once, up to the CR, LF or NUL that head_byte() decides on */
-      size_t n = 0;
-      while (i + n < len && (unsigned char)in[i + n] > '\r')
-        n++;
-      if (n > 0 && p->head_bytes + n <= SB_H1_MAX_HEAD) {
-        size_t room = sizeof(p->line) - p->line_len;
-        memcpy(p->line + p->line_len, in + i, n < room ? n : room);
-        p->line_len = (uint16_t)(p->line_len + (n < room ? n : room));
-        if (n > room)
-          p->value_trunc = true;
+        size_t kept = n < room ? n : room;
+        memcpy(p->line + p->line_len, in + i, kept);
+        p->line_len = (uint16_t)(p->line_len + kept);
+        if (!name && kept < n)
+          p->value_trunc = true; /* a name too long is simply unknown */
         p->head_bytes += (uint32_t)n;
         i += n;
         continue;
