@@ -397,6 +397,44 @@ static void test_error_info(void **state)
   sb_arena_destroy(&a);
 }
 
+/* The provider's usage object with the gateway's cost: a member walk
+ * over the provider's text, its own "cost" replaced where it stands (the
+ * first of duplicates), else "cost" added last; nested objects untouched. */
+static void usage_case(const char *in, const char *want)
+{
+  sb_buf_t b;
+  sb_jw_t w;
+  sb_buf_init(&b, 0);
+  sb_jw_init(&w, &b);
+  bool ok = sb_openai_usage_with_cost(&w, sb_slice_z(in), SB_SLICE_LIT("0.25"));
+  if (want == NULL) {
+    assert_false(ok);
+    assert_int_equal(b.len, 0);
+  } else {
+    assert_true(ok);
+    assert_int_equal(sb_jw_status(&w), SB_OK);
+    assert_int_equal(sb_buf_cstr(&b), SB_OK);
+    assert_string_equal(b.data, want);
+  }
+  sb_buf_free(&b);
+}
+
+static void test_usage_with_cost(void **state)
+{
+  (void)state;
+  usage_case("{\"prompt_tokens\":3,\"completion_tokens\":4}",
+             "{\"prompt_tokens\":3,\"completion_tokens\":4,\"cost\":0.25}");
+  usage_case("{\"cost\":9,\"prompt_tokens\":3}",
+             "{\"cost\":0.25,\"prompt_tokens\":3}");
+  usage_case("{\"a\":1,\"cost\":9,\"b\":{\"cost\":7},\"cost\":8}",
+             "{\"a\":1,\"cost\":0.25,\"b\":{\"cost\":7}}");
+  usage_case("{\"c\\u006fst\":9}", "{\"cost\":0.25}");
+  usage_case("{}", "{\"cost\":0.25}");
+  usage_case("", NULL);
+  usage_case("[1]", NULL);
+  usage_case("null", NULL);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -412,6 +450,7 @@ int main(void)
       cmocka_unit_test(test_response),
       cmocka_unit_test(test_response_errors),
       cmocka_unit_test(test_error_info),
+      cmocka_unit_test(test_usage_with_cost),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,7 +15,7 @@
  * with the error and finish_reason "error".
  */
 #include "openai.h"
-#include "switchboard/json_edit.h"
+#include "switchboard/json_scan.h"
 
 #define MAX_TOOLS 256
 #define MAX_TEXT (64u << 20)
@@ -474,20 +474,27 @@ static sb_status_t enc_event(void *st, const sb_hub_event_t *ev, sb_buf_t *out)
 bool sb_openai_usage_with_cost(sb_jw_t *w, sb_slice_t usage_json,
                                sb_slice_t cost)
 {
-  sb_arena_t a;
-  sb_json_t *obj;
-  if (usage_json.len == 0)
+  /* the provider's object was valid JSON when its answer was read: a
+   * member walk, no DOM; its own "cost" (first of duplicates) replaced
+   * in place, else "cost" added last */
+  sb_json_iter_t it;
+  if (usage_json.len == 0 || !sb_json_iter_object(&it, usage_json))
     return false;
-  sb_arena_init(&a, 4096, 1u << 20);
-  bool ok = sb_json_parse(&a, usage_json.ptr, usage_json.len, 0, &obj, NULL) ==
-                SB_OK &&
-            obj->type == SB_JSON_OBJECT;
-  if (ok) {
-    sb_json_edit_t ed[] = {{"cost", 4, cost.ptr, cost.len, SB_EDIT_MODE_SET}};
-    sb_json_rewrite(w, obj, ed, 1);
+  sb_jw_obj_begin(w);
+  bool set = false;
+  sb_json_member_t m;
+  while (sb_json_iter_next(&it, &m)) {
+    if (!SB_JSON_NAME_IS(&m, "cost")) {
+      sb_jw_members_raw(w, m.member.ptr, m.member.len);
+    } else if (!set) {
+      sb_jw_kv_raw(w, SB_STRLIT("cost"), cost.ptr, cost.len);
+      set = true;
+    }
   }
-  sb_arena_destroy(&a);
-  return ok;
+  if (!set)
+    sb_jw_kv_raw(w, SB_STRLIT("cost"), cost.ptr, cost.len);
+  sb_jw_obj_end(w);
+  return true;
 }
 
 static void write_usage(sb_jw_t *w, const sb_answer_end_t *end)
