@@ -83,14 +83,16 @@ measure() {
 }
 M() { med "$WORK/res-$1-$2" "$3"; }
 CPU() { median <"$WORK/cpu-$1-$2"; }
+runs_of() { # label target key: the key's value in each run, a line each
+  while read -r l; do kv "$l" "$3"; done <"$WORK/res-$1-$2"
+}
 # The median over runs of each run's on / off ratio (each run measures
 # direct, off and on back to back, so a host that speeds up or slows down
 # between runs moves both sides of a ratio alike): of the added p50 with
 # `added`, else of `key`.
 paired() { # label key [added]
-  paste -d' ' <(while read -r l; do kv "$l" "$2"; done <"$WORK/res-$1-direct") \
-    <(while read -r l; do kv "$l" "$2"; done <"$WORK/res-$1-off") \
-    <(while read -r l; do kv "$l" "$2"; done <"$WORK/res-$1-on") |
+  paste -d' ' <(runs_of "$1" direct "$2") <(runs_of "$1" off "$2") \
+    <(runs_of "$1" on "$2") |
     awk -v added="${3:-}" '{ off = $2; on = $3; if (added != "") { off -= $1; on -= $1 }
       if (off > 0) printf "%.4f\n", on / off }' | median
 }

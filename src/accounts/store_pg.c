@@ -758,7 +758,8 @@ static bool writer_ready(pg_store_t *s, char *why, size_t cap)
   bool fresh;
   if (!sb_pg_ensure(&s->db, s->url, s->shown, &fresh, why, cap))
     return false;
-  return !fresh || sb_pg_ok(&s->db,
+  return !fresh ||
+         sb_pg_ok(&s->db,
                   "SET synchronous_commit = on;"
                   "CREATE TEMP TABLE IF NOT EXISTS sb_stage (LIKE generations "
                   "INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",

@@ -4,8 +4,9 @@
  * a budget shared by two connections (as two workers, or two instances)
  * admits exactly what fits, concurrently; settlement releases and adds;
  * an RPM window shared; reservations of an instance that is gone do not
- * count; a view does not lose a settlement still on its way; Redis killed and restarted empty is rebuilt from the store and
- * what was settled meanwhile is added once; the views read Redis. */
+ * count; a view does not lose a settlement still on its way; Redis
+ * killed and restarted empty is rebuilt from the store and what was
+ * settled meanwhile is added once; the views read Redis. */
 #include "test_helpers.h"
 
 #include <time.h>
